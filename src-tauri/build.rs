@@ -1,0 +1,14 @@
+//! Builds the Tauri context. The app manifest lists our own commands so that each must be granted
+//! explicitly in `capabilities/`: a command that is not listed there cannot be called from the UI.
+
+/// Every `#[tauri::command]` of the shell. Keep in step with `lib.rs`'s `collect_commands!`.
+const COMMANDS: &[&str] = &["app_info"];
+
+fn main() {
+    let attributes = tauri_build::Attributes::new()
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(error) = tauri_build::try_build(attributes) {
+        // A build script reports failure by panicking; the message is what cargo shows.
+        panic!("tauri build step failed: {error:#}");
+    }
+}

@@ -1,0 +1,12 @@
+//! Firebreak's domain: everything the application knows about an incident and how to respond to it.
+//!
+//! This crate will own cases and their append-only journal, the evidence store and bundle, the
+//! procedure engine (triage, containment, blast radius, recovery), findings and the reports. It
+//! reaches the tenant only through `firebreak-graph` and never depends on Tauri, so every rule it
+//! enforces can be tested without a window.
+
+pub mod app_info;
+pub mod error;
+pub mod paths;
+
+pub use error::Error;

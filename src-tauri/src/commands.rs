@@ -1,0 +1,14 @@
+//! The commands the UI may call. Each unpacks its arguments, calls one core function and maps the
+//! error; anything more belongs in `firebreak-core`.
+
+use tauri::State;
+
+use crate::{ipc, state::AppState};
+
+/// Version, data folder and whether a tenant is configured.
+#[tauri::command]
+#[specta::specta]
+pub fn app_info(state: State<'_, AppState>) -> Result<ipc::AppInfo, ipc::IpcError> {
+    let info = firebreak_core::app_info::gather(state.data_root(), env!("CARGO_PKG_VERSION"))?;
+    Ok(info.into())
+}

@@ -1,0 +1,107 @@
+//! The Tauri shell of Firebreak: the window, the commands the UI may call, and the state they use.
+//!
+//! It is deliberately thin. A command unpacks its arguments, calls one function of
+//! `firebreak-core` and maps the error; there is no HTTP and no business logic here. The TypeScript
+//! bindings in `ui/src/lib/bindings.ts` are generated from [`specta_builder`] and committed.
+
+mod commands;
+mod ipc;
+mod logging;
+mod state;
+
+use std::process::ExitCode;
+
+use specta_typescript::Typescript;
+use tauri::Manager;
+
+pub use ipc::{IpcError, IpcErrorKind};
+
+/// Where the generated bindings live, relative to this crate.
+pub const BINDINGS_PATH: &str = "../ui/src/lib/bindings.ts";
+
+/// The typed command surface shared by the running application and the bindings generator.
+pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
+    tauri_specta::Builder::<tauri::Wry>::new()
+        .commands(tauri_specta::collect_commands![commands::app_info])
+        .error_handling(tauri_specta::ErrorHandlingMode::Result)
+}
+
+/// The TypeScript exporter configured the way the committed bindings were written.
+pub fn typescript() -> Typescript {
+    Typescript::default().header(
+        "// Generated from the Rust commands by tauri-specta. Do not edit: run `make bindings`.\n",
+    )
+}
+
+/// Runs the application and returns the process exit code.
+pub fn main() -> ExitCode {
+    let options = match state::LaunchOptions::from_env() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("firebreak: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let builder = specta_builder();
+    let result = tauri::Builder::default()
+        .invoke_handler(builder.invoke_handler())
+        .setup(move |app| {
+            let data_dir = match &options.data_dir {
+                Some(dir) => dir.clone(),
+                None => app.path().app_data_dir()?,
+            };
+            let log_dir = match &options.data_dir {
+                Some(dir) => dir.join("logs"),
+                None => app.path().app_log_dir()?,
+            };
+            logging::init(&log_dir)?;
+            log::info!(
+                "Firebreak {} starting; data in {}",
+                env!("CARGO_PKG_VERSION"),
+                data_dir.display()
+            );
+            let state = state::AppState::open(&data_dir)?;
+            app.manage(state);
+            builder.mount_events(app);
+            Ok(())
+        })
+        .run(tauri::generate_context!());
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("firebreak: the application could not start: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// The committed bindings must match what the Rust commands generate; otherwise the UI is typed
+    /// against commands that no longer exist. `make bindings` regenerates them.
+    #[test]
+    fn committed_bindings_match_the_rust_commands() {
+        let committed_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(BINDINGS_PATH);
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let fresh_path = tmp.path().join("bindings.ts");
+        specta_builder()
+            .export(typescript(), &fresh_path)
+            .expect("export bindings");
+        let fresh = std::fs::read_to_string(&fresh_path).expect("read fresh bindings");
+
+        if std::env::var_os("FIREBREAK_WRITE_BINDINGS").is_some() {
+            std::fs::write(&committed_path, &fresh).expect("write bindings");
+            return;
+        }
+        let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
+        assert!(
+            committed == fresh,
+            "ui/src/lib/bindings.ts is stale: a command's signature changed without regenerating the \
+             bindings. Run `make bindings` and commit the result."
+        );
+    }
+}

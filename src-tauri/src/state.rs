@@ -1,0 +1,98 @@
+//! The state the commands share, built completely before the window opens.
+
+use std::{ffi::OsString, path::PathBuf};
+
+use firebreak_core::paths::DataRoot;
+
+/// How this run was asked to start, from the command line and the environment.
+#[derive(Debug, Default)]
+pub struct LaunchOptions {
+    /// A data directory chosen with `--data-dir PATH` or `FIREBREAK_DATA_DIR`, instead of the
+    /// platform's application data folder. Tests give every run a fresh one.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl LaunchOptions {
+    /// Reads the options from the process arguments and environment.
+    pub fn from_env() -> Result<Self, String> {
+        Self::parse(
+            std::env::args_os().skip(1),
+            std::env::var_os("FIREBREAK_DATA_DIR"),
+        )
+    }
+
+    fn parse(
+        mut args: impl Iterator<Item = OsString>,
+        env_data_dir: Option<OsString>,
+    ) -> Result<Self, String> {
+        let mut options = Self {
+            data_dir: env_data_dir.filter(|d| !d.is_empty()).map(PathBuf::from),
+        };
+        while let Some(arg) = args.next() {
+            match arg.to_str() {
+                Some("--data-dir") => {
+                    let dir = args
+                        .next()
+                        .ok_or("--data-dir needs a folder, e.g. --data-dir /tmp/firebreak")?;
+                    options.data_dir = Some(PathBuf::from(dir));
+                }
+                _ => {
+                    return Err(format!(
+                        "unknown argument {:?}. Usage: firebreak [--data-dir FOLDER]",
+                        arg
+                    ))
+                }
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// Everything the commands need, shared by reference through Tauri's managed state.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    data_root: DataRoot,
+}
+
+impl AppState {
+    /// Opens (and creates if needed) the data directory.
+    pub fn open(data_dir: &std::path::Path) -> Result<Self, firebreak_core::Error> {
+        Ok(Self {
+            data_root: DataRoot::open(data_dir)?,
+        })
+    }
+
+    /// The data directory and its layout.
+    pub fn data_root(&self) -> &DataRoot {
+        &self.data_root
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> impl Iterator<Item = OsString> {
+        list.iter()
+            .map(OsString::from)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn data_dir_comes_from_the_argument_over_the_environment() {
+        let options = LaunchOptions::parse(args(&["--data-dir", "/a"]), Some("/b".into()))
+            .expect("valid arguments");
+        assert_eq!(options.data_dir, Some(PathBuf::from("/a")));
+        let options = LaunchOptions::parse(args(&[]), Some("/b".into())).expect("no arguments");
+        assert_eq!(options.data_dir, Some(PathBuf::from("/b")));
+    }
+
+    #[test]
+    fn unknown_arguments_are_refused_with_usage() {
+        let err = LaunchOptions::parse(args(&["--frobnicate"]), None).expect_err("unknown arg");
+        assert!(err.contains("Usage"), "{err}");
+        let err = LaunchOptions::parse(args(&["--data-dir"]), None).expect_err("missing value");
+        assert!(err.contains("needs a folder"), "{err}");
+    }
+}
