@@ -9,3 +9,4 @@
 #[allow(dead_code)]
 mod harness;
 mod home;
+mod security;
