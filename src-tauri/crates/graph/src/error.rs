@@ -1,0 +1,230 @@
+//! The one error type of `firebreak-graph`.
+//!
+//! Service errors keep everything an admin or a support engineer needs afterwards: the HTTP status,
+//! Graph's error code and message, the `request-id` Microsoft support asks for, and the raw body as
+//! received. A 403 becomes [`Error::PermissionDenied`], whose message names the missing permission
+//! and the procedure steps it blocks (from [`crate::permissions`]).
+
+use crate::permissions::{Operation, Resource};
+
+/// What can go wrong talking to the tenant. Each message says what failed and what to do next.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The service answered 403: the app or the signed-in admin lacks a permission or role.
+    #[error("{explanation}{}", request_suffix(.request_id))]
+    PermissionDenied {
+        /// What was attempted.
+        operation: Operation,
+        /// Graph's (or Exchange's) error code, e.g. `Authorization_RequestDenied`.
+        code: String,
+        /// The service's own message.
+        message: String,
+        /// The `request-id` response header (or `innerError.request-id`).
+        request_id: Option<String>,
+        /// The response body exactly as received.
+        raw: String,
+        /// The admin-facing explanation from the permission table.
+        explanation: String,
+    },
+    /// The service answered with an error status other than 403.
+    #[error("Microsoft {} refused to {} (HTTP {status} {code}: {message}).{}{}", .operation.resource().name(), .operation.requirement().purpose, advice(*.status, .code), request_suffix(.request_id))]
+    Service {
+        /// What was attempted.
+        operation: Operation,
+        /// The HTTP status.
+        status: u16,
+        /// The service's error code (empty when the body had none).
+        code: String,
+        /// The service's message (or the start of a non-JSON body).
+        message: String,
+        /// The `request-id` response header (or `innerError.request-id`).
+        request_id: Option<String>,
+        /// The response body exactly as received.
+        raw: String,
+    },
+    /// A successful response whose body was not what Microsoft documents.
+    #[error("Microsoft {} answered an unexpected response while Firebreak tried to {} ({detail}). The raw response is kept for support.", .operation.resource().name(), .operation.requirement().purpose)]
+    Decode {
+        /// What was attempted.
+        operation: Operation,
+        /// The parser's explanation.
+        detail: String,
+        /// The body exactly as received.
+        raw: String,
+    },
+    /// The request did not get an HTTP answer (network, TLS, timeout).
+    #[error("could not reach Microsoft {} to {} ({detail}). Check the network connection and try again.", .operation.resource().name(), .operation.requirement().purpose)]
+    Transport {
+        /// What was attempted.
+        operation: Operation,
+        /// What the HTTP stack said.
+        detail: String,
+    },
+    /// The Entra token endpoint refused to issue a token.
+    #[error("sign-in to {} failed: {error}: {description}{}", .resource.name(), token_advice(.error, .description))]
+    Token {
+        /// Which audience the token was for.
+        resource: Resource,
+        /// The OAuth error code (`invalid_client`, `unauthorized_client`, ...).
+        error: String,
+        /// Entra's description, including its AADSTS code, trace and correlation ids.
+        description: String,
+    },
+    /// The device-code sign-in ended without a token.
+    #[error("{}", .0.message())]
+    DeviceCode(DeviceCodeFailure),
+    /// A value that must go into a URL or a filter is not well-formed; nothing was sent.
+    #[error("{what} {value:?} is not valid: {reason}. Nothing was sent to the tenant.")]
+    InvalidInput {
+        /// What the value is ("user id", "rule id").
+        what: &'static str,
+        /// The value as given (attacker-controlled: shown with quotes and escapes).
+        value: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A paging link pointed somewhere else than the service it came from; it was not followed so
+    /// the access token is not sent to a stranger.
+    #[error("Microsoft {} returned a next-page link to another host ({link}); Firebreak stopped paging rather than send its token there.", .operation.resource().name())]
+    ForeignLink {
+        /// What was being paged.
+        operation: Operation,
+        /// The link as received.
+        link: String,
+    },
+    /// The admin (or the application) cancelled the work.
+    #[error("cancelled before Microsoft answered; nothing more was sent")]
+    Cancelled,
+    /// A certificate or key could not be made or read.
+    #[error("the app certificate could not be used: {detail}. Create a new certificate in the tenant profile and upload it to the app registration.")]
+    Certificate {
+        /// What went wrong.
+        detail: String,
+    },
+    /// The client was configured with something unusable.
+    #[error("the tenant connection is misconfigured: {detail}")]
+    Config {
+        /// What is wrong, in the admin's words.
+        detail: String,
+    },
+}
+
+/// Why a device-code sign-in did not produce a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeviceCodeFailure {
+    /// The user declined the sign-in in the browser.
+    Declined,
+    /// The code expired before anyone signed in (15 minutes by default).
+    Expired,
+    /// Entra rejected the device code itself.
+    BadCode,
+    /// Any other error Entra returned.
+    Other {
+        /// The OAuth error code.
+        error: String,
+        /// Entra's description.
+        description: String,
+    },
+}
+
+impl DeviceCodeFailure {
+    fn message(&self) -> String {
+        match self {
+            Self::Declined => "the sign-in was declined in the browser. Start the sign-in again and approve it with the break-glass account.".into(),
+            Self::Expired => "the sign-in code expired before it was used. Start the sign-in again and enter the new code within 15 minutes.".into(),
+            Self::BadCode => "Entra did not recognise the sign-in code. Start the sign-in again.".into(),
+            Self::Other { error, description } => format!("the device sign-in failed: {error}: {description}"),
+        }
+    }
+}
+
+fn request_suffix(request_id: &Option<String>) -> String {
+    match request_id {
+        Some(id) => format!(" (request id {id})"),
+        None => String::new(),
+    }
+}
+
+fn advice(status: u16, code: &str) -> &'static str {
+    match (status, code) {
+        (_, "Authentication_RequestFromNonPremiumTenantOrB2CTenant") => {
+            " Sign-in logs need Microsoft Entra ID P1 or P2 in this tenant."
+        }
+        (403, _) => "",
+        (401, _) => " The access token was refused: check the tenant id and that the app registration still exists.",
+        (404, _) => " The object does not exist (any more), or the id is wrong.",
+        (429, _) | (503, _) | (504, _) => " Microsoft kept throttling after several retries: wait a few minutes and try again.",
+        (s, _) if s >= 500 => " Microsoft had a problem answering: try again in a few minutes.",
+        _ => "",
+    }
+}
+
+fn token_advice(error: &str, description: &str) -> &'static str {
+    if description.contains("AADSTS7000215") || description.contains("AADSTS7000222") {
+        ". The client secret is wrong or expired: create a new one in the app registration and store it in the profile."
+    } else if description.contains("AADSTS700027") || description.contains("AADSTS700024") {
+        ". The certificate is not registered on the app (or the clock is wrong): upload the .cer file to the app registration."
+    } else if description.contains("AADSTS90002") {
+        ". The tenant was not found: check the tenant id or domain and the cloud in the profile."
+    } else if description.contains("AADSTS700016") {
+        ". The application (client) id was not found in this tenant: check the client id in the profile."
+    } else if error == "invalid_client" {
+        ". Check the client id and the credential in the tenant profile."
+    } else {
+        "."
+    }
+}
+
+impl Error {
+    /// The HTTP status, when the service answered with one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::PermissionDenied { .. } => Some(403),
+            Error::Service { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The service's error code, when it gave one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::PermissionDenied { code, .. } | Error::Service { code, .. } => Some(code),
+            Error::Token { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The `request-id` to quote to Microsoft support.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::PermissionDenied { request_id, .. } | Error::Service { request_id, .. } => {
+                request_id.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// The response body exactly as received, when there was one.
+    pub fn raw_body(&self) -> Option<&str> {
+        match self {
+            Error::PermissionDenied { raw, .. }
+            | Error::Service { raw, .. }
+            | Error::Decode { raw, .. } => Some(raw),
+            _ => None,
+        }
+    }
+
+    /// Whether the object asked for does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Service { status: 404, .. })
+            || matches!(self, Error::Service { code, .. } if code.contains("NotFound"))
+    }
+
+    /// Whether the tenant lacks the licence (Entra ID P1/P2) the operation needs.
+    pub fn is_premium_required(&self) -> bool {
+        matches!(self, Error::Service { code, .. } | Error::PermissionDenied { code, .. }
+            if code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant")
+    }
+}

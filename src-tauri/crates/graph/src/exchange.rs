@@ -1,0 +1,416 @@
+//! The Exchange Online admin API (`POST /adminapi/beta/{tenant}/InvokeCommand`) and the cmdlets
+//! the mailbox step needs: Get-Mailbox / Set-Mailbox (forwarding, GrantSendOnBehalfTo),
+//! Get-InboxRule -IncludeHidden / Remove-InboxRule, Get/Remove-MailboxPermission and
+//! Get/Remove-RecipientPermission. Shapes from ENDPOINTS.md §4.
+//!
+//! Values go into the JSON body (never into the URL), so a hostile rule identity cannot change
+//! the request; mailbox identities are still validated as a GUID or UPN.
+
+use reqwest::Method;
+use serde::{Deserialize, Deserializer};
+use serde_json::{json, Value};
+
+use crate::{
+    client::{collect_items, Call, Client, Page, PageStream},
+    odata::{build_url, UserRef},
+    permissions::Operation,
+    Error,
+};
+
+const MAILBOX_SELECT: &str = "Identity,UserPrincipalName,PrimarySmtpAddress,DisplayName,RecipientTypeDetails,ForwardingSmtpAddress,ForwardingAddress,DeliverToMailboxAndForward,GrantSendOnBehalfTo,AuditEnabled,StsRefreshTokensValidFrom,ExchangeGuid";
+const RULE_SELECT: &str = "Identity,RuleIdentity,Name,Enabled,Priority,Description,ForwardTo,ForwardAsAttachmentTo,RedirectTo,DeleteMessage,SoftDeleteMessage,MoveToFolder,CopyToFolder,MarkAsRead,SubjectContainsWords,BodyContainsWords,SubjectOrBodyContainsWords,FromAddressContainsWords,From,StopProcessingRules";
+const PERMISSION_SELECT: &str = "Identity,User,AccessRights,IsInherited,Deny,InheritanceType";
+const RECIPIENT_PERMISSION_SELECT: &str =
+    "Identity,Trustee,AccessRights,AccessControlType,IsInherited,InheritanceType";
+
+/// Accepts a JSON array of strings, a single string, or null.
+fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<Value>),
+        Null,
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        Some(OneOrMany::One(s)) => vec![s],
+        Some(OneOrMany::Many(v)) => v
+            .into_iter()
+            .map(|x| match x {
+                Value::String(s) => s,
+                other => other.to_string(),
+            })
+            .collect(),
+        Some(OneOrMany::Null) | None => Vec::new(),
+    })
+}
+
+/// A Get-Mailbox result (the forwarding and delegation properties).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Mailbox {
+    /// Identity.
+    pub identity: Option<String>,
+    /// UPN.
+    pub user_principal_name: Option<String>,
+    /// Primary SMTP address.
+    pub primary_smtp_address: Option<String>,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// UserMailbox, SharedMailbox, ...
+    pub recipient_type_details: Option<String>,
+    /// `smtp:someone@example.net` when forwarding to an external address.
+    pub forwarding_smtp_address: Option<String>,
+    /// A recipient in the directory when forwarding internally.
+    pub forwarding_address: Option<String>,
+    /// Whether a copy stays in the mailbox.
+    pub deliver_to_mailbox_and_forward: Option<bool>,
+    /// Send-on-behalf delegates.
+    #[serde(default, deserialize_with = "strings")]
+    pub grant_send_on_behalf_to: Vec<String>,
+    /// Mailbox auditing.
+    pub audit_enabled: Option<bool>,
+    /// Refresh tokens issued before this are invalid.
+    pub sts_refresh_tokens_valid_from: Option<String>,
+    /// Exchange GUID.
+    pub exchange_guid: Option<String>,
+}
+
+impl Mailbox {
+    /// Whether any mailbox-level forwarding is set.
+    pub fn forwards(&self) -> bool {
+        self.forwarding_smtp_address
+            .as_deref()
+            .is_some_and(|s| !s.is_empty())
+            || self
+                .forwarding_address
+                .as_deref()
+                .is_some_and(|s| !s.is_empty())
+    }
+}
+
+/// A Get-InboxRule result (hidden rules included).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct InboxRule {
+    /// Identity (what Remove-InboxRule takes).
+    pub identity: Option<String>,
+    /// Numeric rule identity, as sent.
+    pub rule_identity: Option<Value>,
+    /// Name (attacker-controlled).
+    pub name: Option<String>,
+    /// Enabled.
+    pub enabled: Option<bool>,
+    /// Priority.
+    pub priority: Option<i64>,
+    /// Exchange's own description of the rule.
+    pub description: Option<String>,
+    /// Forward to.
+    #[serde(default, deserialize_with = "strings")]
+    pub forward_to: Vec<String>,
+    /// Forward as attachment to.
+    #[serde(default, deserialize_with = "strings")]
+    pub forward_as_attachment_to: Vec<String>,
+    /// Redirect to.
+    #[serde(default, deserialize_with = "strings")]
+    pub redirect_to: Vec<String>,
+    /// Delete.
+    pub delete_message: Option<bool>,
+    /// Soft delete.
+    pub soft_delete_message: Option<bool>,
+    /// Move to folder.
+    pub move_to_folder: Option<String>,
+    /// Copy to folder.
+    pub copy_to_folder: Option<String>,
+    /// Mark as read.
+    pub mark_as_read: Option<bool>,
+    /// Subject contains.
+    #[serde(default, deserialize_with = "strings")]
+    pub subject_contains_words: Vec<String>,
+    /// Body contains.
+    #[serde(default, deserialize_with = "strings")]
+    pub body_contains_words: Vec<String>,
+    /// Subject or body contains.
+    #[serde(default, deserialize_with = "strings")]
+    pub subject_or_body_contains_words: Vec<String>,
+    /// From address contains.
+    #[serde(default, deserialize_with = "strings")]
+    pub from_address_contains_words: Vec<String>,
+    /// From.
+    #[serde(default, deserialize_with = "strings")]
+    pub from: Vec<String>,
+    /// Stop processing more rules.
+    pub stop_processing_rules: Option<bool>,
+}
+
+/// A Get-MailboxPermission entry (FullAccess and friends).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct MailboxPermission {
+    /// The mailbox.
+    pub identity: Option<String>,
+    /// Who holds the right.
+    pub user: Option<String>,
+    /// e.g. FullAccess.
+    #[serde(default, deserialize_with = "strings")]
+    pub access_rights: Vec<String>,
+    /// Inherited (not removable here).
+    pub is_inherited: Option<bool>,
+    /// A deny entry.
+    pub deny: Option<bool>,
+    /// Inheritance type, as sent.
+    pub inheritance_type: Option<String>,
+}
+
+/// A Get-RecipientPermission entry (SendAs).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct RecipientPermission {
+    /// The mailbox.
+    pub identity: Option<String>,
+    /// Who holds the right.
+    pub trustee: Option<String>,
+    /// e.g. SendAs.
+    #[serde(default, deserialize_with = "strings")]
+    pub access_rights: Vec<String>,
+    /// Allow / Deny.
+    pub access_control_type: Option<String>,
+    /// Inherited.
+    pub is_inherited: Option<bool>,
+    /// Inheritance type, as sent.
+    pub inheritance_type: Option<String>,
+}
+
+impl Client {
+    fn cmdlet(
+        &self,
+        op: Operation,
+        cmdlet: &str,
+        parameters: Value,
+        select: Option<&str>,
+    ) -> Result<Call, Error> {
+        let query = select
+            .map(|s| vec![("$select", s.to_owned())])
+            .unwrap_or_default();
+        let url = build_url(
+            &self.config().endpoints.invoke_command_url(self.tenant()),
+            &[],
+            &query,
+        )?;
+        Ok(Call::new(op, Method::POST, url)
+            .json(json!({ "CmdletInput": { "CmdletName": cmdlet, "Parameters": parameters } }))
+            .header("X-CmdletName", cmdlet)
+            .header("X-AnchorMailbox", self.anchor_mailbox())
+            .header("Prefer", "odata.maxpagesize=1000")
+            .header("X-ResponseFormat", "json")
+            .header("connection-id", uuid::Uuid::new_v4().to_string())
+            // Exchange cmdlets are safe to repeat: a second Remove finds nothing to remove.
+            .idempotent(true))
+    }
+
+    fn cmdlet_pages<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        call: Result<Call, Error>,
+        op: Operation,
+    ) -> PageStream<T> {
+        match call {
+            Ok(call) => self.pages(call),
+            Err(e) => self.stream_or_error(op, Err(e)),
+        }
+    }
+
+    /// Get-Mailbox: the first page holds the one mailbox (raw JSON kept for the snapshot).
+    pub async fn get_mailbox(&self, identity: &UserRef) -> Result<Page<Mailbox>, Error> {
+        use futures_util::StreamExt;
+        let call = self.cmdlet(
+            Operation::ExchangeGetMailbox,
+            "Get-Mailbox",
+            json!({ "Identity": identity.as_str() }),
+            Some(MAILBOX_SELECT),
+        );
+        let mut pages = self.cmdlet_pages(call, Operation::ExchangeGetMailbox);
+        match pages.next().await {
+            Some(page) => page,
+            None => Ok(Page {
+                raw: String::new(),
+                items: Vec::new(),
+                next_link: None,
+            }),
+        }
+    }
+
+    /// Set-Mailbox: removes mailbox-level forwarding (both kinds) and keeps delivery local.
+    pub async fn clear_mailbox_forwarding(&self, identity: &UserRef) -> Result<(), Error> {
+        let call = self.cmdlet(
+            Operation::ExchangeSetMailbox,
+            "Set-Mailbox",
+            json!({
+                "Identity": identity.as_str(),
+                "ForwardingSmtpAddress": null,
+                "ForwardingAddress": null,
+                "DeliverToMailboxAndForward": false,
+            }),
+            None,
+        )?;
+        self.execute(&call).await
+    }
+
+    /// Set-Mailbox `-GrantSendOnBehalfTo @{remove=...}`: removes send-on-behalf delegates.
+    pub async fn remove_send_on_behalf(
+        &self,
+        identity: &UserRef,
+        delegates: &[String],
+    ) -> Result<(), Error> {
+        let call = self.cmdlet(
+            Operation::ExchangeSetMailbox,
+            "Set-Mailbox",
+            json!({
+                "Identity": identity.as_str(),
+                "GrantSendOnBehalfTo": {
+                    "@odata.type": "#Exchange.GenericHashTable",
+                    "remove": delegates,
+                },
+            }),
+            None,
+        )?;
+        self.execute(&call).await
+    }
+
+    /// Get-InboxRule `-IncludeHidden`: every rule, hidden ones too.
+    pub fn get_inbox_rules(&self, mailbox: &UserRef) -> PageStream<InboxRule> {
+        let call = self.cmdlet(
+            Operation::ExchangeGetInboxRule,
+            "Get-InboxRule",
+            json!({ "Mailbox": mailbox.as_str(), "IncludeHidden": true }),
+            Some(RULE_SELECT),
+        );
+        self.cmdlet_pages(call, Operation::ExchangeGetInboxRule)
+    }
+
+    /// Remove-InboxRule for the rule `identity` (the `Identity` Get-InboxRule returned).
+    pub async fn remove_inbox_rule(&self, mailbox: &UserRef, identity: &str) -> Result<(), Error> {
+        check_identity("inbox rule identity", identity)?;
+        let call = self.cmdlet(
+            Operation::ExchangeRemoveInboxRule,
+            "Remove-InboxRule",
+            json!({ "Mailbox": mailbox.as_str(), "Identity": identity, "Confirm": false }),
+            None,
+        )?;
+        self.execute(&call).await
+    }
+
+    /// Get-MailboxPermission: FullAccess and other mailbox rights.
+    pub fn get_mailbox_permissions(&self, identity: &UserRef) -> PageStream<MailboxPermission> {
+        let call = self.cmdlet(
+            Operation::ExchangeGetMailboxPermission,
+            "Get-MailboxPermission",
+            json!({ "Identity": identity.as_str() }),
+            Some(PERMISSION_SELECT),
+        );
+        self.cmdlet_pages(call, Operation::ExchangeGetMailboxPermission)
+    }
+
+    /// Remove-MailboxPermission: takes `access_rights` (e.g. FullAccess) away from `user`.
+    pub async fn remove_mailbox_permission(
+        &self,
+        identity: &UserRef,
+        user: &str,
+        access_rights: &[String],
+    ) -> Result<(), Error> {
+        check_identity("delegate", user)?;
+        let call = self.cmdlet(
+            Operation::ExchangeRemoveMailboxPermission,
+            "Remove-MailboxPermission",
+            json!({
+                "Identity": identity.as_str(),
+                "User": user,
+                "AccessRights": access_rights,
+                "InheritanceType": "All",
+                "Confirm": false,
+            }),
+            None,
+        )?;
+        self.execute(&call).await
+    }
+
+    /// Get-RecipientPermission `-AccessRights SendAs`.
+    pub fn get_recipient_permissions(&self, identity: &UserRef) -> PageStream<RecipientPermission> {
+        let call = self.cmdlet(
+            Operation::ExchangeGetRecipientPermission,
+            "Get-RecipientPermission",
+            json!({ "Identity": identity.as_str(), "AccessRights": "SendAs" }),
+            Some(RECIPIENT_PERMISSION_SELECT),
+        );
+        self.cmdlet_pages(call, Operation::ExchangeGetRecipientPermission)
+    }
+
+    /// Remove-RecipientPermission: takes `access_rights` (e.g. SendAs) away from `trustee`.
+    pub async fn remove_recipient_permission(
+        &self,
+        identity: &UserRef,
+        trustee: &str,
+        access_rights: &[String],
+    ) -> Result<(), Error> {
+        check_identity("trustee", trustee)?;
+        let call = self.cmdlet(
+            Operation::ExchangeRemoveRecipientPermission,
+            "Remove-RecipientPermission",
+            json!({
+                "Identity": identity.as_str(),
+                "Trustee": trustee,
+                "AccessRights": access_rights,
+                "Confirm": false,
+            }),
+            None,
+        )?;
+        self.execute(&call).await
+    }
+
+    /// Every inbox rule of `mailbox` (all pages).
+    pub async fn all_inbox_rules(&self, mailbox: &UserRef) -> Result<Vec<InboxRule>, Error> {
+        collect_items(self.get_inbox_rules(mailbox)).await
+    }
+}
+
+/// Exchange identities travel in the JSON body, so quoting is JSON's job; this only refuses
+/// values no Exchange object has (empty, huge, or with control characters).
+fn check_identity(what: &'static str, value: &str) -> Result<(), Error> {
+    if value.trim().is_empty() || value.len() > 1024 || value.chars().any(char::is_control) {
+        return Err(Error::InvalidInput {
+            what,
+            value: value.to_owned(),
+            reason: "it is empty, too long or contains control characters",
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exchange_values_accept_single_strings_arrays_nulls_and_annotations() {
+        let rule: InboxRule = serde_json::from_str(
+            r##"{"Identity":"adele\\123","Name":".","ForwardTo":"\"x\" [SMTP:x@example.net]","RedirectTo":null,
+                "SubjectContainsWords":["invoice","payment"],"SubjectContainsWords@odata.type":"#Collection(String)",
+                "MoveToFolder":"RSS Feeds","Enabled":true}"##,
+        )
+        .expect("decode");
+        assert_eq!(rule.forward_to, vec!["\"x\" [SMTP:x@example.net]"]);
+        assert!(rule.redirect_to.is_empty());
+        assert_eq!(rule.subject_contains_words, vec!["invoice", "payment"]);
+        let mailbox: Mailbox = serde_json::from_str(
+            r#"{"Identity":"a","ForwardingSmtpAddress":"smtp:attacker@example.net","ForwardingAddress":null}"#,
+        )
+        .expect("decode");
+        assert!(mailbox.forwards());
+    }
+
+    #[test]
+    fn identities_with_control_characters_are_refused() {
+        assert!(check_identity("rule", "adele\\1234").is_ok());
+        assert!(check_identity("rule", "").is_err());
+        assert!(check_identity("rule", "a\u{0}b").is_err());
+    }
+}
