@@ -5,6 +5,9 @@
 //! cases or settings; everything is torn down when the test ends, pass or fail. The binary must be
 //! built first (`make test` does it); `FIREBREAK_BIN` points at another build.
 
+// This whole crate is test code: a failed setup step should stop the test with its message.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 // Not every helper of the harness is used by every set of tests.
 #[allow(dead_code)]
 mod harness;
