@@ -25,6 +25,55 @@ pub enum Error {
         /// The parser's explanation.
         detail: String,
     },
+    /// Something the admin typed cannot be accepted as it is.
+    #[error("{problem}")]
+    InvalidInput {
+        /// The field concerned, as the form names it (`accounts`, `detectedAt`, ...).
+        field: &'static str,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
+    /// No case has this id in the data folder.
+    #[error("There is no case {id} in the data folder. Go back to the case list and pick one from there.")]
+    CaseNotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// The case's journal is damaged or incomplete, so nothing more may be recorded in it.
+    #[error("Case {id} is read-only: {reason}")]
+    CaseReadOnly {
+        /// The case.
+        id: String,
+        /// What is wrong with its journal and what the admin can do.
+        reason: String,
+    },
+    /// A case file Firebreak wrote itself cannot be read back.
+    #[error("{path} cannot be read ({detail}). Do not edit files in the case folder; export the evidence bundle and keep the folder as it is.")]
+    CaseFileDamaged {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A procedure step cannot start in its current state.
+    #[error("{message}")]
+    StepRefused {
+        /// The step id.
+        step: String,
+        /// Why, and what to do first.
+        message: String,
+    },
+    /// The admin cancelled a long operation; nothing was left behind.
+    #[error("Cancelled. Nothing was written.")]
+    Cancelled,
+    /// A file given as an evidence bundle is not one.
+    #[error("{path} is not a Firebreak evidence bundle ({detail}).")]
+    NotABundle {
+        /// The file.
+        path: PathBuf,
+        /// Why it was not recognised.
+        detail: String,
+    },
 }
 
 impl Error {

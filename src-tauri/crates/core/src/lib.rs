@@ -6,6 +6,9 @@
 //! enforces can be tested without a window.
 
 pub mod app_info;
+pub mod bundle;
+pub mod case;
+pub mod clock;
 pub mod error;
 pub mod paths;
 

@@ -1,0 +1,88 @@
+//! The one source of "now" for the core: an injected [`Clock`].
+//!
+//! Logic never asks the operating system for the time itself. The shell passes a [`SystemClock`];
+//! tests pass a [`ManualClock`] they can set and advance, so every timestamp a test sees is known.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, Duration, Utc};
+
+/// Something that tells the current time.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current instant, in UTC.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// A clock shared between the parts of the application that need one.
+pub type SharedClock = Arc<dyn Clock>;
+
+/// The operating system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that only moves when told to. Clones share the same time.
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    now: Arc<Mutex<DateTime<Utc>>>,
+}
+
+impl ManualClock {
+    /// A clock standing still at `start`.
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self {
+            now: Arc::new(Mutex::new(start)),
+        }
+    }
+
+    /// Moves the clock to `instant` (backwards too, to test clock skew).
+    pub fn set(&self, instant: DateTime<Utc>) {
+        *self.now.lock().unwrap_or_else(PoisonError::into_inner) = instant;
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.now.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manual_clock_moves_only_when_told_and_clones_share_it() {
+        let start = DateTime::parse_from_rfc3339("2026-03-01T22:15:00Z")
+            .expect("valid time")
+            .with_timezone(&Utc);
+        let clock = ManualClock::new(start);
+        let other = clock.clone();
+        assert_eq!(clock.now(), start, "a manual clock must not tick by itself");
+        other.advance(Duration::minutes(5));
+        assert_eq!(
+            clock.now(),
+            start + Duration::minutes(5),
+            "clones share one time"
+        );
+        clock.set(start);
+        assert_eq!(other.now(), start);
+    }
+
+    #[test]
+    fn the_system_clock_is_close_to_now() {
+        let delta = SystemClock.now() - Utc::now();
+        assert!(delta.num_seconds().abs() < 5, "system clock off by {delta}");
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests of `firebreak-core` through its public API, on real files in temporary
+//! folders. Some tests re-run this test binary as a child process (selected by an environment
+//! variable) to crash it on purpose or to measure its memory on its own.
+
+// Helpers outside `#[test]` functions may panic too: a panic there is the failure report.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod bundle;
+mod cases;
+mod support;
