@@ -74,7 +74,39 @@ pub enum Error {
         /// Why it was not recognised.
         detail: String,
     },
+    /// The operating system's keychain refused to store, read or delete a secret.
+    #[error("The keychain could not {action} the secret ({detail}). Unlock the keychain (on Linux, the login keyring of the Secret Service) and try again.")]
+    Keychain {
+        /// What was attempted.
+        action: &'static str,
+        /// The platform's explanation (never the secret).
+        detail: String,
+    },
+    /// No tenant profile has this id.
+    #[error("There is no tenant profile {id}. Open Settings and pick one from the list.")]
+    ProfileNotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// A tenant profile cannot be saved as it is.
+    #[error("{problem}")]
+    InvalidProfile {
+        /// The form field concerned (`tenant`, `clientId`, ...).
+        field: &'static str,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
+    /// Talking to the tenant failed (the message names the permission, licence or fix).
+    #[error(transparent)]
+    Tenant(Box<firebreak_graph::Error>),
 }
+
+impl From<firebreak_graph::Error> for Error {
+    fn from(e: firebreak_graph::Error) -> Self {
+        Self::Tenant(Box::new(e))
+    }
+}
+
 
 impl Error {
     /// Wraps an I/O error with the action and path it concerned.

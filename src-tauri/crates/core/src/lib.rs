@@ -11,5 +11,8 @@ pub mod case;
 pub mod clock;
 pub mod error;
 pub mod paths;
+pub mod readiness;
+pub mod tenant;
+pub mod vault;
 
 pub use error::Error;

@@ -34,6 +34,16 @@ impl DataRoot {
     pub fn cases_dir(&self) -> PathBuf {
         self.root.join("cases")
     }
+
+    /// The file holding the organisation's details for the runbook and reports (no secrets).
+    pub fn organisation_file(&self) -> PathBuf {
+        self.root.join("organisation.json")
+    }
+
+    /// The folder where the application saves reports and runbooks it was asked to write.
+    pub fn reports_dir(&self) -> PathBuf {
+        self.root.join("reports")
+    }
 }
 
 #[cfg(test)]

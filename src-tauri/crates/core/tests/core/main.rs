@@ -7,4 +7,5 @@
 
 mod bundle;
 mod cases;
+mod keychain;
 mod support;
