@@ -74,6 +74,12 @@ pub enum Error {
         /// Why it was not recognised.
         detail: String,
     },
+    /// A PDF or export could not be produced. This is a fault in Firebreak, not in the input.
+    #[error("The document could not be produced: {detail}. This is a fault in Firebreak: please report it with the log file.")]
+    ReportFailed {
+        /// What went wrong.
+        detail: String,
+    },
     /// The operating system's keychain refused to store, read or delete a secret.
     #[error("The keychain could not {action} the secret ({detail}). Unlock the keychain (on Linux, the login keyring of the Secret Service) and try again.")]
     Keychain {
@@ -106,7 +112,6 @@ impl From<firebreak_graph::Error> for Error {
         Self::Tenant(Box::new(e))
     }
 }
-
 
 impl Error {
     /// Wraps an I/O error with the action and path it concerned.

@@ -10,8 +10,10 @@ pub mod bundle;
 pub mod case;
 pub mod clock;
 pub mod error;
+pub mod organisation;
 pub mod paths;
 pub mod readiness;
+pub mod report;
 pub mod tenant;
 pub mod vault;
 

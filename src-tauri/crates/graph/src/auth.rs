@@ -281,7 +281,11 @@ fn ymd(t: DateTime<Utc>) -> Result<(i32, u8, u8), Error> {
     Ok((t.year(), month, day))
 }
 
-/// Decodes the base64 body of the PEM block labelled `label`.
+/// Decodes the base64 body of the PEM block labelled `label` (e.g. `CERTIFICATE`).
+pub fn pem_to_der(text: &str, label: &str) -> Result<Vec<u8>, Error> {
+    pem_body(text, label)
+}
+
 fn pem_body(text: &str, label: &str) -> Result<Vec<u8>, Error> {
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");

@@ -760,6 +760,61 @@ impl Operation {
     }
 }
 
+/// Entra built-in role names and their template ids (the `wids` claim of delegated tokens), from
+/// Microsoft's "Microsoft Entra built-in roles" reference.
+pub const ROLE_TEMPLATE_IDS: &[(&str, &str)] = &[
+    (
+        "Global Administrator",
+        "62e90394-69f5-4237-9190-012177145e10",
+    ),
+    ("Global Reader", "f2ef992c-3afb-46b9-b7cf-a126ee74c451"),
+    ("Directory Readers", "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"),
+    ("User Administrator", "fe930be7-5e62-47db-91af-98c3a49a38b1"),
+    (
+        "Helpdesk Administrator",
+        "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+    ),
+    (
+        "Authentication Administrator",
+        "c4e39bd9-1100-46d3-8c65-fb160da0071f",
+    ),
+    (
+        "Privileged Authentication Administrator",
+        "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
+    ),
+    (
+        "Privileged Role Administrator",
+        "e8611ab8-c189-46e8-94e1-60213ab1f814",
+    ),
+    (
+        "Security Administrator",
+        "194ae4cb-b126-40b2-bd5b-6091b380977d",
+    ),
+    ("Security Reader", "5d6b6bb7-de71-4623-b4af-96380a352509"),
+    ("Security Operator", "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f"),
+    ("Reports Reader", "4a5d8f65-41da-4de4-8968-e035b65339cf"),
+    (
+        "Exchange Administrator",
+        "29232cdf-9323-42fd-ade2-1d097af3e4de",
+    ),
+    (
+        "Application Administrator",
+        "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
+    ),
+    (
+        "Cloud Application Administrator",
+        "158c047a-c907-4556-b7ef-446551a6b5f7",
+    ),
+];
+
+/// The template id of a built-in role, by name.
+pub fn role_template_id(name: &str) -> Option<&'static str> {
+    ROLE_TEMPLATE_IDS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, id)| *id)
+}
+
 /// The sentence a 403 turns into: which permission is missing, what it blocks, how to fix it.
 pub fn explain_denial(operation: Operation, delegated: bool) -> String {
     let req = operation.requirement();

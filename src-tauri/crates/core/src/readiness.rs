@@ -1,0 +1,821 @@
+//! The readiness check, runnable any day: can Firebreak get a token for each resource; which
+//! permissions (app-only: the token's `roles`; delegated: `scp` and the admin's Entra roles) the
+//! procedures need and lack, each gap named with the steps it blocks and the exact permission to
+//! add; do sign-in logs answer (Entra ID P1); does the audit-log query API answer; what retention
+//! the tenant likely has; is a break-glass account configured. Every finding says how to fix it.
+//!
+//! The tenant is reached through [`TenantProbe`] so tests can use fakes; the Graph client
+//! implements it. The result is plain data ([`ReadinessReport`]) for the screen, print and export.
+
+use std::{collections::BTreeMap, future::Future};
+
+use chrono::{DateTime, Utc};
+use firebreak_graph::{
+    logs::SignInQuery,
+    permissions::{role_template_id, REQUIREMENTS, ROLE_TEMPLATE_IDS},
+    Cloud, Error as GraphError, Resource, Step, TokenClaims, UserRef,
+};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::tenant::{AuthMethod, TenantProfile};
+
+/// What the readiness check needs from the tenant.
+pub trait TenantProbe: Sync {
+    /// Whether the connection acts for a signed-in admin rather than as the app.
+    fn is_delegated(&self) -> bool;
+    /// Acquires a token for `resource` and returns its claims.
+    fn token_claims(
+        &self,
+        resource: Resource,
+    ) -> impl Future<Output = Result<TokenClaims, GraphError>> + Send;
+    /// Reads one page of sign-in logs.
+    fn probe_sign_in_logs(&self) -> impl Future<Output = Result<(), GraphError>> + Send;
+    /// Lists audit-log queries (Purview).
+    fn probe_audit_log_query(&self) -> impl Future<Output = Result<(), GraphError>> + Send;
+    /// Looks a user up; `Ok(None)` when no such user exists, else whether sign-in is enabled.
+    fn probe_user(
+        &self,
+        upn: &str,
+    ) -> impl Future<Output = Result<Option<bool>, GraphError>> + Send;
+}
+
+impl TenantProbe for firebreak_graph::Client {
+    fn is_delegated(&self) -> bool {
+        firebreak_graph::Client::is_delegated(self)
+    }
+
+    fn token_claims(
+        &self,
+        resource: Resource,
+    ) -> impl Future<Output = Result<TokenClaims, GraphError>> + Send {
+        firebreak_graph::Client::token_claims(self, resource)
+    }
+
+    async fn probe_sign_in_logs(&self) -> Result<(), GraphError> {
+        match self.list_sign_ins(&SignInQuery::default()).next().await {
+            Some(Err(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    async fn probe_audit_log_query(&self) -> Result<(), GraphError> {
+        match self.list_audit_log_queries().next().await {
+            Some(Err(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn probe_user(
+        &self,
+        upn: &str,
+    ) -> impl Future<Output = Result<Option<bool>, GraphError>> + Send {
+        let user = UserRef::new(upn);
+        async move {
+            match self.get_user(&user?).await {
+                Ok(u) => Ok(Some(u.account_enabled.unwrap_or(true))),
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+/// A finding's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Status {
+    /// Ready.
+    Pass,
+    /// Something to fix before an incident.
+    Gap,
+    /// Firebreak could not tell (usually because of another gap).
+    CannotTell,
+    /// A fact to know (retention).
+    Info,
+}
+
+/// What a finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Area {
+    /// Token acquisition.
+    SignIn,
+    /// Permissions (application or delegated).
+    Permission,
+    /// Entra roles.
+    Role,
+    /// Sign-in logs and licences.
+    SignInLogs,
+    /// The unified audit log search.
+    AuditLog,
+    /// Retention.
+    Retention,
+    /// The break-glass account.
+    BreakGlass,
+}
+
+/// One line of the checklist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// Stable key (`token.graph`, `permission.AuditLog.Read.All`, `signInLogs.premium`, ...).
+    pub id: String,
+    /// Area.
+    pub area: Area,
+    /// Verdict.
+    pub status: Status,
+    /// One line.
+    pub title: String,
+    /// What was found.
+    pub detail: String,
+    /// How to fix it (for gaps) or what it means.
+    pub fix: Option<String>,
+    /// The permission or role to add, exactly as the portal names it.
+    pub missing: Option<String>,
+    /// The procedure steps this gap blocks.
+    pub blocks: Vec<String>,
+}
+
+/// The whole check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadinessReport {
+    /// Profile name.
+    pub profile_name: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Cloud.
+    pub cloud: Cloud,
+    /// `appOnly` or `delegated`.
+    pub mode: String,
+    /// When the check ran.
+    pub checked_at: DateTime<Utc>,
+    /// The checklist.
+    pub findings: Vec<Finding>,
+    /// True when there is no gap.
+    pub ready: bool,
+}
+
+impl ReadinessReport {
+    /// The gaps only.
+    pub fn gaps(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.status == Status::Gap)
+    }
+
+    /// A plain-text rendering for printing or pasting into a ticket.
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "Firebreak readiness check: {} ({}, {}), {}\n{}\n\n",
+            self.profile_name,
+            self.tenant,
+            self.cloud.name(),
+            self.checked_at.format("%Y-%m-%d %H:%M UTC"),
+            if self.ready {
+                "READY"
+            } else {
+                "NOT READY: fix the gaps below"
+            }
+        );
+        for f in &self.findings {
+            let mark = match f.status {
+                Status::Pass => "[pass]",
+                Status::Gap => "[GAP] ",
+                Status::CannotTell => "[?]   ",
+                Status::Info => "[info]",
+            };
+            out.push_str(&format!("{mark} {}\n       {}\n", f.title, f.detail));
+            if !f.blocks.is_empty() {
+                out.push_str(&format!("       Blocks: {}\n", f.blocks.join(", ")));
+            }
+            if let Some(fix) = &f.fix {
+                out.push_str(&format!("       Fix: {fix}\n"));
+            }
+        }
+        out
+    }
+}
+
+fn finding(
+    id: impl Into<String>,
+    area: Area,
+    status: Status,
+    title: impl Into<String>,
+    detail: impl Into<String>,
+) -> Finding {
+    Finding {
+        id: id.into(),
+        area,
+        status,
+        title: title.into(),
+        detail: detail.into(),
+        fix: None,
+        missing: None,
+        blocks: Vec::new(),
+    }
+}
+
+fn with_fix(mut f: Finding, fix: impl Into<String>) -> Finding {
+    f.fix = Some(fix.into());
+    f
+}
+
+fn step_names(steps: impl IntoIterator<Item = Step>) -> Vec<String> {
+    let mut steps: Vec<Step> = steps.into_iter().collect();
+    steps.sort();
+    steps.dedup();
+    steps.into_iter().map(|s| s.name().to_owned()).collect()
+}
+
+/// Runs the check. Never fails: what cannot be checked becomes a "cannot tell" finding.
+pub async fn run_readiness<P: TenantProbe>(
+    profile: &TenantProfile,
+    probe: &P,
+    checked_at: DateTime<Utc>,
+) -> ReadinessReport {
+    let delegated = probe.is_delegated();
+    let mut findings = Vec::new();
+
+    // 1. Tokens.
+    let mut claims: BTreeMap<Resource, TokenClaims> = BTreeMap::new();
+    for resource in Resource::ALL {
+        let key = match resource {
+            Resource::Graph => "token.graph",
+            Resource::Exchange => "token.exchange",
+        };
+        match probe.token_claims(resource).await {
+            Ok(c) => {
+                findings.push(finding(
+                    key,
+                    Area::SignIn,
+                    Status::Pass,
+                    format!("Firebreak can sign in to {}", resource.name()),
+                    "A token was issued.",
+                ));
+                claims.insert(resource, c);
+            }
+            Err(e) => findings.push(with_fix(
+                finding(key, Area::SignIn, Status::Gap, format!("No token for {}", resource.name()), e.to_string()),
+                "Check the tenant, the application (client) id and the credential in the profile, then test the profile again.",
+            )),
+        }
+    }
+
+    // 2. Permissions, grouped by what to add.
+    for resource in Resource::ALL {
+        let Some(c) = claims.get(&resource) else {
+            findings.push(finding(
+                format!("permissions.{}", resource_key(resource)),
+                Area::Permission,
+                Status::CannotTell,
+                format!("Permissions for {} not checked", resource.name()),
+                "Without a token Firebreak cannot see what is granted.",
+            ));
+            continue;
+        };
+        let granted = if delegated {
+            c.scopes()
+        } else {
+            c.roles.clone()
+        };
+        let mut gaps: BTreeMap<String, (Vec<Step>, Vec<&str>)> = BTreeMap::new();
+        let mut checked = 0;
+        for req in REQUIREMENTS.iter().filter(|r| r.resource == resource) {
+            let (needed, ok) = if delegated {
+                (req.least_delegated(), req.satisfied_by_scopes(&granted))
+            } else {
+                (req.least_application(), req.satisfied_by_roles(&granted))
+            };
+            if needed.is_empty() {
+                continue;
+            }
+            checked += 1;
+            if !ok {
+                let entry = gaps.entry(needed.join(" + ")).or_default();
+                entry.0.extend_from_slice(req.steps);
+                entry.1.push(req.purpose);
+            }
+        }
+        if gaps.is_empty() {
+            findings.push(finding(
+                format!("permissions.{}", resource_key(resource)),
+                Area::Permission,
+                Status::Pass,
+                format!("{} permissions granted", resource.name()),
+                format!(
+                    "All {checked} operations the procedures use on {} are allowed.",
+                    resource.name()
+                ),
+            ));
+        }
+        for (permission, (steps, purposes)) in gaps {
+            let kind = if delegated {
+                "delegated"
+            } else {
+                "application"
+            };
+            let mut f = finding(
+                format!("permission.{permission}"),
+                Area::Permission,
+                Status::Gap,
+                format!("Missing {kind} permission {permission}"),
+                format!("Without it Firebreak cannot {}.", purposes.join(", ")),
+            );
+            f.missing = Some(permission.clone());
+            f.blocks = step_names(steps);
+            f.fix = Some(format!(
+                "In the Entra admin center, open the app registration › API permissions › Add a permission › {} › {} permissions, add {permission}, then Grant admin consent.",
+                resource.name(),
+                if delegated { "Delegated" } else { "Application" }
+            ));
+            findings.push(f);
+        }
+    }
+
+    // 3. Entra roles: delegated admins need roles; the app needs one for Exchange.
+    role_findings(&mut findings, &claims, delegated);
+
+    // 4. Sign-in logs (P1) and 5. audit-log search.
+    let graph_ok = claims.contains_key(&Resource::Graph);
+    let mut premium = None;
+    if graph_ok {
+        match probe.probe_sign_in_logs().await {
+            Ok(()) => {
+                premium = Some(true);
+                findings.push(finding(
+                    "signInLogs",
+                    Area::SignInLogs,
+                    Status::Pass,
+                    "Sign-in logs answer",
+                    "The tenant has Entra ID P1 or P2, so sign-ins can be read and exported.",
+                ));
+            }
+            Err(e) if e.is_premium_required() => {
+                premium = Some(false);
+                findings.push(with_fix(
+                    finding(
+                        "signInLogs.premium",
+                        Area::SignInLogs,
+                        Status::Gap,
+                        "Sign-in logs need Entra ID P1",
+                        "The tenant has no Entra ID P1 or P2 licence: Graph refuses to return sign-in logs, so triage and evidence cannot include them.",
+                    ),
+                    "Assign at least one Entra ID P1 licence (included in Microsoft 365 Business Premium and E3/E5). Until then, download sign-ins from the Entra admin center by hand during an incident.",
+                ));
+            }
+            Err(e @ GraphError::PermissionDenied { .. }) => findings.push(finding(
+                "signInLogs",
+                Area::SignInLogs,
+                Status::CannotTell,
+                "Sign-in logs not checked",
+                format!("Refused for lack of permission (see the permission gaps): {e}"),
+            )),
+            Err(e) => findings.push(finding(
+                "signInLogs",
+                Area::SignInLogs,
+                Status::CannotTell,
+                "Sign-in logs not checked",
+                e.to_string(),
+            )),
+        }
+    } else {
+        findings.push(finding(
+            "signInLogs",
+            Area::SignInLogs,
+            Status::CannotTell,
+            "Sign-in logs not checked",
+            "No Graph token.",
+        ));
+    }
+
+    if !profile.cloud.has_audit_log_query() {
+        findings.push(with_fix(
+            finding(
+                "auditLog.cloud",
+                Area::AuditLog,
+                Status::Gap,
+                "Audit-log search API not available in this cloud",
+                format!("The Purview audit-log query API exists only in the worldwide cloud, not in {}.", profile.cloud.name()),
+            ),
+            "During an incident, run the audit search in the Microsoft Purview portal and attach the export to the case.",
+        ));
+    } else if graph_ok {
+        match probe.probe_audit_log_query().await {
+            Ok(()) => findings.push(finding(
+                "auditLog",
+                Area::AuditLog,
+                Status::Pass,
+                "The unified audit log can be searched",
+                "The Purview audit-log query API answered.",
+            )),
+            Err(e @ GraphError::PermissionDenied { .. }) => findings.push(finding(
+                "auditLog",
+                Area::AuditLog,
+                Status::CannotTell,
+                "Audit-log search refused",
+                format!("See the permission gaps: {e}"),
+            )),
+            Err(e) => findings.push(with_fix(
+                finding("auditLog", Area::AuditLog, Status::CannotTell, "Audit-log search did not answer", e.to_string()),
+                "Check that auditing is turned on in Microsoft Purview (Audit › Start recording user and admin activity).",
+            )),
+        }
+    } else {
+        findings.push(finding(
+            "auditLog",
+            Area::AuditLog,
+            Status::CannotTell,
+            "Audit-log search not checked",
+            "No Graph token.",
+        ));
+    }
+
+    // 6. Retention.
+    let (status, detail) = match premium {
+        Some(true) => (Status::Info, "Sign-in and directory audit logs: about 30 days (Entra ID P1/P2). Unified audit log: 180 days on Audit Standard, one year on Audit Premium. Export early: exports are the only evidence that outlives these windows."),
+        Some(false) => (Status::Info, "Sign-in and directory audit logs: about 7 days (Entra ID Free), and sign-ins cannot be read through Graph. Unified audit log: 180 days on Audit Standard. Never promise a longer timeline than this."),
+        None => (Status::CannotTell, "The licence could not be determined. Sign-in logs are kept about 7 days on Entra ID Free and 30 days with P1/P2; the unified audit log 180 days on Audit Standard."),
+    };
+    findings.push(finding(
+        "retention",
+        Area::Retention,
+        status,
+        "Likely log retention",
+        detail,
+    ));
+
+    // 7. Break-glass account.
+    match &profile.break_glass_upn {
+        None => findings.push(with_fix(
+            finding(
+                "breakGlass",
+                Area::BreakGlass,
+                Status::Gap,
+                "No break-glass account configured",
+                "Firebreak protects the break-glass account from being disabled or reset, and prints it on the runbook, but none is set.",
+            ),
+            "Edit the tenant profile and enter the user principal name of the emergency-access account.",
+        )),
+        Some(upn) if graph_ok => match probe.probe_user(upn).await {
+            Ok(Some(true)) => findings.push(finding(
+                "breakGlass",
+                Area::BreakGlass,
+                Status::Pass,
+                "Break-glass account configured",
+                format!("{upn} exists and can sign in."),
+            )),
+            Ok(Some(false)) => findings.push(with_fix(
+                finding("breakGlass", Area::BreakGlass, Status::Gap, "Break-glass account is disabled", format!("{upn} cannot sign in.")),
+                "Enable the emergency-access account in the Entra admin center and check its credentials.",
+            )),
+            Ok(None) => findings.push(with_fix(
+                finding("breakGlass", Area::BreakGlass, Status::Gap, "Break-glass account not found", format!("No user {upn} exists in the tenant.")),
+                "Correct the break-glass account in the tenant profile.",
+            )),
+            Err(e) => findings.push(finding("breakGlass", Area::BreakGlass, Status::CannotTell, "Break-glass account not checked", e.to_string())),
+        },
+        Some(upn) => findings.push(finding(
+            "breakGlass",
+            Area::BreakGlass,
+            Status::CannotTell,
+            "Break-glass account not checked",
+            format!("{upn} is configured; without a Graph token Firebreak cannot look it up."),
+        )),
+    }
+
+    let ready = !findings.iter().any(|f| f.status == Status::Gap);
+    ReadinessReport {
+        profile_name: profile.display_name.clone(),
+        tenant: profile.tenant.clone(),
+        cloud: profile.cloud,
+        mode: if delegated || profile.auth_method == AuthMethod::DeviceCode {
+            "delegated"
+        } else {
+            "appOnly"
+        }
+        .into(),
+        checked_at,
+        findings,
+        ready,
+    }
+}
+
+fn resource_key(resource: Resource) -> &'static str {
+    match resource {
+        Resource::Graph => "graph",
+        Resource::Exchange => "exchange",
+    }
+}
+
+fn role_name(template_id: &str) -> Option<&'static str> {
+    ROLE_TEMPLATE_IDS
+        .iter()
+        .find(|(_, id)| id.eq_ignore_ascii_case(template_id))
+        .map(|(n, _)| *n)
+}
+
+fn role_findings(
+    findings: &mut Vec<Finding>,
+    claims: &BTreeMap<Resource, TokenClaims>,
+    delegated: bool,
+) {
+    let global_admin = role_template_id("Global Administrator").unwrap_or_default();
+    if delegated {
+        let Some(c) = claims.get(&Resource::Graph) else {
+            return;
+        };
+        let held: Vec<&str> = c.wids.iter().filter_map(|w| role_name(w)).collect();
+        if c.wids.iter().any(|w| w.eq_ignore_ascii_case(global_admin)) {
+            findings.push(finding(
+                "roles",
+                Area::Role,
+                Status::Pass,
+                "The signed-in admin is a Global Administrator",
+                "Every step is allowed.",
+            ));
+            return;
+        }
+        let mut missing: BTreeMap<String, Vec<Step>> = BTreeMap::new();
+        for req in REQUIREMENTS.iter().filter(|r| !r.roles.is_empty()) {
+            if !req.roles.iter().any(|r| held.contains(r)) {
+                missing
+                    .entry(req.roles.join(" or "))
+                    .or_default()
+                    .extend_from_slice(req.steps);
+            }
+        }
+        if missing.is_empty() {
+            findings.push(finding(
+                "roles",
+                Area::Role,
+                Status::Pass,
+                "The signed-in admin holds the roles the steps need",
+                held.join(", "),
+            ));
+        }
+        for (roles, steps) in missing {
+            let mut f = finding(
+                format!("role.{roles}"),
+                Area::Role,
+                Status::Gap,
+                format!("The signed-in admin needs the role {roles}"),
+                format!(
+                    "Roles held: {}.",
+                    if held.is_empty() {
+                        "none Firebreak recognises".to_owned()
+                    } else {
+                        held.join(", ")
+                    }
+                ),
+            );
+            f.blocks = step_names(steps);
+            f.missing = Some(roles.clone());
+            f.fix = Some(format!("Assign {roles} to the admin (Entra admin center › Roles and administrators), then sign in again."));
+            findings.push(f);
+        }
+    } else if let Some(c) = claims.get(&Resource::Exchange) {
+        let exchange_admin = role_template_id("Exchange Administrator").unwrap_or_default();
+        if c.wids
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(exchange_admin) || w.eq_ignore_ascii_case(global_admin))
+        {
+            findings.push(finding(
+                "roles.exchange",
+                Area::Role,
+                Status::Pass,
+                "The app holds an Exchange role",
+                "Exchange cmdlets are allowed.",
+            ));
+        } else {
+            findings.push(with_fix(
+                finding(
+                    "roles.exchange",
+                    Area::Role,
+                    Status::CannotTell,
+                    "Exchange role of the app not visible",
+                    "Exchange cmdlets need an Entra role on the app's service principal; the token does not show one.",
+                ),
+                "Assign Exchange Administrator to the app (Entra admin center › Roles and administrators › Exchange Administrator › Add assignments › the app).",
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use firebreak_graph::permissions::Operation;
+
+    struct Fake {
+        delegated: bool,
+        graph_roles: Vec<String>,
+        exchange: bool,
+        premium: bool,
+        break_glass_exists: bool,
+    }
+
+    fn all_graph_roles() -> Vec<String> {
+        REQUIREMENTS
+            .iter()
+            .filter(|r| r.resource == Resource::Graph)
+            .flat_map(|r| r.least_application().iter().map(|s| (*s).to_owned()))
+            .collect()
+    }
+
+    fn denied(op: Operation) -> GraphError {
+        GraphError::PermissionDenied {
+            operation: op,
+            code: "Authorization_RequestDenied".into(),
+            message: "Insufficient privileges to complete the operation.".into(),
+            request_id: None,
+            raw: String::new(),
+            explanation: String::new(),
+        }
+    }
+
+    impl TenantProbe for Fake {
+        fn is_delegated(&self) -> bool {
+            self.delegated
+        }
+        async fn token_claims(&self, resource: Resource) -> Result<TokenClaims, GraphError> {
+            match resource {
+                Resource::Graph => Ok(TokenClaims {
+                    roles: self.graph_roles.clone(),
+                    ..Default::default()
+                }),
+                Resource::Exchange if self.exchange => Ok(TokenClaims {
+                    roles: vec!["Exchange.ManageAsApp".into()],
+                    wids: vec!["29232cdf-9323-42fd-ade2-1d097af3e4de".into()],
+                    ..Default::default()
+                }),
+                Resource::Exchange => Err(GraphError::Token {
+                    resource,
+                    error: "invalid_client".into(),
+                    description: "AADSTS7000215: Invalid client secret provided.".into(),
+                }),
+            }
+        }
+        async fn probe_sign_in_logs(&self) -> Result<(), GraphError> {
+            if self.premium {
+                Ok(())
+            } else {
+                Err(GraphError::Service {
+                    operation: Operation::ListSignIns,
+                    status: 403,
+                    code: "Authentication_RequestFromNonPremiumTenantOrB2CTenant".into(),
+                    message: "Neither tenant is B2C or tenant doesn't have premium license".into(),
+                    request_id: None,
+                    raw: String::new(),
+                })
+            }
+        }
+        async fn probe_audit_log_query(&self) -> Result<(), GraphError> {
+            Ok(())
+        }
+        async fn probe_user(&self, _upn: &str) -> Result<Option<bool>, GraphError> {
+            if self.graph_roles.is_empty() {
+                return Err(denied(Operation::ReadUser));
+            }
+            Ok(self.break_glass_exists.then_some(true))
+        }
+    }
+
+    fn profile() -> TenantProfile {
+        let mut p = TenantProfile::training();
+        p.display_name = "Contoso".into();
+        p.tenant = "contoso.onmicrosoft.com".into();
+        p.break_glass_upn = Some("bg@contoso.onmicrosoft.com".into());
+        p
+    }
+
+    fn gap_ids(r: &ReadinessReport) -> Vec<String> {
+        r.gaps().map(|f| f.id.clone()).collect()
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-01-05T09:00:00Z")
+            .expect("t")
+            .with_timezone(&Utc)
+    }
+
+    #[tokio::test]
+    async fn a_fully_granted_p1_tenant_is_ready() {
+        let fake = Fake {
+            delegated: false,
+            graph_roles: all_graph_roles(),
+            exchange: true,
+            premium: true,
+            break_glass_exists: true,
+        };
+        let r = run_readiness(&profile(), &fake, now()).await;
+        assert!(r.ready, "{}", r.to_text());
+        assert!(gap_ids(&r).is_empty());
+    }
+
+    #[tokio::test]
+    async fn each_missing_permission_is_one_gap_naming_the_steps_it_blocks() {
+        let roles: Vec<String> = all_graph_roles()
+            .into_iter()
+            .filter(|r| r != "AuditLog.Read.All" && r != "User.RevokeSessions.All")
+            .collect();
+        let fake = Fake {
+            delegated: false,
+            graph_roles: roles,
+            exchange: true,
+            premium: false,
+            break_glass_exists: true,
+        };
+        let r = run_readiness(&profile(), &fake, now()).await;
+        assert_eq!(
+            gap_ids(&r),
+            vec![
+                "permission.AuditLog.Read.All",
+                "permission.User.RevokeSessions.All",
+                "signInLogs.premium"
+            ]
+        );
+        let revoke = r
+            .gaps()
+            .find(|f| f.id == "permission.User.RevokeSessions.All")
+            .expect("gap");
+        assert_eq!(revoke.blocks, vec!["Revoke sessions"]);
+        assert!(revoke
+            .fix
+            .as_deref()
+            .is_some_and(|f| f.contains("Grant admin consent")));
+        let retention = r
+            .findings
+            .iter()
+            .find(|f| f.id == "retention")
+            .expect("retention");
+        assert!(retention.detail.contains("7 days"), "{}", retention.detail);
+    }
+
+    #[tokio::test]
+    async fn a_missing_exchange_token_and_break_glass_are_gaps_with_fixes() {
+        let fake = Fake {
+            delegated: false,
+            graph_roles: all_graph_roles(),
+            exchange: false,
+            premium: true,
+            break_glass_exists: false,
+        };
+        let mut p = profile();
+        let r = run_readiness(&p, &fake, now()).await;
+        assert_eq!(gap_ids(&r), vec!["token.exchange", "breakGlass"]);
+        p.break_glass_upn = None;
+        let r = run_readiness(&p, &fake, now()).await;
+        let bg = r.gaps().find(|f| f.id == "breakGlass").expect("gap");
+        assert!(bg.fix.is_some());
+        let printed = r.to_text();
+        assert!(
+            printed.contains("NOT READY") && printed.contains("[GAP]"),
+            "{printed}"
+        );
+        let json = serde_json::to_value(&r).expect("json");
+        assert_eq!(json["findings"][0]["status"], "pass");
+    }
+
+    #[tokio::test]
+    async fn delegated_admins_get_role_hints_from_their_wids() {
+        struct Delegated;
+        impl TenantProbe for Delegated {
+            fn is_delegated(&self) -> bool {
+                true
+            }
+            async fn token_claims(&self, _r: Resource) -> Result<TokenClaims, GraphError> {
+                let scopes: Vec<&str> = REQUIREMENTS
+                    .iter()
+                    .flat_map(|r| r.least_delegated().iter().copied())
+                    .collect();
+                Ok(TokenClaims {
+                    scp: Some(scopes.join(" ")),
+                    wids: vec![role_template_id("Security Reader")
+                        .unwrap_or_default()
+                        .to_owned()],
+                    ..Default::default()
+                })
+            }
+            async fn probe_sign_in_logs(&self) -> Result<(), GraphError> {
+                Ok(())
+            }
+            async fn probe_audit_log_query(&self) -> Result<(), GraphError> {
+                Ok(())
+            }
+            async fn probe_user(&self, _u: &str) -> Result<Option<bool>, GraphError> {
+                Ok(Some(true))
+            }
+        }
+        let r = run_readiness(&profile(), &Delegated, now()).await;
+        assert_eq!(r.mode, "delegated");
+        let role_gaps: Vec<&Finding> = r.gaps().filter(|f| f.area == Area::Role).collect();
+        assert!(
+            !role_gaps.is_empty(),
+            "a Security Reader cannot revoke sessions"
+        );
+        assert!(role_gaps
+            .iter()
+            .any(|f| f.blocks.contains(&"Revoke sessions".to_owned())));
+        assert!(r.gaps().all(|f| f.area == Area::Role), "{}", r.to_text());
+    }
+}
