@@ -2,7 +2,18 @@
 //! explicitly in `capabilities/`: a command that is not listed there cannot be called from the UI.
 
 /// Every `#[tauri::command]` of the shell. Keep in step with `lib.rs`'s `collect_commands!`.
-const COMMANDS: &[&str] = &["app_info"];
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "list_cases",
+    "declare_incident",
+    "open_case",
+    "update_case",
+    "log_notification",
+    "recover_torn_entry",
+    "export_bundle",
+    "verify_bundle",
+    "cancel_operation",
+];
 
 fn main() {
     let attributes = tauri_build::Attributes::new()

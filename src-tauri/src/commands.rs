@@ -5,6 +5,8 @@ use tauri::State;
 
 use crate::{ipc, state::AppState};
 
+pub mod cases;
+
 /// Version, data folder and whether a tenant is configured.
 #[tauri::command]
 #[specta::specta]

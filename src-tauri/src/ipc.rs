@@ -4,6 +4,9 @@
 use serde::Serialize;
 use specta::Type;
 
+mod cases;
+pub use cases::*;
+
 /// Facts about this installation, as the home screen shows them.
 #[derive(Debug, Clone, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
@@ -32,6 +35,10 @@ impl From<firebreak_core::app_info::AppInfo> for AppInfo {
 pub enum IpcErrorKind {
     /// Reading or writing Firebreak's own files failed.
     Storage,
+    /// What the admin entered was refused; the message says which field and why.
+    Invalid,
+    /// The admin cancelled a long operation.
+    Cancelled,
     /// Anything else; the message says what happened and what to do.
     Failed,
 }
@@ -52,6 +59,8 @@ impl From<firebreak_core::Error> for IpcError {
             firebreak_core::Error::Io { .. } | firebreak_core::Error::Corrupt { .. } => {
                 IpcErrorKind::Storage
             }
+            firebreak_core::Error::InvalidInput { .. } => IpcErrorKind::Invalid,
+            firebreak_core::Error::Cancelled => IpcErrorKind::Cancelled,
             _ => IpcErrorKind::Failed,
         };
         log::warn!("command failed: {error}");

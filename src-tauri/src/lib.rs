@@ -4,9 +4,11 @@
 //! `firebreak-core` and maps the error; there is no HTTP and no business logic here. The TypeScript
 //! bindings in `ui/src/lib/bindings.ts` are generated from [`specta_builder`] and committed.
 
+mod cli;
 mod commands;
 mod ipc;
 mod logging;
+mod operations;
 mod state;
 
 use std::process::ExitCode;
@@ -22,7 +24,18 @@ pub const BINDINGS_PATH: &str = "../ui/src/lib/bindings.ts";
 /// The typed command surface shared by the running application and the bindings generator.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
-        .commands(tauri_specta::collect_commands![commands::app_info])
+        .commands(tauri_specta::collect_commands![
+            commands::app_info,
+            commands::cases::list_cases,
+            commands::cases::declare_incident,
+            commands::cases::open_case,
+            commands::cases::update_case,
+            commands::cases::log_notification,
+            commands::cases::recover_torn_entry,
+            commands::cases::export_bundle,
+            commands::cases::verify_bundle,
+            commands::cases::cancel_operation,
+        ])
         .error_handling(tauri_specta::ErrorHandlingMode::Result)
 }
 
@@ -35,6 +48,11 @@ pub fn typescript() -> Typescript {
 
 /// Runs the application and returns the process exit code.
 pub fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    // Sub-commands such as `verify` run before any window or GTK exists.
+    if let Some(code) = cli::run(&args) {
+        return code;
+    }
     let options = match state::LaunchOptions::from_env() {
         Ok(options) => options,
         Err(message) => {

@@ -1,8 +1,10 @@
 //! The state the commands share, built completely before the window opens.
 
-use std::{ffi::OsString, path::PathBuf};
+use std::{ffi::OsString, path::PathBuf, sync::Arc};
 
-use firebreak_core::paths::DataRoot;
+use firebreak_core::{case::CaseStore, clock::SystemClock, paths::DataRoot};
+
+use crate::operations::Operations;
 
 /// How this run was asked to start, from the command line and the environment.
 #[derive(Debug, Default)]
@@ -38,7 +40,7 @@ impl LaunchOptions {
                 }
                 _ => {
                     return Err(format!(
-                        "unknown argument {:?}. Usage: firebreak [--data-dir FOLDER]",
+                        "unknown argument {:?}. Usage: firebreak [--data-dir FOLDER], or firebreak verify BUNDLE.zip",
                         arg
                     ))
                 }
@@ -52,19 +54,34 @@ impl LaunchOptions {
 #[derive(Debug, Clone)]
 pub struct AppState {
     data_root: DataRoot,
+    cases: CaseStore,
+    operations: Operations,
 }
 
 impl AppState {
     /// Opens (and creates if needed) the data directory.
     pub fn open(data_dir: &std::path::Path) -> Result<Self, firebreak_core::Error> {
+        let data_root = DataRoot::open(data_dir)?;
         Ok(Self {
-            data_root: DataRoot::open(data_dir)?,
+            cases: CaseStore::new(&data_root, Arc::new(SystemClock))?,
+            operations: Operations::default(),
+            data_root,
         })
     }
 
     /// The data directory and its layout.
     pub fn data_root(&self) -> &DataRoot {
         &self.data_root
+    }
+
+    /// The cases in the data directory.
+    pub fn cases(&self) -> &CaseStore {
+        &self.cases
+    }
+
+    /// Long operations the UI may cancel.
+    pub fn operations(&self) -> &Operations {
+        &self.operations
     }
 }
 
