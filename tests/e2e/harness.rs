@@ -58,11 +58,25 @@ impl App {
             serde_json::Value::Object(map) => map,
             _ => unreachable!("a JSON object literal"),
         };
-        let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{}", driver.port))
-            .await
-            .unwrap_or_else(|e| panic!("WebDriver could not start {}: {e}", binary.display()));
+        let url = format!("http://127.0.0.1:{}", driver.port);
+        let mut attempt = 0;
+        let client = loop {
+            attempt += 1;
+            match ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => break client,
+                // A loaded machine can be slow to bring the driver up; a refused first request is
+                // not a failure of the application.
+                Err(e) if attempt < 3 => {
+                    eprintln!("WebDriver session attempt {attempt} failed ({e}); retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => panic!("WebDriver could not start {}: {e}", binary.display()),
+            }
+        };
 
         App {
             ui: Ui { client, data_dir },
@@ -272,13 +286,17 @@ impl Driver {
                 panic!("could not start tauri-driver ({e}): run `make test`, which installs it")
             });
         let driver = Driver { port, process };
+        // tauri-driver listens at once but forwards to WebKitWebDriver, which starts a moment later:
+        // wait for both, or the first request fails.
         let deadline = Instant::now() + START_TIMEOUT;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "tauri-driver did not listen on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        for (what, port) in [("tauri-driver", port), ("WebKitWebDriver", native_port)] {
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "{what} did not listen on port {port}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
         driver
     }
