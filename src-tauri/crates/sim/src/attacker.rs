@@ -1,0 +1,476 @@
+//! The attacker, acting over simulated time and reacting to the responder:
+//! - a password reset while the attacker's session is still alive (no revoke, no disable before
+//!   it) lets them register a new authentication method with the token they still hold;
+//! - a method of theirs left in place lets them reset the password back through self-service
+//!   once they have lost their session (unless the account is disabled);
+//! - a consented app keeps reading mail while its grant or its refresh token lives;
+//! - a live session keeps refreshing tokens and reading mail; external forwarding keeps sending
+//!   mail out.
+//!
+//! Everything the attacker does is written to the tenant's logs (sign-ins, directory audits,
+//! unified audit records) and to the attacker log the debrief shows.
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use serde_json::{json, Value};
+
+use crate::clock::graph_time;
+use crate::scenario::{Artefact, ArtefactKind, AttackerPlan};
+use crate::tenant::{normalise_method, str_of, Tenant};
+
+/// Longest stretch of simulated time the attacker simulates in one go (older hours are skipped).
+const MAX_HOURS_PER_STEP: i64 = 24 * 14;
+/// How long after losing its token a consented app gets a new one while its grant remains.
+const APP_RECONSENT_HOURS: i64 = 2;
+
+#[derive(Debug, Clone)]
+struct Account {
+    user_id: String,
+    session_since: DateTime<Utc>,
+    reads_per_hour: u32,
+    app_id: String,
+    app_name: String,
+    revoked: bool,
+    disabled: bool,
+    lost_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+struct AppAccess {
+    sp_id: String,
+    user_id: String,
+    reads_per_hour: u32,
+    token_since: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+enum Pending {
+    RegisterMethod { user_id: String },
+}
+
+/// The attacker's live state.
+#[derive(Debug, Clone)]
+pub(crate) struct AttackerState {
+    plan: AttackerPlan,
+    accounts: Vec<Account>,
+    apps: Vec<AppAccess>,
+    last_tick: Option<DateTime<Utc>>,
+    pending: Vec<(DateTime<Utc>, Pending)>,
+    /// What the attacker did, for the debrief.
+    pub(crate) log: Vec<Value>,
+    /// Attacker artefacts created during the run (not in the scenario's answer key).
+    pub(crate) added: Vec<Artefact>,
+    pub(crate) regained_access: bool,
+    pub(crate) mail_forwarded: u64,
+    pub(crate) items_read: u64,
+}
+
+impl AttackerState {
+    pub(crate) fn new(plan: &AttackerPlan, start: DateTime<Utc>) -> Self {
+        Self {
+            plan: plan.clone(),
+            accounts: plan
+                .compromised
+                .iter()
+                .map(|c| Account {
+                    user_id: c.user_id.clone(),
+                    session_since: c.session_since,
+                    reads_per_hour: c.reads_per_hour,
+                    app_id: c.app_id.clone(),
+                    app_name: c.app_display_name.clone(),
+                    revoked: false,
+                    disabled: false,
+                    lost_at: None,
+                })
+                .collect(),
+            apps: plan
+                .malicious_apps
+                .iter()
+                .map(|a| AppAccess {
+                    sp_id: a.service_principal_id.clone(),
+                    user_id: a.user_id.clone(),
+                    reads_per_hour: a.reads_per_hour,
+                    token_since: start,
+                })
+                .collect(),
+            last_tick: None,
+            pending: Vec::new(),
+            log: Vec::new(),
+            added: Vec::new(),
+            regained_access: false,
+            mail_forwarded: 0,
+            items_read: 0,
+        }
+    }
+
+    fn ip(&self) -> String {
+        self.plan.ip_addresses.first().cloned().unwrap_or_else(|| "203.0.113.66".to_owned())
+    }
+
+    fn note(&mut self, at: DateTime<Utc>, user: &str, what: &str, detail: String) {
+        self.log.push(json!({"at": graph_time(at), "userId": user, "action": what, "detail": detail}));
+    }
+
+    /// Ids of compromised users.
+    pub(crate) fn compromised_users(&self) -> Vec<String> {
+        self.accounts.iter().map(|a| a.user_id.clone()).collect()
+    }
+}
+
+fn session_alive(tenant: &Tenant, user_id: &str, since: DateTime<Utc>) -> bool {
+    tenant
+        .user(user_id)
+        .is_some_and(|u| u.account_enabled() && u.sessions_valid_from().is_none_or(|from| from <= since))
+}
+
+/// Whether the attacker currently holds a working session on this account.
+pub(crate) fn account_alive(tenant: &Tenant, user_id: &str) -> bool {
+    tenant
+        .attacker
+        .accounts
+        .iter()
+        .any(|a| a.user_id == user_id && session_alive(tenant, user_id, a.session_since))
+}
+
+fn app_alive(tenant: &Tenant, app: &AppAccess) -> bool {
+    let sp_enabled = tenant
+        .service_principal(&app.sp_id)
+        .is_some_and(|sp| sp.get("accountEnabled").and_then(Value::as_bool).unwrap_or(true));
+    // Removing the grant alone does not end a refresh token already issued to the app.
+    sp_enabled && session_alive(tenant, &app.user_id, app.token_since)
+}
+
+fn grant_exists(tenant: &Tenant, app: &AppAccess) -> bool {
+    tenant
+        .grants
+        .iter()
+        .any(|g| str_of(g, "clientId") == Some(app.sp_id.as_str()) && str_of(g, "principalId") == Some(app.user_id.as_str()))
+}
+
+/// Whether any of the attacker's footholds still works (a session or a reading app).
+pub(crate) fn has_access(tenant: &Tenant) -> bool {
+    tenant.attacker.accounts.iter().any(|a| session_alive(tenant, &a.user_id, a.session_since))
+        || tenant.attacker.apps.iter().any(|app| app_alive(tenant, app))
+}
+
+/// The responder revoked the user's sessions.
+pub(crate) fn on_sessions_revoked(tenant: &mut Tenant, user_id: &str, now: DateTime<Utc>) {
+    let attacker = &mut tenant.attacker;
+    let mut notes = Vec::new();
+    for account in attacker.accounts.iter_mut().filter(|a| a.user_id == user_id) {
+        if account.lost_at.is_none() {
+            account.lost_at = Some(now);
+            notes.push("the stolen refresh token stopped working (sessions revoked)".to_owned());
+        }
+        account.revoked = true;
+    }
+    for note in notes {
+        attacker.note(now, user_id, "sessionLost", note);
+    }
+}
+
+/// The responder disabled the account.
+pub(crate) fn on_disabled(tenant: &mut Tenant, user_id: &str, now: DateTime<Utc>) {
+    let attacker = &mut tenant.attacker;
+    let mut lost = false;
+    for account in attacker.accounts.iter_mut().filter(|a| a.user_id == user_id) {
+        account.disabled = true;
+        if account.lost_at.is_none() {
+            account.lost_at = Some(now);
+            lost = true;
+        }
+    }
+    if lost {
+        attacker.note(now, user_id, "sessionLost", "sign-in blocked (account disabled)".to_owned());
+    }
+}
+
+/// The responder reset the password. Before a revoke (and a disable), the attacker's access token
+/// still works for a while: they use it to register a method of their own.
+pub(crate) fn on_password_reset(tenant: &mut Tenant, user_id: &str, now: DateTime<Utc>) {
+    let delay = Duration::minutes(tenant.attacker.plan.register_method_after_minutes);
+    let attacker = &mut tenant.attacker;
+    let mut react = false;
+    let mut lost = false;
+    for account in attacker.accounts.iter_mut().filter(|a| a.user_id == user_id) {
+        if account.lost_at.is_none() && !account.revoked && !account.disabled {
+            react = true;
+        }
+        if account.lost_at.is_none() {
+            account.lost_at = Some(now);
+            lost = true;
+        }
+    }
+    if react {
+        attacker.pending.push((now + delay, Pending::RegisterMethod { user_id: user_id.to_owned() }));
+        attacker.note(
+            now,
+            user_id,
+            "raceDuringReset",
+            "the password was reset before sessions were revoked: the attacker's access token still works and they move to register a method of their own".to_owned(),
+        );
+    } else if lost {
+        attacker.note(now, user_id, "sessionLost", "the stolen refresh token stopped working (password reset)".to_owned());
+    }
+}
+
+/// The responder removed a delegated permission grant.
+pub(crate) fn on_grant_removed(tenant: &mut Tenant, grant: &Value, now: DateTime<Utc>) {
+    let client = str_of(grant, "clientId").unwrap_or_default().to_owned();
+    let principal = str_of(grant, "principalId").unwrap_or_default().to_owned();
+    let still_reading = tenant
+        .attacker
+        .apps
+        .iter()
+        .any(|a| a.sp_id == client && a.user_id == principal && session_alive(tenant, &a.user_id, a.token_since));
+    if tenant.attacker.apps.iter().any(|a| a.sp_id == client && a.user_id == principal) {
+        let detail = if still_reading {
+            "the consent is gone, but the app's refresh token still works until the user's sessions are revoked"
+        } else {
+            "the consent is gone and the app holds no working token"
+        };
+        tenant.attacker.note(now, &principal, "grantRemoved", detail.to_owned());
+    }
+}
+
+/// Lets the attacker act from the last processed moment up to `now`.
+pub(crate) fn advance(tenant: &mut Tenant, now: DateTime<Utc>) {
+    run_pending(tenant, now);
+    reset_back_in(tenant, now);
+    let hour = Duration::hours(1);
+    let mut tick = match tenant.attacker.last_tick {
+        Some(t) => t + hour,
+        None => {
+            let start = now.duration_trunc(hour).unwrap_or(now);
+            tenant.attacker.last_tick = Some(start);
+            start + hour
+        }
+    };
+    if now - tick > Duration::hours(MAX_HOURS_PER_STEP) {
+        tick = now.duration_trunc(hour).unwrap_or(now) - Duration::hours(MAX_HOURS_PER_STEP);
+    }
+    while tick <= now {
+        activity(tenant, tick);
+        tenant.attacker.last_tick = Some(tick);
+        tick += hour;
+    }
+}
+
+fn run_pending(tenant: &mut Tenant, now: DateTime<Utc>) {
+    tenant.attacker.pending.sort_by_key(|(at, _)| *at);
+    while tenant.attacker.pending.first().is_some_and(|(at, _)| *at <= now) {
+        let (at, pending) = tenant.attacker.pending.remove(0);
+        match pending {
+            Pending::RegisterMethod { user_id } => register_method(tenant, &user_id, at),
+        }
+    }
+}
+
+fn register_method(tenant: &mut Tenant, user_id: &str, at: DateTime<Utc>) {
+    let id = tenant.new_guid("attacker-method");
+    let mut method = tenant.attacker.plan.new_method.clone().unwrap_or_else(|| {
+        json!({"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "phoneNumber": "+44 7700 900461", "phoneType": "mobile"})
+    });
+    if let Value::Object(map) = &mut method {
+        map.insert("id".to_owned(), json!(id));
+        if map.get("@odata.type").and_then(Value::as_str) != Some("#microsoft.graph.phoneAuthenticationMethod") {
+            map.insert("createdDateTime".to_owned(), json!(graph_time(at)));
+        }
+    }
+    normalise_method(&mut method);
+    let ip = tenant.attacker.ip();
+    let Some(user) = tenant.user_mut(user_id) else { return };
+    user.methods.push(method.clone());
+    let upn = user.upn().to_owned();
+    let kind = str_of(&method, "@odata.type").unwrap_or_default().trim_start_matches("#microsoft.graph.").to_owned();
+    tenant.attacker.added.push(Artefact {
+        kind: ArtefactKind::AuthenticationMethod,
+        user_id: Some(user_id.to_owned()),
+        id: id.clone(),
+        description: format!("{kind} registered by the attacker during the password reset"),
+    });
+    tenant.attacker.note(at, user_id, "registeredMethod", format!("registered {kind} {id} from {ip}"));
+    let audit_id = tenant.new_guid("audit");
+    tenant.push_directory_audit(json!({
+        "id": audit_id, "activityDateTime": graph_time(at), "activityDisplayName": "User registered security info",
+        "category": "UserManagement", "loggedByService": "Authentication Methods", "operationType": "Add",
+        "result": "success", "resultReason": "User registered Mobile Phone SMS",
+        "initiatedBy": {"user": {"id": user_id, "displayName": null, "userPrincipalName": upn, "ipAddress": ip}},
+        "targetResources": [{"id": user_id, "displayName": null, "type": "User", "userPrincipalName": upn, "modifiedProperties": [], "groupType": null}],
+    }));
+}
+
+fn attacker_method_present(tenant: &Tenant, user_id: &str) -> bool {
+    let Some(user) = tenant.user(user_id) else { return false };
+    let planted = tenant
+        .answer_key
+        .attacker
+        .iter()
+        .chain(&tenant.attacker.added)
+        .filter(|a| a.kind == ArtefactKind::AuthenticationMethod && a.user_id.as_deref() == Some(user_id));
+    let ids: Vec<&str> = planted.map(|a| a.id.as_str()).collect();
+    user.methods.iter().any(|m| str_of(m, "id").is_some_and(|id| ids.contains(&id)))
+}
+
+fn reset_back_in(tenant: &mut Tenant, now: DateTime<Utc>) {
+    let delay = Duration::minutes(tenant.attacker.plan.reset_back_in_after_minutes);
+    let candidates: Vec<(usize, DateTime<Utc>)> = tenant
+        .attacker
+        .accounts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| a.lost_at.map(|lost| (i, lost + delay)))
+        .filter(|(_, at)| *at <= now)
+        .collect();
+    for (index, at) in candidates {
+        let user_id = tenant.attacker.accounts[index].user_id.clone();
+        let enabled = tenant.user(&user_id).is_some_and(|u| u.account_enabled());
+        if !enabled || !attacker_method_present(tenant, &user_id) {
+            continue;
+        }
+        // Self-service password reset with the attacker's own method, then a fresh sign-in.
+        let ip = tenant.attacker.ip();
+        let upn = tenant.user(&user_id).map(|u| u.upn().to_owned()).unwrap_or_default();
+        if let Some(user) = tenant.user_mut(&user_id) {
+            user.user.insert("lastPasswordChangeDateTime".to_owned(), json!(graph_time(at)));
+            user.user.insert("signInSessionsValidFromDateTime".to_owned(), json!(graph_time(at)));
+        }
+        {
+            let account = &mut tenant.attacker.accounts[index];
+            account.session_since = at + Duration::seconds(30);
+            account.lost_at = None;
+            account.revoked = false;
+            account.disabled = false;
+        }
+        tenant.attacker.regained_access = true;
+        tenant.attacker.note(at, &user_id, "regainedAccess", format!("reset the password through self-service with the attacker's own method and signed in again from {ip}"));
+        let audit_id = tenant.new_guid("audit");
+        tenant.push_directory_audit(json!({
+            "id": audit_id, "activityDateTime": graph_time(at), "activityDisplayName": "Reset password (self-service)",
+            "category": "UserManagement", "loggedByService": "Self-service Password Management", "operationType": "Update",
+            "initiatedBy": {"user": {"id": user_id, "displayName": null, "userPrincipalName": upn, "ipAddress": ip}},
+            "targetResources": [{"id": user_id, "displayName": null, "type": "User", "userPrincipalName": upn, "modifiedProperties": [], "groupType": null}],
+        }));
+        let sign_in = attacker_sign_in(tenant, &user_id, at + Duration::seconds(30), true);
+        tenant.push_sign_in(sign_in);
+    }
+}
+
+fn attacker_sign_in(tenant: &mut Tenant, user_id: &str, at: DateTime<Utc>, interactive: bool) -> Value {
+    let id = tenant.new_guid("attacker-signin");
+    let plan = &tenant.attacker.plan;
+    let account = tenant.attacker.accounts.iter().find(|a| a.user_id == user_id);
+    let (app_id, app_name) = account.map(|a| (a.app_id.clone(), a.app_name.clone())).unwrap_or_default();
+    let mut sign_in = json!({
+        "id": id,
+        "createdDateTime": graph_time(at),
+        "userId": user_id,
+        "appId": app_id,
+        "appDisplayName": app_name,
+        "ipAddress": tenant.attacker.ip(),
+        "isInteractive": interactive,
+        "clientAppUsed": if interactive { "Browser" } else { "Mobile Apps and Desktop clients" },
+        "status": {"errorCode": 0, "failureReason": "Other.", "additionalDetails": if interactive { "MFA completed in Azure AD" } else { "MFA requirement satisfied by claim in the token" }},
+    });
+    if let Value::Object(map) = &mut sign_in {
+        if let Some(location) = &plan.location {
+            map.insert("location".to_owned(), location.clone());
+        }
+        if let Some(device) = &plan.device_detail {
+            map.insert("deviceDetail".to_owned(), device.clone());
+        }
+    }
+    sign_in
+}
+
+fn external(tenant: &Tenant, address: &str) -> bool {
+    let bare = address.trim_start_matches("smtp:").trim_start_matches("SMTP:");
+    let Some((_, domain)) = bare.rsplit_once('@') else { return false };
+    let ours = |d: &str| d.eq_ignore_ascii_case(&tenant.info.domain) || tenant.users.iter().any(|u| u.upn().rsplit_once('@').is_some_and(|(_, ud)| ud.eq_ignore_ascii_case(d)));
+    !ours(domain)
+}
+
+fn activity(tenant: &mut Tenant, tick: DateTime<Utc>) {
+    let ip = tenant.attacker.ip();
+    // Live sessions refresh tokens and read mail.
+    let live: Vec<(String, u32)> = tenant
+        .attacker
+        .accounts
+        .iter()
+        .filter(|a| session_alive(tenant, &a.user_id, a.session_since) && a.session_since <= tick)
+        .map(|a| (a.user_id.clone(), a.reads_per_hour))
+        .collect();
+    for (user_id, reads) in live {
+        let sign_in = attacker_sign_in(tenant, &user_id, tick - Duration::minutes(7), false);
+        tenant.push_sign_in(sign_in);
+        if reads > 0 {
+            mail_items_accessed(tenant, &user_id, tick, reads, &ip, None);
+            tenant.attacker.items_read += u64::from(reads);
+        }
+    }
+    // Consented apps read mail while they hold a token; with the grant in place they get a new
+    // one some hours after losing it (the user opens the app again; no consent prompt).
+    let apps = tenant.attacker.apps.clone();
+    for (index, app) in apps.iter().enumerate() {
+        let token_dead = !session_alive(tenant, &app.user_id, app.token_since);
+        if token_dead && grant_exists(tenant, app) {
+            let died = tenant.user(&app.user_id).and_then(|u| u.sessions_valid_from()).unwrap_or(tick);
+            if tick - died >= Duration::hours(APP_RECONSENT_HOURS) && tenant.user(&app.user_id).is_some_and(|u| u.account_enabled()) {
+                tenant.attacker.apps[index].token_since = tick;
+                tenant.attacker.note(tick, &app.user_id, "appTokenRenewed", format!("the consent to {} was still in place: the app obtained a new token without a prompt", app.sp_id));
+            }
+        }
+        let current = tenant.attacker.apps[index].clone();
+        if app_alive(tenant, &current) && app.reads_per_hour > 0 {
+            let app_id = tenant.service_principal(&app.sp_id).and_then(|sp| str_of(sp, "appId")).unwrap_or_default().to_owned();
+            mail_items_accessed(tenant, &app.user_id, tick, app.reads_per_hour, "20.190.151.7", Some(app_id));
+            tenant.attacker.items_read += u64::from(app.reads_per_hour);
+        }
+    }
+    // External forwarding keeps sending mail out.
+    let per_hour = tenant.attacker.plan.forwarded_per_hour;
+    let forwards: Vec<(String, String)> = tenant
+        .users
+        .iter()
+        .filter_map(|u| u.mailbox.as_ref().map(|m| (u, m)))
+        .flat_map(|(u, m)| {
+            let mut targets: Vec<String> = m.forwarding_smtp_address.iter().cloned().collect();
+            for rule in m.inbox_rules.iter().filter(|r| r.enabled) {
+                targets.extend(rule.actions.forward_to.iter().chain(&rule.actions.redirect_to).chain(&rule.actions.forward_as_attachment_to).cloned());
+            }
+            targets.into_iter().filter(|t| external(tenant, t)).map(|t| (u.id().to_owned(), t)).collect::<Vec<_>>()
+        })
+        .collect();
+    for (user_id, target) in forwards {
+        tenant.attacker.mail_forwarded += u64::from(per_hour);
+        tenant.attacker.note(tick, &user_id, "mailForwarded", format!("{per_hour} messages left the organisation to {target}"));
+    }
+}
+
+fn mail_items_accessed(tenant: &mut Tenant, user_id: &str, tick: DateTime<Utc>, count: u32, ip: &str, app_id: Option<String>) {
+    let id = tenant.new_guid("mia");
+    let upn = tenant.user(user_id).map(|u| u.upn().to_owned()).unwrap_or_default();
+    let created = graph_time(tick - Duration::minutes(3));
+    let client_app = app_id.clone().unwrap_or_else(|| "00000002-0000-0ff1-ce00-000000000000".to_owned());
+    tenant.push_audit_record(json!({
+        "id": id,
+        "createdDateTime": created,
+        "auditLogRecordType": "ExchangeItemAggregated",
+        "operation": "MailItemsAccessed",
+        "userPrincipalName": upn,
+        "userId": upn,
+        "service": "Exchange",
+        "clientIp": ip,
+        "objectId": "",
+        "auditData": {
+            "@odata.type": "#microsoft.graph.security.exchangeMailboxAuditRecord",
+            "CreationTime": created,
+            "Operation": "MailItemsAccessed",
+            "MailboxOwnerUPN": upn,
+            "ClientIPAddress": ip,
+            "AppId": client_app,
+            "OperationCount": count,
+            "MailAccessType": "Bind",
+            "Folders": [{"Path": "\\Inbox", "FolderItems": count}],
+        },
+    }));
+}

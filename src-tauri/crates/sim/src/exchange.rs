@@ -1,0 +1,701 @@
+//! The Exchange Online admin API (`POST /adminapi/beta/{tenant}/InvokeCommand`) for the cmdlets
+//! the procedures use: Get-Mailbox, Set-Mailbox (forwarding, GrantSendOnBehalfTo), Get-InboxRule
+//! (with `IncludeHidden`), Remove-InboxRule, Get-/Remove-MailboxPermission and
+//! Get-/Remove-RecipientPermission, with the OData response and error shapes of ENDPOINTS.md §4.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+use crate::scenario::{InboxRule, Mailbox, MailboxPermission, RecipientPermission};
+use crate::server::Sim;
+use crate::tenant::{Tenant, UserRecord};
+use crate::token::{role_template_id, Claims, EXCHANGE_AUDIENCE};
+
+const READ_ROLES: &[&str] = &[
+    "Global Administrator", "Exchange Administrator", "Global Reader", "Security Reader", "Security Administrator",
+    "Compliance Administrator", "Helpdesk Administrator",
+];
+const WRITE_ROLES: &[&str] = &["Global Administrator", "Exchange Administrator"];
+const CONTENT_TYPE: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+
+/// A cmdlet failure in Exchange's shape.
+struct ExoError {
+    status: StatusCode,
+    exception: &'static str,
+    code: &'static str,
+    message: String,
+}
+
+impl ExoError {
+    fn new(status: StatusCode, exception: &'static str, message: impl Into<String>) -> Self {
+        Self { status, exception, code: "InternalServerError", message: message.into() }
+    }
+
+    fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
+            format!("The operation couldn't be performed because object '{what}' couldn't be found on 'LOOPBACK01.PROD.OUTLOOK.COM'."),
+        )
+    }
+
+    fn parameter(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "System.Management.Automation.ParameterBindingException", message)
+    }
+
+    fn unauthorized(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::UNAUTHORIZED, exception: "Microsoft.Exchange.Security.Authorization.UnauthorizedAccessException", code: "Unauthorized", message: message.into() }
+    }
+
+    fn render(self) -> Response {
+        let short = self.exception.rsplit('.').next().unwrap_or(self.exception);
+        let body = json!({"error": {
+            "code": self.code,
+            "message": self.message,
+            "details": [{"code": "Context", "target": "", "message": format!("Ex{:06X}|{}|{}", short.len() * 7919, self.exception, self.message)}],
+            "innererror": {"message": self.message, "type": "Microsoft.Exchange.Admin.Rest.Server.Exceptions.RestApiException",
+                           "internalexception": {"message": self.message, "type": self.exception}},
+        }});
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Ok(value) = HeaderValue::from_str(self.exception) {
+            response.headers_mut().insert("x-exceptiontype", value);
+        }
+        response
+    }
+}
+
+/// `POST /adminapi/beta/{tenant}/InvokeCommand`
+pub(crate) async fn invoke_command(
+    State(sim): State<Arc<Sim>>,
+    Path(tenant_key): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match run(&sim, &tenant_key, &uri, &headers, &body) {
+        Ok(response) => response,
+        Err(err) => err.render(),
+    }
+}
+
+fn authorise(sim: &Sim, headers: &HeaderMap) -> Result<Claims, ExoError> {
+    let header = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).unwrap_or_default().trim();
+    if token.is_empty() {
+        return Err(ExoError::unauthorized("The request has no access token: send 'Authorization: Bearer <token>' for resource https://outlook.office365.com."));
+    }
+    let lifetime = sim.fault_config().token_lifetime_seconds;
+    sim.tokens
+        .verify(token, EXCHANGE_AUDIENCE, sim.clock.now(), lifetime)
+        .map_err(|r| ExoError::unauthorized(r.message()))
+}
+
+fn run(sim: &Sim, tenant_key: &str, uri: &axum::http::Uri, headers: &HeaderMap, body: &[u8]) -> Result<Response, ExoError> {
+    let claims = authorise(sim, headers)?;
+    let request: Value = serde_json::from_slice(body).map_err(|e| ExoError::parameter(format!("The request body is not valid JSON: {e}")))?;
+    let input = request.get("CmdletInput").ok_or_else(|| ExoError::parameter("The request body must contain 'CmdletInput'."))?;
+    let cmdlet = input.get("CmdletName").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let parameters = match input.get("Parameters") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map.clone(),
+        Some(_) => return Err(ExoError::parameter("'Parameters' must be a JSON object.")),
+    };
+    let now = sim.clock.now();
+    let mut tenant = sim.lock_tenant();
+    if !tenant.info.id.eq_ignore_ascii_case(tenant_key) && !tenant.info.domain.eq_ignore_ascii_case(tenant_key) {
+        return Err(ExoError::unauthorized(format!("The tenant '{tenant_key}' in the URL does not match the token's tenant.")));
+    }
+    let writes = cmdlet.starts_with("Set-") || cmdlet.starts_with("Remove-");
+    check_roles(&tenant, &claims, writes)?;
+    let select: Option<Vec<String>> = uri.query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "$select")
+            .map(|(_, v)| v.split(',').map(|s| s.trim().to_owned()).collect())
+    });
+    let page_size = headers
+        .get("prefer")
+        .or_else(|| headers.get("x-prefer"))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').find_map(|p| p.trim().strip_prefix("odata.maxpagesize=").and_then(|n| n.parse::<usize>().ok())))
+        .unwrap_or(1000)
+        .clamp(1, 1000);
+    let (rows, warnings) = match cmdlet.as_str() {
+        "Get-Mailbox" => (get_mailbox(&tenant, &parameters)?, Vec::new()),
+        "Get-InboxRule" => (get_inbox_rules(&tenant, &parameters)?, Vec::new()),
+        "Get-MailboxPermission" => (get_mailbox_permissions(&tenant, &parameters)?, Vec::new()),
+        "Get-RecipientPermission" => (get_recipient_permissions(&tenant, &parameters)?, Vec::new()),
+        "Set-Mailbox" | "Remove-InboxRule" | "Remove-MailboxPermission" | "Remove-RecipientPermission" => {
+            let outcome = mutate(&mut tenant, &cmdlet, &parameters);
+            let (status, warnings) = match &outcome {
+                Ok(w) => (200, w.clone()),
+                Err(e) => (e.status.as_u16(), Vec::new()),
+            };
+            let mut logged = parameters.clone();
+            logged.remove("Confirm");
+            let caller = claims.upn.clone().unwrap_or_else(|| claims.appid.clone());
+            tenant.record_action(now, json!({"surface": "exchange", "cmdlet": cmdlet, "parameters": logged, "status": status, "caller": caller, "warnings": warnings}));
+            outcome?;
+            (Vec::new(), warnings)
+        }
+        other => {
+            return Err(ExoError::new(
+                StatusCode::BAD_REQUEST,
+                "System.Management.Automation.CommandNotFoundException",
+                format!("The term '{other}' is not recognized as a name of a cmdlet available through this endpoint."),
+            ))
+        }
+    };
+    drop(tenant);
+    let offset = uri
+        .query()
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "$skiptoken").map(|(_, v)| v.into_owned()))
+        .map(|t| crate::graph::decode_skiptoken(&t).map(|(a, _)| a as usize).map_err(|_| ExoError::parameter("The $skiptoken is not valid: follow @odata.nextLink as returned.")))
+        .transpose()?
+        .unwrap_or(0);
+    let total = rows.len();
+    let page: Vec<Value> = rows
+        .into_iter()
+        .skip(offset)
+        .take(page_size)
+        .map(|row| match &select {
+            Some(props) => select_row(row, props),
+            None => row,
+        })
+        .collect();
+    let mut out = Map::new();
+    out.insert(
+        "@odata.context".to_owned(),
+        json!(format!("{}/adminapi/beta/{tenant_key}/$metadata#Collection(Exchange.GenericHashTable)", sim.base_url)),
+    );
+    out.insert("adminapi.warnings@odata.type".to_owned(), json!("#Collection(String)"));
+    out.insert("@adminapi.warnings".to_owned(), json!(warnings));
+    out.insert("value".to_owned(), Value::Array(page));
+    if offset + page_size < total {
+        let mut query: Vec<(String, String)> = uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().filter(|(k, _)| k != "$skiptoken").collect())
+            .unwrap_or_default();
+        query.push(("$skiptoken".to_owned(), crate::graph::encode_skiptoken(((offset + page_size) as u64, 0))));
+        let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish();
+        out.insert("@odata.nextLink".to_owned(), json!(format!("{}{}?{encoded}", sim.base_url, uri.path())));
+    }
+    let mut response = (StatusCode::OK, axum::Json(Value::Object(out))).into_response();
+    let h = response.headers_mut();
+    h.insert("content-type", HeaderValue::from_static(CONTENT_TYPE));
+    h.insert("rate-limit-limit", HeaderValue::from_static("10000"));
+    h.insert("rate-limit-remaining", HeaderValue::from_static("9999"));
+    h.insert("rate-limit-reset", HeaderValue::from_static("60"));
+    Ok(response)
+}
+
+fn check_roles(tenant: &Tenant, claims: &Claims, writes: bool) -> Result<(), ExoError> {
+    let allowed = if writes { WRITE_ROLES } else { READ_ROLES };
+    let allowed_ids: Vec<&str> = allowed.iter().filter_map(|r| role_template_id(r)).collect();
+    if claims.is_app_only() {
+        let has_permission = claims.roles.as_ref().is_some_and(|r| r.iter().any(|p| p == "Exchange.ManageAsApp"));
+        if !has_permission {
+            return Err(ExoError::unauthorized(format!(
+                "The application {} has no Exchange.ManageAsApp permission: add it (Office 365 Exchange Online, application permission) and grant admin consent.",
+                claims.appid
+            )));
+        }
+    } else if !claims.scp.as_deref().unwrap_or_default().split_whitespace().any(|s| s == "Exchange.Manage") {
+        return Err(ExoError::unauthorized("The token has no Exchange.Manage delegated permission."));
+    }
+    let roles: Vec<String> = if claims.is_app_only() {
+        tenant.app.entra_roles.iter().filter_map(|r| role_template_id(r)).map(str::to_owned).collect()
+    } else {
+        claims.wids.clone()
+    };
+    if roles.iter().any(|r| allowed_ids.contains(&r.as_str())) {
+        return Ok(());
+    }
+    Err(ExoError {
+        status: StatusCode::FORBIDDEN,
+        exception: "Microsoft.Exchange.Security.Authorization.UnauthorizedAccessException",
+        code: "Forbidden",
+        message: format!(
+            "The role assigned to application {} isn't supported in this scenario. Assign one of these Entra roles to its service principal: {}.",
+            claims.appid,
+            allowed.join(", ")
+        ),
+    })
+}
+
+fn select_row(row: Value, props: &[String]) -> Value {
+    let Value::Object(map) = row else { return row };
+    let keep = |k: &str| {
+        let base = k.split('@').next().unwrap_or(k);
+        props.iter().any(|p| p.eq_ignore_ascii_case(base))
+    };
+    Value::Object(map.into_iter().filter(|(k, _)| keep(k)).collect())
+}
+
+fn param_str(parameters: &Map<String, Value>, name: &str) -> Option<String> {
+    parameters
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .and_then(|(_, v)| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+}
+
+fn param<'a>(parameters: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    parameters.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+}
+
+fn only(parameters: &Map<String, Value>, allowed: &[&str]) -> Result<(), ExoError> {
+    for key in parameters.keys() {
+        if !allowed.iter().any(|a| a.eq_ignore_ascii_case(key)) {
+            return Err(ExoError::parameter(format!("A parameter cannot be found that matches parameter name '{key}'.")));
+        }
+    }
+    Ok(())
+}
+
+fn alias(user: &UserRecord) -> String {
+    user.user
+        .get("mailNickname")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| user.upn().split('@').next().unwrap_or_default().to_owned())
+}
+
+fn exchange_guid(user: &UserRecord) -> String {
+    crate::tenant::derived_guid(&format!("exchange/{}", user.id()))
+}
+
+fn find_mailbox<'a>(tenant: &'a Tenant, identity: &str) -> Option<&'a UserRecord> {
+    let identity = identity.trim();
+    tenant.users.iter().filter(|u| u.mailbox.is_some()).find(|u| {
+        u.id().eq_ignore_ascii_case(identity)
+            || u.upn().eq_ignore_ascii_case(identity)
+            || u.user.get("mail").and_then(Value::as_str).is_some_and(|m| m.eq_ignore_ascii_case(identity))
+            || alias(u).eq_ignore_ascii_case(identity)
+            || u.display_name().eq_ignore_ascii_case(identity)
+            || exchange_guid(u).eq_ignore_ascii_case(identity)
+    })
+}
+
+fn mailbox_identity(parameters: &Map<String, Value>, name: &str) -> Result<String, ExoError> {
+    param_str(parameters, name).filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+        ExoError::parameter(format!("Cannot process command because of one or more missing mandatory parameters: {name}."))
+    })
+}
+
+/// Whether a trustee string names this user (UPN, alias, display name or mail).
+fn trustee_is(tenant: &Tenant, trustee: &str, wanted: &str) -> bool {
+    if trustee.eq_ignore_ascii_case(wanted) {
+        return true;
+    }
+    match (tenant.user(trustee).or_else(|| find_mailbox(tenant, trustee)), tenant.user(wanted).or_else(|| find_mailbox(tenant, wanted))) {
+        (Some(a), Some(b)) => a.id() == b.id(),
+        _ => false,
+    }
+}
+
+fn mailbox_row(user: &UserRecord, mailbox: &Mailbox, sessions_from: Option<&str>) -> Value {
+    let upn = user.upn();
+    json!({
+        "Identity": alias(user),
+        "Name": alias(user),
+        "Alias": alias(user),
+        "DisplayName": user.display_name(),
+        "UserPrincipalName": upn,
+        "PrimarySmtpAddress": user.user.get("mail").and_then(Value::as_str).unwrap_or(upn),
+        "EmailAddresses@odata.type": "#Collection(String)",
+        "EmailAddresses": [format!("SMTP:{upn}")],
+        "ExternalDirectoryObjectId": user.id(),
+        "ExchangeGuid@odata.type": "#Guid",
+        "ExchangeGuid": exchange_guid(user),
+        "Guid@odata.type": "#Guid",
+        "Guid": crate::tenant::derived_guid(&format!("exchange-object/{}", user.id())),
+        "RecipientTypeDetails": mailbox.recipient_type_details,
+        "IsShared": mailbox.recipient_type_details == "SharedMailbox",
+        "ForwardingAddress": mailbox.forwarding_address,
+        "ForwardingSmtpAddress": mailbox.forwarding_smtp_address,
+        "DeliverToMailboxAndForward": mailbox.deliver_to_mailbox_and_forward,
+        "GrantSendOnBehalfTo@odata.type": "#Collection(String)",
+        "GrantSendOnBehalfTo": mailbox.grant_send_on_behalf_to,
+        "AuditEnabled": mailbox.audit_enabled,
+        "HiddenFromAddressListsEnabled": false,
+        "AccountDisabled": !user.account_enabled(),
+        "StsRefreshTokensValidFrom@odata.type": "#DateTime",
+        "StsRefreshTokensValidFrom": sessions_from,
+        "WhenCreated@odata.type": "#DateTime",
+        "WhenCreated": user.user.get("createdDateTime").cloned().unwrap_or(Value::Null),
+    })
+}
+
+fn get_mailbox(tenant: &Tenant, parameters: &Map<String, Value>) -> Result<Vec<Value>, ExoError> {
+    only(parameters, &["Identity", "ResultSize", "RecipientTypeDetails"])?;
+    let render = |u: &UserRecord| {
+        let sessions = u.user.get("signInSessionsValidFromDateTime").and_then(Value::as_str);
+        u.mailbox.as_ref().map(|m| mailbox_row(u, m, sessions))
+    };
+    match param_str(parameters, "Identity") {
+        Some(identity) => {
+            let user = find_mailbox(tenant, &identity).ok_or_else(|| ExoError::not_found(&identity))?;
+            Ok(render(user).into_iter().collect())
+        }
+        None => {
+            let kind = param_str(parameters, "RecipientTypeDetails");
+            Ok(tenant
+                .users
+                .iter()
+                .filter(|u| kind.as_ref().is_none_or(|k| u.mailbox.as_ref().is_some_and(|m| m.recipient_type_details.eq_ignore_ascii_case(k))))
+                .filter_map(render)
+                .collect())
+        }
+    }
+}
+
+fn recipient_text(tenant: &Tenant, address: &str) -> String {
+    match tenant.user(address) {
+        Some(user) => format!("\"{}\" [EX:/o=ExchangeLabs/ou=Exchange Administrative Group/cn=Recipients/cn={}]", user.display_name(), alias(user)),
+        None => format!("\"{address}\" [SMTP:{address}]"),
+    }
+}
+
+fn rule_row(tenant: &Tenant, owner: &UserRecord, rule: &InboxRule) -> Value {
+    let identity = rule.rule_identity.clone().unwrap_or_else(|| crate::tenant::rule_identity(owner.id(), rule));
+    let number: Value = identity.parse::<u64>().map(|n| json!(n)).unwrap_or_else(|_| json!(identity));
+    let list = |items: &[String]| -> Value {
+        if items.is_empty() {
+            Value::Null
+        } else {
+            Value::Array(items.iter().map(|a| json!(recipient_text(tenant, a))).collect())
+        }
+    };
+    let words = |items: &[String]| if items.is_empty() { Value::Null } else { json!(items) };
+    let a = &rule.actions;
+    let c = &rule.conditions;
+    let mut description = String::from("If the message:\r\n");
+    if !c.body_or_subject_contains.is_empty() {
+        description.push_str(&format!("\tincludes '{}' in the subject or body\r\n", c.body_or_subject_contains.join("' or '")));
+    }
+    if !c.subject_contains.is_empty() {
+        description.push_str(&format!("\tincludes '{}' in the subject\r\n", c.subject_contains.join("' or '")));
+    }
+    description.push_str("Take the following actions:\r\n");
+    if let Some(folder) = &a.move_to_folder {
+        description.push_str(&format!("\tmove the message to folder '{folder}'\r\n"));
+    }
+    json!({
+        "Identity": format!("{}\\{identity}", alias(owner)),
+        "RuleIdentity@odata.type": "#UInt64",
+        "RuleIdentity": number,
+        "Name": rule.name,
+        "Enabled": rule.enabled,
+        "Priority": rule.priority.max(1),
+        "MailboxOwnerId": alias(owner),
+        "Description": description,
+        "IsValid": true,
+        "InError": false,
+        "ForwardTo@odata.type": "#Collection(String)",
+        "ForwardTo": list(&a.forward_to),
+        "ForwardAsAttachmentTo@odata.type": "#Collection(String)",
+        "ForwardAsAttachmentTo": list(&a.forward_as_attachment_to),
+        "RedirectTo@odata.type": "#Collection(String)",
+        "RedirectTo": list(&a.redirect_to),
+        "DeleteMessage": a.delete,
+        "SoftDeleteMessage": false,
+        "MoveToFolder": a.move_to_folder.as_ref().map(|f| format!("{}:\\{f}", alias(owner))),
+        "CopyToFolder": a.copy_to_folder.as_ref().map(|f| format!("{}:\\{f}", alias(owner))),
+        "MarkAsRead": a.mark_as_read,
+        "StopProcessingRules": a.stop_processing_rules,
+        "SubjectContainsWords@odata.type": "#Collection(String)",
+        "SubjectContainsWords": words(&c.subject_contains),
+        "BodyContainsWords@odata.type": "#Collection(String)",
+        "BodyContainsWords": words(&c.body_contains),
+        "SubjectOrBodyContainsWords@odata.type": "#Collection(String)",
+        "SubjectOrBodyContainsWords": words(&c.body_or_subject_contains),
+        "FromAddressContainsWords@odata.type": "#Collection(String)",
+        "FromAddressContainsWords": words(&c.sender_contains),
+        "From@odata.type": "#Collection(String)",
+        "From": list(&c.from_addresses),
+    })
+}
+
+fn get_inbox_rules(tenant: &Tenant, parameters: &Map<String, Value>) -> Result<Vec<Value>, ExoError> {
+    only(parameters, &["Mailbox", "IncludeHidden", "Identity", "BypassScopeCheck"])?;
+    let identity = mailbox_identity(parameters, "Mailbox")?;
+    let user = find_mailbox(tenant, &identity).ok_or_else(|| ExoError::not_found(&identity))?;
+    let include_hidden = match param(parameters, "IncludeHidden") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ExoError::parameter("Cannot convert the value of 'IncludeHidden' to System.Management.Automation.SwitchParameter: send true or false.")),
+    };
+    let mailbox = user.mailbox.as_ref().ok_or_else(|| ExoError::not_found(&identity))?;
+    let wanted = param_str(parameters, "Identity");
+    let rows: Vec<Value> = mailbox
+        .inbox_rules
+        .iter()
+        .filter(|r| include_hidden || !r.hidden)
+        .filter(|r| wanted.as_ref().is_none_or(|w| rule_is(user, r, w)))
+        .map(|r| rule_row(tenant, user, r))
+        .collect();
+    if wanted.is_some() && rows.is_empty() {
+        return Err(ExoError::not_found(&wanted.unwrap_or_default()));
+    }
+    Ok(rows)
+}
+
+fn rule_is(owner: &UserRecord, rule: &InboxRule, wanted: &str) -> bool {
+    let identity = rule.rule_identity.clone().unwrap_or_else(|| crate::tenant::rule_identity(owner.id(), rule));
+    let bare = wanted.rsplit('\\').next().unwrap_or(wanted);
+    bare == identity || wanted.eq_ignore_ascii_case(&rule.name)
+}
+
+fn permission_row(owner: &UserRecord, permission: &MailboxPermission) -> Value {
+    json!({
+        "Identity": alias(owner),
+        "User": permission.user,
+        "AccessRights@odata.type": "#Collection(String)",
+        "AccessRights": permission.access_rights,
+        "IsInherited": permission.is_inherited,
+        "Deny": permission.deny,
+        "InheritanceType": "All",
+    })
+}
+
+fn get_mailbox_permissions(tenant: &Tenant, parameters: &Map<String, Value>) -> Result<Vec<Value>, ExoError> {
+    only(parameters, &["Identity", "User", "ResultSize"])?;
+    let identity = mailbox_identity(parameters, "Identity")?;
+    let user = find_mailbox(tenant, &identity).ok_or_else(|| ExoError::not_found(&identity))?;
+    let mailbox = user.mailbox.as_ref().ok_or_else(|| ExoError::not_found(&identity))?;
+    let only_user = param_str(parameters, "User");
+    let own = MailboxPermission {
+        user: "NT AUTHORITY\\SELF".to_owned(),
+        access_rights: vec!["FullAccess".to_owned(), "ReadPermission".to_owned()],
+        is_inherited: false,
+        deny: false,
+    };
+    Ok(std::iter::once(&own)
+        .chain(mailbox.permissions.iter())
+        .filter(|p| only_user.as_ref().is_none_or(|u| trustee_is(tenant, &p.user, u)))
+        .map(|p| permission_row(user, p))
+        .collect())
+}
+
+fn recipient_row(owner: &UserRecord, permission: &RecipientPermission) -> Value {
+    json!({
+        "Identity": alias(owner),
+        "Trustee": permission.trustee,
+        "AccessControlType": "Allow",
+        "AccessRights@odata.type": "#Collection(String)",
+        "AccessRights": permission.access_rights,
+        "IsInherited": permission.is_inherited,
+        "InheritanceType": "None",
+    })
+}
+
+fn get_recipient_permissions(tenant: &Tenant, parameters: &Map<String, Value>) -> Result<Vec<Value>, ExoError> {
+    only(parameters, &["Identity", "AccessRights", "Trustee", "ResultSize"])?;
+    let identity = mailbox_identity(parameters, "Identity")?;
+    let user = find_mailbox(tenant, &identity).ok_or_else(|| ExoError::not_found(&identity))?;
+    let mailbox = user.mailbox.as_ref().ok_or_else(|| ExoError::not_found(&identity))?;
+    let rights = param_str(parameters, "AccessRights");
+    if rights.as_ref().is_some_and(|r| !r.eq_ignore_ascii_case("SendAs")) {
+        return Err(ExoError::parameter("Cannot bind parameter 'AccessRights': the only valid value is SendAs."));
+    }
+    let trustee = param_str(parameters, "Trustee");
+    let own = RecipientPermission { trustee: "NT AUTHORITY\\SELF".to_owned(), access_rights: vec!["SendAs".to_owned()], is_inherited: false };
+    Ok(std::iter::once(&own)
+        .chain(mailbox.recipient_permissions.iter())
+        .filter(|p| trustee.as_ref().is_none_or(|t| trustee_is(tenant, &p.trustee, t)))
+        .map(|p| recipient_row(user, p))
+        .collect())
+}
+
+fn rights_param(parameters: &Map<String, Value>) -> Result<Vec<String>, ExoError> {
+    match param(parameters, "AccessRights") {
+        Some(Value::String(s)) => Ok(s.split(',').map(|r| r.trim().to_owned()).collect()),
+        Some(Value::Array(list)) => Ok(list.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
+        _ => Err(ExoError::parameter("Cannot process command because of one or more missing mandatory parameters: AccessRights.")),
+    }
+}
+
+/// Runs a Set-/Remove- cmdlet; returns the warnings Exchange would print.
+fn mutate(tenant: &mut Tenant, cmdlet: &str, parameters: &Map<String, Value>) -> Result<Vec<String>, ExoError> {
+    let id_param = if cmdlet == "Remove-InboxRule" { "Mailbox" } else { "Identity" };
+    let identity = mailbox_identity(parameters, id_param)?;
+    let owner_id = find_mailbox(tenant, &identity).map(|u| u.id().to_owned()).ok_or_else(|| ExoError::not_found(&identity))?;
+    match cmdlet {
+        "Set-Mailbox" => {
+            only(parameters, &["Identity", "ForwardingSmtpAddress", "ForwardingAddress", "DeliverToMailboxAndForward", "GrantSendOnBehalfTo", "AuditEnabled", "Confirm", "Force"])?;
+            let forwarding_address = match param(parameters, "ForwardingAddress") {
+                Some(Value::String(target)) if !target.is_empty() => {
+                    let found = tenant.user(target).or_else(|| find_mailbox(tenant, target)).map(alias);
+                    Some(Some(found.ok_or_else(|| ExoError::not_found(target))?))
+                }
+                Some(Value::Null) | Some(Value::String(_)) => Some(None),
+                Some(_) => return Err(ExoError::parameter("Cannot bind parameter 'ForwardingAddress': send a recipient identity or null.")),
+                None => None,
+            };
+            let send_on_behalf = match param(parameters, "GrantSendOnBehalfTo") {
+                None => None,
+                Some(value) => {
+                    let (add, remove, replace) = send_on_behalf_change(tenant, value)?;
+                    let current = tenant.user(&owner_id).and_then(|u| u.mailbox.as_ref()).map(|m| m.grant_send_on_behalf_to.clone()).unwrap_or_default();
+                    let mut list = replace.unwrap_or(current);
+                    list.retain(|t| !remove.iter().any(|r| trustee_is(tenant, t, r)));
+                    for a in add {
+                        if !list.iter().any(|t| trustee_is(tenant, t, &a)) {
+                            list.push(a);
+                        }
+                    }
+                    Some(list)
+                }
+            };
+            let user = tenant.user_mut(&owner_id).ok_or_else(|| ExoError::not_found(&identity))?;
+            let mailbox = user.mailbox.as_mut().ok_or_else(|| ExoError::not_found(&identity))?;
+            match param(parameters, "ForwardingSmtpAddress") {
+                Some(Value::String(address)) if !address.is_empty() => {
+                    let bare = address.trim_start_matches("smtp:").trim_start_matches("SMTP:");
+                    if !bare.contains('@') {
+                        return Err(ExoError::parameter(format!("Cannot bind parameter 'ForwardingSmtpAddress': '{address}' is not a valid SMTP address.")));
+                    }
+                    mailbox.forwarding_smtp_address = Some(format!("smtp:{bare}"));
+                }
+                Some(Value::Null) | Some(Value::String(_)) => mailbox.forwarding_smtp_address = None,
+                Some(_) => return Err(ExoError::parameter("Cannot bind parameter 'ForwardingSmtpAddress': send an SMTP address or null.")),
+                None => {}
+            }
+            if let Some(address) = forwarding_address {
+                mailbox.forwarding_address = address;
+            }
+            match param(parameters, "DeliverToMailboxAndForward") {
+                Some(Value::Bool(b)) => mailbox.deliver_to_mailbox_and_forward = *b,
+                Some(_) => return Err(ExoError::parameter("Cannot bind parameter 'DeliverToMailboxAndForward': send true or false.")),
+                None => {}
+            }
+            if let Some(Value::Bool(b)) = param(parameters, "AuditEnabled") {
+                mailbox.audit_enabled = *b;
+            }
+            if let Some(list) = send_on_behalf {
+                mailbox.grant_send_on_behalf_to = list;
+            }
+            Ok(Vec::new())
+        }
+        "Remove-InboxRule" => {
+            only(parameters, &["Mailbox", "Identity", "Confirm", "AlwaysDeleteOutlookRulesBlob", "Force"])?;
+            let wanted = param_str(parameters, "Identity").ok_or_else(|| ExoError::parameter("Cannot process command because of one or more missing mandatory parameters: Identity."))?;
+            let user = tenant.users.iter_mut().find(|u| u.id() == owner_id).ok_or_else(|| ExoError::not_found(&identity))?;
+            let snapshot = user.clone();
+            let mailbox = user.mailbox.as_mut().ok_or_else(|| ExoError::not_found(&identity))?;
+            let matching: Vec<usize> = mailbox.inbox_rules.iter().enumerate().filter(|(_, r)| rule_is(&snapshot, r, &wanted)).map(|(i, _)| i).collect();
+            match matching.as_slice() {
+                [] => Err(ExoError::not_found(&wanted)),
+                [single] => {
+                    mailbox.inbox_rules.remove(*single);
+                    Ok(Vec::new())
+                }
+                _ => Err(ExoError::new(
+                    StatusCode::BAD_REQUEST,
+                    "Microsoft.Exchange.Configuration.Tasks.ManagementObjectAmbiguousException",
+                    format!("The operation couldn't be performed because '{wanted}' matches multiple entries. Use the rule's Identity."),
+                )),
+            }
+        }
+        "Remove-MailboxPermission" => {
+            only(parameters, &["Identity", "User", "AccessRights", "InheritanceType", "Confirm", "Deny", "BypassMasterAccountSid"])?;
+            let trustee = param_str(parameters, "User").ok_or_else(|| ExoError::parameter("Cannot process command because of one or more missing mandatory parameters: User."))?;
+            let rights = rights_param(parameters)?;
+            let snapshot: Vec<(usize, bool)> = {
+                let user = tenant.user(&owner_id).ok_or_else(|| ExoError::not_found(&identity))?;
+                let mailbox = user.mailbox.as_ref().ok_or_else(|| ExoError::not_found(&identity))?;
+                mailbox.permissions.iter().enumerate().map(|(i, p)| (i, trustee_is(tenant, &p.user, &trustee))).collect()
+            };
+            let user = tenant.user_mut(&owner_id).ok_or_else(|| ExoError::not_found(&identity))?;
+            let mailbox = user.mailbox.as_mut().ok_or_else(|| ExoError::not_found(&identity))?;
+            let mut removed = false;
+            for (i, is_trustee) in snapshot.into_iter().rev() {
+                if !is_trustee {
+                    continue;
+                }
+                let permission = &mut mailbox.permissions[i];
+                let before = permission.access_rights.len();
+                permission.access_rights.retain(|r| !rights.iter().any(|x| x.eq_ignore_ascii_case(r)));
+                removed |= permission.access_rights.len() != before;
+                if permission.access_rights.is_empty() {
+                    mailbox.permissions.remove(i);
+                }
+            }
+            Ok(if removed {
+                Vec::new()
+            } else {
+                vec![format!("An Active Directory error 0x80072030 occurred when trying to remove the access control entry for '{trustee}': the ACE doesn't exist on the object.")]
+            })
+        }
+        "Remove-RecipientPermission" => {
+            only(parameters, &["Identity", "Trustee", "AccessRights", "Confirm", "Deny"])?;
+            let trustee = param_str(parameters, "Trustee").ok_or_else(|| ExoError::parameter("Cannot process command because of one or more missing mandatory parameters: Trustee."))?;
+            let rights = rights_param(parameters)?;
+            if !rights.iter().all(|r| r.eq_ignore_ascii_case("SendAs")) {
+                return Err(ExoError::parameter("Cannot bind parameter 'AccessRights': the only valid value is SendAs."));
+            }
+            let keep: Vec<bool> = {
+                let user = tenant.user(&owner_id).ok_or_else(|| ExoError::not_found(&identity))?;
+                let mailbox = user.mailbox.as_ref().ok_or_else(|| ExoError::not_found(&identity))?;
+                mailbox.recipient_permissions.iter().map(|p| !trustee_is(tenant, &p.trustee, &trustee)).collect()
+            };
+            let user = tenant.user_mut(&owner_id).ok_or_else(|| ExoError::not_found(&identity))?;
+            let mailbox = user.mailbox.as_mut().ok_or_else(|| ExoError::not_found(&identity))?;
+            let before = mailbox.recipient_permissions.len();
+            let mut flags = keep.into_iter();
+            mailbox.recipient_permissions.retain(|_| flags.next().unwrap_or(true));
+            Ok(if mailbox.recipient_permissions.len() == before {
+                vec![format!("The ACE for '{trustee}' with SendAs doesn't exist on the recipient.")]
+            } else {
+                Vec::new()
+            })
+        }
+        _ => Err(ExoError::parameter(format!("Unsupported cmdlet {cmdlet}."))),
+    }
+}
+
+type SendOnBehalfChange = (Vec<String>, Vec<String>, Option<Vec<String>>);
+
+/// Reads GrantSendOnBehalfTo: a list (replace), null (clear) or a hashtable with add/remove.
+fn send_on_behalf_change(tenant: &Tenant, value: &Value) -> Result<SendOnBehalfChange, ExoError> {
+    let resolve = |items: &[Value]| -> Result<Vec<String>, ExoError> {
+        items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|t| tenant.user(t).or_else(|| find_mailbox(tenant, t)).map(alias).ok_or_else(|| ExoError::not_found(t)))
+            .collect()
+    };
+    let as_list = |v: Option<&Value>| -> Vec<Value> {
+        match v {
+            Some(Value::Array(list)) => list.clone(),
+            Some(Value::String(s)) => vec![json!(s)],
+            _ => Vec::new(),
+        }
+    };
+    match value {
+        Value::Null => Ok((Vec::new(), Vec::new(), Some(Vec::new()))),
+        Value::Array(list) => Ok((Vec::new(), Vec::new(), Some(resolve(list)?))),
+        Value::String(s) => Ok((Vec::new(), Vec::new(), Some(resolve(&[json!(s)])?))),
+        Value::Object(map) => {
+            let get = |k: &str| map.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v);
+            let add = resolve(&as_list(get("add")))?;
+            // Removal takes the names as stored, even for recipients that no longer resolve.
+            let remove: Vec<String> = as_list(get("remove"))
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|t| tenant.user(t).or_else(|| find_mailbox(tenant, t)).map(alias).unwrap_or_else(|| t.to_owned()))
+                .collect();
+            Ok((add, remove, None))
+        }
+        _ => Err(ExoError::parameter("Cannot bind parameter 'GrantSendOnBehalfTo'.")),
+    }
+}
+

@@ -1,0 +1,141 @@
+//! Faults on demand: latency, throttling (429 with `Retry-After`), 503, dropped connections and
+//! tokens that die before their `exp`. Rates are applied deterministically (a rate of 0.25 fails
+//! exactly every fourth request) so tests that use them are repeatable.
+
+use serde::{Deserialize, Serialize};
+
+/// Fault settings, in a scenario file (`"faults"`), in [`crate::SimOptions`] or posted at run time
+/// to `/_sim/faults`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Faults {
+    /// Added to every Graph, Exchange and token response.
+    pub latency_ms: u64,
+    /// Fraction of Graph/Exchange requests answered 429 (0.0–1.0).
+    pub throttle_rate: f64,
+    /// The `Retry-After` seconds sent with a 429 (and with a 503).
+    pub retry_after_seconds: u64,
+    /// Fraction of Graph/Exchange requests answered 503.
+    pub unavailable_rate: f64,
+    /// Fraction of Graph/Exchange requests whose connection is closed without an answer.
+    pub drop_rate: f64,
+    /// The next N Graph/Exchange requests are answered 429.
+    pub throttle_next: u32,
+    /// The next N Graph/Exchange requests are answered 503.
+    pub unavailable_next: u32,
+    /// The next N Graph/Exchange requests lose their connection.
+    pub drop_next: u32,
+    /// Access tokens stop working this many simulated seconds after issue, whatever their `exp`.
+    pub token_lifetime_seconds: Option<i64>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            latency_ms: 0,
+            throttle_rate: 0.0,
+            retry_after_seconds: 2,
+            unavailable_rate: 0.0,
+            drop_rate: 0.0,
+            throttle_next: 0,
+            unavailable_next: 0,
+            drop_next: 0,
+            token_lifetime_seconds: None,
+        }
+    }
+}
+
+/// What to do to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    Throttle { retry_after: u64 },
+    Unavailable { retry_after: u64 },
+    Drop,
+}
+
+/// The live fault configuration with its deterministic rate accumulators.
+#[derive(Debug, Default)]
+pub(crate) struct FaultState {
+    pub(crate) config: Faults,
+    throttle_acc: f64,
+    unavailable_acc: f64,
+    drop_acc: f64,
+}
+
+impl FaultState {
+    pub(crate) fn new(config: Faults) -> Self {
+        Self { config, ..Self::default() }
+    }
+
+    /// Replaces the configuration (accumulators restart).
+    pub(crate) fn set(&mut self, config: Faults) {
+        *self = Self::new(config);
+    }
+
+    /// Decides the fault, if any, for the next Graph or Exchange request.
+    pub(crate) fn next(&mut self) -> Option<Fault> {
+        let retry_after = self.config.retry_after_seconds;
+        if self.config.drop_next > 0 {
+            self.config.drop_next -= 1;
+            return Some(Fault::Drop);
+        }
+        if self.config.throttle_next > 0 {
+            self.config.throttle_next -= 1;
+            return Some(Fault::Throttle { retry_after });
+        }
+        if self.config.unavailable_next > 0 {
+            self.config.unavailable_next -= 1;
+            return Some(Fault::Unavailable { retry_after });
+        }
+        if fire(&mut self.drop_acc, self.config.drop_rate) {
+            return Some(Fault::Drop);
+        }
+        if fire(&mut self.throttle_acc, self.config.throttle_rate) {
+            return Some(Fault::Throttle { retry_after });
+        }
+        if fire(&mut self.unavailable_acc, self.config.unavailable_rate) {
+            return Some(Fault::Unavailable { retry_after });
+        }
+        None
+    }
+}
+
+fn fire(acc: &mut f64, rate: f64) -> bool {
+    if rate.is_nan() || rate <= 0.0 {
+        return false;
+    }
+    *acc += rate.min(1.0);
+    if *acc >= 1.0 - 1e-9 {
+        *acc -= 1.0;
+        true
+    } else {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quarter_rate_throttles_exactly_every_fourth_request() {
+        let mut state = FaultState::new(Faults { throttle_rate: 0.25, ..Faults::default() });
+        let hits: Vec<bool> = (0..8).map(|_| state.next().is_some()).collect();
+        assert_eq!(hits, [false, false, false, true, false, false, false, true]);
+    }
+
+    #[test]
+    fn one_shot_faults_are_used_up_in_order() {
+        let mut state = FaultState::new(Faults {
+            drop_next: 1,
+            throttle_next: 1,
+            unavailable_next: 1,
+            retry_after_seconds: 7,
+            ..Faults::default()
+        });
+        assert_eq!(state.next(), Some(Fault::Drop));
+        assert_eq!(state.next(), Some(Fault::Throttle { retry_after: 7 }));
+        assert_eq!(state.next(), Some(Fault::Unavailable { retry_after: 7 }));
+        assert_eq!(state.next(), None);
+    }
+}

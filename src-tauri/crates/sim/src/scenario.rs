@@ -1,0 +1,641 @@
+//! The scenario format: a tenant, an incident played out in it, the attacker's plan and the answer
+//! key. Directory and log entities are written exactly as Graph returns them (JSON objects, so a
+//! trainer can paste what Graph Explorer shows); properties left out get the defaults listed in
+//! SCENARIOS.md. Mailbox state (rules, forwarding, delegates) is written once in a neutral form and
+//! rendered both as Graph `messageRule`s and as Exchange `Get-InboxRule` output.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::SimError;
+use crate::faults::Faults;
+
+/// The shipped scenarios, embedded in the binary.
+const BUILTIN: &[(&str, &str)] = &[
+    ("aitm", include_str!("../scenarios/aitm.json")),
+    ("readiness-gaps", include_str!("../scenarios/readiness-gaps.json")),
+    ("large-tenant", include_str!("../scenarios/large-tenant.json")),
+];
+
+/// A parsed scenario: a tenant, an incident in it, the attacker's plan and the answer key.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Scenario {
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) title: String,
+    #[serde(default)]
+    pub(crate) briefing: String,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) tenant: TenantInfo,
+    pub(crate) app: AppRegistration,
+    #[serde(default)]
+    pub(crate) users: Vec<UserEntry>,
+    #[serde(default)]
+    pub(crate) groups: Vec<Value>,
+    #[serde(default)]
+    pub(crate) directory_roles: Vec<Value>,
+    #[serde(default)]
+    pub(crate) service_principals: Vec<Value>,
+    #[serde(default)]
+    pub(crate) oauth2_permission_grants: Vec<Value>,
+    #[serde(default)]
+    pub(crate) app_role_assignments: Vec<Value>,
+    #[serde(default)]
+    pub(crate) sign_ins: Vec<Value>,
+    #[serde(default)]
+    pub(crate) directory_audits: Vec<Value>,
+    #[serde(default)]
+    pub(crate) risky_users: Vec<Value>,
+    #[serde(default)]
+    pub(crate) risk_detections: Vec<Value>,
+    #[serde(default)]
+    pub(crate) incidents: Vec<Value>,
+    #[serde(default)]
+    pub(crate) alerts: Vec<Value>,
+    #[serde(default)]
+    pub(crate) audit_records: Vec<Value>,
+    /// Power Automate flows and other objects no Graph operation serves; kept for the debrief.
+    #[serde(default)]
+    pub(crate) flows: Vec<Value>,
+    #[serde(default)]
+    pub(crate) attacker: AttackerPlan,
+    #[serde(default)]
+    pub(crate) answer_key: AnswerKey,
+    #[serde(default)]
+    pub(crate) faults: Faults,
+    #[serde(default)]
+    pub(crate) generator: Option<GeneratorSpec>,
+    #[serde(default)]
+    pub(crate) audit_query: AuditQueryTiming,
+}
+
+/// The tenant's identity and licences.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct TenantInfo {
+    pub(crate) id: String,
+    pub(crate) domain: String,
+    #[serde(default)]
+    pub(crate) display_name: String,
+    #[serde(default)]
+    pub(crate) licences: Licences,
+}
+
+/// Which licences the tenant has; they decide what the logs APIs answer.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct Licences {
+    #[serde(default = "yes")]
+    pub(crate) entra_id_p1: bool,
+    #[serde(default)]
+    pub(crate) entra_id_p2: bool,
+    #[serde(default)]
+    pub(crate) audit_premium: bool,
+}
+
+impl Default for Licences {
+    fn default() -> Self {
+        Self { entra_id_p1: true, entra_id_p2: false, audit_premium: false }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The app registration the admin created for incident response.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct AppRegistration {
+    pub(crate) client_id: String,
+    #[serde(default)]
+    pub(crate) display_name: String,
+    /// Training data, not a real secret: the scenario's client secret.
+    #[serde(default)]
+    pub(crate) client_secret: Option<String>,
+    /// PEM certificates registered on the app (more can be uploaded through `/_sim/`).
+    #[serde(default)]
+    pub(crate) certificates: Vec<String>,
+    /// Application permissions with admin consent (Graph ones, plus `Exchange.ManageAsApp`).
+    #[serde(default)]
+    pub(crate) roles: Vec<String>,
+    /// Entra roles held by the app's service principal (names, e.g. "Exchange Administrator").
+    #[serde(default)]
+    pub(crate) entra_roles: Vec<String>,
+    /// Delegated permissions consented for the device-code sign-in.
+    #[serde(default)]
+    pub(crate) delegated_scopes: Vec<String>,
+    #[serde(default)]
+    pub(crate) service_principal_id: Option<String>,
+}
+
+/// One user: the Graph user object plus what hangs off it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct UserEntry {
+    pub(crate) user: Map<String, Value>,
+    #[serde(default)]
+    pub(crate) authentication_methods: Vec<Value>,
+    #[serde(default)]
+    pub(crate) mailbox: Option<Mailbox>,
+    /// Ids of groups and directory roles the user is a member of.
+    #[serde(default)]
+    pub(crate) member_of: Vec<String>,
+    /// Ids of service principals and groups the user owns.
+    #[serde(default)]
+    pub(crate) owned_objects: Vec<String>,
+}
+
+/// An Exchange Online mailbox.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct Mailbox {
+    #[serde(default = "user_mailbox")]
+    pub(crate) recipient_type_details: String,
+    #[serde(default)]
+    pub(crate) forwarding_smtp_address: Option<String>,
+    #[serde(default)]
+    pub(crate) forwarding_address: Option<String>,
+    #[serde(default)]
+    pub(crate) deliver_to_mailbox_and_forward: bool,
+    #[serde(default)]
+    pub(crate) grant_send_on_behalf_to: Vec<String>,
+    #[serde(default = "yes")]
+    pub(crate) audit_enabled: bool,
+    #[serde(default)]
+    pub(crate) inbox_rules: Vec<InboxRule>,
+    #[serde(default)]
+    pub(crate) permissions: Vec<MailboxPermission>,
+    #[serde(default)]
+    pub(crate) recipient_permissions: Vec<RecipientPermission>,
+    /// Messages by well-known folder name (`inbox`, `sentitems`, ...), as Graph `message` JSON.
+    #[serde(default)]
+    pub(crate) folders: BTreeMap<String, Vec<Value>>,
+    #[serde(default)]
+    pub(crate) mailbox_settings: Option<Value>,
+}
+
+fn user_mailbox() -> String {
+    "UserMailbox".to_owned()
+}
+
+/// An inbox rule, rendered as a Graph `messageRule` and as Exchange `Get-InboxRule` output.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct InboxRule {
+    /// The Exchange `RuleIdentity` (a 64-bit number as text); derived from the name when absent.
+    #[serde(default)]
+    pub(crate) rule_identity: Option<String>,
+    pub(crate) name: String,
+    #[serde(default = "yes")]
+    pub(crate) enabled: bool,
+    #[serde(default)]
+    pub(crate) priority: u32,
+    /// Hidden rules are invisible to Graph and to `Get-InboxRule` without `-IncludeHidden`.
+    #[serde(default)]
+    pub(crate) hidden: bool,
+    #[serde(default)]
+    pub(crate) created_date_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(crate) conditions: RuleConditions,
+    #[serde(default)]
+    pub(crate) actions: RuleActions,
+}
+
+/// The conditions of an inbox rule.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct RuleConditions {
+    #[serde(default)]
+    pub(crate) subject_contains: Vec<String>,
+    #[serde(default)]
+    pub(crate) body_contains: Vec<String>,
+    #[serde(default)]
+    pub(crate) body_or_subject_contains: Vec<String>,
+    #[serde(default)]
+    pub(crate) sender_contains: Vec<String>,
+    #[serde(default)]
+    pub(crate) from_addresses: Vec<String>,
+}
+
+/// The actions of an inbox rule.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct RuleActions {
+    #[serde(default)]
+    pub(crate) move_to_folder: Option<String>,
+    #[serde(default)]
+    pub(crate) copy_to_folder: Option<String>,
+    #[serde(default)]
+    pub(crate) delete: bool,
+    #[serde(default)]
+    pub(crate) permanent_delete: bool,
+    #[serde(default)]
+    pub(crate) mark_as_read: bool,
+    #[serde(default)]
+    pub(crate) forward_to: Vec<String>,
+    #[serde(default)]
+    pub(crate) redirect_to: Vec<String>,
+    #[serde(default)]
+    pub(crate) forward_as_attachment_to: Vec<String>,
+    #[serde(default)]
+    pub(crate) stop_processing_rules: bool,
+}
+
+/// A mailbox permission (Get-MailboxPermission row).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct MailboxPermission {
+    pub(crate) user: String,
+    pub(crate) access_rights: Vec<String>,
+    #[serde(default)]
+    pub(crate) is_inherited: bool,
+    #[serde(default)]
+    pub(crate) deny: bool,
+}
+
+/// A recipient permission (Get-RecipientPermission row, i.e. SendAs).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct RecipientPermission {
+    pub(crate) trustee: String,
+    pub(crate) access_rights: Vec<String>,
+    #[serde(default)]
+    pub(crate) is_inherited: bool,
+}
+
+/// What the attacker holds at the scenario's start and how they behave afterwards.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct AttackerPlan {
+    #[serde(default)]
+    pub(crate) ip_addresses: Vec<String>,
+    /// Graph `signInLocation` used for the attacker's sign-ins.
+    #[serde(default)]
+    pub(crate) location: Option<Value>,
+    /// Graph `deviceDetail` used for the attacker's sign-ins.
+    #[serde(default)]
+    pub(crate) device_detail: Option<Value>,
+    #[serde(default)]
+    pub(crate) compromised: Vec<CompromisedAccount>,
+    #[serde(default)]
+    pub(crate) malicious_apps: Vec<MaliciousApp>,
+    /// The method the attacker registers when a reset leaves their session alive (Graph JSON).
+    #[serde(default)]
+    pub(crate) new_method: Option<Value>,
+    #[serde(default = "default_forwarded_per_hour")]
+    pub(crate) forwarded_per_hour: u32,
+    #[serde(default = "default_register_after")]
+    pub(crate) register_method_after_minutes: i64,
+    #[serde(default = "default_reset_back_after")]
+    pub(crate) reset_back_in_after_minutes: i64,
+}
+
+impl Default for AttackerPlan {
+    fn default() -> Self {
+        Self {
+            ip_addresses: Vec::new(),
+            location: None,
+            device_detail: None,
+            compromised: Vec::new(),
+            malicious_apps: Vec::new(),
+            new_method: None,
+            forwarded_per_hour: default_forwarded_per_hour(),
+            register_method_after_minutes: default_register_after(),
+            reset_back_in_after_minutes: default_reset_back_after(),
+        }
+    }
+}
+
+fn default_forwarded_per_hour() -> u32 {
+    4
+}
+fn default_register_after() -> i64 {
+    3
+}
+fn default_reset_back_after() -> i64 {
+    45
+}
+
+/// An account whose session the attacker holds.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct CompromisedAccount {
+    pub(crate) user_id: String,
+    /// When the attacker's session began (refresh tokens issued from then on are theirs).
+    pub(crate) session_since: DateTime<Utc>,
+    /// Mail items the attacker reads per hour while the session lives.
+    #[serde(default = "default_reads_per_hour")]
+    pub(crate) reads_per_hour: u32,
+    /// The client the attacker's token was issued to (default: OfficeHome).
+    #[serde(default = "default_attacker_client")]
+    pub(crate) app_id: String,
+    #[serde(default = "default_attacker_client_name")]
+    pub(crate) app_display_name: String,
+}
+
+fn default_reads_per_hour() -> u32 {
+    12
+}
+fn default_attacker_client() -> String {
+    "4765445b-32c6-49b0-83e6-1d93765276ca".to_owned()
+}
+fn default_attacker_client_name() -> String {
+    "OfficeHome".to_owned()
+}
+
+/// A consented app the attacker controls; it reads mail while its grant and tokens live.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct MaliciousApp {
+    pub(crate) service_principal_id: String,
+    pub(crate) user_id: String,
+    #[serde(default = "default_reads_per_hour")]
+    pub(crate) reads_per_hour: u32,
+}
+
+/// The answer key: which artefacts are the attacker's and which legitimate ones must survive.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct AnswerKey {
+    /// The kind of compromise the scenario plays (aitm, mfaFatigue, ...).
+    #[serde(default)]
+    pub(crate) kind: String,
+    #[serde(default)]
+    pub(crate) compromised_users: Vec<String>,
+    #[serde(default)]
+    pub(crate) attacker: Vec<Artefact>,
+    #[serde(default)]
+    pub(crate) legitimate: Vec<Artefact>,
+    #[serde(default)]
+    pub(crate) notes: String,
+}
+
+/// One artefact of the answer key.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct Artefact {
+    pub(crate) kind: ArtefactKind,
+    /// The user (or mailbox owner) the artefact belongs to, where it belongs to one.
+    #[serde(default)]
+    pub(crate) user_id: Option<String>,
+    /// The artefact's id: method id, rule identity, grant id, SP id, trustee, forwarding address.
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) description: String,
+}
+
+/// The kinds of artefact the score knows how to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum ArtefactKind {
+    AuthenticationMethod,
+    InboxRule,
+    MailboxForwarding,
+    MailboxPermission,
+    RecipientPermission,
+    SendOnBehalf,
+    Oauth2PermissionGrant,
+    ServicePrincipal,
+    User,
+}
+
+/// Settings of the large-tenant generator (see generator.rs).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct GeneratorSpec {
+    pub(crate) seed: u64,
+    pub(crate) users: u32,
+    pub(crate) days: u32,
+    pub(crate) sign_ins: u64,
+    pub(crate) audit_records: u64,
+}
+
+/// How long a Purview audit query takes in simulated time.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct AuditQueryTiming {
+    pub(crate) running_after_seconds: i64,
+    pub(crate) succeeded_after_seconds: i64,
+}
+
+impl Default for AuditQueryTiming {
+    fn default() -> Self {
+        Self { running_after_seconds: 10, succeeded_after_seconds: 90 }
+    }
+}
+
+impl Scenario {
+    /// Loads a shipped scenario by name ("aitm", "mfa-fatigue", ...).
+    pub fn builtin(name: &str) -> Result<Scenario, SimError> {
+        let text = BUILTIN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, text)| *text)
+            .ok_or_else(|| SimError::UnknownScenario { name: name.to_owned() })?;
+        Scenario::from_json(text)
+    }
+
+    /// The names of the shipped scenarios.
+    pub fn builtin_names() -> Vec<&'static str> {
+        BUILTIN.iter().map(|(name, _)| *name).collect()
+    }
+
+    /// Loads a scenario from a JSON file.
+    pub fn from_path(path: &Path) -> Result<Scenario, SimError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SimError::ReadScenario {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Scenario::from_json(&text)
+    }
+
+    /// Parses and checks a scenario from JSON text.
+    pub fn from_json(text: &str) -> Result<Scenario, SimError> {
+        let scenario: Scenario = serde_json::from_str(text)?;
+        scenario.check()?;
+        Ok(scenario)
+    }
+
+    /// The scenario's short name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A one-line title for the scenario card.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// What the trainee is told at the start (the call, the alert).
+    pub fn briefing(&self) -> &str {
+        &self.briefing
+    }
+
+    /// The tenant id (GUID).
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant.id
+    }
+
+    /// The tenant's primary `*.onmicrosoft.com` domain.
+    pub fn tenant_domain(&self) -> &str {
+        &self.tenant.domain
+    }
+
+    /// The incident-response app registration's client id.
+    pub fn client_id(&self) -> &str {
+        &self.app.client_id
+    }
+
+    /// The app's client secret (training data written in the scenario file, not a real secret).
+    pub fn client_secret(&self) -> Option<&str> {
+        self.app.client_secret.as_deref()
+    }
+
+    /// The simulated time at which the scenario starts.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// The user principal names of the scenario's users, in file order.
+    pub fn user_principal_names(&self) -> Vec<String> {
+        self.users
+            .iter()
+            .filter_map(|u| u.user.get("userPrincipalName").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Checks references and uniqueness so that a broken file fails at load, not mid-exercise.
+    fn check(&self) -> Result<(), SimError> {
+        let bad = |msg: String| Err(SimError::InvalidScenario(msg));
+        if !is_guid(&self.tenant.id) {
+            return bad(format!("tenant.id '{}' is not a GUID", self.tenant.id));
+        }
+        if !is_guid(&self.app.client_id) {
+            return bad(format!("app.clientId '{}' is not a GUID", self.app.client_id));
+        }
+        let mut ids = HashSet::new();
+        let mut upns = HashSet::new();
+        for entry in &self.users {
+            let Some(id) = entry.user.get("id").and_then(Value::as_str) else {
+                return bad("a user has no \"id\"".to_owned());
+            };
+            let Some(upn) = entry.user.get("userPrincipalName").and_then(Value::as_str) else {
+                return bad(format!("user {id} has no \"userPrincipalName\""));
+            };
+            if !ids.insert(id.to_owned()) {
+                return bad(format!("user id {id} appears twice"));
+            }
+            if !upns.insert(upn.to_lowercase()) {
+                return bad(format!("userPrincipalName {upn} appears twice"));
+            }
+            for method in &entry.authentication_methods {
+                if method.get("@odata.type").and_then(Value::as_str).is_none()
+                    || method.get("id").and_then(Value::as_str).is_none()
+                {
+                    return bad(format!("a method of user {id} lacks \"id\" or \"@odata.type\""));
+                }
+            }
+        }
+        let directory_ids: HashSet<&str> = self
+            .groups
+            .iter()
+            .chain(&self.directory_roles)
+            .chain(&self.service_principals)
+            .filter_map(|v| v.get("id").and_then(Value::as_str))
+            .collect();
+        for entry in &self.users {
+            for target in entry.member_of.iter().chain(&entry.owned_objects) {
+                if !directory_ids.contains(target.as_str()) {
+                    return bad(format!("memberOf/ownedObjects refers to unknown object {target}"));
+                }
+            }
+        }
+        for (what, list) in [
+            ("servicePrincipals", &self.service_principals),
+            ("oauth2PermissionGrants", &self.oauth2_permission_grants),
+            ("signIns", &self.sign_ins),
+            ("directoryAudits", &self.directory_audits),
+            ("incidents", &self.incidents),
+            ("alerts", &self.alerts),
+            ("auditRecords", &self.audit_records),
+            ("riskDetections", &self.risk_detections),
+            ("riskyUsers", &self.risky_users),
+        ] {
+            let mut seen = HashSet::new();
+            for item in list {
+                let Some(id) = item.get("id").and_then(Value::as_str) else {
+                    return bad(format!("an entry of {what} has no \"id\""));
+                };
+                if !seen.insert(id) {
+                    return bad(format!("{what} id {id} appears twice"));
+                }
+            }
+        }
+        for account in &self.attacker.compromised {
+            if !ids.contains(&account.user_id) {
+                return bad(format!("attacker.compromised names unknown user {}", account.user_id));
+            }
+        }
+        for artefact in self.answer_key.attacker.iter().chain(&self.answer_key.legitimate) {
+            if let Some(user) = &artefact.user_id {
+                if !ids.contains(user) {
+                    return bad(format!("answer key names unknown user {user}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// True when `text` is a GUID in the 8-4-4-4-12 form.
+pub(crate) fn is_guid(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_scenario_loads() {
+        for name in Scenario::builtin_names() {
+            let scenario = Scenario::builtin(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(scenario.name(), name, "file name and \"name\" agree");
+        }
+    }
+
+    #[test]
+    fn unknown_scenario_is_named_in_the_error() {
+        let err = Scenario::builtin("nope").unwrap_err();
+        assert!(err.to_string().contains("'nope'"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_user_ids_are_rejected() {
+        let text = r#"{"name":"x","now":"2025-01-01T00:00:00Z",
+          "tenant":{"id":"00000000-0000-0000-0000-000000000001","domain":"x.onmicrosoft.com"},
+          "app":{"clientId":"00000000-0000-0000-0000-000000000002"},
+          "users":[{"user":{"id":"a","userPrincipalName":"a@x"}},{"user":{"id":"a","userPrincipalName":"b@x"}}]}"#;
+        let err = Scenario::from_json(text).unwrap_err();
+        assert!(err.to_string().contains("appears twice"), "{err}");
+    }
+
+    #[test]
+    fn guid_check_accepts_only_the_canonical_form() {
+        assert!(is_guid("5f0ad8e9-1b7b-4f3a-9d8e-3c2b1a0f9e8d"));
+        assert!(!is_guid("5f0ad8e91b7b4f3a9d8e3c2b1a0f9e8d"));
+        assert!(!is_guid("../../etc/passwd-aaaa-bbbb-cccc-dddd"));
+    }
+}
