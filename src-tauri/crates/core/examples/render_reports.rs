@@ -33,7 +33,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         phone: "+49 30 901820".into(),
         email: "dpo@contoso.example".into(),
     };
-    for (name, org) in [("configured", org), ("blank", Organisation::default())] {
+    let hostile = Organisation {
+        name: "Contoso <b>Ρaypal</b> \u{202E}gpj.exe Пётр 中文 שלום 🦊 \u{200B} سلام عليكم".into(),
+        ..org.clone()
+    };
+    for (name, org) in [
+        ("configured", org),
+        ("blank", Organisation::default()),
+        ("hostile", hostile),
+    ] {
         for paper in [Paper::A4, Paper::Letter] {
             let started = Instant::now();
             let pdf = runbook::render(

@@ -8,4 +8,5 @@
 mod bundle;
 mod cases;
 mod keychain;
+mod report;
 mod support;
