@@ -2,9 +2,10 @@ import { render, screen, fireEvent } from '@testing-library/svelte'
 import { describe, expect, it } from 'vitest'
 import App from './App.svelte'
 import type { AppInfo, Backend, Outcome } from './lib/backend'
+import { fakeBackend as completeFake } from './test/fakeBackend'
 
 function fakeBackend(outcome: Outcome<AppInfo>): Backend {
-  return { appInfo: async () => outcome }
+  return completeFake({ appInfo: async () => outcome })
 }
 
 const info: AppInfo = { version: '9.9.9', dataDir: '/tmp/firebreak-test', tenantConfigured: false }

@@ -1,5 +1,7 @@
 //! Wire types of the case file: what the case screens send and receive. Each converts from (or
-//! into) the core type with `From`/`TryFrom`; byte counts travel as `f64` (exact up to 2^53).
+//! into) the core type with `From`/`TryFrom`. Byte counts travel as `f64` (exact up to 2^53) and are
+//! typed `number` for TypeScript (`#[specta(type = u32)]`: specta would otherwise allow `null` for
+//! the NaN a float could hold, which these counts never are).
 
 use chrono::{DateTime, Utc};
 use firebreak_core::{
@@ -327,6 +329,7 @@ pub struct EvidenceItem {
     /// Path inside the case folder.
     pub file: String,
     /// Size in bytes.
+    #[specta(type = u32)]
     pub size: f64,
     /// SHA-256, hex.
     pub sha256: String,
@@ -523,8 +526,10 @@ impl From<case::CaseView> for CaseView {
 #[serde(rename_all = "camelCase")]
 pub struct ByteProgress {
     /// Bytes done.
+    #[specta(type = u32)]
     pub bytes_done: f64,
     /// Bytes in all.
+    #[specta(type = u32)]
     pub bytes_total: f64,
 }
 
@@ -559,6 +564,7 @@ pub struct BundleWritten {
     /// Case files in it.
     pub files: u32,
     /// Their total size.
+    #[specta(type = u32)]
     pub bytes: f64,
     /// SHA-256 of its SHA256SUMS file.
     pub sums_sha256: String,

@@ -120,7 +120,7 @@ export type BundleWritten = {
 	/**  Case files in it. */
 	files: number,
 	/**  Their total size. */
-	bytes: number | null,
+	bytes: number,
 	/**  SHA-256 of its SHA256SUMS file. */
 	sumsSha256: string,
 };
@@ -128,9 +128,9 @@ export type BundleWritten = {
 /**  Progress of an export or a verification. */
 export type ByteProgress = {
 	/**  Bytes done. */
-	bytesDone: number | null,
+	bytesDone: number,
 	/**  Bytes in all. */
-	bytesTotal: number | null,
+	bytesTotal: number,
 };
 
 /**
@@ -385,7 +385,7 @@ export type EvidenceItem = {
 	/**  Path inside the case folder. */
 	file: string,
 	/**  Size in bytes. */
-	size: number | null,
+	size: number,
 	/**  SHA-256, hex. */
 	sha256: string,
 	/**  What it is. */
