@@ -13,6 +13,9 @@ const COMMANDS: &[&str] = &[
     "export_bundle",
     "verify_bundle",
     "cancel_operation",
+    "get_organisation",
+    "save_organisation",
+    "save_runbook",
 ];
 
 fn main() {

@@ -6,6 +6,7 @@ use tauri::State;
 use crate::{ipc, state::AppState};
 
 pub mod cases;
+pub mod organisation;
 
 /// Version, data folder and whether a tenant is configured.
 #[tauri::command]

@@ -5,7 +5,9 @@ use serde::Serialize;
 use specta::Type;
 
 mod cases;
+mod organisation;
 pub use cases::*;
+pub use organisation::*;
 
 /// Facts about this installation, as the home screen shows them.
 #[derive(Debug, Clone, Serialize, Type)]

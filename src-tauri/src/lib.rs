@@ -35,6 +35,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::cases::export_bundle,
             commands::cases::verify_bundle,
             commands::cases::cancel_operation,
+            commands::organisation::get_organisation,
+            commands::organisation::save_organisation,
+            commands::organisation::save_runbook,
         ])
         .error_handling(tauri_specta::ErrorHandlingMode::Result)
 }

@@ -2,6 +2,7 @@
 // passes the real one, built on the generated bindings, and tests pass a fake.
 import { getContext, setContext } from 'svelte'
 import { commands } from './bindings'
+import type { Organisation_Deserialize, Organisation_Serialize, Paper, SavedDocument } from './bindings'
 import { Channel } from '@tauri-apps/api/core'
 import type {
   AppInfo,
@@ -43,12 +44,22 @@ export type BundleVerification = BundleVerification_Serialize
 /** Receives progress of a long operation. */
 export type OnProgress = (progress: ByteProgress) => void
 
+export type { OrganisationContact, Paper, SavedDocument } from './bindings'
+/** The organisation's details as settings show them. */
+export type Organisation = Organisation_Serialize
+/** The organisation's details as the settings form sends them. */
+export type OrganisationInput = Organisation_Deserialize
+
 /** A command's outcome: the value, or the error the Rust side returned. */
 export type Outcome<T> = { status: 'ok'; data: T } | { status: 'error'; error: IpcError }
 
 /** Everything the UI may ask of the Rust side. */
 export interface Backend {
   appInfo(): Promise<Outcome<AppInfo>>
+  getOrganisation(): Promise<Outcome<Organisation>>
+  saveOrganisation(organisation: OrganisationInput): Promise<Outcome<Organisation>>
+  /** Writes the runbook into the data folder's reports/ on `paper` (null: the configured one). */
+  saveRunbook(paper: Paper | null): Promise<Outcome<SavedDocument>>
   listCases(): Promise<Outcome<CaseSummary[]>>
   declareIncident(details: CaseDetailsInput): Promise<Outcome<CaseView>>
   openCase(caseId: string): Promise<Outcome<CaseView>>
@@ -63,6 +74,9 @@ export interface Backend {
 /** The real backend: the generated tauri-specta commands. */
 export const tauriBackend: Backend = {
   appInfo: () => commands.appInfo(),
+  getOrganisation: () => commands.getOrganisation(),
+  saveOrganisation: (organisation) => commands.saveOrganisation(organisation),
+  saveRunbook: (paper) => commands.saveRunbook(paper),
   listCases: () => commands.listCases(),
   declareIncident: (details) => commands.declareIncident(details),
   openCase: (caseId) => commands.openCase(caseId),

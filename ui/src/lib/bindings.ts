@@ -29,6 +29,15 @@ export const commands = {
 	verifyBundle: (path: string, operationId: string, onProgress: Channel<ByteProgress>) => typedError<BundleVerification_Serialize, IpcError>(__TAURI_INVOKE("verify_bundle", { path, operationId, onProgress })),
 	/**  Asks a running export or verification to stop. False when it had already ended. */
 	cancelOperation: (operationId: string) => __TAURI_INVOKE<boolean>("cancel_operation", { operationId }),
+	/**  The organisation's details (empty when never configured). */
+	getOrganisation: () => typedError<Organisation_Serialize, IpcError>(__TAURI_INVOKE("get_organisation")),
+	/**  Validates and saves the organisation's details; returns what was stored. */
+	saveOrganisation: (organisation: Organisation_Deserialize) => typedError<Organisation_Serialize, IpcError>(__TAURI_INVOKE("save_organisation", { organisation })),
+	/**
+	 *  Writes the one-page runbook into the data folder's `reports/` and returns its path. The path is
+	 *  chosen here, never by the webview.
+	 */
+	saveRunbook: (paper: Paper | null) => typedError<SavedDocument, IpcError>(__TAURI_INVOKE("save_runbook", { paper })),
 };
 
 /* Types */
@@ -517,6 +526,74 @@ export type NotificationInput_Serialize = {
 	toldAt: string,
 	/**  What was said. */
 	message: string,
+};
+
+/**  The organisation's details for the runbook and reports. Holds no secret. */
+export type Organisation = Organisation_Serialize | Organisation_Deserialize;
+
+/**  One person to call. */
+export type OrganisationContact = {
+	/**  Full name. */
+	name: string,
+	/**  Phone number. */
+	phone: string,
+	/**  Email address. */
+	email: string,
+};
+
+/**  The contact for each role the runbook lists. */
+export type OrganisationContacts = {
+	/**  Security lead. */
+	securityLead: OrganisationContact,
+	/**  Privacy lead / DPO. */
+	privacyLead: OrganisationContact,
+	/**  Manager. */
+	manager: OrganisationContact,
+	/**  Finance. */
+	finance: OrganisationContact,
+	/**  IT admin. */
+	itAdmin: OrganisationContact,
+};
+
+/**  The organisation's details for the runbook and reports. Holds no secret. */
+export type Organisation_Deserialize = {
+	/**  The organisation's name. */
+	name: string,
+	/**  Who to call. */
+	contacts: OrganisationContacts,
+	/**  Sign-in names of the break-glass accounts. */
+	breakGlassAccounts: string[],
+	/**  Whether NIS2 applies; `null` when not decided. */
+	nis2Applies?: boolean | null,
+	/**  The paper the runbook and reports are printed on. */
+	paper: Paper,
+};
+
+/**  The organisation's details for the runbook and reports. Holds no secret. */
+export type Organisation_Serialize = {
+	/**  The organisation's name. */
+	name: string,
+	/**  Who to call. */
+	contacts: OrganisationContacts,
+	/**  Sign-in names of the break-glass accounts. */
+	breakGlassAccounts: string[],
+	/**  Whether NIS2 applies; `null` when not decided. */
+	nis2Applies: boolean | null,
+	/**  The paper the runbook and reports are printed on. */
+	paper: Paper,
+};
+
+/**  The paper documents are printed on. */
+export type Paper = 
+/**  ISO A4. */
+"a4" | 
+/**  US Letter. */
+"letter";
+
+/**  A document Firebreak wrote into its data folder. */
+export type SavedDocument = {
+	/**  Where it is. */
+	path: string,
 };
 
 /* Tauri Specta runtime */

@@ -12,7 +12,8 @@ use super::fonts::{font_set, FontSet, Weight};
 use super::layout::{
     self, palette, set_line, set_text, Align, Canvas, Margins, Paper, PdfInfo, Rgb, TextStyle,
 };
-use crate::organisation::{Contact, Organisation};
+use crate::organisation::{self, Contact, Organisation};
+use crate::paths::DataRoot;
 use crate::Error;
 
 /// One step of the containment order.
@@ -183,6 +184,34 @@ pub fn render(input: &RunbookInput, paper: Paper) -> Result<Vec<u8>, Error> {
         created: input.printed_at,
     };
     layout::write_pdf(fonts, &canvas, &info)
+}
+
+/// Renders the runbook from the organisation details saved in `root`, on `paper` or else the
+/// configured paper, and writes it into the data folder's `reports/` as
+/// `runbook-<paper>-<date>-<time>.pdf`. Returns the file's path.
+pub fn save_in_reports(
+    root: &DataRoot,
+    paper: Option<Paper>,
+    printed_at: DateTime<FixedOffset>,
+) -> Result<std::path::PathBuf, Error> {
+    let organisation = organisation::load(root)?;
+    let paper = paper.unwrap_or(organisation.paper);
+    let pdf = render(
+        &RunbookInput {
+            organisation,
+            printed_at,
+        },
+        paper,
+    )?;
+    let dir = root.reports_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create the folder", &dir, e))?;
+    let path = dir.join(format!(
+        "runbook-{}-{}.pdf",
+        paper.as_str(),
+        printed_at.format("%Y%m%d-%H%M%S")
+    ));
+    std::fs::write(&path, pdf).map_err(|e| Error::io("write", &path, e))?;
+    Ok(path)
 }
 
 fn document_id(input: &RunbookInput) -> String {
@@ -789,6 +818,23 @@ mod tests {
             text.contains("[U+202E]"),
             "the override in the name is shown, not obeyed"
         );
+    }
+
+    #[test]
+    fn saving_in_reports_uses_the_configured_paper_and_a_dated_name() {
+        let tmp = tempfile::tempdir().expect("temp");
+        let root = DataRoot::open(tmp.path()).expect("root");
+        let org = Organisation {
+            paper: Paper::Letter,
+            ..Organisation::default()
+        };
+        organisation::save(&root, &org).expect("save org");
+        let path = save_in_reports(&root, None, printed_at()).expect("save");
+        assert_eq!(path, root.reports_dir().join("runbook-letter-20260301-234700.pdf"));
+        let pdf = std::fs::read(&path).expect("written");
+        assert_eq!(pages(&pdf), 1);
+        let path = save_in_reports(&root, Some(Paper::A4), printed_at()).expect("save");
+        assert!(path.ends_with("runbook-a4-20260301-234700.pdf"), "an explicit paper wins");
     }
 
     fn canvas_text(canvas: &Canvas) -> String {
