@@ -239,8 +239,25 @@ impl Client {
         }
     }
 
+    /// Sends a cmdlet without output and returns Exchange's warnings (`@adminapi.warnings`), e.g.
+    /// that there was nothing to remove.
+    async fn run_cmdlet(&self, call: &Call) -> Result<Vec<String>, Error> {
+        #[derive(Deserialize, Default)]
+        struct Answer {
+            #[serde(rename = "@adminapi.warnings", default)]
+            warnings: Vec<String>,
+        }
+        let response = self.send(call).await?;
+        if response.body.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let answer: Answer = crate::client::decode(call.op, &response.body)?;
+        Ok(answer.warnings)
+    }
+
     /// Set-Mailbox: removes mailbox-level forwarding (both kinds) and keeps delivery local.
-    pub async fn clear_mailbox_forwarding(&self, identity: &UserRef) -> Result<(), Error> {
+    /// Returns Exchange's warnings.
+    pub async fn clear_mailbox_forwarding(&self, identity: &UserRef) -> Result<Vec<String>, Error> {
         let call = self.cmdlet(
             Operation::ExchangeSetMailbox,
             "Set-Mailbox",
@@ -252,15 +269,16 @@ impl Client {
             }),
             None,
         )?;
-        self.execute(&call).await
+        self.run_cmdlet(&call).await
     }
 
     /// Set-Mailbox `-GrantSendOnBehalfTo @{remove=...}`: removes send-on-behalf delegates.
+    /// Returns Exchange's warnings.
     pub async fn remove_send_on_behalf(
         &self,
         identity: &UserRef,
         delegates: &[String],
-    ) -> Result<(), Error> {
+    ) -> Result<Vec<String>, Error> {
         let call = self.cmdlet(
             Operation::ExchangeSetMailbox,
             "Set-Mailbox",
@@ -273,7 +291,7 @@ impl Client {
             }),
             None,
         )?;
-        self.execute(&call).await
+        self.run_cmdlet(&call).await
     }
 
     /// Get-InboxRule `-IncludeHidden`: every rule, hidden ones too.
@@ -288,7 +306,12 @@ impl Client {
     }
 
     /// Remove-InboxRule for the rule `identity` (the `Identity` Get-InboxRule returned).
-    pub async fn remove_inbox_rule(&self, mailbox: &UserRef, identity: &str) -> Result<(), Error> {
+    /// Returns Exchange's warnings.
+    pub async fn remove_inbox_rule(
+        &self,
+        mailbox: &UserRef,
+        identity: &str,
+    ) -> Result<Vec<String>, Error> {
         check_identity("inbox rule identity", identity)?;
         let call = self.cmdlet(
             Operation::ExchangeRemoveInboxRule,
@@ -296,7 +319,7 @@ impl Client {
             json!({ "Mailbox": mailbox.as_str(), "Identity": identity, "Confirm": false }),
             None,
         )?;
-        self.execute(&call).await
+        self.run_cmdlet(&call).await
     }
 
     /// Get-MailboxPermission: FullAccess and other mailbox rights.
@@ -316,7 +339,7 @@ impl Client {
         identity: &UserRef,
         user: &str,
         access_rights: &[String],
-    ) -> Result<(), Error> {
+    ) -> Result<Vec<String>, Error> {
         check_identity("delegate", user)?;
         let call = self.cmdlet(
             Operation::ExchangeRemoveMailboxPermission,
@@ -330,7 +353,7 @@ impl Client {
             }),
             None,
         )?;
-        self.execute(&call).await
+        self.run_cmdlet(&call).await
     }
 
     /// Get-RecipientPermission `-AccessRights SendAs`.
@@ -350,7 +373,7 @@ impl Client {
         identity: &UserRef,
         trustee: &str,
         access_rights: &[String],
-    ) -> Result<(), Error> {
+    ) -> Result<Vec<String>, Error> {
         check_identity("trustee", trustee)?;
         let call = self.cmdlet(
             Operation::ExchangeRemoveRecipientPermission,
@@ -363,7 +386,7 @@ impl Client {
             }),
             None,
         )?;
-        self.execute(&call).await
+        self.run_cmdlet(&call).await
     }
 
     /// Every inbox rule of `mailbox` (all pages).

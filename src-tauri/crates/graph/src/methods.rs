@@ -188,10 +188,21 @@ impl Client {
         user: &UserRef,
         kind: MethodKind,
     ) -> PageStream<AuthenticationMethod> {
-        self.stream_or_error(
+        use futures_util::{StreamExt, TryStreamExt};
+        // Items of a typed collection may omit `@odata.type`: fill it in from the collection.
+        let pages: PageStream<AuthenticationMethod> = self.stream_or_error(
             Operation::ReadAuthenticationMethods,
             self.methods_url(user, Some(kind), None),
-        )
+        );
+        pages
+            .map_ok(move |mut page| {
+                for m in &mut page.items {
+                    m.odata_type
+                        .get_or_insert_with(|| kind.odata_type().to_owned());
+                }
+                page
+            })
+            .boxed()
     }
 
     /// `GET /users/{id}/authentication/{kind}Methods/{id}` (or `/methods/{id}` when `kind` is
