@@ -490,9 +490,9 @@ fn compose(report: &IncidentReport, paper: Paper) -> Result<layout::Canvas, Erro
         &mut flow,
         &[
             ("Time", 1.25),
-            ("Source", 1.0),
-            ("What happened", 3.6),
-            ("Who", 1.6),
+            ("Source", 0.9),
+            ("What happened", 3.3),
+            ("Who", 2.1),
         ],
         rows,
         "No events recorded.",
