@@ -12,7 +12,7 @@ use std::{collections::BTreeMap, future::Future};
 use chrono::{DateTime, Utc};
 use firebreak_graph::{
     logs::SignInQuery,
-    permissions::{role_template_id, REQUIREMENTS, ROLE_TEMPLATE_IDS},
+    permissions::{role_template_id, Requirement, REQUIREMENTS, ROLE_TEMPLATE_IDS},
     Cloud, Error as GraphError, Resource, Step, TokenClaims, UserRef,
 };
 use futures_util::StreamExt;
@@ -278,24 +278,7 @@ pub async fn run_readiness<P: TenantProbe>(
         } else {
             c.roles.clone()
         };
-        let mut gaps: BTreeMap<String, (Vec<Step>, Vec<&str>)> = BTreeMap::new();
-        let mut checked = 0;
-        for req in REQUIREMENTS.iter().filter(|r| r.resource == resource) {
-            let (needed, ok) = if delegated {
-                (req.least_delegated(), req.satisfied_by_scopes(&granted))
-            } else {
-                (req.least_application(), req.satisfied_by_roles(&granted))
-            };
-            if needed.is_empty() {
-                continue;
-            }
-            checked += 1;
-            if !ok {
-                let entry = gaps.entry(needed.join(" + ")).or_default();
-                entry.0.extend_from_slice(req.steps);
-                entry.1.push(req.purpose);
-            }
-        }
+        let (gaps, checked) = permission_gaps(resource, &granted, delegated);
         if gaps.is_empty() {
             findings.push(finding(
                 format!("permissions.{}", resource_key(resource)),
@@ -308,7 +291,7 @@ pub async fn run_readiness<P: TenantProbe>(
                 ),
             ));
         }
-        for (permission, (steps, purposes)) in gaps {
+        for (permission, steps, purposes) in gaps {
             let kind = if delegated {
                 "delegated"
             } else {
@@ -498,6 +481,68 @@ pub async fn run_readiness<P: TenantProbe>(
         findings,
         ready,
     }
+}
+
+/// The permissions to add for `resource`, fewest first: each unsatisfied requirement offers its
+/// least-privilege set as a candidate, and the candidate that unblocks the most requirements is
+/// recommended first (so one missing `UserAuthenticationMethod.ReadWrite.All` is one gap, not one
+/// per operation it blocks). Broader alternatives are never recommended unless they are some
+/// requirement's least-privilege set. Returns the gaps and how many requirements were checked.
+type PermissionGap = (String, Vec<Step>, Vec<&'static str>);
+
+fn permission_gaps(
+    resource: Resource,
+    granted: &[String],
+    delegated: bool,
+) -> (Vec<PermissionGap>, usize) {
+    let least = |r: &Requirement| {
+        if delegated {
+            r.least_delegated()
+        } else {
+            r.least_application()
+        }
+    };
+    let ok = |r: &Requirement, with: &[String]| {
+        if delegated {
+            r.satisfied_by_scopes(with)
+        } else {
+            r.satisfied_by_roles(with)
+        }
+    };
+    let relevant: Vec<&Requirement> = REQUIREMENTS
+        .iter()
+        .filter(|r| r.resource == resource && !least(r).is_empty())
+        .collect();
+    let mut open: Vec<&Requirement> = relevant
+        .iter()
+        .copied()
+        .filter(|r| !ok(r, granted))
+        .collect();
+    let mut gaps = Vec::new();
+    while !open.is_empty() {
+        let mut best: Option<(&[&str], Vec<&Requirement>)> = None;
+        for candidate in open.iter().map(|r| least(r)) {
+            let mut with: Vec<String> = granted.to_vec();
+            with.extend(candidate.iter().map(|p| (*p).to_owned()));
+            let fixed: Vec<&Requirement> = open.iter().copied().filter(|r| ok(r, &with)).collect();
+            if best.as_ref().is_none_or(|(_, b)| fixed.len() > b.len()) {
+                best = Some((candidate, fixed));
+            }
+        }
+        let Some((candidate, fixed)) = best else {
+            break;
+        };
+        if fixed.is_empty() {
+            break;
+        }
+        open.retain(|r| !fixed.iter().any(|f| f.operation == r.operation));
+        gaps.push((
+            candidate.join(" + "),
+            fixed.iter().flat_map(|r| r.steps.iter().copied()).collect(),
+            fixed.iter().map(|r| r.purpose).collect(),
+        ));
+    }
+    (gaps, relevant.len())
 }
 
 fn resource_key(resource: Resource) -> &'static str {
@@ -749,6 +794,27 @@ mod tests {
             .find(|f| f.id == "retention")
             .expect("retention");
         assert!(retention.detail.contains("7 days"), "{}", retention.detail);
+    }
+
+    #[test]
+    fn one_missing_permission_that_blocks_several_operations_is_one_gap() {
+        let roles: Vec<String> = all_graph_roles()
+            .into_iter()
+            .filter(|r| !r.starts_with("UserAuth"))
+            .collect();
+        let (gaps, _) = permission_gaps(Resource::Graph, &roles, false);
+        let names: Vec<&str> = gaps.iter().map(|g| g.0.as_str()).collect();
+        assert_eq!(names, vec!["UserAuthenticationMethod.ReadWrite.All"]);
+        assert_eq!(
+            step_names(gaps[0].1.clone()),
+            vec![
+                "Preserve evidence",
+                "Review authentication methods",
+                "Recover with a Temporary Access Pass"
+            ]
+        );
+        let (none, checked) = permission_gaps(Resource::Graph, &all_graph_roles(), false);
+        assert!(none.is_empty() && checked > 20);
     }
 
     #[tokio::test]

@@ -10,3 +10,4 @@ mod cases;
 mod keychain;
 mod report;
 mod support;
+mod tenant_connection;

@@ -1,0 +1,219 @@
+//! Tenant profiles and the readiness check against the simulated tenant over loopback HTTP, and the
+//! proof that a stored secret never reaches the logs.
+
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, Mutex, OnceLock},
+};
+
+use firebreak_core::{
+    paths::DataRoot,
+    readiness::{run_readiness, Status},
+    tenant::{
+        self, AuthMethod, CredentialInput, ProfileDraft, SignIn, TenantProfile, TrainingTenant,
+    },
+    vault::Vault,
+};
+use firebreak_graph::{Cloud, SecretString, SystemClock};
+use firebreak_sim::{Scenario, SimOptions, SimServer};
+
+const CLIENT_ID: &str = "b7e3f4a2-51c8-4d2e-9a60-3f1e2d4c5b6a";
+const CLIENT_SECRET: &str = "training-only~Fb7Q.not-a-real-secret.2f9K";
+const BREAK_GLASS: &str = "breakglass@contoso-training.onmicrosoft.com";
+
+async fn sim(scenario: &str) -> SimServer {
+    SimServer::start(Scenario::builtin(scenario).unwrap(), SimOptions::default())
+        .await
+        .unwrap()
+}
+
+fn training(sim: &SimServer) -> TrainingTenant {
+    TrainingTenant {
+        base_url: sim.base_url(),
+        tenant_id: sim.tenant_id(),
+        client_id: CLIENT_ID.into(),
+        client_secret: SecretString::from(CLIENT_SECRET.to_owned()),
+    }
+}
+
+fn training_profile(sim: &SimServer) -> TenantProfile {
+    let mut p = TenantProfile::training();
+    p.tenant = sim.tenant_id();
+    p.break_glass_upn = Some(BREAK_GLASS.into());
+    p
+}
+
+#[tokio::test]
+async fn readiness_against_a_tenant_lacking_two_permissions_and_p1_names_exactly_those_gaps() {
+    let sim = sim("readiness-gaps").await;
+    let profile = training_profile(&sim);
+    let client = tenant::connect(
+        &profile,
+        SignIn::Training(&training(&sim)),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let report = run_readiness(&profile, &client, sim.now()).await;
+    let gaps: BTreeSet<&str> = report.gaps().map(|f| f.id.as_str()).collect();
+    assert_eq!(
+        gaps,
+        BTreeSet::from([
+            "permission.AuditLogsQuery.Read.All",
+            "permission.UserAuthenticationMethod.ReadWrite.All",
+            "signInLogs.premium",
+        ]),
+        "{}",
+        report.to_text()
+    );
+    assert!(!report.ready);
+    let methods = report
+        .gaps()
+        .find(|f| f.id == "permission.UserAuthenticationMethod.ReadWrite.All")
+        .unwrap();
+    assert!(
+        methods
+            .blocks
+            .contains(&"Review authentication methods".to_owned()),
+        "{:?}",
+        methods.blocks
+    );
+    assert!(methods
+        .blocks
+        .contains(&"Recover with a Temporary Access Pass".to_owned()));
+    assert_eq!(
+        methods.missing.as_deref(),
+        Some("UserAuthenticationMethod.ReadWrite.All")
+    );
+    assert!(methods
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains("Grant admin consent"));
+    let retention = report
+        .findings
+        .iter()
+        .find(|f| f.id == "retention")
+        .unwrap();
+    assert!(
+        retention.detail.contains("7 days"),
+        "no P1 means a 7-day sign-in window: {}",
+        retention.detail
+    );
+    let tokens: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.id.starts_with("token."))
+        .collect();
+    assert!(tokens.iter().all(|f| f.status == Status::Pass));
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(json.contains("signInLogs.premium") && !json.contains(CLIENT_SECRET));
+}
+
+#[tokio::test]
+async fn the_training_tenant_is_ready() {
+    let sim = sim("aitm").await;
+    let profile = training_profile(&sim);
+    let client = tenant::connect(
+        &profile,
+        SignIn::Training(&training(&sim)),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let report = run_readiness(&profile, &client, sim.now()).await;
+    assert!(report.ready, "{}", report.to_text());
+    assert!(report
+        .findings
+        .iter()
+        .any(|f| f.id == "breakGlass" && f.status == Status::Pass));
+    assert!(report
+        .findings
+        .iter()
+        .any(|f| f.id == "auditLog" && f.status == Status::Pass));
+    assert!(report
+        .findings
+        .iter()
+        .any(|f| f.id == "signInLogs" && f.status == Status::Pass));
+}
+
+/// Every log record, captured for the whole test binary.
+fn captured() -> &'static Mutex<Vec<String>> {
+    static LOGS: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    LOGS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        captured().lock().unwrap().push(format!(
+            "{} {} {}",
+            record.level(),
+            record.target(),
+            record.args()
+        ));
+    }
+    fn flush(&self) {}
+}
+
+#[tokio::test]
+async fn a_stored_secret_profile_connects_and_its_secret_never_reaches_the_logs() {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        eprintln!("no D-Bus session bus: keychain test skipped (run it through `make test`)");
+        return;
+    }
+    static CAPTURE: Capture = Capture;
+    let _ = log::set_logger(&CAPTURE);
+    log::set_max_level(log::LevelFilter::Trace);
+    let sim = sim("aitm").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = DataRoot::open(tmp.path()).unwrap();
+    let vault = Vault::with_service(format!("Firebreak-test-{}", tenant::ProfileId::generate()));
+    let profile = tenant::create_profile(
+        &root,
+        &vault,
+        ProfileDraft {
+            display_name: "Contoso (simulated)".into(),
+            tenant: sim.tenant_id(),
+            cloud: Cloud::Worldwide,
+            auth_method: AuthMethod::ClientSecret,
+            client_id: CLIENT_ID.into(),
+            break_glass_upn: Some(BREAK_GLASS.into()),
+            signed_in_admin_upn: None,
+            base_url: Some(sim.base_url()),
+        },
+        CredentialInput::ClientSecret(SecretString::from(CLIENT_SECRET.to_owned())),
+        sim.now(),
+    )
+    .unwrap();
+    let client = tenant::connect(&profile, SignIn::Stored(&vault), Arc::new(SystemClock)).unwrap();
+    let test = tenant::test_profile(&profile, &client).await;
+    assert!(test.ok(), "{test:?}");
+    let report = run_readiness(&profile, &client, sim.now()).await;
+    assert!(report.ready, "{}", report.to_text());
+
+    // A wrong secret is refused with the fix, and the refusal is logged without any secret.
+    let mut wrong = profile.clone();
+    wrong.client_id = "00000000-0000-0000-0000-000000000001".into();
+    let refused = tenant::connect(&wrong, SignIn::Stored(&vault), Arc::new(SystemClock)).unwrap();
+    let failed = tenant::test_profile(&wrong, &refused).await;
+    assert!(!failed.ok());
+
+    let logs = captured().lock().unwrap().join("\n");
+    assert!(
+        !logs.is_empty(),
+        "the capture saw the HTTP stack's own log records"
+    );
+    assert!(
+        !logs.contains(CLIENT_SECRET),
+        "the client secret appeared in the logs"
+    );
+    assert!(!logs.contains("eyJ"), "no token appeared in the logs");
+    assert!(!serde_json::to_string(&test)
+        .unwrap()
+        .contains(CLIENT_SECRET));
+    assert!(!format!("{client:?}").contains(CLIENT_SECRET));
+    tenant::delete_profile(&root, &vault, &profile.id).unwrap();
+}
