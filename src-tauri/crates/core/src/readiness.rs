@@ -227,6 +227,21 @@ fn step_names(steps: impl IntoIterator<Item = Step>) -> Vec<String> {
     steps.into_iter().map(|s| s.name().to_owned()).collect()
 }
 
+/// What the Readiness screen's button does: resolves the profile, connects with `sign_in` and runs
+/// the check. Fails only when the profile cannot be found or the client cannot be built; every
+/// tenant-side problem is a finding.
+pub async fn check_readiness(
+    root: &crate::paths::DataRoot,
+    id: &crate::tenant::ProfileId,
+    sign_in: crate::tenant::SignIn<'_>,
+    clock: std::sync::Arc<dyn firebreak_graph::Clock>,
+    checked_at: DateTime<Utc>,
+) -> Result<ReadinessReport, crate::Error> {
+    let profile = crate::tenant::resolve_profile(root, id, &sign_in)?;
+    let client = crate::tenant::connect(&profile, sign_in, clock)?;
+    Ok(run_readiness(&profile, &client, checked_at).await)
+}
+
 /// Runs the check. Never fails: what cannot be checked becomes a "cannot tell" finding.
 pub async fn run_readiness<P: TenantProbe>(
     profile: &TenantProfile,

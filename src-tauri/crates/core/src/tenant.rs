@@ -521,6 +521,21 @@ pub struct TrainingTenant {
     pub client_id: String,
     /// The scenario's client secret (training data, still handled as a secret).
     pub client_secret: SecretString,
+    /// The scenario's break-glass account, if it has one.
+    pub break_glass_upn: Option<String>,
+}
+
+impl TrainingTenant {
+    /// The training profile filled in with this simulated tenant's details.
+    pub fn profile(&self) -> TenantProfile {
+        TenantProfile {
+            tenant: self.tenant_id.clone(),
+            client_id: self.client_id.clone(),
+            break_glass_upn: self.break_glass_upn.clone(),
+            base_url: Some(self.base_url.clone()),
+            ..TenantProfile::training()
+        }
+    }
 }
 
 /// How [`connect`] signs in.
@@ -620,8 +635,62 @@ impl ConnectionTest {
     }
 }
 
-/// Tests a profile: asks Entra for a Graph token and an Exchange token.
+/// The profile `id` as it will be used with `sign_in`: the training profile takes the running
+/// simulated tenant's details.
+pub fn resolve_profile(
+    root: &DataRoot,
+    id: &ProfileId,
+    sign_in: &SignIn<'_>,
+) -> Result<TenantProfile, Error> {
+    match (id.is_training(), sign_in) {
+        (true, SignIn::Training(t)) => Ok(t.profile()),
+        (true, _) => Err(invalid(
+            "id",
+            "The training tenant is not running; start it from the home screen.",
+        )),
+        (false, _) => get_profile(root, id),
+    }
+}
+
+/// What the profile's "Test" button does: connects with `sign_in` and asks Entra for a Graph
+/// token and an Exchange token. Failures to obtain a token are part of the result, not errors.
 pub async fn test_profile(
+    root: &DataRoot,
+    id: &ProfileId,
+    sign_in: SignIn<'_>,
+    clock: Arc<dyn firebreak_graph::Clock>,
+) -> Result<ConnectionTest, Error> {
+    let profile = resolve_profile(root, id, &sign_in)?;
+    let client = connect(&profile, sign_in, clock)?;
+    Ok(test_connection(&profile, &client).await)
+}
+
+/// Starts the delegated device-code sign-in for a device-code profile; show
+/// [`firebreak_graph::DeviceCodeSignIn::prompt`], then await `wait` and keep the credentials in
+/// memory for [`SignIn::Delegated`].
+pub async fn start_device_sign_in(
+    root: &DataRoot,
+    id: &ProfileId,
+    clock: Arc<dyn firebreak_graph::Clock>,
+) -> Result<firebreak_graph::DeviceCodeSignIn, Error> {
+    let profile = get_profile(root, id)?;
+    if profile.auth_method != AuthMethod::DeviceCode {
+        return Err(invalid(
+            "authMethod",
+            "This profile signs in as the app, not with a device code.",
+        ));
+    }
+    Ok(firebreak_graph::DeviceCodeSignIn::start(
+        &profile.endpoints()?,
+        &profile.tenant,
+        &profile.client_id,
+        clock,
+    )
+    .await?)
+}
+
+/// Asks Entra for a token per resource with an existing client.
+pub async fn test_connection(
     profile: &TenantProfile,
     client: &firebreak_graph::Client,
 ) -> ConnectionTest {

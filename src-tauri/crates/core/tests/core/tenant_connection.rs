@@ -8,7 +8,7 @@ use std::{
 
 use firebreak_core::{
     paths::DataRoot,
-    readiness::{run_readiness, Status},
+    readiness::{check_readiness, run_readiness, Status},
     tenant::{
         self, AuthMethod, CredentialInput, ProfileDraft, SignIn, TenantProfile, TrainingTenant,
     },
@@ -33,6 +33,7 @@ fn training(sim: &SimServer) -> TrainingTenant {
         tenant_id: sim.tenant_id(),
         client_id: CLIENT_ID.into(),
         client_secret: SecretString::from(CLIENT_SECRET.to_owned()),
+        break_glass_upn: Some(BREAK_GLASS.into()),
     }
 }
 
@@ -112,14 +113,30 @@ async fn readiness_against_a_tenant_lacking_two_permissions_and_p1_names_exactly
 #[tokio::test]
 async fn the_training_tenant_is_ready() {
     let sim = sim("aitm").await;
-    let profile = training_profile(&sim);
-    let client = tenant::connect(
-        &profile,
-        SignIn::Training(&training(&sim)),
+    let tmp = tempfile::tempdir().unwrap();
+    let root = DataRoot::open(tmp.path()).unwrap();
+    let training = training(&sim);
+    let id = tenant::ProfileId::training();
+    let test = tenant::test_profile(
+        &root,
+        &id,
+        SignIn::Training(&training),
         Arc::new(SystemClock),
     )
+    .await
     .unwrap();
-    let report = run_readiness(&profile, &client, sim.now()).await;
+    assert!(test.ok(), "{test:?}");
+    let report = check_readiness(
+        &root,
+        &id,
+        SignIn::Training(&training),
+        Arc::new(SystemClock),
+        sim.now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.profile_name, "Training tenant");
+    assert_eq!(report.tenant, sim.tenant_id());
     assert!(report.ready, "{}", report.to_text());
     assert!(report
         .findings
@@ -189,7 +206,7 @@ async fn a_stored_secret_profile_connects_and_its_secret_never_reaches_the_logs(
     )
     .unwrap();
     let client = tenant::connect(&profile, SignIn::Stored(&vault), Arc::new(SystemClock)).unwrap();
-    let test = tenant::test_profile(&profile, &client).await;
+    let test = tenant::test_connection(&profile, &client).await;
     assert!(test.ok(), "{test:?}");
     let report = run_readiness(&profile, &client, sim.now()).await;
     assert!(report.ready, "{}", report.to_text());
@@ -198,7 +215,7 @@ async fn a_stored_secret_profile_connects_and_its_secret_never_reaches_the_logs(
     let mut wrong = profile.clone();
     wrong.client_id = "00000000-0000-0000-0000-000000000001".into();
     let refused = tenant::connect(&wrong, SignIn::Stored(&vault), Arc::new(SystemClock)).unwrap();
-    let failed = tenant::test_profile(&wrong, &refused).await;
+    let failed = tenant::test_connection(&wrong, &refused).await;
     assert!(!failed.ok());
 
     let logs = captured().lock().unwrap().join("\n");
