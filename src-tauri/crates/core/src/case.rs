@@ -835,11 +835,13 @@ pub fn describe_entry(entry: &JournalEntry) -> String {
                 .get("warnings")
                 .and_then(Value::as_array)
                 .is_some_and(|w| !w.is_empty());
+            let role = serde_json::from_value::<comms::Role>(d["role"].clone())
+                .map_or_else(|_| text("role"), |r| r.label().to_owned());
+            let channel = serde_json::from_value::<comms::Channel>(d["channel"].clone())
+                .map_or_else(|_| text("channel"), |c| c.label().to_owned());
             format!(
-                "Told {} ({}) by {}{}",
+                "Told {} ({role}) by {channel}{}",
                 text("recipient"),
-                text("role"),
-                text("channel"),
                 if warned {
                     " — warning: compromised channel"
                 } else {

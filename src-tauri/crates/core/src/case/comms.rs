@@ -45,6 +45,35 @@ pub enum Channel {
     Other,
 }
 
+impl Role {
+    /// How the UI and the report name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::User => "the affected user",
+            Self::Manager => "their manager",
+            Self::SecurityLead => "security lead",
+            Self::PrivacyLead => "privacy lead / DPO",
+            Self::Finance => "finance",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl Channel {
+    /// How the UI and the report name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Phone => "phone",
+            Self::InPerson => "in person",
+            Self::Sms => "text message",
+            Self::PersonalEmail => "personal email",
+            Self::WorkEmail => "work email",
+            Self::Teams => "Teams",
+            Self::Other => "another channel",
+        }
+    }
+}
+
 /// A notification as the admin enters it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

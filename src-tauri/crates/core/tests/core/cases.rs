@@ -507,6 +507,10 @@ fn telling_the_user_through_their_own_mailbox_is_logged_with_a_warning_that_is_j
         entry.details["warnings"][0]["code"],
         json!("compromisedChannel")
     );
+    assert_eq!(
+        firebreak_core::case::describe_entry(entry),
+        "Told Jane Doe (the affected user) by work email — warning: compromised channel"
+    );
     let log: Value = serde_json::from_slice(
         &std::fs::read(view.folder.join("communications.json")).expect("log file"),
     )
