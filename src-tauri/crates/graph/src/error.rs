@@ -28,7 +28,7 @@ pub enum Error {
         explanation: String,
     },
     /// The service answered with an error status other than 403.
-    #[error("Microsoft {} refused to {} (HTTP {status} {code}: {message}).{}{}", .operation.resource().name(), .operation.requirement().purpose, advice(*.status, .code), request_suffix(.request_id))]
+    #[error("{} refused to {} (HTTP {status} {code}: {message}).{}{}", .operation.resource().name(), .operation.requirement().purpose, advice(*.status, .code), request_suffix(.request_id))]
     Service {
         /// What was attempted.
         operation: Operation,
@@ -44,7 +44,7 @@ pub enum Error {
         raw: String,
     },
     /// A successful response whose body was not what Microsoft documents.
-    #[error("Microsoft {} answered an unexpected response while Firebreak tried to {} ({detail}). The raw response is kept for support.", .operation.resource().name(), .operation.requirement().purpose)]
+    #[error("{} answered an unexpected response while Firebreak tried to {} ({detail}). The raw response is kept for support.", .operation.resource().name(), .operation.requirement().purpose)]
     Decode {
         /// What was attempted.
         operation: Operation,
@@ -54,7 +54,7 @@ pub enum Error {
         raw: String,
     },
     /// The request did not get an HTTP answer (network, TLS, timeout).
-    #[error("could not reach Microsoft {} to {} ({detail}). Check the network connection and try again.", .operation.resource().name(), .operation.requirement().purpose)]
+    #[error("could not reach {} to {} ({detail}). Check the network connection and try again.", .operation.resource().name(), .operation.requirement().purpose)]
     Transport {
         /// What was attempted.
         operation: Operation,
@@ -86,7 +86,7 @@ pub enum Error {
     },
     /// A paging link pointed somewhere else than the service it came from; it was not followed so
     /// the access token is not sent to a stranger.
-    #[error("Microsoft {} returned a next-page link to another host ({link}); Firebreak stopped paging rather than send its token there.", .operation.resource().name())]
+    #[error("{} returned a next-page link to another host ({link}); Firebreak stopped paging rather than send its token there.", .operation.resource().name())]
     ForeignLink {
         /// What was being paged.
         operation: Operation,
