@@ -103,11 +103,16 @@ impl AttackerState {
     }
 
     fn ip(&self) -> String {
-        self.plan.ip_addresses.first().cloned().unwrap_or_else(|| "203.0.113.66".to_owned())
+        self.plan
+            .ip_addresses
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "203.0.113.66".to_owned())
     }
 
     fn note(&mut self, at: DateTime<Utc>, user: &str, what: &str, detail: String) {
-        self.log.push(json!({"at": graph_time(at), "userId": user, "action": what, "detail": detail}));
+        self.log
+            .push(json!({"at": graph_time(at), "userId": user, "action": what, "detail": detail}));
     }
 
     /// Ids of compromised users.
@@ -117,9 +122,9 @@ impl AttackerState {
 }
 
 fn session_alive(tenant: &Tenant, user_id: &str, since: DateTime<Utc>) -> bool {
-    tenant
-        .user(user_id)
-        .is_some_and(|u| u.account_enabled() && u.sessions_valid_from().is_none_or(|from| from <= since))
+    tenant.user(user_id).is_some_and(|u| {
+        u.account_enabled() && u.sessions_valid_from().is_none_or(|from| from <= since)
+    })
 }
 
 /// Whether the attacker currently holds a working session on this account.
@@ -132,31 +137,45 @@ pub(crate) fn account_alive(tenant: &Tenant, user_id: &str) -> bool {
 }
 
 fn app_alive(tenant: &Tenant, app: &AppAccess) -> bool {
-    let sp_enabled = tenant
-        .service_principal(&app.sp_id)
-        .is_some_and(|sp| sp.get("accountEnabled").and_then(Value::as_bool).unwrap_or(true));
+    let sp_enabled = tenant.service_principal(&app.sp_id).is_some_and(|sp| {
+        sp.get("accountEnabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(true)
+    });
     // Removing the grant alone does not end a refresh token already issued to the app.
     sp_enabled && session_alive(tenant, &app.user_id, app.token_since)
 }
 
 fn grant_exists(tenant: &Tenant, app: &AppAccess) -> bool {
-    tenant
-        .grants
-        .iter()
-        .any(|g| str_of(g, "clientId") == Some(app.sp_id.as_str()) && str_of(g, "principalId") == Some(app.user_id.as_str()))
+    tenant.grants.iter().any(|g| {
+        str_of(g, "clientId") == Some(app.sp_id.as_str())
+            && str_of(g, "principalId") == Some(app.user_id.as_str())
+    })
 }
 
 /// Whether any of the attacker's footholds still works (a session or a reading app).
 pub(crate) fn has_access(tenant: &Tenant) -> bool {
-    tenant.attacker.accounts.iter().any(|a| session_alive(tenant, &a.user_id, a.session_since))
-        || tenant.attacker.apps.iter().any(|app| app_alive(tenant, app))
+    tenant
+        .attacker
+        .accounts
+        .iter()
+        .any(|a| session_alive(tenant, &a.user_id, a.session_since))
+        || tenant
+            .attacker
+            .apps
+            .iter()
+            .any(|app| app_alive(tenant, app))
 }
 
 /// The responder revoked the user's sessions.
 pub(crate) fn on_sessions_revoked(tenant: &mut Tenant, user_id: &str, now: DateTime<Utc>) {
     let attacker = &mut tenant.attacker;
     let mut notes = Vec::new();
-    for account in attacker.accounts.iter_mut().filter(|a| a.user_id == user_id) {
+    for account in attacker
+        .accounts
+        .iter_mut()
+        .filter(|a| a.user_id == user_id)
+    {
         if account.lost_at.is_none() {
             account.lost_at = Some(now);
             notes.push("the stolen refresh token stopped working (sessions revoked)".to_owned());
@@ -172,7 +191,11 @@ pub(crate) fn on_sessions_revoked(tenant: &mut Tenant, user_id: &str, now: DateT
 pub(crate) fn on_disabled(tenant: &mut Tenant, user_id: &str, now: DateTime<Utc>) {
     let attacker = &mut tenant.attacker;
     let mut lost = false;
-    for account in attacker.accounts.iter_mut().filter(|a| a.user_id == user_id) {
+    for account in attacker
+        .accounts
+        .iter_mut()
+        .filter(|a| a.user_id == user_id)
+    {
         account.disabled = true;
         if account.lost_at.is_none() {
             account.lost_at = Some(now);
@@ -180,7 +203,12 @@ pub(crate) fn on_disabled(tenant: &mut Tenant, user_id: &str, now: DateTime<Utc>
         }
     }
     if lost {
-        attacker.note(now, user_id, "sessionLost", "sign-in blocked (account disabled)".to_owned());
+        attacker.note(
+            now,
+            user_id,
+            "sessionLost",
+            "sign-in blocked (account disabled)".to_owned(),
+        );
     }
 }
 
@@ -191,7 +219,11 @@ pub(crate) fn on_password_reset(tenant: &mut Tenant, user_id: &str, now: DateTim
     let attacker = &mut tenant.attacker;
     let mut react = false;
     let mut lost = false;
-    for account in attacker.accounts.iter_mut().filter(|a| a.user_id == user_id) {
+    for account in attacker
+        .accounts
+        .iter_mut()
+        .filter(|a| a.user_id == user_id)
+    {
         if account.lost_at.is_none() && !account.revoked && !account.disabled {
             react = true;
         }
@@ -201,7 +233,12 @@ pub(crate) fn on_password_reset(tenant: &mut Tenant, user_id: &str, now: DateTim
         }
     }
     if react {
-        attacker.pending.push((now + delay, Pending::RegisterMethod { user_id: user_id.to_owned() }));
+        attacker.pending.push((
+            now + delay,
+            Pending::RegisterMethod {
+                user_id: user_id.to_owned(),
+            },
+        ));
         attacker.note(
             now,
             user_id,
@@ -209,7 +246,12 @@ pub(crate) fn on_password_reset(tenant: &mut Tenant, user_id: &str, now: DateTim
             "the password was reset before sessions were revoked: the attacker's access token still works and they move to register a method of their own".to_owned(),
         );
     } else if lost {
-        attacker.note(now, user_id, "sessionLost", "the stolen refresh token stopped working (password reset)".to_owned());
+        attacker.note(
+            now,
+            user_id,
+            "sessionLost",
+            "the stolen refresh token stopped working (password reset)".to_owned(),
+        );
     }
 }
 
@@ -217,18 +259,25 @@ pub(crate) fn on_password_reset(tenant: &mut Tenant, user_id: &str, now: DateTim
 pub(crate) fn on_grant_removed(tenant: &mut Tenant, grant: &Value, now: DateTime<Utc>) {
     let client = str_of(grant, "clientId").unwrap_or_default().to_owned();
     let principal = str_of(grant, "principalId").unwrap_or_default().to_owned();
-    let still_reading = tenant
+    let still_reading = tenant.attacker.apps.iter().any(|a| {
+        a.sp_id == client
+            && a.user_id == principal
+            && session_alive(tenant, &a.user_id, a.token_since)
+    });
+    if tenant
         .attacker
         .apps
         .iter()
-        .any(|a| a.sp_id == client && a.user_id == principal && session_alive(tenant, &a.user_id, a.token_since));
-    if tenant.attacker.apps.iter().any(|a| a.sp_id == client && a.user_id == principal) {
+        .any(|a| a.sp_id == client && a.user_id == principal)
+    {
         let detail = if still_reading {
             "the consent is gone, but the app's refresh token still works until the user's sessions are revoked"
         } else {
             "the consent is gone and the app holds no working token"
         };
-        tenant.attacker.note(now, &principal, "grantRemoved", detail.to_owned());
+        tenant
+            .attacker
+            .note(now, &principal, "grantRemoved", detail.to_owned());
     }
 }
 
@@ -257,7 +306,12 @@ pub(crate) fn advance(tenant: &mut Tenant, now: DateTime<Utc>) {
 
 fn run_pending(tenant: &mut Tenant, now: DateTime<Utc>) {
     tenant.attacker.pending.sort_by_key(|(at, _)| *at);
-    while tenant.attacker.pending.first().is_some_and(|(at, _)| *at <= now) {
+    while tenant
+        .attacker
+        .pending
+        .first()
+        .is_some_and(|(at, _)| *at <= now)
+    {
         let (at, pending) = tenant.attacker.pending.remove(0);
         match pending {
             Pending::RegisterMethod { user_id } => register_method(tenant, &user_id, at),
@@ -272,43 +326,61 @@ fn register_method(tenant: &mut Tenant, user_id: &str, at: DateTime<Utc>) {
     });
     if let Value::Object(map) = &mut method {
         map.insert("id".to_owned(), json!(id));
-        if map.get("@odata.type").and_then(Value::as_str) != Some("#microsoft.graph.phoneAuthenticationMethod") {
+        if map.get("@odata.type").and_then(Value::as_str)
+            != Some("#microsoft.graph.phoneAuthenticationMethod")
+        {
             map.insert("createdDateTime".to_owned(), json!(graph_time(at)));
         }
     }
     normalise_method(&mut method);
     let ip = tenant.attacker.ip();
-    let Some(user) = tenant.user_mut(user_id) else { return };
+    let Some(user) = tenant.user_mut(user_id) else {
+        return;
+    };
     user.methods.push(method.clone());
     let upn = user.upn().to_owned();
-    let kind = str_of(&method, "@odata.type").unwrap_or_default().trim_start_matches("#microsoft.graph.").to_owned();
+    let kind = str_of(&method, "@odata.type")
+        .unwrap_or_default()
+        .trim_start_matches("#microsoft.graph.")
+        .to_owned();
     tenant.attacker.added.push(Artefact {
         kind: ArtefactKind::AuthenticationMethod,
         user_id: Some(user_id.to_owned()),
         id: id.clone(),
         description: format!("{kind} registered by the attacker during the password reset"),
     });
-    tenant.attacker.note(at, user_id, "registeredMethod", format!("registered {kind} {id} from {ip}"));
+    tenant.attacker.note(
+        at,
+        user_id,
+        "registeredMethod",
+        format!("registered {kind} {id} from {ip}"),
+    );
     let audit_id = tenant.new_guid("audit");
     tenant.push_directory_audit(json!({
         "id": audit_id, "activityDateTime": graph_time(at), "activityDisplayName": "User registered security info",
         "category": "UserManagement", "loggedByService": "Authentication Methods", "operationType": "Add",
         "result": "success", "resultReason": "User registered Mobile Phone SMS",
         "initiatedBy": {"user": {"id": user_id, "displayName": null, "userPrincipalName": upn, "ipAddress": ip}},
-        "targetResources": [{"id": user_id, "displayName": null, "type": "User", "userPrincipalName": upn, "modifiedProperties": [], "groupType": null}],
+        "targetResources": [{"id": user_id, "displayName": null, "type": "User", "userPrincipalName": upn, "modifiedProperties": []}],
     }));
 }
 
 fn attacker_method_present(tenant: &Tenant, user_id: &str) -> bool {
-    let Some(user) = tenant.user(user_id) else { return false };
+    let Some(user) = tenant.user(user_id) else {
+        return false;
+    };
     let planted = tenant
         .answer_key
         .attacker
         .iter()
         .chain(&tenant.attacker.added)
-        .filter(|a| a.kind == ArtefactKind::AuthenticationMethod && a.user_id.as_deref() == Some(user_id));
+        .filter(|a| {
+            a.kind == ArtefactKind::AuthenticationMethod && a.user_id.as_deref() == Some(user_id)
+        });
     let ids: Vec<&str> = planted.map(|a| a.id.as_str()).collect();
-    user.methods.iter().any(|m| str_of(m, "id").is_some_and(|id| ids.contains(&id)))
+    user.methods
+        .iter()
+        .any(|m| str_of(m, "id").is_some_and(|id| ids.contains(&id)))
 }
 
 fn reset_back_in(tenant: &mut Tenant, now: DateTime<Utc>) {
@@ -329,10 +401,19 @@ fn reset_back_in(tenant: &mut Tenant, now: DateTime<Utc>) {
         }
         // Self-service password reset with the attacker's own method, then a fresh sign-in.
         let ip = tenant.attacker.ip();
-        let upn = tenant.user(&user_id).map(|u| u.upn().to_owned()).unwrap_or_default();
+        let upn = tenant
+            .user(&user_id)
+            .map(|u| u.upn().to_owned())
+            .unwrap_or_default();
         if let Some(user) = tenant.user_mut(&user_id) {
-            user.user.insert("lastPasswordChangeDateTime".to_owned(), json!(graph_time(at)));
-            user.user.insert("signInSessionsValidFromDateTime".to_owned(), json!(graph_time(at)));
+            user.user.insert(
+                "lastPasswordChangeDateTime".to_owned(),
+                json!(graph_time(at)),
+            );
+            user.user.insert(
+                "signInSessionsValidFromDateTime".to_owned(),
+                json!(graph_time(at)),
+            );
         }
         {
             let account = &mut tenant.attacker.accounts[index];
@@ -348,18 +429,29 @@ fn reset_back_in(tenant: &mut Tenant, now: DateTime<Utc>) {
             "id": audit_id, "activityDateTime": graph_time(at), "activityDisplayName": "Reset password (self-service)",
             "category": "UserManagement", "loggedByService": "Self-service Password Management", "operationType": "Update",
             "initiatedBy": {"user": {"id": user_id, "displayName": null, "userPrincipalName": upn, "ipAddress": ip}},
-            "targetResources": [{"id": user_id, "displayName": null, "type": "User", "userPrincipalName": upn, "modifiedProperties": [], "groupType": null}],
+            "targetResources": [{"id": user_id, "displayName": null, "type": "User", "userPrincipalName": upn, "modifiedProperties": []}],
         }));
         let sign_in = attacker_sign_in(tenant, &user_id, at + Duration::seconds(30), true);
         tenant.push_sign_in(sign_in);
     }
 }
 
-fn attacker_sign_in(tenant: &mut Tenant, user_id: &str, at: DateTime<Utc>, interactive: bool) -> Value {
+fn attacker_sign_in(
+    tenant: &mut Tenant,
+    user_id: &str,
+    at: DateTime<Utc>,
+    interactive: bool,
+) -> Value {
     let id = tenant.new_guid("attacker-signin");
     let plan = &tenant.attacker.plan;
-    let account = tenant.attacker.accounts.iter().find(|a| a.user_id == user_id);
-    let (app_id, app_name) = account.map(|a| (a.app_id.clone(), a.app_name.clone())).unwrap_or_default();
+    let account = tenant
+        .attacker
+        .accounts
+        .iter()
+        .find(|a| a.user_id == user_id);
+    let (app_id, app_name) = account
+        .map(|a| (a.app_id.clone(), a.app_name.clone()))
+        .unwrap_or_default();
     let mut sign_in = json!({
         "id": id,
         "createdDateTime": graph_time(at),
@@ -383,9 +475,20 @@ fn attacker_sign_in(tenant: &mut Tenant, user_id: &str, at: DateTime<Utc>, inter
 }
 
 fn external(tenant: &Tenant, address: &str) -> bool {
-    let bare = address.trim_start_matches("smtp:").trim_start_matches("SMTP:");
-    let Some((_, domain)) = bare.rsplit_once('@') else { return false };
-    let ours = |d: &str| d.eq_ignore_ascii_case(&tenant.info.domain) || tenant.users.iter().any(|u| u.upn().rsplit_once('@').is_some_and(|(_, ud)| ud.eq_ignore_ascii_case(d)));
+    let bare = address
+        .trim_start_matches("smtp:")
+        .trim_start_matches("SMTP:");
+    let Some((_, domain)) = bare.rsplit_once('@') else {
+        return false;
+    };
+    let ours = |d: &str| {
+        d.eq_ignore_ascii_case(&tenant.info.domain)
+            || tenant.users.iter().any(|u| {
+                u.upn()
+                    .rsplit_once('@')
+                    .is_some_and(|(_, ud)| ud.eq_ignore_ascii_case(d))
+            })
+    };
     !ours(domain)
 }
 
@@ -413,16 +516,34 @@ fn activity(tenant: &mut Tenant, tick: DateTime<Utc>) {
     for (index, app) in apps.iter().enumerate() {
         let token_dead = !session_alive(tenant, &app.user_id, app.token_since);
         if token_dead && grant_exists(tenant, app) {
-            let died = tenant.user(&app.user_id).and_then(|u| u.sessions_valid_from()).unwrap_or(tick);
-            if tick - died >= Duration::hours(APP_RECONSENT_HOURS) && tenant.user(&app.user_id).is_some_and(|u| u.account_enabled()) {
+            let died = tenant
+                .user(&app.user_id)
+                .and_then(|u| u.sessions_valid_from())
+                .unwrap_or(tick);
+            if tick - died >= Duration::hours(APP_RECONSENT_HOURS)
+                && tenant
+                    .user(&app.user_id)
+                    .is_some_and(|u| u.account_enabled())
+            {
                 tenant.attacker.apps[index].token_since = tick;
                 tenant.attacker.note(tick, &app.user_id, "appTokenRenewed", format!("the consent to {} was still in place: the app obtained a new token without a prompt", app.sp_id));
             }
         }
         let current = tenant.attacker.apps[index].clone();
         if app_alive(tenant, &current) && app.reads_per_hour > 0 {
-            let app_id = tenant.service_principal(&app.sp_id).and_then(|sp| str_of(sp, "appId")).unwrap_or_default().to_owned();
-            mail_items_accessed(tenant, &app.user_id, tick, app.reads_per_hour, "20.190.151.7", Some(app_id));
+            let app_id = tenant
+                .service_principal(&app.sp_id)
+                .and_then(|sp| str_of(sp, "appId"))
+                .unwrap_or_default()
+                .to_owned();
+            mail_items_accessed(
+                tenant,
+                &app.user_id,
+                tick,
+                app.reads_per_hour,
+                "20.190.151.7",
+                Some(app_id),
+            );
             tenant.attacker.items_read += u64::from(app.reads_per_hour);
         }
     }
@@ -435,22 +556,50 @@ fn activity(tenant: &mut Tenant, tick: DateTime<Utc>) {
         .flat_map(|(u, m)| {
             let mut targets: Vec<String> = m.forwarding_smtp_address.iter().cloned().collect();
             for rule in m.inbox_rules.iter().filter(|r| r.enabled) {
-                targets.extend(rule.actions.forward_to.iter().chain(&rule.actions.redirect_to).chain(&rule.actions.forward_as_attachment_to).cloned());
+                targets.extend(
+                    rule.actions
+                        .forward_to
+                        .iter()
+                        .chain(&rule.actions.redirect_to)
+                        .chain(&rule.actions.forward_as_attachment_to)
+                        .cloned(),
+                );
             }
-            targets.into_iter().filter(|t| external(tenant, t)).map(|t| (u.id().to_owned(), t)).collect::<Vec<_>>()
+            targets
+                .into_iter()
+                .filter(|t| external(tenant, t))
+                .map(|t| (u.id().to_owned(), t))
+                .collect::<Vec<_>>()
         })
         .collect();
     for (user_id, target) in forwards {
         tenant.attacker.mail_forwarded += u64::from(per_hour);
-        tenant.attacker.note(tick, &user_id, "mailForwarded", format!("{per_hour} messages left the organisation to {target}"));
+        tenant.attacker.note(
+            tick,
+            &user_id,
+            "mailForwarded",
+            format!("{per_hour} messages left the organisation to {target}"),
+        );
     }
 }
 
-fn mail_items_accessed(tenant: &mut Tenant, user_id: &str, tick: DateTime<Utc>, count: u32, ip: &str, app_id: Option<String>) {
+fn mail_items_accessed(
+    tenant: &mut Tenant,
+    user_id: &str,
+    tick: DateTime<Utc>,
+    count: u32,
+    ip: &str,
+    app_id: Option<String>,
+) {
     let id = tenant.new_guid("mia");
-    let upn = tenant.user(user_id).map(|u| u.upn().to_owned()).unwrap_or_default();
+    let upn = tenant
+        .user(user_id)
+        .map(|u| u.upn().to_owned())
+        .unwrap_or_default();
     let created = graph_time(tick - Duration::minutes(3));
-    let client_app = app_id.clone().unwrap_or_else(|| "00000002-0000-0ff1-ce00-000000000000".to_owned());
+    let client_app = app_id
+        .clone()
+        .unwrap_or_else(|| "00000002-0000-0ff1-ce00-000000000000".to_owned());
     tenant.push_audit_record(json!({
         "id": id,
         "createdDateTime": created,

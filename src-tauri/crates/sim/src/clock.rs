@@ -18,7 +18,11 @@ impl Clock {
     pub(crate) fn new(start: DateTime<Utc>, rate: f64) -> Self {
         Self {
             start,
-            rate: if rate.is_finite() && rate > 0.0 { rate } else { 0.0 },
+            rate: if rate.is_finite() && rate > 0.0 {
+                rate
+            } else {
+                0.0
+            },
             real_start: Instant::now(),
             offset: Mutex::new(Duration::zero()),
         }
@@ -74,14 +78,20 @@ mod tests {
         clock.advance(Duration::minutes(5));
         assert_eq!(graph_time(clock.now()), "2025-03-12T23:55:00Z");
         clock.advance(Duration::minutes(-5));
-        assert_eq!(graph_time(clock.now()), "2025-03-12T23:55:00Z", "never goes backward");
+        assert_eq!(
+            graph_time(clock.now()),
+            "2025-03-12T23:55:00Z",
+            "never goes backward"
+        );
     }
 
     #[test]
     fn parses_times_with_and_without_offset() {
         assert!(parse_time("2024-06-11T08:47:25").is_some());
         assert_eq!(
-            parse_time("2024-06-11T10:47:25+02:00").map(graph_time).as_deref(),
+            parse_time("2024-06-11T10:47:25+02:00")
+                .map(graph_time)
+                .as_deref(),
             Some("2024-06-11T08:47:25Z")
         );
         assert!(parse_time("yesterday").is_none());

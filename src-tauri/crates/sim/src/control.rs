@@ -23,16 +23,36 @@ use crate::token::RegisteredCert;
 
 pub(crate) fn routes() -> Router<Arc<Sim>> {
     Router::new()
-        .route("/actions", get(|State(sim): State<Arc<Sim>>| async move { Json(actions(&sim)) }))
-        .route("/score", get(|State(sim): State<Arc<Sim>>| async move { Json(score(&sim)) }))
+        .route(
+            "/actions",
+            get(|State(sim): State<Arc<Sim>>| async move { Json(actions(&sim)) }),
+        )
+        .route(
+            "/score",
+            get(|State(sim): State<Arc<Sim>>| async move { Json(score(&sim)) }),
+        )
         .route("/attacker", get(attacker))
-        .route("/now", get(|State(sim): State<Arc<Sim>>| async move { Json(json!({"now": graph_time(sim.clock.now())})) }))
+        .route(
+            "/now",
+            get(|State(sim): State<Arc<Sim>>| async move {
+                Json(json!({"now": graph_time(sim.clock.now())}))
+            }),
+        )
         .route("/clock", post(clock))
-        .route("/faults", get(|State(sim): State<Arc<Sim>>| async move { Json(json!(sim.fault_config())) }).post(faults))
+        .route(
+            "/faults",
+            get(|State(sim): State<Arc<Sim>>| async move { Json(json!(sim.fault_config())) })
+                .post(faults),
+        )
         .route("/devicecode/approve", post(approve))
         .route("/apps/{client_id}/certificates", post(upload_certificate))
         .route("/scenario", get(scenario))
-        .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such /_sim endpoint: see SCENARIOS.md") })
+        .fallback(|| async {
+            problem(
+                StatusCode::NOT_FOUND,
+                "no such /_sim endpoint: see SCENARIOS.md",
+            )
+        })
 }
 
 fn problem(status: StatusCode, message: &str) -> Response {
@@ -66,13 +86,19 @@ struct ClockRequest {
 
 async fn clock(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
     let Ok(request) = serde_json::from_slice::<ClockRequest>(&body) else {
-        return problem(StatusCode::BAD_REQUEST, "send {\"advanceMinutes\": N} (or advanceSeconds / advanceHours)");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "send {\"advanceMinutes\": N} (or advanceSeconds / advanceHours)",
+        );
     };
-    let seconds = request.advance_seconds.unwrap_or(0.0) + request.advance_minutes.unwrap_or(0.0) * 60.0 + request.advance_hours.unwrap_or(0.0) * 3600.0;
+    let seconds = request.advance_seconds.unwrap_or(0.0)
+        + request.advance_minutes.unwrap_or(0.0) * 60.0
+        + request.advance_hours.unwrap_or(0.0) * 3600.0;
     if !seconds.is_finite() || seconds < 0.0 {
         return problem(StatusCode::BAD_REQUEST, "the clock only moves forward");
     }
-    sim.clock.advance(Duration::milliseconds((seconds * 1000.0) as i64));
+    sim.clock
+        .advance(Duration::milliseconds((seconds * 1000.0) as i64));
     sim.catch_up();
     Json(json!({"now": graph_time(sim.clock.now())})).into_response()
 }
@@ -89,12 +115,20 @@ struct FaultRequest {
 async fn faults(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
     let request: FaultRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, &format!("not a faults object: {e}")),
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                &format!("not a faults object: {e}"),
+            )
+        }
     };
     if request.expire_tokens_now {
         sim.tokens.expire_all();
     }
-    sim.faults.lock().unwrap_or_else(|e| e.into_inner()).set(request.faults.clone());
+    sim.faults
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .set(request.faults.clone());
     let mut tenant = sim.lock_tenant();
     let now = sim.clock.now();
     tenant.record_action(now, json!({"surface": "control", "change": "faults", "faults": request.faults, "expireTokensNow": request.expire_tokens_now}));
@@ -112,10 +146,20 @@ struct ApproveRequest {
 
 async fn approve(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
     let Ok(request) = serde_json::from_slice::<ApproveRequest>(&body) else {
-        return problem(StatusCode::BAD_REQUEST, "send {\"userCode\": \"...\", \"userPrincipalName\": \"...\"}");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "send {\"userCode\": \"...\", \"userPrincipalName\": \"...\"}",
+        );
     };
-    match crate::token::approve_device_code(&sim, &request.user_code, &request.user_principal_name, request.decline) {
-        Ok(user_id) => Json(json!({"approved": !request.decline, "userId": user_id})).into_response(),
+    match crate::token::approve_device_code(
+        &sim,
+        &request.user_code,
+        &request.user_principal_name,
+        request.decline,
+    ) {
+        Ok(user_id) => {
+            Json(json!({"approved": !request.decline, "userId": user_id})).into_response()
+        }
         Err(message) => problem(StatusCode::BAD_REQUEST, &message),
     }
 }
@@ -126,9 +170,16 @@ struct CertificateRequest {
     certificate_pem: String,
 }
 
-async fn upload_certificate(State(sim): State<Arc<Sim>>, Path(client_id): Path<String>, body: Bytes) -> Response {
+async fn upload_certificate(
+    State(sim): State<Arc<Sim>>,
+    Path(client_id): Path<String>,
+    body: Bytes,
+) -> Response {
     let Ok(request) = serde_json::from_slice::<CertificateRequest>(&body) else {
-        return problem(StatusCode::BAD_REQUEST, "send {\"certificatePem\": \"-----BEGIN CERTIFICATE-----...\"}");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "send {\"certificatePem\": \"-----BEGIN CERTIFICATE-----...\"}",
+        );
     };
     let cert = match RegisteredCert::from_pem(&request.certificate_pem) {
         Ok(cert) => cert,
@@ -136,12 +187,18 @@ async fn upload_certificate(State(sim): State<Arc<Sim>>, Path(client_id): Path<S
     };
     let mut tenant = sim.lock_tenant();
     if !tenant.app.client_id.eq_ignore_ascii_case(&client_id) {
-        return problem(StatusCode::NOT_FOUND, "no app registration with that client id in this tenant");
+        return problem(
+            StatusCode::NOT_FOUND,
+            "no app registration with that client id in this tenant",
+        );
     }
     let thumbprint = cert.thumbprint();
     tenant.certificates.push(cert);
     let now = sim.clock.now();
-    tenant.record_action(now, json!({"surface": "control", "change": "certificate uploaded", "thumbprint": thumbprint}));
+    tenant.record_action(
+        now,
+        json!({"surface": "control", "change": "certificate uploaded", "thumbprint": thumbprint}),
+    );
     (StatusCode::CREATED, Json(json!({"thumbprint": thumbprint}))).into_response()
 }
 
@@ -169,29 +226,70 @@ fn present(tenant: &Tenant, artefact: &Artefact) -> bool {
     let user = artefact.user_id.as_deref().and_then(|u| tenant.user(u));
     let mailbox = user.and_then(|u| u.mailbox.as_ref());
     let same = |a: &str, b: &str| {
-        a.trim_start_matches("smtp:").trim_start_matches("SMTP:").eq_ignore_ascii_case(b.trim_start_matches("smtp:").trim_start_matches("SMTP:"))
+        a.trim_start_matches("smtp:")
+            .trim_start_matches("SMTP:")
+            .eq_ignore_ascii_case(b.trim_start_matches("smtp:").trim_start_matches("SMTP:"))
     };
     let names = |who: &str| -> Vec<String> {
         match tenant.user(who) {
-            Some(u) => vec![u.upn().to_owned(), u.id().to_owned(), u.display_name().to_owned(), u.user.get("mailNickname").and_then(Value::as_str).unwrap_or_default().to_owned()],
+            Some(u) => vec![
+                u.upn().to_owned(),
+                u.id().to_owned(),
+                u.display_name().to_owned(),
+                u.user
+                    .get("mailNickname")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            ],
             None => vec![who.to_owned()],
         }
     };
-    let is = |stored: &str| names(&artefact.id).iter().any(|n| !n.is_empty() && (same(stored, n) || names(stored).iter().any(|m| same(m, n))));
+    let is = |stored: &str| {
+        names(&artefact.id)
+            .iter()
+            .any(|n| !n.is_empty() && (same(stored, n) || names(stored).iter().any(|m| same(m, n))))
+    };
     match artefact.kind {
-        ArtefactKind::AuthenticationMethod => user.is_some_and(|u| u.methods.iter().any(|m| str_of(m, "id") == Some(artefact.id.as_str()))),
-        ArtefactKind::InboxRule => mailbox.is_some_and(|m| m.inbox_rules.iter().any(|r| r.rule_identity.as_deref() == Some(artefact.id.as_str()) || r.name == artefact.id)),
-        ArtefactKind::MailboxForwarding => mailbox.is_some_and(|m| {
-            m.forwarding_smtp_address.as_deref().is_some_and(|a| same(a, &artefact.id)) || m.forwarding_address.as_deref().is_some_and(is)
+        ArtefactKind::AuthenticationMethod => user.is_some_and(|u| {
+            u.methods
+                .iter()
+                .any(|m| str_of(m, "id") == Some(artefact.id.as_str()))
         }),
-        ArtefactKind::MailboxPermission => mailbox.is_some_and(|m| m.permissions.iter().any(|p| is(&p.user))),
-        ArtefactKind::RecipientPermission => mailbox.is_some_and(|m| m.recipient_permissions.iter().any(|p| is(&p.trustee))),
-        ArtefactKind::SendOnBehalf => mailbox.is_some_and(|m| m.grant_send_on_behalf_to.iter().any(|t| is(t))),
-        ArtefactKind::Oauth2PermissionGrant => tenant.grants.iter().any(|g| str_of(g, "id") == Some(artefact.id.as_str())),
-        ArtefactKind::ServicePrincipal => tenant
-            .service_principal(&artefact.id)
-            .is_some_and(|sp| sp.get("accountEnabled").and_then(Value::as_bool).unwrap_or(true)),
-        ArtefactKind::User => tenant.user(&artefact.id).is_some_and(|u| u.account_enabled()),
+        ArtefactKind::InboxRule => mailbox.is_some_and(|m| {
+            m.inbox_rules.iter().any(|r| {
+                r.rule_identity.as_deref() == Some(artefact.id.as_str()) || r.name == artefact.id
+            })
+        }),
+        ArtefactKind::MailboxForwarding => mailbox.is_some_and(|m| {
+            m.forwarding_smtp_address
+                .as_deref()
+                .is_some_and(|a| same(a, &artefact.id))
+                || m.forwarding_address.as_deref().is_some_and(is)
+        }),
+        ArtefactKind::MailboxPermission => {
+            mailbox.is_some_and(|m| m.permissions.iter().any(|p| is(&p.user)))
+        }
+        ArtefactKind::RecipientPermission => {
+            mailbox.is_some_and(|m| m.recipient_permissions.iter().any(|p| is(&p.trustee)))
+        }
+        ArtefactKind::SendOnBehalf => {
+            mailbox.is_some_and(|m| m.grant_send_on_behalf_to.iter().any(|t| is(t)))
+        }
+        ArtefactKind::Oauth2PermissionGrant => tenant
+            .grants
+            .iter()
+            .any(|g| str_of(g, "id") == Some(artefact.id.as_str())),
+        ArtefactKind::ServicePrincipal => {
+            tenant.service_principal(&artefact.id).is_some_and(|sp| {
+                sp.get("accountEnabled")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(true)
+            })
+        }
+        ArtefactKind::User => tenant
+            .user(&artefact.id)
+            .is_some_and(|u| u.account_enabled()),
     }
 }
 
@@ -205,7 +303,12 @@ fn containment(tenant: &Tenant, user_id: &str) -> Value {
     let mut disabled = None;
     let mut reset = None;
     for action in &tenant.actions {
-        if action.get("targetId").and_then(Value::as_str) != Some(user_id) || action.get("status").and_then(Value::as_u64).is_none_or(|s| s >= 300) {
+        if action.get("targetId").and_then(Value::as_str) != Some(user_id)
+            || action
+                .get("status")
+                .and_then(Value::as_u64)
+                .is_none_or(|s| s >= 300)
+        {
             continue;
         }
         let at = action.get("at").cloned();
@@ -213,7 +316,8 @@ fn containment(tenant: &Tenant, user_id: &str) -> Value {
         if change == Some(&json!("revokeSignInSessions")) && revoked.is_none() {
             revoked = at.clone();
         }
-        if change.and_then(|c| c.get("accountEnabled")) == Some(&json!(false)) && disabled.is_none() {
+        if change.and_then(|c| c.get("accountEnabled")) == Some(&json!(false)) && disabled.is_none()
+        {
             disabled = at.clone();
         }
         if change.and_then(|c| c.get("passwordReset")).is_some() && reset.is_none() {
@@ -238,9 +342,24 @@ fn containment(tenant: &Tenant, user_id: &str) -> Value {
 /// The score against the answer key (GET /_sim/score).
 pub(crate) fn score(sim: &Sim) -> Value {
     let tenant = sim.lock_tenant();
-    let attacker_artefacts: Vec<&Artefact> = tenant.answer_key.attacker.iter().chain(&tenant.attacker.added).collect();
-    let remaining: Vec<Value> = attacker_artefacts.iter().filter(|a| present(&tenant, a)).map(|a| describe(a)).collect();
-    let legitimate_removed: Vec<Value> = tenant.answer_key.legitimate.iter().filter(|a| !present(&tenant, a)).map(describe).collect();
+    let attacker_artefacts: Vec<&Artefact> = tenant
+        .answer_key
+        .attacker
+        .iter()
+        .chain(&tenant.attacker.added)
+        .collect();
+    let remaining: Vec<Value> = attacker_artefacts
+        .iter()
+        .filter(|a| present(&tenant, a))
+        .map(|a| describe(a))
+        .collect();
+    let legitimate_removed: Vec<Value> = tenant
+        .answer_key
+        .legitimate
+        .iter()
+        .filter(|a| !present(&tenant, a))
+        .map(describe)
+        .collect();
     let mut compromised = tenant.answer_key.compromised_users.clone();
     for user in tenant.attacker.compromised_users() {
         if !compromised.contains(&user) {

@@ -5,13 +5,17 @@
 #[non_exhaustive]
 pub enum SimError {
     /// No shipped scenario has this name.
-    #[error("there is no built-in scenario named '{name}'; run `firebreak-sim scenarios` to list them")]
+    #[error(
+        "there is no built-in scenario named '{name}'; run `firebreak-sim scenarios` to list them"
+    )]
     UnknownScenario {
         /// The name that was asked for.
         name: String,
     },
     /// A scenario file could not be read from disk.
-    #[error("could not read the scenario file {path}: {source}; check the path and its permissions")]
+    #[error(
+        "could not read the scenario file {path}: {source}; check the path and its permissions"
+    )]
     ReadScenario {
         /// The file that was asked for.
         path: String,

@@ -17,8 +17,13 @@ use crate::tenant::{Tenant, UserRecord};
 use crate::token::{role_template_id, Claims, EXCHANGE_AUDIENCE};
 
 const READ_ROLES: &[&str] = &[
-    "Global Administrator", "Exchange Administrator", "Global Reader", "Security Reader", "Security Administrator",
-    "Compliance Administrator", "Helpdesk Administrator",
+    "Global Administrator",
+    "Exchange Administrator",
+    "Global Reader",
+    "Security Reader",
+    "Security Administrator",
+    "Compliance Administrator",
+    "Helpdesk Administrator",
 ];
 const WRITE_ROLES: &[&str] = &["Global Administrator", "Exchange Administrator"];
 const CONTENT_TYPE: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
@@ -33,7 +38,12 @@ struct ExoError {
 
 impl ExoError {
     fn new(status: StatusCode, exception: &'static str, message: impl Into<String>) -> Self {
-        Self { status, exception, code: "InternalServerError", message: message.into() }
+        Self {
+            status,
+            exception,
+            code: "InternalServerError",
+            message: message.into(),
+        }
     }
 
     fn not_found(what: &str) -> Self {
@@ -45,11 +55,20 @@ impl ExoError {
     }
 
     fn parameter(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "System.Management.Automation.ParameterBindingException", message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "System.Management.Automation.ParameterBindingException",
+            message,
+        )
     }
 
     fn unauthorized(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::UNAUTHORIZED, exception: "Microsoft.Exchange.Security.Authorization.UnauthorizedAccessException", code: "Unauthorized", message: message.into() }
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            exception: "Microsoft.Exchange.Security.Authorization.UnauthorizedAccessException",
+            code: "Unauthorized",
+            message: message.into(),
+        }
     }
 
     fn render(self) -> Response {
@@ -84,8 +103,15 @@ pub(crate) async fn invoke_command(
 }
 
 fn authorise(sim: &Sim, headers: &HeaderMap) -> Result<Claims, ExoError> {
-    let header = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).unwrap_or_default().trim();
+    let header = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .unwrap_or_default()
+        .trim();
     if token.is_empty() {
         return Err(ExoError::unauthorized("The request has no access token: send 'Authorization: Bearer <token>' for resource https://outlook.office365.com."));
     }
@@ -95,11 +121,24 @@ fn authorise(sim: &Sim, headers: &HeaderMap) -> Result<Claims, ExoError> {
         .map_err(|r| ExoError::unauthorized(r.message()))
 }
 
-fn run(sim: &Sim, tenant_key: &str, uri: &axum::http::Uri, headers: &HeaderMap, body: &[u8]) -> Result<Response, ExoError> {
+fn run(
+    sim: &Sim,
+    tenant_key: &str,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ExoError> {
     let claims = authorise(sim, headers)?;
-    let request: Value = serde_json::from_slice(body).map_err(|e| ExoError::parameter(format!("The request body is not valid JSON: {e}")))?;
-    let input = request.get("CmdletInput").ok_or_else(|| ExoError::parameter("The request body must contain 'CmdletInput'."))?;
-    let cmdlet = input.get("CmdletName").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let request: Value = serde_json::from_slice(body)
+        .map_err(|e| ExoError::parameter(format!("The request body is not valid JSON: {e}")))?;
+    let input = request
+        .get("CmdletInput")
+        .ok_or_else(|| ExoError::parameter("The request body must contain 'CmdletInput'."))?;
+    let cmdlet = input
+        .get("CmdletName")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let parameters = match input.get("Parameters") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(map)) => map.clone(),
@@ -107,8 +146,12 @@ fn run(sim: &Sim, tenant_key: &str, uri: &axum::http::Uri, headers: &HeaderMap, 
     };
     let now = sim.clock.now();
     let mut tenant = sim.lock_tenant();
-    if !tenant.info.id.eq_ignore_ascii_case(tenant_key) && !tenant.info.domain.eq_ignore_ascii_case(tenant_key) {
-        return Err(ExoError::unauthorized(format!("The tenant '{tenant_key}' in the URL does not match the token's tenant.")));
+    if !tenant.info.id.eq_ignore_ascii_case(tenant_key)
+        && !tenant.info.domain.eq_ignore_ascii_case(tenant_key)
+    {
+        return Err(ExoError::unauthorized(format!(
+            "The tenant '{tenant_key}' in the URL does not match the token's tenant."
+        )));
     }
     let writes = cmdlet.starts_with("Set-") || cmdlet.starts_with("Remove-");
     check_roles(&tenant, &claims, writes)?;
@@ -121,7 +164,13 @@ fn run(sim: &Sim, tenant_key: &str, uri: &axum::http::Uri, headers: &HeaderMap, 
         .get("prefer")
         .or_else(|| headers.get("x-prefer"))
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').find_map(|p| p.trim().strip_prefix("odata.maxpagesize=").and_then(|n| n.parse::<usize>().ok())))
+        .and_then(|v| {
+            v.split(',').find_map(|p| {
+                p.trim()
+                    .strip_prefix("odata.maxpagesize=")
+                    .and_then(|n| n.parse::<usize>().ok())
+            })
+        })
         .unwrap_or(1000)
         .clamp(1, 1000);
     let (rows, warnings) = match cmdlet.as_str() {
@@ -153,8 +202,20 @@ fn run(sim: &Sim, tenant_key: &str, uri: &axum::http::Uri, headers: &HeaderMap, 
     drop(tenant);
     let offset = uri
         .query()
-        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "$skiptoken").map(|(_, v)| v.into_owned()))
-        .map(|t| crate::graph::decode_skiptoken(&t).map(|(a, _)| a as usize).map_err(|_| ExoError::parameter("The $skiptoken is not valid: follow @odata.nextLink as returned.")))
+        .and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "$skiptoken")
+                .map(|(_, v)| v.into_owned())
+        })
+        .map(|t| {
+            crate::graph::decode_skiptoken(&t)
+                .map(|(a, _)| a as usize)
+                .map_err(|_| {
+                    ExoError::parameter(
+                        "The $skiptoken is not valid: follow @odata.nextLink as returned.",
+                    )
+                })
+        })
         .transpose()?
         .unwrap_or(0);
     let total = rows.len();
@@ -170,19 +231,38 @@ fn run(sim: &Sim, tenant_key: &str, uri: &axum::http::Uri, headers: &HeaderMap, 
     let mut out = Map::new();
     out.insert(
         "@odata.context".to_owned(),
-        json!(format!("{}/adminapi/beta/{tenant_key}/$metadata#Collection(Exchange.GenericHashTable)", sim.base_url)),
+        json!(format!(
+            "{}/adminapi/beta/{tenant_key}/$metadata#Collection(Exchange.GenericHashTable)",
+            sim.base_url
+        )),
     );
-    out.insert("adminapi.warnings@odata.type".to_owned(), json!("#Collection(String)"));
+    out.insert(
+        "adminapi.warnings@odata.type".to_owned(),
+        json!("#Collection(String)"),
+    );
     out.insert("@adminapi.warnings".to_owned(), json!(warnings));
     out.insert("value".to_owned(), Value::Array(page));
     if offset + page_size < total {
         let mut query: Vec<(String, String)> = uri
             .query()
-            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().filter(|(k, _)| k != "$skiptoken").collect())
+            .map(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .filter(|(k, _)| k != "$skiptoken")
+                    .collect()
+            })
             .unwrap_or_default();
-        query.push(("$skiptoken".to_owned(), crate::graph::encode_skiptoken(((offset + page_size) as u64, 0))));
-        let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish();
-        out.insert("@odata.nextLink".to_owned(), json!(format!("{}{}?{encoded}", sim.base_url, uri.path())));
+        query.push((
+            "$skiptoken".to_owned(),
+            crate::graph::encode_skiptoken(((offset + page_size) as u64, 0)),
+        ));
+        let encoded = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query)
+            .finish();
+        out.insert(
+            "@odata.nextLink".to_owned(),
+            json!(format!("{}{}?{encoded}", sim.base_url, uri.path())),
+        );
     }
     let mut response = (StatusCode::OK, axum::Json(Value::Object(out))).into_response();
     let h = response.headers_mut();
@@ -197,18 +277,35 @@ fn check_roles(tenant: &Tenant, claims: &Claims, writes: bool) -> Result<(), Exo
     let allowed = if writes { WRITE_ROLES } else { READ_ROLES };
     let allowed_ids: Vec<&str> = allowed.iter().filter_map(|r| role_template_id(r)).collect();
     if claims.is_app_only() {
-        let has_permission = claims.roles.as_ref().is_some_and(|r| r.iter().any(|p| p == "Exchange.ManageAsApp"));
+        let has_permission = claims
+            .roles
+            .as_ref()
+            .is_some_and(|r| r.iter().any(|p| p == "Exchange.ManageAsApp"));
         if !has_permission {
             return Err(ExoError::unauthorized(format!(
                 "The application {} has no Exchange.ManageAsApp permission: add it (Office 365 Exchange Online, application permission) and grant admin consent.",
                 claims.appid
             )));
         }
-    } else if !claims.scp.as_deref().unwrap_or_default().split_whitespace().any(|s| s == "Exchange.Manage") {
-        return Err(ExoError::unauthorized("The token has no Exchange.Manage delegated permission."));
+    } else if !claims
+        .scp
+        .as_deref()
+        .unwrap_or_default()
+        .split_whitespace()
+        .any(|s| s == "Exchange.Manage")
+    {
+        return Err(ExoError::unauthorized(
+            "The token has no Exchange.Manage delegated permission.",
+        ));
     }
     let roles: Vec<String> = if claims.is_app_only() {
-        tenant.app.entra_roles.iter().filter_map(|r| role_template_id(r)).map(str::to_owned).collect()
+        tenant
+            .app
+            .entra_roles
+            .iter()
+            .filter_map(|r| role_template_id(r))
+            .map(str::to_owned)
+            .collect()
     } else {
         claims.wids.clone()
     };
@@ -248,13 +345,18 @@ fn param_str(parameters: &Map<String, Value>, name: &str) -> Option<String> {
 }
 
 fn param<'a>(parameters: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    parameters.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    parameters
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
 }
 
 fn only(parameters: &Map<String, Value>, allowed: &[&str]) -> Result<(), ExoError> {
     for key in parameters.keys() {
         if !allowed.iter().any(|a| a.eq_ignore_ascii_case(key)) {
-            return Err(ExoError::parameter(format!("A parameter cannot be found that matches parameter name '{key}'.")));
+            return Err(ExoError::parameter(format!(
+                "A parameter cannot be found that matches parameter name '{key}'."
+            )));
         }
     }
     Ok(())
@@ -274,14 +376,21 @@ fn exchange_guid(user: &UserRecord) -> String {
 
 fn find_mailbox<'a>(tenant: &'a Tenant, identity: &str) -> Option<&'a UserRecord> {
     let identity = identity.trim();
-    tenant.users.iter().filter(|u| u.mailbox.is_some()).find(|u| {
-        u.id().eq_ignore_ascii_case(identity)
-            || u.upn().eq_ignore_ascii_case(identity)
-            || u.user.get("mail").and_then(Value::as_str).is_some_and(|m| m.eq_ignore_ascii_case(identity))
-            || alias(u).eq_ignore_ascii_case(identity)
-            || u.display_name().eq_ignore_ascii_case(identity)
-            || exchange_guid(u).eq_ignore_ascii_case(identity)
-    })
+    tenant
+        .users
+        .iter()
+        .filter(|u| u.mailbox.is_some())
+        .find(|u| {
+            u.id().eq_ignore_ascii_case(identity)
+                || u.upn().eq_ignore_ascii_case(identity)
+                || u.user
+                    .get("mail")
+                    .and_then(Value::as_str)
+                    .is_some_and(|m| m.eq_ignore_ascii_case(identity))
+                || alias(u).eq_ignore_ascii_case(identity)
+                || u.display_name().eq_ignore_ascii_case(identity)
+                || exchange_guid(u).eq_ignore_ascii_case(identity)
+        })
 }
 
 fn mailbox_identity(parameters: &Map<String, Value>, name: &str) -> Result<String, ExoError> {
@@ -295,7 +404,12 @@ fn trustee_is(tenant: &Tenant, trustee: &str, wanted: &str) -> bool {
     if trustee.eq_ignore_ascii_case(wanted) {
         return true;
     }
-    match (tenant.user(trustee).or_else(|| find_mailbox(tenant, trustee)), tenant.user(wanted).or_else(|| find_mailbox(tenant, wanted))) {
+    match (
+        tenant
+            .user(trustee)
+            .or_else(|| find_mailbox(tenant, trustee)),
+        tenant.user(wanted).or_else(|| find_mailbox(tenant, wanted)),
+    ) {
         (Some(a), Some(b)) => a.id() == b.id(),
         _ => false,
     }
@@ -335,14 +449,21 @@ fn mailbox_row(user: &UserRecord, mailbox: &Mailbox, sessions_from: Option<&str>
 }
 
 fn get_mailbox(tenant: &Tenant, parameters: &Map<String, Value>) -> Result<Vec<Value>, ExoError> {
-    only(parameters, &["Identity", "ResultSize", "RecipientTypeDetails"])?;
+    only(
+        parameters,
+        &["Identity", "ResultSize", "RecipientTypeDetails"],
+    )?;
     let render = |u: &UserRecord| {
-        let sessions = u.user.get("signInSessionsValidFromDateTime").and_then(Value::as_str);
+        let sessions = u
+            .user
+            .get("signInSessionsValidFromDateTime")
+            .and_then(Value::as_str);
         u.mailbox.as_ref().map(|m| mailbox_row(u, m, sessions))
     };
     match param_str(parameters, "Identity") {
         Some(identity) => {
-            let user = find_mailbox(tenant, &identity).ok_or_else(|| ExoError::not_found(&identity))?;
+            let user =
+                find_mailbox(tenant, &identity).ok_or_else(|| ExoError::not_found(&identity))?;
             Ok(render(user).into_iter().collect())
         }
         None => {
@@ -350,7 +471,13 @@ fn get_mailbox(tenant: &Tenant, parameters: &Map<String, Value>) -> Result<Vec<V
             Ok(tenant
                 .users
                 .iter()
-                .filter(|u| kind.as_ref().is_none_or(|k| u.mailbox.as_ref().is_some_and(|m| m.recipient_type_details.eq_ignore_ascii_case(k))))
+                .filter(|u| {
+                    kind.as_ref().is_none_or(|k| {
+                        u.mailbox
+                            .as_ref()
+                            .is_some_and(|m| m.recipient_type_details.eq_ignore_ascii_case(k))
+                    })
+                })
                 .filter_map(render)
                 .collect())
         }
@@ -359,30 +486,57 @@ fn get_mailbox(tenant: &Tenant, parameters: &Map<String, Value>) -> Result<Vec<V
 
 fn recipient_text(tenant: &Tenant, address: &str) -> String {
     match tenant.user(address) {
-        Some(user) => format!("\"{}\" [EX:/o=ExchangeLabs/ou=Exchange Administrative Group/cn=Recipients/cn={}]", user.display_name(), alias(user)),
+        Some(user) => format!(
+            "\"{}\" [EX:/o=ExchangeLabs/ou=Exchange Administrative Group/cn=Recipients/cn={}]",
+            user.display_name(),
+            alias(user)
+        ),
         None => format!("\"{address}\" [SMTP:{address}]"),
     }
 }
 
 fn rule_row(tenant: &Tenant, owner: &UserRecord, rule: &InboxRule) -> Value {
-    let identity = rule.rule_identity.clone().unwrap_or_else(|| crate::tenant::rule_identity(owner.id(), rule));
-    let number: Value = identity.parse::<u64>().map(|n| json!(n)).unwrap_or_else(|_| json!(identity));
+    let identity = rule
+        .rule_identity
+        .clone()
+        .unwrap_or_else(|| crate::tenant::rule_identity(owner.id(), rule));
+    let number: Value = identity
+        .parse::<u64>()
+        .map(|n| json!(n))
+        .unwrap_or_else(|_| json!(identity));
     let list = |items: &[String]| -> Value {
         if items.is_empty() {
             Value::Null
         } else {
-            Value::Array(items.iter().map(|a| json!(recipient_text(tenant, a))).collect())
+            Value::Array(
+                items
+                    .iter()
+                    .map(|a| json!(recipient_text(tenant, a)))
+                    .collect(),
+            )
         }
     };
-    let words = |items: &[String]| if items.is_empty() { Value::Null } else { json!(items) };
+    let words = |items: &[String]| {
+        if items.is_empty() {
+            Value::Null
+        } else {
+            json!(items)
+        }
+    };
     let a = &rule.actions;
     let c = &rule.conditions;
     let mut description = String::from("If the message:\r\n");
     if !c.body_or_subject_contains.is_empty() {
-        description.push_str(&format!("\tincludes '{}' in the subject or body\r\n", c.body_or_subject_contains.join("' or '")));
+        description.push_str(&format!(
+            "\tincludes '{}' in the subject or body\r\n",
+            c.body_or_subject_contains.join("' or '")
+        ));
     }
     if !c.subject_contains.is_empty() {
-        description.push_str(&format!("\tincludes '{}' in the subject\r\n", c.subject_contains.join("' or '")));
+        description.push_str(&format!(
+            "\tincludes '{}' in the subject\r\n",
+            c.subject_contains.join("' or '")
+        ));
     }
     description.push_str("Take the following actions:\r\n");
     if let Some(folder) = &a.move_to_folder {
@@ -424,8 +578,14 @@ fn rule_row(tenant: &Tenant, owner: &UserRecord, rule: &InboxRule) -> Value {
     })
 }
 
-fn get_inbox_rules(tenant: &Tenant, parameters: &Map<String, Value>) -> Result<Vec<Value>, ExoError> {
-    only(parameters, &["Mailbox", "IncludeHidden", "Identity", "BypassScopeCheck"])?;
+fn get_inbox_rules(
+    tenant: &Tenant,
+    parameters: &Map<String, Value>,
+) -> Result<Vec<Value>, ExoError> {
+    only(
+        parameters,
+        &["Mailbox", "IncludeHidden", "Identity", "BypassScopeCheck"],
+    )?;
     let identity = mailbox_identity(parameters, "Mailbox")?;
     let user = find_mailbox(tenant, &identity).ok_or_else(|| ExoError::not_found(&identity))?;
     let include_hidden = match param(parameters, "IncludeHidden") {
@@ -433,7 +593,10 @@ fn get_inbox_rules(tenant: &Tenant, parameters: &Map<String, Value>) -> Result<V
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(ExoError::parameter("Cannot convert the value of 'IncludeHidden' to System.Management.Automation.SwitchParameter: send true or false.")),
     };
-    let mailbox = user.mailbox.as_ref().ok_or_else(|| ExoError::not_found(&identity))?;
+    let mailbox = user
+        .mailbox
+        .as_ref()
+        .ok_or_else(|| ExoError::not_found(&identity))?;
     let wanted = param_str(parameters, "Identity");
     let rows: Vec<Value> = mailbox
         .inbox_rules
@@ -449,7 +612,10 @@ fn get_inbox_rules(tenant: &Tenant, parameters: &Map<String, Value>) -> Result<V
 }
 
 fn rule_is(owner: &UserRecord, rule: &InboxRule, wanted: &str) -> bool {
-    let identity = rule.rule_identity.clone().unwrap_or_else(|| crate::tenant::rule_identity(owner.id(), rule));
+    let identity = rule
+        .rule_identity
+        .clone()
+        .unwrap_or_else(|| crate::tenant::rule_identity(owner.id(), rule));
     let bare = wanted.rsplit('\\').next().unwrap_or(wanted);
     bare == identity || wanted.eq_ignore_ascii_case(&rule.name)
 }
@@ -466,11 +632,17 @@ fn permission_row(owner: &UserRecord, permission: &MailboxPermission) -> Value {
     })
 }
 
-fn get_mailbox_permissions(tenant: &Tenant, parameters: &Map<String, Value>) -> Result<Vec<Value>, ExoError> {
+fn get_mailbox_permissions(
+    tenant: &Tenant,
+    parameters: &Map<String, Value>,
+) -> Result<Vec<Value>, ExoError> {
     only(parameters, &["Identity", "User", "ResultSize"])?;
     let identity = mailbox_identity(parameters, "Identity")?;
     let user = find_mailbox(tenant, &identity).ok_or_else(|| ExoError::not_found(&identity))?;
-    let mailbox = user.mailbox.as_ref().ok_or_else(|| ExoError::not_found(&identity))?;
+    let mailbox = user
+        .mailbox
+        .as_ref()
+        .ok_or_else(|| ExoError::not_found(&identity))?;
     let only_user = param_str(parameters, "User");
     let own = MailboxPermission {
         user: "NT AUTHORITY\\SELF".to_owned(),
@@ -480,7 +652,11 @@ fn get_mailbox_permissions(tenant: &Tenant, parameters: &Map<String, Value>) -> 
     };
     Ok(std::iter::once(&own)
         .chain(mailbox.permissions.iter())
-        .filter(|p| only_user.as_ref().is_none_or(|u| trustee_is(tenant, &p.user, u)))
+        .filter(|p| {
+            only_user
+                .as_ref()
+                .is_none_or(|u| trustee_is(tenant, &p.user, u))
+        })
         .map(|p| permission_row(user, p))
         .collect())
 }
@@ -497,20 +673,42 @@ fn recipient_row(owner: &UserRecord, permission: &RecipientPermission) -> Value 
     })
 }
 
-fn get_recipient_permissions(tenant: &Tenant, parameters: &Map<String, Value>) -> Result<Vec<Value>, ExoError> {
-    only(parameters, &["Identity", "AccessRights", "Trustee", "ResultSize"])?;
+fn get_recipient_permissions(
+    tenant: &Tenant,
+    parameters: &Map<String, Value>,
+) -> Result<Vec<Value>, ExoError> {
+    only(
+        parameters,
+        &["Identity", "AccessRights", "Trustee", "ResultSize"],
+    )?;
     let identity = mailbox_identity(parameters, "Identity")?;
     let user = find_mailbox(tenant, &identity).ok_or_else(|| ExoError::not_found(&identity))?;
-    let mailbox = user.mailbox.as_ref().ok_or_else(|| ExoError::not_found(&identity))?;
+    let mailbox = user
+        .mailbox
+        .as_ref()
+        .ok_or_else(|| ExoError::not_found(&identity))?;
     let rights = param_str(parameters, "AccessRights");
-    if rights.as_ref().is_some_and(|r| !r.eq_ignore_ascii_case("SendAs")) {
-        return Err(ExoError::parameter("Cannot bind parameter 'AccessRights': the only valid value is SendAs."));
+    if rights
+        .as_ref()
+        .is_some_and(|r| !r.eq_ignore_ascii_case("SendAs"))
+    {
+        return Err(ExoError::parameter(
+            "Cannot bind parameter 'AccessRights': the only valid value is SendAs.",
+        ));
     }
     let trustee = param_str(parameters, "Trustee");
-    let own = RecipientPermission { trustee: "NT AUTHORITY\\SELF".to_owned(), access_rights: vec!["SendAs".to_owned()], is_inherited: false };
+    let own = RecipientPermission {
+        trustee: "NT AUTHORITY\\SELF".to_owned(),
+        access_rights: vec!["SendAs".to_owned()],
+        is_inherited: false,
+    };
     Ok(std::iter::once(&own)
         .chain(mailbox.recipient_permissions.iter())
-        .filter(|p| trustee.as_ref().is_none_or(|t| trustee_is(tenant, &p.trustee, t)))
+        .filter(|p| {
+            trustee
+                .as_ref()
+                .is_none_or(|t| trustee_is(tenant, &p.trustee, t))
+        })
         .map(|p| recipient_row(user, p))
         .collect())
 }
@@ -524,27 +722,58 @@ fn rights_param(parameters: &Map<String, Value>) -> Result<Vec<String>, ExoError
 }
 
 /// Runs a Set-/Remove- cmdlet; returns the warnings Exchange would print.
-fn mutate(tenant: &mut Tenant, cmdlet: &str, parameters: &Map<String, Value>) -> Result<Vec<String>, ExoError> {
-    let id_param = if cmdlet == "Remove-InboxRule" { "Mailbox" } else { "Identity" };
+fn mutate(
+    tenant: &mut Tenant,
+    cmdlet: &str,
+    parameters: &Map<String, Value>,
+) -> Result<Vec<String>, ExoError> {
+    let id_param = if cmdlet == "Remove-InboxRule" {
+        "Mailbox"
+    } else {
+        "Identity"
+    };
     let identity = mailbox_identity(parameters, id_param)?;
-    let owner_id = find_mailbox(tenant, &identity).map(|u| u.id().to_owned()).ok_or_else(|| ExoError::not_found(&identity))?;
+    let owner_id = find_mailbox(tenant, &identity)
+        .map(|u| u.id().to_owned())
+        .ok_or_else(|| ExoError::not_found(&identity))?;
     match cmdlet {
         "Set-Mailbox" => {
-            only(parameters, &["Identity", "ForwardingSmtpAddress", "ForwardingAddress", "DeliverToMailboxAndForward", "GrantSendOnBehalfTo", "AuditEnabled", "Confirm", "Force"])?;
+            only(
+                parameters,
+                &[
+                    "Identity",
+                    "ForwardingSmtpAddress",
+                    "ForwardingAddress",
+                    "DeliverToMailboxAndForward",
+                    "GrantSendOnBehalfTo",
+                    "AuditEnabled",
+                    "Confirm",
+                    "Force",
+                ],
+            )?;
             let forwarding_address = match param(parameters, "ForwardingAddress") {
                 Some(Value::String(target)) if !target.is_empty() => {
-                    let found = tenant.user(target).or_else(|| find_mailbox(tenant, target)).map(alias);
+                    let found = tenant
+                        .user(target)
+                        .or_else(|| find_mailbox(tenant, target))
+                        .map(alias);
                     Some(Some(found.ok_or_else(|| ExoError::not_found(target))?))
                 }
                 Some(Value::Null) | Some(Value::String(_)) => Some(None),
-                Some(_) => return Err(ExoError::parameter("Cannot bind parameter 'ForwardingAddress': send a recipient identity or null.")),
+                Some(_) => return Err(ExoError::parameter(
+                    "Cannot bind parameter 'ForwardingAddress': send a recipient identity or null.",
+                )),
                 None => None,
             };
             let send_on_behalf = match param(parameters, "GrantSendOnBehalfTo") {
                 None => None,
                 Some(value) => {
                     let (add, remove, replace) = send_on_behalf_change(tenant, value)?;
-                    let current = tenant.user(&owner_id).and_then(|u| u.mailbox.as_ref()).map(|m| m.grant_send_on_behalf_to.clone()).unwrap_or_default();
+                    let current = tenant
+                        .user(&owner_id)
+                        .and_then(|u| u.mailbox.as_ref())
+                        .map(|m| m.grant_send_on_behalf_to.clone())
+                        .unwrap_or_default();
                     let mut list = replace.unwrap_or(current);
                     list.retain(|t| !remove.iter().any(|r| trustee_is(tenant, t, r)));
                     for a in add {
@@ -555,18 +784,29 @@ fn mutate(tenant: &mut Tenant, cmdlet: &str, parameters: &Map<String, Value>) ->
                     Some(list)
                 }
             };
-            let user = tenant.user_mut(&owner_id).ok_or_else(|| ExoError::not_found(&identity))?;
-            let mailbox = user.mailbox.as_mut().ok_or_else(|| ExoError::not_found(&identity))?;
+            let user = tenant
+                .user_mut(&owner_id)
+                .ok_or_else(|| ExoError::not_found(&identity))?;
+            let mailbox = user
+                .mailbox
+                .as_mut()
+                .ok_or_else(|| ExoError::not_found(&identity))?;
             match param(parameters, "ForwardingSmtpAddress") {
                 Some(Value::String(address)) if !address.is_empty() => {
-                    let bare = address.trim_start_matches("smtp:").trim_start_matches("SMTP:");
+                    let bare = address
+                        .trim_start_matches("smtp:")
+                        .trim_start_matches("SMTP:");
                     if !bare.contains('@') {
                         return Err(ExoError::parameter(format!("Cannot bind parameter 'ForwardingSmtpAddress': '{address}' is not a valid SMTP address.")));
                     }
                     mailbox.forwarding_smtp_address = Some(format!("smtp:{bare}"));
                 }
-                Some(Value::Null) | Some(Value::String(_)) => mailbox.forwarding_smtp_address = None,
-                Some(_) => return Err(ExoError::parameter("Cannot bind parameter 'ForwardingSmtpAddress': send an SMTP address or null.")),
+                Some(Value::Null) | Some(Value::String(_)) => {
+                    mailbox.forwarding_smtp_address = None
+                }
+                Some(_) => return Err(ExoError::parameter(
+                    "Cannot bind parameter 'ForwardingSmtpAddress': send an SMTP address or null.",
+                )),
                 None => {}
             }
             if let Some(address) = forwarding_address {
@@ -574,7 +814,11 @@ fn mutate(tenant: &mut Tenant, cmdlet: &str, parameters: &Map<String, Value>) ->
             }
             match param(parameters, "DeliverToMailboxAndForward") {
                 Some(Value::Bool(b)) => mailbox.deliver_to_mailbox_and_forward = *b,
-                Some(_) => return Err(ExoError::parameter("Cannot bind parameter 'DeliverToMailboxAndForward': send true or false.")),
+                Some(_) => {
+                    return Err(ExoError::parameter(
+                        "Cannot bind parameter 'DeliverToMailboxAndForward': send true or false.",
+                    ))
+                }
                 None => {}
             }
             if let Some(Value::Bool(b)) = param(parameters, "AuditEnabled") {
@@ -586,12 +830,34 @@ fn mutate(tenant: &mut Tenant, cmdlet: &str, parameters: &Map<String, Value>) ->
             Ok(Vec::new())
         }
         "Remove-InboxRule" => {
-            only(parameters, &["Mailbox", "Identity", "Confirm", "AlwaysDeleteOutlookRulesBlob", "Force"])?;
+            only(
+                parameters,
+                &[
+                    "Mailbox",
+                    "Identity",
+                    "Confirm",
+                    "AlwaysDeleteOutlookRulesBlob",
+                    "Force",
+                ],
+            )?;
             let wanted = param_str(parameters, "Identity").ok_or_else(|| ExoError::parameter("Cannot process command because of one or more missing mandatory parameters: Identity."))?;
-            let user = tenant.users.iter_mut().find(|u| u.id() == owner_id).ok_or_else(|| ExoError::not_found(&identity))?;
+            let user = tenant
+                .users
+                .iter_mut()
+                .find(|u| u.id() == owner_id)
+                .ok_or_else(|| ExoError::not_found(&identity))?;
             let snapshot = user.clone();
-            let mailbox = user.mailbox.as_mut().ok_or_else(|| ExoError::not_found(&identity))?;
-            let matching: Vec<usize> = mailbox.inbox_rules.iter().enumerate().filter(|(_, r)| rule_is(&snapshot, r, &wanted)).map(|(i, _)| i).collect();
+            let mailbox = user
+                .mailbox
+                .as_mut()
+                .ok_or_else(|| ExoError::not_found(&identity))?;
+            let matching: Vec<usize> = mailbox
+                .inbox_rules
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| rule_is(&snapshot, r, &wanted))
+                .map(|(i, _)| i)
+                .collect();
             match matching.as_slice() {
                 [] => Err(ExoError::not_found(&wanted)),
                 [single] => {
@@ -606,16 +872,42 @@ fn mutate(tenant: &mut Tenant, cmdlet: &str, parameters: &Map<String, Value>) ->
             }
         }
         "Remove-MailboxPermission" => {
-            only(parameters, &["Identity", "User", "AccessRights", "InheritanceType", "Confirm", "Deny", "BypassMasterAccountSid"])?;
+            only(
+                parameters,
+                &[
+                    "Identity",
+                    "User",
+                    "AccessRights",
+                    "InheritanceType",
+                    "Confirm",
+                    "Deny",
+                    "BypassMasterAccountSid",
+                ],
+            )?;
             let trustee = param_str(parameters, "User").ok_or_else(|| ExoError::parameter("Cannot process command because of one or more missing mandatory parameters: User."))?;
             let rights = rights_param(parameters)?;
             let snapshot: Vec<(usize, bool)> = {
-                let user = tenant.user(&owner_id).ok_or_else(|| ExoError::not_found(&identity))?;
-                let mailbox = user.mailbox.as_ref().ok_or_else(|| ExoError::not_found(&identity))?;
-                mailbox.permissions.iter().enumerate().map(|(i, p)| (i, trustee_is(tenant, &p.user, &trustee))).collect()
+                let user = tenant
+                    .user(&owner_id)
+                    .ok_or_else(|| ExoError::not_found(&identity))?;
+                let mailbox = user
+                    .mailbox
+                    .as_ref()
+                    .ok_or_else(|| ExoError::not_found(&identity))?;
+                mailbox
+                    .permissions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (i, trustee_is(tenant, &p.user, &trustee)))
+                    .collect()
             };
-            let user = tenant.user_mut(&owner_id).ok_or_else(|| ExoError::not_found(&identity))?;
-            let mailbox = user.mailbox.as_mut().ok_or_else(|| ExoError::not_found(&identity))?;
+            let user = tenant
+                .user_mut(&owner_id)
+                .ok_or_else(|| ExoError::not_found(&identity))?;
+            let mailbox = user
+                .mailbox
+                .as_mut()
+                .ok_or_else(|| ExoError::not_found(&identity))?;
             let mut removed = false;
             for (i, is_trustee) in snapshot.into_iter().rev() {
                 if !is_trustee {
@@ -623,7 +915,9 @@ fn mutate(tenant: &mut Tenant, cmdlet: &str, parameters: &Map<String, Value>) ->
                 }
                 let permission = &mut mailbox.permissions[i];
                 let before = permission.access_rights.len();
-                permission.access_rights.retain(|r| !rights.iter().any(|x| x.eq_ignore_ascii_case(r)));
+                permission
+                    .access_rights
+                    .retain(|r| !rights.iter().any(|x| x.eq_ignore_ascii_case(r)));
                 removed |= permission.access_rights.len() != before;
                 if permission.access_rights.is_empty() {
                     mailbox.permissions.remove(i);
@@ -636,24 +930,47 @@ fn mutate(tenant: &mut Tenant, cmdlet: &str, parameters: &Map<String, Value>) ->
             })
         }
         "Remove-RecipientPermission" => {
-            only(parameters, &["Identity", "Trustee", "AccessRights", "Confirm", "Deny"])?;
+            only(
+                parameters,
+                &["Identity", "Trustee", "AccessRights", "Confirm", "Deny"],
+            )?;
             let trustee = param_str(parameters, "Trustee").ok_or_else(|| ExoError::parameter("Cannot process command because of one or more missing mandatory parameters: Trustee."))?;
             let rights = rights_param(parameters)?;
             if !rights.iter().all(|r| r.eq_ignore_ascii_case("SendAs")) {
-                return Err(ExoError::parameter("Cannot bind parameter 'AccessRights': the only valid value is SendAs."));
+                return Err(ExoError::parameter(
+                    "Cannot bind parameter 'AccessRights': the only valid value is SendAs.",
+                ));
             }
             let keep: Vec<bool> = {
-                let user = tenant.user(&owner_id).ok_or_else(|| ExoError::not_found(&identity))?;
-                let mailbox = user.mailbox.as_ref().ok_or_else(|| ExoError::not_found(&identity))?;
-                mailbox.recipient_permissions.iter().map(|p| !trustee_is(tenant, &p.trustee, &trustee)).collect()
+                let user = tenant
+                    .user(&owner_id)
+                    .ok_or_else(|| ExoError::not_found(&identity))?;
+                let mailbox = user
+                    .mailbox
+                    .as_ref()
+                    .ok_or_else(|| ExoError::not_found(&identity))?;
+                mailbox
+                    .recipient_permissions
+                    .iter()
+                    .map(|p| !trustee_is(tenant, &p.trustee, &trustee))
+                    .collect()
             };
-            let user = tenant.user_mut(&owner_id).ok_or_else(|| ExoError::not_found(&identity))?;
-            let mailbox = user.mailbox.as_mut().ok_or_else(|| ExoError::not_found(&identity))?;
+            let user = tenant
+                .user_mut(&owner_id)
+                .ok_or_else(|| ExoError::not_found(&identity))?;
+            let mailbox = user
+                .mailbox
+                .as_mut()
+                .ok_or_else(|| ExoError::not_found(&identity))?;
             let before = mailbox.recipient_permissions.len();
             let mut flags = keep.into_iter();
-            mailbox.recipient_permissions.retain(|_| flags.next().unwrap_or(true));
+            mailbox
+                .recipient_permissions
+                .retain(|_| flags.next().unwrap_or(true));
             Ok(if mailbox.recipient_permissions.len() == before {
-                vec![format!("The ACE for '{trustee}' with SendAs doesn't exist on the recipient.")]
+                vec![format!(
+                    "The ACE for '{trustee}' with SendAs doesn't exist on the recipient."
+                )]
             } else {
                 Vec::new()
             })
@@ -670,7 +987,13 @@ fn send_on_behalf_change(tenant: &Tenant, value: &Value) -> Result<SendOnBehalfC
         items
             .iter()
             .filter_map(Value::as_str)
-            .map(|t| tenant.user(t).or_else(|| find_mailbox(tenant, t)).map(alias).ok_or_else(|| ExoError::not_found(t)))
+            .map(|t| {
+                tenant
+                    .user(t)
+                    .or_else(|| find_mailbox(tenant, t))
+                    .map(alias)
+                    .ok_or_else(|| ExoError::not_found(t))
+            })
             .collect()
     };
     let as_list = |v: Option<&Value>| -> Vec<Value> {
@@ -685,17 +1008,28 @@ fn send_on_behalf_change(tenant: &Tenant, value: &Value) -> Result<SendOnBehalfC
         Value::Array(list) => Ok((Vec::new(), Vec::new(), Some(resolve(list)?))),
         Value::String(s) => Ok((Vec::new(), Vec::new(), Some(resolve(&[json!(s)])?))),
         Value::Object(map) => {
-            let get = |k: &str| map.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v);
+            let get = |k: &str| {
+                map.iter()
+                    .find(|(key, _)| key.eq_ignore_ascii_case(k))
+                    .map(|(_, v)| v)
+            };
             let add = resolve(&as_list(get("add")))?;
             // Removal takes the names as stored, even for recipients that no longer resolve.
             let remove: Vec<String> = as_list(get("remove"))
                 .iter()
                 .filter_map(Value::as_str)
-                .map(|t| tenant.user(t).or_else(|| find_mailbox(tenant, t)).map(alias).unwrap_or_else(|| t.to_owned()))
+                .map(|t| {
+                    tenant
+                        .user(t)
+                        .or_else(|| find_mailbox(tenant, t))
+                        .map(alias)
+                        .unwrap_or_else(|| t.to_owned())
+                })
                 .collect();
             Ok((add, remove, None))
         }
-        _ => Err(ExoError::parameter("Cannot bind parameter 'GrantSendOnBehalfTo'.")),
+        _ => Err(ExoError::parameter(
+            "Cannot bind parameter 'GrantSendOnBehalfTo'.",
+        )),
     }
 }
-

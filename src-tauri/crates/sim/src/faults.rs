@@ -64,7 +64,10 @@ pub(crate) struct FaultState {
 
 impl FaultState {
     pub(crate) fn new(config: Faults) -> Self {
-        Self { config, ..Self::default() }
+        Self {
+            config,
+            ..Self::default()
+        }
     }
 
     /// Replaces the configuration (accumulators restart).
@@ -119,7 +122,10 @@ mod tests {
 
     #[test]
     fn a_quarter_rate_throttles_exactly_every_fourth_request() {
-        let mut state = FaultState::new(Faults { throttle_rate: 0.25, ..Faults::default() });
+        let mut state = FaultState::new(Faults {
+            throttle_rate: 0.25,
+            ..Faults::default()
+        });
         let hits: Vec<bool> = (0..8).map(|_| state.next().is_some()).collect();
         assert_eq!(hits, [false, false, false, true, false, false, false, true]);
     }

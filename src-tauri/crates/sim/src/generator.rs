@@ -11,19 +11,46 @@ use crate::scenario::{GeneratorSpec, Mailbox, Scenario};
 use crate::tenant::UserRecord;
 
 const FIRST: &[&str] = &[
-    "Ada", "Ben", "Chloé", "Dara", "Emeka", "Fatima", "Gustav", "Hana", "Ivan", "Jun", "Kofi", "Lena", "Mateo", "Nia",
-    "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tomás", "Uma", "Viktor", "Wen", "Ximena", "Yusuf", "Zoë",
+    "Ada", "Ben", "Chloé", "Dara", "Emeka", "Fatima", "Gustav", "Hana", "Ivan", "Jun", "Kofi",
+    "Lena", "Mateo", "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tomás", "Uma", "Viktor",
+    "Wen", "Ximena", "Yusuf", "Zoë",
 ];
 const LAST: &[&str] = &[
-    "Adeyemi", "Berg", "Costa", "Dubois", "Eriksen", "Fischer", "García", "Haddad", "Ito", "Jansen", "Kowalski",
-    "Lindqvist", "Müller", "Nowak", "O'Neill", "Petrov", "Quispe", "Rossi", "Sato", "Tanaka", "Ulrich", "Varga",
+    "Adeyemi",
+    "Berg",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "García",
+    "Haddad",
+    "Ito",
+    "Jansen",
+    "Kowalski",
+    "Lindqvist",
+    "Müller",
+    "Nowak",
+    "O'Neill",
+    "Petrov",
+    "Quispe",
+    "Rossi",
+    "Sato",
+    "Tanaka",
+    "Ulrich",
+    "Varga",
 ];
 const APPS: &[(&str, &str)] = &[
     ("4765445b-32c6-49b0-83e6-1d93765276ca", "OfficeHome"),
-    ("00000002-0000-0ff1-ce00-000000000000", "Office 365 Exchange Online"),
+    (
+        "00000002-0000-0ff1-ce00-000000000000",
+        "Office 365 Exchange Online",
+    ),
     ("1fec8e78-bce4-4aaf-ab1b-5451cc387264", "Microsoft Teams"),
     ("d3590ed6-52b3-4102-aeff-aad2292ab01c", "Microsoft Office"),
-    ("ab9b8c07-8f02-4f72-87fa-80105867a763", "OneDrive SyncEngine"),
+    (
+        "ab9b8c07-8f02-4f72-87fa-80105867a763",
+        "OneDrive SyncEngine",
+    ),
 ];
 const CITIES: &[(&str, &str, f64, f64)] = &[
     ("London", "GB", 51.5072, -0.1276),
@@ -37,7 +64,11 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("FileAccessed", "SharePointFileOperation", "SharePoint"),
     ("FileDownloaded", "SharePointFileOperation", "OneDrive"),
     ("FileModified", "SharePointFileOperation", "OneDrive"),
-    ("UserLoggedIn", "AzureActiveDirectoryStsLogon", "AzureActiveDirectory"),
+    (
+        "UserLoggedIn",
+        "AzureActiveDirectoryStsLogon",
+        "AzureActiveDirectory",
+    ),
     ("MessageSent", "MicrosoftTeams", "MicrosoftTeams"),
 ];
 
@@ -90,7 +121,11 @@ impl Generated {
                 let h = mix(spec.seed ^ mix(n));
                 let first = FIRST[(h % FIRST.len() as u64) as usize];
                 let last = LAST[((h >> 8) % LAST.len() as u64) as usize];
-                let local: String = format!("{first}.{last}{n}").chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase();
+                let local: String = format!("{first}.{last}{n}")
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+                    .to_lowercase();
                 GenUser {
                     id: guid(mix(h), mix(h ^ 1)),
                     upn: format!("{local}@{domain}"),
@@ -134,7 +169,11 @@ impl Generated {
     }
 
     fn time_at(&self, index: u64, count: u64) -> DateTime<Utc> {
-        let offset = if count == 0 { 0 } else { (u128::from(index) * self.span_seconds as u128 / u128::from(count)) as i64 };
+        let offset = if count == 0 {
+            0
+        } else {
+            (u128::from(index) * self.span_seconds as u128 / u128::from(count)) as i64
+        };
         self.end - Duration::seconds(offset)
     }
 
@@ -210,7 +249,9 @@ pub(crate) struct SignIns<'a>(pub(crate) &'a Generated);
 pub(crate) struct AuditRecords<'a>(pub(crate) &'a Generated);
 
 fn user_matches(user: &GenUser, wanted: &Option<String>) -> bool {
-    wanted.as_ref().is_none_or(|w| user.id == *w || user.upn.eq_ignore_ascii_case(w))
+    wanted
+        .as_ref()
+        .is_none_or(|w| user.id == *w || user.upn.eq_ignore_ascii_case(w))
 }
 
 impl LogSeq for SignIns<'_> {
@@ -225,11 +266,15 @@ impl LogSeq for SignIns<'_> {
     fn plausible(&self, index: u64, hints: &Hints) -> bool {
         let h = self.0.sign_in_hash(index);
         let interactive = h % 10 < 3;
-        user_matches(self.0.user_of(h >> 8), &hints.user) && hints.interactive.is_none_or(|i| i == interactive)
+        user_matches(self.0.user_of(h >> 8), &hints.user)
+            && hints.interactive.is_none_or(|i| i == interactive)
     }
 
     fn start(&self, hints: &Hints) -> u64 {
-        hints.not_after.map(|t| self.0.first_at_or_before(t, self.0.sign_ins)).unwrap_or(0)
+        hints
+            .not_after
+            .map(|t| self.0.first_at_or_before(t, self.0.sign_ins))
+            .unwrap_or(0)
     }
 
     fn item(&self, index: u64) -> Value {
@@ -290,14 +335,18 @@ impl LogSeq for AuditRecords<'_> {
     }
 
     fn start(&self, hints: &Hints) -> u64 {
-        hints.not_after.map(|t| self.0.first_at_or_before(t, self.0.audit_records)).unwrap_or(0)
+        hints
+            .not_after
+            .map(|t| self.0.first_at_or_before(t, self.0.audit_records))
+            .unwrap_or(0)
     }
 
     fn item(&self, index: u64) -> Value {
         let g = self.0;
         let h = g.audit_hash(index);
         let user = g.user_of(h >> 8);
-        let (operation, record_type, service) = OPERATIONS[((h >> 24) % OPERATIONS.len() as u64) as usize];
+        let (operation, record_type, service) =
+            OPERATIONS[((h >> 24) % OPERATIONS.len() as u64) as usize];
         let created = graph_time(g.time_at(index, g.audit_records));
         json!({
             "id": guid(h, mix(h ^ 7)),
@@ -340,7 +389,10 @@ mod tests {
         let b = generated();
         assert_eq!(SignIns(&a).item(12_345), SignIns(&b).item(12_345));
         assert_ne!(SignIns(&a).item(1), SignIns(&a).item(2));
-        assert_eq!(AuditRecords(&a).item(999_999), AuditRecords(&b).item(999_999));
+        assert_eq!(
+            AuditRecords(&a).item(999_999),
+            AuditRecords(&b).item(999_999)
+        );
     }
 
     #[test]
@@ -349,11 +401,17 @@ mod tests {
         let seq = SignIns(&g);
         let mut last = seq.time(0);
         for i in (1..seq.len()).step_by(997) {
-            assert!(seq.time(i) <= last, "record {i} is newer than an earlier one");
+            assert!(
+                seq.time(i) <= last,
+                "record {i} is newer than an earlier one"
+            );
             last = seq.time(i);
         }
         let probe = seq.time(100_000);
-        let start = seq.start(&Hints { not_after: Some(probe), ..Hints::default() });
+        let start = seq.start(&Hints {
+            not_after: Some(probe),
+            ..Hints::default()
+        });
         assert!(seq.time(start) <= probe && (start == 0 || seq.time(start - 1) > probe));
     }
 

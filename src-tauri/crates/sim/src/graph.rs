@@ -49,49 +49,121 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
     Router::new()
         .route("/users", get(users::list))
         .route("/me", get(users::me))
-        .route("/users/{user}", get(users::get_user).patch(users::patch_user))
-        .route("/users/{user}/revokeSignInSessions", post(users::revoke_sessions))
-        .route("/users/{user}/microsoft.graph.revokeSignInSessions", post(users::revoke_sessions))
+        .route(
+            "/users/{user}",
+            get(users::get_user).patch(users::patch_user),
+        )
+        .route(
+            "/users/{user}/revokeSignInSessions",
+            post(users::revoke_sessions),
+        )
+        .route(
+            "/users/{user}/microsoft.graph.revokeSignInSessions",
+            post(users::revoke_sessions),
+        )
         .route("/users/{user}/memberOf", get(users::member_of))
         .route("/users/{user}/ownedObjects", get(users::owned_objects))
-        .route("/users/{user}/appRoleAssignments", get(users::app_role_assignments))
+        .route(
+            "/users/{user}/appRoleAssignments",
+            get(users::app_role_assignments),
+        )
         .route("/users/{user}/oauth2PermissionGrants", get(users::grants))
-        .route("/users/{user}/authentication/{kind}", get(methods::list).post(methods::create))
-        .route("/users/{user}/authentication/{kind}/{method}", get(methods::get_method).delete(methods::delete_method))
+        .route(
+            "/users/{user}/authentication/{kind}",
+            get(methods::list).post(methods::create),
+        )
+        .route(
+            "/users/{user}/authentication/{kind}/{method}",
+            get(methods::get_method).delete(methods::delete_method),
+        )
         .route("/users/{user}/mailboxSettings", get(mail::mailbox_settings))
-        .route("/users/{user}/mailFolders/{folder}/messageRules", get(mail::list_rules))
-        .route("/users/{user}/mailFolders/{folder}/messageRules/{rule}", get(mail::get_rule).delete(mail::delete_rule))
-        .route("/users/{user}/mailFolders/{folder}/messages", get(mail::list_messages))
+        .route(
+            "/users/{user}/mailFolders/{folder}/messageRules",
+            get(mail::list_rules),
+        )
+        .route(
+            "/users/{user}/mailFolders/{folder}/messageRules/{rule}",
+            get(mail::get_rule).delete(mail::delete_rule),
+        )
+        .route(
+            "/users/{user}/mailFolders/{folder}/messages",
+            get(mail::list_messages),
+        )
         .route("/oauth2PermissionGrants", get(apps::list_grants))
-        .route("/oauth2PermissionGrants/{grant}", get(apps::get_grant).delete(apps::delete_grant))
-        .route("/servicePrincipals/{sp}", get(apps::get_service_principal).patch(apps::patch_service_principal))
-        .route("/servicePrincipals/{sp}/appRoleAssignments", get(apps::sp_app_role_assignments))
-        .route("/servicePrincipals/{sp}/appRoleAssignedTo", get(apps::sp_app_role_assigned_to))
+        .route(
+            "/oauth2PermissionGrants/{grant}",
+            get(apps::get_grant).delete(apps::delete_grant),
+        )
+        .route(
+            "/servicePrincipals/{sp}",
+            get(apps::get_service_principal).patch(apps::patch_service_principal),
+        )
+        .route(
+            "/servicePrincipals/{sp}/appRoleAssignments",
+            get(apps::sp_app_role_assignments),
+        )
+        .route(
+            "/servicePrincipals/{sp}/appRoleAssignedTo",
+            get(apps::sp_app_role_assigned_to),
+        )
         .route("/auditLogs/signIns", get(logs::sign_ins))
         .route("/auditLogs/directoryAudits", get(logs::directory_audits))
         .route("/identityProtection/riskyUsers", get(security::risky_users))
-        .route("/identityProtection/riskyUsers/confirmCompromised", post(security::confirm_compromised))
-        .route("/identityProtection/riskyUsers/microsoft.graph.confirmCompromised", post(security::confirm_compromised))
-        .route("/identityProtection/riskyUsers/{risky}", get(security::risky_user))
-        .route("/identityProtection/riskDetections", get(security::risk_detections))
+        .route(
+            "/identityProtection/riskyUsers/confirmCompromised",
+            post(security::confirm_compromised),
+        )
+        .route(
+            "/identityProtection/riskyUsers/microsoft.graph.confirmCompromised",
+            post(security::confirm_compromised),
+        )
+        .route(
+            "/identityProtection/riskyUsers/{risky}",
+            get(security::risky_user),
+        )
+        .route(
+            "/identityProtection/riskDetections",
+            get(security::risk_detections),
+        )
         .route("/security/incidents", get(security::incidents))
         .route("/security/incidents/{incident}", get(security::incident))
         .route("/security/alerts_v2", get(security::alerts))
         .route("/security/alerts_v2/{alert}", get(security::alert))
-        .route("/security/auditLog/queries", get(audit::list_queries).post(audit::create_query))
+        .route(
+            "/security/auditLog/queries",
+            get(audit::list_queries).post(audit::create_query),
+        )
         .route("/security/auditLog/queries/{query}", get(audit::get_query))
-        .route("/security/auditLog/queries/{query}/records", get(audit::records))
-        .route("/{*rest}", delete(not_found).get(not_found).post(not_found).patch(not_found).put(not_found))
+        .route(
+            "/security/auditLog/queries/{query}/records",
+            get(audit::records),
+        )
+        .route(
+            "/{*rest}",
+            delete(not_found)
+                .get(not_found)
+                .post(not_found)
+                .patch(not_found)
+                .put(not_found),
+        )
         .method_not_allowed_fallback(method_not_allowed)
 }
 
 async fn not_found(OriginalUri(uri): OriginalUri) -> GraphError {
     let segment = uri.path().rsplit('/').next().unwrap_or_default().to_owned();
-    GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", format!("Resource not found for the segment '{segment}'."))
+    GraphError::new(
+        StatusCode::BAD_REQUEST,
+        "BadRequest",
+        format!("Resource not found for the segment '{segment}'."),
+    )
 }
 
 async fn method_not_allowed() -> GraphError {
-    GraphError::new(StatusCode::METHOD_NOT_ALLOWED, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
+    GraphError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Request_BadRequest",
+        "Specified HTTP method is not allowed for the request target.",
+    )
 }
 
 /// The permissions one operation accepts (ENDPOINTS.md §6: any listed alternative suffices, and a
@@ -109,7 +181,9 @@ const GLOBAL_ADMIN: &str = "62e90394-69f5-4237-9190-012177145e10";
 fn satisfies(granted: &[String], accepted: &[&str]) -> bool {
     accepted.iter().any(|needed| {
         let upgraded = needed.replace(".Read.", ".ReadWrite.");
-        granted.iter().any(|g| g.eq_ignore_ascii_case(needed) || g.eq_ignore_ascii_case(&upgraded))
+        granted
+            .iter()
+            .any(|g| g.eq_ignore_ascii_case(needed) || g.eq_ignore_ascii_case(&upgraded))
     })
 }
 
@@ -128,17 +202,43 @@ pub(crate) struct Ctx {
 impl FromRequestParts<Arc<Sim>> for Ctx {
     type Rejection = GraphError;
 
-    async fn from_request_parts(parts: &mut Parts, sim: &Arc<Sim>) -> Result<Self, Self::Rejection> {
-        let version = parts.extensions.get::<ApiVersion>().copied().unwrap_or(ApiVersion::V1);
+    async fn from_request_parts(
+        parts: &mut Parts,
+        sim: &Arc<Sim>,
+    ) -> Result<Self, Self::Rejection> {
+        let version = parts
+            .extensions
+            .get::<ApiVersion>()
+            .copied()
+            .unwrap_or(ApiVersion::V1);
         let now = sim.clock.now();
-        let unauthorized = |message: &str| GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", message);
-        let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).unwrap_or_default().trim();
+        let unauthorized = |message: &str| {
+            GraphError::new(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                message,
+            )
+        };
+        let header = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .unwrap_or_default()
+            .trim();
         if token.is_empty() {
-            return Err(unauthorized(crate::token::TokenRejection::Missing.message()));
+            return Err(unauthorized(
+                crate::token::TokenRejection::Missing.message(),
+            ));
         }
         let lifetime = sim.fault_config().token_lifetime_seconds;
-        let claims = sim.tokens.verify(token, GRAPH_AUDIENCE, now, lifetime).map_err(|r| unauthorized(r.message()))?;
+        let claims = sim
+            .tokens
+            .verify(token, GRAPH_AUDIENCE, now, lifetime)
+            .map_err(|r| unauthorized(r.message()))?;
         let query = Query::parse(parts.uri.query()).map_err(bad_query)?;
         let consistency_eventual = parts
             .headers
@@ -150,7 +250,16 @@ impl FromRequestParts<Arc<Sim>> for Ctx {
             .get::<OriginalUri>()
             .map(|u| u.path().to_owned())
             .unwrap_or_else(|| parts.uri.path().to_owned());
-        Ok(Ctx { sim: sim.clone(), claims, version, query, consistency_eventual, now, path, method: parts.method.clone() })
+        Ok(Ctx {
+            sim: sim.clone(),
+            claims,
+            version,
+            query,
+            consistency_eventual,
+            now,
+            path,
+            method: parts.method.clone(),
+        })
     }
 }
 
@@ -161,7 +270,11 @@ pub(crate) fn bad_query(err: QueryError) -> GraphError {
 
 /// The answer to a missing permission.
 pub(crate) fn denied() -> GraphError {
-    GraphError::new(StatusCode::FORBIDDEN, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+    GraphError::new(
+        StatusCode::FORBIDDEN,
+        "Authorization_RequestDenied",
+        "Insufficient privileges to complete the operation.",
+    )
 }
 
 /// Graph's directory 404.
@@ -182,7 +295,11 @@ impl Ctx {
     /// Refuses the request unless the token carries one of the accepted permissions (and, for a
     /// delegated caller, the user holds one of the roles).
     pub(crate) fn require(&self, perm: &Perm) -> Result<(), GraphError> {
-        let accepted = if self.claims.is_app_only() { perm.app } else { perm.delegated };
+        let accepted = if self.claims.is_app_only() {
+            perm.app
+        } else {
+            perm.delegated
+        };
         self.require_any(accepted, perm.roles)
     }
 
@@ -191,7 +308,10 @@ impl Ctx {
         if !satisfies(&self.claims.permissions(), accepted) {
             return Err(denied());
         }
-        if self.claims.is_app_only() || roles.is_empty() || self.claims.wids.iter().any(|w| w == GLOBAL_ADMIN) {
+        if self.claims.is_app_only()
+            || roles.is_empty()
+            || self.claims.wids.iter().any(|w| w == GLOBAL_ADMIN)
+        {
             return Ok(());
         }
         let held = roles
@@ -245,7 +365,11 @@ impl Ctx {
     }
 
     /// Checks `$filter` against an endpoint's spec.
-    pub(crate) fn check_filter(&self, spec: &FilterSpec, code: &'static str) -> Result<(), GraphError> {
+    pub(crate) fn check_filter(
+        &self,
+        spec: &FilterSpec,
+        code: &'static str,
+    ) -> Result<(), GraphError> {
         match &self.query.filter {
             Some(expr) => check_filter(expr, spec, code, self.advanced_query()).map_err(bad_query),
             None => Ok(()),
@@ -258,14 +382,21 @@ impl Ctx {
     }
 
     /// `$top` within the endpoint's limits, or its default page size.
-    pub(crate) fn page_size(&self, default: usize, max: usize, code: &'static str) -> Result<usize, GraphError> {
+    pub(crate) fn page_size(
+        &self,
+        default: usize,
+        max: usize,
+        code: &'static str,
+    ) -> Result<usize, GraphError> {
         match self.query.top {
             None => Ok(default),
             Some(n) if (1..=max).contains(&n) => Ok(n),
             Some(n) => Err(GraphError::new(
                 StatusCode::BAD_REQUEST,
                 code,
-                format!("Invalid page size specified: '{n}'. Must be between 1 and {max} inclusive."),
+                format!(
+                    "Invalid page size specified: '{n}'. Must be between 1 and {max} inclusive."
+                ),
             )),
         }
     }
@@ -292,16 +423,34 @@ impl Ctx {
     }
 
     /// Answers a collection already filtered and ordered: pages it and adds the OData annotations.
-    pub(crate) fn collection(&self, context: &str, items: Vec<Value>, page_size: usize, count: bool) -> Result<Response, GraphError> {
+    pub(crate) fn collection(
+        &self,
+        context: &str,
+        items: Vec<Value>,
+        page_size: usize,
+        count: bool,
+    ) -> Result<Response, GraphError> {
         let offset = self.offset()?;
         let total = items.len();
-        let page: Vec<Value> = items.into_iter().skip(offset).take(page_size).map(|v| self.shape(v)).collect();
-        let next = (offset + page_size < total).then(|| self.next_link(((offset + page_size) as u64, 0)));
+        let page: Vec<Value> = items
+            .into_iter()
+            .skip(offset)
+            .take(page_size)
+            .map(|v| self.shape(v))
+            .collect();
+        let next =
+            (offset + page_size < total).then(|| self.next_link(((offset + page_size) as u64, 0)));
         Ok(self.collection_body(context, page, next, count.then_some(total)))
     }
 
     /// Builds a collection response body.
-    pub(crate) fn collection_body(&self, context: &str, page: Vec<Value>, next: Option<String>, count: Option<usize>) -> Response {
+    pub(crate) fn collection_body(
+        &self,
+        context: &str,
+        page: Vec<Value>,
+        next: Option<String>,
+        count: Option<usize>,
+    ) -> Response {
         let mut body = Map::new();
         body.insert("@odata.context".to_owned(), json!(self.context(context)));
         if let Some(count) = count {
@@ -333,7 +482,12 @@ impl Ctx {
     }
 
     /// Records a change in the action log.
-    pub(crate) fn record(&self, tenant: &mut crate::tenant::Tenant, status: StatusCode, detail: Value) {
+    pub(crate) fn record(
+        &self,
+        tenant: &mut crate::tenant::Tenant,
+        status: StatusCode,
+        detail: Value,
+    ) {
         let mut entry = json!({
             "surface": "graph",
             "method": self.method.as_str(),
@@ -350,7 +504,11 @@ impl Ctx {
     /// Refuses an operation the beta description has but v1.0 (in the described snapshot) lacks.
     pub(crate) fn beta_only(&self, segment: &str) -> Result<(), GraphError> {
         if self.version == ApiVersion::V1 {
-            return Err(GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", format!("Resource not found for the segment '{segment}'.")));
+            return Err(GraphError::new(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                format!("Resource not found for the segment '{segment}'."),
+            ));
         }
         Ok(())
     }
@@ -366,8 +524,16 @@ pub(crate) fn encode_skiptoken(position: (u64, u64)) -> String {
 
 /// Decodes a `$skiptoken` made by [`encode_skiptoken`].
 pub(crate) fn decode_skiptoken(token: &str) -> Result<(u64, u64), GraphError> {
-    let invalid = || GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", format!("Invalid $skiptoken value '{token}'. Follow @odata.nextLink as returned."));
-    let bytes = URL_SAFE_NO_PAD.decode(token.trim()).map_err(|_| invalid())?;
+    let invalid = || {
+        GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            format!("Invalid $skiptoken value '{token}'. Follow @odata.nextLink as returned."),
+        )
+    };
+    let bytes = URL_SAFE_NO_PAD
+        .decode(token.trim())
+        .map_err(|_| invalid())?;
     if bytes.len() != 21 || &bytes[..5] != b"fbsim" {
         return Err(invalid());
     }
@@ -404,7 +570,10 @@ mod tests {
         let granted = vec!["User.ReadWrite.All".to_owned()];
         assert!(satisfies(&granted, &["User.Read.All"]));
         assert!(!satisfies(&granted, &["AuditLog.Read.All"]));
-        assert!(!satisfies(&["User.Read.All".to_owned()], &["User.ReadWrite.All"]));
+        assert!(!satisfies(
+            &["User.Read.All".to_owned()],
+            &["User.ReadWrite.All"]
+        ));
     }
 
     #[test]

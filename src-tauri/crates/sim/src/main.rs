@@ -43,10 +43,17 @@ fn main() -> ExitCode {
 
 fn serve_options(args: &[String]) -> Result<(Scenario, SimOptions), String> {
     let mut scenario = None;
-    let mut options = SimOptions { clock_rate: 1.0, ..SimOptions::default() };
+    let mut options = SimOptions {
+        clock_rate: 1.0,
+        ..SimOptions::default()
+    };
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
-        let mut value = || rest.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
+        let mut value = || {
+            rest.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
         match flag.as_str() {
             "--scenario" => {
                 let name = value()?;
@@ -57,11 +64,27 @@ fn serve_options(args: &[String]) -> Result<(Scenario, SimOptions), String> {
                 };
                 scenario = Some(loaded.map_err(|e| e.to_string())?);
             }
-            "--port" => options.port = value()?.parse().map_err(|_| "--port needs a number from 0 to 65535".to_owned())?,
-            "--latency-ms" => options.latency = Duration::from_millis(value()?.parse().map_err(|_| "--latency-ms needs a whole number".to_owned())?),
-            "--clock-rate" => options.clock_rate = value()?.parse().map_err(|_| "--clock-rate needs a number".to_owned())?,
+            "--port" => {
+                options.port = value()?
+                    .parse()
+                    .map_err(|_| "--port needs a number from 0 to 65535".to_owned())?
+            }
+            "--latency-ms" => {
+                options.latency = Duration::from_millis(
+                    value()?
+                        .parse()
+                        .map_err(|_| "--latency-ms needs a whole number".to_owned())?,
+                )
+            }
+            "--clock-rate" => {
+                options.clock_rate = value()?
+                    .parse()
+                    .map_err(|_| "--clock-rate needs a number".to_owned())?
+            }
             "--device-code-interval" => {
-                options.device_code_interval_seconds = value()?.parse().map_err(|_| "--device-code-interval needs a whole number".to_owned())?
+                options.device_code_interval_seconds = value()?
+                    .parse()
+                    .map_err(|_| "--device-code-interval needs a whole number".to_owned())?
             }
             other => return Err(format!("unknown option {other}")),
         }
@@ -70,7 +93,10 @@ fn serve_options(args: &[String]) -> Result<(Scenario, SimOptions), String> {
 }
 
 fn serve(scenario: Scenario, options: SimOptions) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("could not start the async runtime: {e}");
@@ -87,7 +113,11 @@ fn serve(scenario: Scenario, options: SimOptions) -> ExitCode {
             }
         };
         println!("listening on {}", server.base_url());
-        println!("scenario {name}, tenant {}; Graph at {}/v1.0 and /beta; stop with Ctrl+C", server.tenant_id(), server.base_url());
+        println!(
+            "scenario {name}, tenant {}; Graph at {}/v1.0 and /beta; stop with Ctrl+C",
+            server.tenant_id(),
+            server.base_url()
+        );
         let _ = tokio::signal::ctrl_c().await;
         server.shutdown().await;
         ExitCode::SUCCESS

@@ -39,7 +39,10 @@ pub(crate) struct QueryError {
 
 impl QueryError {
     fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -82,10 +85,24 @@ pub(crate) enum Expr {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
-    Cmp { path: Vec<String>, op: CmpOp, value: Literal },
-    StartsWith { path: Vec<String>, value: String },
-    EndsWith { path: Vec<String>, value: String },
-    Any { path: Vec<String>, var: String, body: Box<Expr> },
+    Cmp {
+        path: Vec<String>,
+        op: CmpOp,
+        value: Literal,
+    },
+    StartsWith {
+        path: Vec<String>,
+        value: String,
+    },
+    EndsWith {
+        path: Vec<String>,
+        value: String,
+    },
+    Any {
+        path: Vec<String>,
+        var: String,
+        body: Box<Expr>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -151,15 +168,23 @@ fn tokenize(text: &str) -> Result<Vec<Token>, QueryError> {
                 }
                 tokens.push(Token::Str(s));
             }
-            c if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) => {
+            c if c.is_ascii_digit()
+                || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) =>
+            {
                 let start = i;
                 i += 1;
-                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || matches!(chars[i], ':' | '.' | '-' | '+')) {
+                while i < chars.len()
+                    && (chars[i].is_ascii_alphanumeric()
+                        || matches!(chars[i], ':' | '.' | '-' | '+'))
+                {
                     i += 1;
                 }
                 let word: String = chars[start..i].iter().collect();
                 if let Some(t) = parse_time(&word).or_else(|| {
-                    chrono::NaiveDate::parse_from_str(&word, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc())
+                    chrono::NaiveDate::parse_from_str(&word, "%Y-%m-%d")
+                        .ok()
+                        .and_then(|d| d.and_hms_opt(0, 0, 0))
+                        .map(|d| d.and_utc())
                 }) {
                     tokens.push(Token::Lit(Literal::Time(t)));
                 } else if crate::scenario::is_guid(&word) {
@@ -172,7 +197,9 @@ fn tokenize(text: &str) -> Result<Vec<Token>, QueryError> {
             }
             c if c.is_alphabetic() || c == '_' || c == '@' || c == '$' => {
                 let start = i;
-                while i < chars.len() && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '.' | '@' | '$')) {
+                while i < chars.len()
+                    && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '.' | '@' | '$'))
+                {
                     i += 1;
                 }
                 let word: String = chars[start..i].iter().collect();
@@ -212,7 +239,10 @@ struct Parser {
 }
 
 fn syntax(message: impl Into<String>) -> QueryError {
-    QueryError::new("BadRequest", format!("Invalid filter clause: {}", message.into()))
+    QueryError::new(
+        "BadRequest",
+        format!("Invalid filter clause: {}", message.into()),
+    )
 }
 
 impl Parser {
@@ -276,26 +306,37 @@ impl Parser {
             }
             Some(Token::Ident(name))
                 if matches!(self.tokens.get(self.pos + 1), Some(Token::Open))
-                    && ["startswith", "endswith", "contains"].iter().any(|f| name.eq_ignore_ascii_case(f)) =>
+                    && ["startswith", "endswith", "contains"]
+                        .iter()
+                        .any(|f| name.eq_ignore_ascii_case(f)) =>
             {
                 self.pos += 2;
                 let path = self.path()?;
                 self.expect(Token::Comma, "','")?;
                 let Some(Token::Str(value)) = self.next() else {
-                    return Err(syntax(format!("{name} needs a string literal as its second argument")));
+                    return Err(syntax(format!(
+                        "{name} needs a string literal as its second argument"
+                    )));
                 };
                 self.expect(Token::Close, "')'")?;
                 let function = name.to_ascii_lowercase();
                 match function.as_str() {
                     "startswith" => Ok(Expr::StartsWith { path, value }),
                     "endswith" => Ok(Expr::EndsWith { path, value }),
-                    _ => Err(QueryError::new("BadRequest", "Invalid filter clause: the function 'contains' is not supported.")),
+                    _ => Err(QueryError::new(
+                        "BadRequest",
+                        "Invalid filter clause: the function 'contains' is not supported.",
+                    )),
                 }
             }
             Some(Token::Ident(_)) => {
                 let (path, lambda) = self.path_or_lambda()?;
                 if let Some((var, body)) = lambda {
-                    return Ok(Expr::Any { path, var, body: Box::new(body) });
+                    return Ok(Expr::Any {
+                        path,
+                        var,
+                        body: Box::new(body),
+                    });
                 }
                 let op = self.operator()?;
                 let value = self.literal()?;
@@ -356,7 +397,10 @@ impl Parser {
             let lower = segment.to_ascii_lowercase();
             if (lower == "any" || lower == "all") && self.peek() == Some(&Token::Open) {
                 if lower == "all" {
-                    return Err(QueryError::new("BadRequest", "Invalid filter clause: the lambda operator 'all' is not supported."));
+                    return Err(QueryError::new(
+                        "BadRequest",
+                        "Invalid filter clause: the lambda operator 'all' is not supported.",
+                    ));
                 }
                 self.pos += 1;
                 let Some(Token::Ident(var)) = self.next() else {
@@ -377,7 +421,11 @@ impl Parser {
 
 /// Parses a `$filter` value.
 pub(crate) fn parse_filter(text: &str) -> Result<Expr, QueryError> {
-    let mut parser = Parser { tokens: tokenize(text)?, pos: 0, vars: Vec::new() };
+    let mut parser = Parser {
+        tokens: tokenize(text)?,
+        pos: 0,
+        vars: Vec::new(),
+    };
     let expr = parser.or()?;
     if parser.pos != parser.tokens.len() {
         return Err(syntax("unexpected text after the end of the expression"));
@@ -387,9 +435,23 @@ pub(crate) fn parse_filter(text: &str) -> Result<Expr, QueryError> {
 
 /// Checks an expression against what an endpoint supports. `code` is the error code the
 /// endpoint's family uses (directory: `Request_UnsupportedQuery`, others: `BadRequest`).
-pub(crate) fn check_filter(expr: &Expr, spec: &FilterSpec, code: &'static str, advanced: bool) -> Result<(), QueryError> {
-    let unsupported = |what: String| QueryError::new(code, format!("Unsupported or invalid query filter clause specified for {what}."));
-    let prop_ops = |list: &[(&str, Ops)], path: &str| list.iter().find(|(p, _)| p.eq_ignore_ascii_case(path)).map(|(_, ops)| *ops);
+pub(crate) fn check_filter(
+    expr: &Expr,
+    spec: &FilterSpec,
+    code: &'static str,
+    advanced: bool,
+) -> Result<(), QueryError> {
+    let unsupported = |what: String| {
+        QueryError::new(
+            code,
+            format!("Unsupported or invalid query filter clause specified for {what}."),
+        )
+    };
+    let prop_ops = |list: &[(&str, Ops)], path: &str| {
+        list.iter()
+            .find(|(p, _)| p.eq_ignore_ascii_case(path))
+            .map(|(_, ops)| *ops)
+    };
     let advanced_ok = spec.advanced && advanced;
     match expr {
         Expr::And(a, b) | Expr::Or(a, b) => {
@@ -404,12 +466,14 @@ pub(crate) fn check_filter(expr: &Expr, spec: &FilterSpec, code: &'static str, a
         }
         Expr::Cmp { path, op, value } => {
             let joined = path.join("/");
-            let ops = prop_ops(spec.props, &joined).ok_or_else(|| unsupported(format!("property '{joined}'")))?;
+            let ops = prop_ops(spec.props, &joined)
+                .ok_or_else(|| unsupported(format!("property '{joined}'")))?;
             check_op(&joined, *op, value, ops, advanced_ok, code)
         }
         Expr::StartsWith { path, .. } => {
             let joined = path.join("/");
-            let ops = prop_ops(spec.props, &joined).ok_or_else(|| unsupported(format!("property '{joined}'")))?;
+            let ops = prop_ops(spec.props, &joined)
+                .ok_or_else(|| unsupported(format!("property '{joined}'")))?;
             if ops & STARTS == 0 {
                 return Err(unsupported(format!("startswith on property '{joined}'")));
             }
@@ -417,7 +481,8 @@ pub(crate) fn check_filter(expr: &Expr, spec: &FilterSpec, code: &'static str, a
         }
         Expr::EndsWith { path, .. } => {
             let joined = path.join("/");
-            let ops = prop_ops(spec.props, &joined).ok_or_else(|| unsupported(format!("property '{joined}'")))?;
+            let ops = prop_ops(spec.props, &joined)
+                .ok_or_else(|| unsupported(format!("property '{joined}'")))?;
             if ops & ENDS == 0 || !advanced_ok {
                 return Err(QueryError::new(code, format!("Unsupported query: endswith on '{joined}' needs the ConsistencyLevel: eventual header and $count=true, where the property supports it.")));
             }
@@ -436,8 +501,16 @@ pub(crate) fn check_filter(expr: &Expr, spec: &FilterSpec, code: &'static str, a
     }
 }
 
-fn check_lambda_body(body: &Expr, var: &str, inner: &[(&str, Ops)], code: &'static str, outer: &str) -> Result<(), QueryError> {
-    let unsupported = |what: String| QueryError::new(code, format!("Unsupported or invalid query filter clause specified for {what} inside the lambda on '{outer}'."));
+fn check_lambda_body(
+    body: &Expr,
+    var: &str,
+    inner: &[(&str, Ops)],
+    code: &'static str,
+    outer: &str,
+) -> Result<(), QueryError> {
+    let unsupported = |what: String| {
+        QueryError::new(code, format!("Unsupported or invalid query filter clause specified for {what} inside the lambda on '{outer}'."))
+    };
     match body {
         Expr::And(a, b) | Expr::Or(a, b) => {
             check_lambda_body(a, var, inner, code, outer)?;
@@ -445,7 +518,10 @@ fn check_lambda_body(body: &Expr, var: &str, inner: &[(&str, Ops)], code: &'stat
         }
         Expr::Cmp { path, op, value } => {
             if !path[0].eq_ignore_ascii_case(var) {
-                return Err(unsupported(format!("'{}' (use the lambda variable '{var}')", path.join("/"))));
+                return Err(unsupported(format!(
+                    "'{}' (use the lambda variable '{var}')",
+                    path.join("/")
+                )));
             }
             let rest = path[1..].join("/");
             let ops = inner
@@ -458,7 +534,9 @@ fn check_lambda_body(body: &Expr, var: &str, inner: &[(&str, Ops)], code: &'stat
         Expr::StartsWith { path, .. } => {
             let rest = path.get(1..).map(|p| p.join("/")).unwrap_or_default();
             let ok = path[0].eq_ignore_ascii_case(var)
-                && inner.iter().any(|(p, o)| p.eq_ignore_ascii_case(&rest) && o & STARTS != 0);
+                && inner
+                    .iter()
+                    .any(|(p, o)| p.eq_ignore_ascii_case(&rest) && o & STARTS != 0);
             if ok {
                 Ok(())
             } else {
@@ -469,7 +547,14 @@ fn check_lambda_body(body: &Expr, var: &str, inner: &[(&str, Ops)], code: &'stat
     }
 }
 
-fn check_op(path: &str, op: CmpOp, value: &Literal, ops: Ops, advanced_ok: bool, code: &'static str) -> Result<(), QueryError> {
+fn check_op(
+    path: &str,
+    op: CmpOp,
+    value: &Literal,
+    ops: Ops,
+    advanced_ok: bool,
+    code: &'static str,
+) -> Result<(), QueryError> {
     let needed = match op {
         CmpOp::Eq => EQ,
         CmpOp::Ne => NE,
@@ -482,7 +567,13 @@ fn check_op(path: &str, op: CmpOp, value: &Literal, ops: Ops, advanced_ok: bool,
         return Err(QueryError::new(code, "Operator 'ne' needs the ConsistencyLevel: eventual header and $count=true on endpoints that support advanced queries."));
     }
     if needed == RANGE && !matches!(value, Literal::Time(_)) {
-        return Err(QueryError::new(code, format!("The types 'Edm.DateTimeOffset' and '{}' are not compatible for property '{path}'.", literal_type(value))));
+        return Err(QueryError::new(
+            code,
+            format!(
+                "The types 'Edm.DateTimeOffset' and '{}' are not compatible for property '{path}'.",
+                literal_type(value)
+            ),
+        ));
     }
     Ok(())
 }
@@ -498,7 +589,11 @@ fn literal_type(value: &Literal) -> &'static str {
 }
 
 fn get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    map.get(key).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+    map.get(key).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
 }
 
 fn resolve<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
@@ -540,7 +635,9 @@ fn eval(expr: &Expr, item: &Value, scope: Option<(&str, &Value)>) -> bool {
             .and_then(Value::as_str)
             .is_some_and(|s| s.to_lowercase().ends_with(&value.to_lowercase())),
         Expr::Any { path, var, body } => match lookup(path) {
-            Some(Value::Array(elements)) => elements.iter().any(|element| eval(body, item, Some((var, element)))),
+            Some(Value::Array(elements)) => elements
+                .iter()
+                .any(|element| eval(body, item, Some((var, element)))),
             _ => false,
         },
     }
@@ -558,7 +655,9 @@ fn compare(actual: Option<&Value>, op: CmpOp, expected: &Literal) -> bool {
         _ => None,
     };
     match (op, ordering) {
-        (CmpOp::Ne, None) => actual.is_some_and(|v| !v.is_null()) || !matches!(expected, Literal::Null),
+        (CmpOp::Ne, None) => {
+            actual.is_some_and(|v| !v.is_null()) || !matches!(expected, Literal::Null)
+        }
         (_, None) => false,
         (CmpOp::Eq, Some(o)) => o == Ordering::Equal,
         (CmpOp::Ne, Some(o)) => o != Ordering::Equal,
@@ -577,11 +676,11 @@ pub(crate) fn lower_time_bound(expr: &Expr, property: &str) -> Option<DateTime<U
             (Some(x), Some(y)) => Some(x.max(y)),
             (x, y) => x.or(y),
         },
-        Expr::Cmp { path, op: CmpOp::Ge | CmpOp::Gt, value: Literal::Time(t) }
-            if path.len() == 1 && path[0].eq_ignore_ascii_case(property) =>
-        {
-            Some(*t)
-        }
+        Expr::Cmp {
+            path,
+            op: CmpOp::Ge | CmpOp::Gt,
+            value: Literal::Time(t),
+        } if path.len() == 1 && path[0].eq_ignore_ascii_case(property) => Some(*t),
         _ => None,
     }
 }
@@ -590,9 +689,11 @@ pub(crate) fn lower_time_bound(expr: &Expr, property: &str) -> Option<DateTime<U
 pub(crate) fn equality_on(expr: &Expr, property: &str) -> Option<String> {
     match expr {
         Expr::And(a, b) => equality_on(a, property).or_else(|| equality_on(b, property)),
-        Expr::Cmp { path, op: CmpOp::Eq, value: Literal::Str(s) } if path.len() == 1 && path[0].eq_ignore_ascii_case(property) => {
-            Some(s.clone())
-        }
+        Expr::Cmp {
+            path,
+            op: CmpOp::Eq,
+            value: Literal::Str(s),
+        } if path.len() == 1 && path[0].eq_ignore_ascii_case(property) => Some(s.clone()),
         _ => None,
     }
 }
@@ -624,7 +725,19 @@ impl Query {
             let key = key.into_owned();
             let value = value.into_owned();
             let name = key.trim_start_matches('$').to_ascii_lowercase();
-            let is_option = key.starts_with('$') || matches!(name.as_str(), "select" | "top" | "filter" | "count" | "orderby" | "expand" | "skip" | "skiptoken" | "search");
+            let is_option = key.starts_with('$')
+                || matches!(
+                    name.as_str(),
+                    "select"
+                        | "top"
+                        | "filter"
+                        | "count"
+                        | "orderby"
+                        | "expand"
+                        | "skip"
+                        | "skiptoken"
+                        | "search"
+                );
             query.pairs.push((key.clone(), value.clone()));
             if !is_option {
                 continue;
@@ -687,10 +800,13 @@ impl Query {
 
 /// Keeps only the selected properties (and OData annotations) of an entity.
 pub(crate) fn project(item: &Value, select: &[String]) -> Value {
-    let Value::Object(map) = item else { return item.clone() };
+    let Value::Object(map) = item else {
+        return item.clone();
+    };
     let mut out = Map::new();
     for (key, value) in map {
-        if key.starts_with('@') || key == "id" || select.iter().any(|s| s.eq_ignore_ascii_case(key)) {
+        if key.starts_with('@') || key == "id" || select.iter().any(|s| s.eq_ignore_ascii_case(key))
+        {
             out.insert(key.clone(), value.clone());
         }
     }
@@ -703,29 +819,56 @@ mod tests {
     use serde_json::json;
 
     const AUDITS: FilterSpec = FilterSpec {
-        props: &[("activityDateTime", RANGE), ("activityDisplayName", EQ | STARTS), ("initiatedBy/user/id", EQ)],
-        lambdas: &[("targetResources", &[("id", EQ), ("displayName", EQ | STARTS)])],
+        props: &[
+            ("activityDateTime", RANGE),
+            ("activityDisplayName", EQ | STARTS),
+            ("initiatedBy/user/id", EQ),
+        ],
+        lambdas: &[(
+            "targetResources",
+            &[("id", EQ), ("displayName", EQ | STARTS)],
+        )],
         advanced: false,
     };
 
     #[test]
     fn parses_and_evaluates_a_lambda_with_a_date_range() {
-        let expr = parse_filter("targetResources/any(t:t/id eq 'u1') and activityDateTime ge 2024-06-01T00:00:00Z").unwrap();
+        let expr = parse_filter(
+            "targetResources/any(t:t/id eq 'u1') and activityDateTime ge 2024-06-01T00:00:00Z",
+        )
+        .unwrap();
         check_filter(&expr, &AUDITS, "BadRequest", false).unwrap();
         let hit = json!({"activityDateTime": "2024-06-02T00:00:00Z", "targetResources": [{"id": "x"}, {"id": "U1"}]});
-        let old = json!({"activityDateTime": "2024-05-02T00:00:00Z", "targetResources": [{"id": "u1"}]});
-        let other = json!({"activityDateTime": "2024-06-02T00:00:00Z", "targetResources": [{"id": "u2"}]});
+        let old =
+            json!({"activityDateTime": "2024-05-02T00:00:00Z", "targetResources": [{"id": "u1"}]});
+        let other =
+            json!({"activityDateTime": "2024-06-02T00:00:00Z", "targetResources": [{"id": "u2"}]});
         assert!(matches(&expr, &hit));
         assert!(!matches(&expr, &old));
         assert!(!matches(&expr, &other));
-        assert_eq!(lower_time_bound(&expr, "activityDateTime").map(crate::clock::graph_time).as_deref(), Some("2024-06-01T00:00:00Z"));
+        assert_eq!(
+            lower_time_bound(&expr, "activityDateTime")
+                .map(crate::clock::graph_time)
+                .as_deref(),
+            Some("2024-06-01T00:00:00Z")
+        );
     }
 
     #[test]
     fn doubled_single_quotes_are_one_quote() {
         let expr = parse_filter("activityDisplayName eq 'O''Brien''s rule'").unwrap();
-        assert_eq!(expr, Expr::Cmp { path: vec!["activityDisplayName".into()], op: CmpOp::Eq, value: Literal::Str("O'Brien's rule".into()) });
-        assert!(matches(&expr, &json!({"activityDisplayName": "o'brien's RULE"})));
+        assert_eq!(
+            expr,
+            Expr::Cmp {
+                path: vec!["activityDisplayName".into()],
+                op: CmpOp::Eq,
+                value: Literal::Str("O'Brien's rule".into())
+            }
+        );
+        assert!(matches(
+            &expr,
+            &json!({"activityDisplayName": "o'brien's RULE"})
+        ));
     }
 
     #[test]
@@ -739,33 +882,63 @@ mod tests {
     fn or_binds_looser_than_and() {
         let expr = parse_filter("activityDisplayName eq 'a' or activityDisplayName eq 'b' and initiatedBy/user/id eq 'z'").unwrap();
         assert!(matches(&expr, &json!({"activityDisplayName": "a"})));
-        assert!(!matches(&expr, &json!({"activityDisplayName": "b", "initiatedBy": {"user": {"id": "y"}}})));
-        assert!(matches(&expr, &json!({"activityDisplayName": "b", "initiatedBy": {"user": {"id": "z"}}})));
+        assert!(!matches(
+            &expr,
+            &json!({"activityDisplayName": "b", "initiatedBy": {"user": {"id": "y"}}})
+        ));
+        assert!(matches(
+            &expr,
+            &json!({"activityDisplayName": "b", "initiatedBy": {"user": {"id": "z"}}})
+        ));
     }
 
     #[test]
     fn unsupported_properties_operators_and_functions_are_refused() {
         let refuse = |text: &str| {
             let parsed = parse_filter(text);
-            parsed.and_then(|e| check_filter(&e, &AUDITS, "BadRequest", false)).unwrap_err()
+            parsed
+                .and_then(|e| check_filter(&e, &AUDITS, "BadRequest", false))
+                .unwrap_err()
         };
         assert!(refuse("category eq 'x'").message.contains("'category'"));
         assert!(refuse("activityDisplayName ne 'x'").message.contains("ne"));
-        assert!(refuse("endswith(activityDisplayName,'x')").message.contains("endswith"));
-        assert!(refuse("contains(activityDisplayName,'x')").message.contains("contains"));
-        assert!(refuse("activityDateTime ge 'yesterday'").message.contains("Edm.DateTimeOffset"));
-        assert!(refuse("targetResources/all(t:t/id eq 'x')").message.contains("all"));
-        assert!(refuse("targetResources/any(t:t/type eq 'User')").message.contains("t/type"));
-        assert!(refuse("activityDisplayName eq").message.contains("Invalid filter clause"));
+        assert!(refuse("endswith(activityDisplayName,'x')")
+            .message
+            .contains("endswith"));
+        assert!(refuse("contains(activityDisplayName,'x')")
+            .message
+            .contains("contains"));
+        assert!(refuse("activityDateTime ge 'yesterday'")
+            .message
+            .contains("Edm.DateTimeOffset"));
+        assert!(refuse("targetResources/all(t:t/id eq 'x')")
+            .message
+            .contains("all"));
+        assert!(refuse("targetResources/any(t:t/type eq 'User')")
+            .message
+            .contains("t/type"));
+        assert!(refuse("activityDisplayName eq")
+            .message
+            .contains("Invalid filter clause"));
     }
 
     #[test]
     fn string_collection_lambdas_compare_the_element() {
-        let spec = FilterSpec { props: &[], lambdas: &[("signInEventTypes", &[("", EQ)])], advanced: false };
+        let spec = FilterSpec {
+            props: &[],
+            lambdas: &[("signInEventTypes", &[("", EQ)])],
+            advanced: false,
+        };
         let expr = parse_filter("signInEventTypes/any(t: t eq 'nonInteractiveUser')").unwrap();
         check_filter(&expr, &spec, "BadRequest", false).unwrap();
-        assert!(matches(&expr, &json!({"signInEventTypes": ["nonInteractiveUser"]})));
-        assert!(!matches(&expr, &json!({"signInEventTypes": ["interactiveUser"]})));
+        assert!(matches(
+            &expr,
+            &json!({"signInEventTypes": ["nonInteractiveUser"]})
+        ));
+        assert!(!matches(
+            &expr,
+            &json!({"signInEventTypes": ["interactiveUser"]})
+        ));
     }
 
     #[test]
@@ -774,8 +947,14 @@ mod tests {
         assert!(Query::parse(Some("$foo=1")).is_err());
         assert!(Query::parse(Some("$top=1&$top=2")).is_err());
         assert!(Query::parse(Some("$select=id,displayName')")).is_err());
-        let q = Query::parse(Some("$select=id,accountEnabled&$top=5&$count=true&api-version=x")).unwrap();
-        assert_eq!(q.select.as_deref(), Some(&["id".to_owned(), "accountEnabled".to_owned()][..]));
+        let q = Query::parse(Some(
+            "$select=id,accountEnabled&$top=5&$count=true&api-version=x",
+        ))
+        .unwrap();
+        assert_eq!(
+            q.select.as_deref(),
+            Some(&["id".to_owned(), "accountEnabled".to_owned()][..])
+        );
         assert_eq!(q.top, Some(5));
         assert!(q.count);
     }
@@ -783,6 +962,9 @@ mod tests {
     #[test]
     fn projection_keeps_selected_properties_and_annotations() {
         let v = json!({"@odata.type": "#x", "id": "1", "displayName": "a", "mail": "b"});
-        assert_eq!(project(&v, &["displayName".into()]), json!({"@odata.type": "#x", "id": "1", "displayName": "a"}));
+        assert_eq!(
+            project(&v, &["displayName".into()]),
+            json!({"@odata.type": "#x", "id": "1", "displayName": "a"})
+        );
     }
 }

@@ -17,8 +17,32 @@ use crate::faults::Faults;
 /// The shipped scenarios, embedded in the binary.
 const BUILTIN: &[(&str, &str)] = &[
     ("aitm", include_str!("../scenarios/aitm.json")),
-    ("readiness-gaps", include_str!("../scenarios/readiness-gaps.json")),
-    ("large-tenant", include_str!("../scenarios/large-tenant.json")),
+    ("mfa-fatigue", include_str!("../scenarios/mfa-fatigue.json")),
+    (
+        "password-spray",
+        include_str!("../scenarios/password-spray.json"),
+    ),
+    (
+        "consent-phishing",
+        include_str!("../scenarios/consent-phishing.json"),
+    ),
+    (
+        "service-account",
+        include_str!("../scenarios/service-account.json"),
+    ),
+    (
+        "shared-mailbox-delegate",
+        include_str!("../scenarios/shared-mailbox-delegate.json"),
+    ),
+    ("bec", include_str!("../scenarios/bec.json")),
+    (
+        "readiness-gaps",
+        include_str!("../scenarios/readiness-gaps.json"),
+    ),
+    (
+        "large-tenant",
+        include_str!("../scenarios/large-tenant.json"),
+    ),
 ];
 
 /// A parsed scenario: a tenant, an incident in it, the attacker's plan and the answer key.
@@ -100,7 +124,11 @@ pub(crate) struct Licences {
 
 impl Default for Licences {
     fn default() -> Self {
-        Self { entra_id_p1: true, entra_id_p2: false, audit_premium: false }
+        Self {
+            entra_id_p1: true,
+            entra_id_p2: false,
+            audit_premium: false,
+        }
     }
 }
 
@@ -426,7 +454,10 @@ pub(crate) struct AuditQueryTiming {
 
 impl Default for AuditQueryTiming {
     fn default() -> Self {
-        Self { running_after_seconds: 10, succeeded_after_seconds: 90 }
+        Self {
+            running_after_seconds: 10,
+            succeeded_after_seconds: 90,
+        }
     }
 }
 
@@ -437,7 +468,9 @@ impl Scenario {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, text)| *text)
-            .ok_or_else(|| SimError::UnknownScenario { name: name.to_owned() })?;
+            .ok_or_else(|| SimError::UnknownScenario {
+                name: name.to_owned(),
+            })?;
         Scenario::from_json(text)
     }
 
@@ -518,7 +551,10 @@ impl Scenario {
             return bad(format!("tenant.id '{}' is not a GUID", self.tenant.id));
         }
         if !is_guid(&self.app.client_id) {
-            return bad(format!("app.clientId '{}' is not a GUID", self.app.client_id));
+            return bad(format!(
+                "app.clientId '{}' is not a GUID",
+                self.app.client_id
+            ));
         }
         let mut ids = HashSet::new();
         let mut upns = HashSet::new();
@@ -539,7 +575,9 @@ impl Scenario {
                 if method.get("@odata.type").and_then(Value::as_str).is_none()
                     || method.get("id").and_then(Value::as_str).is_none()
                 {
-                    return bad(format!("a method of user {id} lacks \"id\" or \"@odata.type\""));
+                    return bad(format!(
+                        "a method of user {id} lacks \"id\" or \"@odata.type\""
+                    ));
                 }
             }
         }
@@ -553,7 +591,9 @@ impl Scenario {
         for entry in &self.users {
             for target in entry.member_of.iter().chain(&entry.owned_objects) {
                 if !directory_ids.contains(target.as_str()) {
-                    return bad(format!("memberOf/ownedObjects refers to unknown object {target}"));
+                    return bad(format!(
+                        "memberOf/ownedObjects refers to unknown object {target}"
+                    ));
                 }
             }
         }
@@ -580,10 +620,18 @@ impl Scenario {
         }
         for account in &self.attacker.compromised {
             if !ids.contains(&account.user_id) {
-                return bad(format!("attacker.compromised names unknown user {}", account.user_id));
+                return bad(format!(
+                    "attacker.compromised names unknown user {}",
+                    account.user_id
+                ));
             }
         }
-        for artefact in self.answer_key.attacker.iter().chain(&self.answer_key.legitimate) {
+        for artefact in self
+            .answer_key
+            .attacker
+            .iter()
+            .chain(&self.answer_key.legitimate)
+        {
             if let Some(user) = &artefact.user_id {
                 if !ids.contains(user) {
                     return bad(format!("answer key names unknown user {user}"));

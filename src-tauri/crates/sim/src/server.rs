@@ -74,7 +74,11 @@ impl Sim {
     }
 
     pub(crate) fn fault_config(&self) -> Faults {
-        self.faults.lock().unwrap_or_else(|e| e.into_inner()).config.clone()
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .config
+            .clone()
     }
 }
 
@@ -93,12 +97,25 @@ impl SimServer {
     pub async fn start(scenario: Scenario, options: SimOptions) -> Result<SimServer, SimError> {
         let listener = TcpListener::bind(("127.0.0.1", options.port))
             .await
-            .map_err(|source| SimError::Bind { port: options.port, source })?;
-        let addr = listener.local_addr().map_err(|source| SimError::Bind { port: options.port, source })?;
+            .map_err(|source| SimError::Bind {
+                port: options.port,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+            port: options.port,
+            source,
+        })?;
         let base_url = format!("http://{addr}");
         let tenant = Tenant::from_scenario(&scenario).map_err(SimError::InvalidScenario)?;
-        let faults = options.faults.clone().unwrap_or_else(|| scenario.faults.clone());
-        let interval = if options.device_code_interval_seconds == 0 { 5 } else { options.device_code_interval_seconds };
+        let faults = options
+            .faults
+            .clone()
+            .unwrap_or_else(|| scenario.faults.clone());
+        let interval = if options.device_code_interval_seconds == 0 {
+            5
+        } else {
+            options.device_code_interval_seconds
+        };
         let sim = Arc::new(Sim {
             tenant: Mutex::new(tenant),
             clock: Clock::new(scenario.now, options.clock_rate),
@@ -110,7 +127,13 @@ impl SimServer {
         let router = router(sim.clone());
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, router, stopped));
-        Ok(SimServer { addr, tenant_id: scenario.tenant.id.clone(), sim, stop, task })
+        Ok(SimServer {
+            addr,
+            tenant_id: scenario.tenant.id.clone(),
+            sim,
+            stop,
+            task,
+        })
     }
 
     /// "http://127.0.0.1:PORT" (no trailing slash).
@@ -175,10 +198,11 @@ pub(crate) struct ConnectionKill(Arc<Notify>);
 async fn serve_connection(stream: tokio::net::TcpStream, router: Router) {
     let kill = Arc::new(Notify::new());
     let handle = ConnectionKill(kill.clone());
-    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-        request.extensions_mut().insert(handle.clone());
-        router.clone().oneshot(request.map(Body::new))
-    });
+    let service =
+        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(handle.clone());
+            router.clone().oneshot(request.map(Body::new))
+        });
     let connection = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
         .serve_connection(TokioIo::new(stream), service);
@@ -190,16 +214,31 @@ async fn serve_connection(stream: tokio::net::TcpStream, router: Router) {
 
 fn router(sim: Arc<Sim>) -> Router {
     let graph = Router::new()
-        .nest("/v1.0", crate::graph::routes().layer(Extension(crate::graph::ApiVersion::V1)))
-        .nest("/beta", crate::graph::routes().layer(Extension(crate::graph::ApiVersion::Beta)))
+        .nest(
+            "/v1.0",
+            crate::graph::routes().layer(Extension(crate::graph::ApiVersion::V1)),
+        )
+        .nest(
+            "/beta",
+            crate::graph::routes().layer(Extension(crate::graph::ApiVersion::Beta)),
+        )
         .layer(middleware::from_fn_with_state(sim.clone(), graph_envelope));
-    let exchange = Router::new().route("/adminapi/beta/{tenant}/InvokeCommand", post(crate::exchange::invoke_command));
+    let exchange = Router::new().route(
+        "/adminapi/beta/{tenant}/InvokeCommand",
+        post(crate::exchange::invoke_command),
+    );
     let faulted = graph
         .merge(exchange)
         .layer(middleware::from_fn_with_state(sim.clone(), inject_faults));
     let identity = Router::new()
-        .route("/{tenant}/oauth2/v2.0/token", post(crate::token::token_endpoint))
-        .route("/{tenant}/oauth2/v2.0/devicecode", post(crate::token::device_code_endpoint))
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(crate::token::token_endpoint),
+        )
+        .route(
+            "/{tenant}/oauth2/v2.0/devicecode",
+            post(crate::token::device_code_endpoint),
+        )
         .layer(middleware::from_fn_with_state(sim.clone(), add_latency));
     Router::new()
         .merge(faulted)
@@ -235,14 +274,21 @@ async fn inject_faults(State(sim): State<Arc<Sim>>, request: Request, next: Next
             }
             std::future::pending::<Response>().await
         }
-        Some(Fault::Throttle { retry_after }) => throttled(&sim, &request, StatusCode::TOO_MANY_REQUESTS, retry_after),
-        Some(Fault::Unavailable { retry_after }) => throttled(&sim, &request, StatusCode::SERVICE_UNAVAILABLE, retry_after),
+        Some(Fault::Throttle { retry_after }) => {
+            throttled(&sim, &request, StatusCode::TOO_MANY_REQUESTS, retry_after)
+        }
+        Some(Fault::Unavailable { retry_after }) => {
+            throttled(&sim, &request, StatusCode::SERVICE_UNAVAILABLE, retry_after)
+        }
     }
 }
 
 fn throttled(sim: &Sim, request: &Request, status: StatusCode, retry_after: u64) -> Response {
     let (code, message) = if status == StatusCode::TOO_MANY_REQUESTS {
-        ("TooManyRequests", "Too many requests. Retry after the number of seconds in the Retry-After header.")
+        (
+            "TooManyRequests",
+            "Too many requests. Retry after the number of seconds in the Retry-After header.",
+        )
     } else {
         ("ServiceNotAvailable", "The service is temporarily unavailable. Retry after the number of seconds in the Retry-After header.")
     };
@@ -263,14 +309,21 @@ pub(crate) struct RequestIds {
 
 impl RequestIds {
     pub(crate) fn new(headers: &HeaderMap) -> Self {
-        let request_id = derived_guid(&format!("req/{:?}/{}", std::time::SystemTime::now(), rand::random::<u64>()));
+        let request_id = derived_guid(&format!(
+            "req/{:?}/{}",
+            std::time::SystemTime::now(),
+            rand::random::<u64>()
+        ));
         let client_request_id = headers
             .get("client-request-id")
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty() && v.len() <= 100)
             .map(str::to_owned)
             .unwrap_or_else(|| request_id.clone());
-        Self { request_id, client_request_id }
+        Self {
+            request_id,
+            client_request_id,
+        }
     }
 
     fn apply(&self, response: &mut Response) {
@@ -298,7 +351,11 @@ pub(crate) struct GraphError {
 
 impl GraphError {
     pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        Self { status, code: code.to_owned(), message: message.into() }
+        Self {
+            status,
+            code: code.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -310,7 +367,13 @@ impl IntoResponse for GraphError {
     }
 }
 
-fn error_body(sim: &Sim, ids: &RequestIds, status: StatusCode, code: &str, message: &str) -> Response {
+fn error_body(
+    sim: &Sim,
+    ids: &RequestIds,
+    status: StatusCode,
+    code: &str,
+    message: &str,
+) -> Response {
     let body = json!({"error": {
         "code": code,
         "message": message,

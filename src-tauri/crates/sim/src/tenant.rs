@@ -30,19 +30,31 @@ pub(crate) struct UserRecord {
 
 impl UserRecord {
     pub(crate) fn id(&self) -> &str {
-        self.user.get("id").and_then(Value::as_str).unwrap_or_default()
+        self.user
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
 
     pub(crate) fn upn(&self) -> &str {
-        self.user.get("userPrincipalName").and_then(Value::as_str).unwrap_or_default()
+        self.user
+            .get("userPrincipalName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
 
     pub(crate) fn display_name(&self) -> &str {
-        self.user.get("displayName").and_then(Value::as_str).unwrap_or_default()
+        self.user
+            .get("displayName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
 
     pub(crate) fn account_enabled(&self) -> bool {
-        self.user.get("accountEnabled").and_then(Value::as_bool).unwrap_or(true)
+        self.user
+            .get("accountEnabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(true)
     }
 
     /// Refresh tokens issued before this instant are dead (revokeSignInSessions / password change).
@@ -65,7 +77,10 @@ pub(crate) struct AuditQuery {
 
 impl AuditQuery {
     pub(crate) fn id(&self) -> &str {
-        self.body.get("id").and_then(Value::as_str).unwrap_or_default()
+        self.body
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
 
     /// The status at simulated time `now`: notStarted → running → succeeded.
@@ -128,7 +143,10 @@ impl Tenant {
                 owned_objects: entry.owned_objects.clone(),
             })
             .collect();
-        let generated = scenario.generator.as_ref().map(|spec| Generated::new(spec, scenario));
+        let generated = scenario
+            .generator
+            .as_ref()
+            .map(|spec| Generated::new(spec, scenario));
         if let Some(generated) = &generated {
             users.extend(generated.users());
         }
@@ -165,24 +183,51 @@ impl Tenant {
         };
         for group in &mut tenant.groups {
             fill_object(group, &[("@odata.type", json!("#microsoft.graph.group"))]);
-            fill_object(group, &[("securityEnabled", json!(true)), ("mailEnabled", json!(false))]);
+            fill_object(
+                group,
+                &[
+                    ("securityEnabled", json!(true)),
+                    ("mailEnabled", json!(false)),
+                ],
+            );
         }
         for role in &mut tenant.directory_roles {
-            fill_object(role, &[("@odata.type", json!("#microsoft.graph.directoryRole"))]);
+            fill_object(
+                role,
+                &[("@odata.type", json!("#microsoft.graph.directoryRole"))],
+            );
         }
         for sp in &mut tenant.service_principals {
             normalise_service_principal(sp, &tenant_id);
         }
         for grant in &mut tenant.grants {
-            fill_object(grant, &[("consentType", json!("Principal")), ("principalId", Value::Null)]);
+            fill_object(
+                grant,
+                &[
+                    ("consentType", json!("Principal")),
+                    ("principalId", Value::Null),
+                ],
+            );
         }
         for assignment in &mut tenant.app_role_assignments {
-            fill_object(assignment, &[("deletedDateTime", Value::Null), ("principalType", json!("User"))]);
+            fill_object(
+                assignment,
+                &[
+                    ("deletedDateTime", Value::Null),
+                    ("principalType", json!("User")),
+                ],
+            );
         }
         let lookup: Vec<(String, String, String)> = tenant
             .users
             .iter()
-            .map(|u| (u.id().to_owned(), u.upn().to_owned(), u.display_name().to_owned()))
+            .map(|u| {
+                (
+                    u.id().to_owned(),
+                    u.upn().to_owned(),
+                    u.display_name().to_owned(),
+                )
+            })
             .collect();
         for sign_in in &mut tenant.sign_ins {
             normalise_sign_in(sign_in, &lookup);
@@ -220,7 +265,10 @@ impl Tenant {
         self.users.iter().position(|u| {
             u.id().eq_ignore_ascii_case(key)
                 || u.upn().eq_ignore_ascii_case(key)
-                || u.user.get("mail").and_then(Value::as_str).is_some_and(|m| m.eq_ignore_ascii_case(key))
+                || u.user
+                    .get("mail")
+                    .and_then(Value::as_str)
+                    .is_some_and(|m| m.eq_ignore_ascii_case(key))
         })
     }
 
@@ -233,17 +281,24 @@ impl Tenant {
     }
 
     pub(crate) fn service_principal_mut(&mut self, id: &str) -> Option<&mut Value> {
-        self.service_principals.iter_mut().find(|sp| str_of(sp, "id") == Some(id))
+        self.service_principals
+            .iter_mut()
+            .find(|sp| str_of(sp, "id") == Some(id))
     }
 
     pub(crate) fn service_principal(&self, id: &str) -> Option<&Value> {
-        self.service_principals.iter().find(|sp| str_of(sp, "id") == Some(id))
+        self.service_principals
+            .iter()
+            .find(|sp| str_of(sp, "id") == Some(id))
     }
 
     /// A fresh id, unique in this run and deterministic for a given sequence of requests.
     pub(crate) fn new_guid(&mut self, purpose: &str) -> String {
         self.next_serial += 1;
-        derived_guid(&format!("{}/{purpose}/{}", self.scenario_name, self.next_serial))
+        derived_guid(&format!(
+            "{}/{purpose}/{}",
+            self.scenario_name, self.next_serial
+        ))
     }
 
     /// Appends an entry to the log of changes received (GET /_sim/actions).
@@ -266,7 +321,13 @@ impl Tenant {
         let lookup: Vec<(String, String, String)> = self
             .users
             .iter()
-            .map(|u| (u.id().to_owned(), u.upn().to_owned(), u.display_name().to_owned()))
+            .map(|u| {
+                (
+                    u.id().to_owned(),
+                    u.upn().to_owned(),
+                    u.display_name().to_owned(),
+                )
+            })
             .collect();
         normalise_sign_in(&mut sign_in, &lookup);
         insert_newest_first(&mut self.sign_ins, sign_in, "createdDateTime");
@@ -283,7 +344,13 @@ impl Tenant {
         let lookup: Vec<(String, String, String)> = self
             .users
             .iter()
-            .map(|u| (u.id().to_owned(), u.upn().to_owned(), u.display_name().to_owned()))
+            .map(|u| {
+                (
+                    u.id().to_owned(),
+                    u.upn().to_owned(),
+                    u.display_name().to_owned(),
+                )
+            })
             .collect();
         normalise_audit_record(&mut record, &self.info.id.clone(), &lookup);
         insert_newest_first(&mut self.audit_records, record, "createdDateTime");
@@ -294,7 +361,14 @@ impl Tenant {
 pub(crate) fn derived_guid(seed: &str) -> String {
     let digest = Sha256::digest(seed.as_bytes());
     let h = hex::encode(&digest[..16]);
-    format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
 }
 
 /// The Exchange RuleIdentity of a rule: the scenario's, or one derived from owner and name.
@@ -349,12 +423,21 @@ fn insert_newest_first(list: &mut Vec<Value>, item: Value, key: &str) {
     let t = item.get(key).and_then(Value::as_str).and_then(parse_time);
     let at = list
         .iter()
-        .position(|existing| existing.get(key).and_then(Value::as_str).and_then(parse_time) <= t)
+        .position(|existing| {
+            existing
+                .get(key)
+                .and_then(Value::as_str)
+                .and_then(parse_time)
+                <= t
+        })
         .unwrap_or(list.len());
     list.insert(at, item);
 }
 
-fn who<'a>(lookup: &'a [(String, String, String)], key: &str) -> Option<&'a (String, String, String)> {
+fn who<'a>(
+    lookup: &'a [(String, String, String)],
+    key: &str,
+) -> Option<&'a (String, String, String)> {
     lookup
         .iter()
         .find(|(id, upn, _)| id.eq_ignore_ascii_case(key) || upn.eq_ignore_ascii_case(key))
@@ -372,14 +455,24 @@ fn normalise_user(user: &mut UserRecord, now: DateTime<Utc>) {
     fill_map(
         &mut user.user,
         &[
-            ("displayName", json!(upn.split('@').next().unwrap_or_default())),
+            (
+                "displayName",
+                json!(upn.split('@').next().unwrap_or_default()),
+            ),
             ("accountEnabled", json!(true)),
             ("userType", json!("Member")),
             ("businessPhones", json!([])),
             ("givenName", Value::Null),
             ("surname", Value::Null),
             ("jobTitle", Value::Null),
-            ("mail", if user.mailbox.is_some() { json!(upn) } else { Value::Null }),
+            (
+                "mail",
+                if user.mailbox.is_some() {
+                    json!(upn)
+                } else {
+                    Value::Null
+                },
+            ),
             ("mobilePhone", Value::Null),
             ("officeLocation", Value::Null),
             ("preferredLanguage", json!("en-GB")),
@@ -389,10 +482,17 @@ fn normalise_user(user: &mut UserRecord, now: DateTime<Utc>) {
             ("onPremisesSyncEnabled", Value::Null),
             ("department", Value::Null),
             ("usageLocation", json!("GB")),
-            ("mailNickname", json!(upn.split('@').next().unwrap_or_default())),
+            (
+                "mailNickname",
+                json!(upn.split('@').next().unwrap_or_default()),
+            ),
         ],
     );
-    if !user.methods.iter().any(|m| str_of(m, "@odata.type") == Some("#microsoft.graph.passwordAuthenticationMethod")) {
+    if !user
+        .methods
+        .iter()
+        .any(|m| str_of(m, "@odata.type") == Some("#microsoft.graph.passwordAuthenticationMethod"))
+    {
         user.methods.insert(
             0,
             json!({"@odata.type": "#microsoft.graph.passwordAuthenticationMethod",
@@ -433,15 +533,26 @@ pub(crate) fn normalise_method(method: &mut Value) {
     let kind = str_of(method, "@odata.type").unwrap_or_default().to_owned();
     let defaults: Vec<(&str, Value)> = match kind.as_str() {
         "#microsoft.graph.phoneAuthenticationMethod" => {
-            vec![("phoneType", json!("mobile")), ("smsSignInState", json!("notAllowedByPolicy"))]
+            vec![
+                ("phoneType", json!("mobile")),
+                ("smsSignInState", json!("notAllowedByPolicy")),
+            ]
         }
         "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod" => {
-            vec![("deviceTag", json!("SoftwareTokenActivated")), ("phoneAppVersion", json!("6.2409.6094"))]
+            vec![
+                ("deviceTag", json!("SoftwareTokenActivated")),
+                ("phoneAppVersion", json!("6.2409.6094")),
+            ]
         }
         "#microsoft.graph.fido2AuthenticationMethod" => {
-            vec![("attestationLevel", json!("attested")), ("attestationCertificates", json!([]))]
+            vec![
+                ("attestationLevel", json!("attested")),
+                ("attestationCertificates", json!([])),
+            ]
         }
-        "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod" => vec![("keyStrength", json!("normal"))],
+        "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod" => {
+            vec![("keyStrength", json!("normal"))]
+        }
         "#microsoft.graph.softwareOathAuthenticationMethod" => vec![("secretKey", Value::Null)],
         _ => Vec::new(),
     };
@@ -469,7 +580,10 @@ fn normalise_service_principal(sp: &mut Value, tenant_id: &str) {
             ("notificationEmailAddresses", json!([])),
             ("addIns", json!([])),
             ("resourceSpecificApplicationPermissions", json!([])),
-            ("verifiedPublisher", json!({"displayName": null, "verifiedPublisherId": null, "addedDateTime": null})),
+            (
+                "verifiedPublisher",
+                json!({"displayName": null, "verifiedPublisherId": null, "addedDateTime": null}),
+            ),
         ],
     );
 }
@@ -479,7 +593,10 @@ fn normalise_sign_in(sign_in: &mut Value, lookup: &[(String, String, String)]) {
     let (upn, name) = who(lookup, &user_id)
         .map(|(_, upn, name)| (json!(upn), json!(name)))
         .unwrap_or((Value::Null, Value::Null));
-    let interactive = sign_in.get("isInteractive").and_then(Value::as_bool).unwrap_or(true);
+    let interactive = sign_in
+        .get("isInteractive")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
     let event = if str_of(sign_in, "servicePrincipalId").is_some() && user_id.is_empty() {
         "servicePrincipal"
     } else if interactive {
@@ -510,12 +627,21 @@ fn normalise_sign_in(sign_in: &mut Value, lookup: &[(String, String, String)]) {
             ("riskEventTypes", json!([])),
             ("riskEventTypes_v2", json!([])),
             ("appliedConditionalAccessPolicies", json!([])),
-            ("status", json!({"errorCode": 0, "failureReason": "Other.", "additionalDetails": null})),
-            ("deviceDetail", json!({"deviceId": "", "displayName": "", "operatingSystem": "Windows10",
+            (
+                "status",
+                json!({"errorCode": 0, "failureReason": "Other.", "additionalDetails": null}),
+            ),
+            (
+                "deviceDetail",
+                json!({"deviceId": "", "displayName": "", "operatingSystem": "Windows10",
                                      "browser": "Edge 131.0.0", "isCompliant": false, "isManaged": false,
-                                     "trustType": ""})),
-            ("location", json!({"city": null, "state": null, "countryOrRegion": null,
-                                 "geoCoordinates": {"altitude": null, "latitude": null, "longitude": null}})),
+                                     "trustType": ""}),
+            ),
+            (
+                "location",
+                json!({"city": null, "state": null, "countryOrRegion": null,
+                                 "geoCoordinates": {"altitude": null, "latitude": null, "longitude": null}}),
+            ),
         ],
     );
 }
@@ -562,7 +688,10 @@ fn normalise_risk_detection(detection: &mut Value, lookup: &[(String, String, St
     let (upn, name) = who(lookup, &user_id)
         .map(|(_, upn, name)| (json!(upn), json!(name)))
         .unwrap_or((Value::Null, Value::Null));
-    let detected = detection.get("detectedDateTime").cloned().unwrap_or(Value::Null);
+    let detected = detection
+        .get("detectedDateTime")
+        .cloned()
+        .unwrap_or(Value::Null);
     fill_object(
         detection,
         &[
@@ -584,7 +713,10 @@ fn normalise_risk_detection(detection: &mut Value, lookup: &[(String, String, St
 
 fn normalise_incident(incident: &mut Value, tenant_id: &str) {
     let id = str_of(incident, "id").unwrap_or_default().to_owned();
-    let created = incident.get("createdDateTime").cloned().unwrap_or(Value::Null);
+    let created = incident
+        .get("createdDateTime")
+        .cloned()
+        .unwrap_or(Value::Null);
     fill_object(
         incident,
         &[
@@ -602,7 +734,12 @@ fn normalise_incident(incident: &mut Value, tenant_id: &str) {
             ("resolvingComment", Value::Null),
             ("summary", Value::Null),
             ("description", Value::Null),
-            ("incidentWebUrl", json!(format!("https://security.microsoft.com/incidents/{id}?tid={tenant_id}"))),
+            (
+                "incidentWebUrl",
+                json!(format!(
+                    "https://security.microsoft.com/incidents/{id}?tid={tenant_id}"
+                )),
+            ),
         ],
     );
 }
@@ -631,14 +768,27 @@ fn normalise_alert(alert: &mut Value, tenant_id: &str) {
             ("lastUpdateDateTime", created),
             ("resolvedDateTime", Value::Null),
             ("providerAlertId", json!(id)),
-            ("alertWebUrl", json!(format!("https://security.microsoft.com/alerts/{id}?tid={tenant_id}"))),
+            (
+                "alertWebUrl",
+                json!(format!(
+                    "https://security.microsoft.com/alerts/{id}?tid={tenant_id}"
+                )),
+            ),
         ],
     );
 }
 
-fn normalise_audit_record(record: &mut Value, tenant_id: &str, lookup: &[(String, String, String)]) {
-    let upn = str_of(record, "userPrincipalName").unwrap_or_default().to_owned();
-    let upn = who(lookup, &upn).map(|(_, upn, _)| upn.clone()).unwrap_or(upn);
+fn normalise_audit_record(
+    record: &mut Value,
+    tenant_id: &str,
+    lookup: &[(String, String, String)],
+) {
+    let upn = str_of(record, "userPrincipalName")
+        .unwrap_or_default()
+        .to_owned();
+    let upn = who(lookup, &upn)
+        .map(|(_, upn, _)| upn.clone())
+        .unwrap_or(upn);
     let service = match str_of(record, "auditLogRecordType").unwrap_or_default() {
         t if t.starts_with("Exchange") => "Exchange",
         t if t.starts_with("SharePoint") => "SharePoint",
@@ -658,7 +808,10 @@ fn normalise_audit_record(record: &mut Value, tenant_id: &str, lookup: &[(String
             ("objectId", json!("")),
             ("clientIp", Value::Null),
             ("administrativeUnits", json!([])),
-            ("auditData", json!({"@odata.type": "#microsoft.graph.security.auditData"})),
+            (
+                "auditData",
+                json!({"@odata.type": "#microsoft.graph.security.auditData"}),
+            ),
         ],
     );
 }
@@ -677,9 +830,19 @@ mod tests {
 
     #[test]
     fn newest_first_insert_keeps_order() {
-        let mut list = vec![json!({"t": "2025-01-03T00:00:00Z"}), json!({"t": "2025-01-01T00:00:00Z"})];
+        let mut list = vec![
+            json!({"t": "2025-01-03T00:00:00Z"}),
+            json!({"t": "2025-01-01T00:00:00Z"}),
+        ];
         insert_newest_first(&mut list, json!({"t": "2025-01-02T00:00:00Z"}), "t");
         let order: Vec<&str> = list.iter().filter_map(|v| str_of(v, "t")).collect();
-        assert_eq!(order, ["2025-01-03T00:00:00Z", "2025-01-02T00:00:00Z", "2025-01-01T00:00:00Z"]);
+        assert_eq!(
+            order,
+            [
+                "2025-01-03T00:00:00Z",
+                "2025-01-02T00:00:00Z",
+                "2025-01-01T00:00:00Z"
+            ]
+        );
     }
 }

@@ -101,15 +101,22 @@ impl RegisteredCert {
             x509_cert::Certificate::from_der(&der)
                 .map_err(|e| format!("the certificate DER could not be read ({e})"))?
         };
-        let der = cert.to_der().map_err(|e| format!("the certificate could not be encoded ({e})"))?;
+        let der = cert
+            .to_der()
+            .map_err(|e| format!("the certificate could not be encoded ({e})"))?;
         let spki = cert
             .tbs_certificate
             .subject_public_key_info
             .to_der()
             .map_err(|e| format!("the certificate's public key could not be encoded ({e})"))?;
-        let key = RsaPublicKey::from_public_key_der(&spki)
-            .map_err(|_| "the certificate does not hold an RSA public key (Entra needs RSA)".to_owned())?;
-        Ok(RegisteredCert { sha1: Sha1::digest(&der).to_vec(), sha256: Sha256::digest(&der).to_vec(), key })
+        let key = RsaPublicKey::from_public_key_der(&spki).map_err(|_| {
+            "the certificate does not hold an RSA public key (Entra needs RSA)".to_owned()
+        })?;
+        Ok(RegisteredCert {
+            sha1: Sha1::digest(&der).to_vec(),
+            sha256: Sha256::digest(&der).to_vec(),
+            key,
+        })
     }
 
     /// The SHA-1 thumbprint in hex, as the portal shows it.
@@ -169,7 +176,10 @@ impl TokenService {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
         let input = format!("{header}.{payload}");
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(self.mac(input.as_bytes())))
+        format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(self.mac(input.as_bytes()))
+        )
     }
 
     fn mac(&self, input: &[u8]) -> Vec<u8> {
@@ -203,7 +213,9 @@ impl TokenService {
             return Err(TokenRejection::Malformed);
         };
         let expected = self.mac(format!("{header}.{payload}").as_bytes());
-        let given = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenRejection::Malformed)?;
+        let given = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| TokenRejection::Malformed)?;
         if given != expected {
             return Err(TokenRejection::BadSignature);
         }
@@ -254,7 +266,9 @@ impl TokenRejection {
             TokenRejection::BadSignature => "Access token validation failure. Invalid signature.",
             TokenRejection::WrongAudience => "Access token validation failure. Invalid audience.",
             TokenRejection::Expired => "Lifetime validation failed, the token is expired.",
-            TokenRejection::NotYetValid => "Lifetime validation failed, the token is not yet valid.",
+            TokenRejection::NotYetValid => {
+                "Lifetime validation failed, the token is not yet valid."
+            }
         }
     }
 }
@@ -284,12 +298,22 @@ pub(crate) fn role_template_id(name: &str) -> Option<&'static str> {
 
 /// The role template ids of the Entra roles held by a user (through directoryRole membership).
 pub(crate) fn user_role_ids(tenant: &Tenant, user_id: &str) -> Vec<String> {
-    let Some(user) = tenant.user(user_id) else { return Vec::new() };
+    let Some(user) = tenant.user(user_id) else {
+        return Vec::new();
+    };
     tenant
         .directory_roles
         .iter()
-        .filter(|role| role.get("id").and_then(Value::as_str).is_some_and(|id| user.member_of.iter().any(|m| m == id)))
-        .filter_map(|role| role.get("roleTemplateId").and_then(Value::as_str).map(str::to_owned))
+        .filter(|role| {
+            role.get("id")
+                .and_then(Value::as_str)
+                .is_some_and(|id| user.member_of.iter().any(|m| m == id))
+        })
+        .filter_map(|role| {
+            role.get("roleTemplateId")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .collect()
 }
 
@@ -303,11 +327,20 @@ struct EntraError {
 
 impl EntraError {
     fn new(status: StatusCode, error: &'static str, code: u32, text: impl Into<String>) -> Self {
-        Self { status, error, code, text: text.into() }
+        Self {
+            status,
+            error,
+            code,
+            text: text.into(),
+        }
     }
 
     fn render(self, now: DateTime<Utc>) -> Response {
-        let trace = derived_guid(&format!("trace/{}/{}", self.code, now.timestamp_nanos_opt().unwrap_or(0)));
+        let trace = derived_guid(&format!(
+            "trace/{}/{}",
+            self.code,
+            now.timestamp_nanos_opt().unwrap_or(0)
+        ));
         let correlation = derived_guid(&format!("corr/{trace}"));
         let stamp = now.format("%Y-%m-%d %H:%M:%SZ").to_string();
         let body = json!({
@@ -331,12 +364,17 @@ fn form(body: &[u8]) -> HashMap<String, String> {
 
 fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get("authorization")?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
     let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
-    let id: String = form_urlencoded::parse(format!("a={id}").as_bytes()).map(|(_, v)| v.into_owned()).next()?;
-    let secret: String =
-        form_urlencoded::parse(format!("a={secret}").as_bytes()).map(|(_, v)| v.into_owned()).next()?;
+    let id: String = form_urlencoded::parse(format!("a={id}").as_bytes())
+        .map(|(_, v)| v.into_owned())
+        .next()?;
+    let secret: String = form_urlencoded::parse(format!("a={secret}").as_bytes())
+        .map(|(_, v)| v.into_owned())
+        .next()?;
     Some((id, secret))
 }
 
@@ -393,7 +431,13 @@ pub(crate) async fn token_endpoint(
     }
 }
 
-fn issue(sim: &Sim, tenant_key: &str, headers: &HeaderMap, body: &[u8], now: DateTime<Utc>) -> Result<Value, EntraError> {
+fn issue(
+    sim: &Sim,
+    tenant_key: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Value, EntraError> {
     let params = form(body);
     let tenant = sim.lock_tenant();
     if !tenant_matches(&tenant, tenant_key) {
@@ -428,7 +472,8 @@ fn issue(sim: &Sim, tenant_key: &str, headers: &HeaderMap, body: &[u8], now: Dat
     }
     match params.get("grant_type").map(String::as_str) {
         Some("client_credentials") => {
-            let audience = resource_of_scope(params.get("scope").map(String::as_str).unwrap_or_default())?;
+            let audience =
+                resource_of_scope(params.get("scope").map(String::as_str).unwrap_or_default())?;
             let acr = authenticate_client(sim, &tenant, &params, basic.as_ref(), now)?;
             Ok(app_token(sim, &tenant, audience, acr, now))
         }
@@ -438,14 +483,20 @@ fn issue(sim: &Sim, tenant_key: &str, headers: &HeaderMap, body: &[u8], now: Dat
         }
         Some("refresh_token") => {
             let refresh = params.get("refresh_token").cloned().unwrap_or_default();
-            let scope = params.get("scope").cloned().unwrap_or_else(|| format!("{GRAPH_AUDIENCE}/.default"));
+            let scope = params
+                .get("scope")
+                .cloned()
+                .unwrap_or_else(|| format!("{GRAPH_AUDIENCE}/.default"));
             redeem_refresh_token(sim, &tenant, &refresh, &scope, now)
         }
         other => Err(EntraError::new(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             70003,
-            format!("The app requested an unsupported grant type '{}'.", other.unwrap_or_default()),
+            format!(
+                "The app requested an unsupported grant type '{}'.",
+                other.unwrap_or_default()
+            ),
         )),
     }
 }
@@ -458,7 +509,9 @@ fn authenticate_client(
     basic: Option<&(String, String)>,
     now: DateTime<Utc>,
 ) -> Result<&'static str, EntraError> {
-    let invalid_client = |code: u32, text: String| EntraError::new(StatusCode::UNAUTHORIZED, "invalid_client", code, text);
+    let invalid_client = |code: u32, text: String| {
+        EntraError::new(StatusCode::UNAUTHORIZED, "invalid_client", code, text)
+    };
     if let Some(assertion) = params.get("client_assertion") {
         if params.get("client_assertion_type").map(String::as_str) != Some(ASSERTION_TYPE) {
             return Err(EntraError::new(
@@ -468,10 +521,14 @@ fn authenticate_client(
                 format!("The client_assertion_type must be '{ASSERTION_TYPE}'."),
             ));
         }
-        verify_assertion(sim, tenant, assertion, now).map_err(|(code, text)| invalid_client(code, text))?;
+        verify_assertion(sim, tenant, assertion, now)
+            .map_err(|(code, text)| invalid_client(code, text))?;
         return Ok("2");
     }
-    let secret = params.get("client_secret").cloned().or_else(|| basic.map(|(_, s)| s.clone()));
+    let secret = params
+        .get("client_secret")
+        .cloned()
+        .or_else(|| basic.map(|(_, s)| s.clone()));
     match (secret, &tenant.app.client_secret) {
         (Some(given), Some(expected)) if &given == expected => Ok("1"),
         (Some(_), _) => Err(invalid_client(
@@ -509,10 +566,17 @@ struct AssertionClaims {
 }
 
 /// Verifies a client assertion JWT against the app's registered certificates.
-fn verify_assertion(sim: &Sim, tenant: &Tenant, assertion: &str, now: DateTime<Utc>) -> Result<(), (u32, String)> {
+fn verify_assertion(
+    sim: &Sim,
+    tenant: &Tenant,
+    assertion: &str,
+    now: DateTime<Utc>,
+) -> Result<(), (u32, String)> {
     let malformed = || (50027, "JWT token is invalid or malformed.".to_owned());
     let mut parts = assertion.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(malformed());
     };
     let header: AssertionHeader = URL_SAFE_NO_PAD
@@ -532,7 +596,11 @@ fn verify_assertion(sim: &Sim, tenant: &Tenant, assertion: &str, now: DateTime<U
     let candidates: Vec<&RegisteredCert> = match (&header.x5t_s256, &header.x5t) {
         (Some(t), _) => {
             let t = URL_SAFE_NO_PAD.decode(t).map_err(|_| malformed())?;
-            tenant.certificates.iter().filter(|c| c.sha256 == t).collect()
+            tenant
+                .certificates
+                .iter()
+                .filter(|c| c.sha256 == t)
+                .collect()
         }
         (None, Some(t)) => {
             let t = URL_SAFE_NO_PAD.decode(t).map_err(|_| malformed())?;
@@ -546,18 +614,35 @@ fn verify_assertion(sim: &Sim, tenant: &Tenant, assertion: &str, now: DateTime<U
     let message = format!("{h}.{p}");
     let verified = candidates.iter().any(|cert| match header.alg.as_str() {
         "RS256" => rsa::pkcs1v15::Signature::try_from(signature.as_slice())
-            .map(|sig| rsa::pkcs1v15::VerifyingKey::<Sha256>::new(cert.key.clone()).verify(message.as_bytes(), &sig).is_ok())
+            .map(|sig| {
+                rsa::pkcs1v15::VerifyingKey::<Sha256>::new(cert.key.clone())
+                    .verify(message.as_bytes(), &sig)
+                    .is_ok()
+            })
             .unwrap_or(false),
         "PS256" => rsa::pss::Signature::try_from(signature.as_slice())
-            .map(|sig| rsa::pss::VerifyingKey::<Sha256>::new(cert.key.clone()).verify(message.as_bytes(), &sig).is_ok())
+            .map(|sig| {
+                rsa::pss::VerifyingKey::<Sha256>::new(cert.key.clone())
+                    .verify(message.as_bytes(), &sig)
+                    .is_ok()
+            })
             .unwrap_or(false),
         _ => false,
     });
     if !verified {
-        return Err((700027, "Client assertion failed signature validation.".to_owned()));
+        return Err((
+            700027,
+            "Client assertion failed signature validation.".to_owned(),
+        ));
     }
-    if !claims.iss.eq_ignore_ascii_case(&tenant.app.client_id) || !claims.sub.eq_ignore_ascii_case(&tenant.app.client_id) {
-        return Err((700021, "Client assertion application identifier doesn't match 'client_id' parameter.".to_owned()));
+    if !claims.iss.eq_ignore_ascii_case(&tenant.app.client_id)
+        || !claims.sub.eq_ignore_ascii_case(&tenant.app.client_id)
+    {
+        return Err((
+            700021,
+            "Client assertion application identifier doesn't match 'client_id' parameter."
+                .to_owned(),
+        ));
     }
     let audiences: Vec<&str> = match &claims.aud {
         Value::String(s) => vec![s.as_str()],
@@ -566,11 +651,19 @@ fn verify_assertion(sim: &Sim, tenant: &Tenant, assertion: &str, now: DateTime<U
     };
     let mut accepted = Vec::new();
     for key in [&tenant.info.id, &tenant.info.domain] {
-        accepted.push(format!("https://login.microsoftonline.com/{key}/oauth2/v2.0/token"));
+        accepted.push(format!(
+            "https://login.microsoftonline.com/{key}/oauth2/v2.0/token"
+        ));
         accepted.push(format!("{}/{key}/oauth2/v2.0/token", sim.base_url));
     }
-    if !audiences.iter().any(|aud| accepted.iter().any(|a| a.eq_ignore_ascii_case(aud))) {
-        return Err((50012, "Client assertion audience claim does not match Realm issuer.".to_owned()));
+    if !audiences
+        .iter()
+        .any(|aud| accepted.iter().any(|a| a.eq_ignore_ascii_case(aud)))
+    {
+        return Err((
+            50012,
+            "Client assertion audience claim does not match Realm issuer.".to_owned(),
+        ));
     }
     let now_s = now.timestamp();
     let (Some(exp), nbf) = (claims.exp, claims.nbf.unwrap_or(i64::MIN)) else {
@@ -578,7 +671,12 @@ fn verify_assertion(sim: &Sim, tenant: &Tenant, assertion: &str, now: DateTime<U
     };
     // Entra tolerates five minutes of clock skew.
     if now_s > exp + 300 || now_s + 300 < nbf {
-        let show = |t: i64| Utc.timestamp_opt(t, 0).single().map(|t| t.format("%m/%d/%Y %H:%M:%S").to_string()).unwrap_or_default();
+        let show = |t: i64| {
+            Utc.timestamp_opt(t, 0)
+                .single()
+                .map(|t| t.format("%m/%d/%Y %H:%M:%S").to_string())
+                .unwrap_or_default()
+        };
         return Err((
             700024,
             format!("Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}.", show(now_s), show(nbf.max(0)), show(exp)),
@@ -611,7 +709,11 @@ fn base_claims(sim: &Sim, tenant: &Tenant, audience: &str, now: DateTime<Utc>) -
 }
 
 fn app_token(sim: &Sim, tenant: &Tenant, audience: &str, acr: &str, now: DateTime<Utc>) -> Value {
-    let sp = tenant.app.service_principal_id.clone().unwrap_or_else(|| derived_guid(&format!("sp/{}", tenant.app.client_id)));
+    let sp = tenant
+        .app
+        .service_principal_id
+        .clone()
+        .unwrap_or_else(|| derived_guid(&format!("sp/{}", tenant.app.client_id)));
     let roles: Vec<String> = tenant
         .app
         .roles
@@ -624,18 +726,40 @@ fn app_token(sim: &Sim, tenant: &Tenant, audience: &str, acr: &str, now: DateTim
     claims.oid = sp.clone();
     claims.sub = sp;
     claims.roles = if roles.is_empty() { None } else { Some(roles) };
-    claims.wids = tenant.app.entra_roles.iter().filter_map(|r| role_template_id(r)).map(str::to_owned).collect();
+    claims.wids = tenant
+        .app
+        .entra_roles
+        .iter()
+        .filter_map(|r| role_template_id(r))
+        .map(str::to_owned)
+        .collect();
     json!({"token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECONDS, "ext_expires_in": ACCESS_TOKEN_SECONDS,
            "access_token": sim.tokens.sign(&claims)})
 }
 
-fn user_token(sim: &Sim, tenant: &Tenant, user_id: &str, scope: &str, now: DateTime<Utc>) -> Result<Value, EntraError> {
+fn user_token(
+    sim: &Sim,
+    tenant: &Tenant,
+    user_id: &str,
+    scope: &str,
+    now: DateTime<Utc>,
+) -> Result<Value, EntraError> {
     let audience = resource_of_scope(scope)?;
     let Some(user) = tenant.user(user_id) else {
-        return Err(EntraError::new(StatusCode::BAD_REQUEST, "invalid_grant", 50034, "The user account does not exist in the directory."));
+        return Err(EntraError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            50034,
+            "The user account does not exist in the directory.",
+        ));
     };
     if !user.account_enabled() {
-        return Err(EntraError::new(StatusCode::BAD_REQUEST, "invalid_grant", 50057, "The user account is disabled."));
+        return Err(EntraError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            50057,
+            "The user account is disabled.",
+        ));
     }
     let scopes: Vec<String> = tenant
         .app
@@ -654,7 +778,13 @@ fn user_token(sim: &Sim, tenant: &Tenant, user_id: &str, scope: &str, now: DateT
     claims.wids = user_role_ids(tenant, user.id());
     let refresh = URL_SAFE_NO_PAD.encode(rand::thread_rng().gen::<[u8; 32]>());
     if let Ok(mut tokens) = sim.tokens.refresh_tokens.lock() {
-        tokens.insert(refresh.clone(), RefreshToken { user_id: user.id().to_owned(), issued: now });
+        tokens.insert(
+            refresh.clone(),
+            RefreshToken {
+                user_id: user.id().to_owned(),
+                issued: now,
+            },
+        );
     }
     let id_token = format!(
         "{}.{}.",
@@ -675,33 +805,60 @@ fn user_token(sim: &Sim, tenant: &Tenant, user_id: &str, scope: &str, now: DateT
     Ok(body)
 }
 
-fn redeem_device_code(sim: &Sim, tenant: &Tenant, code: &str, now: DateTime<Utc>) -> Result<Value, EntraError> {
-    let pending = |error: &'static str, code: u32, text: &str| EntraError::new(StatusCode::BAD_REQUEST, error, code, text);
+fn redeem_device_code(
+    sim: &Sim,
+    tenant: &Tenant,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<Value, EntraError> {
+    let pending = |error: &'static str, code: u32, text: &str| {
+        EntraError::new(StatusCode::BAD_REQUEST, error, code, text)
+    };
     let (user, scope) = {
-        let mut codes = sim.tokens.device_codes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut codes = sim
+            .tokens
+            .device_codes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let Some(entry) = codes.iter_mut().find(|c| c.device_code == code) else {
-            return Err(pending("bad_verification_code", 70018, "The provided value for the 'device_code' is not valid."));
+            return Err(pending(
+                "bad_verification_code",
+                70018,
+                "The provided value for the 'device_code' is not valid.",
+            ));
         };
         if now >= entry.expires {
-            return Err(pending("expired_token", 70019, "Verification code expired."));
+            return Err(pending(
+                "expired_token",
+                70019,
+                "Verification code expired.",
+            ));
         }
         if entry.declined {
-            return Err(pending("authorization_declined", 70017, "The end user denied the authorization request."));
+            return Err(pending(
+                "authorization_declined",
+                70017,
+                "The end user denied the authorization request.",
+            ));
         }
         if entry.redeemed {
             return Err(pending("invalid_grant", 70000, "The provided value for the 'device_code' is invalid. It has already been redeemed."));
         }
         let polled_now = Instant::now();
-        let too_fast = entry
-            .last_poll
-            .is_some_and(|last| polled_now.duration_since(last).as_secs_f64() < entry.interval as f64 * 0.8);
+        let too_fast = entry.last_poll.is_some_and(|last| {
+            polled_now.duration_since(last).as_secs_f64() < entry.interval as f64 * 0.8
+        });
         entry.last_poll = Some(polled_now);
         if too_fast {
             entry.interval += 5;
             return Err(pending("slow_down", 70016, "OAuth 2.0 device flow error. The client is polling too quickly; add 5 seconds to the polling interval."));
         }
         let Some(user) = entry.approved_by.clone() else {
-            return Err(pending("authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization is pending. Continue polling."));
+            return Err(pending(
+                "authorization_pending",
+                70016,
+                "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+            ));
         };
         entry.redeemed = true;
         (user, entry.scope.clone())
@@ -709,10 +866,26 @@ fn redeem_device_code(sim: &Sim, tenant: &Tenant, code: &str, now: DateTime<Utc>
     user_token(sim, tenant, &user, &scope, now)
 }
 
-fn redeem_refresh_token(sim: &Sim, tenant: &Tenant, refresh: &str, scope: &str, now: DateTime<Utc>) -> Result<Value, EntraError> {
-    let entry = sim.tokens.refresh_tokens.lock().ok().and_then(|t| t.get(refresh).cloned());
+fn redeem_refresh_token(
+    sim: &Sim,
+    tenant: &Tenant,
+    refresh: &str,
+    scope: &str,
+    now: DateTime<Utc>,
+) -> Result<Value, EntraError> {
+    let entry = sim
+        .tokens
+        .refresh_tokens
+        .lock()
+        .ok()
+        .and_then(|t| t.get(refresh).cloned());
     let Some(entry) = entry else {
-        return Err(EntraError::new(StatusCode::BAD_REQUEST, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."));
+        return Err(EntraError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            9002313,
+            "Invalid request. Request is malformed or invalid.",
+        ));
     };
     let revoked = tenant
         .user(&entry.user_id)
@@ -740,7 +913,13 @@ pub(crate) async fn device_code_endpoint(
     {
         let tenant = sim.lock_tenant();
         if !tenant_matches(&tenant, &tenant_key) {
-            return EntraError::new(StatusCode::BAD_REQUEST, "invalid_request", 90002, format!("Tenant '{tenant_key}' not found.")).render(now);
+            return EntraError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                90002,
+                format!("Tenant '{tenant_key}' not found."),
+            )
+            .render(now);
         }
         let client_id = params.get("client_id").cloned().unwrap_or_default();
         if !client_id.eq_ignore_ascii_case(&tenant.app.client_id) {
@@ -748,7 +927,9 @@ pub(crate) async fn device_code_endpoint(
                 StatusCode::BAD_REQUEST,
                 "unauthorized_client",
                 700016,
-                format!("Application with identifier '{client_id}' was not found in the directory."),
+                format!(
+                    "Application with identifier '{client_id}' was not found in the directory."
+                ),
             )
             .render(now);
         }
@@ -759,7 +940,9 @@ pub(crate) async fn device_code_endpoint(
     }
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::thread_rng();
-    let user_code: String = (0..9).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+    let user_code: String = (0..9)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect();
     let device_code = URL_SAFE_NO_PAD.encode((0..48).map(|_| rng.gen::<u8>()).collect::<Vec<u8>>());
     let interval = sim.tokens.device_code_interval;
     if let Ok(mut codes) = sim.tokens.device_codes.lock() {
@@ -787,17 +970,30 @@ pub(crate) async fn device_code_endpoint(
 }
 
 /// Approves (or declines) a pending device code as the named user; used by `/_sim/devicecode/approve`.
-pub(crate) fn approve_device_code(sim: &Sim, user_code: &str, upn: &str, decline: bool) -> Result<String, String> {
+pub(crate) fn approve_device_code(
+    sim: &Sim,
+    user_code: &str,
+    upn: &str,
+    decline: bool,
+) -> Result<String, String> {
     let user_id = {
         let tenant = sim.lock_tenant();
-        let user = tenant.user(upn).ok_or_else(|| format!("no user '{upn}' in this tenant"))?;
+        let user = tenant
+            .user(upn)
+            .ok_or_else(|| format!("no user '{upn}' in this tenant"))?;
         if !user.account_enabled() {
-            return Err(format!("the account '{upn}' is disabled and cannot sign in"));
+            return Err(format!(
+                "the account '{upn}' is disabled and cannot sign in"
+            ));
         }
         user.id().to_owned()
     };
     let now = sim.clock.now();
-    let mut codes = sim.tokens.device_codes.lock().unwrap_or_else(|e| e.into_inner());
+    let mut codes = sim
+        .tokens
+        .device_codes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let entry = codes
         .iter_mut()
         .find(|c| c.user_code.eq_ignore_ascii_case(user_code.trim()))
@@ -819,14 +1015,28 @@ mod tests {
 
     #[test]
     fn scope_must_be_one_default_resource() {
-        assert_eq!(resource_of_scope("https://graph.microsoft.com/.default").ok(), Some(GRAPH_AUDIENCE));
+        assert_eq!(
+            resource_of_scope("https://graph.microsoft.com/.default").ok(),
+            Some(GRAPH_AUDIENCE)
+        );
         assert_eq!(
             resource_of_scope("https://outlook.office365.com/.default offline_access").ok(),
             Some(EXCHANGE_AUDIENCE)
         );
-        assert_eq!(resource_of_scope("User.Read").err().map(|e| e.code), Some(1002012));
-        assert_eq!(resource_of_scope("https://example.net/.default").err().map(|e| e.error), Some("invalid_resource"));
-        assert!(resource_of_scope("https://graph.microsoft.com/.default https://outlook.office365.com/.default").is_err());
+        assert_eq!(
+            resource_of_scope("User.Read").err().map(|e| e.code),
+            Some(1002012)
+        );
+        assert_eq!(
+            resource_of_scope("https://example.net/.default")
+                .err()
+                .map(|e| e.error),
+            Some("invalid_resource")
+        );
+        assert!(resource_of_scope(
+            "https://graph.microsoft.com/.default https://outlook.office365.com/.default"
+        )
+        .is_err());
     }
 
     #[test]
@@ -854,9 +1064,14 @@ mod tests {
         };
         let token = service.sign(&claims);
         assert!(service.verify(&token, GRAPH_AUDIENCE, now, None).is_ok());
-        assert_eq!(service.verify(&token, EXCHANGE_AUDIENCE, now, None).err(), Some(TokenRejection::WrongAudience));
         assert_eq!(
-            service.verify(&token, GRAPH_AUDIENCE, now + Duration::seconds(61), None).err(),
+            service.verify(&token, EXCHANGE_AUDIENCE, now, None).err(),
+            Some(TokenRejection::WrongAudience)
+        );
+        assert_eq!(
+            service
+                .verify(&token, GRAPH_AUDIENCE, now + Duration::seconds(61), None)
+                .err(),
             Some(TokenRejection::Expired)
         );
         let mut forged = claims.clone();
@@ -864,8 +1079,16 @@ mod tests {
         let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
         let mut parts: Vec<&str> = token.split('.').collect();
         parts[1] = &forged_payload;
-        assert_eq!(service.verify(&parts.join("."), GRAPH_AUDIENCE, now, None).err(), Some(TokenRejection::BadSignature));
+        assert_eq!(
+            service
+                .verify(&parts.join("."), GRAPH_AUDIENCE, now, None)
+                .err(),
+            Some(TokenRejection::BadSignature)
+        );
         service.expire_all();
-        assert_eq!(service.verify(&token, GRAPH_AUDIENCE, now, None).err(), Some(TokenRejection::Expired));
+        assert_eq!(
+            service.verify(&token, GRAPH_AUDIENCE, now, None).err(),
+            Some(TokenRejection::Expired)
+        );
     }
 }

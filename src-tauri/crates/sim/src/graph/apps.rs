@@ -15,9 +15,21 @@ use crate::server::GraphError;
 use crate::tenant::str_of;
 
 const DELETE_GRANT: Perm = Perm {
-    app: &["DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All"],
-    delegated: &["DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All"],
-    roles: &["Application Developer", "Cloud Application Administrator", "Application Administrator", "User Administrator", "Privileged Role Administrator"],
+    app: &[
+        "DelegatedPermissionGrant.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ],
+    delegated: &[
+        "DelegatedPermissionGrant.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ],
+    roles: &[
+        "Application Developer",
+        "Cloud Application Administrator",
+        "Application Administrator",
+        "User Administrator",
+        "Privileged Role Administrator",
+    ],
 };
 const READ_APPS: Perm = Perm {
     app: &["Application.Read.All", "Directory.Read.All"],
@@ -27,11 +39,20 @@ const READ_APPS: Perm = Perm {
 const WRITE_APPS: Perm = Perm {
     app: &["Application.ReadWrite.All", "Directory.ReadWrite.All"],
     delegated: &["Application.ReadWrite.All", "Directory.ReadWrite.All"],
-    roles: &["Application Administrator", "Cloud Application Administrator"],
+    roles: &[
+        "Application Administrator",
+        "Cloud Application Administrator",
+    ],
 };
 
 const GRANT_FILTER: FilterSpec = FilterSpec {
-    props: &[("clientId", EQ), ("principalId", EQ), ("consentType", EQ), ("resourceId", EQ), ("id", EQ)],
+    props: &[
+        ("clientId", EQ),
+        ("principalId", EQ),
+        ("consentType", EQ),
+        ("resourceId", EQ),
+        ("id", EQ),
+    ],
     lambdas: &[],
     advanced: false,
 };
@@ -46,7 +67,12 @@ pub(crate) async fn list_grants(ctx: Ctx) -> Result<Response, GraphError> {
     let items: Vec<Value> = tenant
         .grants
         .iter()
-        .filter(|g| ctx.query.filter.as_ref().is_none_or(|f| crate::odata::matches(f, g)))
+        .filter(|g| {
+            ctx.query
+                .filter
+                .as_ref()
+                .is_none_or(|f| crate::odata::matches(f, g))
+        })
         .cloned()
         .collect();
     ctx.collection("oauth2PermissionGrants", items, page_size, false)
@@ -57,7 +83,11 @@ pub(crate) async fn get_grant(ctx: Ctx, Path(id): Path<String>) -> Result<Respon
     ctx.require(&READ_GRANTS)?;
     ctx.refuse_options(&["select"])?;
     let tenant = ctx.sim.lock_tenant();
-    let grant = tenant.grants.iter().find(|g| str_of(g, "id") == Some(id.as_str())).ok_or_else(|| directory_not_found(&id))?;
+    let grant = tenant
+        .grants
+        .iter()
+        .find(|g| str_of(g, "id") == Some(id.as_str()))
+        .ok_or_else(|| directory_not_found(&id))?;
     Ok(ctx.entity("oauth2PermissionGrants/$entity", grant.clone()))
 }
 
@@ -65,9 +95,17 @@ pub(crate) async fn get_grant(ctx: Ctx, Path(id): Path<String>) -> Result<Respon
 pub(crate) async fn delete_grant(ctx: Ctx, Path(id): Path<String>) -> Result<Response, GraphError> {
     ctx.require(&DELETE_GRANT)?;
     let mut tenant = ctx.sim.lock_tenant();
-    let position = tenant.grants.iter().position(|g| str_of(g, "id") == Some(id.as_str())).ok_or_else(|| directory_not_found(&id))?;
+    let position = tenant
+        .grants
+        .iter()
+        .position(|g| str_of(g, "id") == Some(id.as_str()))
+        .ok_or_else(|| directory_not_found(&id))?;
     let removed = tenant.grants.remove(position);
-    ctx.record(&mut tenant, StatusCode::NO_CONTENT, json!({"change": "removed delegated permission grant", "grantId": id, "removed": removed}));
+    ctx.record(
+        &mut tenant,
+        StatusCode::NO_CONTENT,
+        json!({"change": "removed delegated permission grant", "grantId": id, "removed": removed}),
+    );
     let now = ctx.now;
     crate::attacker::on_grant_removed(&mut tenant, &removed, now);
     let audit_id = tenant.new_guid("audit");
@@ -76,70 +114,118 @@ pub(crate) async fn delete_grant(ctx: Ctx, Path(id): Path<String>) -> Result<Res
         "id": audit_id, "activityDateTime": graph_time(now), "activityDisplayName": "Remove delegated permission grant",
         "category": "ApplicationManagement", "operationType": "Unassign",
         "initiatedBy": {"app": {"appId": ctx.claims.appid, "displayName": null, "servicePrincipalId": null, "servicePrincipalName": null}},
-        "targetResources": [{"id": client, "displayName": null, "type": "ServicePrincipal", "userPrincipalName": null, "modifiedProperties": [], "groupType": null}],
+        "targetResources": [{"id": client, "displayName": null, "type": "ServicePrincipal", "userPrincipalName": null, "modifiedProperties": []}],
     }));
     Ok(no_content())
 }
 
 /// GET /servicePrincipals/{id}
-pub(crate) async fn get_service_principal(ctx: Ctx, Path(id): Path<String>) -> Result<Response, GraphError> {
+pub(crate) async fn get_service_principal(
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, GraphError> {
     ctx.require(&READ_APPS)?;
     ctx.refuse_options(&["select"])?;
     let tenant = ctx.sim.lock_tenant();
-    let sp = tenant.service_principal(&id).ok_or_else(|| directory_not_found(&id))?;
+    let sp = tenant
+        .service_principal(&id)
+        .ok_or_else(|| directory_not_found(&id))?;
     Ok(ctx.entity("servicePrincipals/$entity", sp.clone()))
 }
 
 /// PATCH /servicePrincipals/{id} (e.g. `{"accountEnabled": false}`)
-pub(crate) async fn patch_service_principal(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Result<Response, GraphError> {
+pub(crate) async fn patch_service_principal(
+    ctx: Ctx,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, GraphError> {
     ctx.require(&WRITE_APPS)?;
     let body = json_body(&body)?;
     if body.is_empty() {
-        return Err(bad_body("The request body is empty: send the properties to update."));
+        return Err(bad_body(
+            "The request body is empty: send the properties to update.",
+        ));
     }
     for (name, value) in &body {
         match name.as_str() {
-            "accountEnabled" if !value.is_boolean() => return Err(bad_body("Invalid value for property 'accountEnabled': a boolean is expected.")),
-            "id" | "appId" => return Err(bad_body(format!("Property '{name}' is read-only and cannot be set."))),
+            "accountEnabled" if !value.is_boolean() => {
+                return Err(bad_body(
+                    "Invalid value for property 'accountEnabled': a boolean is expected.",
+                ))
+            }
+            "id" | "appId" => {
+                return Err(bad_body(format!(
+                    "Property '{name}' is read-only and cannot be set."
+                )))
+            }
             _ => {}
         }
     }
     let mut tenant = ctx.sim.lock_tenant();
-    let sp = tenant.service_principal_mut(&id).ok_or_else(|| directory_not_found(&id))?;
+    let sp = tenant
+        .service_principal_mut(&id)
+        .ok_or_else(|| directory_not_found(&id))?;
     if let Value::Object(map) = sp {
         for (k, v) in &body {
             map.insert(k.clone(), v.clone());
         }
     }
     let name = str_of(sp, "displayName").unwrap_or_default().to_owned();
-    ctx.record(&mut tenant, StatusCode::NO_CONTENT, json!({"target": name, "targetId": id, "change": Value::Object(body.clone())}));
+    ctx.record(
+        &mut tenant,
+        StatusCode::NO_CONTENT,
+        json!({"target": name, "targetId": id, "change": Value::Object(body.clone())}),
+    );
     let now = ctx.now;
     let audit_id = tenant.new_guid("audit");
     tenant.push_directory_audit(json!({
         "id": audit_id, "activityDateTime": graph_time(now), "activityDisplayName": "Update service principal",
         "category": "ApplicationManagement", "operationType": "Update",
         "initiatedBy": {"app": {"appId": ctx.claims.appid, "displayName": null, "servicePrincipalId": null, "servicePrincipalName": null}},
-        "targetResources": [{"id": id, "displayName": name, "type": "ServicePrincipal", "userPrincipalName": null, "modifiedProperties": [], "groupType": null}],
+        "targetResources": [{"id": id, "displayName": name, "type": "ServicePrincipal", "userPrincipalName": null, "modifiedProperties": []}],
     }));
     Ok(no_content())
 }
 
 /// GET /servicePrincipals/{id}/appRoleAssignments (roles granted to this SP)
-pub(crate) async fn sp_app_role_assignments(ctx: Ctx, Path(id): Path<String>) -> Result<Response, GraphError> {
+pub(crate) async fn sp_app_role_assignments(
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, GraphError> {
     assignments(ctx, id, "principalId", "appRoleAssignments").await
 }
 
 /// GET /servicePrincipals/{id}/appRoleAssignedTo (who was assigned this SP's roles)
-pub(crate) async fn sp_app_role_assigned_to(ctx: Ctx, Path(id): Path<String>) -> Result<Response, GraphError> {
+pub(crate) async fn sp_app_role_assigned_to(
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, GraphError> {
     assignments(ctx, id, "resourceId", "appRoleAssignedTo").await
 }
 
-async fn assignments(ctx: Ctx, id: String, key: &str, segment: &str) -> Result<Response, GraphError> {
+async fn assignments(
+    ctx: Ctx,
+    id: String,
+    key: &str,
+    segment: &str,
+) -> Result<Response, GraphError> {
     ctx.require(&READ_APPS)?;
     ctx.refuse_options(&["select", "top"])?;
     let page_size = ctx.page_size(100, 999, "Request_UnsupportedQuery")?;
     let tenant = ctx.sim.lock_tenant();
-    tenant.service_principal(&id).ok_or_else(|| directory_not_found(&id))?;
-    let items: Vec<Value> = tenant.app_role_assignments.iter().filter(|a| str_of(a, key) == Some(id.as_str())).cloned().collect();
-    ctx.collection(&format!("servicePrincipals('{id}')/{segment}"), items, page_size, false)
+    tenant
+        .service_principal(&id)
+        .ok_or_else(|| directory_not_found(&id))?;
+    let items: Vec<Value> = tenant
+        .app_role_assignments
+        .iter()
+        .filter(|a| str_of(a, key) == Some(id.as_str()))
+        .cloned()
+        .collect();
+    ctx.collection(
+        &format!("servicePrincipals('{id}')/{segment}"),
+        items,
+        page_size,
+        false,
+    )
 }

@@ -31,10 +31,26 @@ const QUERY_PERMISSIONS: &[(&str, &str)] = &[
 /// The record types the description lists (subset used by the scenarios and generator, plus the
 /// common ones); values are accepted in PascalCase or camelCase and echoed in PascalCase.
 const RECORD_TYPES: &[&str] = &[
-    "ExchangeAdmin", "ExchangeItem", "ExchangeItemGroup", "SharePoint", "SharePointFileOperation", "OneDrive",
-    "AzureActiveDirectory", "AzureActiveDirectoryAccountLogon", "AzureActiveDirectoryStsLogon", "SharePointSharingOperation",
-    "ExchangeAggregatedOperation", "ExchangeItemAggregated", "MicrosoftTeams", "MicrosoftFlow", "PowerAppsApp",
-    "ThreatIntelligence", "MailSubmission", "SecurityComplianceAlerts", "ComplianceDLPExchange", "ComplianceDLPSharePoint",
+    "ExchangeAdmin",
+    "ExchangeItem",
+    "ExchangeItemGroup",
+    "SharePoint",
+    "SharePointFileOperation",
+    "OneDrive",
+    "AzureActiveDirectory",
+    "AzureActiveDirectoryAccountLogon",
+    "AzureActiveDirectoryStsLogon",
+    "SharePointSharingOperation",
+    "ExchangeAggregatedOperation",
+    "ExchangeItemAggregated",
+    "MicrosoftTeams",
+    "MicrosoftFlow",
+    "PowerAppsApp",
+    "ThreatIntelligence",
+    "MailSubmission",
+    "SecurityComplianceAlerts",
+    "ComplianceDLPExchange",
+    "ComplianceDLPSharePoint",
 ];
 
 fn workloads(ctx: &Ctx) -> Result<Vec<String>, GraphError> {
@@ -50,13 +66,21 @@ fn workloads(ctx: &Ctx) -> Result<Vec<String>, GraphError> {
 }
 
 fn not_found(id: &str) -> GraphError {
-    GraphError::new(StatusCode::NOT_FOUND, "NotFound", format!("The audit log query '{id}' was not found."))
+    GraphError::new(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("The audit log query '{id}' was not found."),
+    )
 }
 
 fn string_list(body: &Map<String, Value>, key: &str) -> Result<Vec<String>, GraphError> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(list)) if list.iter().all(Value::is_string) => Ok(list.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
+        Some(Value::Array(list)) if list.iter().all(Value::is_string) => Ok(list
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()),
         Some(_) => Err(bad_body(format!("'{key}' must be an array of strings."))),
     }
 }
@@ -78,7 +102,9 @@ pub(crate) async fn create_query(ctx: Ctx, body: Bytes) -> Result<Response, Grap
         let value = match body.get(key) {
             None | Some(Value::Null) => Value::Null,
             Some(Value::String(text)) => {
-                let t = parse_time(text).ok_or_else(|| bad_body(format!("'{key}' is not a valid date-time: '{text}'.")))?;
+                let t = parse_time(text).ok_or_else(|| {
+                    bad_body(format!("'{key}' is not a valid date-time: '{text}'."))
+                })?;
                 json!(graph_time(t))
             }
             Some(_) => return Err(bad_body(format!("'{key}' must be a date-time string."))),
@@ -94,28 +120,56 @@ pub(crate) async fn create_query(ctx: Ctx, body: Bytes) -> Result<Response, Grap
         record_types.push(json!(canonical));
     }
     stored.insert("recordTypeFilters".to_owned(), Value::Array(record_types));
-    for key in ["operationFilters", "userPrincipalNameFilters", "ipAddressFilters", "objectIdFilters", "administrativeUnitIdFilters", "serviceFilters"] {
+    for key in [
+        "operationFilters",
+        "userPrincipalNameFilters",
+        "ipAddressFilters",
+        "objectIdFilters",
+        "administrativeUnitIdFilters",
+        "serviceFilters",
+    ] {
         stored.insert(key.to_owned(), json!(string_list(&body, key)?));
     }
     if let Some(Value::String(service)) = body.get("serviceFilter") {
         stored.insert("serviceFilters".to_owned(), json!([service]));
     }
-    stored.insert("keywordFilter".to_owned(), body.get("keywordFilter").cloned().filter(Value::is_string).unwrap_or(Value::Null));
-    stored.insert("displayName".to_owned(), body.get("displayName").cloned().filter(Value::is_string).unwrap_or(Value::Null));
+    stored.insert(
+        "keywordFilter".to_owned(),
+        body.get("keywordFilter")
+            .cloned()
+            .filter(Value::is_string)
+            .unwrap_or(Value::Null),
+    );
+    stored.insert(
+        "displayName".to_owned(),
+        body.get("displayName")
+            .cloned()
+            .filter(Value::is_string)
+            .unwrap_or(Value::Null),
+    );
     let mut tenant = ctx.sim.lock_tenant();
     let id = tenant.new_guid("auditquery");
     stored.insert("id".to_owned(), json!(id));
-    let query = AuditQuery { body: stored, created: ctx.now, workloads };
+    let query = AuditQuery {
+        body: stored,
+        created: ctx.now,
+        workloads,
+    };
     let mut rendered = query.body.clone();
     rendered.insert("status".to_owned(), json!("notStarted"));
     tenant.audit_queries.push(query);
     ctx.record(&mut tenant, StatusCode::CREATED, json!({"change": "created audit log query", "queryId": id, "displayName": rendered.get("displayName")}));
     drop(tenant);
     let mut out = Map::new();
-    out.insert("@odata.context".to_owned(), json!(ctx.context("security/auditLog/queries/$entity")));
+    out.insert(
+        "@odata.context".to_owned(),
+        json!(ctx.context("security/auditLog/queries/$entity")),
+    );
     out.extend(rendered);
     let mut response = (StatusCode::CREATED, Json(Value::Object(out))).into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("{}/security/auditLog/queries/{id}", ctx.base())) {
+    if let Ok(location) =
+        HeaderValue::from_str(&format!("{}/security/auditLog/queries/{id}", ctx.base()))
+    {
         response.headers_mut().insert("location", location);
     }
     Ok(response)
@@ -137,13 +191,33 @@ pub(crate) async fn get_query(ctx: Ctx, Path(id): Path<String>) -> Result<Respon
     ctx.beta_only("queries")?;
     workloads(&ctx)?;
     ctx.refuse_options(&["select"])?;
-    let query = ctx.sim.lock_tenant().audit_queries.iter().find(|q| q.id() == id).cloned().ok_or_else(|| not_found(&id))?;
-    Ok(ctx.entity("security/auditLog/queries/$entity", render_query(&ctx, &query)))
+    let query = ctx
+        .sim
+        .lock_tenant()
+        .audit_queries
+        .iter()
+        .find(|q| q.id() == id)
+        .cloned()
+        .ok_or_else(|| not_found(&id))?;
+    Ok(ctx.entity(
+        "security/auditLog/queries/$entity",
+        render_query(&ctx, &query),
+    ))
 }
 
 fn record_matches(query: &AuditQuery, record: &Value) -> bool {
     let list = |key: &str| -> Vec<String> {
-        query.body.get(key).and_then(Value::as_array).map(|l| l.iter().filter_map(Value::as_str).map(str::to_lowercase).collect()).unwrap_or_default()
+        query
+            .body
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|l| {
+                l.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_lowercase)
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let field = |key: &str| str_of(record, key).unwrap_or_default().to_lowercase();
     let in_list = |key: &str, value: String| {
@@ -151,9 +225,15 @@ fn record_matches(query: &AuditQuery, record: &Value) -> bool {
         wanted.is_empty() || wanted.contains(&value)
     };
     let service = str_of(record, "service").unwrap_or_default();
-    let workload_ok = query.workloads.iter().any(|w| w == "*" || w.eq_ignore_ascii_case(service));
+    let workload_ok = query
+        .workloads
+        .iter()
+        .any(|w| w == "*" || w.eq_ignore_ascii_case(service));
     let keyword_ok = match query.body.get("keywordFilter").and_then(Value::as_str) {
-        Some(k) if !k.is_empty() => record.to_string().to_lowercase().contains(&k.to_lowercase()),
+        Some(k) if !k.is_empty() => record
+            .to_string()
+            .to_lowercase()
+            .contains(&k.to_lowercase()),
         _ => true,
     };
     workload_ok
@@ -177,7 +257,11 @@ pub(crate) async fn records(ctx: Ctx, Path(id): Path<String>) -> Result<Response
         None => (0, 0),
     };
     let tenant = ctx.sim.lock_tenant();
-    let query = tenant.audit_queries.iter().find(|q| q.id() == id).ok_or_else(|| not_found(&id))?;
+    let query = tenant
+        .audit_queries
+        .iter()
+        .find(|q| q.id() == id)
+        .ok_or_else(|| not_found(&id))?;
     let status = query.status(ctx.now, &tenant.audit_timing);
     if status != "succeeded" {
         return Err(GraphError::new(
@@ -186,13 +270,33 @@ pub(crate) async fn records(ctx: Ctx, Path(id): Path<String>) -> Result<Response
             format!("The audit log query is {status}; poll GET .../queries/{id} until its status is succeeded, then read its records."),
         ));
     }
-    let retention_days = if tenant.info.licences.audit_premium { 365 } else { 180 };
-    let time = |key: &str| query.body.get(key).and_then(Value::as_str).and_then(parse_time);
-    let oldest = (query.created - Duration::days(retention_days)).max(time("filterStartDateTime").unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC));
+    let retention_days = if tenant.info.licences.audit_premium {
+        365
+    } else {
+        180
+    };
+    let time = |key: &str| {
+        query
+            .body
+            .get(key)
+            .and_then(Value::as_str)
+            .and_then(parse_time)
+    };
+    let oldest = (query.created - Duration::days(retention_days))
+        .max(time("filterStartDateTime").unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC));
     let newest = time("filterEndDateTime").map_or(query.created, |t| t.min(query.created));
-    let upns = query.body.get("userPrincipalNameFilters").and_then(Value::as_array).cloned().unwrap_or_default();
+    let upns = query
+        .body
+        .get("userPrincipalNameFilters")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let hints = Hints {
-        user: if upns.len() == 1 { upns[0].as_str().map(str::to_lowercase) } else { None },
+        user: if upns.len() == 1 {
+            upns[0].as_str().map(str::to_lowercase)
+        } else {
+            None
+        },
         not_before: Some(oldest),
         not_after: Some(newest),
         interactive: None,
@@ -202,8 +306,21 @@ pub(crate) async fn records(ctx: Ctx, Path(id): Path<String>) -> Result<Response
         t.is_some_and(|t| t >= oldest && t <= newest) && record_matches(query, record)
     };
     let generated = tenant.generated.as_ref().map(AuditRecords);
-    let (page, next) = super::logs::merged_page(&tenant.audit_records, "createdDateTime", generated.as_ref().map(|g| g as &dyn LogSeq), start, page_size, &hints, &accept);
+    let (page, next) = super::logs::merged_page(
+        &tenant.audit_records,
+        "createdDateTime",
+        generated.as_ref().map(|g| g as &dyn LogSeq),
+        start,
+        page_size,
+        &hints,
+        &accept,
+    );
     let page: Vec<Value> = page.into_iter().map(|r| ctx.shape(r)).collect();
     let next = next.map(|p| ctx.next_link(p));
-    Ok(ctx.collection_body(&format!("security/auditLog/queries('{id}')/records"), page, next, None))
+    Ok(ctx.collection_body(
+        &format!("security/auditLog/queries('{id}')/records"),
+        page,
+        next,
+        None,
+    ))
 }

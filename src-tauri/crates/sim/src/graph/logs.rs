@@ -17,7 +17,13 @@ use crate::server::GraphError;
 const AUDIT_LOG: Perm = Perm {
     app: &["AuditLog.Read.All"],
     delegated: &["AuditLog.Read.All"],
-    roles: &["Reports Reader", "Security Reader", "Security Operator", "Security Administrator", "Global Reader"],
+    roles: &[
+        "Reports Reader",
+        "Security Reader",
+        "Security Operator",
+        "Security Administrator",
+        "Global Reader",
+    ],
 };
 
 const SIGN_IN_PROPS: &[(&str, u8)] = &[
@@ -39,7 +45,11 @@ const SIGN_IN_PROPS: &[(&str, u8)] = &[
     ("location/city", EQ | STARTS),
     ("location/countryOrRegion", EQ | STARTS),
 ];
-const SIGN_IN_FILTER_V1: FilterSpec = FilterSpec { props: SIGN_IN_PROPS, lambdas: &[], advanced: false };
+const SIGN_IN_FILTER_V1: FilterSpec = FilterSpec {
+    props: SIGN_IN_PROPS,
+    lambdas: &[],
+    advanced: false,
+};
 const SIGN_IN_FILTER_BETA: FilterSpec = FilterSpec {
     props: SIGN_IN_PROPS,
     lambdas: &[("signInEventTypes", &[("", EQ)])],
@@ -62,7 +72,15 @@ const AUDIT_FILTER: FilterSpec = FilterSpec {
         ("initiatedBy/app/displayName", EQ | STARTS),
         ("initiatedBy/app/servicePrincipalId", EQ),
     ],
-    lambdas: &[("targetResources", &[("id", EQ), ("displayName", EQ | STARTS), ("userPrincipalName", EQ | STARTS), ("type", EQ)])],
+    lambdas: &[(
+        "targetResources",
+        &[
+            ("id", EQ),
+            ("displayName", EQ | STARTS),
+            ("userPrincipalName", EQ | STARTS),
+            ("type", EQ),
+        ],
+    )],
     advanced: false,
 };
 
@@ -97,7 +115,8 @@ pub(crate) fn merged_page(
         }
     }
     let listed_time = |v: &Value| v.get(time_key).and_then(Value::as_str).and_then(parse_time);
-    let too_old = |t: Option<DateTime<Utc>>| matches!((t, hints.not_before), (Some(t), Some(min)) if t < min);
+    let too_old =
+        |t: Option<DateTime<Utc>>| matches!((t, hints.not_before), (Some(t), Some(min)) if t < min);
     let mut page = Vec::new();
     let next_listed = |e: &mut u64| -> Option<(DateTime<Utc>, Value)> {
         while (*e as usize) < listed.len() {
@@ -173,7 +192,11 @@ fn check_order(ctx: &Ctx, property: &str) -> Result<(), GraphError> {
     match &ctx.query.orderby {
         None => Ok(()),
         Some((prop, true)) if prop.eq_ignore_ascii_case(property) => Ok(()),
-        Some((prop, _)) => Err(GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", format!("Ordering by '{prop}' is not supported; results are always {property} desc."))),
+        Some((prop, _)) => Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            format!("Ordering by '{prop}' is not supported; results are always {property} desc."),
+        )),
     }
 }
 
@@ -181,7 +204,11 @@ fn check_order(ctx: &Ctx, property: &str) -> Result<(), GraphError> {
 pub(crate) async fn sign_ins(ctx: Ctx) -> Result<Response, GraphError> {
     ctx.require(&AUDIT_LOG)?;
     ctx.refuse_options(&["select", "top", "filter", "orderby"])?;
-    let spec = if ctx.version == ApiVersion::Beta { &SIGN_IN_FILTER_BETA } else { &SIGN_IN_FILTER_V1 };
+    let spec = if ctx.version == ApiVersion::Beta {
+        &SIGN_IN_FILTER_BETA
+    } else {
+        &SIGN_IN_FILTER_V1
+    };
     ctx.check_filter(spec, "BadRequest")?;
     check_order(&ctx, "createdDateTime")?;
     let page_size = ctx.page_size(1000, 1000, "BadRequest")?;
@@ -191,13 +218,28 @@ pub(crate) async fn sign_ins(ctx: Ctx) -> Result<Response, GraphError> {
         return Err(no_premium());
     }
     let filter = ctx.query.filter.clone();
-    let event_types_filtered = ctx.query.raw_filter.as_deref().is_some_and(|f| f.to_ascii_lowercase().contains("signineventtypes"));
+    let event_types_filtered = ctx
+        .query
+        .raw_filter
+        .as_deref()
+        .is_some_and(|f| f.to_ascii_lowercase().contains("signineventtypes"));
     let retention = ctx.now - Duration::days(RETENTION_DAYS);
     let hints = Hints {
-        user: filter.as_ref().and_then(|f| equality_on(f, "userId").or_else(|| equality_on(f, "userPrincipalName"))),
-        not_before: Some(filter.as_ref().and_then(|f| lower_time_bound(f, "createdDateTime")).map_or(retention, |t| t.max(retention))),
+        user: filter
+            .as_ref()
+            .and_then(|f| equality_on(f, "userId").or_else(|| equality_on(f, "userPrincipalName"))),
+        not_before: Some(
+            filter
+                .as_ref()
+                .and_then(|f| lower_time_bound(f, "createdDateTime"))
+                .map_or(retention, |t| t.max(retention)),
+        ),
         not_after: Some(ctx.now),
-        interactive: if event_types_filtered { None } else { Some(true) },
+        interactive: if event_types_filtered {
+            None
+        } else {
+            Some(true)
+        },
     };
     let now = ctx.now;
     let accept = |item: &Value| {
@@ -205,13 +247,26 @@ pub(crate) async fn sign_ins(ctx: Ctx) -> Result<Response, GraphError> {
             .get("signInEventTypes")
             .and_then(Value::as_array)
             .is_some_and(|types| types.iter().any(|t| t == "interactiveUser"));
-        let created = item.get("createdDateTime").and_then(Value::as_str).and_then(parse_time);
+        let created = item
+            .get("createdDateTime")
+            .and_then(Value::as_str)
+            .and_then(parse_time);
         (event_types_filtered || interactive_event)
             && created.is_some_and(|t| t <= now)
-            && filter.as_ref().is_none_or(|f| crate::odata::matches(f, item))
+            && filter
+                .as_ref()
+                .is_none_or(|f| crate::odata::matches(f, item))
     };
     let generated = tenant.generated.as_ref().map(SignIns);
-    let (page, next) = merged_page(&tenant.sign_ins, "createdDateTime", generated.as_ref().map(|g| g as &dyn LogSeq), start, page_size, &hints, &accept);
+    let (page, next) = merged_page(
+        &tenant.sign_ins,
+        "createdDateTime",
+        generated.as_ref().map(|g| g as &dyn LogSeq),
+        start,
+        page_size,
+        &hints,
+        &accept,
+    );
     let version = ctx.version;
     let page: Vec<Value> = page
         .into_iter()
@@ -237,19 +292,41 @@ pub(crate) async fn directory_audits(ctx: Ctx) -> Result<Response, GraphError> {
     let page_size = ctx.page_size(1000, 1000, "BadRequest")?;
     let start = position(&ctx)?;
     let tenant = ctx.sim.lock_tenant();
-    let retention_days = if tenant.info.licences.entra_id_p1 { RETENTION_DAYS } else { 7 };
+    let retention_days = if tenant.info.licences.entra_id_p1 {
+        RETENTION_DAYS
+    } else {
+        7
+    };
     let retention = ctx.now - Duration::days(retention_days);
     let filter = ctx.query.filter.clone();
     let hints = Hints {
-        not_before: Some(filter.as_ref().and_then(|f| lower_time_bound(f, "activityDateTime")).map_or(retention, |t| t.max(retention))),
+        not_before: Some(
+            filter
+                .as_ref()
+                .and_then(|f| lower_time_bound(f, "activityDateTime"))
+                .map_or(retention, |t| t.max(retention)),
+        ),
         ..Hints::default()
     };
     let now = ctx.now;
     let accept = |item: &Value| {
-        item.get("activityDateTime").and_then(Value::as_str).and_then(parse_time).is_some_and(|t| t <= now)
-            && filter.as_ref().is_none_or(|f| crate::odata::matches(f, item))
+        item.get("activityDateTime")
+            .and_then(Value::as_str)
+            .and_then(parse_time)
+            .is_some_and(|t| t <= now)
+            && filter
+                .as_ref()
+                .is_none_or(|f| crate::odata::matches(f, item))
     };
-    let (page, next) = merged_page(&tenant.directory_audits, "activityDateTime", None, start, page_size, &hints, &accept);
+    let (page, next) = merged_page(
+        &tenant.directory_audits,
+        "activityDateTime",
+        None,
+        start,
+        page_size,
+        &hints,
+        &accept,
+    );
     let page: Vec<Value> = page.into_iter().map(|item| ctx.shape(item)).collect();
     let next = next.map(|p| ctx.next_link(p));
     Ok(ctx.collection_body("auditLogs/directoryAudits", page, next, None))

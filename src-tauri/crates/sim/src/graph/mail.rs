@@ -18,14 +18,33 @@ const READ_SETTINGS: Perm = Perm {
     delegated: &["MailboxSettings.Read", "MailboxSettings.ReadWrite"],
     roles: &[],
 };
-const WRITE_SETTINGS: Perm = Perm { app: &["MailboxSettings.ReadWrite"], delegated: &["MailboxSettings.ReadWrite"], roles: &[] };
+const WRITE_SETTINGS: Perm = Perm {
+    app: &["MailboxSettings.ReadWrite"],
+    delegated: &["MailboxSettings.ReadWrite"],
+    roles: &[],
+};
 const READ_MAIL: Perm = Perm {
     app: &["Mail.ReadBasic.All", "Mail.Read", "Mail.ReadWrite"],
-    delegated: &["Mail.ReadBasic", "Mail.Read", "Mail.ReadWrite", "Mail.Read.Shared", "Mail.ReadWrite.Shared"],
+    delegated: &[
+        "Mail.ReadBasic",
+        "Mail.Read",
+        "Mail.ReadWrite",
+        "Mail.Read.Shared",
+        "Mail.ReadWrite.Shared",
+    ],
     roles: &[],
 };
 
-const WELL_KNOWN_FOLDERS: &[&str] = &["inbox", "sentitems", "deleteditems", "drafts", "archive", "junkemail", "outbox", "msgfolderroot"];
+const WELL_KNOWN_FOLDERS: &[&str] = &[
+    "inbox",
+    "sentitems",
+    "deleteditems",
+    "drafts",
+    "archive",
+    "junkemail",
+    "outbox",
+    "msgfolderroot",
+];
 
 const MESSAGE_FILTER: FilterSpec = FilterSpec {
     props: &[
@@ -41,18 +60,33 @@ const MESSAGE_FILTER: FilterSpec = FilterSpec {
 };
 
 fn no_user(key: &str) -> GraphError {
-    GraphError::new(StatusCode::NOT_FOUND, "ErrorInvalidUser", format!("The requested user '{key}' is invalid."))
+    GraphError::new(
+        StatusCode::NOT_FOUND,
+        "ErrorInvalidUser",
+        format!("The requested user '{key}' is invalid."),
+    )
 }
 
 fn no_mailbox() -> GraphError {
-    GraphError::new(StatusCode::NOT_FOUND, "MailboxNotEnabledForRESTAPI", "The mailbox is either inactive, soft-deleted, or is hosted on-premise.")
+    GraphError::new(
+        StatusCode::NOT_FOUND,
+        "MailboxNotEnabledForRESTAPI",
+        "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+    )
 }
 
 fn item_not_found() -> GraphError {
-    GraphError::new(StatusCode::NOT_FOUND, "ErrorItemNotFound", "The specified object was not found in the store.")
+    GraphError::new(
+        StatusCode::NOT_FOUND,
+        "ErrorItemNotFound",
+        "The specified object was not found in the store.",
+    )
 }
 
-fn mailbox_of<'a>(tenant: &'a Tenant, key: &str) -> Result<(&'a UserRecord, &'a Mailbox), GraphError> {
+fn mailbox_of<'a>(
+    tenant: &'a Tenant,
+    key: &str,
+) -> Result<(&'a UserRecord, &'a Mailbox), GraphError> {
     let user = tenant.user(key).ok_or_else(|| no_user(key))?;
     let mailbox = user.mailbox.as_ref().ok_or_else(no_mailbox)?;
     Ok((user, mailbox))
@@ -78,7 +112,12 @@ pub(crate) fn folder_id(owner: &str, folder: &str) -> String {
 }
 
 fn recipients(addresses: &[String]) -> Value {
-    Value::Array(addresses.iter().map(|a| json!({"emailAddress": {"name": a, "address": a}})).collect())
+    Value::Array(
+        addresses
+            .iter()
+            .map(|a| json!({"emailAddress": {"name": a, "address": a}}))
+            .collect(),
+    )
 }
 
 /// Renders an inbox rule as a Graph messageRule.
@@ -106,17 +145,28 @@ pub(crate) fn render_rule(owner: &str, rule: &InboxRule) -> Value {
     if let Some(folder) = &a.copy_to_folder {
         actions.insert("copyToFolder".to_owned(), json!(folder_id(owner, folder)));
     }
-    for (key, flag) in [("delete", a.delete), ("permanentDelete", a.permanent_delete), ("markAsRead", a.mark_as_read)] {
+    for (key, flag) in [
+        ("delete", a.delete),
+        ("permanentDelete", a.permanent_delete),
+        ("markAsRead", a.mark_as_read),
+    ] {
         if flag {
             actions.insert(key.to_owned(), json!(true));
         }
     }
-    for (key, list) in [("forwardTo", &a.forward_to), ("redirectTo", &a.redirect_to), ("forwardAsAttachmentTo", &a.forward_as_attachment_to)] {
+    for (key, list) in [
+        ("forwardTo", &a.forward_to),
+        ("redirectTo", &a.redirect_to),
+        ("forwardAsAttachmentTo", &a.forward_as_attachment_to),
+    ] {
         if !list.is_empty() {
             actions.insert(key.to_owned(), recipients(list));
         }
     }
-    actions.insert("stopProcessingRules".to_owned(), json!(a.stop_processing_rules));
+    actions.insert(
+        "stopProcessingRules".to_owned(),
+        json!(a.stop_processing_rules),
+    );
     json!({
         "id": graph_rule_id(owner, rule),
         "displayName": rule.name,
@@ -130,49 +180,79 @@ pub(crate) fn render_rule(owner: &str, rule: &InboxRule) -> Value {
 }
 
 /// GET /users/{id}/mailFolders/{folder}/messageRules
-pub(crate) async fn list_rules(ctx: Ctx, Path((user, folder)): Path<(String, String)>) -> Result<Response, GraphError> {
+pub(crate) async fn list_rules(
+    ctx: Ctx,
+    Path((user, folder)): Path<(String, String)>,
+) -> Result<Response, GraphError> {
     ctx.require(&READ_SETTINGS)?;
     ctx.refuse_options(&["select", "top"])?;
     let tenant = ctx.sim.lock_tenant();
     let (record, mailbox) = mailbox_of(&tenant, &user)?;
     let folder = folder_name(&folder, record.id())?;
     let items: Vec<Value> = if folder == "inbox" {
-        mailbox.inbox_rules.iter().filter(|r| !r.hidden).map(|r| render_rule(record.id(), r)).collect()
+        mailbox
+            .inbox_rules
+            .iter()
+            .filter(|r| !r.hidden)
+            .map(|r| render_rule(record.id(), r))
+            .collect()
     } else {
         Vec::new()
     };
     let page_size = ctx.page_size(usize::MAX, usize::MAX, "BadRequest")?;
-    let context = format!("users('{}')/mailFolders('{folder}')/messageRules", record.upn());
+    let context = format!(
+        "users('{}')/mailFolders('{folder}')/messageRules",
+        record.upn()
+    );
     ctx.collection(&context, items, page_size, false)
 }
 
 fn find_rule<'a>(owner: &str, mailbox: &'a Mailbox, id: &str) -> Option<&'a InboxRule> {
-    mailbox.inbox_rules.iter().find(|r| !r.hidden && graph_rule_id(owner, r) == id)
+    mailbox
+        .inbox_rules
+        .iter()
+        .find(|r| !r.hidden && graph_rule_id(owner, r) == id)
 }
 
 /// GET /users/{id}/mailFolders/{folder}/messageRules/{rule}
-pub(crate) async fn get_rule(ctx: Ctx, Path((user, folder, rule)): Path<(String, String, String)>) -> Result<Response, GraphError> {
+pub(crate) async fn get_rule(
+    ctx: Ctx,
+    Path((user, folder, rule)): Path<(String, String, String)>,
+) -> Result<Response, GraphError> {
     ctx.require(&READ_SETTINGS)?;
     ctx.refuse_options(&["select"])?;
     let tenant = ctx.sim.lock_tenant();
     let (record, mailbox) = mailbox_of(&tenant, &user)?;
     let folder = folder_name(&folder, record.id())?;
-    let found = find_rule(record.id(), mailbox, &rule).filter(|_| folder == "inbox").ok_or_else(item_not_found)?;
-    let context = format!("users('{}')/mailFolders('{folder}')/messageRules/$entity", record.upn());
+    let found = find_rule(record.id(), mailbox, &rule)
+        .filter(|_| folder == "inbox")
+        .ok_or_else(item_not_found)?;
+    let context = format!(
+        "users('{}')/mailFolders('{folder}')/messageRules/$entity",
+        record.upn()
+    );
     Ok(ctx.entity(&context, render_rule(record.id(), found)))
 }
 
 /// DELETE /users/{id}/mailFolders/{folder}/messageRules/{rule}
-pub(crate) async fn delete_rule(ctx: Ctx, Path((user, folder, rule)): Path<(String, String, String)>) -> Result<Response, GraphError> {
+pub(crate) async fn delete_rule(
+    ctx: Ctx,
+    Path((user, folder, rule)): Path<(String, String, String)>,
+) -> Result<Response, GraphError> {
     ctx.require(&WRITE_SETTINGS)?;
     let mut tenant = ctx.sim.lock_tenant();
     let (record, mailbox) = mailbox_of(&tenant, &user)?;
     let folder = folder_name(&folder, record.id())?;
     let owner = record.id().to_owned();
     let upn = record.upn().to_owned();
-    let found = find_rule(&owner, mailbox, &rule).filter(|_| folder == "inbox").cloned().ok_or_else(item_not_found)?;
+    let found = find_rule(&owner, mailbox, &rule)
+        .filter(|_| folder == "inbox")
+        .cloned()
+        .ok_or_else(item_not_found)?;
     if let Some(mailbox) = tenant.user_mut(&owner).and_then(|u| u.mailbox.as_mut()) {
-        mailbox.inbox_rules.retain(|r| graph_rule_id(&owner, r) != rule);
+        mailbox
+            .inbox_rules
+            .retain(|r| graph_rule_id(&owner, r) != rule);
     }
     let identity = found.rule_identity.clone().unwrap_or_default();
     ctx.record(&mut tenant, StatusCode::NO_CONTENT, json!({"target": upn, "targetId": owner, "change": "removed inbox rule", "ruleIdentity": identity, "ruleName": found.name}));
@@ -206,22 +286,33 @@ fn default_settings(user: &UserRecord) -> Value {
 }
 
 /// GET /users/{id}/mailboxSettings
-pub(crate) async fn mailbox_settings(ctx: Ctx, Path(user): Path<String>) -> Result<Response, GraphError> {
+pub(crate) async fn mailbox_settings(
+    ctx: Ctx,
+    Path(user): Path<String>,
+) -> Result<Response, GraphError> {
     ctx.require(&READ_SETTINGS)?;
     ctx.refuse_options(&["select"])?;
     let tenant = ctx.sim.lock_tenant();
     let (record, mailbox) = mailbox_of(&tenant, &user)?;
     let mut settings = default_settings(record);
-    if let (Value::Object(base), Some(Value::Object(custom))) = (&mut settings, &mailbox.mailbox_settings) {
+    if let (Value::Object(base), Some(Value::Object(custom))) =
+        (&mut settings, &mailbox.mailbox_settings)
+    {
         for (k, v) in custom {
             base.insert(k.clone(), v.clone());
         }
     }
-    Ok(ctx.entity(&format!("users('{}')/mailboxSettings", record.upn()), settings))
+    Ok(ctx.entity(
+        &format!("users('{}')/mailboxSettings", record.upn()),
+        settings,
+    ))
 }
 
 /// GET /users/{id}/mailFolders/{folder}/messages
-pub(crate) async fn list_messages(ctx: Ctx, Path((user, folder)): Path<(String, String)>) -> Result<Response, GraphError> {
+pub(crate) async fn list_messages(
+    ctx: Ctx,
+    Path((user, folder)): Path<(String, String)>,
+) -> Result<Response, GraphError> {
     ctx.require(&READ_MAIL)?;
     ctx.refuse_options(&["select", "top", "filter", "orderby", "skip", "count"])?;
     ctx.check_filter(&MESSAGE_FILTER, "BadRequest")?;
@@ -233,19 +324,49 @@ pub(crate) async fn list_messages(ctx: Ctx, Path((user, folder)): Path<(String, 
     let mut items: Vec<Value> = mailbox
         .folders
         .get(&folder)
-        .map(|messages| messages.iter().filter(|m| ctx.query.filter.as_ref().is_none_or(|f| crate::odata::matches(f, m))).cloned().collect())
+        .map(|messages| {
+            messages
+                .iter()
+                .filter(|m| {
+                    ctx.query
+                        .filter
+                        .as_ref()
+                        .is_none_or(|f| crate::odata::matches(f, m))
+                })
+                .cloned()
+                .collect()
+        })
         .unwrap_or_default();
     let (order, desc) = match &ctx.query.orderby {
         None => ("receivedDateTime".to_owned(), true),
-        Some((prop, desc)) if ["sentDateTime", "receivedDateTime", "subject"].iter().any(|p| p.eq_ignore_ascii_case(prop)) => (prop.clone(), *desc),
+        Some((prop, desc))
+            if ["sentDateTime", "receivedDateTime", "subject"]
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(prop)) =>
+        {
+            (prop.clone(), *desc)
+        }
         Some((prop, _)) => {
-            return Err(GraphError::new(StatusCode::BAD_REQUEST, "ErrorInvalidProperty", format!("The property '{prop}' does not support sorting.")));
+            return Err(GraphError::new(
+                StatusCode::BAD_REQUEST,
+                "ErrorInvalidProperty",
+                format!("The property '{prop}' does not support sorting."),
+            ));
         }
     };
     items.sort_by(|a, b| {
-        let key = |v: &Value| v.get(order.as_str()).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let key = |v: &Value| {
+            v.get(order.as_str())
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         let ordering = key(a).cmp(&key(b));
-        if desc { ordering.reverse() } else { ordering }
+        if desc {
+            ordering.reverse()
+        } else {
+            ordering
+        }
     });
     let parent = folder_id(record.id(), &folder);
     for item in &mut items {

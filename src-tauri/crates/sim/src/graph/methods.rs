@@ -25,19 +25,89 @@ struct Kind {
 }
 
 const KINDS: &[Kind] = &[
-    Kind { segment: "phoneMethods", odata_type: "#microsoft.graph.phoneAuthenticationMethod", read: &["UserAuthMethod-Phone.Read.All"], write: &["UserAuthMethod-Phone.ReadWrite.All"], beta_only: false, deletable: true },
-    Kind { segment: "microsoftAuthenticatorMethods", odata_type: "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod", read: &["UserAuthMethod-MicrosoftAuthApp.Read.All"], write: &["UserAuthMethod-MicrosoftAuthApp.ReadWrite.All"], beta_only: false, deletable: true },
-    Kind { segment: "fido2Methods", odata_type: "#microsoft.graph.fido2AuthenticationMethod", read: &["UserAuthMethod-Passkey.Read.All"], write: &["UserAuthMethod-Passkey.ReadWrite.All"], beta_only: false, deletable: true },
-    Kind { segment: "softwareOathMethods", odata_type: "#microsoft.graph.softwareOathAuthenticationMethod", read: &["UserAuthMethod-SoftwareOATH.Read.All"], write: &["UserAuthMethod-SoftwareOATH.ReadWrite.All"], beta_only: false, deletable: true },
-    Kind { segment: "temporaryAccessPassMethods", odata_type: "#microsoft.graph.temporaryAccessPassAuthenticationMethod", read: &["UserAuthMethod-TAP.Read.All"], write: &["UserAuthMethod-TAP.ReadWrite.All"], beta_only: false, deletable: true },
-    Kind { segment: "emailMethods", odata_type: "#microsoft.graph.emailAuthenticationMethod", read: &["UserAuthMethod-Email.Read.All"], write: &["UserAuthMethod-Email.ReadWrite.All"], beta_only: false, deletable: true },
-    Kind { segment: "windowsHelloForBusinessMethods", odata_type: "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod", read: &["UserAuthMethod-WindowsHello.Read.All"], write: &["UserAuthMethod-WindowsHello.ReadWrite.All"], beta_only: false, deletable: true },
-    Kind { segment: "passwordMethods", odata_type: "#microsoft.graph.passwordAuthenticationMethod", read: &["UserAuthMethod-Password.Read.All"], write: &["UserAuthMethod-Password.ReadWrite.All"], beta_only: false, deletable: false },
-    Kind { segment: "platformCredentialMethods", odata_type: "#microsoft.graph.platformCredentialAuthenticationMethod", read: &["UserAuthMethod-PlatformCred.Read.All"], write: &["UserAuthMethod-PlatformCred.ReadWrite.All"], beta_only: true, deletable: true },
+    Kind {
+        segment: "phoneMethods",
+        odata_type: "#microsoft.graph.phoneAuthenticationMethod",
+        read: &["UserAuthMethod-Phone.Read.All"],
+        write: &["UserAuthMethod-Phone.ReadWrite.All"],
+        beta_only: false,
+        deletable: true,
+    },
+    Kind {
+        segment: "microsoftAuthenticatorMethods",
+        odata_type: "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod",
+        read: &["UserAuthMethod-MicrosoftAuthApp.Read.All"],
+        write: &["UserAuthMethod-MicrosoftAuthApp.ReadWrite.All"],
+        beta_only: false,
+        deletable: true,
+    },
+    Kind {
+        segment: "fido2Methods",
+        odata_type: "#microsoft.graph.fido2AuthenticationMethod",
+        read: &["UserAuthMethod-Passkey.Read.All"],
+        write: &["UserAuthMethod-Passkey.ReadWrite.All"],
+        beta_only: false,
+        deletable: true,
+    },
+    Kind {
+        segment: "softwareOathMethods",
+        odata_type: "#microsoft.graph.softwareOathAuthenticationMethod",
+        read: &["UserAuthMethod-SoftwareOATH.Read.All"],
+        write: &["UserAuthMethod-SoftwareOATH.ReadWrite.All"],
+        beta_only: false,
+        deletable: true,
+    },
+    Kind {
+        segment: "temporaryAccessPassMethods",
+        odata_type: "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+        read: &["UserAuthMethod-TAP.Read.All"],
+        write: &["UserAuthMethod-TAP.ReadWrite.All"],
+        beta_only: false,
+        deletable: true,
+    },
+    Kind {
+        segment: "emailMethods",
+        odata_type: "#microsoft.graph.emailAuthenticationMethod",
+        read: &["UserAuthMethod-Email.Read.All"],
+        write: &["UserAuthMethod-Email.ReadWrite.All"],
+        beta_only: false,
+        deletable: true,
+    },
+    Kind {
+        segment: "windowsHelloForBusinessMethods",
+        odata_type: "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod",
+        read: &["UserAuthMethod-WindowsHello.Read.All"],
+        write: &["UserAuthMethod-WindowsHello.ReadWrite.All"],
+        beta_only: false,
+        deletable: true,
+    },
+    Kind {
+        segment: "passwordMethods",
+        odata_type: "#microsoft.graph.passwordAuthenticationMethod",
+        read: &["UserAuthMethod-Password.Read.All"],
+        write: &["UserAuthMethod-Password.ReadWrite.All"],
+        beta_only: false,
+        deletable: false,
+    },
+    Kind {
+        segment: "platformCredentialMethods",
+        odata_type: "#microsoft.graph.platformCredentialAuthenticationMethod",
+        read: &["UserAuthMethod-PlatformCred.Read.All"],
+        write: &["UserAuthMethod-PlatformCred.ReadWrite.All"],
+        beta_only: true,
+        deletable: true,
+    },
 ];
 
-const READ_ROLES: &[&str] = &["Global Reader", "Authentication Administrator", "Privileged Authentication Administrator"];
-const WRITE_ROLES: &[&str] = &["Authentication Administrator", "Privileged Authentication Administrator"];
+const READ_ROLES: &[&str] = &[
+    "Global Reader",
+    "Authentication Administrator",
+    "Privileged Authentication Administrator",
+];
+const WRITE_ROLES: &[&str] = &[
+    "Authentication Administrator",
+    "Privileged Authentication Administrator",
+];
 
 fn read_perm(kind: Option<&Kind>) -> Vec<&'static str> {
     let mut accepted = vec!["UserAuthenticationMethod.Read.All"];
@@ -56,10 +126,13 @@ fn kind_of(ctx: &Ctx, segment: &str) -> Result<Option<&'static Kind>, GraphError
     if segment == "methods" {
         return Ok(None);
     }
-    let kind = KINDS
-        .iter()
-        .find(|k| k.segment == segment)
-        .ok_or_else(|| GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", format!("Resource not found for the segment '{segment}'.")))?;
+    let kind = KINDS.iter().find(|k| k.segment == segment).ok_or_else(|| {
+        GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            format!("Resource not found for the segment '{segment}'."),
+        )
+    })?;
     if kind.beta_only {
         ctx.beta_only(segment)?;
     }
@@ -77,12 +150,17 @@ fn render(method: &Value, typed: bool) -> Value {
 }
 
 /// GET /users/{id}/authentication/{kind}
-pub(crate) async fn list(ctx: Ctx, Path((user, segment)): Path<(String, String)>) -> Result<Response, GraphError> {
+pub(crate) async fn list(
+    ctx: Ctx,
+    Path((user, segment)): Path<(String, String)>,
+) -> Result<Response, GraphError> {
     let kind = kind_of(&ctx, &segment)?;
     check(&ctx, &read_perm(kind), READ_ROLES)?;
     ctx.refuse_options(&["select"])?;
     let tenant = ctx.sim.lock_tenant();
-    let record = tenant.user(&user).ok_or_else(|| directory_not_found(&user))?;
+    let record = tenant
+        .user(&user)
+        .ok_or_else(|| directory_not_found(&user))?;
     let items: Vec<Value> = record
         .methods
         .iter()
@@ -94,39 +172,63 @@ pub(crate) async fn list(ctx: Ctx, Path((user, segment)): Path<(String, String)>
 }
 
 /// GET /users/{id}/authentication/{kind}/{method-id}
-pub(crate) async fn get_method(ctx: Ctx, Path((user, segment, id)): Path<(String, String, String)>) -> Result<Response, GraphError> {
+pub(crate) async fn get_method(
+    ctx: Ctx,
+    Path((user, segment, id)): Path<(String, String, String)>,
+) -> Result<Response, GraphError> {
     let kind = kind_of(&ctx, &segment)?;
     check(&ctx, &read_perm(kind), READ_ROLES)?;
     ctx.refuse_options(&["select"])?;
     let tenant = ctx.sim.lock_tenant();
-    let record = tenant.user(&user).ok_or_else(|| directory_not_found(&user))?;
+    let record = tenant
+        .user(&user)
+        .ok_or_else(|| directory_not_found(&user))?;
     let method = record
         .methods
         .iter()
-        .find(|m| str_of(m, "id").is_some_and(|mid| mid.eq_ignore_ascii_case(&id)) && kind.is_none_or(|k| str_of(m, "@odata.type") == Some(k.odata_type)))
+        .find(|m| {
+            str_of(m, "id").is_some_and(|mid| mid.eq_ignore_ascii_case(&id))
+                && kind.is_none_or(|k| str_of(m, "@odata.type") == Some(k.odata_type))
+        })
         .ok_or_else(|| directory_not_found(&id))?;
     let context = format!("users('{}')/authentication/{segment}/$entity", record.id());
     Ok(ctx.entity(&context, render(method, kind.is_some())))
 }
 
 /// DELETE /users/{id}/authentication/{kind}/{method-id}
-pub(crate) async fn delete_method(ctx: Ctx, Path((user, segment, id)): Path<(String, String, String)>) -> Result<Response, GraphError> {
+pub(crate) async fn delete_method(
+    ctx: Ctx,
+    Path((user, segment, id)): Path<(String, String, String)>,
+) -> Result<Response, GraphError> {
     let Some(kind) = kind_of(&ctx, &segment)? else {
-        return Err(GraphError::new(StatusCode::METHOD_NOT_ALLOWED, "Request_BadRequest", "Specified HTTP method is not allowed for the request target."));
+        return Err(GraphError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Request_BadRequest",
+            "Specified HTTP method is not allowed for the request target.",
+        ));
     };
     if !kind.deletable {
-        return Err(GraphError::new(StatusCode::METHOD_NOT_ALLOWED, "Request_BadRequest", "Specified HTTP method is not allowed for the request target."));
+        return Err(GraphError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Request_BadRequest",
+            "Specified HTTP method is not allowed for the request target.",
+        ));
     }
     let mut accepted = vec!["UserAuthenticationMethod.ReadWrite.All"];
     accepted.extend_from_slice(kind.write);
     check(&ctx, &accepted, WRITE_ROLES)?;
     let mut tenant = ctx.sim.lock_tenant();
     let now = ctx.now;
-    let record = tenant.user_mut(&user).ok_or_else(|| directory_not_found(&user))?;
+    let record = tenant
+        .user_mut(&user)
+        .ok_or_else(|| directory_not_found(&user))?;
     let position = record
         .methods
         .iter()
-        .position(|m| str_of(m, "id").is_some_and(|mid| mid.eq_ignore_ascii_case(&id)) && str_of(m, "@odata.type") == Some(kind.odata_type))
+        .position(|m| {
+            str_of(m, "id").is_some_and(|mid| mid.eq_ignore_ascii_case(&id))
+                && str_of(m, "@odata.type") == Some(kind.odata_type)
+        })
         .ok_or_else(|| directory_not_found(&id))?;
     let removed = record.methods.remove(position);
     let user_id = record.id().to_owned();
@@ -137,42 +239,86 @@ pub(crate) async fn delete_method(ctx: Ctx, Path((user, segment, id)): Path<(Str
         "id": audit_id, "activityDateTime": graph_time(now), "activityDisplayName": "Admin deleted security info",
         "category": "UserManagement", "loggedByService": "Authentication Methods", "operationType": "Delete",
         "initiatedBy": {"app": {"appId": ctx.claims.appid, "displayName": null, "servicePrincipalId": null, "servicePrincipalName": null}},
-        "targetResources": [{"id": user_id, "displayName": null, "type": "User", "userPrincipalName": upn, "modifiedProperties": [], "groupType": null}],
+        "targetResources": [{"id": user_id, "displayName": null, "type": "User", "userPrincipalName": upn, "modifiedProperties": []}],
     }));
     Ok(no_content())
 }
 
 /// POST /users/{id}/authentication/temporaryAccessPassMethods
-pub(crate) async fn create(ctx: Ctx, Path((user, segment)): Path<(String, String)>, body: Bytes) -> Result<Response, GraphError> {
+pub(crate) async fn create(
+    ctx: Ctx,
+    Path((user, segment)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, GraphError> {
     if segment != "temporaryAccessPassMethods" {
         kind_of(&ctx, &segment)?;
-        return Err(GraphError::new(StatusCode::METHOD_NOT_ALLOWED, "Request_BadRequest", "Specified HTTP method is not allowed for the request target."));
+        return Err(GraphError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Request_BadRequest",
+            "Specified HTTP method is not allowed for the request target.",
+        ));
     }
-    check(&ctx, &["UserAuthMethod-TAP.ReadWrite.All", "UserAuthenticationMethod.ReadWrite.All"], WRITE_ROLES)?;
+    check(
+        &ctx,
+        &[
+            "UserAuthMethod-TAP.ReadWrite.All",
+            "UserAuthenticationMethod.ReadWrite.All",
+        ],
+        WRITE_ROLES,
+    )?;
     let body = json_body(&body)?;
     let lifetime = match body.get("lifetimeInMinutes") {
         None | Some(Value::Null) => 60,
-        Some(v) => v.as_i64().filter(|n| (10..=43200).contains(n)).ok_or_else(|| {
-            GraphError::new(StatusCode::BAD_REQUEST, "badRequest", "lifetimeInMinutes must be between 10 and 43200 minutes.")
-        })?,
+        Some(v) => v
+            .as_i64()
+            .filter(|n| (10..=43200).contains(n))
+            .ok_or_else(|| {
+                GraphError::new(
+                    StatusCode::BAD_REQUEST,
+                    "badRequest",
+                    "lifetimeInMinutes must be between 10 and 43200 minutes.",
+                )
+            })?,
     };
-    let once = body.get("isUsableOnce").and_then(Value::as_bool).unwrap_or(false);
+    let once = body
+        .get("isUsableOnce")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let now = ctx.now;
     let start = match body.get("startDateTime").and_then(Value::as_str) {
-        Some(text) => parse_time(text).ok_or_else(|| GraphError::new(StatusCode::BAD_REQUEST, "badRequest", "startDateTime is not a valid date-time."))?,
+        Some(text) => parse_time(text).ok_or_else(|| {
+            GraphError::new(
+                StatusCode::BAD_REQUEST,
+                "badRequest",
+                "startDateTime is not a valid date-time.",
+            )
+        })?,
         None => now,
     };
     let mut tenant = ctx.sim.lock_tenant();
     let id = tenant.new_guid("tap");
-    let record = tenant.user_mut(&user).ok_or_else(|| directory_not_found(&user))?;
-    if record.methods.iter().any(|m| str_of(m, "@odata.type") == Some("#microsoft.graph.temporaryAccessPassAuthenticationMethod")) {
-        return Err(GraphError::new(StatusCode::BAD_REQUEST, "badRequest", "The user already has a Temporary Access Pass; delete it before creating another."));
+    let record = tenant
+        .user_mut(&user)
+        .ok_or_else(|| directory_not_found(&user))?;
+    if record.methods.iter().any(|m| {
+        str_of(m, "@odata.type") == Some("#microsoft.graph.temporaryAccessPassAuthenticationMethod")
+    }) {
+        return Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "badRequest",
+            "The user already has a Temporary Access Pass; delete it before creating another.",
+        ));
     }
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789@#$%";
     let mut rng = rand::thread_rng();
-    let pass: String = (0..12).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+    let pass: String = (0..12)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect();
     let mut stored = Map::new();
-    stored.insert("@odata.type".to_owned(), json!("#microsoft.graph.temporaryAccessPassAuthenticationMethod"));
+    stored.insert(
+        "@odata.type".to_owned(),
+        json!("#microsoft.graph.temporaryAccessPassAuthenticationMethod"),
+    );
     stored.insert("id".to_owned(), json!(id));
     stored.insert("createdDateTime".to_owned(), json!(graph_time(now)));
     stored.insert("startDateTime".to_owned(), json!(graph_time(start)));
@@ -189,13 +335,20 @@ pub(crate) async fn create(ctx: Ctx, Path((user, segment)): Path<(String, String
     stored.insert("temporaryAccessPass".to_owned(), json!(pass));
     stored.remove("@odata.type");
     let mut body = Map::new();
-    body.insert("@odata.context".to_owned(), json!(ctx.context(&format!("users('{user_id}')/authentication/temporaryAccessPassMethods/$entity"))));
+    body.insert(
+        "@odata.context".to_owned(),
+        json!(ctx.context(&format!(
+            "users('{user_id}')/authentication/temporaryAccessPassMethods/$entity"
+        ))),
+    );
     body.extend(stored);
     let mut response = (StatusCode::CREATED, Json(Value::Object(body))).into_response();
-    let location = format!("{}/users/{user_id}/authentication/temporaryAccessPassMethods/{id}", ctx.base());
+    let location = format!(
+        "{}/users/{user_id}/authentication/temporaryAccessPassMethods/{id}",
+        ctx.base()
+    );
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert("location", value);
     }
     Ok(response)
 }
-

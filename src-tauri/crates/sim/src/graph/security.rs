@@ -16,7 +16,12 @@ use crate::tenant::str_of;
 const READ_RISKY_USERS: Perm = Perm {
     app: &["IdentityRiskyUser.Read.All"],
     delegated: &["IdentityRiskyUser.Read.All"],
-    roles: &["Global Reader", "Security Operator", "Security Reader", "Security Administrator"],
+    roles: &[
+        "Global Reader",
+        "Security Operator",
+        "Security Reader",
+        "Security Administrator",
+    ],
 };
 const CONFIRM: Perm = Perm {
     app: &["IdentityRiskyUser.ReadWrite.All"],
@@ -26,11 +31,29 @@ const CONFIRM: Perm = Perm {
 const READ_DETECTIONS: Perm = Perm {
     app: &["IdentityRiskEvent.Read.All"],
     delegated: &["IdentityRiskEvent.Read.All"],
-    roles: &["Global Reader", "Security Operator", "Security Reader", "Security Administrator"],
+    roles: &[
+        "Global Reader",
+        "Security Operator",
+        "Security Reader",
+        "Security Administrator",
+    ],
 };
-const DEFENDER_ROLES: &[&str] = &["Security Reader", "Security Operator", "Security Administrator", "Global Reader"];
-const READ_INCIDENTS: Perm = Perm { app: &["SecurityIncident.Read.All"], delegated: &["SecurityIncident.Read.All"], roles: DEFENDER_ROLES };
-const READ_ALERTS: Perm = Perm { app: &["SecurityAlert.Read.All"], delegated: &["SecurityAlert.Read.All"], roles: DEFENDER_ROLES };
+const DEFENDER_ROLES: &[&str] = &[
+    "Security Reader",
+    "Security Operator",
+    "Security Administrator",
+    "Global Reader",
+];
+const READ_INCIDENTS: Perm = Perm {
+    app: &["SecurityIncident.Read.All"],
+    delegated: &["SecurityIncident.Read.All"],
+    roles: DEFENDER_ROLES,
+};
+const READ_ALERTS: Perm = Perm {
+    app: &["SecurityAlert.Read.All"],
+    delegated: &["SecurityAlert.Read.All"],
+    roles: DEFENDER_ROLES,
+};
 
 const RISKY_USER_FILTER: FilterSpec = FilterSpec {
     props: &[
@@ -91,7 +114,15 @@ const ALERT_FILTER: FilterSpec = FilterSpec {
 };
 
 fn filtered(ctx: &Ctx, list: &[Value]) -> Vec<Value> {
-    list.iter().filter(|v| ctx.query.filter.as_ref().is_none_or(|f| crate::odata::matches(f, v))).cloned().collect()
+    list.iter()
+        .filter(|v| {
+            ctx.query
+                .filter
+                .as_ref()
+                .is_none_or(|f| crate::odata::matches(f, v))
+        })
+        .cloned()
+        .collect()
 }
 
 /// Without Entra ID P2, Identity Protection hides risk levels and details.
@@ -113,8 +144,16 @@ pub(crate) async fn risky_users(ctx: Ctx) -> Result<Response, GraphError> {
     let page_size = ctx.page_size(20, 500, "BadRequest")?;
     let tenant = ctx.sim.lock_tenant();
     let p2 = tenant.info.licences.entra_id_p2;
-    let items: Vec<Value> = filtered(&ctx, &tenant.risky_users).into_iter().map(|v| licensed_view(p2, v)).collect();
-    ctx.collection("identityProtection/riskyUsers", items, page_size, ctx.query.count)
+    let items: Vec<Value> = filtered(&ctx, &tenant.risky_users)
+        .into_iter()
+        .map(|v| licensed_view(p2, v))
+        .collect();
+    ctx.collection(
+        "identityProtection/riskyUsers",
+        items,
+        page_size,
+        ctx.query.count,
+    )
 }
 
 /// GET /identityProtection/riskyUsers/{id}
@@ -122,8 +161,16 @@ pub(crate) async fn risky_user(ctx: Ctx, Path(id): Path<String>) -> Result<Respo
     ctx.require(&READ_RISKY_USERS)?;
     ctx.refuse_options(&["select"])?;
     let tenant = ctx.sim.lock_tenant();
-    let item = tenant.risky_users.iter().find(|r| str_of(r, "id") == Some(id.as_str())).cloned().ok_or_else(|| directory_not_found(&id))?;
-    Ok(ctx.entity("identityProtection/riskyUsers/$entity", licensed_view(tenant.info.licences.entra_id_p2, item)))
+    let item = tenant
+        .risky_users
+        .iter()
+        .find(|r| str_of(r, "id") == Some(id.as_str()))
+        .cloned()
+        .ok_or_else(|| directory_not_found(&id))?;
+    Ok(ctx.entity(
+        "identityProtection/riskyUsers/$entity",
+        licensed_view(tenant.info.licences.entra_id_p2, item),
+    ))
 }
 
 /// POST /identityProtection/riskyUsers/confirmCompromised (with or without the namespace)
@@ -131,13 +178,21 @@ pub(crate) async fn confirm_compromised(ctx: Ctx, body: Bytes) -> Result<Respons
     ctx.require(&CONFIRM)?;
     let body = json_body(&body)?;
     let ids: Vec<String> = match body.get("userIds") {
-        Some(Value::Array(list)) if !list.is_empty() && list.iter().all(Value::is_string) => {
-            list.iter().filter_map(Value::as_str).map(str::to_owned).collect()
+        Some(Value::Array(list)) if !list.is_empty() && list.iter().all(Value::is_string) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => {
+            return Err(bad_body(
+                "The request body must contain 'userIds', a non-empty array of user object ids.",
+            ))
         }
-        _ => return Err(bad_body("The request body must contain 'userIds', a non-empty array of user object ids.")),
     };
     if ids.len() > 60 {
-        return Err(bad_body("At most 60 user ids can be confirmed compromised in one request."));
+        return Err(bad_body(
+            "At most 60 user ids can be confirmed compromised in one request.",
+        ));
     }
     let mut tenant = ctx.sim.lock_tenant();
     for id in &ids {
@@ -147,12 +202,19 @@ pub(crate) async fn confirm_compromised(ctx: Ctx, body: Bytes) -> Result<Respons
     }
     let now = graph_time(ctx.now);
     for id in &ids {
-        let (upn, name) = tenant.user(id).map(|u| (u.upn().to_owned(), u.display_name().to_owned())).unwrap_or_default();
+        let (upn, name) = tenant
+            .user(id)
+            .map(|u| (u.upn().to_owned(), u.display_name().to_owned()))
+            .unwrap_or_default();
         let updated = json!({
             "riskState": "confirmedCompromised", "riskLevel": "high", "riskDetail": "adminConfirmedUserCompromised",
             "riskLastUpdatedDateTime": now,
         });
-        match tenant.risky_users.iter_mut().find(|r| str_of(r, "id") == Some(id.as_str())) {
+        match tenant
+            .risky_users
+            .iter_mut()
+            .find(|r| str_of(r, "id") == Some(id.as_str()))
+        {
             Some(Value::Object(existing)) => {
                 if let Value::Object(updated) = updated {
                     existing.extend(updated);
@@ -167,7 +229,11 @@ pub(crate) async fn confirm_compromised(ctx: Ctx, body: Bytes) -> Result<Respons
             }
         }
     }
-    ctx.record(&mut tenant, StatusCode::NO_CONTENT, json!({"change": "confirmCompromised", "userIds": ids}));
+    ctx.record(
+        &mut tenant,
+        StatusCode::NO_CONTENT,
+        json!({"change": "confirmCompromised", "userIds": ids}),
+    );
     Ok(no_content())
 }
 
@@ -179,15 +245,27 @@ pub(crate) async fn risk_detections(ctx: Ctx) -> Result<Response, GraphError> {
     let page_size = ctx.page_size(20, 500, "BadRequest")?;
     let tenant = ctx.sim.lock_tenant();
     let p2 = tenant.info.licences.entra_id_p2;
-    let items: Vec<Value> = filtered(&ctx, &tenant.risk_detections).into_iter().map(|v| licensed_view(p2, v)).collect();
+    let items: Vec<Value> = filtered(&ctx, &tenant.risk_detections)
+        .into_iter()
+        .map(|v| licensed_view(p2, v))
+        .collect();
     ctx.collection("identityProtection/riskDetections", items, page_size, false)
 }
 
 fn expand_alerts(ctx: &Ctx, incident: &Value, alerts: &[Value]) -> Value {
     let mut incident = incident.clone();
-    if ctx.query.expand.iter().any(|e| e.eq_ignore_ascii_case("alerts")) {
+    if ctx
+        .query
+        .expand
+        .iter()
+        .any(|e| e.eq_ignore_ascii_case("alerts"))
+    {
         let id = str_of(&incident, "id").unwrap_or_default().to_owned();
-        let mine: Vec<Value> = alerts.iter().filter(|a| str_of(a, "incidentId") == Some(id.as_str())).cloned().collect();
+        let mine: Vec<Value> = alerts
+            .iter()
+            .filter(|a| str_of(a, "incidentId") == Some(id.as_str()))
+            .cloned()
+            .collect();
         if let Value::Object(map) = &mut incident {
             map.insert("alerts".to_owned(), Value::Array(mine));
         }
@@ -210,7 +288,10 @@ pub(crate) async fn incidents(ctx: Ctx) -> Result<Response, GraphError> {
     check_expand(&ctx)?;
     let page_size = ctx.page_size(50, 50, "BadRequest")?;
     let tenant = ctx.sim.lock_tenant();
-    let items: Vec<Value> = filtered(&ctx, &tenant.incidents).iter().map(|i| expand_alerts(&ctx, i, &tenant.alerts)).collect();
+    let items: Vec<Value> = filtered(&ctx, &tenant.incidents)
+        .iter()
+        .map(|i| expand_alerts(&ctx, i, &tenant.alerts))
+        .collect();
     ctx.collection("security/incidents", items, page_size, ctx.query.count)
 }
 
@@ -220,12 +301,23 @@ pub(crate) async fn incident(ctx: Ctx, Path(id): Path<String>) -> Result<Respons
     ctx.refuse_options(&["select", "expand"])?;
     check_expand(&ctx)?;
     let tenant = ctx.sim.lock_tenant();
-    let item = tenant.incidents.iter().find(|i| str_of(i, "id") == Some(id.as_str())).ok_or_else(|| not_found(&id))?;
-    Ok(ctx.entity("security/incidents/$entity", expand_alerts(&ctx, item, &tenant.alerts)))
+    let item = tenant
+        .incidents
+        .iter()
+        .find(|i| str_of(i, "id") == Some(id.as_str()))
+        .ok_or_else(|| not_found(&id))?;
+    Ok(ctx.entity(
+        "security/incidents/$entity",
+        expand_alerts(&ctx, item, &tenant.alerts),
+    ))
 }
 
 fn not_found(id: &str) -> GraphError {
-    GraphError::new(StatusCode::NOT_FOUND, "NotFound", format!("The resource '{id}' was not found."))
+    GraphError::new(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("The resource '{id}' was not found."),
+    )
 }
 
 /// GET /security/alerts_v2
@@ -244,6 +336,10 @@ pub(crate) async fn alert(ctx: Ctx, Path(id): Path<String>) -> Result<Response, 
     ctx.require(&READ_ALERTS)?;
     ctx.refuse_options(&["select"])?;
     let tenant = ctx.sim.lock_tenant();
-    let item = tenant.alerts.iter().find(|a| str_of(a, "id") == Some(id.as_str())).ok_or_else(|| not_found(&id))?;
+    let item = tenant
+        .alerts
+        .iter()
+        .find(|a| str_of(a, "id") == Some(id.as_str()))
+        .ok_or_else(|| not_found(&id))?;
     Ok(ctx.entity("security/alerts_v2/$entity", item.clone()))
 }

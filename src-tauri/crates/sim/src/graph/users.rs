@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::{bad_body, directory_not_found, json_body, no_content, Ctx, Perm};
 use crate::clock::graph_time;
-use crate::odata::{FilterSpec, EQ, ENDS, NE, RANGE, STARTS};
+use crate::odata::{FilterSpec, ENDS, EQ, NE, RANGE, STARTS};
 use crate::server::GraphError;
 use crate::tenant::{str_of, Tenant, UserRecord};
 
@@ -20,14 +20,41 @@ const READ_USERS: Perm = Perm {
     roles: &[],
 };
 const ENABLE_DISABLE: Perm = Perm {
-    app: &["User.EnableDisableAccount.All", "User.ReadWrite.All", "Directory.ReadWrite.All"],
-    delegated: &["User.EnableDisableAccount.All", "User.ReadWrite.All", "Directory.ReadWrite.All"],
-    roles: &["User Administrator", "Helpdesk Administrator", "Authentication Administrator", "Privileged Authentication Administrator"],
+    app: &[
+        "User.EnableDisableAccount.All",
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ],
+    delegated: &[
+        "User.EnableDisableAccount.All",
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ],
+    roles: &[
+        "User Administrator",
+        "Helpdesk Administrator",
+        "Authentication Administrator",
+        "Privileged Authentication Administrator",
+    ],
 };
 const PASSWORD_PROFILE: Perm = Perm {
-    app: &["User-PasswordProfile.ReadWrite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"],
-    delegated: &["User-PasswordProfile.ReadWrite.All", "User.ReadWrite.All", "Directory.ReadWrite.All", "Directory.AccessAsUser.All"],
-    roles: &["User Administrator", "Helpdesk Administrator", "Authentication Administrator", "Privileged Authentication Administrator"],
+    app: &[
+        "User-PasswordProfile.ReadWrite.All",
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ],
+    delegated: &[
+        "User-PasswordProfile.ReadWrite.All",
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+        "Directory.AccessAsUser.All",
+    ],
+    roles: &[
+        "User Administrator",
+        "Helpdesk Administrator",
+        "Authentication Administrator",
+        "Privileged Authentication Administrator",
+    ],
 };
 const OTHER_PROPERTIES: Perm = Perm {
     app: &["User.ReadWrite.All", "Directory.ReadWrite.All"],
@@ -35,13 +62,34 @@ const OTHER_PROPERTIES: Perm = Perm {
     roles: &["User Administrator"],
 };
 const REVOKE: Perm = Perm {
-    app: &["User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All"],
-    delegated: &["User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All"],
-    roles: &["User Administrator", "Helpdesk Administrator", "Authentication Administrator", "Privileged Authentication Administrator"],
+    app: &[
+        "User.RevokeSessions.All",
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ],
+    delegated: &[
+        "User.RevokeSessions.All",
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ],
+    roles: &[
+        "User Administrator",
+        "Helpdesk Administrator",
+        "Authentication Administrator",
+        "Privileged Authentication Administrator",
+    ],
 };
 const READ_DIRECTORY: Perm = Perm {
-    app: &["Directory.Read.All", "GroupMember.Read.All", "Group.Read.All"],
-    delegated: &["Directory.Read.All", "GroupMember.Read.All", "Group.Read.All"],
+    app: &[
+        "Directory.Read.All",
+        "GroupMember.Read.All",
+        "Group.Read.All",
+    ],
+    delegated: &[
+        "Directory.Read.All",
+        "GroupMember.Read.All",
+        "Group.Read.All",
+    ],
     roles: &[],
 };
 const OWNED_OBJECTS: Perm = Perm {
@@ -55,8 +103,16 @@ const USER_APP_ROLES: Perm = Perm {
     roles: &[],
 };
 pub(super) const READ_GRANTS: Perm = Perm {
-    app: &["Directory.Read.All", "DelegatedPermissionGrant.Read.All", "DelegatedPermissionGrant.ReadWrite.All"],
-    delegated: &["Directory.Read.All", "DelegatedPermissionGrant.Read.All", "DelegatedPermissionGrant.ReadWrite.All"],
+    app: &[
+        "Directory.Read.All",
+        "DelegatedPermissionGrant.Read.All",
+        "DelegatedPermissionGrant.ReadWrite.All",
+    ],
+    delegated: &[
+        "Directory.Read.All",
+        "DelegatedPermissionGrant.Read.All",
+        "DelegatedPermissionGrant.ReadWrite.All",
+    ],
     roles: &[],
 };
 
@@ -73,20 +129,42 @@ const USER_FILTER: FilterSpec = FilterSpec {
         ("onPremisesSyncEnabled", EQ | NE),
         ("createdDateTime", RANGE),
     ],
-    lambdas: &[("proxyAddresses", &[("", EQ | STARTS)]), ("otherMails", &[("", EQ | STARTS)])],
+    lambdas: &[
+        ("proxyAddresses", &[("", EQ | STARTS)]),
+        ("otherMails", &[("", EQ | STARTS)]),
+    ],
     advanced: true,
 };
 
 /// Properties GET /users returns without `$select`.
 const DEFAULT_PROPERTIES: &[&str] = &[
-    "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone", "officeLocation",
-    "preferredLanguage", "surname", "userPrincipalName", "id",
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
 ];
 
 /// Properties User.ReadBasic.All may read.
 const BASIC_PROPERTIES: &[&str] = &[
-    "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone", "officeLocation",
-    "preferredLanguage", "surname", "userPrincipalName", "id", "photo",
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
+    "photo",
 ];
 
 fn render_user(ctx: &Ctx, tenant: &Tenant, user: &UserRecord) -> Result<Value, GraphError> {
@@ -97,7 +175,11 @@ fn render_user(ctx: &Ctx, tenant: &Tenant, user: &UserRecord) -> Result<Value, G
     };
     let mut out = serde_json::Map::new();
     for name in &wanted {
-        if basic_only && !BASIC_PROPERTIES.iter().any(|p| p.eq_ignore_ascii_case(name)) {
+        if basic_only
+            && !BASIC_PROPERTIES
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(name))
+        {
             continue;
         }
         if name.eq_ignore_ascii_case("signInActivity") {
@@ -107,7 +189,10 @@ fn render_user(ctx: &Ctx, tenant: &Tenant, user: &UserRecord) -> Result<Value, G
             if !tenant.info.licences.entra_id_p1 {
                 return Err(super::logs::no_premium());
             }
-            out.insert("signInActivity".to_owned(), sign_in_activity(tenant, user.id()));
+            out.insert(
+                "signInActivity".to_owned(),
+                sign_in_activity(tenant, user.id()),
+            );
             continue;
         }
         if let Some((key, value)) = user.user.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
@@ -120,12 +205,13 @@ fn render_user(ctx: &Ctx, tenant: &Tenant, user: &UserRecord) -> Result<Value, G
 
 fn sign_in_activity(tenant: &Tenant, user_id: &str) -> Value {
     let mine = |interactive: bool| {
-        tenant
-            .sign_ins
-            .iter()
-            .find(|s| str_of(s, "userId") == Some(user_id) && s.get("isInteractive").and_then(Value::as_bool) == Some(interactive))
+        tenant.sign_ins.iter().find(|s| {
+            str_of(s, "userId") == Some(user_id)
+                && s.get("isInteractive").and_then(Value::as_bool) == Some(interactive)
+        })
     };
-    let field = |s: Option<&Value>, key: &str| s.and_then(|s| s.get(key)).cloned().unwrap_or(Value::Null);
+    let field =
+        |s: Option<&Value>, key: &str| s.and_then(|s| s.get(key)).cloned().unwrap_or(Value::Null);
     let last = mine(true);
     let last_non = mine(false);
     json!({
@@ -143,7 +229,11 @@ pub(crate) async fn list(ctx: Ctx) -> Result<Response, GraphError> {
     ctx.require(&READ_USERS)?;
     ctx.refuse_options(&["select", "top", "filter", "count", "orderby", "search"])?;
     if ctx.query.count && !ctx.consistency_eventual {
-        return Err(GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "$count is not currently supported without the header 'ConsistencyLevel: eventual'."));
+        return Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "$count is not currently supported without the header 'ConsistencyLevel: eventual'.",
+        ));
     }
     if ctx.query.search.is_some() && !ctx.consistency_eventual {
         return Err(GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'"));
@@ -154,43 +244,90 @@ pub(crate) async fn list(ctx: Ctx) -> Result<Response, GraphError> {
     let mut users: Vec<&UserRecord> = tenant
         .users
         .iter()
-        .filter(|u| ctx.query.filter.as_ref().is_none_or(|f| crate::odata::matches(f, &Value::Object(u.user.clone()))))
-        .filter(|u| ctx.query.search.as_deref().is_none_or(|s| search_matches(s, u)))
+        .filter(|u| {
+            ctx.query
+                .filter
+                .as_ref()
+                .is_none_or(|f| crate::odata::matches(f, &Value::Object(u.user.clone())))
+        })
+        .filter(|u| {
+            ctx.query
+                .search
+                .as_deref()
+                .is_none_or(|s| search_matches(s, u))
+        })
         .collect();
     if let Some((prop, desc)) = &ctx.query.orderby {
-        if !["displayName", "userPrincipalName"].iter().any(|p| p.eq_ignore_ascii_case(prop)) {
-            return Err(GraphError::new(StatusCode::BAD_REQUEST, "Request_UnsupportedQuery", format!("Sorting by '{prop}' is not supported.")));
+        if !["displayName", "userPrincipalName"]
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(prop))
+        {
+            return Err(GraphError::new(
+                StatusCode::BAD_REQUEST,
+                "Request_UnsupportedQuery",
+                format!("Sorting by '{prop}' is not supported."),
+            ));
         }
         if ctx.query.filter.is_some() && !ctx.advanced_query() {
             return Err(GraphError::new(StatusCode::BAD_REQUEST, "Request_UnsupportedQuery", "Sorting together with $filter needs the ConsistencyLevel: eventual header and $count=true."));
         }
-        let key = |u: &&UserRecord| u.user.iter().find(|(k, _)| k.eq_ignore_ascii_case(prop)).and_then(|(_, v)| v.as_str()).unwrap_or_default().to_lowercase();
+        let key = |u: &&UserRecord| {
+            u.user
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(prop))
+                .and_then(|(_, v)| v.as_str())
+                .unwrap_or_default()
+                .to_lowercase()
+        };
         users.sort_by_key(key);
         if *desc {
             users.reverse();
         }
     }
-    let rendered = users.into_iter().map(|u| render_user(&ctx, &tenant, u)).collect::<Result<Vec<_>, _>>()?;
-    let context = ctx.query.select.as_ref().map(|s| format!("users({})", s.join(","))).unwrap_or_else(|| "users".to_owned());
+    let rendered = users
+        .into_iter()
+        .map(|u| render_user(&ctx, &tenant, u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let context = ctx
+        .query
+        .select
+        .as_ref()
+        .map(|s| format!("users({})", s.join(",")))
+        .unwrap_or_else(|| "users".to_owned());
     // render_user already applied $select; do not project twice.
     let mut page_ctx_items = rendered;
     let offset = ctx.offset()?;
     let total = page_ctx_items.len();
-    let page: Vec<Value> = page_ctx_items.drain(..).skip(offset).take(page_size).collect();
-    let next = (offset + page_size < total).then(|| ctx.next_link(((offset + page_size) as u64, 0)));
-    Ok(ctx.collection_body(&context, page, next, (ctx.query.count && ctx.consistency_eventual).then_some(total)))
+    let page: Vec<Value> = page_ctx_items
+        .drain(..)
+        .skip(offset)
+        .take(page_size)
+        .collect();
+    let next =
+        (offset + page_size < total).then(|| ctx.next_link(((offset + page_size) as u64, 0)));
+    Ok(ctx.collection_body(
+        &context,
+        page,
+        next,
+        (ctx.query.count && ctx.consistency_eventual).then_some(total),
+    ))
 }
 
 fn search_matches(search: &str, user: &UserRecord) -> bool {
-    search.split(" AND ").chain(search.split(" OR ")).any(|clause| {
-        let clause = clause.trim().trim_matches('"');
-        let Some((prop, value)) = clause.split_once(':') else { return false };
-        user.user
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(prop))
-            .and_then(|(_, v)| v.as_str())
-            .is_some_and(|v| v.to_lowercase().contains(&value.to_lowercase()))
-    })
+    search
+        .split(" AND ")
+        .chain(search.split(" OR "))
+        .any(|clause| {
+            let clause = clause.trim().trim_matches('"');
+            let Some((prop, value)) = clause.split_once(':') else {
+                return false;
+            };
+            user.user
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(prop))
+                .and_then(|(_, v)| v.as_str())
+                .is_some_and(|v| v.to_lowercase().contains(&value.to_lowercase()))
+        })
 }
 
 fn find_user<'a>(tenant: &'a Tenant, key: &str) -> Result<&'a UserRecord, GraphError> {
@@ -204,7 +341,12 @@ pub(crate) async fn get_user(ctx: Ctx, Path(key): Path<String>) -> Result<Respon
     let tenant = ctx.sim.lock_tenant();
     let user = find_user(&tenant, &key)?;
     let body = render_user(&ctx, &tenant, user)?;
-    let context = ctx.query.select.as_ref().map(|s| format!("users({})/$entity", s.join(","))).unwrap_or_else(|| "users/$entity".to_owned());
+    let context = ctx
+        .query
+        .select
+        .as_ref()
+        .map(|s| format!("users({})/$entity", s.join(",")))
+        .unwrap_or_else(|| "users/$entity".to_owned());
     let mut out = serde_json::Map::new();
     out.insert("@odata.context".to_owned(), json!(ctx.context(&context)));
     if let Value::Object(map) = body {
@@ -216,9 +358,18 @@ pub(crate) async fn get_user(ctx: Ctx, Path(key): Path<String>) -> Result<Respon
 /// GET /me (delegated tokens only)
 pub(crate) async fn me(ctx: Ctx) -> Result<Response, GraphError> {
     if ctx.claims.is_app_only() {
-        return Err(GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", "/me request is only valid with delegated authentication flow."));
+        return Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "/me request is only valid with delegated authentication flow.",
+        ));
     }
-    let delegated_self = ["User.Read", "User.ReadBasic.All", "User.Read.All", "Directory.Read.All"];
+    let delegated_self = [
+        "User.Read",
+        "User.ReadBasic.All",
+        "User.Read.All",
+        "Directory.Read.All",
+    ];
     if !ctx.has(&delegated_self) {
         return Err(super::denied());
     }
@@ -227,7 +378,10 @@ pub(crate) async fn me(ctx: Ctx) -> Result<Response, GraphError> {
     let user = find_user(&tenant, &ctx.claims.oid)?;
     let body = render_user(&ctx, &tenant, user)?;
     let mut out = serde_json::Map::new();
-    out.insert("@odata.context".to_owned(), json!(ctx.context("users/$entity")));
+    out.insert(
+        "@odata.context".to_owned(),
+        json!(ctx.context("users/$entity")),
+    );
     if let Value::Object(map) = body {
         out.extend(map);
     }
@@ -247,54 +401,86 @@ const PRIVILEGED_TARGET_ROLES: &[&str] = &[
 
 fn may_touch_sensitive(ctx: &Ctx, tenant: &Tenant, target: &UserRecord) -> bool {
     let target_roles = crate::token::user_role_ids(tenant, target.id());
-    if !target_roles.iter().any(|r| PRIVILEGED_TARGET_ROLES.contains(&r.as_str())) {
+    if !target_roles
+        .iter()
+        .any(|r| PRIVILEGED_TARGET_ROLES.contains(&r.as_str()))
+    {
         return true;
     }
-    let strong = ["62e90394-69f5-4237-9190-012177145e10", "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"];
+    let strong = [
+        "62e90394-69f5-4237-9190-012177145e10",
+        "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
+    ];
     ctx.claims.wids.iter().any(|w| strong.contains(&w.as_str()))
 }
 
 /// PATCH /users/{id}
-pub(crate) async fn patch_user(ctx: Ctx, Path(key): Path<String>, body: Bytes) -> Result<Response, GraphError> {
+pub(crate) async fn patch_user(
+    ctx: Ctx,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Result<Response, GraphError> {
     let body = json_body(&body)?;
     if body.is_empty() {
-        return Err(bad_body("The request body is empty: send the properties to update."));
+        return Err(bad_body(
+            "The request body is empty: send the properties to update.",
+        ));
     }
     for (name, value) in &body {
         match name.as_str() {
             "accountEnabled" => {
                 ctx.require(&ENABLE_DISABLE)?;
                 if !value.is_boolean() {
-                    return Err(bad_body("Invalid value for property 'accountEnabled': a boolean is expected."));
+                    return Err(bad_body(
+                        "Invalid value for property 'accountEnabled': a boolean is expected.",
+                    ));
                 }
             }
             "passwordProfile" => {
                 ctx.require(&PASSWORD_PROFILE)?;
-                let password = value.get("password").and_then(Value::as_str).unwrap_or_default();
+                let password = value
+                    .get("password")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 if password.chars().count() < 8 || password.chars().count() > 256 {
                     return Err(GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "The specified password does not comply with password complexity requirements. Please provide a different password."));
                 }
-                for flag in ["forceChangePasswordNextSignIn", "forceChangePasswordNextSignInWithMfa"] {
+                for flag in [
+                    "forceChangePasswordNextSignIn",
+                    "forceChangePasswordNextSignInWithMfa",
+                ] {
                     if value.get(flag).is_some_and(|v| !v.is_boolean()) {
-                        return Err(bad_body(format!("Invalid value for property '{flag}': a boolean is expected.")));
+                        return Err(bad_body(format!(
+                            "Invalid value for property '{flag}': a boolean is expected."
+                        )));
                     }
                 }
             }
             "id" | "userPrincipalName" | "createdDateTime" => {
-                return Err(bad_body(format!("Property '{name}' is read-only and cannot be set.")));
+                return Err(bad_body(format!(
+                    "Property '{name}' is read-only and cannot be set."
+                )));
             }
             _ => ctx.require(&OTHER_PROPERTIES)?,
         }
     }
     let mut tenant = ctx.sim.lock_tenant();
     let target = find_user(&tenant, &key)?.clone();
-    if !may_touch_sensitive(&ctx, &tenant, &target) && (body.contains_key("passwordProfile") || body.contains_key("accountEnabled")) {
-        ctx.record(&mut tenant, StatusCode::FORBIDDEN, json!({"target": target.upn(), "change": "refused: target holds a privileged role"}));
+    if !may_touch_sensitive(&ctx, &tenant, &target)
+        && (body.contains_key("passwordProfile") || body.contains_key("accountEnabled"))
+    {
+        ctx.record(
+            &mut tenant,
+            StatusCode::FORBIDDEN,
+            json!({"target": target.upn(), "change": "refused: target holds a privileged role"}),
+        );
         return Err(super::denied());
     }
     let now = ctx.now;
     let mut summary = serde_json::Map::new();
-    let user = tenant.user_mut(&key).ok_or_else(|| directory_not_found(&key))?;
+    let user = tenant
+        .user_mut(&key)
+        .ok_or_else(|| directory_not_found(&key))?;
     for (name, value) in &body {
         match name.as_str() {
             "accountEnabled" => {
@@ -302,11 +488,23 @@ pub(crate) async fn patch_user(ctx: Ctx, Path(key): Path<String>, body: Bytes) -
                 summary.insert("accountEnabled".to_owned(), value.clone());
             }
             "passwordProfile" => {
-                user.user.insert("lastPasswordChangeDateTime".to_owned(), json!(graph_time(now)));
+                user.user.insert(
+                    "lastPasswordChangeDateTime".to_owned(),
+                    json!(graph_time(now)),
+                );
                 // A password change ends the user's refresh tokens, as in Entra.
-                user.user.insert("signInSessionsValidFromDateTime".to_owned(), json!(graph_time(now)));
-                let force = value.get("forceChangePasswordNextSignIn").and_then(Value::as_bool).unwrap_or(true);
-                summary.insert("passwordReset".to_owned(), json!({"password": "[redacted]", "forceChangePasswordNextSignIn": force}));
+                user.user.insert(
+                    "signInSessionsValidFromDateTime".to_owned(),
+                    json!(graph_time(now)),
+                );
+                let force = value
+                    .get("forceChangePasswordNextSignIn")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(true);
+                summary.insert(
+                    "passwordReset".to_owned(),
+                    json!({"password": "[redacted]", "forceChangePasswordNextSignIn": force}),
+                );
             }
             other => {
                 user.user.insert(other.to_owned(), value.clone());
@@ -328,18 +526,27 @@ pub(crate) async fn patch_user(ctx: Ctx, Path(key): Path<String>, body: Bytes) -
     } else {
         json!({"user": {"id": ctx.claims.oid, "displayName": null, "userPrincipalName": ctx.claims.upn, "ipAddress": "127.0.0.1"}})
     };
-    let activity = if summary.contains_key("passwordReset") { "Reset user password" } else if summary.contains_key("accountEnabled") { "Disable account" } else { "Update user" };
+    let activity = if summary.contains_key("passwordReset") {
+        "Reset user password"
+    } else if summary.contains_key("accountEnabled") {
+        "Disable account"
+    } else {
+        "Update user"
+    };
     let audit_id = tenant.new_guid("audit");
     tenant.push_directory_audit(json!({
         "id": audit_id, "activityDateTime": graph_time(now), "activityDisplayName": activity,
         "category": "UserManagement", "operationType": "Update", "initiatedBy": initiator,
-        "targetResources": [{"id": target_id, "displayName": null, "type": "User", "userPrincipalName": target_upn, "modifiedProperties": [], "groupType": null}],
+        "targetResources": [{"id": target_id, "displayName": null, "type": "User", "userPrincipalName": target_upn, "modifiedProperties": []}],
     }));
     Ok(no_content())
 }
 
 /// POST /users/{id}/revokeSignInSessions (with or without the namespace)
-pub(crate) async fn revoke_sessions(ctx: Ctx, Path(key): Path<String>) -> Result<Response, GraphError> {
+pub(crate) async fn revoke_sessions(
+    ctx: Ctx,
+    Path(key): Path<String>,
+) -> Result<Response, GraphError> {
     ctx.require(&REVOKE)?;
     let mut tenant = ctx.sim.lock_tenant();
     let target = find_user(&tenant, &key)?.clone();
@@ -348,9 +555,16 @@ pub(crate) async fn revoke_sessions(ctx: Ctx, Path(key): Path<String>) -> Result
     }
     let now = ctx.now;
     if let Some(user) = tenant.user_mut(&key) {
-        user.user.insert("signInSessionsValidFromDateTime".to_owned(), json!(graph_time(now)));
+        user.user.insert(
+            "signInSessionsValidFromDateTime".to_owned(),
+            json!(graph_time(now)),
+        );
     }
-    ctx.record(&mut tenant, StatusCode::OK, json!({"target": target.upn(), "targetId": target.id(), "change": "revokeSignInSessions"}));
+    ctx.record(
+        &mut tenant,
+        StatusCode::OK,
+        json!({"target": target.upn(), "targetId": target.id(), "change": "revokeSignInSessions"}),
+    );
     crate::attacker::on_sessions_revoked(&mut tenant, target.id(), now);
     Ok(Json(json!({"@odata.context": ctx.context("Edm.Boolean"), "value": true})).into_response())
 }
@@ -360,9 +574,17 @@ pub(crate) async fn member_of(ctx: Ctx, Path(key): Path<String>) -> Result<Respo
     ctx.require(&READ_DIRECTORY)?;
     ctx.refuse_options(&["select", "top", "count", "filter"])?;
     if ctx.query.count && !ctx.consistency_eventual {
-        return Err(GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "$count is not currently supported without the header 'ConsistencyLevel: eventual'."));
+        return Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "$count is not currently supported without the header 'ConsistencyLevel: eventual'.",
+        ));
     }
-    let spec = FilterSpec { props: &[("displayName", EQ | STARTS), ("id", EQ)], lambdas: &[], advanced: true };
+    let spec = FilterSpec {
+        props: &[("displayName", EQ | STARTS), ("id", EQ)],
+        lambdas: &[],
+        advanced: true,
+    };
     ctx.check_filter(&spec, "Request_UnsupportedQuery")?;
     let page_size = ctx.page_size(100, 999, "Request_UnsupportedQuery")?;
     let tenant = ctx.sim.lock_tenant();
@@ -372,14 +594,22 @@ pub(crate) async fn member_of(ctx: Ctx, Path(key): Path<String>) -> Result<Respo
         .iter()
         .chain(&tenant.directory_roles)
         .filter(|o| str_of(o, "id").is_some_and(|id| user.member_of.iter().any(|m| m == id)))
-        .filter(|o| ctx.query.filter.as_ref().is_none_or(|f| crate::odata::matches(f, o)))
+        .filter(|o| {
+            ctx.query
+                .filter
+                .as_ref()
+                .is_none_or(|f| crate::odata::matches(f, o))
+        })
         .cloned()
         .collect();
     ctx.collection("directoryObjects", items, page_size, ctx.query.count)
 }
 
 /// GET /users/{id}/ownedObjects
-pub(crate) async fn owned_objects(ctx: Ctx, Path(key): Path<String>) -> Result<Response, GraphError> {
+pub(crate) async fn owned_objects(
+    ctx: Ctx,
+    Path(key): Path<String>,
+) -> Result<Response, GraphError> {
     ctx.require(&OWNED_OBJECTS)?;
     ctx.refuse_options(&["select", "top"])?;
     let page_size = ctx.page_size(100, 999, "Request_UnsupportedQuery")?;
@@ -391,7 +621,8 @@ pub(crate) async fn owned_objects(ctx: Ctx, Path(key): Path<String>) -> Result<R
         .map(|sp| {
             let mut sp = sp.clone();
             if let Value::Object(map) = &mut sp {
-                map.entry("@odata.type").or_insert(json!("#microsoft.graph.servicePrincipal"));
+                map.entry("@odata.type")
+                    .or_insert(json!("#microsoft.graph.servicePrincipal"));
             }
             sp
         })
@@ -402,14 +633,27 @@ pub(crate) async fn owned_objects(ctx: Ctx, Path(key): Path<String>) -> Result<R
 }
 
 /// GET /users/{id}/appRoleAssignments
-pub(crate) async fn app_role_assignments(ctx: Ctx, Path(key): Path<String>) -> Result<Response, GraphError> {
+pub(crate) async fn app_role_assignments(
+    ctx: Ctx,
+    Path(key): Path<String>,
+) -> Result<Response, GraphError> {
     ctx.require(&USER_APP_ROLES)?;
     ctx.refuse_options(&["select", "top"])?;
     let page_size = ctx.page_size(100, 999, "Request_UnsupportedQuery")?;
     let tenant = ctx.sim.lock_tenant();
     let user = find_user(&tenant, &key)?;
-    let items: Vec<Value> = tenant.app_role_assignments.iter().filter(|a| str_of(a, "principalId") == Some(user.id())).cloned().collect();
-    ctx.collection(&format!("users('{}')/appRoleAssignments", user.id()), items, page_size, false)
+    let items: Vec<Value> = tenant
+        .app_role_assignments
+        .iter()
+        .filter(|a| str_of(a, "principalId") == Some(user.id()))
+        .cloned()
+        .collect();
+    ctx.collection(
+        &format!("users('{}')/appRoleAssignments", user.id()),
+        items,
+        page_size,
+        false,
+    )
 }
 
 /// GET /users/{id}/oauth2PermissionGrants
@@ -419,6 +663,11 @@ pub(crate) async fn grants(ctx: Ctx, Path(key): Path<String>) -> Result<Response
     let page_size = ctx.page_size(100, 999, "Request_UnsupportedQuery")?;
     let tenant = ctx.sim.lock_tenant();
     let user = find_user(&tenant, &key)?;
-    let items: Vec<Value> = tenant.grants.iter().filter(|g| str_of(g, "principalId") == Some(user.id())).cloned().collect();
+    let items: Vec<Value> = tenant
+        .grants
+        .iter()
+        .filter(|g| str_of(g, "principalId") == Some(user.id()))
+        .cloned()
+        .collect();
     ctx.collection("oauth2PermissionGrants", items, page_size, false)
 }

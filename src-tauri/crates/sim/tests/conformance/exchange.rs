@@ -1,0 +1,278 @@
+//! The Exchange admin API cmdlets the procedures use, their OData envelope and Exchange's errors.
+
+use serde_json::json;
+
+use crate::harness::{Sim, EXCHANGE};
+
+#[tokio::test]
+async fn inbox_rules_hidden_ones_only_with_include_hidden_and_removal_by_identity() {
+    let sim = Sim::start("aitm").await;
+    let token = sim.secret_token(EXCHANGE).await;
+    let megan = sim.upn("megan.bowen");
+    let visible = sim
+        .exo(&token, "Get-InboxRule", json!({"Mailbox": megan}))
+        .await;
+    assert_eq!(visible.value().len(), 2, "{}", visible.body);
+    let all = sim
+        .exo(
+            &token,
+            "Get-InboxRule",
+            json!({"Mailbox": megan, "IncludeHidden": true}),
+        )
+        .await;
+    assert_eq!(all.value().len(), 3);
+    let hidden = all
+        .value()
+        .into_iter()
+        .find(|r| r["Name"].as_str().unwrap().contains('\u{202e}'))
+        .expect("the hidden rule");
+    assert_eq!(hidden["DeleteMessage"], true);
+    assert!(hidden["Identity"].as_str().unwrap().contains('\\'));
+    let graph_rules = sim
+        .get(&format!(
+            "/v1.0/users/{megan}/mailFolders/inbox/messageRules"
+        ))
+        .await;
+    assert_eq!(
+        graph_rules.value().len(),
+        2,
+        "Graph never shows hidden rules"
+    );
+
+    let removed = sim
+        .exo(
+            &token,
+            "Remove-InboxRule",
+            json!({"Mailbox": megan, "Identity": hidden["Identity"], "Confirm": false}),
+        )
+        .await;
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert!(removed.value().is_empty());
+    let after = sim
+        .exo(
+            &token,
+            "Get-InboxRule",
+            json!({"Mailbox": megan, "IncludeHidden": true}),
+        )
+        .await;
+    assert_eq!(after.value().len(), 2);
+    let again = sim
+        .exo(
+            &token,
+            "Remove-InboxRule",
+            json!({"Mailbox": megan, "Identity": hidden["Identity"], "Confirm": false}),
+        )
+        .await;
+    assert_eq!(again.status, 404);
+    assert!(again.body["error"]["details"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("ManagementObjectNotFoundException"));
+    let actions = sim.control(reqwest::Method::GET, "/actions", None).await;
+    assert!(actions["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["cmdlet"] == "Remove-InboxRule" && a["status"] == 200));
+}
+
+#[tokio::test]
+async fn forwarding_delegates_and_send_as_are_read_and_removed() {
+    let sim = Sim::start("shared-mailbox-delegate").await;
+    let token = sim.secret_token(EXCHANGE).await;
+    let finance = sim.upn("finance");
+    let lidia = sim.upn("lidia.holloway");
+    let mailbox = &sim
+        .exo(&token, "Get-Mailbox", json!({"Identity": finance}))
+        .await
+        .value()[0];
+    assert_eq!(
+        mailbox["ForwardingSmtpAddress"],
+        "smtp:finance-archive@contoso-finance-backup.example"
+    );
+    assert_eq!(mailbox["RecipientTypeDetails"], "SharedMailbox");
+    assert_eq!(mailbox["ExchangeGuid@odata.type"], "#Guid");
+    let cleared = sim.exo(&token, "Set-Mailbox", json!({"Identity": finance, "ForwardingSmtpAddress": null, "ForwardingAddress": null, "DeliverToMailboxAndForward": false})).await;
+    assert_eq!(cleared.status, 200, "{}", cleared.body);
+    let mailbox = &sim
+        .exo(&token, "Get-Mailbox", json!({"Identity": finance}))
+        .await
+        .value()[0];
+    assert!(mailbox["ForwardingSmtpAddress"].is_null());
+
+    let permissions = sim
+        .exo(
+            &token,
+            "Get-MailboxPermission",
+            json!({"Identity": finance}),
+        )
+        .await
+        .value();
+    assert!(permissions
+        .iter()
+        .any(|p| p["User"] == lidia && p["AccessRights"] == json!(["FullAccess"])));
+    sim.exo(&token, "Remove-MailboxPermission", json!({"Identity": finance, "User": lidia, "AccessRights": ["FullAccess"], "InheritanceType": "All", "Confirm": false})).await;
+    let permissions = sim
+        .exo(
+            &token,
+            "Get-MailboxPermission",
+            json!({"Identity": finance}),
+        )
+        .await
+        .value();
+    assert!(!permissions.iter().any(|p| p["User"] == lidia));
+    assert!(permissions
+        .iter()
+        .any(|p| p["User"] == "NT AUTHORITY\\SELF"));
+
+    let send_as = sim
+        .exo(
+            &token,
+            "Get-RecipientPermission",
+            json!({"Identity": finance, "AccessRights": "SendAs"}),
+        )
+        .await
+        .value();
+    assert!(send_as.iter().any(|p| p["Trustee"] == lidia));
+    sim.exo(&token, "Remove-RecipientPermission", json!({"Identity": finance, "Trustee": lidia, "AccessRights": ["SendAs"], "Confirm": false})).await;
+    let absent = sim.exo(&token, "Remove-RecipientPermission", json!({"Identity": finance, "Trustee": lidia, "AccessRights": ["SendAs"], "Confirm": false})).await;
+    assert!(
+        !absent.body["@adminapi.warnings"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "removing what is not there warns"
+    );
+
+    let behalf = sim.exo(&token, "Set-Mailbox", json!({"Identity": finance, "GrantSendOnBehalfTo": {"@odata.type": "#Exchange.GenericHashTable", "remove": [sim.upn("grady.archie")]}})).await;
+    assert_eq!(behalf.status, 200, "{}", behalf.body);
+    let mailbox = &sim
+        .exo(&token, "Get-Mailbox", json!({"Identity": finance}))
+        .await
+        .value()[0];
+    assert_eq!(mailbox["GrantSendOnBehalfTo"], json!([]));
+
+    let score = sim.control(reqwest::Method::GET, "/score", None).await;
+    let remaining: Vec<&str> = score["attackerArtefacts"]["remaining"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        remaining,
+        ["inboxRule"],
+        "only the hidden rule is left: {score}"
+    );
+    let legit: Vec<&str> = score["legitimateArtefacts"]["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        legit,
+        ["sendOnBehalf"],
+        "removing Grady's SendOnBehalf is scored as collateral damage"
+    );
+}
+
+#[tokio::test]
+async fn exchange_errors_and_paging_follow_the_admin_api() {
+    let sim = Sim::start("large-tenant").await;
+    let token = sim.secret_token(EXCHANGE).await;
+    let unknown = sim
+        .exo(
+            &token,
+            "Get-Mailbox",
+            json!({"Identity": "nobody@example.net"}),
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(
+        unknown.headers.get("x-exceptiontype").unwrap(),
+        "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
+    );
+    let bad_parameter = sim
+        .exo(&token, "Get-Mailbox", json!({"Identiti": "x"}))
+        .await;
+    assert_eq!(bad_parameter.status, 400);
+    let graph_token_at_exchange = sim
+        .exo_raw(&sim.token(), "Get-Mailbox", json!({}), &[])
+        .await;
+    assert_eq!(
+        graph_token_at_exchange.status, 401,
+        "a Graph token is the wrong audience for Exchange"
+    );
+    let unknown_cmdlet = sim
+        .exo(&token, "Remove-Mailbox", json!({"Identity": "x"}))
+        .await;
+    assert_eq!(unknown_cmdlet.status, 400);
+
+    let mut seen = 0;
+    let mut url = format!("{}/adminapi/beta/{}/InvokeCommand", sim.base, sim.tenant);
+    let body = json!({"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}});
+    loop {
+        let reply = sim
+            .http
+            .post(&url)
+            .bearer_auth(&token)
+            .header("Prefer", "odata.maxpagesize=50")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let reply = crate::harness::read(reply).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        seen += reply.value().len();
+        match reply.body["@odata.nextLink"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 200, "every generated mailbox, 50 per page");
+}
+
+#[tokio::test]
+async fn exchange_needs_manage_as_app_and_an_entra_role() {
+    let mut scenario: serde_json::Value =
+        serde_json::from_str(include_str!("../../scenarios/aitm.json")).unwrap();
+    scenario["app"]["entraRoles"] = json!([]);
+    let sim = Sim::start_with(
+        firebreak_sim::Scenario::from_json(&scenario.to_string()).unwrap(),
+        Default::default(),
+    )
+    .await;
+    let token = sim.secret_token(EXCHANGE).await;
+    let refused = sim.exo(&token, "Get-Mailbox", json!({})).await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Exchange Administrator"));
+
+    scenario["app"]["entraRoles"] = json!(["Global Reader"]);
+    scenario["app"]["roles"] = json!(["User.Read.All", "Exchange.ManageAsApp"]);
+    let sim = Sim::start_with(
+        firebreak_sim::Scenario::from_json(&scenario.to_string()).unwrap(),
+        Default::default(),
+    )
+    .await;
+    let token = sim.secret_token(EXCHANGE).await;
+    assert_eq!(
+        sim.exo(&token, "Get-Mailbox", json!({})).await.status,
+        200,
+        "a reader may read"
+    );
+    assert_eq!(
+        sim.exo(
+            &token,
+            "Set-Mailbox",
+            json!({"Identity": sim.upn("megan.bowen"), "ForwardingSmtpAddress": null})
+        )
+        .await
+        .status,
+        403,
+        "but not change"
+    );
+}
