@@ -11,5 +11,6 @@
 // Not every helper of the harness is used by every set of tests.
 #[allow(dead_code)]
 mod harness;
+mod cases;
 mod home;
 mod security;
