@@ -946,7 +946,9 @@ pub(crate) fn write_pdf(
             ops,
         ));
     }
-    let when = pdf_date(info.created);
+    // printpdf 0.12.8 writes every date as `+00'00'` whatever its offset, so hand it the instant in
+    // UTC: the PDF then states the right moment.
+    let when = pdf_date(info.created.to_utc().fixed_offset());
     let meta = &mut doc.metadata.info;
     meta.creation_date = when;
     meta.modification_date = when;
