@@ -47,10 +47,14 @@ failed=$((failed + ${v_failed:-0}))
 if [ "$vitest_status" -ne 0 ] && [ "${v_failed:-0}" -eq 0 ]; then fail_step "vitest (did not run)"; fi
 
 step "Rust tests (unit, integration, keychain, end to end)"
-dbus-run-session -- sh -c '
+# The keyring lives in a throwaway folder: a fresh one, unlocked with a known password, every run,
+# so tests never touch (or depend on) the keyring of the person running them.
+keyring_home=$(mktemp -d)
+FIREBREAK_REQUIRE_KEYCHAIN=1 XDG_DATA_HOME="$keyring_home" dbus-run-session -- sh -c '
   printf "firebreak-test" | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
   cargo test --workspace --locked --no-fail-fast 2>&1
 ' | tee "$logs/cargo-test.log"
+rm -rf "$keyring_home"
 cargo_status=${PIPESTATUS[0]}
 count_cargo "$logs/cargo-test.log"
 if [ "$cargo_status" -ne 0 ] && ! grep -qE '^test result: FAILED' "$logs/cargo-test.log"; then

@@ -14,6 +14,12 @@ use firebreak_graph::{Cloud, ExposeSecret, SecretString};
 
 fn secret_service() -> Option<Vault> {
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        // `make test` always provides a session bus with an unlocked keyring and sets this, so
+        // there the keychain tests can never be skipped silently.
+        assert!(
+            std::env::var_os("FIREBREAK_REQUIRE_KEYCHAIN").is_none(),
+            "FIREBREAK_REQUIRE_KEYCHAIN is set but there is no D-Bus session bus for the Secret Service"
+        );
         eprintln!("no D-Bus session bus: keychain test skipped (run it through `make test`)");
         return None;
     }
