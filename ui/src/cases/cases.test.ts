@@ -245,6 +245,33 @@ describe('Case page', () => {
     expect(sent).toMatchObject({ role: 'user', channel: 'teams', recipient: 'Jane' })
   })
 
+  it('edits the details in the same form and reloads the case', async () => {
+    let view = caseView()
+    let sent: CaseDetailsInput | null = null
+    const backend = fakeBackend({
+      ...listed,
+      openCase: async () => ({ status: 'ok', data: view }),
+      updateCase: async (_id, details) => {
+        sent = details
+        view = caseView({ details: { ...view.details, severity: details.severity } })
+        return { status: 'ok', data: 1 }
+      },
+    })
+    await openCase(backend)
+    await fireEvent.click(screen.getByTestId('edit-case'))
+    const form = screen.getByTestId('declare-form')
+    expect((form.querySelector('[name=title]') as HTMLInputElement).value).toBe('Invoice fraud — j.doe')
+    expect((form.querySelector('[name=accounts]') as HTMLTextAreaElement).value).toBe('j.doe@contoso.com')
+    await fireEvent.click(within(form).getByLabelText(/Medium/))
+    await fireEvent.click(within(form).getByRole('button', { name: 'Save changes' }))
+    const header = await screen.findByTestId('case-header')
+    expect(within(header).getByTestId('case-severity').textContent).toBe('Medium')
+    const details = sent as unknown as CaseDetailsInput
+    expect(details.severity).toBe('medium')
+    expect(details.detectedAt).toBe('2026-03-01T21:40:00.000Z')
+    expect(details.externalTicket).toBe('INC-2041')
+  })
+
   it('offers to set a torn journal entry aside and says the case is read-only', async () => {
     const torn = caseView({
       journal: { state: 'tornTail', description: 'The last journal entry is incomplete.' },
