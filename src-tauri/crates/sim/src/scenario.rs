@@ -665,6 +665,20 @@ mod tests {
     }
 
     #[test]
+    fn the_example_in_scenarios_md_loads() {
+        let doc = include_str!("../SCENARIOS.md");
+        let start = doc
+            .find("## A scenario a trainer can copy")
+            .expect("example section");
+        let block = &doc[start..];
+        let json_start = block.find("```json\n").expect("json block") + "```json\n".len();
+        let json_end = block[json_start..].find("```").expect("end of block") + json_start;
+        let scenario =
+            Scenario::from_json(&block[json_start..json_end]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(scenario.name(), "my-forwarding-drill");
+    }
+
+    #[test]
     fn unknown_scenario_is_named_in_the_error() {
         let err = Scenario::builtin("nope").unwrap_err();
         assert!(err.to_string().contains("'nope'"), "{err}");
