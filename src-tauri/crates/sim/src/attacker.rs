@@ -32,6 +32,7 @@ struct Account {
     revoked: bool,
     disabled: bool,
     lost_at: Option<DateTime<Utc>>,
+    enabled_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +81,7 @@ impl AttackerState {
                     revoked: false,
                     disabled: false,
                     lost_at: None,
+                    enabled_at: None,
                 })
                 .collect(),
             apps: plan
@@ -209,6 +211,18 @@ pub(crate) fn on_disabled(tenant: &mut Tenant, user_id: &str, now: DateTime<Utc>
             "sessionLost",
             "sign-in blocked (account disabled)".to_owned(),
         );
+    }
+}
+
+/// The responder re-enabled the account: a self-service reset cannot have happened before this.
+pub(crate) fn on_enabled(tenant: &mut Tenant, user_id: &str, now: DateTime<Utc>) {
+    for account in tenant
+        .attacker
+        .accounts
+        .iter_mut()
+        .filter(|a| a.user_id == user_id)
+    {
+        account.enabled_at = Some(now);
     }
 }
 
@@ -390,7 +404,14 @@ fn reset_back_in(tenant: &mut Tenant, now: DateTime<Utc>) {
         .accounts
         .iter()
         .enumerate()
-        .filter_map(|(i, a)| a.lost_at.map(|lost| (i, lost + delay)))
+        .filter_map(|(i, a)| {
+            a.lost_at.map(|lost| {
+                (
+                    i,
+                    (lost + delay).max(a.enabled_at.unwrap_or(lost) + Duration::minutes(5)),
+                )
+            })
+        })
         .filter(|(_, at)| *at <= now)
         .collect();
     for (index, at) in candidates {

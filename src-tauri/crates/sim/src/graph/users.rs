@@ -521,6 +521,9 @@ pub(crate) async fn patch_user(
     if summary.get("accountEnabled") == Some(&json!(false)) {
         crate::attacker::on_disabled(&mut tenant, &target_id, now);
     }
+    if summary.get("accountEnabled") == Some(&json!(true)) {
+        crate::attacker::on_enabled(&mut tenant, &target_id, now);
+    }
     let initiator = if ctx.claims.is_app_only() {
         json!({"app": {"appId": ctx.claims.appid, "displayName": tenant.app.display_name, "servicePrincipalId": ctx.claims.oid, "servicePrincipalName": null}})
     } else {

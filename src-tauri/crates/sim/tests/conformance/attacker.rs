@@ -251,6 +251,37 @@ async fn a_method_left_in_place_lets_the_attacker_reset_back_in_unless_the_accou
     assert_eq!(s["attackerArtefacts"]["remaining"], json!([]));
 }
 
+#[tokio::test]
+async fn re_enabling_with_the_attackers_method_still_there_lets_them_back_in_after_the_re_enable() {
+    let sim = Sim::start("mfa-fatigue").await;
+    let joni = sim.upn("joni.sherman");
+    revoke(&sim, &joni).await;
+    disable(&sim, &joni).await;
+    reset_password(&sim, &joni).await;
+    sim.advance_minutes(180).await;
+    assert_eq!(score(&sim).await["attackerRegainedAccess"], false);
+    let enabled_at = sim.server.now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    sim.graph(
+        Method::PATCH,
+        &format!("/v1.0/users/{joni}"),
+        Some(json!({"accountEnabled": true})),
+    )
+    .await;
+    sim.advance_minutes(30).await;
+    let s = score(&sim).await;
+    assert_eq!(s["attackerRegainedAccess"], true, "{s}");
+    let regained = s["attackerLog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "regainedAccess")
+        .unwrap();
+    assert!(
+        regained["at"].as_str().unwrap() > enabled_at.as_str(),
+        "the reset is not back-dated before the re-enable: {regained}"
+    );
+}
+
 async fn app_reads_since(sim: &Sim, since: &str) -> usize {
     let created = sim
         .graph(Method::POST, "/beta/security/auditLog/queries", Some(json!({"displayName": "reads", "filterStartDateTime": since, "operationFilters": ["MailItemsAccessed"]})))
