@@ -1,4 +1,4 @@
-//! Microsoft's OpenAPI description (`shared/graph/graph-subset.openapi.json`) turned into JSON
+//! Microsoft's OpenAPI description (`spec/graph/graph-subset.openapi.json`) turned into JSON
 //! Schema validators, with the normalisations ENDPOINTS.md §3 prescribes: the PowerShell flavour's
 //! open-type marker `additionalProperties: {type: object}` means "extra properties allowed";
 //! OpenAPI 3.0 `nullable: true` becomes a `null` member of `type` (and of `enum`); polymorphic
@@ -39,8 +39,8 @@ fn description_path() -> PathBuf {
     if let Ok(path) = std::env::var("FIREBREAK_GRAPH_OPENAPI") {
         return PathBuf::from(path);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../../shared/graph/graph-subset.openapi.json")
+    // The repository keeps an unchanged copy (see spec/graph/README.md), so any clone can run this.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../spec/graph/graph-subset.openapi.json")
 }
 
 /// OpenAPI 3.0 → JSON Schema 2020-12, in place.
