@@ -12,6 +12,8 @@ pub mod clock;
 pub mod error;
 pub mod organisation;
 pub mod paths;
+pub mod practice;
+pub mod procedure;
 pub mod readiness;
 pub mod report;
 pub mod tenant;

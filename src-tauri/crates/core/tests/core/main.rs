@@ -8,6 +8,7 @@
 mod bundle;
 mod cases;
 mod keychain;
+mod practice;
 mod report;
 mod support;
 mod tenant_connection;

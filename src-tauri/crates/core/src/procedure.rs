@@ -1,0 +1,810 @@
+//! The procedure engine: ordered steps that change the tenant only after showing the plan, saving
+//! the evidence the change destroys, and getting the admin's confirmation; then reading the
+//! tenant back to prove the change took.
+//!
+//! A [`Procedure`] is an ordered list of [`Step`]s for one account of a case. Running a step:
+//! 1. the order is checked: every step above is finished or skipped with a reason;
+//! 2. the plan is computed from a *fresh* read of the tenant (never from what the screen showed);
+//! 3. protected accounts (the signed-in admin, the break-glass account) are refused;
+//! 4. destructive steps need the account name typed; the selection must name plan items;
+//! 5. `step_started` is journaled with the plan, the tool's recommended selection and the admin's
+//!    final selection; then the raw reads are saved as evidence — before any change;
+//! 6. the selected actions are performed; a failure is journaled as `step_failed`;
+//! 7. the tenant is read back and the step finishes verified or not verified.
+//!
+//! A step interrupted by a crash is never repeated blindly: [`Procedure::reverify`] reads the
+//! tenant and records whether the journaled selection took effect. Steps plug in through the
+//! [`Step`] trait, so triage ([`triage`]), containment ([`contain`]) and later procedures share
+//! this machinery. The tenant is reached through [`tenant::IncidentTenant`].
+
+pub mod contain;
+pub mod tenant;
+pub mod triage;
+
+use chrono::{DateTime, Utc};
+use firebreak_graph::{methods::MethodKind, SecretString, UserRef};
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use self::tenant::IncidentTenant;
+use crate::{
+    case::{
+        evidence::{ArtefactFormat, NewArtefact},
+        journal::EntryKind,
+        steps::{StepState, StepStatus},
+        CaseId, CaseStore, CaseView,
+    },
+    Error,
+};
+
+/// What a step is, independent of any tenant: shown beside it in the wizard.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepInfo {
+    /// The step's key inside its procedure (`revoke`, `methods`, ...).
+    pub key: &'static str,
+    /// Its title.
+    pub title: &'static str,
+    /// Why it comes where it does (DESIGN §7), one or two sentences.
+    pub why: &'static str,
+    /// The effect in plain words, for the confirmation dialog.
+    pub effect: &'static str,
+    /// What is saved before the change.
+    pub saved_first: &'static str,
+    /// Whether the account name must be typed to confirm.
+    pub destructive: bool,
+    /// Whether the step refuses protected accounts (the signed-in admin, the break-glass account).
+    pub refuses_protected: bool,
+}
+
+/// What performing a plan item does. Not sent to the UI: the UI only names item ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Action {
+    /// Nothing beyond saving evidence or recording a choice.
+    Record,
+    /// Revoke the account's refresh tokens and session cookies.
+    RevokeSessions,
+    /// Block sign-in.
+    DisableAccount,
+    /// Set a random password, change required at next sign-in.
+    ResetPassword,
+    /// Delete an authentication method.
+    DeleteMethod {
+        /// Its type.
+        kind: MethodKind,
+        /// Its id.
+        id: String,
+    },
+    /// Remove an inbox rule.
+    RemoveInboxRule {
+        /// Exchange's rule identity.
+        identity: String,
+    },
+    /// Clear `ForwardingSmtpAddress` and `ForwardingAddress`.
+    ClearForwarding,
+    /// Remove a mailbox permission row.
+    RemoveMailboxPermission {
+        /// The delegate.
+        user: String,
+        /// The rights to remove.
+        rights: Vec<String>,
+    },
+    /// Remove a SendAs permission.
+    RemoveRecipientPermission {
+        /// The trustee.
+        trustee: String,
+        /// The rights to remove.
+        rights: Vec<String>,
+    },
+    /// Remove a SendOnBehalf delegate.
+    RemoveSendOnBehalf {
+        /// The delegate.
+        trustee: String,
+    },
+    /// Delete a delegated permission grant.
+    DeleteGrant {
+        /// The grant id.
+        id: String,
+    },
+    /// Disable an application's service principal in this tenant.
+    DisableServicePrincipal {
+        /// Its object id.
+        id: String,
+    },
+    /// Mark the user confirmed compromised in Identity Protection.
+    ConfirmCompromised,
+}
+
+/// One object the step will change (or one choice it offers), as the plan table shows it. Every
+/// string that came from the tenant is attacker-controlled: render it as text.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanItem {
+    /// Stable id within the step (`rule:<identity>`, `method:<id>`, ...).
+    pub id: String,
+    /// What kind of object it is, in plain words.
+    pub kind: String,
+    /// Its name as the tenant has it.
+    pub label: String,
+    /// Facts about it, one per line (folder, scopes, addresses ...).
+    pub details: Vec<String>,
+    /// When it was created, if the tenant says.
+    pub created: Option<DateTime<Utc>>,
+    /// Whether the tool recommends selecting it.
+    pub recommended: bool,
+    /// Why (or why not), one reason per line.
+    pub reasons: Vec<String>,
+    /// Always part of the step (e.g. the account itself for a revoke); cannot be deselected.
+    pub fixed: bool,
+    /// Items with the same group are alternatives: exactly one must be chosen.
+    pub group: Option<String>,
+    /// What selecting it does.
+    #[serde(skip)]
+    pub action: Action,
+}
+
+/// Raw data read for the plan, saved as evidence before the change.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    /// A short name for the file (sanitised by the evidence store).
+    pub name_hint: String,
+    /// What it is.
+    pub description: String,
+    /// The operation that produced it.
+    pub source_operation: String,
+    /// The body exactly as received.
+    pub body: String,
+}
+
+/// What a step will do, computed from a fresh read of the tenant.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// The full step id (`a1.contain.revoke`).
+    pub step: String,
+    /// The account the procedure is about.
+    pub account: String,
+    /// One sentence: what will change.
+    pub summary: String,
+    /// The objects, with the recommended selection marked.
+    pub items: Vec<PlanItem>,
+    /// Warnings the admin must read (synced account, nothing to do, ...).
+    pub warnings: Vec<String>,
+    /// Descriptions of the evidence that will be saved first.
+    pub saved_first: Vec<String>,
+    /// Step-specific facts journaled with the step (triage keeps its findings here).
+    pub facts: Value,
+    /// The reads to save.
+    #[serde(skip)]
+    pub captures: Vec<Capture>,
+}
+
+impl Plan {
+    /// The ids the tool recommends (fixed items included).
+    pub fn recommended(&self) -> Vec<String> {
+        self.items
+            .iter()
+            .filter(|i| i.recommended || i.fixed)
+            .map(|i| i.id.clone())
+            .collect()
+    }
+}
+
+/// The admin's answer to the confirmation dialog.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Confirmation {
+    /// The plan item ids to act on (fixed items are added automatically).
+    pub selected: Vec<String>,
+    /// The account name as typed (destructive steps).
+    pub typed_account: Option<String>,
+    /// A correction of the incident window start (triage only).
+    pub window_start: Option<DateTime<Utc>>,
+}
+
+/// One read-back check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Check {
+    /// The plan item (or `account`).
+    pub item: String,
+    /// Whether the tenant now shows the intended state.
+    pub ok: bool,
+    /// What was read.
+    pub detail: String,
+}
+
+/// The outcome of reading the tenant back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    /// Whether every check passed.
+    pub verified: bool,
+    /// The checks.
+    pub checks: Vec<Check>,
+}
+
+impl Verification {
+    /// A verification from its checks.
+    pub fn from_checks(checks: Vec<Check>) -> Self {
+        Self {
+            verified: checks.iter().all(|c| c.ok),
+            checks,
+        }
+    }
+}
+
+/// What a run or re-verification ended with.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepOutcome {
+    /// The full step id.
+    pub step: String,
+    /// The step's state now.
+    pub state: StepState,
+    /// The read-back.
+    pub verification: Verification,
+    /// Evidence files saved before the change.
+    pub evidence: Vec<String>,
+}
+
+/// Everything a step reads while planning, performing or verifying.
+pub struct StepContext<'a, T> {
+    /// The tenant.
+    pub tenant: &'a T,
+    /// The account (UPN or id) as the case names it.
+    pub account: &'a str,
+    /// The account as a validated reference.
+    pub user: &'a UserRef,
+    /// The incident window start recorded at triage, if triage ran.
+    pub window_start: Option<DateTime<Utc>>,
+    /// Now, from the injected clock.
+    pub now: DateTime<Utc>,
+}
+
+/// A procedure step. Implementations compute plans and read back; the engine does the rest.
+pub trait Step<T: IncidentTenant>: Send + Sync {
+    /// What the step is.
+    fn info(&self) -> &StepInfo;
+    /// Reads the tenant and says what exactly would change.
+    fn plan<'a>(&'a self, cx: &'a StepContext<'a, T>) -> BoxFuture<'a, Result<Plan, Error>>;
+    /// Reads the tenant back: did the `selected` items of a run started at `started` take effect?
+    fn verify<'a>(
+        &'a self,
+        cx: &'a StepContext<'a, T>,
+        selected: &'a [String],
+        started: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Verification, Error>>;
+}
+
+/// Who runs the procedure and against which tenant.
+pub struct Env<'a, T> {
+    /// The tenant.
+    pub tenant: &'a T,
+    /// The case store (journal, evidence, clock).
+    pub store: &'a CaseStore,
+    /// Accounts that must never be disabled or reset: the signed-in admin, the break-glass one.
+    pub protected: Vec<String>,
+    /// The journal actor (`admin`).
+    pub actor: &'a str,
+}
+
+/// Where one step stands, for the wizard's rail.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepView {
+    /// The full step id.
+    pub id: String,
+    /// What the step is.
+    pub info: StepInfo,
+    /// Its bookkeeping state; `None` before it ever started.
+    pub state: Option<StepState>,
+    /// `done`, `current` or `ahead`.
+    pub position: Position,
+}
+
+/// A step's place relative to the admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Position {
+    /// Finished or skipped.
+    Done,
+    /// The first step not done: the one to work on.
+    Current,
+    /// Below the current step.
+    Ahead,
+}
+
+/// An ordered list of steps about one account of a case.
+pub struct Procedure<T: IncidentTenant> {
+    scope: String,
+    account: String,
+    steps: Vec<Box<dyn Step<T>>>,
+}
+
+fn refused(step: &str, message: impl Into<String>) -> Error {
+    Error::StepRefused {
+        step: step.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn is_done(state: Option<&StepState>) -> bool {
+    matches!(
+        state.map(|s| &s.status),
+        Some(StepStatus::Finished { .. } | StepStatus::Skipped { .. })
+    )
+}
+
+impl<T: IncidentTenant> Procedure<T> {
+    /// A procedure over `steps` for the `index`-th account (from 1) of a case, named `account`.
+    pub fn new(index: usize, account: impl Into<String>, steps: Vec<Box<dyn Step<T>>>) -> Self {
+        Self {
+            scope: format!("a{index}"),
+            account: account.into(),
+            steps,
+        }
+    }
+
+    /// The compromised-account procedure: triage, then containment in the order of DESIGN §2.4.
+    pub fn compromised_account(index: usize, account: impl Into<String>) -> Self {
+        let mut steps: Vec<Box<dyn Step<T>>> = vec![Box::new(triage::Triage)];
+        steps.extend(contain::steps());
+        Self::new(index, account, steps)
+    }
+
+    /// The account this procedure is about.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The full step id of `key`.
+    pub fn step_id(&self, key: &str) -> String {
+        format!("{}.{key}", self.scope)
+    }
+
+    /// The steps' keys in order.
+    pub fn keys(&self) -> Vec<&'static str> {
+        self.steps.iter().map(|s| s.info().key).collect()
+    }
+
+    fn find(&self, key: &str) -> Result<(usize, &dyn Step<T>), Error> {
+        self.steps
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.info().key == key)
+            .map(|(i, s)| (i, s.as_ref()))
+            .ok_or_else(|| refused(key, format!("This procedure has no step {key}.")))
+    }
+
+    fn state<'c>(&self, case: &'c CaseView, key: &str) -> Option<&'c StepState> {
+        let id = self.step_id(key);
+        case.steps.iter().find(|s| s.step == id)
+    }
+
+    /// Where every step stands.
+    pub fn view(&self, case: &CaseView) -> Vec<StepView> {
+        let mut current_seen = false;
+        self.steps
+            .iter()
+            .map(|s| {
+                let state = self.state(case, s.info().key).cloned();
+                let position = if is_done(state.as_ref()) {
+                    Position::Done
+                } else if current_seen {
+                    Position::Ahead
+                } else {
+                    current_seen = true;
+                    Position::Current
+                };
+                StepView {
+                    id: self.step_id(s.info().key),
+                    info: s.info().clone(),
+                    state,
+                    position,
+                }
+            })
+            .collect()
+    }
+
+    fn check_order(&self, case: &CaseView, index: usize) -> Result<(), Error> {
+        let key = self.steps[index].info().key;
+        for earlier in &self.steps[..index] {
+            let info = earlier.info();
+            if !is_done(self.state(case, info.key)) {
+                return Err(refused(
+                    &self.step_id(key),
+                    format!(
+                        "\"{}\" comes first: finish it or skip it with a reason before this step. {}",
+                        info.title, info.why
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_protected(
+        &self,
+        env: &Env<'_, T>,
+        step: &dyn Step<T>,
+        plan_user: &[String],
+    ) -> Result<(), Error> {
+        if !step.info().refuses_protected {
+            return Ok(());
+        }
+        for name in std::iter::once(&self.account).chain(plan_user) {
+            if env.protected.iter().any(|p| p.eq_ignore_ascii_case(name)) {
+                return Err(refused(
+                    &self.step_id(step.info().key),
+                    format!(
+                        "{name} is the account Firebreak is signed in with or the break-glass account. \
+                         Firebreak never disables or resets it: losing it would lock you out of the tenant."
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn context<'a>(
+        &'a self,
+        env: &'a Env<'a, T>,
+        case: &CaseView,
+        user: &'a UserRef,
+    ) -> StepContext<'a, T> {
+        StepContext {
+            tenant: env.tenant,
+            account: &self.account,
+            user,
+            window_start: self.window_start(case),
+            now: env.store.clock().now(),
+        }
+    }
+
+    /// The incident window start recorded by the triage step of this procedure.
+    pub fn window_start(&self, case: &CaseView) -> Option<DateTime<Utc>> {
+        let id = self.step_id(triage::KEY);
+        case.journal
+            .iter()
+            .rev()
+            .find(|e| e.kind == EntryKind::StepFinished && e.step.as_deref() == Some(id.as_str()))
+            .and_then(|e| e.details.pointer("/detail/windowStart").cloned())
+            .and_then(|v| serde_json::from_value(v).ok())
+    }
+
+    fn user_ref(&self) -> Result<UserRef, Error> {
+        UserRef::new(&self.account).map_err(Error::from)
+    }
+
+    /// Computes the plan of step `key` from a fresh read, without changing anything.
+    pub async fn plan(&self, env: &Env<'_, T>, case_id: &CaseId, key: &str) -> Result<Plan, Error> {
+        let (_, step) = self.find(key)?;
+        let case = env.store.case(case_id)?;
+        let user = self.user_ref()?;
+        let cx = self.context(env, &case, &user).await;
+        let mut plan = step.plan(&cx).await?;
+        plan.step = self.step_id(key);
+        Ok(plan)
+    }
+
+    /// Runs step `key` with the admin's `confirmation` (see the module documentation).
+    pub async fn run(
+        &self,
+        env: &Env<'_, T>,
+        case_id: &CaseId,
+        key: &str,
+        confirmation: &Confirmation,
+    ) -> Result<StepOutcome, Error> {
+        let (index, step) = self.find(key)?;
+        let info = step.info();
+        let id = self.step_id(key);
+        let case = env.store.case(case_id)?;
+        self.check_order(&case, index)?;
+        if matches!(
+            self.state(&case, key).map(|s| &s.status),
+            Some(StepStatus::Interrupted)
+        ) {
+            return Err(refused(
+                &id,
+                "This step was interrupted. Re-verify it against the tenant first; it will not be repeated blindly.",
+            ));
+        }
+        let user = self.user_ref()?;
+        let cx = self.context(env, &case, &user).await;
+        let mut plan = step.plan(&cx).await?;
+        plan.step = id.clone();
+        let resolved = env.tenant.user(&user).await?;
+        let names: Vec<String> = resolved
+            .iter()
+            .flat_map(|u| [Some(u.id.clone()), u.user_principal_name.clone()])
+            .flatten()
+            .collect();
+        self.check_protected(env, step, &names)?;
+        if info.destructive {
+            let typed = confirmation
+                .typed_account
+                .as_deref()
+                .map(str::trim)
+                .unwrap_or("");
+            if !typed.eq_ignore_ascii_case(self.account.trim()) {
+                return Err(refused(
+                    &id,
+                    format!(
+                        "Type the account name {} exactly to confirm this change.",
+                        self.account
+                    ),
+                ));
+            }
+        }
+        let selected = self.resolve_selection(&id, &plan, &confirmation.selected)?;
+        let recommended = plan.recommended();
+        let mut facts = plan.facts.clone();
+        if let (Some(start), Some(obj)) = (confirmation.window_start, facts.as_object_mut()) {
+            obj.insert(
+                "windowStartProposed".into(),
+                obj.get("windowStart").cloned().unwrap_or(Value::Null),
+            );
+            obj.insert("windowStart".into(), json!(start));
+        }
+        let started = env.store.start_step(
+            case_id,
+            env.actor,
+            &id,
+            json!({
+                "account": self.account,
+                "summary": plan.summary,
+                "items": plan.items,
+                "warnings": plan.warnings,
+                "recommended": recommended,
+                "selected": selected,
+                "facts": facts,
+            }),
+        )?;
+        let evidence = match self.capture(env, case_id, &plan) {
+            Ok(files) => files,
+            Err(error) => {
+                let _ = env.store.fail_step(
+                    case_id,
+                    env.actor,
+                    &id,
+                    &format!("The evidence could not be saved, so nothing was changed: {error}"),
+                    Value::Null,
+                );
+                return Err(error);
+            }
+        };
+        let mut done = Vec::new();
+        for item_id in &selected {
+            let Some(item) = plan.items.iter().find(|i| &i.id == item_id) else {
+                continue;
+            };
+            if let Err(error) = perform(env.tenant, &user, &item.action).await {
+                let reason = format!("{} could not be changed: {error}", item.label);
+                env.store
+                    .fail_step(case_id, env.actor, &id, &reason, json!({ "done": done }))?;
+                return Err(error);
+            }
+            done.push(item_id.clone());
+        }
+        let verification = step.verify(&cx, &selected, started.since).await?;
+        let state = env.store.finish_step(
+            case_id,
+            env.actor,
+            &id,
+            verification.verified,
+            json!({ "done": done, "checks": verification.checks, "windowStart": facts.get("windowStart"), "facts": facts }),
+        )?;
+        Ok(StepOutcome {
+            step: id,
+            state,
+            verification,
+            evidence,
+        })
+    }
+
+    fn resolve_selection(
+        &self,
+        id: &str,
+        plan: &Plan,
+        selected: &[String],
+    ) -> Result<Vec<String>, Error> {
+        for s in selected {
+            if !plan.items.iter().any(|i| &i.id == s) {
+                return Err(refused(
+                    id,
+                    "The tenant changed since the plan was shown: an item you selected is no longer there. Review the plan again.",
+                ));
+            }
+        }
+        let mut groups: Vec<&str> = plan
+            .items
+            .iter()
+            .filter_map(|i| i.group.as_deref())
+            .collect();
+        groups.dedup();
+        for group in groups {
+            let chosen = plan
+                .items
+                .iter()
+                .filter(|i| i.group.as_deref() == Some(group) && selected.contains(&i.id))
+                .count();
+            if chosen != 1 {
+                return Err(refused(
+                    id,
+                    format!("Choose exactly one answer for \"{group}\"."),
+                ));
+            }
+        }
+        Ok(plan
+            .items
+            .iter()
+            .filter(|i| i.fixed || selected.contains(&i.id))
+            .map(|i| i.id.clone())
+            .collect())
+    }
+
+    fn capture(
+        &self,
+        env: &Env<'_, T>,
+        case_id: &CaseId,
+        plan: &Plan,
+    ) -> Result<Vec<String>, Error> {
+        let now = env.store.clock().now();
+        let mut files = Vec::new();
+        for c in &plan.captures {
+            let record = env.store.add_evidence(
+                case_id,
+                crate::case::APPLICATION,
+                &NewArtefact {
+                    name_hint: format!("{}-{}", plan.step, c.name_hint),
+                    format: ArtefactFormat::Json,
+                    description: c.description.clone(),
+                    source_operation: c.source_operation.clone(),
+                    captured_at: now,
+                },
+                c.body.as_bytes(),
+            )?;
+            files.push(record.file);
+        }
+        Ok(files)
+    }
+
+    /// Skips step `key` with a reason (order is enforced as for running it).
+    pub fn skip(
+        &self,
+        store: &CaseStore,
+        actor: &str,
+        case_id: &CaseId,
+        key: &str,
+        reason: &str,
+    ) -> Result<StepState, Error> {
+        let (index, _) = self.find(key)?;
+        let case = store.case(case_id)?;
+        self.check_order(&case, index)?;
+        store.skip_step(case_id, actor, &self.step_id(key), reason)
+    }
+
+    /// Re-verifies an interrupted or failed step against the tenant with the selection journaled
+    /// when it started, and records whether it was found done.
+    pub async fn reverify(
+        &self,
+        env: &Env<'_, T>,
+        case_id: &CaseId,
+        key: &str,
+    ) -> Result<StepOutcome, Error> {
+        let (_, step) = self.find(key)?;
+        let id = self.step_id(key);
+        let case = env.store.case(case_id)?;
+        let started = case
+            .journal
+            .iter()
+            .rev()
+            .find(|e| e.kind == EntryKind::StepStarted && e.step.as_deref() == Some(id.as_str()))
+            .ok_or_else(|| {
+                refused(
+                    &id,
+                    "This step never started; there is nothing to re-verify.",
+                )
+            })?;
+        let selected: Vec<String> = started
+            .details
+            .pointer("/detail/selected")
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
+        let since = started.time;
+        let user = self.user_ref()?;
+        let cx = self.context(env, &case, &user).await;
+        let verification = step.verify(&cx, &selected, since).await?;
+        let state = env.store.reverify_step(
+            case_id,
+            env.actor,
+            &id,
+            verification.verified,
+            json!({ "selected": selected, "checks": verification.checks }),
+        )?;
+        Ok(StepOutcome {
+            step: id,
+            state,
+            verification,
+            evidence: Vec::new(),
+        })
+    }
+}
+
+/// Performs one action on the tenant.
+async fn perform<T: IncidentTenant>(
+    tenant: &T,
+    user: &UserRef,
+    action: &Action,
+) -> Result<(), Error> {
+    match action {
+        Action::Record => Ok(()),
+        Action::RevokeSessions => Ok(tenant.revoke_sessions(user).await?),
+        Action::DisableAccount => Ok(tenant.set_account_enabled(user, false).await?),
+        Action::ResetPassword => {
+            let password = random_password()?;
+            Ok(tenant.reset_password(user, &password).await?)
+        }
+        Action::DeleteMethod { kind, id } => Ok(tenant.delete_method(user, *kind, id).await?),
+        Action::RemoveInboxRule { identity } => {
+            Ok(tenant.remove_inbox_rule(user, identity).await?)
+        }
+        Action::ClearForwarding => Ok(tenant.clear_forwarding(user).await?),
+        Action::RemoveMailboxPermission { user: who, rights } => {
+            Ok(tenant.remove_mailbox_permission(user, who, rights).await?)
+        }
+        Action::RemoveRecipientPermission { trustee, rights } => Ok(tenant
+            .remove_recipient_permission(user, trustee, rights)
+            .await?),
+        Action::RemoveSendOnBehalf { trustee } => {
+            Ok(tenant.remove_send_on_behalf(user, trustee).await?)
+        }
+        Action::DeleteGrant { id } => Ok(tenant.delete_grant(id).await?),
+        Action::DisableServicePrincipal { id } => Ok(tenant.disable_service_principal(id).await?),
+        Action::ConfirmCompromised => {
+            let resolved = tenant
+                .user(user)
+                .await?
+                .ok_or_else(|| Error::InvalidInput {
+                    field: "account",
+                    problem: format!("The account {user} no longer exists in the tenant."),
+                })?;
+            Ok(tenant.confirm_compromised(&resolved.id).await?)
+        }
+    }
+}
+
+const PASSWORD_LENGTH: usize = 28;
+const PASSWORD_ALPHABET: &[u8] =
+    b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#$%&*+-=?@^_";
+
+/// A random password from the operating system's cryptographic generator, with an upper-case
+/// letter, a lower-case letter, a digit and a symbol (Entra's complexity rule). It lives only in a
+/// [`SecretString`]: never shown, logged or stored.
+pub fn random_password() -> Result<SecretString, Error> {
+    loop {
+        let mut bytes = [0u8; PASSWORD_LENGTH];
+        getrandom::fill(&mut bytes).map_err(|e| Error::ReportFailed {
+            detail: format!("the operating system's random generator failed ({e})"),
+        })?;
+        // Rejection sampling keeps every character equally likely.
+        let limit = 256 - (256 % PASSWORD_ALPHABET.len());
+        let chars: String = bytes
+            .iter()
+            .filter(|b| usize::from(**b) < limit)
+            .map(|b| char::from(PASSWORD_ALPHABET[usize::from(*b) % PASSWORD_ALPHABET.len()]))
+            .collect();
+        let complex = chars.len() >= 20
+            && chars.bytes().any(|b| b.is_ascii_uppercase())
+            && chars.bytes().any(|b| b.is_ascii_lowercase())
+            && chars.bytes().any(|b| b.is_ascii_digit())
+            && chars.bytes().any(|b| !b.is_ascii_alphanumeric());
+        if complex {
+            return Ok(SecretString::from(chars));
+        }
+    }
+}

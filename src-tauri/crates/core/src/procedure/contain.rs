@@ -1,0 +1,1353 @@
+//! Containment of a compromised account, in the order of DESIGN §2.4: preserve, revoke sessions,
+//! disable, reset the password, authentication methods, mailbox (rules, forwarding, delegates),
+//! consent grants, confirm compromised. Each step's plan comes from a fresh read; the flagging
+//! rules here decide the recommended selection and say why for every object.
+
+use chrono::{DateTime, Duration, Utc};
+use firebreak_graph::{
+    exchange::InboxRule,
+    logs::{DirectoryAudit, DirectoryAuditQuery, SignInEventType, SignInQuery},
+    methods::{AuthenticationMethod, MethodKind},
+};
+use futures_util::{future::BoxFuture, FutureExt};
+use serde_json::{json, Value};
+
+use super::{
+    tenant::{Fetched, IncidentTenant},
+    triage::RISKY_SCOPES,
+    Action, Capture, Check, Plan, PlanItem, Step, StepContext, StepInfo, Verification,
+};
+use crate::Error;
+
+/// Tolerance between the tenant's clock and ours when checking that a change happened after the
+/// step started.
+const CLOCK_SKEW_MINUTES: i64 = 10;
+/// How far back the preserve step exports sign-ins.
+const EXPORT_DAYS: i64 = 30;
+/// Microsoft's own tenant: its first-party apps are never offered for disabling.
+const MICROSOFT_TENANT: &str = "f8cdef31-a31e-4b4a-93e4-5f571e91255a";
+
+/// The containment steps in their order.
+pub fn steps<T: IncidentTenant>() -> Vec<Box<dyn Step<T>>> {
+    vec![
+        Box::new(Contain(Kind::Preserve)),
+        Box::new(Contain(Kind::Revoke)),
+        Box::new(Contain(Kind::Disable)),
+        Box::new(Contain(Kind::Reset)),
+        Box::new(Contain(Kind::Methods)),
+        Box::new(Contain(Kind::Mailbox)),
+        Box::new(Contain(Kind::Grants)),
+        Box::new(Contain(Kind::ConfirmCompromised)),
+    ]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Preserve,
+    Revoke,
+    Disable,
+    Reset,
+    Methods,
+    Mailbox,
+    Grants,
+    ConfirmCompromised,
+}
+
+struct Contain(Kind);
+
+static PRESERVE: StepInfo = StepInfo {
+    key: "preserve",
+    title: "Preserve the evidence",
+    why: "Exports are the only evidence that outlives the log retention, and every later step destroys something: take them before any change.",
+    effect: "Nothing in the tenant changes. The sign-in logs and the current state of methods, rules, forwarding, delegates and consents are saved in the case.",
+    saved_first: "Sign-in logs (30 days, interactive and non-interactive), authentication methods, inbox rules with their full definition, mailbox forwarding and delegates, consent grants.",
+    destructive: false,
+    refuses_protected: false,
+};
+static REVOKE: StepInfo = StepInfo {
+    key: "revoke",
+    title: "Revoke sessions",
+    why: "First, so a stolen token cannot be used to register a new method or recovery address while the rest happens.",
+    effect: "Every refresh token and session of the account stops working: the attacker and the user are signed out everywhere.",
+    saved_first: "The account's state before the change.",
+    destructive: true,
+    refuses_protected: true,
+};
+static DISABLE: StepInfo = StepInfo {
+    key: "disable",
+    title: "Block sign-in",
+    why: "After the revoke: it blocks new sign-ins and, where Continuous Access Evaluation applies, ends existing access sooner.",
+    effect: "The account cannot sign in until you re-enable it at recovery.",
+    saved_first: "The account's state before the change.",
+    destructive: true,
+    refuses_protected: true,
+};
+static RESET: StepInfo = StepInfo {
+    key: "reset",
+    title: "Reset the password",
+    why: "Only after the revoke: reset first and a still-valid token can register a new method, then walk back in through self-service reset.",
+    effect: "The password becomes a long random value nobody sees; a new one must be chosen at next sign-in (after recovery).",
+    saved_first: "The account's state before the change.",
+    destructive: true,
+    refuses_protected: true,
+};
+static METHODS: StepInfo = StepInfo {
+    key: "methods",
+    title: "Authentication methods",
+    why: "With the attacker out and unable to return, the review cannot be raced; a method left behind lets the attacker reset the password again.",
+    effect: "The selected sign-in methods are deleted from the account.",
+    saved_first: "Every authentication method with its type and creation time.",
+    destructive: true,
+    refuses_protected: false,
+};
+static MAILBOX: StepInfo = StepInfo {
+    key: "mailbox",
+    title: "Mailbox rules, forwarding and delegates",
+    why: "They keep working without a sign-in, so they must be removed explicitly, and only now that no new ones can appear.",
+    effect: "The selected inbox rules, the forwarding and the selected delegates are removed from the mailbox.",
+    saved_first: "Every inbox rule (hidden ones included) with its full definition, the mailbox forwarding and delegate permissions.",
+    destructive: true,
+    refuses_protected: false,
+};
+static GRANTS: StepInfo = StepInfo {
+    key: "grants",
+    title: "App consents",
+    why: "A consented app keeps reading mail with its own tokens whatever the password; revoke its grants and, if it is malicious, disable it.",
+    effect: "The selected consents are revoked and the selected apps can no longer sign in to this tenant.",
+    saved_first: "The account's consents and the tenant-wide consents, with the apps behind them.",
+    destructive: true,
+    refuses_protected: false,
+};
+static CONFIRM: StepInfo = StepInfo {
+    key: "confirm-compromised",
+    title: "Mark as compromised (optional)",
+    why: "Tells Identity Protection this was a real compromise, which raises the user's risk and trains its detections.",
+    effect: "Identity Protection marks the user as confirmed compromised.",
+    saved_first: "The user's current risk state.",
+    destructive: false,
+    refuses_protected: false,
+};
+
+fn capture(
+    step: &str,
+    name: &str,
+    description: &str,
+    operation: &str,
+    pages: &[String],
+) -> Vec<Capture> {
+    pages
+        .iter()
+        .enumerate()
+        .map(|(i, body)| Capture {
+            name_hint: if pages.len() > 1 {
+                format!("{step}-{name}-p{}", i + 1)
+            } else {
+                format!("{step}-{name}")
+            },
+            description: description.to_owned(),
+            source_operation: operation.to_owned(),
+            body: body.clone(),
+        })
+        .collect()
+}
+
+fn account_item(
+    cx: &StepContext<'_, impl IncidentTenant>,
+    action: Action,
+    label: &str,
+) -> PlanItem {
+    PlanItem {
+        id: "account".into(),
+        kind: "Account".into(),
+        label: cx.account.to_owned(),
+        details: vec![label.to_owned()],
+        created: None,
+        recommended: true,
+        reasons: Vec::new(),
+        fixed: true,
+        group: None,
+        action,
+    }
+}
+
+fn empty_plan(cx: &StepContext<'_, impl IncidentTenant>, summary: String) -> Plan {
+    Plan {
+        step: String::new(),
+        account: cx.account.to_owned(),
+        summary,
+        items: Vec::new(),
+        warnings: Vec::new(),
+        saved_first: Vec::new(),
+        facts: Value::Null,
+        captures: Vec::new(),
+    }
+}
+
+fn finish(mut plan: Plan) -> Plan {
+    plan.saved_first = plan
+        .captures
+        .iter()
+        .map(|c| c.description.clone())
+        .collect();
+    plan.saved_first.dedup();
+    plan
+}
+
+impl<T: IncidentTenant> Step<T> for Contain {
+    fn info(&self) -> &StepInfo {
+        match self.0 {
+            Kind::Preserve => &PRESERVE,
+            Kind::Revoke => &REVOKE,
+            Kind::Disable => &DISABLE,
+            Kind::Reset => &RESET,
+            Kind::Methods => &METHODS,
+            Kind::Mailbox => &MAILBOX,
+            Kind::Grants => &GRANTS,
+            Kind::ConfirmCompromised => &CONFIRM,
+        }
+    }
+
+    fn plan<'a>(&'a self, cx: &'a StepContext<'a, T>) -> BoxFuture<'a, Result<Plan, Error>> {
+        async move {
+            let plan = match self.0 {
+                Kind::Preserve => plan_preserve(cx).await?,
+                Kind::Revoke | Kind::Disable | Kind::Reset => plan_account(self.0, cx).await?,
+                Kind::Methods => plan_methods(cx).await?,
+                Kind::Mailbox => plan_mailbox(cx).await?,
+                Kind::Grants => plan_grants(cx).await?,
+                Kind::ConfirmCompromised => plan_confirm(cx).await?,
+            };
+            Ok(finish(plan))
+        }
+        .boxed()
+    }
+
+    fn verify<'a>(
+        &'a self,
+        cx: &'a StepContext<'a, T>,
+        selected: &'a [String],
+        started: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Verification, Error>> {
+        async move {
+            let after = started - Duration::minutes(CLOCK_SKEW_MINUTES);
+            match self.0 {
+                Kind::Preserve => Ok(Verification::from_checks(vec![Check {
+                    item: "evidence".into(),
+                    ok: true,
+                    detail: "The exports were saved and hashed in the case before this step ended."
+                        .into(),
+                }])),
+                Kind::Revoke | Kind::Disable | Kind::Reset => {
+                    let user = cx.tenant.user(cx.user).await?;
+                    let (ok, detail) = match (self.0, &user) {
+                        (_, None) => (false, "The account no longer exists.".to_owned()),
+                        (Kind::Revoke, Some(u)) => (
+                            u.sign_in_sessions_valid_from_date_time
+                                .is_some_and(|t| t >= after),
+                            format!(
+                                "Sessions valid from: {}",
+                                show_time(u.sign_in_sessions_valid_from_date_time)
+                            ),
+                        ),
+                        (Kind::Disable, Some(u)) => (
+                            u.account_enabled == Some(false),
+                            format!(
+                                "Sign-in enabled: {}",
+                                u.account_enabled
+                                    .map_or("unknown".into(), |e| e.to_string())
+                            ),
+                        ),
+                        (_, Some(u)) => (
+                            u.last_password_change_date_time.is_some_and(|t| t >= after),
+                            format!(
+                                "Password last changed: {}",
+                                show_time(u.last_password_change_date_time)
+                            ),
+                        ),
+                    };
+                    Ok(Verification::from_checks(vec![Check {
+                        item: "account".into(),
+                        ok,
+                        detail,
+                    }]))
+                }
+                Kind::ConfirmCompromised => {
+                    if selected.is_empty() {
+                        return Ok(Verification::from_checks(Vec::new()));
+                    }
+                    let id = cx
+                        .tenant
+                        .user(cx.user)
+                        .await?
+                        .map(|u| u.id)
+                        .unwrap_or_default();
+                    let state = cx.tenant.risky_user(&id).await?.and_then(|r| r.risk_state);
+                    Ok(Verification::from_checks(vec![Check {
+                        item: "confirm".into(),
+                        ok: state.as_deref() == Some("confirmedCompromised"),
+                        detail: format!("Risk state: {}", state.as_deref().unwrap_or("none")),
+                    }]))
+                }
+                Kind::Methods | Kind::Mailbox | Kind::Grants => {
+                    let fresh = <Self as Step<T>>::plan(self, cx).await?;
+                    let mut checks = Vec::new();
+                    for id in selected {
+                        if let Some(sp) = id.strip_prefix("sp:") {
+                            let enabled = cx
+                                .tenant
+                                .service_principal(sp)
+                                .await?
+                                .and_then(|s| s.account_enabled);
+                            checks.push(Check {
+                                item: id.clone(),
+                                ok: enabled != Some(true),
+                                detail: format!(
+                                    "App enabled: {}",
+                                    enabled.map_or("gone".into(), |e| e.to_string())
+                                ),
+                            });
+                        } else {
+                            let still = fresh.items.iter().any(|i| &i.id == id);
+                            checks.push(Check {
+                                item: id.clone(),
+                                ok: !still,
+                                detail: if still {
+                                    "Still present in the tenant.".into()
+                                } else {
+                                    "Gone.".into()
+                                },
+                            });
+                        }
+                    }
+                    Ok(Verification::from_checks(checks))
+                }
+            }
+        }
+        .boxed()
+    }
+}
+
+fn show_time(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(
+        || "unknown".into(),
+        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
+}
+
+async fn plan_preserve<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
+    let mut plan = empty_plan(
+        cx,
+        "Save the sign-in logs and the current state before anything changes.".into(),
+    );
+    let user = cx
+        .tenant
+        .user(cx.user)
+        .await?
+        .ok_or_else(|| Error::InvalidInput {
+            field: "account",
+            problem: format!("There is no account {} in this tenant.", cx.account),
+        })?;
+    let since = cx.now - Duration::days(EXPORT_DAYS);
+    let base = SignInQuery {
+        user_id: Some(user.id.clone()),
+        since: Some(since),
+        ..SignInQuery::default()
+    };
+    let mut details = Vec::new();
+    let r = cx.tenant.sign_ins(&base).await.map(|f| {
+        (
+            f.items.len(),
+            capture(
+                "preserve",
+                "sign-ins-interactive",
+                "Interactive sign-ins, 30 days, full detail",
+                "GET /auditLogs/signIns",
+                &f.pages,
+            ),
+        )
+    });
+    note(&mut details, &mut plan, "Interactive sign-ins", r);
+    let non = SignInQuery {
+        event_types: vec![SignInEventType::NonInteractiveUser],
+        ..base.clone()
+    };
+    let r = cx.tenant.sign_ins(&non).await.map(|f| {
+        (
+            f.items.len(),
+            capture(
+                "preserve",
+                "sign-ins-non-interactive",
+                "Non-interactive sign-ins, 30 days, full detail",
+                "GET /beta/auditLogs/signIns",
+                &f.pages,
+            ),
+        )
+    });
+    note(&mut details, &mut plan, "Non-interactive sign-ins", r);
+    let r = cx.tenant.methods(cx.user).await.map(|f| {
+        (
+            f.items.len(),
+            capture(
+                "preserve",
+                "methods",
+                "Authentication methods",
+                "GET /users/{id}/authentication/methods",
+                &f.pages,
+            ),
+        )
+    });
+    note(&mut details, &mut plan, "Authentication methods", r);
+    match cx.tenant.mailbox(cx.user).await {
+        Ok(Some(mailbox)) => {
+            details.push("Mailbox settings (forwarding, send on behalf)".into());
+            plan.captures.extend(capture(
+                "preserve",
+                "mailbox",
+                "Mailbox (Get-Mailbox)",
+                "Exchange Get-Mailbox",
+                &mailbox.pages,
+            ));
+            let r = cx.tenant.inbox_rules(cx.user).await.map(|f| {
+                (
+                    f.items.len(),
+                    capture(
+                        "preserve",
+                        "inbox-rules",
+                        "Inbox rules including hidden ones, full definition",
+                        "Exchange Get-InboxRule -IncludeHidden",
+                        &f.pages,
+                    ),
+                )
+            });
+            note(&mut details, &mut plan, "Inbox rules", r);
+            let r = cx.tenant.mailbox_permissions(cx.user).await.map(|f| {
+                (
+                    f.items.len(),
+                    capture(
+                        "preserve",
+                        "mailbox-permissions",
+                        "Mailbox permissions",
+                        "Exchange Get-MailboxPermission",
+                        &f.pages,
+                    ),
+                )
+            });
+            note(&mut details, &mut plan, "Mailbox permissions", r);
+            let r = cx.tenant.recipient_permissions(cx.user).await.map(|f| {
+                (
+                    f.items.len(),
+                    capture(
+                        "preserve",
+                        "send-as",
+                        "SendAs permissions",
+                        "Exchange Get-RecipientPermission",
+                        &f.pages,
+                    ),
+                )
+            });
+            note(&mut details, &mut plan, "SendAs permissions", r);
+        }
+        Ok(None) => plan
+            .warnings
+            .push("The account has no mailbox; nothing to save there.".into()),
+        Err(e) => plan.warnings.push(format!(
+            "The mailbox could not be read and will be missing from the evidence: {e}"
+        )),
+    }
+    let r = cx.tenant.user_grants(cx.user).await.map(|f| {
+        (
+            f.items.len(),
+            capture(
+                "preserve",
+                "grants",
+                "Delegated consent grants of the account",
+                "GET /users/{id}/oauth2PermissionGrants",
+                &f.pages,
+            ),
+        )
+    });
+    note(&mut details, &mut plan, "Consent grants", r);
+    plan.items.push(PlanItem {
+        id: "export".into(),
+        kind: "Export".into(),
+        label: "Evidence export".into(),
+        details,
+        created: None,
+        recommended: true,
+        reasons: Vec::new(),
+        fixed: true,
+        group: None,
+        action: Action::Record,
+    });
+    Ok(plan)
+}
+
+fn note(
+    details: &mut Vec<String>,
+    plan: &mut Plan,
+    what: &str,
+    result: Result<(usize, Vec<Capture>), firebreak_graph::Error>,
+) {
+    match result {
+        Ok((n, caps)) => {
+            details.push(format!("{what}: {n}"));
+            plan.captures.extend(caps);
+        }
+        Err(e) => plan.warnings.push(format!(
+            "{what} could not be read and will be missing from the evidence: {e}"
+        )),
+    }
+}
+
+async fn plan_account<T: IncidentTenant>(
+    kind: Kind,
+    cx: &StepContext<'_, T>,
+) -> Result<Plan, Error> {
+    let user = cx
+        .tenant
+        .user(cx.user)
+        .await?
+        .ok_or_else(|| Error::InvalidInput {
+            field: "account",
+            problem: format!("There is no account {} in this tenant.", cx.account),
+        })?;
+    let snapshot = json!({
+        "id": user.id,
+        "userPrincipalName": user.user_principal_name,
+        "accountEnabled": user.account_enabled,
+        "signInSessionsValidFromDateTime": user.sign_in_sessions_valid_from_date_time,
+        "lastPasswordChangeDateTime": user.last_password_change_date_time,
+        "onPremisesSyncEnabled": user.on_premises_sync_enabled,
+    });
+    let (action, summary, label) = match kind {
+        Kind::Revoke => (
+            Action::RevokeSessions,
+            "Revoke every session and refresh token of the account.",
+            "Sign out everywhere",
+        ),
+        Kind::Disable => (
+            Action::DisableAccount,
+            "Block sign-in for the account.",
+            "Block sign-in",
+        ),
+        _ => (
+            Action::ResetPassword,
+            "Set a long random password (never shown) with change required at next sign-in.",
+            "New random password",
+        ),
+    };
+    let mut plan = empty_plan(cx, summary.into());
+    plan.items.push(account_item(cx, action, label));
+    plan.captures.push(Capture {
+        name_hint: format!(
+            "{}-account",
+            match kind {
+                Kind::Revoke => "revoke",
+                Kind::Disable => "disable",
+                _ => "reset",
+            }
+        ),
+        description: "The account's state before the change".into(),
+        source_operation: "GET /users/{id}".into(),
+        body: snapshot.to_string(),
+    });
+    if kind == Kind::Disable && user.on_premises_sync_enabled == Some(true) {
+        plan.warnings.push(
+            "This account is synced from on-premises Active Directory: the next sync will enable it again. Disable it in Active Directory too."
+                .into(),
+        );
+    }
+    if kind == Kind::Disable && user.account_enabled == Some(false) {
+        plan.warnings
+            .push("Sign-in is already blocked; this records it and checks again.".into());
+    }
+    plan.facts = snapshot;
+    Ok(plan)
+}
+
+async fn plan_confirm<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
+    let user = cx
+        .tenant
+        .user(cx.user)
+        .await?
+        .ok_or_else(|| Error::InvalidInput {
+            field: "account",
+            problem: format!("There is no account {} in this tenant.", cx.account),
+        })?;
+    let mut plan = empty_plan(
+        cx,
+        "Mark the user confirmed compromised in Identity Protection.".into(),
+    );
+    let risky = cx.tenant.risky_user(&user.id).await;
+    let state = match &risky {
+        Ok(r) => r.as_ref().and_then(|r| r.risk_state.clone()),
+        Err(e) => {
+            plan.warnings
+                .push(format!("The risk state could not be read: {e}"));
+            None
+        }
+    };
+    plan.captures.push(Capture {
+        name_hint: "confirm-risk-state".into(),
+        description: "The user's risk state before the change".into(),
+        source_operation: "GET /identityProtection/riskyUsers/{id}".into(),
+        body: json!({ "userId": user.id, "riskState": state }).to_string(),
+    });
+    plan.items.push(PlanItem {
+        id: "confirm".into(),
+        kind: "Identity Protection".into(),
+        label: cx.account.to_owned(),
+        details: vec![format!(
+            "Current risk state: {}",
+            state.as_deref().unwrap_or("none")
+        )],
+        created: None,
+        recommended: state.as_deref() != Some("confirmedCompromised"),
+        reasons: vec!["Triage found a compromise; confirming it feeds Identity Protection.".into()],
+        fixed: false,
+        group: None,
+        action: Action::ConfirmCompromised,
+    });
+    Ok(plan)
+}
+
+/// Whether a method is recommended for removal, and why.
+pub fn judge_method(
+    method: &AuthenticationMethod,
+    window_start: Option<DateTime<Utc>>,
+    undated_explained: bool,
+) -> (bool, Vec<String>) {
+    match (method.created_date_time, window_start) {
+        (_, None) => (false, vec!["No incident window was recorded at triage, so nothing is pre-selected.".into()]),
+        (Some(created), Some(start)) if created >= start => (
+            true,
+            vec![format!("Registered {}, in or after the incident window (from {}).", show_time(Some(created)), show_time(Some(start)))],
+        ),
+        (Some(created), Some(_)) => (false, vec![format!("Registered {}, before the incident window.", show_time(Some(created)))]),
+        (None, Some(_)) if undated_explained => (
+            true,
+            vec!["This kind of method has no creation time, but the audit log shows security info registered in the incident window that no dated method accounts for.".into()],
+        ),
+        (None, Some(_)) => (false, vec!["This kind of method has no creation time and no registration in the window points to it: ask the user.".into()]),
+    }
+}
+
+fn describe_method(m: &AuthenticationMethod) -> Vec<String> {
+    let mut lines = Vec::new();
+    for key in [
+        "phoneNumber",
+        "phoneType",
+        "emailAddress",
+        "deviceTag",
+        "platform",
+        "model",
+        "keyStrength",
+    ] {
+        if let Some(v) = m.other.get(key).and_then(Value::as_str) {
+            lines.push(format!("{key}: {v}"));
+        }
+    }
+    lines
+}
+
+fn registrations_in_window(audits: &[DirectoryAudit], start: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    audits
+        .iter()
+        .filter(|a| a.activity_display_name.as_deref() == Some("User registered security info"))
+        .filter_map(|a| a.activity_date_time)
+        .filter(|t| *t >= start)
+        .collect()
+}
+
+async fn plan_methods<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
+    let methods = cx.tenant.methods(cx.user).await?;
+    let mut plan = empty_plan(cx, "Delete the selected sign-in methods.".into());
+    plan.captures = capture(
+        "methods",
+        "list",
+        "Authentication methods before removal",
+        "GET /users/{id}/authentication/methods",
+        &methods.pages,
+    );
+    let mut undated_explained = false;
+    if let Some(start) = cx.window_start {
+        let user_id = cx.tenant.user(cx.user).await?.map(|u| u.id);
+        let query = DirectoryAuditQuery {
+            since: Some(start),
+            target_id: user_id,
+            activity_display_name: Some("User registered security info".into()),
+            ..DirectoryAuditQuery::default()
+        };
+        match cx.tenant.directory_audits(&query).await {
+            Ok(audits) => {
+                let registrations = registrations_in_window(&audits.items, start);
+                let explained = registrations
+                    .iter()
+                    .filter(|r| {
+                        methods.items.iter().any(|m| {
+                            m.created_date_time.is_some_and(|c| (c - **r).num_seconds().abs() <= 120)
+                        })
+                    })
+                    .count();
+                let undated = methods
+                    .items
+                    .iter()
+                    .filter(|m| m.created_date_time.is_none() && m.kind().is_some_and(MethodKind::deletable))
+                    .count();
+                undated_explained = undated > 0 && registrations.len() - explained >= undated;
+                plan.captures.extend(capture("methods", "registrations", "Security-info registrations in the incident window", "GET /auditLogs/directoryAudits", &audits.pages));
+            }
+            Err(e) => plan.warnings.push(format!("The audit log could not be read, so methods without a creation time are not judged: {e}")),
+        }
+    } else {
+        plan.warnings.push(
+            "No incident window was recorded at triage: review every method yourself.".into(),
+        );
+    }
+    for m in &methods.items {
+        let Some(kind) = m.kind() else {
+            plan.warnings.push(format!(
+                "A method of an unknown type ({}) is listed but cannot be removed here.",
+                m.odata_type.as_deref().unwrap_or("?")
+            ));
+            continue;
+        };
+        if !kind.deletable() {
+            continue;
+        }
+        let (recommended, reasons) = judge_method(m, cx.window_start, undated_explained);
+        plan.items.push(PlanItem {
+            id: format!("method:{}", m.id),
+            kind: kind_label(kind).into(),
+            label: m
+                .display_name
+                .clone()
+                .unwrap_or_else(|| kind_label(kind).into()),
+            details: describe_method(m),
+            created: m.created_date_time,
+            recommended,
+            reasons,
+            fixed: false,
+            group: None,
+            action: Action::DeleteMethod {
+                kind,
+                id: m.id.clone(),
+            },
+        });
+    }
+    let removable = plan.items.len();
+    if removable > 0 && plan.items.iter().all(|i| i.recommended) {
+        plan.warnings.push("Every method is pre-selected: the user will need a Temporary Access Pass to register again at recovery.".into());
+    }
+    plan.warnings
+        .push("The password is not listed: it was reset in the previous step.".into());
+    Ok(plan)
+}
+
+fn kind_label(kind: MethodKind) -> &'static str {
+    match kind {
+        MethodKind::Password => "Password",
+        MethodKind::Phone => "Phone",
+        MethodKind::Email => "E-mail",
+        MethodKind::Fido2 => "FIDO2 security key",
+        MethodKind::MicrosoftAuthenticator => "Microsoft Authenticator",
+        MethodKind::SoftwareOath => "Software OATH token",
+        MethodKind::TemporaryAccessPass => "Temporary Access Pass",
+        MethodKind::WindowsHelloForBusiness => "Windows Hello for Business",
+        _ => "Sign-in method",
+    }
+}
+
+const HIDING_FOLDERS: [&str; 10] = [
+    "deleted items",
+    "rss feeds",
+    "rss subscriptions",
+    "archive",
+    "conversation history",
+    "junk email",
+    "notes",
+    "outbox",
+    "sync issues",
+    "rss",
+];
+const KEYWORDS: [&str; 8] = [
+    "invoice",
+    "payment",
+    "bank",
+    "wire",
+    "iban",
+    "remittance",
+    "transfer",
+    "swift",
+];
+
+fn domain_of(address: &str) -> Option<String> {
+    let at = address.rfind('@')?;
+    let domain: String = address[at + 1..]
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '.' || *c == '-')
+        .collect();
+    (!domain.is_empty()).then(|| domain.to_lowercase())
+}
+
+fn is_external(address: &str, org_domain: &str) -> bool {
+    domain_of(address).is_some_and(|d| d != org_domain && !d.ends_with(&format!(".{org_domain}")))
+}
+
+fn meaningful(name: &str) -> bool {
+    let visible: String = name.chars().filter(|c| c.is_alphanumeric()).collect();
+    visible.chars().count() > 2
+}
+
+fn folder_leaf(folder: &str) -> String {
+    folder
+        .rsplit(['\\', '/', ':'])
+        .next()
+        .unwrap_or(folder)
+        .trim()
+        .to_lowercase()
+}
+
+/// Whether an inbox rule is recommended for removal, with every reason found.
+pub fn judge_rule(rule: &InboxRule, org_domain: &str) -> (bool, Vec<String>) {
+    let mut flags = Vec::new();
+    let mut notes = Vec::new();
+    let name = rule.name.as_deref().unwrap_or("");
+    let outward = rule
+        .forward_to
+        .iter()
+        .chain(&rule.forward_as_attachment_to)
+        .chain(&rule.redirect_to);
+    for address in outward {
+        if is_external(address, org_domain) {
+            flags.push(format!(
+                "Forwards or redirects mail outside the organisation ({address})."
+            ));
+        } else {
+            notes.push(format!("Forwards inside the organisation ({address})."));
+        }
+    }
+    if rule.delete_message == Some(true) || rule.soft_delete_message == Some(true) {
+        flags.push("Deletes the messages it matches.".into());
+    }
+    if let Some(folder) = rule.move_to_folder.as_deref() {
+        let leaf = folder_leaf(folder);
+        if HIDING_FOLDERS.contains(&leaf.as_str()) {
+            flags.push(format!(
+                "Moves messages to \"{folder}\", a folder people rarely look at."
+            ));
+        } else if !meaningful(&leaf) {
+            flags.push(format!(
+                "Moves messages to an oddly named folder (\"{folder}\")."
+            ));
+        }
+    }
+    if rule.mark_as_read == Some(true) {
+        flags.push("Marks the messages as read.".into());
+    }
+    if !meaningful(name) {
+        flags.push(format!("Its name (\"{name}\") is meaningless."));
+    }
+    if name.chars().any(|c| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')) {
+        flags.push("Its name contains invisible direction-control characters.".into());
+    }
+    let words = rule
+        .subject_contains_words
+        .iter()
+        .chain(&rule.body_contains_words)
+        .chain(&rule.subject_or_body_contains_words);
+    let hits: Vec<&str> = KEYWORDS
+        .iter()
+        .copied()
+        .filter(|k| words.clone().any(|w| w.to_lowercase().contains(k)))
+        .collect();
+    if !hits.is_empty() {
+        notes.push(format!("Looks for {} — common in invoice fraud; on its own this does not make the rule suspicious.", hits.join(", ")));
+    }
+    let recommended = !flags.is_empty();
+    if !recommended {
+        notes.push("Nothing suspicious found: it files mail where the user can see it.".into());
+    }
+    flags.extend(notes);
+    (recommended, flags)
+}
+
+fn describe_rule(rule: &InboxRule) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut list = |label: &str, v: &[String]| {
+        if !v.is_empty() {
+            lines.push(format!("{label}: {}", v.join(", ")));
+        }
+    };
+    list("Subject contains", &rule.subject_contains_words);
+    list("Body contains", &rule.body_contains_words);
+    list(
+        "Subject or body contains",
+        &rule.subject_or_body_contains_words,
+    );
+    list("From contains", &rule.from_address_contains_words);
+    list("From", &rule.from);
+    list("Forward to", &rule.forward_to);
+    list("Forward as attachment to", &rule.forward_as_attachment_to);
+    list("Redirect to", &rule.redirect_to);
+    if let Some(f) = &rule.move_to_folder {
+        lines.push(format!("Move to: {f}"));
+    }
+    if let Some(f) = &rule.copy_to_folder {
+        lines.push(format!("Copy to: {f}"));
+    }
+    if let Some(d) = &rule.description {
+        lines.push(format!("Exchange's description: {d}"));
+    }
+    lines
+}
+
+fn org_domain(account: &str) -> String {
+    account
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_lowercase())
+        .unwrap_or_default()
+}
+
+async fn plan_mailbox<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
+    let mut plan = empty_plan(
+        cx,
+        "Remove the selected inbox rules, the forwarding and the selected delegates.".into(),
+    );
+    let Some(mailbox) = cx.tenant.mailbox(cx.user).await? else {
+        plan.warnings
+            .push("The account has no Exchange Online mailbox: nothing to do here.".into());
+        return Ok(plan);
+    };
+    let domain = org_domain(cx.account);
+    plan.captures.extend(capture(
+        "mailbox",
+        "settings",
+        "Mailbox forwarding and send-on-behalf before removal",
+        "Exchange Get-Mailbox",
+        &mailbox.pages,
+    ));
+    let rules: Fetched<InboxRule> = cx.tenant.inbox_rules(cx.user).await?;
+    plan.captures.extend(capture(
+        "mailbox",
+        "inbox-rules",
+        "Inbox rules including hidden ones, full definition, before removal",
+        "Exchange Get-InboxRule -IncludeHidden",
+        &rules.pages,
+    ));
+    for rule in &rules.items {
+        let Some(identity) = rule.identity.clone() else {
+            continue;
+        };
+        let (recommended, reasons) = judge_rule(rule, &domain);
+        plan.items.push(PlanItem {
+            id: format!("rule:{identity}"),
+            kind: "Inbox rule".into(),
+            label: rule.name.clone().unwrap_or_default(),
+            details: describe_rule(rule),
+            created: None,
+            recommended,
+            reasons,
+            fixed: false,
+            group: None,
+            action: Action::RemoveInboxRule { identity },
+        });
+    }
+    if let Some(m) = mailbox.items.first() {
+        let targets: Vec<String> = [
+            m.forwarding_smtp_address.clone(),
+            m.forwarding_address.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !targets.is_empty() {
+            let external = targets.iter().any(|t| is_external(t, &domain));
+            plan.items.push(PlanItem {
+                id: "forwarding".into(),
+                kind: "Mailbox forwarding".into(),
+                label: targets.join(", "),
+                details: vec![format!(
+                    "Keep a copy in the mailbox: {}",
+                    m.deliver_to_mailbox_and_forward.unwrap_or(false)
+                )],
+                created: None,
+                recommended: external,
+                reasons: vec![if external {
+                    "Forwards every message outside the organisation.".into()
+                } else {
+                    "Forwards inside the organisation; check with the user before removing.".into()
+                }],
+                fixed: false,
+                group: None,
+                action: Action::ClearForwarding,
+            });
+        }
+        for trustee in &m.grant_send_on_behalf_to {
+            plan.items.push(PlanItem {
+                id: format!("send-on-behalf:{trustee}"),
+                kind: "Send on behalf".into(),
+                label: trustee.clone(),
+                details: Vec::new(),
+                created: None,
+                recommended: false,
+                reasons: vec!["Exchange keeps no date for delegates: check with the user.".into()],
+                fixed: false,
+                group: None,
+                action: Action::RemoveSendOnBehalf {
+                    trustee: trustee.clone(),
+                },
+            });
+        }
+    }
+    let permissions = cx.tenant.mailbox_permissions(cx.user).await?;
+    plan.captures.extend(capture(
+        "mailbox",
+        "permissions",
+        "Mailbox permissions before removal",
+        "Exchange Get-MailboxPermission",
+        &permissions.pages,
+    ));
+    for p in &permissions.items {
+        let Some(user) = p.user.clone() else { continue };
+        if p.is_inherited == Some(true)
+            || p.deny == Some(true)
+            || user.to_uppercase().starts_with("NT AUTHORITY")
+        {
+            continue;
+        }
+        let external = is_external(&user, &domain);
+        plan.items.push(PlanItem {
+            id: format!("full-access:{user}"),
+            kind: "Mailbox permission".into(),
+            label: user.clone(),
+            details: vec![format!("Rights: {}", p.access_rights.join(", "))],
+            created: None,
+            recommended: external,
+            reasons: vec![if external {
+                "A delegate outside the organisation.".into()
+            } else {
+                "Exchange keeps no date for delegates: check with the user.".into()
+            }],
+            fixed: false,
+            group: None,
+            action: Action::RemoveMailboxPermission {
+                user,
+                rights: p.access_rights.clone(),
+            },
+        });
+    }
+    let send_as = cx.tenant.recipient_permissions(cx.user).await?;
+    plan.captures.extend(capture(
+        "mailbox",
+        "send-as",
+        "SendAs permissions before removal",
+        "Exchange Get-RecipientPermission",
+        &send_as.pages,
+    ));
+    for p in &send_as.items {
+        let Some(trustee) = p.trustee.clone() else {
+            continue;
+        };
+        if p.is_inherited == Some(true) || trustee.to_uppercase().starts_with("NT AUTHORITY") {
+            continue;
+        }
+        plan.items.push(PlanItem {
+            id: format!("send-as:{trustee}"),
+            kind: "Send as".into(),
+            label: trustee.clone(),
+            details: vec![format!("Rights: {}", p.access_rights.join(", "))],
+            created: None,
+            recommended: false,
+            reasons: vec!["Exchange keeps no date for delegates: check with the user.".into()],
+            fixed: false,
+            group: None,
+            action: Action::RemoveRecipientPermission {
+                trustee,
+                rights: p.access_rights.clone(),
+            },
+        });
+    }
+    if plan.items.is_empty() {
+        plan.warnings
+            .push("No inbox rules, forwarding or delegates: nothing to remove.".into());
+    }
+    Ok(plan)
+}
+
+fn publisher_verified(sp: &firebreak_graph::directory::ServicePrincipal) -> bool {
+    sp.verified_publisher
+        .as_ref()
+        .and_then(|v| v.get("verifiedPublisherId"))
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty())
+}
+
+async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
+    let mut plan = empty_plan(
+        cx,
+        "Revoke the selected consents and disable the selected apps.".into(),
+    );
+    let grants = cx.tenant.user_grants(cx.user).await?;
+    plan.captures.extend(capture(
+        "grants",
+        "user",
+        "The account's consent grants before removal",
+        "GET /users/{id}/oauth2PermissionGrants",
+        &grants.pages,
+    ));
+    let tenant_wide = cx.tenant.tenant_wide_grants().await?;
+    plan.captures.extend(capture(
+        "grants",
+        "tenant-wide",
+        "Tenant-wide consent grants",
+        "GET /oauth2PermissionGrants",
+        &tenant_wide.pages,
+    ));
+    let consents: Vec<DirectoryAudit> = match cx.window_start {
+        Some(start) => {
+            let query = DirectoryAuditQuery {
+                since: Some(start),
+                activity_display_name: Some("Consent to application".into()),
+                ..DirectoryAuditQuery::default()
+            };
+            match cx.tenant.directory_audits(&query).await {
+                Ok(a) => {
+                    plan.captures.extend(capture(
+                        "grants",
+                        "consents",
+                        "Consents given during the incident window",
+                        "GET /auditLogs/directoryAudits",
+                        &a.pages,
+                    ));
+                    a.items
+                }
+                Err(e) => {
+                    plan.warnings.push(format!(
+                        "The audit log could not be read, so consent times are unknown: {e}"
+                    ));
+                    Vec::new()
+                }
+            }
+        }
+        None => {
+            plan.warnings.push("No incident window was recorded at triage, so recent consents cannot be told apart.".into());
+            Vec::new()
+        }
+    };
+    let consented_at = |client: &str| {
+        consents
+            .iter()
+            .filter(|a| {
+                a.target_resources
+                    .iter()
+                    .flatten()
+                    .any(|t| t.get("id").and_then(Value::as_str) == Some(client))
+            })
+            .filter_map(|a| a.activity_date_time)
+            .min()
+    };
+    let mut apps_to_offer: Vec<(String, bool)> = Vec::new();
+    let mut sp_snapshots = Vec::new();
+    for (grant, tenant_wide) in grants
+        .items
+        .iter()
+        .map(|g| (g, false))
+        .chain(tenant_wide.items.iter().map(|g| (g, true)))
+    {
+        let when = consented_at(&grant.client_id);
+        if tenant_wide && when.is_none() {
+            continue; // tenant-wide consents are listed only when given during the window
+        }
+        let sp = cx.tenant.service_principal(&grant.client_id).await?;
+        let name = sp
+            .as_ref()
+            .and_then(|s| s.display_name.clone())
+            .unwrap_or_else(|| grant.client_id.clone());
+        let verified = sp.as_ref().is_some_and(publisher_verified);
+        let scopes: Vec<&str> = grant
+            .scope
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let risky: Vec<&str> = scopes
+            .iter()
+            .copied()
+            .filter(|s| RISKY_SCOPES.contains(s))
+            .collect();
+        let mut reasons = Vec::new();
+        if !risky.is_empty() {
+            reasons.push(format!("Risky permissions: {}.", risky.join(", ")));
+        }
+        if let Some(t) = when {
+            reasons.push(format!(
+                "Consent given {}, during the incident window.",
+                show_time(Some(t))
+            ));
+        }
+        reasons.push(if verified {
+            "Publisher verified by Microsoft.".into()
+        } else {
+            "Publisher not verified.".into()
+        });
+        let recommended = !risky.is_empty() && (when.is_some() || !verified);
+        if let Some(sp) = &sp {
+            sp_snapshots.push(json!({ "id": sp.id, "appId": sp.app_id, "displayName": sp.display_name, "accountEnabled": sp.account_enabled, "appOwnerOrganizationId": sp.app_owner_organization_id, "verifiedPublisher": sp.verified_publisher }));
+            let first_party = sp.app_owner_organization_id.as_deref() == Some(MICROSOFT_TENANT);
+            if sp.account_enabled != Some(false)
+                && !first_party
+                && !apps_to_offer.iter().any(|(id, _)| id == &sp.id)
+            {
+                apps_to_offer.push((sp.id.clone(), recommended && !verified));
+            }
+        }
+        plan.items.push(PlanItem {
+            id: format!("grant:{}", grant.id),
+            kind: if tenant_wide {
+                "Tenant-wide consent".into()
+            } else {
+                "Consent".into()
+            },
+            label: name,
+            details: vec![
+                format!("Scopes: {}", scopes.join(" ")),
+                format!(
+                    "Consent type: {}",
+                    grant.consent_type.as_deref().unwrap_or("unknown")
+                ),
+                format!(
+                    "App: {}",
+                    sp.as_ref()
+                        .and_then(|s| s.app_id.clone())
+                        .unwrap_or_else(|| grant.client_id.clone())
+                ),
+            ],
+            created: when,
+            recommended,
+            reasons,
+            fixed: false,
+            group: None,
+            action: Action::DeleteGrant {
+                id: grant.id.clone(),
+            },
+        });
+    }
+    for (sp_id, recommended) in apps_to_offer {
+        let label = plan
+            .items
+            .iter()
+            .find(|i| {
+                i.details.iter().any(|d| d.contains(sp_id.as_str()))
+                    || i.action == Action::DeleteGrant { id: String::new() }
+            })
+            .map(|i| i.label.clone());
+        let sp = cx.tenant.service_principal(&sp_id).await?;
+        plan.items.push(PlanItem {
+            id: format!("sp:{sp_id}"),
+            kind: "App (service principal)".into(),
+            label: sp.as_ref().and_then(|s| s.display_name.clone()).or(label).unwrap_or_else(|| sp_id.clone()),
+            details: vec![format!("App id: {}", sp.as_ref().and_then(|s| s.app_id.clone()).unwrap_or_default())],
+            created: None,
+            recommended,
+            reasons: vec![if recommended {
+                "Its consent is flagged and its publisher is not verified: disable it so it cannot use tokens it already holds.".into()
+            } else {
+                "Optional: disables the app for the whole tenant.".into()
+            }],
+            fixed: false,
+            group: None,
+            action: Action::DisableServicePrincipal { id: sp_id },
+        });
+    }
+    plan.captures.push(Capture {
+        name_hint: "grants-apps".into(),
+        description: "The apps behind the consents".into(),
+        source_operation: "GET /servicePrincipals/{id}".into(),
+        body: Value::Array(sp_snapshots).to_string(),
+    });
+    if plan.items.is_empty() {
+        plan.warnings.push("No consents to review.".into());
+    }
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(name: &str) -> InboxRule {
+        serde_json::from_value(json!({ "Name": name, "Identity": "x" }))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_rule_moving_mail_to_rss_and_marking_it_read_is_flagged_with_reasons() {
+        let mut r = rule("..");
+        r.move_to_folder = Some("Megan Bowen\\RSS Feeds".into());
+        r.mark_as_read = Some(true);
+        let (flagged, reasons) = judge_rule(&r, "contoso.com");
+        assert!(flagged);
+        assert!(
+            reasons.iter().any(|x| x.contains("RSS Feeds")),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons.iter().any(|x| x.contains("meaningless")),
+            "{reasons:?}"
+        );
+    }
+
+    #[test]
+    fn a_filing_rule_that_mentions_invoices_is_shown_but_not_preselected() {
+        let mut r = rule("Invoices from Fabrikam");
+        r.move_to_folder = Some("Invoices".into());
+        r.subject_contains_words = vec!["invoice".into()];
+        let (flagged, reasons) = judge_rule(&r, "contoso.com");
+        assert!(!flagged, "a keyword alone must not pre-select: {reasons:?}");
+        assert!(reasons.iter().any(|x| x.contains("invoice")));
+    }
+
+    #[test]
+    fn forwarding_outside_the_organisation_is_flagged_and_inside_is_not() {
+        let mut r = rule("wire");
+        r.forward_to = vec!["someone@protonmail.example".into()];
+        assert!(judge_rule(&r, "contoso.com").0);
+        let mut inside = rule("Copy to manager");
+        inside.forward_to = vec!["boss@contoso.com".into()];
+        assert!(!judge_rule(&inside, "contoso.com").0);
+    }
+
+    #[test]
+    fn a_name_with_a_right_to_left_override_is_flagged() {
+        let r = rule("Microsoft Outlook Sync\u{202e}");
+        let (flagged, reasons) = judge_rule(&r, "contoso.com");
+        assert!(flagged);
+        assert!(reasons.iter().any(|x| x.contains("invisible")));
+    }
+
+    fn method(created: Option<&str>) -> AuthenticationMethod {
+        serde_json::from_value(json!({
+            "@odata.type": "#microsoft.graph.phoneAuthenticationMethod",
+            "id": "m1",
+            "createdDateTime": created,
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn methods_created_in_the_window_are_preselected_and_older_ones_are_not() {
+        let start = "2025-03-12T19:00:00Z".parse().ok();
+        assert!(judge_method(&method(Some("2025-03-12T19:30:00Z")), start, false).0);
+        assert!(!judge_method(&method(Some("2023-05-02T08:41:00Z")), start, false).0);
+        assert!(
+            !judge_method(&method(None), start, false).0,
+            "undated and unexplained: ask the user"
+        );
+        assert!(judge_method(&method(None), start, true).0);
+        assert!(
+            !judge_method(&method(Some("2025-03-12T19:30:00Z")), None, false).0,
+            "no window, no pre-selection"
+        );
+    }
+}

@@ -1,0 +1,320 @@
+//! What the procedures need from the tenant, as a trait: implemented for the Graph client (real
+//! tenants and the training tenant over loopback HTTP) and by fakes in unit tests.
+//!
+//! Every read that a later change could destroy returns the pages exactly as received
+//! ([`Fetched::pages`]) so they can be saved as evidence byte for byte.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use firebreak_graph::{
+    directory::{GrantFilter, OAuth2PermissionGrant, ServicePrincipal, User},
+    exchange::{InboxRule, Mailbox, MailboxPermission, RecipientPermission},
+    logs::{DirectoryAudit, DirectoryAuditQuery, SignIn, SignInQuery},
+    methods::{AuthenticationMethod, MethodKind},
+    security::{Alert, Incident, RiskDetection, RiskyUser},
+    Client, Error as GraphError, Page, PageStream, SecretString, UserRef,
+};
+use futures_util::StreamExt;
+
+/// Items read from the tenant with the raw body of every page they came in.
+#[derive(Debug, Clone, Default)]
+pub struct Fetched<T> {
+    /// Each page's body exactly as the service sent it.
+    pub pages: Vec<String>,
+    /// The decoded items of all pages.
+    pub items: Vec<T>,
+}
+
+impl<T> Fetched<T> {
+    fn from_page(page: Page<T>) -> Self {
+        Self {
+            pages: vec![page.raw],
+            items: page.items,
+        }
+    }
+}
+
+/// Reads every page of `stream`.
+pub async fn fetch_all<T>(mut stream: PageStream<T>) -> Result<Fetched<T>, GraphError> {
+    let mut all = Fetched {
+        pages: Vec::new(),
+        items: Vec::new(),
+    };
+    while let Some(page) = stream.next().await {
+        let page = page?;
+        all.pages.push(page.raw);
+        all.items.extend(page.items);
+    }
+    Ok(all)
+}
+
+/// The tenant operations the procedures use. Every future is `Send` so procedures can run in
+/// the application's async runtime.
+#[allow(missing_docs)] // each method is named after the Graph or Exchange operation it performs
+pub trait IncidentTenant: Sync {
+    /// The user, or `Ok(None)` when no such user exists.
+    fn user(&self, user: &UserRef)
+        -> impl Future<Output = Result<Option<User>, GraphError>> + Send;
+    fn revoke_sessions(
+        &self,
+        user: &UserRef,
+    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    fn set_account_enabled(
+        &self,
+        user: &UserRef,
+        enabled: bool,
+    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    /// Sets `password` with change required at next sign-in.
+    fn reset_password(
+        &self,
+        user: &UserRef,
+        password: &SecretString,
+    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    fn methods(
+        &self,
+        user: &UserRef,
+    ) -> impl Future<Output = Result<Fetched<AuthenticationMethod>, GraphError>> + Send;
+    fn delete_method(
+        &self,
+        user: &UserRef,
+        kind: MethodKind,
+        id: &str,
+    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    /// Inbox rules including hidden ones.
+    fn inbox_rules(
+        &self,
+        mailbox: &UserRef,
+    ) -> impl Future<Output = Result<Fetched<InboxRule>, GraphError>> + Send;
+    fn remove_inbox_rule(
+        &self,
+        mailbox: &UserRef,
+        identity: &str,
+    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    /// The mailbox, or `Ok(None)` when the account has none.
+    fn mailbox(
+        &self,
+        mailbox: &UserRef,
+    ) -> impl Future<Output = Result<Option<Fetched<Mailbox>>, GraphError>> + Send;
+    fn clear_forwarding(
+        &self,
+        mailbox: &UserRef,
+    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    fn remove_send_on_behalf(
+        &self,
+        mailbox: &UserRef,
+        trustee: &str,
+    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    fn mailbox_permissions(
+        &self,
+        mailbox: &UserRef,
+    ) -> impl Future<Output = Result<Fetched<MailboxPermission>, GraphError>> + Send;
+    fn remove_mailbox_permission(
+        &self,
+        mailbox: &UserRef,
+        user: &str,
+        rights: &[String],
+    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    fn recipient_permissions(
+        &self,
+        mailbox: &UserRef,
+    ) -> impl Future<Output = Result<Fetched<RecipientPermission>, GraphError>> + Send;
+    fn remove_recipient_permission(
+        &self,
+        mailbox: &UserRef,
+        trustee: &str,
+        rights: &[String],
+    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    fn user_grants(
+        &self,
+        user: &UserRef,
+    ) -> impl Future<Output = Result<Fetched<OAuth2PermissionGrant>, GraphError>> + Send;
+    /// Tenant-wide (admin) consents: grants for all principals.
+    fn tenant_wide_grants(
+        &self,
+    ) -> impl Future<Output = Result<Fetched<OAuth2PermissionGrant>, GraphError>> + Send;
+    fn delete_grant(&self, id: &str) -> impl Future<Output = Result<(), GraphError>> + Send;
+    fn service_principal(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<ServicePrincipal>, GraphError>> + Send;
+    fn disable_service_principal(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    fn sign_ins(
+        &self,
+        query: &SignInQuery,
+    ) -> impl Future<Output = Result<Fetched<SignIn>, GraphError>> + Send;
+    fn directory_audits(
+        &self,
+        query: &DirectoryAuditQuery,
+    ) -> impl Future<Output = Result<Fetched<DirectoryAudit>, GraphError>> + Send;
+    /// The user's risk state, `Ok(None)` when Identity Protection has none.
+    fn risky_user(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<RiskyUser>, GraphError>> + Send;
+    fn risk_detections(
+        &self,
+        user_id: &str,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Fetched<RiskDetection>, GraphError>> + Send;
+    fn incidents(
+        &self,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Fetched<Incident>, GraphError>> + Send;
+    fn alerts(
+        &self,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Fetched<Alert>, GraphError>> + Send;
+    fn confirm_compromised(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+}
+
+// The graph crate's error is large by design (it keeps the raw body); it is returned as is.
+#[allow(clippy::result_large_err)]
+fn absent_on_not_found<T>(result: Result<T, GraphError>) -> Result<Option<T>, GraphError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+impl IncidentTenant for Client {
+    async fn user(&self, user: &UserRef) -> Result<Option<User>, GraphError> {
+        absent_on_not_found(self.get_user(user).await)
+    }
+    async fn revoke_sessions(&self, user: &UserRef) -> Result<(), GraphError> {
+        self.revoke_sign_in_sessions(user).await.map(|_| ())
+    }
+    async fn set_account_enabled(&self, user: &UserRef, enabled: bool) -> Result<(), GraphError> {
+        Client::set_account_enabled(self, user, enabled).await
+    }
+    async fn reset_password(
+        &self,
+        user: &UserRef,
+        password: &SecretString,
+    ) -> Result<(), GraphError> {
+        Client::reset_password(self, user, password, true).await
+    }
+    async fn methods(&self, user: &UserRef) -> Result<Fetched<AuthenticationMethod>, GraphError> {
+        fetch_all(self.list_authentication_methods(user)).await
+    }
+    async fn delete_method(
+        &self,
+        user: &UserRef,
+        kind: MethodKind,
+        id: &str,
+    ) -> Result<(), GraphError> {
+        self.delete_authentication_method(user, kind, id).await
+    }
+    async fn inbox_rules(&self, mailbox: &UserRef) -> Result<Fetched<InboxRule>, GraphError> {
+        fetch_all(self.get_inbox_rules(mailbox)).await
+    }
+    async fn remove_inbox_rule(&self, mailbox: &UserRef, identity: &str) -> Result<(), GraphError> {
+        Client::remove_inbox_rule(self, mailbox, identity)
+            .await
+            .map(|_| ())
+    }
+    async fn mailbox(&self, mailbox: &UserRef) -> Result<Option<Fetched<Mailbox>>, GraphError> {
+        Ok(absent_on_not_found(self.get_mailbox(mailbox).await)?.map(Fetched::from_page))
+    }
+    async fn clear_forwarding(&self, mailbox: &UserRef) -> Result<(), GraphError> {
+        self.clear_mailbox_forwarding(mailbox).await.map(|_| ())
+    }
+    async fn remove_send_on_behalf(
+        &self,
+        mailbox: &UserRef,
+        trustee: &str,
+    ) -> Result<(), GraphError> {
+        Client::remove_send_on_behalf(self, mailbox, &[trustee.to_owned()])
+            .await
+            .map(|_| ())
+    }
+    async fn mailbox_permissions(
+        &self,
+        mailbox: &UserRef,
+    ) -> Result<Fetched<MailboxPermission>, GraphError> {
+        fetch_all(self.get_mailbox_permissions(mailbox)).await
+    }
+    async fn remove_mailbox_permission(
+        &self,
+        mailbox: &UserRef,
+        user: &str,
+        rights: &[String],
+    ) -> Result<(), GraphError> {
+        Client::remove_mailbox_permission(self, mailbox, user, rights)
+            .await
+            .map(|_| ())
+    }
+    async fn recipient_permissions(
+        &self,
+        mailbox: &UserRef,
+    ) -> Result<Fetched<RecipientPermission>, GraphError> {
+        fetch_all(self.get_recipient_permissions(mailbox)).await
+    }
+    async fn remove_recipient_permission(
+        &self,
+        mailbox: &UserRef,
+        trustee: &str,
+        rights: &[String],
+    ) -> Result<(), GraphError> {
+        Client::remove_recipient_permission(self, mailbox, trustee, rights)
+            .await
+            .map(|_| ())
+    }
+    async fn user_grants(
+        &self,
+        user: &UserRef,
+    ) -> Result<Fetched<OAuth2PermissionGrant>, GraphError> {
+        fetch_all(self.list_user_permission_grants(user)).await
+    }
+    async fn tenant_wide_grants(&self) -> Result<Fetched<OAuth2PermissionGrant>, GraphError> {
+        let filter = GrantFilter {
+            all_principals_only: true,
+            ..GrantFilter::default()
+        };
+        fetch_all(self.list_permission_grants(&filter)).await
+    }
+    async fn delete_grant(&self, id: &str) -> Result<(), GraphError> {
+        self.delete_permission_grant(id).await
+    }
+    async fn service_principal(&self, id: &str) -> Result<Option<ServicePrincipal>, GraphError> {
+        absent_on_not_found(self.get_service_principal(id).await)
+    }
+    async fn disable_service_principal(&self, id: &str) -> Result<(), GraphError> {
+        Client::disable_service_principal(self, id).await
+    }
+    async fn sign_ins(&self, query: &SignInQuery) -> Result<Fetched<SignIn>, GraphError> {
+        fetch_all(self.list_sign_ins(query)).await
+    }
+    async fn directory_audits(
+        &self,
+        query: &DirectoryAuditQuery,
+    ) -> Result<Fetched<DirectoryAudit>, GraphError> {
+        fetch_all(self.list_directory_audits(query)).await
+    }
+    async fn risky_user(&self, user_id: &str) -> Result<Option<RiskyUser>, GraphError> {
+        absent_on_not_found(self.get_risky_user(user_id).await)
+    }
+    async fn risk_detections(
+        &self,
+        user_id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Fetched<RiskDetection>, GraphError> {
+        fetch_all(self.list_risk_detections(Some(user_id), Some(since))).await
+    }
+    async fn incidents(&self, since: DateTime<Utc>) -> Result<Fetched<Incident>, GraphError> {
+        fetch_all(self.list_incidents(Some(since), true)).await
+    }
+    async fn alerts(&self, since: DateTime<Utc>) -> Result<Fetched<Alert>, GraphError> {
+        fetch_all(self.list_alerts(Some(since))).await
+    }
+    async fn confirm_compromised(&self, user_id: &str) -> Result<(), GraphError> {
+        Client::confirm_compromised(self, &[user_id]).await
+    }
+}
