@@ -5,6 +5,10 @@
 //! error. It is recognised before any window, GTK or WebView is created, so it runs on a server
 //! or in a terminal without a display.
 //!
+//! `firebreak practice --scenario NAME_OR_PATH --accept-recommended` runs the compromised-account
+//! procedure against an in-process training tenant and prints the simulator's score (see
+//! [`practice`]).
+//!
 //! `firebreak runbook --paper a4|letter --out FILE.pdf` writes the one-page runbook (see
 //! [`runbook`]), also without a display.
 
@@ -12,6 +16,7 @@ use std::{ffi::OsString, fmt::Write as _, path::PathBuf, process::ExitCode};
 
 use firebreak_core::bundle::{self, CancelToken, VerifyReport};
 
+mod practice;
 mod runbook;
 
 /// Runs a sub-command if `args` (without the program name) start with one; `None` otherwise.
@@ -19,6 +24,7 @@ pub fn run(args: &[OsString]) -> Option<ExitCode> {
     match args.first().and_then(|a| a.to_str()) {
         Some("verify") => Some(verify(&args[1..])),
         Some("runbook") => Some(runbook::run(&args[1..])),
+        Some("practice") => Some(practice::run(&args[1..])),
         _ => None,
     }
 }
