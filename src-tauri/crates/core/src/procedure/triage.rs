@@ -702,3 +702,164 @@ impl<T: IncidentTenant> Step<T> for Triage {
         .boxed()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sign_in(user: &str, at: &str, ip: &str, code: i64, risk: &str) -> SignIn {
+        serde_json::from_value(json!({
+            "id": format!("{user}-{at}"),
+            "createdDateTime": at,
+            "userId": user,
+            "userPrincipalName": format!("{user}@contoso.com"),
+            "ipAddress": ip,
+            "riskLevelDuringSignIn": risk,
+            "status": {"errorCode": code},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn denied_pushes_then_an_approval_are_proposed_as_mfa_fatigue_from_the_first_denial() {
+        let mut input = TriageInput {
+            user_id: "joni".into(),
+            ..TriageInput::default()
+        };
+        for minute in 50..54 {
+            input.interactive.push(sign_in(
+                "joni",
+                &format!("2025-04-08T07:{minute}:00Z"),
+                "203.0.113.88",
+                500_121,
+                "medium",
+            ));
+        }
+        input.interactive.push(sign_in(
+            "joni",
+            "2025-04-08T07:55:00Z",
+            "203.0.113.88",
+            0,
+            "medium",
+        ));
+        let findings = analyse(&input, 24);
+        assert_eq!(
+            findings.proposed,
+            CompromiseKind::MfaFatigue,
+            "{:?}",
+            findings.signals
+        );
+        assert_eq!(findings.window_start, "2025-04-08T07:50:00Z".parse().ok());
+    }
+
+    #[test]
+    fn a_risky_success_followed_by_refreshes_from_the_same_address_is_token_theft() {
+        let mut input = TriageInput {
+            user_id: "megan".into(),
+            ..TriageInput::default()
+        };
+        input.interactive.push(sign_in(
+            "megan",
+            "2025-03-12T08:00:00Z",
+            "192.0.2.10",
+            0,
+            "none",
+        ));
+        input.interactive.push(sign_in(
+            "megan",
+            "2025-03-12T19:12:04Z",
+            "203.0.113.45",
+            0,
+            "medium",
+        ));
+        input.non_interactive.push(sign_in(
+            "megan",
+            "2025-03-12T20:12:04Z",
+            "203.0.113.45",
+            0,
+            "none",
+        ));
+        let findings = analyse(&input, 24);
+        assert_eq!(
+            findings.proposed,
+            CompromiseKind::TokenTheft,
+            "{:?}",
+            findings.signals
+        );
+        assert_eq!(findings.window_start, "2025-03-12T19:12:04Z".parse().ok());
+        assert!(findings.earlier_accounts.is_empty());
+    }
+
+    #[test]
+    fn failures_across_many_accounts_from_one_range_then_a_success_is_a_spray_and_a_low_score_does_not_clear_it(
+    ) {
+        let mut input = TriageInput {
+            user_id: "diego".into(),
+            ..TriageInput::default()
+        };
+        for n in 0..6 {
+            input.tenant_sign_ins.push(sign_in(
+                &format!("user{n}"),
+                "2025-05-20T08:10:00Z",
+                &format!("203.0.113.{}", 10 + n),
+                50_126,
+                "none",
+            ));
+        }
+        input.interactive.push(sign_in(
+            "diego",
+            "2025-05-20T08:59:00Z",
+            "203.0.113.14",
+            0,
+            "none",
+        ));
+        let findings = analyse(&input, 24);
+        assert_eq!(
+            findings.proposed,
+            CompromiseKind::PasswordSpray,
+            "{:?}",
+            findings.signals
+        );
+    }
+
+    #[test]
+    fn another_account_signing_in_from_the_same_address_first_suggests_a_second_hop() {
+        let mut input = TriageInput {
+            user_id: "grady".into(),
+            ..TriageInput::default()
+        };
+        input.interactive.push(sign_in(
+            "grady",
+            "2025-08-14T11:20:00Z",
+            "198.51.100.7",
+            0,
+            "high",
+        ));
+        input.non_interactive.push(sign_in(
+            "grady",
+            "2025-08-14T11:40:00Z",
+            "198.51.100.7",
+            0,
+            "none",
+        ));
+        input.tenant_sign_ins.push(sign_in(
+            "lidia",
+            "2025-08-14T09:00:00Z",
+            "198.51.100.7",
+            0,
+            "none",
+        ));
+        let findings = analyse(&input, 24);
+        assert_eq!(
+            findings.earlier_accounts,
+            vec!["lidia@contoso.com".to_owned()]
+        );
+    }
+
+    #[test]
+    fn nothing_suspicious_is_undetermined_with_no_window() {
+        let findings = analyse(&TriageInput::default(), 168);
+        assert_eq!(findings.proposed, CompromiseKind::Undetermined);
+        assert_eq!(findings.window_start, None);
+    }
+}
