@@ -16,6 +16,15 @@ const COMMANDS: &[&str] = &[
     "get_organisation",
     "save_organisation",
     "save_runbook",
+    "list_profiles",
+    "create_profile",
+    "update_profile",
+    "delete_profile",
+    "test_profile",
+    "sign_in_with_device_code",
+    "cancel_device_sign_in",
+    "run_readiness",
+    "export_certificate",
 ];
 
 fn main() {

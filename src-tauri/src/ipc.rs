@@ -6,8 +6,10 @@ use specta::Type;
 
 mod cases;
 mod organisation;
+mod tenants;
 pub use cases::*;
 pub use organisation::*;
+pub use tenants::*;
 
 /// Facts about this installation, as the home screen shows them.
 #[derive(Debug, Clone, Serialize, Type)]
@@ -41,6 +43,8 @@ pub enum IpcErrorKind {
     Invalid,
     /// The admin cancelled a long operation.
     Cancelled,
+    /// A delegated profile needs a device-code sign-in in this run before it can be used.
+    SignInRequired,
     /// Anything else; the message says what happened and what to do.
     Failed,
 }
@@ -61,8 +65,14 @@ impl From<firebreak_core::Error> for IpcError {
             firebreak_core::Error::Io { .. } | firebreak_core::Error::Corrupt { .. } => {
                 IpcErrorKind::Storage
             }
-            firebreak_core::Error::InvalidInput { .. } => IpcErrorKind::Invalid,
+            firebreak_core::Error::InvalidInput { .. }
+            | firebreak_core::Error::InvalidProfile { .. } => IpcErrorKind::Invalid,
             firebreak_core::Error::Cancelled => IpcErrorKind::Cancelled,
+            firebreak_core::Error::Tenant(e)
+                if matches!(**e, firebreak_graph::Error::Cancelled) =>
+            {
+                IpcErrorKind::Cancelled
+            }
             _ => IpcErrorKind::Failed,
         };
         log::warn!("command failed: {error}");

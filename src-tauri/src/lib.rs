@@ -10,6 +10,7 @@ mod ipc;
 mod logging;
 mod operations;
 mod state;
+mod tenants;
 
 use std::process::ExitCode;
 
@@ -38,6 +39,15 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::organisation::get_organisation,
             commands::organisation::save_organisation,
             commands::organisation::save_runbook,
+            commands::tenants::list_profiles,
+            commands::tenants::create_profile,
+            commands::tenants::update_profile,
+            commands::tenants::delete_profile,
+            commands::tenants::test_profile,
+            commands::tenants::sign_in_with_device_code,
+            commands::tenants::cancel_device_sign_in,
+            commands::tenants::run_readiness,
+            commands::tenants::export_certificate,
         ])
         .error_handling(tauri_specta::ErrorHandlingMode::Result)
 }
@@ -83,6 +93,12 @@ pub fn main() -> ExitCode {
             );
             let state = state::AppState::open(&data_dir)?;
             app.manage(state);
+            // The training tenant's simulator starts on first use, not here.
+            app.manage(tenants::Tenants::new(
+                firebreak_core::vault::Vault::new(),
+                std::sync::Arc::new(firebreak_graph::SystemClock),
+                tenants::DEFAULT_SCENARIO,
+            ));
             builder.mount_events(app);
             Ok(())
         })

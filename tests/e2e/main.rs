@@ -11,6 +11,8 @@
 // Not every helper of the harness is used by every set of tests.
 #[allow(dead_code)]
 mod harness;
+
 mod cases;
 mod home;
+mod readiness;
 mod security;

@@ -3,6 +3,16 @@
 import { getContext, setContext } from 'svelte'
 import { commands } from './bindings'
 import type { Organisation_Deserialize, Organisation_Serialize, Paper, SavedDocument } from './bindings'
+import type {
+  ConnectionTest_Serialize,
+  CredentialInput,
+  DeviceCodePrompt,
+  ProfileDraft_Deserialize,
+  ReadinessFinding_Serialize,
+  ReadinessReport_Serialize,
+  TenantProfile_Serialize,
+  TenantProfiles_Serialize,
+} from './bindings'
 import { Channel } from '@tauri-apps/api/core'
 import type {
   AppInfo,
@@ -45,6 +55,19 @@ export type BundleVerification = BundleVerification_Serialize
 export type OnProgress = (progress: ByteProgress) => void
 
 export type { OrganisationContact, Paper, SavedDocument } from './bindings'
+export type { AuthMethod, CredentialInput, DeviceCodePrompt, FindingStatus, TenantCloud } from './bindings'
+/** A tenant profile as Settings lists it (never holds a secret). */
+export type TenantProfile = TenantProfile_Serialize
+/** Every profile and the default one. */
+export type TenantProfiles = TenantProfiles_Serialize
+/** A profile as the form sends it (the credential travels separately, once). */
+export type ProfileDraft = ProfileDraft_Deserialize
+/** The outcome of "Test connection". */
+export type ConnectionTest = ConnectionTest_Serialize
+/** The readiness check's result. */
+export type ReadinessReport = ReadinessReport_Serialize
+/** One line of the readiness checklist. */
+export type ReadinessFinding = ReadinessFinding_Serialize
 /** The organisation's details as settings show them. */
 export type Organisation = Organisation_Serialize
 /** The organisation's details as the settings form sends them. */
@@ -69,6 +92,18 @@ export interface Backend {
   exportBundle(caseId: string, operationId: string, onProgress: OnProgress): Promise<Outcome<BundleWritten>>
   verifyBundle(path: string, operationId: string, onProgress: OnProgress): Promise<Outcome<BundleVerification>>
   cancelOperation(operationId: string): Promise<boolean>
+  listProfiles(): Promise<Outcome<TenantProfiles>>
+  /** `credential` is sent once and goes to the OS keychain; it never comes back. */
+  createProfile(draft: ProfileDraft, credential: CredentialInput): Promise<Outcome<TenantProfile>>
+  updateProfile(profileId: string, draft: ProfileDraft, credential: CredentialInput): Promise<Outcome<TenantProfile>>
+  deleteProfile(profileId: string): Promise<Outcome<null>>
+  testProfile(profileId: string): Promise<Outcome<ConnectionTest>>
+  /** Shows the code through `onPrompt`; resolves once the admin has signed in (tokens stay in Rust). */
+  signInWithDeviceCode(profileId: string, onPrompt: (prompt: DeviceCodePrompt) => void): Promise<Outcome<null>>
+  cancelDeviceSignIn(profileId: string): Promise<Outcome<boolean>>
+  runReadiness(profileId: string): Promise<Outcome<ReadinessReport>>
+  /** Writes the public .cer into the data folder and returns where. */
+  exportCertificate(profileId: string): Promise<Outcome<SavedDocument>>
 }
 
 /** The real backend: the generated tauri-specta commands. */
@@ -88,6 +123,19 @@ export const tauriBackend: Backend = {
   verifyBundle: (path, operationId, onProgress) =>
     commands.verifyBundle(path, operationId, progressChannel(onProgress)),
   cancelOperation: (operationId) => commands.cancelOperation(operationId),
+  listProfiles: () => commands.listProfiles(),
+  createProfile: (draft, credential) => commands.createProfile(draft, credential),
+  updateProfile: (profileId, draft, credential) => commands.updateProfile(profileId, draft, credential),
+  deleteProfile: (profileId) => commands.deleteProfile(profileId),
+  testProfile: (profileId) => commands.testProfile(profileId),
+  signInWithDeviceCode: (profileId, onPrompt) => {
+    const channel = new Channel<DeviceCodePrompt>()
+    channel.onmessage = onPrompt
+    return commands.signInWithDeviceCode(profileId, channel)
+  },
+  cancelDeviceSignIn: (profileId) => commands.cancelDeviceSignIn(profileId),
+  runReadiness: (profileId) => commands.runReadiness(profileId),
+  exportCertificate: (profileId) => commands.exportCertificate(profileId),
 }
 
 function progressChannel(onProgress: OnProgress): Channel<ByteProgress> {

@@ -38,6 +38,30 @@ export const commands = {
 	 *  chosen here, never by the webview.
 	 */
 	saveRunbook: (paper: Paper | null) => typedError<SavedDocument, IpcError>(__TAURI_INVOKE("save_runbook", { paper })),
+	/**  Every profile, the training tenant first, and the default one. */
+	listProfiles: () => typedError<TenantProfiles_Serialize, IpcError>(__TAURI_INVOKE("list_profiles")),
+	/**  Creates a profile; its credential goes straight to the keychain and never comes back. */
+	createProfile: (draft: ProfileDraft_Deserialize, credential: CredentialInput) => typedError<TenantProfile_Serialize, IpcError>(__TAURI_INVOKE("create_profile", { draft, credential })),
+	/**  Edits a profile; a credential other than `keep` replaces the stored one. Ends its session. */
+	updateProfile: (profileId: string, draft: ProfileDraft_Deserialize, credential: CredentialInput) => typedError<TenantProfile_Serialize, IpcError>(__TAURI_INVOKE("update_profile", { profileId, draft, credential })),
+	/**  Deletes a profile and its secrets. */
+	deleteProfile: (profileId: string) => typedError<null, IpcError>(__TAURI_INVOKE("delete_profile", { profileId })),
+	/**  Asks Entra for a Graph and an Exchange token with the profile's sign-in. */
+	testProfile: (profileId: string) => typedError<ConnectionTest_Serialize, IpcError>(__TAURI_INVOKE("test_profile", { profileId })),
+	/**
+	 *  Signs the admin in to a delegated profile with a device code: the code and where to enter it
+	 *  arrive on `on_prompt`; the command returns once the sign-in is complete (tokens stay in Rust).
+	 */
+	signInWithDeviceCode: (profileId: string, onPrompt: Channel<DeviceCodePrompt>) => typedError<null, IpcError>(__TAURI_INVOKE("sign_in_with_device_code", { profileId, onPrompt })),
+	/**  Stops a device-code sign-in that is waiting. False when none was. */
+	cancelDeviceSignIn: (profileId: string) => typedError<boolean, IpcError>(__TAURI_INVOKE("cancel_device_sign_in", { profileId })),
+	/**  Runs the readiness check against the profile's tenant. */
+	runReadiness: (profileId: string) => typedError<ReadinessReport_Serialize, IpcError>(__TAURI_INVOKE("run_readiness", { profileId })),
+	/**
+	 *  Writes the profile's public certificate as a `.cer` file into the data folder and returns its
+	 *  path, for upload to the app registration. The path is chosen here, never by the webview.
+	 */
+	exportCertificate: (profileId: string) => typedError<SavedDocument, IpcError>(__TAURI_INVOKE("export_certificate", { profileId })),
 };
 
 /* Types */
@@ -74,6 +98,15 @@ export type AppInfo = {
 	/**  Whether a real tenant is configured; without one the training tenant is used. */
 	tenantConfigured: boolean,
 };
+
+/**  How Firebreak signs in to a tenant. */
+export type AuthMethod = 
+/**  App-only with a certificate; the private key stays in the keychain. */
+"certificate" | 
+/**  App-only with a client secret; the secret stays in the keychain. */
+"clientSecret" | 
+/**  Delegated sign-in of the break-glass admin with a device code; tokens in memory only. */
+"deviceCode";
 
 /**  What a verification found. */
 export type BundleVerification = BundleVerification_Serialize | BundleVerification_Deserialize;
@@ -349,12 +382,54 @@ export type CaseView_Serialize = {
 	steps: CaseStep_Serialize[],
 };
 
+/**  The public facts of a profile's app certificate. */
+export type CertificateSummary = CertificateSummary_Serialize | CertificateSummary_Deserialize;
+
+/**  The public facts of a profile's app certificate. */
+export type CertificateSummary_Deserialize = {
+	/**  SHA-1 thumbprint (hex), as the Entra admin center lists it. */
+	thumbprint: string,
+	/**  End of validity (RFC 3339), when Firebreak made the certificate. */
+	notAfter?: string | null,
+};
+
+/**  The public facts of a profile's app certificate. */
+export type CertificateSummary_Serialize = {
+	/**  SHA-1 thumbprint (hex), as the Entra admin center lists it. */
+	thumbprint: string,
+	/**  End of validity (RFC 3339), when Firebreak made the certificate. */
+	notAfter: string | null,
+};
+
 /**  A warning attached to a notification. */
 export type CommsWarning = {
 	/**  Stable code for the UI (`compromisedChannel`). */
 	code: string,
 	/**  What the admin should know. */
 	message: string,
+};
+
+/**  The outcome of "Test connection". */
+export type ConnectionTest = ConnectionTest_Serialize | ConnectionTest_Deserialize;
+
+/**  The outcome of "Test connection". */
+export type ConnectionTest_Deserialize = {
+	/**  The profile tested. */
+	profileId: string,
+	/**  Whether every resource issued a token. */
+	ok: boolean,
+	/**  One line per resource. */
+	resources: ResourceTest_Deserialize[],
+};
+
+/**  The outcome of "Test connection". */
+export type ConnectionTest_Serialize = {
+	/**  The profile tested. */
+	profileId: string,
+	/**  Whether every resource issued a token. */
+	ok: boolean,
+	/**  One line per resource. */
+	resources: ResourceTest_Serialize[],
 };
 
 /**  How someone was told. */
@@ -389,6 +464,32 @@ export type ContactRole =
 /**  Anyone else. */
 "other";
 
+/**
+ *  The credential that comes with a new or edited profile: sent once, stored in the keychain,
+ *  never sent back. Deliberately not `Serialize`, and its `Debug` is redacted.
+ */
+export type CredentialInput = 
+/**  Keep what the keychain holds (edit), or nothing (device code). */
+{ kind: "keep" } | 
+/**  A client secret the admin pasted. */
+{ kind: "clientSecret"; 
+/**  The secret's value. */
+secret: string } | 
+/**  Generate a key pair and a self-signed certificate; the key goes to the keychain. */
+{ kind: "generateCertificate" };
+
+/**  What the admin must do to finish a device-code sign-in. */
+export type DeviceCodePrompt = {
+	/**  The code to type. */
+	userCode: string,
+	/**  Where to type it. */
+	verificationUri: string,
+	/**  Entra's own sentence explaining both. */
+	message: string,
+	/**  How long the code stays valid, in seconds. */
+	expiresInSecs: number,
+};
+
 /**  An artefact in the evidence folder. */
 export type EvidenceItem = {
 	/**  Path inside the case folder. */
@@ -404,6 +505,17 @@ export type EvidenceItem = {
 	/**  When it was captured. */
 	capturedAt: string,
 };
+
+/**  A readiness finding's verdict. */
+export type FindingStatus = 
+/**  Ready. */
+"pass" | 
+/**  Something to fix before an incident. */
+"gap" | 
+/**  Firebreak could not tell. */
+"cannotTell" | 
+/**  A fact to know. */
+"info";
 
 /**  How bad it is. */
 export type IncidentSeverity = 
@@ -430,6 +542,8 @@ export type IpcErrorKind =
 "invalid" | 
 /**  The admin cancelled a long operation. */
 "cancelled" | 
+/**  A delegated profile needs a device-code sign-in in this run before it can be used. */
+"signInRequired" | 
 /**  Anything else; the message says what happened and what to do. */
 "failed";
 
@@ -590,10 +704,243 @@ export type Paper =
 /**  US Letter. */
 "letter";
 
+/**  What the admin typed in the profile form (no credential: see [`CredentialInput`]). */
+export type ProfileDraft = ProfileDraft_Serialize | ProfileDraft_Deserialize;
+
+/**  What the admin typed in the profile form (no credential: see [`CredentialInput`]). */
+export type ProfileDraft_Deserialize = {
+	/**  Name shown in the application. */
+	displayName: string,
+	/**  Tenant id (GUID) or primary domain. */
+	tenant: string,
+	/**  Cloud. */
+	cloud: TenantCloud,
+	/**  Sign-in method. */
+	authMethod: AuthMethod,
+	/**  Application (client) id. */
+	clientId: string,
+	/**  Break-glass account UPN. */
+	breakGlassUpn?: string | null,
+	/**  Signed-in admin UPN (delegated). */
+	signedInAdminUpn?: string | null,
+	/**  A simulated tenant on this computer (`http://127.0.0.1:PORT`), for practice and tests. */
+	baseUrl?: string | null,
+};
+
+/**  What the admin typed in the profile form (no credential: see [`CredentialInput`]). */
+export type ProfileDraft_Serialize = {
+	/**  Name shown in the application. */
+	displayName: string,
+	/**  Tenant id (GUID) or primary domain. */
+	tenant: string,
+	/**  Cloud. */
+	cloud: TenantCloud,
+	/**  Sign-in method. */
+	authMethod: AuthMethod,
+	/**  Application (client) id. */
+	clientId: string,
+	/**  Break-glass account UPN. */
+	breakGlassUpn: string | null,
+	/**  Signed-in admin UPN (delegated). */
+	signedInAdminUpn: string | null,
+	/**  A simulated tenant on this computer (`http://127.0.0.1:PORT`), for practice and tests. */
+	baseUrl: string | null,
+};
+
+/**  One line of the readiness checklist. */
+export type ReadinessFinding = ReadinessFinding_Serialize | ReadinessFinding_Deserialize;
+
+/**  One line of the readiness checklist. */
+export type ReadinessFinding_Deserialize = {
+	/**  Stable key (`token.graph`, `permission.AuditLog.Read.All`, ...). */
+	id: string,
+	/**  Verdict. */
+	status: FindingStatus,
+	/**  One line. */
+	title: string,
+	/**  What was found. */
+	detail: string,
+	/**  How to fix it. */
+	fix?: string | null,
+	/**  The permission or role to add, exactly as the portal names it. */
+	missing?: string | null,
+	/**  The procedure steps this gap blocks. */
+	blocks: string[],
+};
+
+/**  One line of the readiness checklist. */
+export type ReadinessFinding_Serialize = {
+	/**  Stable key (`token.graph`, `permission.AuditLog.Read.All`, ...). */
+	id: string,
+	/**  Verdict. */
+	status: FindingStatus,
+	/**  One line. */
+	title: string,
+	/**  What was found. */
+	detail: string,
+	/**  How to fix it. */
+	fix: string | null,
+	/**  The permission or role to add, exactly as the portal names it. */
+	missing: string | null,
+	/**  The procedure steps this gap blocks. */
+	blocks: string[],
+};
+
+/**  The readiness check's result, with its plain-text rendering for copying. */
+export type ReadinessReport = ReadinessReport_Serialize | ReadinessReport_Deserialize;
+
+/**  The readiness check's result, with its plain-text rendering for copying. */
+export type ReadinessReport_Deserialize = {
+	/**  Profile name. */
+	profileName: string,
+	/**  Tenant id or domain. */
+	tenant: string,
+	/**  Cloud. */
+	cloud: TenantCloud,
+	/**  `appOnly` or `delegated`. */
+	mode: string,
+	/**  When the check ran (RFC 3339). */
+	checkedAt: string,
+	/**  The checklist. */
+	findings: ReadinessFinding_Deserialize[],
+	/**  True when there is no gap. */
+	ready: boolean,
+	/**  The whole report as plain text, for a ticket or a printout. */
+	text: string,
+};
+
+/**  The readiness check's result, with its plain-text rendering for copying. */
+export type ReadinessReport_Serialize = {
+	/**  Profile name. */
+	profileName: string,
+	/**  Tenant id or domain. */
+	tenant: string,
+	/**  Cloud. */
+	cloud: TenantCloud,
+	/**  `appOnly` or `delegated`. */
+	mode: string,
+	/**  When the check ran (RFC 3339). */
+	checkedAt: string,
+	/**  The checklist. */
+	findings: ReadinessFinding_Serialize[],
+	/**  True when there is no gap. */
+	ready: boolean,
+	/**  The whole report as plain text, for a ticket or a printout. */
+	text: string,
+};
+
+/**  Whether one resource issued a token. */
+export type ResourceTest = ResourceTest_Serialize | ResourceTest_Deserialize;
+
+/**  Whether one resource issued a token. */
+export type ResourceTest_Deserialize = {
+	/**  The resource, as the admin knows it ("Microsoft Graph", "Exchange Online"). */
+	resource: string,
+	/**  Whether a token was issued. */
+	ok: boolean,
+	/**  Why not, in the admin's words. */
+	error?: string | null,
+};
+
+/**  Whether one resource issued a token. */
+export type ResourceTest_Serialize = {
+	/**  The resource, as the admin knows it ("Microsoft Graph", "Exchange Online"). */
+	resource: string,
+	/**  Whether a token was issued. */
+	ok: boolean,
+	/**  Why not, in the admin's words. */
+	error: string | null,
+};
+
 /**  A document Firebreak wrote into its data folder. */
 export type SavedDocument = {
 	/**  Where it is. */
 	path: string,
+};
+
+/**  A Microsoft cloud. */
+export type TenantCloud = 
+/**  Worldwide (commercial, including GCC Moderate). */
+"worldwide" | 
+/**  US Government GCC High. */
+"usGovGccHigh" | 
+/**  US Government DoD. */
+"usGovDod" | 
+/**  China (21Vianet). */
+"china";
+
+/**  A tenant profile as Settings lists it. Holds no secret. */
+export type TenantProfile = TenantProfile_Serialize | TenantProfile_Deserialize;
+
+/**  A tenant profile as Settings lists it. Holds no secret. */
+export type TenantProfile_Deserialize = {
+	/**  Id (`training` for the built-in training tenant). */
+	id: string,
+	/**  Name shown in the application. */
+	displayName: string,
+	/**  Tenant id (GUID) or primary domain; empty for the training tenant. */
+	tenant: string,
+	/**  Cloud. */
+	cloud: TenantCloud,
+	/**  Sign-in method. */
+	authMethod: AuthMethod,
+	/**  The app registration's application (client) id. */
+	clientId: string,
+	/**  The break-glass account. */
+	breakGlassUpn?: string | null,
+	/**  The admin who signs in (delegated). */
+	signedInAdminUpn?: string | null,
+	/**  The app certificate's public facts (certificate method). */
+	certificate?: CertificateSummary_Deserialize | null,
+	/**  A simulated tenant on this computer instead of the cloud's hosts. */
+	baseUrl?: string | null,
+	/**  The built-in training tenant: cannot be edited or deleted. */
+	builtIn: boolean,
+};
+
+/**  A tenant profile as Settings lists it. Holds no secret. */
+export type TenantProfile_Serialize = {
+	/**  Id (`training` for the built-in training tenant). */
+	id: string,
+	/**  Name shown in the application. */
+	displayName: string,
+	/**  Tenant id (GUID) or primary domain; empty for the training tenant. */
+	tenant: string,
+	/**  Cloud. */
+	cloud: TenantCloud,
+	/**  Sign-in method. */
+	authMethod: AuthMethod,
+	/**  The app registration's application (client) id. */
+	clientId: string,
+	/**  The break-glass account. */
+	breakGlassUpn: string | null,
+	/**  The admin who signs in (delegated). */
+	signedInAdminUpn: string | null,
+	/**  The app certificate's public facts (certificate method). */
+	certificate: CertificateSummary_Serialize | null,
+	/**  A simulated tenant on this computer instead of the cloud's hosts. */
+	baseUrl: string | null,
+	/**  The built-in training tenant: cannot be edited or deleted. */
+	builtIn: boolean,
+};
+
+/**  Every profile, the training tenant first, and which one the application uses by default. */
+export type TenantProfiles = TenantProfiles_Serialize | TenantProfiles_Deserialize;
+
+/**  Every profile, the training tenant first, and which one the application uses by default. */
+export type TenantProfiles_Deserialize = {
+	/**  The profiles. */
+	profiles: TenantProfile_Deserialize[],
+	/**  The default: the first configured profile, else the training tenant. */
+	defaultId: string,
+};
+
+/**  Every profile, the training tenant first, and which one the application uses by default. */
+export type TenantProfiles_Serialize = {
+	/**  The profiles. */
+	profiles: TenantProfile_Serialize[],
+	/**  The default: the first configured profile, else the training tenant. */
+	defaultId: string,
 };
 
 /* Tauri Specta runtime */

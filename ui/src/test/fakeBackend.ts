@@ -1,6 +1,6 @@
 // A complete fake `Backend` for component tests: every command answers something harmless, and a
 // test overrides only the commands it is about.
-import type { Backend, Organisation } from '../lib/backend'
+import type { Backend, Organisation, TenantProfile } from '../lib/backend'
 
 const notUsed = { kind: 'failed', message: 'not used by this test' } as const
 
@@ -22,6 +22,15 @@ export function fakeBackend(overrides: Partial<Backend> = {}): Backend {
     getOrganisation: async () => ({ status: 'ok', data: emptyOrganisation() }),
     saveOrganisation: async () => ({ status: 'error', error: notUsed }),
     saveRunbook: async () => ({ status: 'error', error: notUsed }),
+    listProfiles: async () => ({ status: 'ok', data: { profiles: [trainingProfile()], defaultId: 'training' } }),
+    createProfile: async () => ({ status: 'error', error: notUsed }),
+    updateProfile: async () => ({ status: 'error', error: notUsed }),
+    deleteProfile: async () => ({ status: 'error', error: notUsed }),
+    testProfile: async () => ({ status: 'error', error: notUsed }),
+    signInWithDeviceCode: async () => ({ status: 'error', error: notUsed }),
+    cancelDeviceSignIn: async () => ({ status: 'ok', data: false }),
+    runReadiness: async () => ({ status: 'error', error: notUsed }),
+    exportCertificate: async () => ({ status: 'error', error: notUsed }),
     ...overrides,
   }
 }
@@ -35,5 +44,22 @@ export function emptyOrganisation(): Organisation {
     breakGlassAccounts: [],
     nis2Applies: null,
     paper: 'a4',
+  }
+}
+
+/** The built-in training profile, as `list_profiles` returns it. */
+export function trainingProfile(): TenantProfile {
+  return {
+    id: 'training',
+    displayName: 'Training tenant',
+    tenant: '',
+    cloud: 'worldwide',
+    authMethod: 'clientSecret',
+    clientId: '',
+    breakGlassUpn: null,
+    signedInAdminUpn: null,
+    certificate: null,
+    baseUrl: null,
+    builtIn: true,
   }
 }

@@ -40,6 +40,11 @@ impl DataRoot {
         self.root.join("organisation.json")
     }
 
+    /// The folder where exported public app certificates (`.cer`) are written for upload.
+    pub fn certificates_dir(&self) -> PathBuf {
+        self.root.join("certificates")
+    }
+
     /// The folder where the application saves reports and runbooks it was asked to write.
     pub fn reports_dir(&self) -> PathBuf {
         self.root.join("reports")

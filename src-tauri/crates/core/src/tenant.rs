@@ -511,6 +511,18 @@ pub fn certificate_der(root: &DataRoot, id: &ProfileId) -> Result<Vec<u8>, Error
     Ok(cert)
 }
 
+/// Writes the public certificate of a profile as a `.cer` file (DER) into the data folder's
+/// `certificates/` and returns its path. The file is named after the profile id, never after
+/// anything the admin or the tenant typed.
+pub fn export_certificate(root: &DataRoot, id: &ProfileId) -> Result<std::path::PathBuf, Error> {
+    let der = certificate_der(root, id)?;
+    let dir = root.certificates_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create the folder", &dir, e))?;
+    let path = dir.join(format!("firebreak-{}.cer", id.as_str()));
+    std::fs::write(&path, der).map_err(|e| Error::io("write", &path, e))?;
+    Ok(path)
+}
+
 /// What the shell knows about the simulated tenant it started for training.
 pub struct TrainingTenant {
     /// The simulator's base URL.
@@ -546,6 +558,8 @@ pub enum SignIn<'a> {
     Delegated(Credentials),
     /// The training tenant.
     Training(&'a TrainingTenant),
+    /// A client already signed in during this run (a delegated session the shell keeps in memory).
+    Connected(firebreak_graph::Client),
 }
 
 /// Builds the Graph/Exchange client for `profile`.
@@ -555,6 +569,7 @@ pub fn connect(
     clock: Arc<dyn firebreak_graph::Clock>,
 ) -> Result<firebreak_graph::Client, Error> {
     let (endpoints, tenant, credentials) = match sign_in {
+        SignIn::Connected(client) => return Ok(client),
         SignIn::Training(t) => (
             Endpoints::custom(&t.base_url)?,
             t.tenant_id.clone(),
@@ -782,6 +797,36 @@ mod tests {
         assert!(ProfileId::parse("training").is_ok());
         assert!(ProfileId::parse(ProfileId::generate().as_str()).is_ok());
         assert!(ProfileId::parse("../../etc").is_err());
+    }
+
+    #[test]
+    fn the_exported_certificate_is_the_public_der_named_after_the_profile_id() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = DataRoot::open(tmp.path()).expect("root");
+        let cert = ClientCertificate::generate("Firebreak test", chrono::Utc::now(), 30)
+            .expect("certificate");
+        let mut profile = TenantProfile::training();
+        profile.id = ProfileId::generate();
+        profile.display_name = "../../evil <name>".into();
+        profile.auth_method = AuthMethod::Certificate;
+        profile.certificate = Some(CertificateInfo {
+            certificate_pem: cert.certificate_pem(),
+            thumbprint: cert.thumbprint_sha1_hex(),
+            not_after: None,
+        });
+        save(&root, vec![profile.clone()]).expect("save");
+        let path = export_certificate(&root, &profile.id).expect("export");
+        assert_eq!(
+            path,
+            root.certificates_dir()
+                .join(format!("firebreak-{}.cer", profile.id)),
+            "the file name comes from the id, never from the display name"
+        );
+        assert_eq!(std::fs::read(&path).expect("read"), cert.certificate_der());
+        assert!(
+            export_certificate(&root, &ProfileId::training()).is_err(),
+            "the training profile has no certificate to export"
+        );
     }
 
     #[test]
