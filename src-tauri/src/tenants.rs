@@ -100,6 +100,11 @@ impl Tenants {
         lock(&self.sessions).get(id).cloned()
     }
 
+    /// Whether a delegated sign-in of this run is still held for profile `id`.
+    pub fn has_session(&self, id: &ProfileId) -> bool {
+        lock(&self.sessions).contains_key(id)
+    }
+
     /// Signs the admin in to a device-code profile: asks Entra for a code, hands the prompt to
     /// `show`, waits (in Rust) until the admin has entered it, and keeps the session in memory.
     /// A newer sign-in for the same profile, or [`Tenants::cancel_device_sign_in`], stops it.
@@ -319,6 +324,7 @@ mod tests {
         let (signed_in, ()) = tokio::join!(signing_in, approving);
         signed_in.expect("signed in");
 
+        assert!(tenants.has_session(&id));
         let sign_in = tenants.sign_in(&root, &id).await.expect("session");
         assert!(matches!(sign_in, SignIn::Connected(_)));
         let report =

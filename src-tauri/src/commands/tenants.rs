@@ -10,15 +10,26 @@ use firebreak_core::{
 
 use crate::{ipc, state::AppState, tenants::Tenants};
 
-/// Every profile, the training tenant first, and the default one.
+/// Every profile, the training tenant first, whether each holds a sign-in of this run, and the
+/// default one.
 #[tauri::command]
 #[specta::specta]
-pub fn list_profiles(state: State<'_, AppState>) -> Result<ipc::TenantProfiles, ipc::IpcError> {
+pub fn list_profiles(
+    state: State<'_, AppState>,
+    tenants: State<'_, Tenants>,
+) -> Result<ipc::TenantProfiles, ipc::IpcError> {
     let root = state.data_root();
+    let to_wire = |p: tenant::TenantProfile| {
+        let signed_in = tenants.has_session(&p.id);
+        ipc::TenantProfile {
+            signed_in,
+            ..p.into()
+        }
+    };
     Ok(ipc::TenantProfiles {
         profiles: tenant::list_profiles(root)?
             .into_iter()
-            .map(Into::into)
+            .map(to_wire)
             .collect(),
         default_id: tenant::default_profile(root)?.id.to_string(),
     })

@@ -116,6 +116,8 @@ pub struct TenantProfile {
     pub base_url: Option<String>,
     /// The built-in training tenant: cannot be edited or deleted.
     pub built_in: bool,
+    /// A delegated sign-in of this run is held in memory for this profile.
+    pub signed_in: bool,
 }
 
 impl From<tenant::TenantProfile> for TenantProfile {
@@ -135,6 +137,7 @@ impl From<tenant::TenantProfile> for TenantProfile {
                 not_after: c.not_after,
             }),
             base_url: p.base_url,
+            signed_in: false,
         }
     }
 }
@@ -533,6 +536,7 @@ mod tests {
                 "cloud",
                 "displayName",
                 "id",
+                "signedIn",
                 "signedInAdminUpn",
                 "tenant"
             ],

@@ -38,7 +38,10 @@ export const commands = {
 	 *  chosen here, never by the webview.
 	 */
 	saveRunbook: (paper: Paper | null) => typedError<SavedDocument, IpcError>(__TAURI_INVOKE("save_runbook", { paper })),
-	/**  Every profile, the training tenant first, and the default one. */
+	/**
+	 *  Every profile, the training tenant first, whether each holds a sign-in of this run, and the
+	 *  default one.
+	 */
 	listProfiles: () => typedError<TenantProfiles_Serialize, IpcError>(__TAURI_INVOKE("list_profiles")),
 	/**  Creates a profile; its credential goes straight to the keychain and never comes back. */
 	createProfile: (draft: ProfileDraft_Deserialize, credential: CredentialInput) => typedError<TenantProfile_Serialize, IpcError>(__TAURI_INVOKE("create_profile", { draft, credential })),
@@ -896,6 +899,8 @@ export type TenantProfile_Deserialize = {
 	baseUrl?: string | null,
 	/**  The built-in training tenant: cannot be edited or deleted. */
 	builtIn: boolean,
+	/**  A delegated sign-in of this run is held in memory for this profile. */
+	signedIn: boolean,
 };
 
 /**  A tenant profile as Settings lists it. Holds no secret. */
@@ -922,6 +927,8 @@ export type TenantProfile_Serialize = {
 	baseUrl: string | null,
 	/**  The built-in training tenant: cannot be edited or deleted. */
 	builtIn: boolean,
+	/**  A delegated sign-in of this run is held in memory for this profile. */
+	signedIn: boolean,
 };
 
 /**  Every profile, the training tenant first, and which one the application uses by default. */

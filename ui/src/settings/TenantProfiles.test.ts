@@ -21,6 +21,7 @@ function profile(overrides: Partial<TenantProfile> = {}): TenantProfile {
     certificate: null,
     baseUrl: null,
     builtIn: false,
+    signedIn: false,
     ...overrides,
   }
 }
@@ -255,5 +256,14 @@ describe('Tenant profiles', () => {
     finish!()
     expect(await screen.findByText(/Signed in\. The session lasts until Firebreak closes\./)).toBeTruthy()
     expect(screen.queryByTestId('device-code')).toBeNull()
+  })
+
+  it('shows a sign-in held from earlier in this run as signed in', async () => {
+    const { backend } = withProfiles([
+      profile({ authMethod: 'deviceCode', signedInAdminUpn: 'admin@contoso.onmicrosoft.com', signedIn: true }),
+    ])
+    mount(backend)
+    expect(await screen.findByText(/Signed in\./)).toBeTruthy()
+    expect(screen.queryByRole('button', { name: 'Sign in with a device code' })).toBeNull()
   })
 })

@@ -61,5 +61,6 @@ export function trainingProfile(): TenantProfile {
     certificate: null,
     baseUrl: null,
     builtIn: true,
+    signedIn: false,
   }
 }
