@@ -243,10 +243,15 @@ mod tests {
 
         let id = ProfileId::training();
         let sign_in = tenants.sign_in(&root, &id).await.expect("sign in");
+        let checking = Instant::now();
         let report =
             readiness::check_readiness(&root, &id, sign_in, tenants.clock(), chrono::Utc::now())
                 .await
                 .expect("readiness");
+        eprintln!(
+            "readiness check against the training tenant took {} ms",
+            checking.elapsed().as_millis()
+        );
         assert!(report.ready, "{}", report.to_text());
         assert_eq!(report.profile_name, "Training tenant");
         assert!(report
