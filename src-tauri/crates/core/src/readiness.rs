@@ -300,10 +300,18 @@ pub async fn run_readiness<P: TenantProbe>(
                 Area::Permission,
                 Status::Pass,
                 format!("{} permissions granted", resource.name()),
-                format!(
-                    "All {checked} operations the procedures use on {} are allowed.",
-                    resource.name()
-                ),
+                if checked == 0 {
+                    format!(
+                        "No operation on {} is governed by a {} permission; access there depends on the role checked below.",
+                        resource.name(),
+                        if delegated { "delegated" } else { "application" }
+                    )
+                } else {
+                    format!(
+                        "All {checked} operations the procedures use on {} are allowed.",
+                        resource.name()
+                    )
+                },
             ));
         }
         for (permission, steps, purposes) in gaps {

@@ -191,7 +191,10 @@ impl TextBlock {
 /// Characters after which a line may break: spaces and dashes, and inside addresses and paths
 /// (`@`, `.`, `/`, `_`) so an email or URL wraps at a boundary before it wraps by character.
 fn is_break_after(c: char) -> bool {
-    matches!(c, ' ' | '-' | '/' | '@' | '.' | '_' | '\u{2013}' | '\u{2014}')
+    matches!(
+        c,
+        ' ' | '-' | '/' | '@' | '.' | '_' | '\u{2013}' | '\u{2014}'
+    )
 }
 
 /// Breaks glyphs (logical order) into lines no wider than `max` (in font-size units).

@@ -830,11 +830,18 @@ mod tests {
         };
         organisation::save(&root, &org).expect("save org");
         let path = save_in_reports(&root, None, printed_at()).expect("save");
-        assert_eq!(path, root.reports_dir().join("runbook-letter-20260301-234700.pdf"));
+        assert_eq!(
+            path,
+            root.reports_dir()
+                .join("runbook-letter-20260301-234700.pdf")
+        );
         let pdf = std::fs::read(&path).expect("written");
         assert_eq!(pages(&pdf), 1);
         let path = save_in_reports(&root, Some(Paper::A4), printed_at()).expect("save");
-        assert!(path.ends_with("runbook-a4-20260301-234700.pdf"), "an explicit paper wins");
+        assert!(
+            path.ends_with("runbook-a4-20260301-234700.pdf"),
+            "an explicit paper wins"
+        );
     }
 
     fn canvas_text(canvas: &Canvas) -> String {
