@@ -25,6 +25,14 @@ const COMMANDS: &[&str] = &[
     "cancel_device_sign_in",
     "run_readiness",
     "export_certificate",
+    "procedure_view",
+    "plan_step",
+    "run_step",
+    "skip_step",
+    "reverify_step",
+    "list_scenarios",
+    "start_practice",
+    "practice_debrief",
 ];
 
 fn main() {

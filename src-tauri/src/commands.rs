@@ -7,6 +7,7 @@ use crate::{ipc, state::AppState};
 
 pub mod cases;
 pub mod organisation;
+pub mod procedure;
 pub mod tenants;
 
 /// Version, data folder and whether a tenant is configured.

@@ -6,9 +6,11 @@ use specta::Type;
 
 mod cases;
 mod organisation;
+mod procedure;
 mod tenants;
 pub use cases::*;
 pub use organisation::*;
+pub use procedure::*;
 pub use tenants::*;
 
 /// Facts about this installation, as the home screen shows them.

@@ -9,6 +9,7 @@ mod commands;
 mod ipc;
 mod logging;
 mod operations;
+mod practice;
 mod state;
 mod tenants;
 
@@ -48,6 +49,14 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::tenants::cancel_device_sign_in,
             commands::tenants::run_readiness,
             commands::tenants::export_certificate,
+            commands::procedure::procedure_view,
+            commands::procedure::plan_step,
+            commands::procedure::run_step,
+            commands::procedure::skip_step,
+            commands::procedure::reverify_step,
+            commands::procedure::list_scenarios,
+            commands::procedure::start_practice,
+            commands::procedure::practice_debrief,
         ])
         .error_handling(tauri_specta::ErrorHandlingMode::Result)
 }
@@ -99,6 +108,7 @@ pub fn main() -> ExitCode {
                 std::sync::Arc::new(firebreak_graph::SystemClock),
                 tenants::DEFAULT_SCENARIO,
             ));
+            app.manage(practice::Practices::default());
             builder.mount_events(app);
             Ok(())
         })

@@ -13,6 +13,14 @@ import type {
   TenantProfile_Serialize,
   TenantProfiles_Serialize,
 } from './bindings'
+import type {
+  AccountProcedure_Serialize,
+  CaseStep_Serialize,
+  PracticeDebrief,
+  PracticeScenario,
+  StepPlan_Serialize,
+  StepResult_Serialize,
+} from './bindings'
 import { Channel } from '@tauri-apps/api/core'
 import type {
   AppInfo,
@@ -73,6 +81,20 @@ export type Organisation = Organisation_Serialize
 /** The organisation's details as the settings form sends them. */
 export type OrganisationInput = Organisation_Deserialize
 
+export type { AttackerAction, PracticeDebrief, PracticeScenario, ReadBack } from './bindings'
+/** One account's steps, as the wizard's step list shows them. */
+export type AccountProcedure = AccountProcedure_Serialize
+/** One step of the wizard. */
+export type WizardStep = AccountProcedure['steps'][number]
+/** A step's state in the case. */
+export type CaseStep = CaseStep_Serialize
+/** What a step would change, from a fresh read of the tenant. */
+export type StepPlan = StepPlan_Serialize
+/** One object of a plan. */
+export type PlanRow = StepPlan['items'][number]
+/** What running or re-verifying a step ended with. */
+export type StepResult = StepResult_Serialize
+
 /** A command's outcome: the value, or the error the Rust side returned. */
 export type Outcome<T> = { status: 'ok'; data: T } | { status: 'error'; error: IpcError }
 
@@ -104,6 +126,18 @@ export interface Backend {
   runReadiness(profileId: string): Promise<Outcome<ReadinessReport>>
   /** Writes the public .cer into the data folder and returns where. */
   exportCertificate(profileId: string): Promise<Outcome<SavedDocument>>
+  /** Where every step of every account of a case stands. */
+  procedureView(caseId: string): Promise<Outcome<AccountProcedure[]>>
+  /** What step `key` of account number `account` would change (a fresh read; changes nothing). */
+  planStep(caseId: string, account: number, key: string): Promise<Outcome<StepPlan>>
+  /** Runs a confirmed step on the `selected` plan rows; evidence first, then the change, then the read-back. */
+  runStep(caseId: string, account: number, key: string, selected: string[], typedAccount: string | null): Promise<Outcome<StepResult>>
+  skipStep(caseId: string, account: number, key: string, reason: string): Promise<Outcome<CaseStep>>
+  reverifyStep(caseId: string, account: number, key: string): Promise<Outcome<StepResult>>
+  listScenarios(): Promise<PracticeScenario[]>
+  /** Starts a scenario in a fresh training tenant and returns its new case. */
+  startPractice(scenario: string): Promise<Outcome<CaseView>>
+  practiceDebrief(caseId: string): Promise<Outcome<PracticeDebrief>>
 }
 
 /** The real backend: the generated tauri-specta commands. */
@@ -136,6 +170,15 @@ export const tauriBackend: Backend = {
   cancelDeviceSignIn: (profileId) => commands.cancelDeviceSignIn(profileId),
   runReadiness: (profileId) => commands.runReadiness(profileId),
   exportCertificate: (profileId) => commands.exportCertificate(profileId),
+  procedureView: (caseId) => commands.procedureView(caseId),
+  planStep: (caseId, account, key) => commands.planStep(caseId, account, key),
+  runStep: (caseId, account, key, selected, typedAccount) =>
+    commands.runStep(caseId, account, key, selected, typedAccount),
+  skipStep: (caseId, account, key, reason) => commands.skipStep(caseId, account, key, reason),
+  reverifyStep: (caseId, account, key) => commands.reverifyStep(caseId, account, key),
+  listScenarios: () => commands.listScenarios(),
+  startPractice: (scenario) => commands.startPractice(scenario),
+  practiceDebrief: (caseId) => commands.practiceDebrief(caseId),
 }
 
 function progressChannel(onProgress: OnProgress): Channel<ByteProgress> {

@@ -65,9 +65,51 @@ export const commands = {
 	 *  path, for upload to the app registration. The path is chosen here, never by the webview.
 	 */
 	exportCertificate: (profileId: string) => typedError<SavedDocument, IpcError>(__TAURI_INVOKE("export_certificate", { profileId })),
+	/**  Where every step of every account of the case stands. */
+	procedureView: (caseId: string) => typedError<AccountProcedure_Serialize[], IpcError>(__TAURI_INVOKE("procedure_view", { caseId })),
+	/**  What step `key` of the `account`-th account would change, from a fresh read of the tenant. */
+	planStep: (caseId: string, account: number, key: string) => typedError<StepPlan_Serialize, IpcError>(__TAURI_INVOKE("plan_step", { caseId, account, key })),
+	/**
+	 *  Runs step `key` on the `selected` plan rows, once the admin confirmed (and typed the account
+	 *  name for destructive steps): evidence first, then the change, then the read-back.
+	 */
+	runStep: (caseId: string, account: number, key: string, selected: string[], typedAccount: string | null) => typedError<StepResult_Serialize, IpcError>(__TAURI_INVOKE("run_step", { caseId, account, key, selected, typedAccount })),
+	/**  Skips step `key` with the admin's reason (journaled). */
+	skipStep: (caseId: string, account: number, key: string, reason: string) => typedError<CaseStep_Serialize, IpcError>(__TAURI_INVOKE("skip_step", { caseId, account, key, reason })),
+	/**  Reads the tenant back for an interrupted or failed step and records what it found. */
+	reverifyStep: (caseId: string, account: number, key: string) => typedError<StepResult_Serialize, IpcError>(__TAURI_INVOKE("reverify_step", { caseId, account, key })),
+	/**  The shipped practice scenarios. */
+	listScenarios: () => __TAURI_INVOKE<PracticeScenario[]>("list_scenarios"),
+	/**  Starts a scenario in a fresh training tenant and opens its case. */
+	startPractice: (scenario: string) => typedError<CaseView_Serialize, IpcError>(__TAURI_INVOKE("start_practice", { scenario })),
+	/**  The simulator's score and what the attacker did (lets three simulated hours pass once). */
+	practiceDebrief: (caseId: string) => typedError<PracticeDebrief, IpcError>(__TAURI_INVOKE("practice_debrief", { caseId })),
 };
 
 /* Types */
+/**  One account's procedure, as the wizard's step list shows it. */
+export type AccountProcedure = AccountProcedure_Serialize | AccountProcedure_Deserialize;
+
+/**  One account's procedure, as the wizard's step list shows it. */
+export type AccountProcedure_Deserialize = {
+	/**  The account's number in the case (from 1); the step commands take it. */
+	index: number,
+	/**  The account. */
+	account: string,
+	/**  Its steps in order. */
+	steps: WizardStep_Deserialize[],
+};
+
+/**  One account's procedure, as the wizard's step list shows it. */
+export type AccountProcedure_Serialize = {
+	/**  The account's number in the case (from 1); the step commands take it. */
+	index: number,
+	/**  The account. */
+	account: string,
+	/**  Its steps in order. */
+	steps: WizardStep_Serialize[],
+};
+
 /**  A Microsoft 365 workload. */
 export type AffectedWorkload = 
 /**  Entra ID. */
@@ -100,6 +142,16 @@ export type AppInfo = {
 	dataDir: string,
 	/**  Whether a real tenant is configured; without one the training tenant is used. */
 	tenantConfigured: boolean,
+};
+
+/**  One thing the attacker did. */
+export type AttackerAction = {
+	/**  When (simulated time, as the simulator writes it). */
+	at: string,
+	/**  What. */
+	action: string,
+	/**  Details. */
+	detail: string,
 };
 
 /**  How Firebreak signs in to a tenant. */
@@ -707,6 +759,85 @@ export type Paper =
 /**  US Letter. */
 "letter";
 
+/**  One object of a plan. */
+export type PlanRow = PlanRow_Serialize | PlanRow_Deserialize;
+
+/**  One object of a plan. */
+export type PlanRow_Deserialize = {
+	/**  The id `run_step` takes in `selected`. */
+	id: string,
+	/**  What kind of object it is. */
+	kind: string,
+	/**  Its name as the tenant has it (attacker-controlled). */
+	label: string,
+	/**  Facts about it (attacker-controlled). */
+	details: string[],
+	/**  When it was created, if known. */
+	created?: string | null,
+	/**  Whether the tool recommends selecting it. */
+	recommended: boolean,
+	/**  Why or why not. */
+	reasons: string[],
+	/**  Always part of the step; cannot be deselected. */
+	fixed: boolean,
+	/**  Rows of one group are alternatives: choose exactly one. */
+	group?: string | null,
+};
+
+/**  One object of a plan. */
+export type PlanRow_Serialize = {
+	/**  The id `run_step` takes in `selected`. */
+	id: string,
+	/**  What kind of object it is. */
+	kind: string,
+	/**  Its name as the tenant has it (attacker-controlled). */
+	label: string,
+	/**  Facts about it (attacker-controlled). */
+	details: string[],
+	/**  When it was created, if known. */
+	created: string | null,
+	/**  Whether the tool recommends selecting it. */
+	recommended: boolean,
+	/**  Why or why not. */
+	reasons: string[],
+	/**  Always part of the step; cannot be deselected. */
+	fixed: boolean,
+	/**  Rows of one group are alternatives: choose exactly one. */
+	group: string | null,
+};
+
+/**  The practice debrief: the simulator's score and what the attacker did. */
+export type PracticeDebrief = {
+	/**  The simulated tenant's loopback address (for scenario authors and tests). */
+	tenantUrl: string,
+	/**  Attacker artefacts in the scenario plus those it added during the exercise. */
+	attackerTotal: number,
+	/**  How many of them are gone. */
+	attackerRemoved: number,
+	/**  Those still there. */
+	attackerRemaining: string[],
+	/**  Artefacts the attacker added while you worked. */
+	addedDuringExercise: string[],
+	/**  Legitimate look-alikes in the scenario. */
+	lookAlikesTotal: number,
+	/**  Look-alikes you removed (should be none). */
+	lookAlikesRemoved: string[],
+	/**  Whether the attacker got back in. */
+	attackerRegainedAccess: boolean,
+	/**  What the attacker did, in order. */
+	attackerActions: AttackerAction[],
+};
+
+/**  A practice scenario card. */
+export type PracticeScenario = {
+	/**  What `start_practice` takes. */
+	name: string,
+	/**  One line. */
+	title: string,
+	/**  The story the trainee is told. */
+	briefing: string,
+};
+
 /**  What the admin typed in the profile form (no credential: see [`CredentialInput`]). */
 export type ProfileDraft = ProfileDraft_Serialize | ProfileDraft_Deserialize;
 
@@ -748,6 +879,16 @@ export type ProfileDraft_Serialize = {
 	signedInAdminUpn: string | null,
 	/**  A simulated tenant on this computer (`http://127.0.0.1:PORT`), for practice and tests. */
 	baseUrl: string | null,
+};
+
+/**  One read-back check. */
+export type ReadBack = {
+	/**  The plan row (or `account`). */
+	item: string,
+	/**  Whether the tenant shows the intended state. */
+	ok: boolean,
+	/**  What was read. */
+	detail: string,
 };
 
 /**  One line of the readiness checklist. */
@@ -861,6 +1002,68 @@ export type SavedDocument = {
 	path: string,
 };
 
+/**  What a step will change, from a fresh read of the tenant. */
+export type StepPlan = StepPlan_Serialize | StepPlan_Deserialize;
+
+/**  What a step will change, from a fresh read of the tenant. */
+export type StepPlan_Deserialize = {
+	/**  The full step id. */
+	step: string,
+	/**  The account. */
+	account: string,
+	/**  One sentence: what will change. */
+	summary: string,
+	/**  The objects, with the tool's recommendation. */
+	items: PlanRow_Deserialize[],
+	/**  Warnings the admin must read. */
+	warnings: string[],
+	/**  The evidence saved first. */
+	savedFirst: string[],
+};
+
+/**  What a step will change, from a fresh read of the tenant. */
+export type StepPlan_Serialize = {
+	/**  The full step id. */
+	step: string,
+	/**  The account. */
+	account: string,
+	/**  One sentence: what will change. */
+	summary: string,
+	/**  The objects, with the tool's recommendation. */
+	items: PlanRow_Serialize[],
+	/**  Warnings the admin must read. */
+	warnings: string[],
+	/**  The evidence saved first. */
+	savedFirst: string[],
+};
+
+/**  What running or re-verifying a step ended with. */
+export type StepResult = StepResult_Serialize | StepResult_Deserialize;
+
+/**  What running or re-verifying a step ended with. */
+export type StepResult_Deserialize = {
+	/**  The step's state now. */
+	state: CaseStep_Deserialize,
+	/**  Whether every read-back check passed. */
+	verified: boolean,
+	/**  The read-back checks. */
+	checks: ReadBack[],
+	/**  Evidence files saved before the change. */
+	evidence: string[],
+};
+
+/**  What running or re-verifying a step ended with. */
+export type StepResult_Serialize = {
+	/**  The step's state now. */
+	state: CaseStep_Serialize,
+	/**  Whether every read-back check passed. */
+	verified: boolean,
+	/**  The read-back checks. */
+	checks: ReadBack[],
+	/**  Evidence files saved before the change. */
+	evidence: string[],
+};
+
 /**  A Microsoft cloud. */
 export type TenantCloud = 
 /**  Worldwide (commercial, including GCC Moderate). */
@@ -948,6 +1151,53 @@ export type TenantProfiles_Serialize = {
 	profiles: TenantProfile_Serialize[],
 	/**  The default: the first configured profile, else the training tenant. */
 	defaultId: string,
+};
+
+/**  One step of the wizard. */
+export type WizardStep = WizardStep_Serialize | WizardStep_Deserialize;
+
+/**  One step of the wizard. */
+export type WizardStep_Deserialize = {
+	/**  The full step id (`a1.revoke`). */
+	id: string,
+	/**  The key the step commands take (`revoke`). */
+	key: string,
+	/**  Its title. */
+	title: string,
+	/**  Why it comes where it does. */
+	why: string,
+	/**  The effect in plain words, for the confirmation dialog. */
+	effect: string,
+	/**  What is saved before the change. */
+	savedFirst: string,
+	/**  Whether the account name must be typed to confirm. */
+	destructive: boolean,
+	/**  `done`, `current` or `ahead`. */
+	position: string,
+	/**  Its state in the case, once started or skipped. */
+	state?: CaseStep_Deserialize | null,
+};
+
+/**  One step of the wizard. */
+export type WizardStep_Serialize = {
+	/**  The full step id (`a1.revoke`). */
+	id: string,
+	/**  The key the step commands take (`revoke`). */
+	key: string,
+	/**  Its title. */
+	title: string,
+	/**  Why it comes where it does. */
+	why: string,
+	/**  The effect in plain words, for the confirmation dialog. */
+	effect: string,
+	/**  What is saved before the change. */
+	savedFirst: string,
+	/**  Whether the account name must be typed to confirm. */
+	destructive: boolean,
+	/**  `done`, `current` or `ahead`. */
+	position: string,
+	/**  Its state in the case, once started or skipped. */
+	state: CaseStep_Serialize | null,
 };
 
 /* Tauri Specta runtime */

@@ -31,6 +31,14 @@ export function fakeBackend(overrides: Partial<Backend> = {}): Backend {
     cancelDeviceSignIn: async () => ({ status: 'ok', data: false }),
     runReadiness: async () => ({ status: 'error', error: notUsed }),
     exportCertificate: async () => ({ status: 'error', error: notUsed }),
+    procedureView: async () => ({ status: 'error', error: notUsed }),
+    planStep: async () => ({ status: 'error', error: notUsed }),
+    runStep: async () => ({ status: 'error', error: notUsed }),
+    skipStep: async () => ({ status: 'error', error: notUsed }),
+    reverifyStep: async () => ({ status: 'error', error: notUsed }),
+    listScenarios: async () => [],
+    startPractice: async () => ({ status: 'error', error: notUsed }),
+    practiceDebrief: async () => ({ status: 'error', error: notUsed }),
     ...overrides,
   }
 }

@@ -215,6 +215,15 @@ impl CaseStore {
         })
     }
 
+    /// The same store (same session, same lock) timed by another clock: a practice case is
+    /// stamped with the training tenant's simulated time while sharing this run's session.
+    pub fn with_clock(&self, clock: SharedClock) -> Self {
+        Self {
+            clock,
+            ..self.clone()
+        }
+    }
+
     /// This run's session id, as recorded in `step_started` entries.
     pub fn session(&self) -> &str {
         &self.session

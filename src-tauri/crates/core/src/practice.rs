@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::{
     case::{
         metadata::{AlertSource, CaseMetadata, Severity, Workload},
-        CaseId, CaseStore, ADMIN,
+        CaseId, CaseStore, CaseView, ADMIN,
     },
     clock::Clock,
     procedure::{tenant::IncidentTenant, Confirmation, Env, Procedure},
@@ -155,30 +155,8 @@ pub async fn run_headless<T: IncidentTenant>(
     title: &str,
     options: &PracticeOptions,
 ) -> Result<PracticeRun, Error> {
-    let now = control.now();
-    let accounts = flagged_accounts(tenant, now).await?;
-    if accounts.is_empty() {
-        return Err(Error::InvalidInput {
-            field: "scenario",
-            problem: "No alert in this scenario names an account, so there is nothing to contain."
-                .into(),
-        });
-    }
-    let case = store.declare(
-        ADMIN,
-        CaseMetadata {
-            title: format!("Practice: {title}"),
-            detected_at: now - Duration::minutes(5),
-            aware_at: now,
-            alert_source: AlertSource::DefenderAlert,
-            indicators: vec!["Training tenant alert".into()],
-            affected_workloads: vec![Workload::EntraId, Workload::ExchangeOnline],
-            severity: Severity::High,
-            accounts: accounts.clone(),
-            incident_commander: "Practice run".into(),
-            external_ticket: None,
-        },
-    )?;
+    let case = declare_case(tenant, store, control.now(), title).await?;
+    let accounts = case.metadata.accounts.clone();
     let env = Env {
         tenant,
         store,
@@ -225,6 +203,39 @@ pub async fn run_headless<T: IncidentTenant>(
         problems,
         left_for_blast_radius: left,
     })
+}
+
+/// Declares the case of a practice run at `now` (simulated time) for the accounts the training
+/// tenant's alerts name, as the admin would after the alert.
+pub async fn declare_case<T: IncidentTenant>(
+    tenant: &T,
+    store: &CaseStore,
+    now: DateTime<Utc>,
+    title: &str,
+) -> Result<CaseView, Error> {
+    let accounts = flagged_accounts(tenant, now).await?;
+    if accounts.is_empty() {
+        return Err(Error::InvalidInput {
+            field: "scenario",
+            problem: "No alert in this scenario names an account, so there is nothing to contain."
+                .into(),
+        });
+    }
+    store.declare(
+        ADMIN,
+        CaseMetadata {
+            title: format!("Practice: {title}"),
+            detected_at: now - Duration::minutes(5),
+            aware_at: now,
+            alert_source: AlertSource::DefenderAlert,
+            indicators: vec!["Training tenant alert".into()],
+            affected_workloads: vec![Workload::EntraId, Workload::ExchangeOnline],
+            severity: Severity::High,
+            accounts: accounts.clone(),
+            incident_commander: "Practice run".into(),
+            external_ticket: None,
+        },
+    )
 }
 
 /// Reads the score: problems within the procedure's reach, and what is left for blast radius.

@@ -65,12 +65,17 @@ pub(crate) fn actions(sim: &Sim) -> Value {
 }
 
 async fn attacker(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    Json(attacker_report(&sim))
+}
+
+/// What the attacker did and whether it still has access, as `GET /_sim/attacker` returns it.
+pub(crate) fn attacker_report(sim: &Sim) -> Value {
     let tenant = sim.lock_tenant();
-    Json(json!({
+    json!({
         "log": tenant.attacker.log,
         "hasAccess": crate::attacker::has_access(&tenant),
         "regainedAccess": tenant.attacker.regained_access,
-    }))
+    })
 }
 
 #[derive(Deserialize)]

@@ -167,6 +167,11 @@ impl SimServer {
         crate::control::actions(&self.sim)
     }
 
+    /// What the attacker did and whether it has access, as `GET /_sim/attacker` returns it.
+    pub fn attacker(&self) -> serde_json::Value {
+        crate::control::attacker_report(&self.sim)
+    }
+
     /// Stops accepting, closes open connections and waits for the server task to end.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);

@@ -1,0 +1,146 @@
+//! Commands of the containment wizard and the Practice section. Each unpacks its arguments, asks
+//! the case's practice session for its tenant and calls one function of the procedure engine.
+
+use tauri::State;
+
+use firebreak_core::{
+    case::{CaseId, ADMIN},
+    procedure::{Confirmation, Procedure},
+};
+use firebreak_graph::Client;
+
+use crate::{ipc, practice::Practices, state::AppState};
+
+/// Where every step of every account of the case stands.
+#[tauri::command]
+#[specta::specta]
+pub fn procedure_view(
+    practices: State<'_, Practices>,
+    case_id: String,
+) -> Result<Vec<ipc::AccountProcedure>, ipc::IpcError> {
+    let id = CaseId::parse(&case_id)?;
+    let case = practices.session(&id)?.store().case(&id)?;
+    Ok((1u32..)
+        .zip(case.metadata.accounts.iter())
+        .map(|(index, account)| ipc::AccountProcedure {
+            index,
+            account: account.clone(),
+            steps: Procedure::<Client>::compromised_account(index as usize, account.clone())
+                .view(&case)
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        })
+        .collect())
+}
+
+/// What step `key` of the `account`-th account would change, from a fresh read of the tenant.
+#[tauri::command]
+#[specta::specta]
+pub async fn plan_step(
+    practices: State<'_, Practices>,
+    case_id: String,
+    account: u32,
+    key: String,
+) -> Result<ipc::StepPlan, ipc::IpcError> {
+    let id = CaseId::parse(&case_id)?;
+    let session = practices.session(&id)?;
+    let procedure = session.procedure(&id, account)?;
+    Ok(procedure.plan(&session.env(), &id, &key).await?.into())
+}
+
+/// Runs step `key` on the `selected` plan rows, once the admin confirmed (and typed the account
+/// name for destructive steps): evidence first, then the change, then the read-back.
+#[tauri::command]
+#[specta::specta]
+pub async fn run_step(
+    practices: State<'_, Practices>,
+    case_id: String,
+    account: u32,
+    key: String,
+    selected: Vec<String>,
+    typed_account: Option<String>,
+) -> Result<ipc::StepResult, ipc::IpcError> {
+    let id = CaseId::parse(&case_id)?;
+    let session = practices.session(&id)?;
+    let procedure = session.procedure(&id, account)?;
+    let confirmation = Confirmation {
+        selected,
+        typed_account,
+        window_start: None,
+    };
+    Ok(procedure
+        .run(&session.env(), &id, &key, &confirmation)
+        .await?
+        .into())
+}
+
+/// Skips step `key` with the admin's reason (journaled).
+#[tauri::command]
+#[specta::specta]
+pub fn skip_step(
+    practices: State<'_, Practices>,
+    case_id: String,
+    account: u32,
+    key: String,
+    reason: String,
+) -> Result<ipc::CaseStep, ipc::IpcError> {
+    let id = CaseId::parse(&case_id)?;
+    let session = practices.session(&id)?;
+    let procedure = session.procedure(&id, account)?;
+    Ok(procedure
+        .skip(session.store(), ADMIN, &id, &key, &reason)?
+        .into())
+}
+
+/// Reads the tenant back for an interrupted or failed step and records what it found.
+#[tauri::command]
+#[specta::specta]
+pub async fn reverify_step(
+    practices: State<'_, Practices>,
+    case_id: String,
+    account: u32,
+    key: String,
+) -> Result<ipc::StepResult, ipc::IpcError> {
+    let id = CaseId::parse(&case_id)?;
+    let session = practices.session(&id)?;
+    let procedure = session.procedure(&id, account)?;
+    Ok(procedure.reverify(&session.env(), &id, &key).await?.into())
+}
+
+/// The shipped practice scenarios.
+#[tauri::command]
+#[specta::specta]
+pub fn list_scenarios() -> Vec<ipc::PracticeScenario> {
+    crate::practice::scenarios()
+        .into_iter()
+        .map(Into::into)
+        .collect()
+}
+
+/// Starts a scenario in a fresh training tenant and opens its case.
+#[tauri::command]
+#[specta::specta]
+pub async fn start_practice(
+    state: State<'_, AppState>,
+    practices: State<'_, Practices>,
+    scenario: String,
+) -> Result<ipc::CaseView, ipc::IpcError> {
+    Ok(practices.start(state.cases(), &scenario).await?.into())
+}
+
+/// The simulator's score and what the attacker did (lets three simulated hours pass once).
+#[tauri::command]
+#[specta::specta]
+pub fn practice_debrief(
+    practices: State<'_, Practices>,
+    case_id: String,
+) -> Result<ipc::PracticeDebrief, ipc::IpcError> {
+    let session = practices.session(&CaseId::parse(&case_id)?)?;
+    let (score, attacker) = session.debrief();
+    Ok(ipc::PracticeDebrief::new(
+        session.tenant_url(),
+        &score,
+        &attacker,
+    ))
+}

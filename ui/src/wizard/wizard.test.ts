@@ -1,0 +1,260 @@
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte'
+import { describe, expect, it } from 'vitest'
+import App from '../App.svelte'
+import type { AccountProcedure, Backend, CaseView, StepPlan, WizardStep } from '../lib/backend'
+import { fakeBackend } from '../test/fakeBackend'
+
+const hostile = '<img src=x onerror="window.pwned=1">'
+const account = 'j.doe@contoso.com'
+const caseId = '20260301-2215-abc123'
+
+function step(key: string, position: string, overrides: Partial<WizardStep> = {}): WizardStep {
+  return {
+    id: `a1.${key}`,
+    key,
+    title: `Step ${key}`,
+    why: `Why ${key} comes here.`,
+    effect: `What ${key} changes.`,
+    savedFirst: 'The methods as they are now.',
+    destructive: false,
+    position,
+    state: null,
+    ...overrides,
+  }
+}
+
+function procedure(steps: WizardStep[]): AccountProcedure[] {
+  return [{ index: 1, account, steps }]
+}
+
+const doneTriage = step('triage', 'done', {
+  state: { step: 'a1.triage', state: 'finished', verified: true, reason: null, since: '2026-03-01T22:30:00Z', attempts: 1 },
+})
+
+function methodsPlan(): StepPlan {
+  return {
+    step: 'a1.methods',
+    account,
+    summary: 'Remove the sign-in methods added during the incident.',
+    items: [
+      { id: 'method:evil', kind: 'Authenticator app', label: hostile, details: [hostile], created: '2026-03-01T21:00:00Z', recommended: true, reasons: [`Added in the incident window ${hostile}`], fixed: false, group: null },
+      { id: 'method:phone', kind: 'Phone', label: '+44 7700 900123', details: [], created: '2025-01-01T00:00:00Z', recommended: false, reasons: ['Registered long before the incident'], fixed: false, group: null },
+    ],
+    warnings: [],
+    savedFirst: ['The account\'s authentication methods'],
+  }
+}
+
+function caseView(): CaseView {
+  return {
+    id: caseId,
+    folder: '/data/cases/x',
+    openedAt: '2026-03-01T22:15:00Z',
+    details: {
+      title: 'Practice: AiTM',
+      detectedAt: '2026-03-01T21:40:00Z',
+      awareAt: '2026-03-01T22:00:00Z',
+      alertSource: 'defenderAlert',
+      indicators: [],
+      affectedWorkloads: [],
+      severity: 'high',
+      accounts: [account],
+      incidentCommander: 'Practice run',
+      externalTicket: null,
+    },
+    journal: { state: 'intact', description: 'The journal is intact.' },
+    readOnly: false,
+    entries: [],
+    evidence: [],
+    notifications: [],
+    steps: [],
+  }
+}
+
+/** Starts a practice through the Practice section, as the admin would. */
+async function startPractice(overrides: Partial<Backend>) {
+  const backend = fakeBackend({
+    listScenarios: async () => [{ name: 'aitm', title: 'Phished through a fake sign-in page', briefing: `A call at 23:40 ${hostile}` }],
+    startPractice: async () => ({ status: 'ok', data: caseView() }),
+    openCase: async () => ({ status: 'ok', data: caseView() }),
+    ...overrides,
+  })
+  render(App, { backend })
+  await fireEvent.click(screen.getByRole('button', { name: 'Practice' }))
+  await fireEvent.click(await screen.findByTestId('start-practice'))
+  return screen.findByTestId('step-panel')
+}
+
+describe('Containment wizard', () => {
+  it('sends the plan selection exactly as the admin chose it, after the account name is typed', async () => {
+    let sent: { selected: string[]; typed: string | null } | null = null
+    await startPractice({
+      procedureView: async () => ({ status: 'ok', data: procedure([doneTriage, step('methods', 'current', { destructive: true })]) }),
+      planStep: async () => ({ status: 'ok', data: methodsPlan() }),
+      runStep: async (_c, _a, _k, selected, typed) => {
+        sent = { selected, typed }
+        return {
+          status: 'ok',
+          data: {
+            state: { step: 'a1.methods', state: 'finished', verified: true, reason: null, since: '2026-03-01T22:40:00Z', attempts: 1 },
+            verified: true,
+            checks: [{ item: 'method:phone', ok: true, detail: 'The phone method is gone' }],
+            evidence: ['evidence/0002-methods.json'],
+          },
+        }
+      },
+    })
+    const table = await screen.findByTestId('plan-table')
+    const [evil, phone] = within(table).getAllByTestId('plan-check') as HTMLInputElement[]
+    expect(evil.checked).toBe(true)
+    expect(phone.checked).toBe(false)
+    expect(table.textContent).toContain('Registered long before the incident')
+    await fireEvent.click(evil)
+    await fireEvent.click(phone)
+
+    await fireEvent.click(screen.getByTestId('step-primary'))
+    const dialog = screen.getByTestId('confirm-dialog')
+    expect(document.activeElement).toBe(within(dialog).getByTestId('confirm-cancel'))
+    const confirm = within(dialog).getByTestId('confirm-run') as HTMLButtonElement
+    expect(confirm.disabled).toBe(true)
+    await fireEvent.input(within(dialog).getByTestId('confirm-account'), { target: { value: 'someone.else@contoso.com' } })
+    expect(confirm.disabled).toBe(true)
+    await fireEvent.input(within(dialog).getByTestId('confirm-account'), { target: { value: ` ${account.toUpperCase()} ` } })
+    expect(confirm.disabled).toBe(false)
+    await fireEvent.click(confirm)
+
+    const result = await screen.findByTestId('step-result')
+    expect(sent).toEqual({ selected: ['method:phone'], typed: account.toUpperCase() })
+    expect(result.textContent).toContain('The phone method is gone')
+  })
+
+  it('cancelling the confirmation changes nothing', async () => {
+    let runs = 0
+    await startPractice({
+      procedureView: async () => ({ status: 'ok', data: procedure([doneTriage, step('methods', 'current', { destructive: true })]) }),
+      planStep: async () => ({ status: 'ok', data: methodsPlan() }),
+      runStep: async () => {
+        runs++
+        return { status: 'error', error: { kind: 'failed', message: 'no' } }
+      },
+    })
+    await screen.findByTestId('plan-table')
+    await fireEvent.click(screen.getByTestId('step-primary'))
+    await fireEvent.click(screen.getByTestId('confirm-cancel'))
+    expect(screen.queryByTestId('confirm-dialog')).toBeNull()
+    expect(runs).toBe(0)
+  })
+
+  it('renders hostile tenant strings as text and runs no script', async () => {
+    await startPractice({
+      procedureView: async () => ({ status: 'ok', data: procedure([doneTriage, step('methods', 'current', { destructive: true })]) }),
+      planStep: async () => ({ status: 'ok', data: { ...methodsPlan(), warnings: [hostile] } }),
+    })
+    const table = await screen.findByTestId('plan-table')
+    expect(table.textContent).toContain(hostile)
+    expect(screen.getByTestId('plan-warning').textContent).toContain(hostile)
+    expect(document.querySelector('img[src=x]')).toBeNull()
+    expect((window as unknown as { pwned?: number }).pwned).toBeUndefined()
+  })
+
+  it('shows done, current and ahead, and a skipped step with its reason', async () => {
+    await startPractice({
+      procedureView: async () => ({
+        status: 'ok',
+        data: procedure([
+          doneTriage,
+          step('preserve', 'done', { state: { step: 'a1.preserve', state: 'skipped', verified: null, reason: `Already exported ${hostile}`, since: '2026-03-01T22:31:00Z', attempts: 0 } }),
+          step('revoke', 'current'),
+          step('disable', 'ahead'),
+        ]),
+      }),
+      planStep: async () => ({ status: 'ok', data: { ...methodsPlan(), step: 'a1.revoke', items: [] } }),
+    })
+    const rail = screen.getByRole('navigation', { name: 'Response steps' })
+    const items = rail.querySelectorAll('li')
+    expect([...items].map((li) => li.getAttribute('data-position'))).toEqual(['done', 'done', 'current', 'ahead'])
+    expect(within(rail).getByTestId('skip-reason').textContent).toBe(`Skipped: Already exported ${hostile}`)
+    const ahead = items[3].querySelector('button') as HTMLButtonElement
+    expect(ahead.disabled).toBe(true)
+    expect(screen.getByTestId('step-panel').getAttribute('data-step')).toBe('revoke')
+  })
+
+  it('skips a step only with a reason, and sends the reason', async () => {
+    let reason: string | null = null
+    await startPractice({
+      procedureView: async () => ({ status: 'ok', data: procedure([doneTriage, step('revoke', 'current')]) }),
+      planStep: async () => ({ status: 'ok', data: { ...methodsPlan(), step: 'a1.revoke', items: [] } }),
+      skipStep: async (_c, _a, _k, r) => {
+        reason = r
+        return { status: 'ok', data: { step: 'a1.revoke', state: 'skipped', verified: null, reason: r, since: '2026-03-01T22:35:00Z', attempts: 0 } }
+      },
+    })
+    await screen.findByTestId('plan-summary')
+    await fireEvent.click(screen.getByTestId('step-skip'))
+    const skip = screen.getByTestId('skip-confirm') as HTMLButtonElement
+    expect(skip.disabled).toBe(true)
+    await fireEvent.input(screen.getByTestId('skip-reason-input'), { target: { value: '   ' } })
+    expect(skip.disabled).toBe(true)
+    await fireEvent.input(screen.getByTestId('skip-reason-input'), { target: { value: 'Sessions already revoked by the service desk' } })
+    await fireEvent.click(skip)
+    await waitFor(() => expect(reason).toBe('Sessions already revoked by the service desk'))
+  })
+
+  it('offers re-verification, not a blind repeat, for an interrupted step', async () => {
+    let reverified = 0
+    await startPractice({
+      procedureView: async () => ({
+        status: 'ok',
+        data: procedure([doneTriage, step('disable', 'current', { state: { step: 'a1.disable', state: 'interrupted', verified: null, reason: null, since: '2026-03-01T22:35:00Z', attempts: 1 } })]),
+      }),
+      reverifyStep: async () => {
+        reverified++
+        return { status: 'ok', data: { state: { step: 'a1.disable', state: 'finished', verified: true, reason: null, since: '2026-03-01T22:36:00Z', attempts: 1 }, verified: true, checks: [], evidence: [] } }
+      },
+    })
+    const primary = screen.getByTestId('step-primary')
+    expect(primary.textContent).toContain('Re-verify')
+    await fireEvent.click(primary)
+    await screen.findByTestId('step-result')
+    expect(reverified).toBe(1)
+  })
+})
+
+describe('Practice', () => {
+  it('lists scenarios with their story as text and shows the debrief score', async () => {
+    await startPractice({
+      procedureView: async () => ({ status: 'ok', data: procedure([doneTriage]) }),
+      practiceDebrief: async () => ({
+        status: 'ok',
+        data: {
+          tenantUrl: 'http://127.0.0.1:4100',
+          attackerTotal: 7,
+          attackerRemoved: 7,
+          attackerRemaining: [],
+          addedDuringExercise: [],
+          lookAlikesTotal: 3,
+          lookAlikesRemoved: [],
+          attackerRegainedAccess: false,
+          attackerActions: [{ at: '2026-03-01T21:05:00Z', action: 'addedInboxRule', detail: hostile }],
+        },
+      }),
+    }).catch(() => null)
+    await fireEvent.click(screen.getByTestId('show-debrief'))
+    const debrief = await screen.findByTestId('debrief-verdict')
+    expect(debrief.textContent).toContain('Contained')
+    expect(screen.getByTestId('debrief-removed').textContent).toBe('7 of 7')
+    expect(screen.getByTestId('debrief-lookalikes').textContent).toBe('0 of 3')
+    expect(screen.getByTestId('attacker-log').textContent).toContain(hostile)
+    expect(document.querySelector('img[src=x]')).toBeNull()
+  })
+
+  it('shows each scenario card with its briefing as text', async () => {
+    render(App, {
+      backend: fakeBackend({ listScenarios: async () => [{ name: 'aitm', title: 'Fake sign-in page', briefing: hostile }] }),
+    })
+    await fireEvent.click(screen.getByRole('button', { name: 'Practice' }))
+    const card = await screen.findByText('Fake sign-in page')
+    expect(card.closest('section')?.textContent).toContain(hostile)
+    expect(document.querySelector('img[src=x]')).toBeNull()
+  })
+})
