@@ -14,5 +14,6 @@ mod harness;
 
 mod cases;
 mod home;
+mod practice;
 mod readiness;
 mod security;
