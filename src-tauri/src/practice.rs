@@ -19,7 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 use firebreak_core::{
     case::{CaseId, CaseStore, CaseView},
     practice::{self, PracticeOptions, TrainingClock, TrainingControl},
-    procedure::Procedure,
+    procedure::{Procedure, StepView},
     tenant::{self, SignIn, TenantProfile, TrainingTenant},
 };
 use firebreak_graph::{Client, SecretString};
@@ -194,6 +194,19 @@ impl Session {
                 message: format!("This case has no account number {account}."),
             })?;
         Ok(Procedure::compromised_account(index, name.clone()))
+    }
+
+    /// Where every step of every account of case `id` stands, with the account's number (from 1).
+    pub fn view(&self, id: &CaseId) -> Result<Vec<(u32, String, Vec<StepView>)>, IpcError> {
+        let case = self.store.case(id)?;
+        Ok((1u32..)
+            .zip(&case.metadata.accounts)
+            .map(|(index, account)| {
+                let procedure =
+                    Procedure::<Client>::compromised_account(index as usize, account.clone());
+                (index, account.clone(), procedure.view(&case))
+            })
+            .collect())
     }
 
     /// The simulator's base URL (loopback), shown in the debrief for scenario authors.

@@ -3,13 +3,11 @@
 
 use tauri::State;
 
+use crate::{ipc, practice::Practices, state::AppState};
 use firebreak_core::{
     case::{CaseId, ADMIN},
-    procedure::{Confirmation, Procedure},
+    procedure::Confirmation,
 };
-use firebreak_graph::Client;
-
-use crate::{ipc, practice::Practices, state::AppState};
 
 /// Where every step of every account of the case stands.
 #[tauri::command]
@@ -19,19 +17,8 @@ pub fn procedure_view(
     case_id: String,
 ) -> Result<Vec<ipc::AccountProcedure>, ipc::IpcError> {
     let id = CaseId::parse(&case_id)?;
-    let case = practices.session(&id)?.store().case(&id)?;
-    Ok((1u32..)
-        .zip(case.metadata.accounts.iter())
-        .map(|(index, account)| ipc::AccountProcedure {
-            index,
-            account: account.clone(),
-            steps: Procedure::<Client>::compromised_account(index as usize, account.clone())
-                .view(&case)
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-        })
-        .collect())
+    let view = practices.session(&id)?.view(&id)?;
+    Ok(view.into_iter().map(Into::into).collect())
 }
 
 /// What step `key` of the `account`-th account would change, from a fresh read of the tenant.

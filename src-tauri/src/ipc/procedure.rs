@@ -22,6 +22,16 @@ pub struct AccountProcedure {
     pub steps: Vec<WizardStep>,
 }
 
+impl From<(u32, String, Vec<procedure::StepView>)> for AccountProcedure {
+    fn from((index, account, steps): (u32, String, Vec<procedure::StepView>)) -> Self {
+        Self {
+            index,
+            account,
+            steps: steps.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
 /// One step of the wizard.
 #[derive(Debug, Clone, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
