@@ -1,6 +1,7 @@
 //! Commands of the containment wizard and the Practice section. Each unpacks its arguments, asks
 //! the case's practice session for its tenant and calls one function of the procedure engine.
 
+use chrono::{DateTime, Utc};
 use tauri::State;
 
 use crate::{ipc, practice::Practices, state::AppState};
@@ -37,7 +38,8 @@ pub async fn plan_step(
 }
 
 /// Runs step `key` on the `selected` plan rows, once the admin confirmed (and typed the account
-/// name for destructive steps): evidence first, then the change, then the read-back.
+/// name for destructive steps): evidence first, then the change, then the read-back. Triage takes
+/// the admin's correction of the incident window start, if any.
 #[tauri::command]
 #[specta::specta]
 pub async fn run_step(
@@ -47,6 +49,7 @@ pub async fn run_step(
     key: String,
     selected: Vec<String>,
     typed_account: Option<String>,
+    window_start: Option<DateTime<Utc>>,
 ) -> Result<ipc::StepResult, ipc::IpcError> {
     let id = CaseId::parse(&case_id)?;
     let session = practices.session(&id)?;
@@ -54,7 +57,7 @@ pub async fn run_step(
     let confirmation = Confirmation {
         selected,
         typed_account,
-        window_start: None,
+        window_start,
     };
     Ok(procedure
         .run(&session.env(), &id, &key, &confirmation)

@@ -93,6 +93,8 @@ pub struct StepPlan {
     pub warnings: Vec<String>,
     /// The evidence saved first.
     pub saved_first: Vec<String>,
+    /// Triage only: the proposed start of the incident window, which the admin may correct.
+    pub window_start: Option<DateTime<Utc>>,
 }
 
 /// One object of a plan.
@@ -121,7 +123,12 @@ pub struct PlanRow {
 
 impl From<procedure::Plan> for StepPlan {
     fn from(p: procedure::Plan) -> Self {
+        let window_start = p
+            .facts
+            .get("windowStart")
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
         Self {
+            window_start,
             step: p.step,
             account: p.account,
             summary: p.summary,

@@ -130,8 +130,18 @@ export interface Backend {
   procedureView(caseId: string): Promise<Outcome<AccountProcedure[]>>
   /** What step `key` of account number `account` would change (a fresh read; changes nothing). */
   planStep(caseId: string, account: number, key: string): Promise<Outcome<StepPlan>>
-  /** Runs a confirmed step on the `selected` plan rows; evidence first, then the change, then the read-back. */
-  runStep(caseId: string, account: number, key: string, selected: string[], typedAccount: string | null): Promise<Outcome<StepResult>>
+  /**
+   * Runs a confirmed step on the `selected` plan rows; evidence first, then the change, then the
+   * read-back. `windowStart` (triage only) corrects the proposed incident window start.
+   */
+  runStep(
+    caseId: string,
+    account: number,
+    key: string,
+    selected: string[],
+    typedAccount: string | null,
+    windowStart: string | null,
+  ): Promise<Outcome<StepResult>>
   skipStep(caseId: string, account: number, key: string, reason: string): Promise<Outcome<CaseStep>>
   reverifyStep(caseId: string, account: number, key: string): Promise<Outcome<StepResult>>
   listScenarios(): Promise<PracticeScenario[]>
@@ -172,8 +182,8 @@ export const tauriBackend: Backend = {
   exportCertificate: (profileId) => commands.exportCertificate(profileId),
   procedureView: (caseId) => commands.procedureView(caseId),
   planStep: (caseId, account, key) => commands.planStep(caseId, account, key),
-  runStep: (caseId, account, key, selected, typedAccount) =>
-    commands.runStep(caseId, account, key, selected, typedAccount),
+  runStep: (caseId, account, key, selected, typedAccount, windowStart) =>
+    commands.runStep(caseId, account, key, selected, typedAccount, windowStart),
   skipStep: (caseId, account, key, reason) => commands.skipStep(caseId, account, key, reason),
   reverifyStep: (caseId, account, key) => commands.reverifyStep(caseId, account, key),
   listScenarios: () => commands.listScenarios(),

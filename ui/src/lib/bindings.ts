@@ -71,9 +71,10 @@ export const commands = {
 	planStep: (caseId: string, account: number, key: string) => typedError<StepPlan_Serialize, IpcError>(__TAURI_INVOKE("plan_step", { caseId, account, key })),
 	/**
 	 *  Runs step `key` on the `selected` plan rows, once the admin confirmed (and typed the account
-	 *  name for destructive steps): evidence first, then the change, then the read-back.
+	 *  name for destructive steps): evidence first, then the change, then the read-back. Triage takes
+	 *  the admin's correction of the incident window start, if any.
 	 */
-	runStep: (caseId: string, account: number, key: string, selected: string[], typedAccount: string | null) => typedError<StepResult_Serialize, IpcError>(__TAURI_INVOKE("run_step", { caseId, account, key, selected, typedAccount })),
+	runStep: (caseId: string, account: number, key: string, selected: string[], typedAccount: string | null, windowStart: string | null) => typedError<StepResult_Serialize, IpcError>(__TAURI_INVOKE("run_step", { caseId, account, key, selected, typedAccount, windowStart })),
 	/**  Skips step `key` with the admin's reason (journaled). */
 	skipStep: (caseId: string, account: number, key: string, reason: string) => typedError<CaseStep_Serialize, IpcError>(__TAURI_INVOKE("skip_step", { caseId, account, key, reason })),
 	/**  Reads the tenant back for an interrupted or failed step and records what it found. */
@@ -1019,6 +1020,8 @@ export type StepPlan_Deserialize = {
 	warnings: string[],
 	/**  The evidence saved first. */
 	savedFirst: string[],
+	/**  Triage only: the proposed start of the incident window, which the admin may correct. */
+	windowStart?: string | null,
 };
 
 /**  What a step will change, from a fresh read of the tenant. */
@@ -1035,6 +1038,8 @@ export type StepPlan_Serialize = {
 	warnings: string[],
 	/**  The evidence saved first. */
 	savedFirst: string[],
+	/**  Triage only: the proposed start of the incident window, which the admin may correct. */
+	windowStart: string | null,
 };
 
 /**  What running or re-verifying a step ended with. */

@@ -42,6 +42,7 @@ function methodsPlan(): StepPlan {
     ],
     warnings: [],
     savedFirst: ['The account\'s authentication methods'],
+    windowStart: null,
   }
 }
 
@@ -91,8 +92,9 @@ describe('Containment wizard', () => {
     await startPractice({
       procedureView: async () => ({ status: 'ok', data: procedure([doneTriage, step('methods', 'current', { destructive: true })]) }),
       planStep: async () => ({ status: 'ok', data: methodsPlan() }),
-      runStep: async (_c, _a, _k, selected, typed) => {
+      runStep: async (_c, _a, _k, selected, typed, windowStart) => {
         sent = { selected, typed }
+        expect(windowStart).toBeNull()
         return {
           status: 'ok',
           data: {
@@ -126,6 +128,32 @@ describe('Containment wizard', () => {
     const result = await screen.findByTestId('step-result')
     expect(sent).toEqual({ selected: ['method:phone'], typed: account.toUpperCase() })
     expect(result.textContent).toContain('The phone method is gone')
+  })
+
+  it('sends a corrected incident window start from triage, and none when it was left as proposed', async () => {
+    const sent: (string | null)[] = []
+    await startPractice({
+      procedureView: async () => ({ status: 'ok', data: procedure([step('triage', 'current')]) }),
+      planStep: async () => ({
+        status: 'ok',
+        data: { ...methodsPlan(), step: 'a1.triage', items: [], windowStart: '2026-03-01T19:12:00Z' },
+      }),
+      runStep: async (_c, _a, _k, _s, _t, windowStart) => {
+        sent.push(windowStart)
+        return { status: 'error', error: { kind: 'failed', message: 'stop here' } }
+      },
+    })
+    const input = (await screen.findByTestId('window-start')) as HTMLInputElement
+    expect(new Date(input.value).toISOString()).toBe('2026-03-01T19:12:00.000Z')
+    await fireEvent.click(screen.getByTestId('step-primary'))
+    await fireEvent.click(screen.getByTestId('confirm-run'))
+    await screen.findByTestId('step-error')
+    await fireEvent.input(input, { target: { value: '2026-03-01T18:00' } })
+    await fireEvent.click(screen.getByTestId('step-primary'))
+    await fireEvent.click(screen.getByTestId('confirm-run'))
+    await waitFor(() => expect(sent).toHaveLength(2))
+    expect(sent[0]).toBeNull()
+    expect(sent[1]).toBe(new Date('2026-03-01T18:00').toISOString())
   })
 
   it('cancelling the confirmation changes nothing', async () => {
