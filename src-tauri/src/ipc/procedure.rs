@@ -303,3 +303,45 @@ impl PracticeDebrief {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_debrief_reads_the_simulators_score_and_attacker_log() {
+        let score = json!({
+            "attackerArtefacts": {
+                "total": 5, "removed": 4,
+                "remaining": [{"description": "Inbox rule \"..\""}],
+                "addedDuringExercise": [{"description": "Authenticator added after the reset"}]
+            },
+            "legitimateArtefacts": {"total": 3, "removed": [{"description": "Her own phone"}]},
+            "attackerRegainedAccess": true
+        });
+        let attacker = json!({"log": [
+            {"at": "2025-03-12T23:58:00Z", "userId": "u1", "action": "registeredMethod", "detail": "<b>x</b>"}
+        ]});
+        let debrief = PracticeDebrief::new("http://127.0.0.1:1".into(), &score, &attacker);
+        assert_eq!((debrief.attacker_total, debrief.attacker_removed), (5, 4));
+        assert_eq!(debrief.attacker_remaining, ["Inbox rule \"..\""]);
+        assert_eq!(debrief.added_during_exercise.len(), 1);
+        assert_eq!(debrief.look_alikes_total, 3);
+        assert_eq!(debrief.look_alikes_removed, ["Her own phone"]);
+        assert!(debrief.attacker_regained_access);
+        assert_eq!(debrief.attacker_actions[0].action, "registeredMethod");
+        assert_eq!(
+            debrief.attacker_actions[0].detail, "<b>x</b>",
+            "kept verbatim, shown as text"
+        );
+    }
+
+    #[test]
+    fn an_empty_score_is_read_as_nothing_rather_than_refused() {
+        let debrief = PracticeDebrief::new(String::new(), &json!({}), &json!({}));
+        assert_eq!(debrief.attacker_total, 0);
+        assert!(!debrief.attacker_regained_access);
+        assert!(debrief.attacker_actions.is_empty());
+    }
+}

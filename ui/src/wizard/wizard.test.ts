@@ -72,8 +72,8 @@ function caseView(): CaseView {
   }
 }
 
-/** Starts a practice through the Practice section, as the admin would. */
-async function startPractice(overrides: Partial<Backend>) {
+/** Starts a practice through the Practice section, as the admin would; returns the step panel. */
+async function startPractice(overrides: Partial<Backend>, waitFor = 'step-panel') {
   const backend = fakeBackend({
     listScenarios: async () => [{ name: 'aitm', title: 'Phished through a fake sign-in page', briefing: `A call at 23:40 ${hostile}` }],
     startPractice: async () => ({ status: 'ok', data: caseView() }),
@@ -83,7 +83,7 @@ async function startPractice(overrides: Partial<Backend>) {
   render(App, { backend })
   await fireEvent.click(screen.getByRole('button', { name: 'Practice' }))
   await fireEvent.click(await screen.findByTestId('start-practice'))
-  return screen.findByTestId('step-panel')
+  return screen.findByTestId(waitFor)
 }
 
 describe('Containment wizard', () => {
@@ -266,7 +266,7 @@ describe('Practice', () => {
           attackerActions: [{ at: '2026-03-01T21:05:00Z', action: 'addedInboxRule', detail: hostile }],
         },
       }),
-    }).catch(() => null)
+    }, 'wizard-complete')
     await fireEvent.click(screen.getByTestId('show-debrief'))
     const debrief = await screen.findByTestId('debrief-verdict')
     expect(debrief.textContent).toContain('Contained')
