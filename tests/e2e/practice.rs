@@ -172,6 +172,12 @@ async fn the_aitm_practice_is_contained_through_the_wizard_in_order_with_hostile
             .wait_for_text("[data-testid=training-tenant-url]", |t| t.starts_with("http://127.0.0.1:"))
             .await?;
         assert_eq!(ui.text_of("[data-testid=debrief-regained]").await?, "No");
+        // Kept for reviewers of the debrief screen; a failure to save it is not the test's.
+        if let Ok(png) = ui.client().screenshot().await {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-artifacts");
+            let _ = std::fs::create_dir_all(&dir)
+                .and_then(|()| std::fs::write(dir.join("practice-debrief.png"), png));
+        }
 
         // The order of the changes, from the simulated tenant's own log.
         let actions = get_json(&format!("{url}/_sim/actions"));
