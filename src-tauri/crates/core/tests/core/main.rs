@@ -9,6 +9,7 @@ mod bundle;
 mod cases;
 mod keychain;
 mod practice;
+mod practice_crash;
 mod report;
 mod support;
 mod tenant_connection;
