@@ -10,6 +10,7 @@ mod ipc;
 mod logging;
 mod operations;
 mod practice;
+mod response;
 mod state;
 mod tenants;
 

@@ -19,13 +19,15 @@ use chrono::{DateTime, Duration, Utc};
 use firebreak_core::{
     case::{CaseId, CaseStore, CaseView},
     practice::{self, PracticeOptions, TrainingClock, TrainingControl},
-    procedure::{Procedure, StepView},
     tenant::{self, SignIn, TenantProfile, TrainingTenant},
 };
-use firebreak_graph::{Client, SecretString};
+use firebreak_graph::SecretString;
 use firebreak_sim::{Scenario, SimOptions, SimServer};
 
-use crate::ipc::{IpcError, IpcErrorKind};
+use crate::{
+    ipc::{IpcError, IpcErrorKind},
+    response::Responder,
+};
 
 /// Shipped scenarios that are not incidents (a tenant for load and readiness tests).
 const NOT_INCIDENTS: &[&str] = &["large-tenant", "readiness-gaps"];
@@ -60,12 +62,11 @@ pub struct Practices {
     sessions: Arc<Mutex<HashMap<CaseId, Arc<Session>>>>,
 }
 
-/// One practice: its simulated tenant, a client signed in to it and the case store it stamps.
+/// One practice: its simulated tenant and what the wizard acts on it with (a client signed in to
+/// it and the case store it stamps).
 pub struct Session {
     control: Arc<SimControl>,
-    client: Client,
-    store: CaseStore,
-    protected: Vec<String>,
+    responder: Arc<Responder>,
     settled: AtomicBool,
 }
 
@@ -142,71 +143,37 @@ impl Practices {
         );
         let session = Session {
             control,
-            client,
-            store,
-            protected: training.break_glass_upn.into_iter().collect(),
+            responder: Arc::new(Responder::new(
+                client,
+                store,
+                training.break_glass_upn.into_iter().collect(),
+            )),
             settled: AtomicBool::new(false),
         };
         lock(&self.sessions).insert(case.id.clone(), Arc::new(session));
         Ok(case)
     }
 
+    /// The session of case `id`, if it is a practice of this run.
+    pub fn find(&self, id: &CaseId) -> Option<Arc<Session>> {
+        lock(&self.sessions).get(id).cloned()
+    }
+
     /// The session of case `id`, or why the wizard cannot act on it.
     pub fn session(&self, id: &CaseId) -> Result<Arc<Session>, IpcError> {
-        lock(&self.sessions)
-            .get(id)
-            .cloned()
-            .ok_or_else(|| IpcError {
-                kind: IpcErrorKind::Invalid,
-                message:
-                    "This case has no tenant connected in this run. Practice cases work while \
+        self.find(id).ok_or_else(|| IpcError {
+            kind: IpcErrorKind::Invalid,
+            message: "This case has no tenant connected in this run. Practice cases work while \
                       Firebreak stays open; start the scenario again from Practice."
-                        .into(),
-            })
+                .into(),
+        })
     }
 }
 
 impl Session {
-    /// The case store, timed by the simulated clock.
-    pub fn store(&self) -> &CaseStore {
-        &self.store
-    }
-
-    /// What the procedure needs: the tenant, the store, the protected accounts.
-    pub fn env(&self) -> firebreak_core::procedure::Env<'_, Client> {
-        firebreak_core::procedure::Env {
-            tenant: &self.client,
-            store: &self.store,
-            protected: self.protected.clone(),
-            actor: firebreak_core::case::ADMIN,
-        }
-    }
-
-    /// The compromised-account procedure of the case's `account`-th account (from 1).
-    pub fn procedure(&self, id: &CaseId, account: u32) -> Result<Procedure<Client>, IpcError> {
-        let case = self.store.case(id)?;
-        let index = usize::try_from(account).unwrap_or(0);
-        let name = index
-            .checked_sub(1)
-            .and_then(|i| case.metadata.accounts.get(i))
-            .ok_or_else(|| IpcError {
-                kind: IpcErrorKind::Invalid,
-                message: format!("This case has no account number {account}."),
-            })?;
-        Ok(Procedure::compromised_account(index, name.clone()))
-    }
-
-    /// Where every step of every account of case `id` stands, with the account's number (from 1).
-    pub fn view(&self, id: &CaseId) -> Result<Vec<(u32, String, Vec<StepView>)>, IpcError> {
-        let case = self.store.case(id)?;
-        Ok((1u32..)
-            .zip(&case.metadata.accounts)
-            .map(|(index, account)| {
-                let procedure =
-                    Procedure::<Client>::compromised_account(index as usize, account.clone());
-                (index, account.clone(), procedure.view(&case))
-            })
-            .collect())
+    /// What the wizard acts on the practice tenant with.
+    pub fn responder(&self) -> Arc<Responder> {
+        self.responder.clone()
     }
 
     /// The simulator's base URL (loopback), shown in the debrief for scenario authors.
@@ -256,13 +223,17 @@ mod tests {
         let case = practices.start(&cases, "aitm").await.expect("start");
         assert!(!case.metadata.accounts.is_empty());
         let session = practices.session(&case.id).expect("session");
-        let procedure = session.procedure(&case.id, 1).expect("procedure");
+        let responder = session.responder();
+        let procedure = responder.procedure(&case.id, 1).expect("procedure");
         let plan = procedure
-            .plan(&session.env(), &case.id, "triage")
+            .plan(&responder.env(), &case.id, "triage")
             .await
             .expect("plan");
         assert_eq!(plan.account, case.metadata.accounts[0]);
-        assert!(session.procedure(&case.id, 9).is_err(), "no ninth account");
+        assert!(
+            responder.procedure(&case.id, 9).is_err(),
+            "no ninth account"
+        );
         let other = CaseId::parse("not-a-practice").expect("id");
         assert!(
             practices.session(&other).is_err(),

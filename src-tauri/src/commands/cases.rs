@@ -6,6 +6,7 @@ use tauri::{ipc::Channel, State};
 use firebreak_core::{
     bundle,
     case::{CaseId, ADMIN},
+    tenant::{self, ProfileId},
 };
 
 use crate::{ipc, state::AppState};
@@ -17,14 +18,20 @@ pub fn list_cases(state: State<'_, AppState>) -> Result<Vec<ipc::CaseSummary>, i
     Ok(state.cases().list()?.into_iter().map(Into::into).collect())
 }
 
-/// Declares an incident and returns the new case.
+/// Declares an incident whose response acts on tenant profile `tenant_profile` (checked to
+/// exist) and returns the new case.
 #[tauri::command]
 #[specta::specta]
 pub fn declare_incident(
     state: State<'_, AppState>,
     details: ipc::CaseDetails,
+    tenant_profile: String,
 ) -> Result<ipc::CaseView, ipc::IpcError> {
-    Ok(state.cases().declare(ADMIN, details.try_into()?)?.into())
+    let profile = tenant::get_profile(state.data_root(), &ProfileId::parse(&tenant_profile)?)?;
+    Ok(state
+        .cases()
+        .declare_on(ADMIN, details.try_into()?, Some(profile.id))?
+        .into())
 }
 
 /// One case with its journal, evidence, communication log and steps.

@@ -1,10 +1,11 @@
 //! Commands of the containment wizard and the Practice section. Each unpacks its arguments, asks
-//! the case's practice session for its tenant and calls one function of the procedure engine.
+//! [`crate::response`] for the case's tenant (its practice session, or the tenant profile chosen
+//! at declaration) and calls one function of the procedure engine.
 
 use chrono::{DateTime, Utc};
-use tauri::State;
+use tauri::{AppHandle, Manager, State};
 
-use crate::{ipc, practice::Practices, state::AppState};
+use crate::{ipc, practice::Practices, response, state::AppState, tenants::Tenants};
 use firebreak_core::{
     case::{CaseId, ADMIN},
     procedure::Confirmation,
@@ -14,25 +15,38 @@ use firebreak_core::{
 #[tauri::command]
 #[specta::specta]
 pub fn procedure_view(
+    state: State<'_, AppState>,
     practices: State<'_, Practices>,
     case_id: String,
 ) -> Result<Vec<ipc::AccountProcedure>, ipc::IpcError> {
     let id = CaseId::parse(&case_id)?;
-    let view = practices.session(&id)?.view(&id)?;
-    Ok(view.into_iter().map(Into::into).collect())
+    let case = response::case_to_act_on(&practices, state.cases(), &id)?;
+    Ok(response::view(&case).into_iter().map(Into::into).collect())
+}
+
+/// The responder of case `id`: its practice session or its tenant profile's connection. Takes
+/// the app handle so the commands that reach the tenant keep to their own arguments.
+async fn responder(
+    app: &AppHandle,
+    id: &CaseId,
+) -> Result<std::sync::Arc<response::Responder>, ipc::IpcError> {
+    let state = app.state::<AppState>();
+    let practices = app.state::<Practices>();
+    let tenants = app.state::<Tenants>();
+    response::for_case(&practices, &tenants, state.data_root(), state.cases(), id).await
 }
 
 /// What step `key` of the `account`-th account would change, from a fresh read of the tenant.
 #[tauri::command]
 #[specta::specta]
 pub async fn plan_step(
-    practices: State<'_, Practices>,
+    app: AppHandle,
     case_id: String,
     account: u32,
     key: String,
 ) -> Result<ipc::StepPlan, ipc::IpcError> {
     let id = CaseId::parse(&case_id)?;
-    let session = practices.session(&id)?;
+    let session = responder(&app, &id).await?;
     let procedure = session.procedure(&id, account)?;
     Ok(procedure.plan(&session.env(), &id, &key).await?.into())
 }
@@ -43,7 +57,7 @@ pub async fn plan_step(
 #[tauri::command]
 #[specta::specta]
 pub async fn run_step(
-    practices: State<'_, Practices>,
+    app: AppHandle,
     case_id: String,
     account: u32,
     key: String,
@@ -52,7 +66,7 @@ pub async fn run_step(
     window_start: Option<DateTime<Utc>>,
 ) -> Result<ipc::StepResult, ipc::IpcError> {
     let id = CaseId::parse(&case_id)?;
-    let session = practices.session(&id)?;
+    let session = responder(&app, &id).await?;
     let procedure = session.procedure(&id, account)?;
     let confirmation = Confirmation {
         selected,
@@ -69,6 +83,7 @@ pub async fn run_step(
 #[tauri::command]
 #[specta::specta]
 pub fn skip_step(
+    state: State<'_, AppState>,
     practices: State<'_, Practices>,
     case_id: String,
     account: u32,
@@ -76,24 +91,22 @@ pub fn skip_step(
     reason: String,
 ) -> Result<ipc::CaseStep, ipc::IpcError> {
     let id = CaseId::parse(&case_id)?;
-    let session = practices.session(&id)?;
-    let procedure = session.procedure(&id, account)?;
-    Ok(procedure
-        .skip(session.store(), ADMIN, &id, &key, &reason)?
-        .into())
+    let store = response::journal_for(&practices, state.cases(), &id)?;
+    let procedure = response::procedure(&store, &id, account)?;
+    Ok(procedure.skip(&store, ADMIN, &id, &key, &reason)?.into())
 }
 
 /// Reads the tenant back for an interrupted or failed step and records what it found.
 #[tauri::command]
 #[specta::specta]
 pub async fn reverify_step(
-    practices: State<'_, Practices>,
+    app: AppHandle,
     case_id: String,
     account: u32,
     key: String,
 ) -> Result<ipc::StepResult, ipc::IpcError> {
     let id = CaseId::parse(&case_id)?;
-    let session = practices.session(&id)?;
+    let session = responder(&app, &id).await?;
     let procedure = session.procedure(&id, account)?;
     Ok(procedure.reverify(&session.env(), &id, &key).await?.into())
 }

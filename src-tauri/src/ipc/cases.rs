@@ -490,6 +490,9 @@ pub struct CaseView {
     pub opened_at: DateTime<Utc>,
     /// The current details.
     pub details: CaseDetails,
+    /// The id of the tenant profile the response acts on, chosen at declaration; null for
+    /// practice cases and for cases declared before it was recorded.
+    pub tenant_profile: Option<String>,
     /// The journal's state.
     pub journal: JournalHealth,
     /// True when nothing more may be recorded.
@@ -512,6 +515,7 @@ impl From<case::CaseView> for CaseView {
             folder: v.folder.display().to_string(),
             opened_at: v.opened_at,
             details: v.metadata.into(),
+            tenant_profile: v.tenant_profile.map(|p| p.to_string()),
             journal: v.health.into(),
             entries: v.journal.into_iter().map(Into::into).collect(),
             evidence: v.evidence.into_iter().map(Into::into).collect(),

@@ -11,7 +11,7 @@ import type {
   NotificationInput,
   OnProgress,
 } from '../lib/backend'
-import { fakeBackend } from '../test/fakeBackend'
+import { fakeBackend, trainingProfile } from '../test/fakeBackend'
 import { formatSpan, fromLocalInput, toLocalInput } from './format'
 
 const hostile = '<img src=x onerror="window.pwned=1">'
@@ -48,6 +48,7 @@ function caseView(overrides: Partial<CaseView> = {}): CaseView {
       incidentCommander: 'Sam Okafor',
       externalTicket: 'INC-2041',
     },
+    tenantProfile: null,
     journal: { state: 'intact', description: 'The journal is intact.' },
     readOnly: false,
     entries: [
@@ -159,6 +160,44 @@ describe('Declare an incident', () => {
     expect(details.affectedWorkloads).toEqual(['teams'])
     expect(details.detectedAt).toBe(new Date('2026-03-01T21:40').toISOString())
     expect(details.externalTicket).toBeNull()
+  })
+
+  it('offers the tenant profiles, starts on the default one, labels the training tenant and sends the choice', async () => {
+    const contoso = '1b4e28ba-2fa1-11d2-883f-0016d3cca427'
+    const sent: string[] = []
+    const backend = fakeBackend({
+      listProfiles: async () => ({
+        status: 'ok',
+        data: {
+          profiles: [trainingProfile(), { ...trainingProfile(), id: contoso, displayName: 'Contoso', builtIn: false }],
+          defaultId: contoso,
+        },
+      }),
+      declareIncident: async (_details, tenantProfile) => {
+        sent.push(tenantProfile)
+        return { status: 'ok', data: caseView({ tenantProfile }) }
+      },
+      openCase: async () => ({ status: 'ok', data: caseView({ tenantProfile: 'training' }) }),
+    })
+    render(App, { backend })
+    await fireEvent.click(await screen.findByTestId('declare-incident'))
+    const select = screen.getByTestId('declare-tenant') as HTMLSelectElement
+    await waitFor(() => expect(select.value).toBe(contoso))
+    const options = Array.from(select.options).map((o) => o.textContent ?? '')
+    expect(options[0]).toMatch(/Training tenant \(training — simulated/)
+    expect(options[1]).toBe('Contoso')
+
+    const form = screen.getByTestId('declare-form')
+    const field = (name: string) => form.querySelector(`[name=${name}]`) as HTMLInputElement
+    await fireEvent.input(field('title'), { target: { value: 'Drill' } })
+    await fireEvent.input(field('accounts'), { target: { value: 'j@contoso.com' } })
+    await fireEvent.input(field('commander'), { target: { value: 'Sam' } })
+    await fireEvent.change(select, { target: { value: 'training' } })
+    await fireEvent.click(screen.getByTestId('declare-submit'))
+
+    const header = await screen.findByTestId('case-header')
+    expect(sent).toEqual(['training'])
+    expect((await within(header).findByTestId('case-tenant')).textContent).toBe('Training tenant (training)')
   })
 
   it('shows what the backend refused', async () => {

@@ -106,7 +106,7 @@ export interface Backend {
   /** Writes the runbook into the data folder's reports/ on `paper` (null: the configured one). */
   saveRunbook(paper: Paper | null): Promise<Outcome<SavedDocument>>
   listCases(): Promise<Outcome<CaseSummary[]>>
-  declareIncident(details: CaseDetailsInput): Promise<Outcome<CaseView>>
+  declareIncident(details: CaseDetailsInput, tenantProfile: string): Promise<Outcome<CaseView>>
   openCase(caseId: string): Promise<Outcome<CaseView>>
   updateCase(caseId: string, details: CaseDetailsInput): Promise<Outcome<number>>
   logNotification(caseId: string, notification: NotificationInput): Promise<Outcome<CaseNotification>>
@@ -157,7 +157,7 @@ export const tauriBackend: Backend = {
   saveOrganisation: (organisation) => commands.saveOrganisation(organisation),
   saveRunbook: (paper) => commands.saveRunbook(paper),
   listCases: () => commands.listCases(),
-  declareIncident: (details) => commands.declareIncident(details),
+  declareIncident: (details, tenantProfile) => commands.declareIncident(details, tenantProfile),
   openCase: (caseId) => commands.openCase(caseId),
   updateCase: (caseId, details) => commands.updateCase(caseId, details),
   logNotification: (caseId, notification) => commands.logNotification(caseId, notification),

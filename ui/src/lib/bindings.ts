@@ -10,8 +10,11 @@ export const commands = {
 	appInfo: () => typedError<AppInfo, IpcError>(__TAURI_INVOKE("app_info")),
 	/**  Every case, most recent first. */
 	listCases: () => typedError<CaseSummary[], IpcError>(__TAURI_INVOKE("list_cases")),
-	/**  Declares an incident and returns the new case. */
-	declareIncident: (details: CaseDetails_Deserialize) => typedError<CaseView_Serialize, IpcError>(__TAURI_INVOKE("declare_incident", { details })),
+	/**
+	 *  Declares an incident whose response acts on tenant profile `tenant_profile` (checked to
+	 *  exist) and returns the new case.
+	 */
+	declareIncident: (details: CaseDetails_Deserialize, tenantProfile: string) => typedError<CaseView_Serialize, IpcError>(__TAURI_INVOKE("declare_incident", { details, tenantProfile })),
 	/**  One case with its journal, evidence, communication log and steps. */
 	openCase: (caseId: string) => typedError<CaseView_Serialize, IpcError>(__TAURI_INVOKE("open_case", { caseId })),
 	/**  Replaces a case's details; returns how many fields changed (each is journaled). */
@@ -400,6 +403,11 @@ export type CaseView_Deserialize = {
 	openedAt: string,
 	/**  The current details. */
 	details: CaseDetails_Deserialize,
+	/**
+	 *  The id of the tenant profile the response acts on, chosen at declaration; null for
+	 *  practice cases and for cases declared before it was recorded.
+	 */
+	tenantProfile?: string | null,
 	/**  The journal's state. */
 	journal: JournalHealth,
 	/**  True when nothing more may be recorded. */
@@ -424,6 +432,11 @@ export type CaseView_Serialize = {
 	openedAt: string,
 	/**  The current details. */
 	details: CaseDetails_Serialize,
+	/**
+	 *  The id of the tenant profile the response acts on, chosen at declaration; null for
+	 *  practice cases and for cases declared before it was recorded.
+	 */
+	tenantProfile: string | null,
 	/**  The journal's state. */
 	journal: JournalHealth,
 	/**  True when nothing more may be recorded. */

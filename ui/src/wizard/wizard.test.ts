@@ -63,6 +63,7 @@ function caseView(): CaseView {
       incidentCommander: 'Practice run',
       externalTicket: null,
     },
+    tenantProfile: null,
     journal: { state: 'intact', description: 'The journal is intact.' },
     readOnly: false,
     entries: [],

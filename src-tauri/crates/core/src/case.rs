@@ -41,7 +41,7 @@ use self::{
     metadata::{CaseMetadata, FieldChange},
     steps::{StepAction, StepState},
 };
-use crate::{clock::SharedClock, paths::DataRoot, Error};
+use crate::{clock::SharedClock, paths::DataRoot, tenant::ProfileId, Error};
 
 /// The actor name for the person at the keyboard.
 pub const ADMIN: &str = "admin";
@@ -127,6 +127,9 @@ pub struct CaseView {
     pub opened_at: DateTime<Utc>,
     /// The current metadata.
     pub metadata: CaseMetadata,
+    /// The tenant profile the response acts on, chosen at declaration. `None` for cases declared
+    /// before Firebreak recorded it, and for practice cases (their tenant lives in the run).
+    pub tenant_profile: Option<ProfileId>,
     /// Whether the journal's chain holds. Anything but intact makes the case read-only.
     pub health: JournalHealth,
     /// The journal entries that could be read, oldest first.
@@ -175,6 +178,9 @@ pub struct CaseSummary {
 struct OpenedDetails {
     case_id: CaseId,
     metadata: CaseMetadata,
+    // Absent from journals written before the profile was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tenant_profile: Option<ProfileId>,
 }
 
 /// `metadata_changed` details.
@@ -271,6 +277,17 @@ impl CaseStore {
 
     /// Declares an incident: creates its folder and journal with the metadata.
     pub fn declare(&self, actor: &str, metadata: CaseMetadata) -> Result<CaseView, Error> {
+        self.declare_on(actor, metadata, None)
+    }
+
+    /// Declares an incident whose response acts on tenant profile `tenant_profile`, recorded in
+    /// the declaration entry of the journal (and in `case.json`).
+    pub fn declare_on(
+        &self,
+        actor: &str,
+        metadata: CaseMetadata,
+        tenant_profile: Option<ProfileId>,
+    ) -> Result<CaseView, Error> {
         let now = self.clock.now();
         let metadata = metadata.normalised(now)?;
         let _guard = self.guard();
@@ -295,6 +312,7 @@ impl CaseStore {
             let details = to_details(&OpenedDetails {
                 case_id: id.clone(),
                 metadata: metadata.clone(),
+                tenant_profile: tenant_profile.clone(),
             })?;
             writer.append(NewEntry {
                 time: now,
@@ -303,7 +321,7 @@ impl CaseStore {
                 step: None,
                 details,
             })?;
-            write_case_file(&staging, &id, now, &metadata)?;
+            write_case_file(&staging, &id, now, &metadata, tenant_profile.as_ref())?;
             write_communications(&staging, &id, &[])?;
             durable::sync_dir(&staging)?;
             std::fs::rename(&staging, self.case_dir(&id))
@@ -344,7 +362,13 @@ impl CaseStore {
             metadata: metadata.clone(),
         })?;
         self.append(&loaded, actor, EntryKind::MetadataChanged, None, details)?;
-        write_case_file(&loaded.view.folder, id, loaded.view.opened_at, &metadata)?;
+        write_case_file(
+            &loaded.view.folder,
+            id,
+            loaded.view.opened_at,
+            &metadata,
+            loaded.view.tenant_profile.as_ref(),
+        )?;
         Ok(changes)
     }
 
@@ -736,6 +760,7 @@ fn replay(
         folder,
         opened_at: first.time,
         metadata,
+        tenant_profile: opened.tenant_profile,
         health: scan.health.clone(),
         journal: scan.entries.clone(),
         evidence,
@@ -774,8 +799,12 @@ fn write_case_file(
     id: &CaseId,
     opened_at: DateTime<Utc>,
     metadata: &CaseMetadata,
+    tenant_profile: Option<&ProfileId>,
 ) -> Result<(), Error> {
-    let body = json!({ "caseId": id, "openedAt": opened_at, "metadata": metadata });
+    let mut body = json!({ "caseId": id, "openedAt": opened_at, "metadata": metadata });
+    if let Some(profile) = tenant_profile {
+        body["tenantProfile"] = json!(profile);
+    }
     write_json(&folder.join(CASE_FILE), &body)
 }
 
@@ -894,5 +923,67 @@ fn short_value(value: Option<&Value>) -> String {
             .collect::<Vec<_>>()
             .join(", "),
         Some(other) => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn metadata(now: DateTime<Utc>) -> CaseMetadata {
+        CaseMetadata {
+            title: "Invoice fraud".into(),
+            detected_at: now,
+            aware_at: now,
+            alert_source: metadata::AlertSource::UserReport,
+            indicators: vec![],
+            affected_workloads: vec![],
+            severity: metadata::Severity::High,
+            accounts: vec!["j.doe@contoso.com".into()],
+            incident_commander: "Sam".into(),
+            external_ticket: None,
+        }
+    }
+
+    fn store(root: &std::path::Path) -> (CaseStore, DateTime<Utc>) {
+        let now = Utc::now();
+        let root = DataRoot::open(root).expect("root");
+        let store = CaseStore::new(&root, Arc::new(ManualClock::new(now))).expect("store");
+        (store, now)
+    }
+
+    #[test]
+    fn the_tenant_profile_chosen_at_declaration_is_journaled_and_survives_edits() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (store, now) = store(tmp.path());
+        let case = store
+            .declare_on(ADMIN, metadata(now), Some(ProfileId::training()))
+            .expect("declare");
+        assert_eq!(case.tenant_profile, Some(ProfileId::training()));
+        assert_eq!(
+            case.journal[0].details["tenantProfile"],
+            json!(ProfileId::training())
+        );
+        let edited = CaseMetadata {
+            title: "Invoice fraud, finance".into(),
+            ..metadata(now)
+        };
+        store
+            .update_metadata(&case.id, ADMIN, edited)
+            .expect("edit");
+        let again = store.case(&case.id).expect("read");
+        assert_eq!(again.tenant_profile, Some(ProfileId::training()));
+        let file = std::fs::read_to_string(again.folder.join(CASE_FILE)).expect("case.json");
+        assert!(file.contains("tenantProfile"), "{file}");
+    }
+
+    #[test]
+    fn a_case_declared_without_a_profile_reads_back_without_one() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (store, now) = store(tmp.path());
+        let case = store.declare(ADMIN, metadata(now)).expect("declare");
+        assert!(case.journal[0].details.get("tenantProfile").is_none());
+        assert_eq!(store.case(&case.id).expect("read").tenant_profile, None);
     }
 }
