@@ -13,6 +13,7 @@
 mod harness;
 
 mod cases;
+mod declared;
 mod home;
 mod practice;
 mod readiness;
