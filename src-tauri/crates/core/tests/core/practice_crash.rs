@@ -1,7 +1,10 @@
 //! A real crash in the middle of containment. The test process runs the training tenant (so the
 //! tenant outlives the application); a child process — this test binary again, selected by an
 //! environment variable — runs the compromised-account procedure against it and is SIGKILLed
-//! while the revoke step is under way: after `step_started` is journaled, before the step ends.
+//! while the revoke step is under way: after `step_started` is journaled, before the step ends —
+//! once as soon as the step starts (the change normally never reaches the tenant) and once after
+//! the tenant took the change (while the child reads it back), so both answers of the
+//! re-verification are exercised.
 //! The restarted application must report the step interrupted, refuse to run it again blindly,
 //! re-verify it against the tenant, and carry on, with the change made at most once.
 
