@@ -353,99 +353,102 @@ async fn plan_preserve<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Pla
         since: Some(since),
         ..SignInQuery::default()
     };
-    let mut details = Vec::new();
-    let r = cx.tenant.sign_ins(&base).await.map(|f| {
-        (
-            f.items.len(),
-            capture(
-                "preserve",
-                "sign-ins-interactive",
-                "Interactive sign-ins, 30 days, full detail",
-                "GET /auditLogs/signIns",
-                &f.pages,
-            ),
-        )
-    });
-    note(&mut details, &mut plan, "Interactive sign-ins", r);
     let non = SignInQuery {
         event_types: vec![SignInEventType::NonInteractiveUser],
         ..base.clone()
     };
-    let r = cx.tenant.sign_ins(&non).await.map(|f| {
+    // The reads are independent: issue them together, then keep what came back in a fixed order
+    // so the evidence list reads the same on every run.
+    let (interactive, non_interactive, methods, mailbox, grants) = futures_util::future::join5(
+        cx.tenant.sign_ins(&base),
+        cx.tenant.sign_ins(&non),
+        cx.tenant.methods(cx.user),
+        cx.tenant.mailbox(cx.user),
+        cx.tenant.user_grants(cx.user),
+    )
+    .await;
+    let mut details = Vec::new();
+    note(
+        &mut details,
+        &mut plan,
+        "Interactive sign-ins",
         (
-            f.items.len(),
-            capture(
-                "preserve",
-                "sign-ins-non-interactive",
-                "Non-interactive sign-ins, 30 days, full detail",
-                "GET /beta/auditLogs/signIns",
-                &f.pages,
-            ),
-        )
-    });
-    note(&mut details, &mut plan, "Non-interactive sign-ins", r);
-    let r = cx.tenant.methods(cx.user).await.map(|f| {
+            "sign-ins-interactive",
+            "Interactive sign-ins, 30 days, full detail",
+            "GET /auditLogs/signIns",
+        ),
+        interactive.map(Fetched::erase),
+    );
+    note(
+        &mut details,
+        &mut plan,
+        "Non-interactive sign-ins",
         (
-            f.items.len(),
-            capture(
-                "preserve",
-                "methods",
-                "Authentication methods",
-                "GET /users/{id}/authentication/methods",
-                &f.pages,
-            ),
-        )
-    });
-    note(&mut details, &mut plan, "Authentication methods", r);
-    match cx.tenant.mailbox(cx.user).await {
+            "sign-ins-non-interactive",
+            "Non-interactive sign-ins, 30 days, full detail",
+            "GET /beta/auditLogs/signIns",
+        ),
+        non_interactive.map(Fetched::erase),
+    );
+    note(
+        &mut details,
+        &mut plan,
+        "Authentication methods",
+        (
+            "methods",
+            "Authentication methods",
+            "GET /users/{id}/authentication/methods",
+        ),
+        methods.map(Fetched::erase),
+    );
+    match mailbox {
         Ok(Some(mailbox)) => {
-            details.push("Mailbox settings (forwarding, send on behalf)".into());
-            plan.captures.extend(capture(
-                "preserve",
-                "mailbox",
-                "Mailbox (Get-Mailbox)",
-                "Exchange Get-Mailbox",
-                &mailbox.pages,
-            ));
-            let r = cx.tenant.inbox_rules(cx.user).await.map(|f| {
+            let (rules, permissions, send_as) = futures_util::future::join3(
+                cx.tenant.inbox_rules(cx.user),
+                cx.tenant.mailbox_permissions(cx.user),
+                cx.tenant.recipient_permissions(cx.user),
+            )
+            .await;
+            note(
+                &mut details,
+                &mut plan,
+                "Mailbox settings (forwarding, send on behalf)",
+                ("mailbox", "Mailbox (Get-Mailbox)", "Exchange Get-Mailbox"),
+                Ok(mailbox.erase()),
+            );
+            note(
+                &mut details,
+                &mut plan,
+                "Inbox rules",
                 (
-                    f.items.len(),
-                    capture(
-                        "preserve",
-                        "inbox-rules",
-                        "Inbox rules including hidden ones, full definition",
-                        "Exchange Get-InboxRule -IncludeHidden",
-                        &f.pages,
-                    ),
-                )
-            });
-            note(&mut details, &mut plan, "Inbox rules", r);
-            let r = cx.tenant.mailbox_permissions(cx.user).await.map(|f| {
+                    "inbox-rules",
+                    "Inbox rules including hidden ones, full definition",
+                    "Exchange Get-InboxRule -IncludeHidden",
+                ),
+                rules.map(Fetched::erase),
+            );
+            note(
+                &mut details,
+                &mut plan,
+                "Mailbox permissions",
                 (
-                    f.items.len(),
-                    capture(
-                        "preserve",
-                        "mailbox-permissions",
-                        "Mailbox permissions",
-                        "Exchange Get-MailboxPermission",
-                        &f.pages,
-                    ),
-                )
-            });
-            note(&mut details, &mut plan, "Mailbox permissions", r);
-            let r = cx.tenant.recipient_permissions(cx.user).await.map(|f| {
+                    "mailbox-permissions",
+                    "Mailbox permissions",
+                    "Exchange Get-MailboxPermission",
+                ),
+                permissions.map(Fetched::erase),
+            );
+            note(
+                &mut details,
+                &mut plan,
+                "SendAs permissions",
                 (
-                    f.items.len(),
-                    capture(
-                        "preserve",
-                        "send-as",
-                        "SendAs permissions",
-                        "Exchange Get-RecipientPermission",
-                        &f.pages,
-                    ),
-                )
-            });
-            note(&mut details, &mut plan, "SendAs permissions", r);
+                    "send-as",
+                    "SendAs permissions",
+                    "Exchange Get-RecipientPermission",
+                ),
+                send_as.map(Fetched::erase),
+            );
         }
         Ok(None) => plan
             .warnings
@@ -454,19 +457,17 @@ async fn plan_preserve<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Pla
             "The mailbox could not be read and will be missing from the evidence: {e}"
         )),
     }
-    let r = cx.tenant.user_grants(cx.user).await.map(|f| {
+    note(
+        &mut details,
+        &mut plan,
+        "Consent grants",
         (
-            f.items.len(),
-            capture(
-                "preserve",
-                "grants",
-                "Delegated consent grants of the account",
-                "GET /users/{id}/oauth2PermissionGrants",
-                &f.pages,
-            ),
-        )
-    });
-    note(&mut details, &mut plan, "Consent grants", r);
+            "grants",
+            "Delegated consent grants of the account",
+            "GET /users/{id}/oauth2PermissionGrants",
+        ),
+        grants.map(Fetched::erase),
+    );
     plan.items.push(PlanItem {
         id: "export".into(),
         kind: "Export".into(),
@@ -482,16 +483,25 @@ async fn plan_preserve<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Pla
     Ok(plan)
 }
 
+/// Records one read of the preserve step: its count in the plan and its pages as captures, or a
+/// warning that it will be missing from the evidence.
 fn note(
     details: &mut Vec<String>,
     plan: &mut Plan,
     what: &str,
-    result: Result<(usize, Vec<Capture>), firebreak_graph::Error>,
+    (name, description, operation): (&str, &str, &str),
+    result: Result<Fetched<()>, firebreak_graph::Error>,
 ) {
     match result {
-        Ok((n, caps)) => {
-            details.push(format!("{what}: {n}"));
-            plan.captures.extend(caps);
+        Ok(fetched) => {
+            details.push(format!("{what}: {}", fetched.items.len()));
+            plan.captures.extend(capture(
+                "preserve",
+                name,
+                description,
+                operation,
+                &fetched.pages,
+            ));
         }
         Err(e) => plan.warnings.push(format!(
             "{what} could not be read and will be missing from the evidence: {e}"

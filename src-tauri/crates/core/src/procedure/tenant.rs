@@ -27,6 +27,15 @@ pub struct Fetched<T> {
 }
 
 impl<T> Fetched<T> {
+    /// The same pages with the decoded items reduced to a count's worth of `()`, for code that
+    /// keeps raw pages and counts regardless of the item type.
+    pub fn erase(self) -> Fetched<()> {
+        Fetched {
+            pages: self.pages,
+            items: vec![(); self.items.len()],
+        }
+    }
+
     fn from_page(page: Page<T>) -> Self {
         Self {
             pages: vec![page.raw],
