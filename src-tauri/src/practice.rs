@@ -19,9 +19,8 @@ use chrono::{DateTime, Duration, Utc};
 use firebreak_core::{
     case::{CaseId, CaseStore, CaseView},
     practice::{self, PracticeOptions, TrainingClock, TrainingControl},
-    tenant::{self, SignIn, TenantProfile, TrainingTenant},
+    tenant::{self, SignIn, TenantProfile},
 };
-use firebreak_graph::SecretString;
 use firebreak_sim::{Scenario, SimOptions, SimServer};
 
 use crate::{
@@ -105,28 +104,13 @@ impl Practices {
         };
         let scenario = Scenario::builtin(name).map_err(|e| could_not(e.to_string()))?;
         let title = scenario.title().to_owned();
-        let training = TrainingTenant {
-            base_url: String::new(),
-            tenant_id: String::new(),
-            client_id: scenario.client_id().to_owned(),
-            client_secret: SecretString::from(scenario.client_secret().unwrap_or("").to_owned()),
-            break_glass_upn: scenario
-                .user_principal_names()
-                .into_iter()
-                .find(|u| u.starts_with("breakglass@")),
-        };
         let options = SimOptions {
             clock_rate: 1.0,
             ..SimOptions::default()
         };
-        let server = SimServer::start(scenario, options)
+        let (server, training) = crate::tenants::start_simulated(scenario, options)
             .await
-            .map_err(|e| could_not(e.to_string()))?;
-        let training = TrainingTenant {
-            base_url: server.base_url(),
-            tenant_id: server.tenant_id(),
-            ..training
-        };
+            .map_err(could_not)?;
         let control = Arc::new(SimControl(server));
         let clock = TrainingClock(control.clone());
         let client = tenant::connect(

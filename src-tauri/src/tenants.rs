@@ -163,27 +163,10 @@ async fn start_training(scenario: &str) -> Result<Training, IpcError> {
     };
     let started = Instant::now();
     let scenario = Scenario::builtin(scenario).map_err(|e| failed(e.to_string()))?;
-    let client_id = scenario.client_id().to_owned();
-    let client_secret = scenario
-        .client_secret()
-        .map(|s| SecretString::from(s.to_owned()))
-        .ok_or_else(|| failed("the scenario's app has no client secret".into()))?;
-    // Shipped scenarios name their emergency-access account `breakglass@<tenant domain>`.
-    let break_glass_upn = scenario
-        .user_principal_names()
-        .into_iter()
-        .find(|upn| upn.starts_with("breakglass@"));
     let name = scenario.name().to_owned();
-    let server = SimServer::start(scenario, SimOptions::default())
+    let (server, tenant) = start_simulated(scenario, SimOptions::default())
         .await
-        .map_err(|e| failed(e.to_string()))?;
-    let tenant = TrainingTenant {
-        base_url: server.base_url(),
-        tenant_id: server.tenant_id(),
-        client_id,
-        client_secret,
-        break_glass_upn,
-    };
+        .map_err(failed)?;
     log::info!(
         "training tenant ({name}) listening on {} after {} ms",
         tenant.base_url,
@@ -193,6 +176,34 @@ async fn start_training(scenario: &str) -> Result<Training, IpcError> {
         _server: server,
         tenant,
     })
+}
+
+/// Starts the simulator on `scenario` and returns it with the credentials Firebreak signs in to it
+/// with. Shipped scenarios name their emergency-access account `breakglass@<tenant domain>`.
+pub async fn start_simulated(
+    scenario: Scenario,
+    options: SimOptions,
+) -> Result<(SimServer, TrainingTenant), String> {
+    let client_id = scenario.client_id().to_owned();
+    let client_secret = scenario
+        .client_secret()
+        .map(|s| SecretString::from(s.to_owned()))
+        .ok_or("the scenario's app has no client secret")?;
+    let break_glass_upn = scenario
+        .user_principal_names()
+        .into_iter()
+        .find(|upn| upn.starts_with("breakglass@"));
+    let server = SimServer::start(scenario, options)
+        .await
+        .map_err(|e| e.to_string())?;
+    let tenant = TrainingTenant {
+        base_url: server.base_url(),
+        tenant_id: server.tenant_id(),
+        client_id,
+        client_secret,
+        break_glass_upn,
+    };
+    Ok((server, tenant))
 }
 
 #[cfg(test)]

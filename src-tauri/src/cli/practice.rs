@@ -14,9 +14,8 @@ use firebreak_core::{
     case::{CaseStore, ADMIN},
     paths::DataRoot,
     practice::{self, PracticeOptions, TrainingClock, TrainingControl},
-    tenant::{self, SignIn, TenantProfile, TrainingTenant},
+    tenant::{self, SignIn, TenantProfile},
 };
-use firebreak_graph::SecretString;
 use firebreak_sim::{Scenario, SimOptions, SimServer};
 
 const USAGE: &str = "usage: firebreak practice --scenario NAME_OR_PATH --accept-recommended [--bundle FILE.zip] [--data-dir FOLDER]";
@@ -123,25 +122,9 @@ async fn practise(request: Request) -> Result<ExitCode, String> {
     } else {
         scenario.title().to_owned()
     };
-    let secret = scenario
-        .client_secret()
-        .map(|s| SecretString::from(s.to_owned()))
-        .ok_or("the scenario's app has no client secret")?;
-    let client_id = scenario.client_id().to_owned();
-    let break_glass = scenario
-        .user_principal_names()
-        .into_iter()
-        .find(|u| u.starts_with("breakglass@"));
-    let server = SimServer::start(scenario, SimOptions::default())
-        .await
-        .map_err(|e| e.to_string())?;
-    let training = TrainingTenant {
-        base_url: server.base_url(),
-        tenant_id: server.tenant_id(),
-        client_id,
-        client_secret: secret,
-        break_glass_upn: break_glass.clone(),
-    };
+    let (server, training) =
+        crate::tenants::start_simulated(scenario, SimOptions::default()).await?;
+    let break_glass = training.break_glass_upn.clone();
     let control = Arc::new(Control(server));
     let clock = TrainingClock(control.clone());
     let client = tenant::connect(
