@@ -468,6 +468,7 @@ fn peak_rss_kib() -> u64 {
 
 /// Not a test on its own: when run as a child with `FIREBREAK_TEST_CHILD_BUNDLE` set, writes a
 /// case with several hundred MB of evidence, exports and verifies it, and prints its peak RSS.
+#[ignore = "the entry point of a child process, started by the test that needs it"]
 #[test]
 fn child_exports_a_large_bundle_and_reports_its_memory() {
     let Some(dir) = std::env::var_os(CHILD_BUNDLE) else {
@@ -526,6 +527,7 @@ fn a_bundle_of_several_hundred_megabytes_is_written_and_verified_in_bounded_memo
         .args([
             "--exact",
             "bundle::child_exports_a_large_bundle_and_reports_its_memory",
+            "--ignored",
             "--nocapture",
         ])
         .env(CHILD_BUNDLE, tmp.path())

@@ -124,6 +124,7 @@ async fn run_recommended(
 
 /// Not a test on its own: when run as a child with `FIREBREAK_TEST_CHILD_SIM_URL` set, runs the
 /// whole compromised-account procedure on the case named by the other variables until killed.
+#[ignore = "the entry point of a child process, started by the test that needs it"]
 #[tokio::test(flavor = "multi_thread")]
 async fn child_runs_the_procedure_until_killed() {
     let Ok(base_url) = std::env::var(CHILD_SIM_URL) else {
@@ -252,6 +253,7 @@ async fn kill_child_inside_step(watch: &Watch<'_>, point: KillPoint) -> Vec<Jour
             .args([
                 "--exact",
                 "practice_crash::child_runs_the_procedure_until_killed",
+                "--ignored",
                 "--nocapture",
             ])
             .env(CHILD_SIM_URL, watch.sim.base_url())
