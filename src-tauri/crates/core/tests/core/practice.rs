@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use firebreak_core::{
-    case::{steps::StepStatus, CaseStore, ADMIN},
+    case::{steps::StepStatus, CaseId, CaseStore, ADMIN},
     paths::DataRoot,
     practice::{self, PracticeOptions, TrainingClock, TrainingControl},
     procedure::{Confirmation, Env, Procedure},
@@ -73,6 +73,43 @@ async fn lab(name: &str) -> Lab {
         control,
         client,
         store,
+    }
+}
+
+impl Lab {
+    /// The engine's environment on this lab's tenant and case store, protecting `protected`.
+    fn env(&self, protected: &[&str]) -> Env<'_, Client> {
+        Env {
+            tenant: &self.client,
+            store: &self.store,
+            protected: protected.iter().map(|a| (*a).to_owned()).collect(),
+            actor: ADMIN,
+        }
+    }
+}
+
+/// Plans each of `keys` afresh and runs it with the tool's recommendation: used for the steps
+/// before the destructive ones, which need no typed account name.
+async fn run_recommended(
+    procedure: &Procedure<Client>,
+    env: &Env<'_, Client>,
+    case_id: &CaseId,
+    keys: &[&str],
+) {
+    for key in keys {
+        let plan = procedure.plan(env, case_id, key).await.unwrap();
+        procedure
+            .run(
+                env,
+                case_id,
+                key,
+                &Confirmation {
+                    selected: plan.recommended(),
+                    ..Confirmation::default()
+                },
+            )
+            .await
+            .unwrap();
     }
 }
 
@@ -209,12 +246,7 @@ async fn a_step_cannot_run_before_the_steps_above_it_and_destructive_steps_need_
         .store
         .declare(ADMIN, case_metadata(account, lab.control.now()))
         .unwrap();
-    let env = Env {
-        tenant: &lab.client,
-        store: &lab.store,
-        protected: vec![BREAK_GLASS.into()],
-        actor: ADMIN,
-    };
+    let env = lab.env(&[BREAK_GLASS]);
     let procedure = Procedure::<Client>::compromised_account(1, account);
     let err = procedure
         .run(
@@ -233,21 +265,7 @@ async fn a_step_cannot_run_before_the_steps_above_it_and_destructive_steps_need_
         err.to_string().contains("Triage"),
         "names the step that comes first: {err}"
     );
-    for key in ["triage", "preserve"] {
-        let plan = procedure.plan(&env, &case.id, key).await.unwrap();
-        procedure
-            .run(
-                &env,
-                &case.id,
-                key,
-                &Confirmation {
-                    selected: plan.recommended(),
-                    ..Confirmation::default()
-                },
-            )
-            .await
-            .unwrap();
-    }
+    run_recommended(&procedure, &env, &case.id, &["triage", "preserve"]).await;
     let err = procedure
         .run(
             &env,
@@ -275,28 +293,9 @@ async fn the_break_glass_account_is_never_disabled() {
         .store
         .declare(ADMIN, case_metadata(BREAK_GLASS, lab.control.now()))
         .unwrap();
-    let env = Env {
-        tenant: &lab.client,
-        store: &lab.store,
-        protected: vec![BREAK_GLASS.into()],
-        actor: ADMIN,
-    };
+    let env = lab.env(&[BREAK_GLASS]);
     let procedure = Procedure::<Client>::compromised_account(1, BREAK_GLASS);
-    for key in ["triage", "preserve"] {
-        let plan = procedure.plan(&env, &case.id, key).await.unwrap();
-        procedure
-            .run(
-                &env,
-                &case.id,
-                key,
-                &Confirmation {
-                    selected: plan.recommended(),
-                    ..Confirmation::default()
-                },
-            )
-            .await
-            .unwrap();
-    }
+    run_recommended(&procedure, &env, &case.id, &["triage", "preserve"]).await;
     let err = procedure
         .run(
             &env,
@@ -321,28 +320,9 @@ async fn resetting_the_password_before_revoking_sessions_lets_the_attacker_regis
         .store
         .declare(ADMIN, case_metadata(account, lab.control.now()))
         .unwrap();
-    let env = Env {
-        tenant: &lab.client,
-        store: &lab.store,
-        protected: vec![BREAK_GLASS.into()],
-        actor: ADMIN,
-    };
+    let env = lab.env(&[BREAK_GLASS]);
     let procedure = Procedure::<Client>::compromised_account(1, account);
-    for key in ["triage", "preserve"] {
-        let plan = procedure.plan(&env, &case.id, key).await.unwrap();
-        procedure
-            .run(
-                &env,
-                &case.id,
-                key,
-                &Confirmation {
-                    selected: plan.recommended(),
-                    ..Confirmation::default()
-                },
-            )
-            .await
-            .unwrap();
-    }
+    run_recommended(&procedure, &env, &case.id, &["triage", "preserve"]).await;
     // The only way past the order is to skip with a reason — which the journal keeps.
     procedure
         .skip(
@@ -404,28 +384,9 @@ async fn an_interrupted_step_is_reverified_against_the_tenant_not_repeated() {
         .store
         .declare(ADMIN, case_metadata(account, lab.control.now()))
         .unwrap();
-    let env = Env {
-        tenant: &lab.client,
-        store: &lab.store,
-        protected: vec![],
-        actor: ADMIN,
-    };
+    let env = lab.env(&[]);
     let procedure = Procedure::<Client>::compromised_account(1, account);
-    for key in ["triage", "preserve"] {
-        let plan = procedure.plan(&env, &case.id, key).await.unwrap();
-        procedure
-            .run(
-                &env,
-                &case.id,
-                key,
-                &Confirmation {
-                    selected: plan.recommended(),
-                    ..Confirmation::default()
-                },
-            )
-            .await
-            .unwrap();
-    }
+    run_recommended(&procedure, &env, &case.id, &["triage", "preserve"]).await;
     // A crash between the change and its record: started, performed, never finished.
     lab.store
         .start_step(
