@@ -53,7 +53,8 @@ pub async fn plan_step(
 
 /// Runs step `key` on the `selected` plan rows, once the admin confirmed (and typed the account
 /// name for destructive steps): evidence first, then the change, then the read-back. Triage takes
-/// the admin's correction of the incident window start, if any.
+/// the admin's correction of the incident window start, if any; `note` is journaled with the step
+/// (a manual blast-radius check's finding in the admin's words).
 #[tauri::command]
 #[specta::specta]
 pub async fn run_step(
@@ -64,6 +65,7 @@ pub async fn run_step(
     selected: Vec<String>,
     typed_account: Option<String>,
     window_start: Option<DateTime<Utc>>,
+    note: Option<String>,
 ) -> Result<ipc::StepResult, ipc::IpcError> {
     let id = CaseId::parse(&case_id)?;
     let session = responder(&app, &id).await?;
@@ -72,6 +74,7 @@ pub async fn run_step(
         selected,
         typed_account,
         window_start,
+        note,
     };
     Ok(procedure
         .run(&session.env(), &id, &key, &confirmation)

@@ -40,6 +40,9 @@ pub struct WizardStep {
     pub id: String,
     /// The key the step commands take (`revoke`).
     pub key: String,
+    /// `triage`, `contain`, `blast` or `recover`: a step needs every step of an earlier phase
+    /// done; blast-radius checks can be done in any order (several are `current` at once).
+    pub phase: String,
     /// Its title.
     pub title: String,
     /// Why it comes where it does.
@@ -66,6 +69,7 @@ impl From<procedure::StepView> for WizardStep {
         Self {
             id: v.id,
             key: v.info.key.into(),
+            phase: v.info.phase.as_str().into(),
             title: v.info.title.into(),
             why: v.info.why.into(),
             effect: v.info.effect.into(),

@@ -132,7 +132,8 @@ export interface Backend {
   planStep(caseId: string, account: number, key: string): Promise<Outcome<StepPlan>>
   /**
    * Runs a confirmed step on the `selected` plan rows; evidence first, then the change, then the
-   * read-back. `windowStart` (triage only) corrects the proposed incident window start.
+   * read-back. `windowStart` (triage only) corrects the proposed incident window start; `note` is
+   * journaled with the step (a manual blast-radius check's finding in the admin's words).
    */
   runStep(
     caseId: string,
@@ -141,6 +142,7 @@ export interface Backend {
     selected: string[],
     typedAccount: string | null,
     windowStart: string | null,
+    note?: string | null,
   ): Promise<Outcome<StepResult>>
   skipStep(caseId: string, account: number, key: string, reason: string): Promise<Outcome<CaseStep>>
   reverifyStep(caseId: string, account: number, key: string): Promise<Outcome<StepResult>>
@@ -182,8 +184,8 @@ export const tauriBackend: Backend = {
   exportCertificate: (profileId) => commands.exportCertificate(profileId),
   procedureView: (caseId) => commands.procedureView(caseId),
   planStep: (caseId, account, key) => commands.planStep(caseId, account, key),
-  runStep: (caseId, account, key, selected, typedAccount, windowStart) =>
-    commands.runStep(caseId, account, key, selected, typedAccount, windowStart),
+  runStep: (caseId, account, key, selected, typedAccount, windowStart, note) =>
+    commands.runStep(caseId, account, key, selected, typedAccount, windowStart, note ?? null),
   skipStep: (caseId, account, key, reason) => commands.skipStep(caseId, account, key, reason),
   reverifyStep: (caseId, account, key) => commands.reverifyStep(caseId, account, key),
   listScenarios: () => commands.listScenarios(),

@@ -75,9 +75,10 @@ export const commands = {
 	/**
 	 *  Runs step `key` on the `selected` plan rows, once the admin confirmed (and typed the account
 	 *  name for destructive steps): evidence first, then the change, then the read-back. Triage takes
-	 *  the admin's correction of the incident window start, if any.
+	 *  the admin's correction of the incident window start, if any; `note` is journaled with the step
+	 *  (a manual blast-radius check's finding in the admin's words).
 	 */
-	runStep: (caseId: string, account: number, key: string, selected: string[], typedAccount: string | null, windowStart: string | null) => typedError<StepResult_Serialize, IpcError>(__TAURI_INVOKE("run_step", { caseId, account, key, selected, typedAccount, windowStart })),
+	runStep: (caseId: string, account: number, key: string, selected: string[], typedAccount: string | null, windowStart: string | null, note: string | null) => typedError<StepResult_Serialize, IpcError>(__TAURI_INVOKE("run_step", { caseId, account, key, selected, typedAccount, windowStart, note })),
 	/**  Skips step `key` with the admin's reason (journaled). */
 	skipStep: (caseId: string, account: number, key: string, reason: string) => typedError<CaseStep_Serialize, IpcError>(__TAURI_INVOKE("skip_step", { caseId, account, key, reason })),
 	/**  Reads the tenant back for an interrupted or failed step and records what it found. */
@@ -1180,6 +1181,11 @@ export type WizardStep_Deserialize = {
 	id: string,
 	/**  The key the step commands take (`revoke`). */
 	key: string,
+	/**
+	 *  `triage`, `contain`, `blast` or `recover`: a step needs every step of an earlier phase
+	 *  done; blast-radius checks can be done in any order (several are `current` at once).
+	 */
+	phase: string,
 	/**  Its title. */
 	title: string,
 	/**  Why it comes where it does. */
@@ -1202,6 +1208,11 @@ export type WizardStep_Serialize = {
 	id: string,
 	/**  The key the step commands take (`revoke`). */
 	key: string,
+	/**
+	 *  `triage`, `contain`, `blast` or `recover`: a step needs every step of an earlier phase
+	 *  done; blast-radius checks can be done in any order (several are `current` at once).
+	 */
+	phase: string,
 	/**  Its title. */
 	title: string,
 	/**  Why it comes where it does. */

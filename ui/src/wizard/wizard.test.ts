@@ -12,6 +12,7 @@ function step(key: string, position: string, overrides: Partial<WizardStep> = {}
   return {
     id: `a1.${key}`,
     key,
+    phase: key === 'triage' ? 'triage' : 'contain',
     title: `Step ${key}`,
     why: `Why ${key} comes here.`,
     effect: `What ${key} changes.`,

@@ -182,6 +182,7 @@ pub async fn run_headless<T: IncidentTenant>(
                 selected: plan.recommended(),
                 typed_account: Some(account.clone()),
                 window_start: None,
+                note: None,
             };
             let outcome = procedure.run(&env, &case.id, key, &confirmation).await?;
             steps.push(PracticeStep {

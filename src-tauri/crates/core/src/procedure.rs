@@ -38,12 +38,47 @@ use crate::{
     Error,
 };
 
+/// The phase of the response a step belongs to (DESIGN §2.3–§2.8). Phases come in this order: a
+/// step needs every step of an earlier phase done. Within triage, containment and recovery the
+/// steps are ordered too; the blast-radius checks are not (any order, several planned at once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Phase {
+    /// What kind of compromise, since when.
+    Triage,
+    /// Containment in the order of DESIGN §2.4.
+    Contain,
+    /// The blast-radius checks of DESIGN §2.5.
+    Blast,
+    /// Recovery and watch (DESIGN §2.8).
+    Recover,
+}
+
+impl Phase {
+    /// Whether the steps of this phase must run in their listed order.
+    pub fn ordered(self) -> bool {
+        self != Self::Blast
+    }
+
+    /// The phase's name in camelCase, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Triage => "triage",
+            Self::Contain => "contain",
+            Self::Blast => "blast",
+            Self::Recover => "recover",
+        }
+    }
+}
+
 /// What a step is, independent of any tenant: shown beside it in the wizard.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StepInfo {
     /// The step's key inside its procedure (`revoke`, `methods`, ...).
     pub key: &'static str,
+    /// The phase it belongs to; decides what must be done before it.
+    pub phase: Phase,
     /// Its title.
     pub title: &'static str,
     /// Why it comes where it does (DESIGN §7), one or two sentences.
@@ -202,6 +237,8 @@ pub struct Confirmation {
     pub typed_account: Option<String>,
     /// A correction of the incident window start (triage only).
     pub window_start: Option<DateTime<Utc>>,
+    /// The admin's own words, journaled with the step (a manual check's finding).
+    pub note: Option<String>,
 }
 
 /// One read-back check.
@@ -311,9 +348,10 @@ pub struct StepView {
 pub enum Position {
     /// Finished or skipped.
     Done,
-    /// The first step not done: the one to work on.
+    /// Not done and open to work on now: the first step not done of an ordered phase, or any
+    /// blast-radius check not done once containment is done (several at once).
     Current,
-    /// Below the current step.
+    /// Waiting for an earlier step.
     Ahead,
 }
 
@@ -386,18 +424,17 @@ impl<T: IncidentTenant> Procedure<T> {
 
     /// Where every step stands.
     pub fn view(&self, case: &CaseView) -> Vec<StepView> {
-        let mut current_seen = false;
         self.steps
             .iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(index, s)| {
                 let state = self.state(case, s.info().key).cloned();
                 let position = if is_done(state.as_ref()) {
                     Position::Done
-                } else if current_seen {
-                    Position::Ahead
-                } else {
-                    current_seen = true;
+                } else if self.blocker(case, index).is_none() {
                     Position::Current
+                } else {
+                    Position::Ahead
                 };
                 StepView {
                     id: self.step_id(s.info().key),
@@ -409,21 +446,34 @@ impl<T: IncidentTenant> Procedure<T> {
             .collect()
     }
 
+    /// The first step that must be done before step `index` and is not: every step of an
+    /// earlier phase, and every earlier step of the same phase when that phase is ordered.
+    fn blocker(&self, case: &CaseView, index: usize) -> Option<&StepInfo> {
+        let phase = self.steps[index].info().phase;
+        self.steps
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index)
+            .map(|(i, s)| (i, s.info()))
+            .filter(|(i, info)| {
+                info.phase < phase || (info.phase == phase && phase.ordered() && *i < index)
+            })
+            .map(|(_, info)| info)
+            .find(|info| !is_done(self.state(case, info.key)))
+    }
+
     fn check_order(&self, case: &CaseView, index: usize) -> Result<(), Error> {
         let key = self.steps[index].info().key;
-        for earlier in &self.steps[..index] {
-            let info = earlier.info();
-            if !is_done(self.state(case, info.key)) {
-                return Err(refused(
-                    &self.step_id(key),
-                    format!(
-                        "\"{}\" comes first: finish it or skip it with a reason before this step. {}",
-                        info.title, info.why
-                    ),
-                ));
-            }
+        match self.blocker(case, index) {
+            Some(info) => Err(refused(
+                &self.step_id(key),
+                format!(
+                    "\"{}\" comes first: finish it or skip it with a reason before this step. {}",
+                    info.title, info.why
+                ),
+            )),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn check_protected(
@@ -540,6 +590,11 @@ impl<T: IncidentTenant> Procedure<T> {
             }
         }
         let selected = self.resolve_selection(&id, &plan, &confirmation.selected)?;
+        let note = confirmation
+            .note
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty());
         let recommended = plan.recommended();
         let mut facts = plan.facts.clone();
         if let (Some(start), Some(obj)) = (confirmation.window_start, facts.as_object_mut()) {
@@ -561,6 +616,7 @@ impl<T: IncidentTenant> Procedure<T> {
                 "recommended": recommended,
                 "selected": selected,
                 "facts": facts,
+                "note": note,
             }),
         )?;
         let evidence = match self.capture(env, case_id, &plan) {
@@ -590,13 +646,13 @@ impl<T: IncidentTenant> Procedure<T> {
             done.push(item_id.clone());
         }
         let verification = step.verify(&cx, &selected, started.since).await?;
-        let state = env.store.finish_step(
-            case_id,
-            env.actor,
-            &id,
-            verification.verified,
-            json!({ "done": done, "checks": verification.checks, "windowStart": facts.get("windowStart"), "facts": facts }),
-        )?;
+        let mut finished = json!({ "done": done, "checks": verification.checks, "windowStart": facts.get("windowStart"), "facts": facts, "note": note });
+        if let Some(result) = check_result(&facts) {
+            finished["checkResult"] = json!(result);
+        }
+        let state =
+            env.store
+                .finish_step(case_id, env.actor, &id, verification.verified, finished)?;
         Ok(StepOutcome {
             step: id,
             state,
@@ -732,6 +788,19 @@ impl<T: IncidentTenant> Procedure<T> {
             verification,
             evidence: Vec::new(),
         })
+    }
+}
+
+/// The final status of a blast-radius check from its plan's `facts.check.status`: `clean`,
+/// `finding` or `notAvailable` as planned, and `checkedByHand` for a manual check the admin
+/// answered. `None` for steps that are not checks.
+fn check_result(facts: &Value) -> Option<&'static str> {
+    match facts.pointer("/check/status").and_then(Value::as_str)? {
+        "clean" => Some("clean"),
+        "finding" => Some("finding"),
+        "notAvailable" => Some("notAvailable"),
+        "manual" => Some("checkedByHand"),
+        _ => None,
     }
 }
 

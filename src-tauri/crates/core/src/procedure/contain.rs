@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::{
     tenant::{Fetched, IncidentTenant},
     triage::RISKY_SCOPES,
-    Action, Capture, Check, Plan, PlanItem, Step, StepContext, StepInfo, Verification,
+    Action, Capture, Check, Phase, Plan, PlanItem, Step, StepContext, StepInfo, Verification,
 };
 use crate::Error;
 
@@ -57,6 +57,7 @@ struct Contain(Kind);
 
 static PRESERVE: StepInfo = StepInfo {
     key: "preserve",
+    phase: Phase::Contain,
     title: "Preserve the evidence",
     why: "Exports are the only evidence that outlives the log retention, and every later step destroys something: take them before any change.",
     effect: "Nothing in the tenant changes. The sign-in logs and the current state of methods, rules, forwarding, delegates and consents are saved in the case.",
@@ -66,6 +67,7 @@ static PRESERVE: StepInfo = StepInfo {
 };
 static REVOKE: StepInfo = StepInfo {
     key: "revoke",
+    phase: Phase::Contain,
     title: "Revoke sessions",
     why: "First, so a stolen token cannot be used to register a new method or recovery address while the rest happens.",
     effect: "Every refresh token and session of the account stops working: the attacker and the user are signed out everywhere.",
@@ -75,6 +77,7 @@ static REVOKE: StepInfo = StepInfo {
 };
 static DISABLE: StepInfo = StepInfo {
     key: "disable",
+    phase: Phase::Contain,
     title: "Block sign-in",
     why: "After the revoke: it blocks new sign-ins and, where Continuous Access Evaluation applies, ends existing access sooner.",
     effect: "The account cannot sign in until you re-enable it at recovery.",
@@ -84,6 +87,7 @@ static DISABLE: StepInfo = StepInfo {
 };
 static RESET: StepInfo = StepInfo {
     key: "reset",
+    phase: Phase::Contain,
     title: "Reset the password",
     why: "Only after the revoke: reset first and a still-valid token can register a new method, then walk back in through self-service reset.",
     effect: "The password becomes a long random value nobody sees; a new one must be chosen at next sign-in (after recovery).",
@@ -93,6 +97,7 @@ static RESET: StepInfo = StepInfo {
 };
 static METHODS: StepInfo = StepInfo {
     key: "methods",
+    phase: Phase::Contain,
     title: "Authentication methods",
     why: "With the attacker out and unable to return, the review cannot be raced; a method left behind lets the attacker reset the password again.",
     effect: "The selected sign-in methods are deleted from the account.",
@@ -102,6 +107,7 @@ static METHODS: StepInfo = StepInfo {
 };
 static MAILBOX: StepInfo = StepInfo {
     key: "mailbox",
+    phase: Phase::Contain,
     title: "Mailbox rules, forwarding and delegates",
     why: "They keep working without a sign-in, so they must be removed explicitly, and only now that no new ones can appear.",
     effect: "The selected inbox rules, the forwarding and the selected delegates are removed from the mailbox.",
@@ -111,6 +117,7 @@ static MAILBOX: StepInfo = StepInfo {
 };
 static GRANTS: StepInfo = StepInfo {
     key: "grants",
+    phase: Phase::Contain,
     title: "App consents",
     why: "A consented app keeps reading mail with its own tokens whatever the password; revoke its grants and, if it is malicious, disable it.",
     effect: "The selected consents are revoked and the selected apps can no longer sign in to this tenant.",
@@ -120,6 +127,7 @@ static GRANTS: StepInfo = StepInfo {
 };
 static CONFIRM: StepInfo = StepInfo {
     key: "confirm-compromised",
+    phase: Phase::Contain,
     title: "Mark as compromised (optional)",
     why: "Tells Identity Protection this was a real compromise, which raises the user's risk and trains its detections.",
     effect: "Identity Protection marks the user as confirmed compromised.",

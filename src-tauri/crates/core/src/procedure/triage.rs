@@ -19,8 +19,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{
-    tenant::IncidentTenant, Action, Capture, Check, Plan, PlanItem, Step, StepContext, StepInfo,
-    Verification,
+    tenant::IncidentTenant, Action, Capture, Check, Phase, Plan, PlanItem, Step, StepContext,
+    StepInfo, Verification,
 };
 use crate::{report::incident::CompromiseKind, Error};
 
@@ -351,6 +351,7 @@ pub struct Triage;
 
 static INFO: StepInfo = StepInfo {
     key: KEY,
+    phase: Phase::Triage,
     title: "Triage: what kind of compromise?",
     why: "Containment differs by kind (a consent needs no stolen password; a spray may have hit others), \
           and the first suspicious event sets the window the next steps use to spot what the attacker added.",

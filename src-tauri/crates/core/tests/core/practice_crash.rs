@@ -117,6 +117,7 @@ async fn run_recommended(
                 selected: plan.recommended(),
                 typed_account: Some(ACCOUNT.into()),
                 window_start: None,
+                note: None,
             },
         )
         .await
