@@ -47,6 +47,16 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
         .route("/devicecode/approve", post(approve))
         .route("/apps/{client_id}/certificates", post(upload_certificate))
         .route("/scenario", get(scenario))
+        .route(
+            "/requests",
+            get(|State(sim): State<Arc<Sim>>| async move {
+                Json(json!({"requests": sim.requests.snapshot()}))
+            })
+            .delete(|State(sim): State<Arc<Sim>>| async move {
+                sim.requests.clear();
+                StatusCode::NO_CONTENT
+            }),
+        )
         .fallback(|| async {
             problem(
                 StatusCode::NOT_FOUND,

@@ -26,6 +26,7 @@ mod faults;
 mod generator;
 mod graph;
 mod odata;
+mod request_log;
 mod scenario;
 mod server;
 mod tenant;
@@ -33,5 +34,6 @@ mod token;
 
 pub use error::SimError;
 pub use faults::Faults;
+pub use request_log::{LoggedRequest, CAPACITY as REQUEST_LOG_CAPACITY};
 pub use scenario::Scenario;
 pub use server::{SimOptions, SimServer};

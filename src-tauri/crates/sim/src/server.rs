@@ -26,6 +26,7 @@ use tower::ServiceExt;
 use crate::clock::Clock;
 use crate::error::SimError;
 use crate::faults::{Fault, FaultState, Faults};
+use crate::request_log::{LoggedRequest, RequestLog};
 use crate::scenario::Scenario;
 use crate::tenant::{derived_guid, Tenant};
 use crate::token::TokenService;
@@ -44,6 +45,9 @@ pub struct SimOptions {
     pub port: u16,
     /// The device-code polling interval announced to clients, in seconds (0 = Entra's 5).
     pub device_code_interval_seconds: u64,
+    /// Answer at most this many Graph, Exchange and token requests at once; the rest wait their
+    /// turn (0 = no limit). 1 gives a benchmark its sequential baseline.
+    pub max_concurrent_requests: usize,
 }
 
 /// State shared by every request.
@@ -54,6 +58,7 @@ pub(crate) struct Sim {
     pub(crate) tokens: TokenService,
     pub(crate) base_url: String,
     pub(crate) latency: Duration,
+    pub(crate) requests: RequestLog,
 }
 
 impl Sim {
@@ -123,6 +128,7 @@ impl SimServer {
             tokens: TokenService::new(interval),
             base_url,
             latency: options.latency,
+            requests: RequestLog::new(options.max_concurrent_requests),
         });
         let router = router(sim.clone());
         let (stop, stopped) = watch::channel(false);
@@ -170,6 +176,23 @@ impl SimServer {
     /// What the attacker did and whether it has access, as `GET /_sim/attacker` returns it.
     pub fn attacker(&self) -> serde_json::Value {
         crate::control::attacker_report(&self.sim)
+    }
+
+    /// The Graph, Exchange and token requests answered so far (the last
+    /// [`crate::REQUEST_LOG_CAPACITY`]), oldest first, as `GET /_sim/requests` returns them.
+    pub fn request_log(&self) -> Vec<LoggedRequest> {
+        self.sim.requests.snapshot()
+    }
+
+    /// The sequence number the next answered request will get: requests answered after this
+    /// call have a `seq` at least this.
+    pub fn next_request_seq(&self) -> u64 {
+        self.sim.requests.next_seq()
+    }
+
+    /// Forgets the requests logged so far (sequence numbers keep counting).
+    pub fn clear_request_log(&self) {
+        self.sim.requests.clear();
     }
 
     /// Stops accepting, closes open connections and waits for the server task to end.
@@ -250,6 +273,10 @@ fn router(sim: Arc<Sim>) -> Router {
         .merge(identity)
         .nest("/_sim", crate::control::routes())
         .layer(middleware::from_fn_with_state(sim.clone(), catch_up))
+        .layer(middleware::from_fn_with_state(
+            sim.clone(),
+            crate::request_log::log_request,
+        ))
         .with_state(sim)
 }
 
