@@ -13,5 +13,6 @@ mod harness;
 mod large;
 mod operations;
 mod queries;
+mod requests;
 mod schema;
 mod tokens;
