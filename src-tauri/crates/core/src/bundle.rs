@@ -40,7 +40,7 @@ use crate::{
         CaseId, CaseStore, CaseView,
     },
     paths::DataRoot,
-    Error,
+    report, Error,
 };
 
 /// The manifest's file name inside the bundle folder.
@@ -160,6 +160,7 @@ pub fn export(
     let (view, sources) = {
         let _guard = store.guard();
         let view = store.case_unlocked(id)?;
+        include_report(store, &view);
         let sources = open_sources(&view)?;
         (view, sources)
     };
@@ -275,6 +276,27 @@ pub fn export(
     }
 }
 
+/// Writes the incident report and the timeline into the case's `reports/` folder so the bundle
+/// carries them as of this export. A case whose journal is damaged is left exactly as it is, and
+/// a report that cannot be made never stops the evidence from being exported (it is logged).
+fn include_report(store: &CaseStore, view: &CaseView) {
+    if view.read_only() {
+        return;
+    }
+    let made = report::case::ReportContext::load(
+        store.data_root(),
+        view,
+        store.clock().now().fixed_offset(),
+    )
+    .and_then(|cx| report::case::write_into_case(view, &cx));
+    if let Err(error) = made {
+        log::warn!(
+            "case {}: the incident report could not be added to the bundle: {error}",
+            view.id
+        );
+    }
+}
+
 /// Opens every regular file of the case folder, with its description.
 fn open_sources(view: &CaseView) -> Result<Vec<Source>, Error> {
     let mut paths = Vec::new();
@@ -325,6 +347,19 @@ fn open_sources(view: &CaseView) -> Result<Vec<Source>, Error> {
                     Some(record.captured_at),
                 )
             }
+            p if p == format!("{}/{}", case::REPORTS_DIR, report::case::REPORT_FILE) => (
+                "Incident report (PDF), generated when this bundle was exported".into(),
+                None,
+            ),
+            p if p == format!("{}/{}", case::REPORTS_DIR, report::case::TIMELINE_CSV) => (
+                "Timeline as CSV for spreadsheets and Timesketch (formula cells prefixed with ')"
+                    .into(),
+                None,
+            ),
+            p if p == format!("{}/{}", case::REPORTS_DIR, report::case::TIMELINE_JSONL) => (
+                "Timeline as JSON lines for Timesketch (exact values)".into(),
+                None,
+            ),
             p if p.starts_with("reports/") => ("Report".into(), None),
             p if p.starts_with("torn-entry-after-") => (
                 "Incomplete journal entry set aside after an interrupted write".into(),

@@ -194,6 +194,7 @@ struct ChangedDetails {
 /// The cases in one data folder. Cheap to clone; clones share one writer lock.
 #[derive(Debug, Clone)]
 pub struct CaseStore {
+    root: DataRoot,
     cases_dir: PathBuf,
     clock: SharedClock,
     session: String,
@@ -214,6 +215,7 @@ impl CaseStore {
         std::fs::create_dir_all(&cases_dir)
             .map_err(|e| Error::io("create the cases folder", &cases_dir, e))?;
         Ok(Self {
+            root: root.clone(),
             cases_dir,
             clock,
             session: durable::random_hex(8)?,
@@ -238,6 +240,11 @@ impl CaseStore {
     /// The clock the store stamps entries with.
     pub fn clock(&self) -> &SharedClock {
         &self.clock
+    }
+
+    /// The data folder the cases live in (for the organisation's details the reports print).
+    pub fn data_root(&self) -> &DataRoot {
+        &self.root
     }
 
     /// The folder of case `id` (whether or not it exists).
@@ -643,6 +650,19 @@ impl CaseStore {
         Ok(())
     }
 
+    /// Journals an entry of `kind` that is not about a step (the report's lessons learned).
+    pub(crate) fn record(
+        &self,
+        id: &CaseId,
+        actor: &str,
+        kind: EntryKind,
+        details: Value,
+    ) -> Result<JournalEntry, Error> {
+        let _guard = self.guard();
+        let loaded = self.load_writable(id)?;
+        self.append(&loaded, actor, kind, None, details)
+    }
+
     /// Reads case `id` while the caller already holds [`CaseStore::guard`].
     pub(crate) fn case_unlocked(&self, id: &CaseId) -> Result<CaseView, Error> {
         Ok(self.load(id)?.view)
@@ -910,6 +930,7 @@ pub fn describe_entry(entry: &JournalEntry) -> String {
             text("preservedAs")
         ),
         EntryKind::BundleExported => format!("Evidence bundle exported: {}", text("file")),
+        EntryKind::LessonsRecorded => "Lessons learned edited for the incident report".into(),
     }
 }
 

@@ -4,9 +4,11 @@
 //! the binary ([`fonts`]), so they look the same on every machine and render attacker-controlled
 //! names safely. Nothing here reads the clock: every document takes its creation time as input.
 
+pub mod case;
 pub mod fonts;
 pub mod incident;
 pub mod layout;
+pub mod preview;
 pub mod runbook;
 pub mod timeline;
 

@@ -54,6 +54,8 @@ pub enum EntryKind {
     TornEntryRecovered,
     /// An evidence bundle of the case was written.
     BundleExported,
+    /// The lessons-learned fields of the incident report were edited; details hold all of them.
+    LessonsRecorded,
 }
 
 impl EntryKind {
@@ -71,6 +73,7 @@ impl EntryKind {
             Self::StepReverified => "step_reverified",
             Self::TornEntryRecovered => "torn_entry_recovered",
             Self::BundleExported => "bundle_exported",
+            Self::LessonsRecorded => "lessons_recorded",
         }
     }
 }

@@ -88,8 +88,13 @@ impl LoadedFace {
             .filter(|gid| *gid != 0)
     }
 
+    /// Font units per em: the scale of the glyph outlines.
+    pub(crate) fn units_per_em(&self) -> f32 {
+        self.units_per_em
+    }
+
     /// The advance of `gid` as a fraction of the font size.
-    fn advance(&self, gid: u16) -> f32 {
+    pub(crate) fn advance(&self, gid: u16) -> f32 {
         f32::from(self.parsed.get_glyph_width(gid).unwrap_or(0)) / self.units_per_em
     }
 }

@@ -175,6 +175,8 @@ fn a_fresh_bundle_is_intact_for_firebreak_and_for_sha256sum() {
         "evidence/0001-sign-ins.json",
         "evidence/0002-audit_log.csv",
         "reports/incident-report.pdf",
+        "reports/timeline.csv",
+        "reports/timeline.jsonl",
         "manifest.json",
         "SHA256SUMS",
     ] {
@@ -188,7 +190,32 @@ fn a_fresh_bundle_is_intact_for_firebreak_and_for_sha256sum() {
     unzip(&dest, &unzipped);
     let (ok, output) = sha256sum_check(&unzipped.join(id.as_str()));
     assert!(ok, "sha256sum -c must accept a fresh bundle:\n{output}");
-    assert_eq!(output.matches(": OK").count(), 7, "{output}");
+    assert_eq!(output.matches(": OK").count(), 9, "{output}");
+
+    // The report and the timeline were generated at export time from the case, replacing the
+    // stale file the folder held.
+    let folder = unzipped.join(id.as_str());
+    let pdf = std::fs::read(folder.join("reports/incident-report.pdf")).expect("report");
+    assert!(
+        pdf.starts_with(b"%PDF-") && pdf.len() > 10_000,
+        "a real PDF"
+    );
+    let text = Command::new("pdftotext")
+        .arg(folder.join("reports/incident-report.pdf"))
+        .arg("-")
+        .output()
+        .expect("pdftotext");
+    let text: String = String::from_utf8_lossy(&text.stdout)
+        .split_whitespace()
+        .collect();
+    assert!(text.contains(id.as_str()), "the report names the case");
+    assert!(text.contains("Priya(DPO)"), "the communication is reported");
+    let csv = std::fs::read_to_string(folder.join("reports/timeline.csv")).expect("csv");
+    assert!(csv.starts_with("datetime,timestamp_desc,message"));
+    assert!(
+        csv.contains("Evidence saved"),
+        "the journal is in the timeline"
+    );
 
     let manifest: serde_json::Value = serde_json::from_slice(
         &std::fs::read(unzipped.join(id.as_str()).join("manifest.json")).expect("manifest"),

@@ -245,3 +245,206 @@ fn a_two_thousand_row_timeline_prints_every_row_with_page_numbers() {
 fn count_pages_with(text: &str, needle: &str) -> usize {
     text.split('\u{c}').filter(|p| p.contains(needle)).count()
 }
+
+/// The simulator's clock and score for core.
+struct Control(firebreak_sim::SimServer);
+
+impl firebreak_core::practice::TrainingControl for Control {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.now()
+    }
+    fn advance(&self, by: Duration) {
+        self.0.advance(by);
+    }
+    fn score(&self) -> serde_json::Value {
+        self.0.score()
+    }
+}
+
+/// Runs built-in scenario `name` headless with the recommended selections (as `firebreak practice`
+/// does) and returns the data folder, the store and the case.
+async fn practised(
+    name: &str,
+    tmp: &Path,
+) -> (
+    firebreak_core::paths::DataRoot,
+    firebreak_core::case::CaseStore,
+    firebreak_core::case::CaseView,
+) {
+    use firebreak_core::{
+        case::CaseStore,
+        paths::DataRoot,
+        practice::{self, PracticeOptions, TrainingClock},
+        tenant::{self, SignIn, TenantProfile, TrainingTenant},
+    };
+    use std::sync::Arc;
+    let scenario = firebreak_sim::Scenario::builtin(name).unwrap();
+    let secret = scenario.client_secret().unwrap().to_owned();
+    let client_id = scenario.client_id().to_owned();
+    let title = scenario.title().to_owned();
+    let server = firebreak_sim::SimServer::start(scenario, firebreak_sim::SimOptions::default())
+        .await
+        .unwrap();
+    let training = TrainingTenant {
+        base_url: server.base_url(),
+        tenant_id: server.tenant_id(),
+        client_id,
+        client_secret: firebreak_graph::SecretString::from(secret),
+        break_glass_upn: Some("breakglass@contoso-training.onmicrosoft.com".into()),
+    };
+    let control = Arc::new(Control(server));
+    let clock = TrainingClock(control.clone());
+    let client = tenant::connect(
+        &TenantProfile::training(),
+        SignIn::Training(&training),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    let root = DataRoot::open(tmp.join("data")).unwrap();
+    let store = CaseStore::new(&root, Arc::new(clock)).unwrap();
+    let options = PracticeOptions {
+        protected: vec!["breakglass@contoso-training.onmicrosoft.com".into()],
+        ..PracticeOptions::default()
+    };
+    let run = practice::run_headless(&client, control.as_ref(), &store, &title, &options)
+        .await
+        .unwrap();
+    let view = store.case(&run.case_id).unwrap();
+    (root, store, view)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_of_a_real_aitm_practice_case_reads_right_as_text() {
+    use firebreak_core::report::case::{self as from_case, ReportContext};
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, store, view) = practised("aitm", tmp.path()).await;
+    let generated = store.clock().now().fixed_offset();
+    let cx = ReportContext::load(&root, &view, generated).unwrap();
+    let report = from_case::build(&view, &cx);
+    assert_eq!(report.compromise_kind, CompromiseKind::TokenTheft);
+    let files = from_case::render_files(&view, &cx).unwrap();
+    let path = write(tmp.path(), "aitm.pdf", &files.pdf);
+    if let Ok(dir) = std::env::var("FIREBREAK_REPORT_ARTIFACTS") {
+        std::fs::write(Path::new(&dir).join("aitm-practice-report.pdf"), &files.pdf).unwrap();
+    }
+    tool("qpdf", &["--check", &path]);
+    assert_eq!(
+        page_count(&path),
+        files.pages,
+        "the page count told to the UI is right"
+    );
+    let preview = from_case::preview(&store, &view.id, generated).unwrap();
+    assert_eq!(preview.pages, files.pages);
+    assert!(preview.svg.starts_with("<svg") && preview.svg.ends_with("</svg>"));
+    assert!(
+        !preview.svg.contains(view.metadata.accounts[0].as_str()),
+        "the preview carries outlines, not the tenant's text"
+    );
+    if let Ok(dir) = std::env::var("FIREBREAK_REPORT_ARTIFACTS") {
+        std::fs::write(Path::new(&dir).join("aitm-preview.svg"), &preview.svg).unwrap();
+    }
+    let text = tool("pdftotext", &[&path, "-"]);
+    let account = &view.metadata.accounts[0];
+    let first_evidence = &view.evidence[0];
+    for fact in [
+        "Executive summary",
+        "What happened",
+        "Impact",
+        "Current state",
+        "Decisions needed",
+        "GDPR 72-hour clock",
+        "1 Compromise and attack vector",
+        "Token theft (adversary-in-the-middle phishing)",
+        "2 Scope",
+        "entry point",
+        "3 Timeline",
+        "4 Actions taken",
+        "Revoke",
+        "Verified",
+        "5 Blast radius",
+        "6 Evidence",
+        "7 Communications",
+        "8 Recommendations",
+        "Token Protection",
+        "9 Lessons learned",
+        account.as_str(),
+        view.id.as_str(),
+    ] {
+        assert!(text.contains(fact), "{fact:?} in the report:\n{text}");
+    }
+    // The evidence list carries each file's full hash (possibly wrapped inside its cell).
+    let flat: String = text.split_whitespace().collect();
+    assert!(
+        flat.contains(&first_evidence.sha256),
+        "the first evidence file's SHA-256 is printed"
+    );
+    // The timeline holds the tenant's own sign-ins, read from the saved evidence, not only ours.
+    assert!(
+        report
+            .timeline
+            .iter()
+            .any(|e| e.source == "signIns" && e.description.starts_with("Sign-in")),
+        "sign-ins from the evidence are in the timeline"
+    );
+    assert!(report.timeline.iter().any(|e| e.source == "journal"));
+    assert!(
+        report.timeline.windows(2).all(|w| w[0].time <= w[1].time),
+        "the timeline is in time order"
+    );
+    assert!(text.contains("Sign-in succeeded"), "{text}");
+    // Actions: every containment step appears, with the revoke before the reset.
+    let revoke = text.find("Revoke").unwrap();
+    let reset = text.rfind("Reset").unwrap();
+    assert!(revoke < reset);
+    // The timeline exports parse and carry the Timesketch columns.
+    let csv = String::from_utf8(files.csv).unwrap();
+    assert!(csv.starts_with("datetime,timestamp_desc,message,source,kind,actor"));
+    let first: serde_json::Value = serde_json::from_str(
+        String::from_utf8(files.jsonl)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(first["datetime"].as_str().unwrap().contains('T'));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lessons_learned_are_journaled_and_printed() {
+    use firebreak_core::report::case::{self as from_case, ReportContext};
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, store, view) = practised("mfa-fatigue", tmp.path()).await;
+    let lessons = LessonsLearned {
+        went_well: "Revoked within 20 minutes of the call.".into(),
+        to_improve: "The alert sat unread for four hours.".into(),
+        follow_ups: "Number matching — Sam, by Friday".into(),
+    };
+    assert!(from_case::record_lessons(&store, &view.id, "admin", &lessons).unwrap());
+    assert!(
+        !from_case::record_lessons(&store, &view.id, "admin", &lessons).unwrap(),
+        "an unchanged edit is not journaled twice"
+    );
+    let view = store.case(&view.id).unwrap();
+    assert_eq!(
+        view.journal
+            .iter()
+            .filter(|e| e.kind.as_str() == "lessons_recorded")
+            .count(),
+        1
+    );
+    assert_eq!(from_case::lessons(&view), lessons);
+    let cx = ReportContext::load(&root, &view, store.clock().now().fixed_offset()).unwrap();
+    let files = from_case::render_files(&view, &cx).unwrap();
+    let path = write(tmp.path(), "fatigue.pdf", &files.pdf);
+    let text = tool("pdftotext", &[&path, "-"]);
+    for fact in [
+        "Revoked within 20 minutes of the call.",
+        "The alert sat unread for four hours.",
+        "Number matching — Sam, by Friday",
+        "MFA fatigue",
+        "number matching",
+    ] {
+        assert!(text.contains(fact), "{fact:?}:\n{text}");
+    }
+}
