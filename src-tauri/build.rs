@@ -13,6 +13,8 @@ const COMMANDS: &[&str] = &[
     "export_bundle",
     "verify_bundle",
     "cancel_operation",
+    "communication_view",
+    "save_case_contacts",
     "get_organisation",
     "save_organisation",
     "save_runbook",

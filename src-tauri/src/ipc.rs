@@ -5,10 +5,12 @@ use serde::Serialize;
 use specta::Type;
 
 mod cases;
+mod communication;
 mod organisation;
 mod procedure;
 mod tenants;
 pub use cases::*;
+pub use communication::*;
 pub use organisation::*;
 pub use procedure::*;
 pub use tenants::*;

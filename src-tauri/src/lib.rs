@@ -38,6 +38,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::cases::export_bundle,
             commands::cases::verify_bundle,
             commands::cases::cancel_operation,
+            commands::communication::communication_view,
+            commands::communication::save_case_contacts,
             commands::organisation::get_organisation,
             commands::organisation::save_organisation,
             commands::organisation::save_runbook,

@@ -38,6 +38,7 @@ async fn an_incident_declared_in_the_ui_is_notified_exported_and_verified() {
         );
 
         // Tell the user through their own Teams: logged, with the warning.
+        ui.click("[data-testid=log-other]").await?;
         ui.click("[data-testid=notification-form] select[name=role] option[value=user]")
             .await?;
         ui.click("[data-testid=notification-form] select[name=channel] option[value=teams]")

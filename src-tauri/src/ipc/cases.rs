@@ -69,6 +69,8 @@ pub enum ContactRole {
     PrivacyLead,
     /// Finance.
     Finance,
+    /// The CSIRT or competent authority (NIS2 early warning).
+    Authority,
     /// Anyone else.
     Other,
 }
@@ -126,7 +128,15 @@ mirror!(
 mirror!(
     ContactRole,
     comms::Role,
-    [User, Manager, SecurityLead, PrivacyLead, Finance, Other]
+    [
+        User,
+        Manager,
+        SecurityLead,
+        PrivacyLead,
+        Finance,
+        Authority,
+        Other
+    ]
 );
 mirror!(
     ContactChannel,

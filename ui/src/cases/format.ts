@@ -34,6 +34,7 @@ export const roles: { id: ContactRole; label: string }[] = [
   { id: 'securityLead', label: 'Security lead' },
   { id: 'privacyLead', label: 'Privacy lead / DPO' },
   { id: 'finance', label: 'Finance' },
+  { id: 'authority', label: 'CSIRT / authority (NIS2)' },
   { id: 'other', label: 'Someone else' },
 ]
 

@@ -2,6 +2,7 @@
 // passes the real one, built on the generated bindings, and tests pass a fake.
 import { getContext, setContext } from 'svelte'
 import { commands } from './bindings'
+import type { CaseContactInput, CommunicationView_Serialize, ContactCard_Serialize } from './bindings'
 import type { Organisation_Deserialize, Organisation_Serialize, Paper, SavedDocument } from './bindings'
 import type {
   ConnectionTest_Serialize,
@@ -82,6 +83,11 @@ export type Organisation = Organisation_Serialize
 export type OrganisationInput = Organisation_Deserialize
 
 export type { AttackerAction, PracticeDebrief, PracticeScenario, ReadBack } from './bindings'
+export type { CaseContactInput, ContactOrigin } from './bindings'
+/** The Communication panel of a case: deadlines, contacts and their wording. */
+export type CommunicationView = CommunicationView_Serialize
+/** One person to tell, with ready-to-adapt wording. */
+export type ContactCard = ContactCard_Serialize
 /** One account's steps, as the wizard's step list shows them. */
 export type AccountProcedure = AccountProcedure_Serialize
 /** One step of the wizard. */
@@ -110,6 +116,10 @@ export interface Backend {
   openCase(caseId: string): Promise<Outcome<CaseView>>
   updateCase(caseId: string, details: CaseDetailsInput): Promise<Outcome<number>>
   logNotification(caseId: string, notification: NotificationInput): Promise<Outcome<CaseNotification>>
+  /** Who to tell about the case and ready-to-adapt wording for each. */
+  communicationView(caseId: string): Promise<Outcome<CommunicationView>>
+  /** Replaces the contacts entered for the case (journaled); returns the panel again. */
+  saveCaseContacts(caseId: string, contacts: CaseContactInput[]): Promise<Outcome<CommunicationView>>
   recoverTornEntry(caseId: string): Promise<Outcome<CaseView>>
   exportBundle(caseId: string, operationId: string, onProgress: OnProgress): Promise<Outcome<BundleWritten>>
   verifyBundle(path: string, operationId: string, onProgress: OnProgress): Promise<Outcome<BundleVerification>>
@@ -163,6 +173,8 @@ export const tauriBackend: Backend = {
   openCase: (caseId) => commands.openCase(caseId),
   updateCase: (caseId, details) => commands.updateCase(caseId, details),
   logNotification: (caseId, notification) => commands.logNotification(caseId, notification),
+  communicationView: (caseId) => commands.communicationView(caseId),
+  saveCaseContacts: (caseId, contacts) => commands.saveCaseContacts(caseId, contacts),
   recoverTornEntry: (caseId) => commands.recoverTornEntry(caseId),
   exportBundle: (caseId, operationId, onProgress) =>
     commands.exportBundle(caseId, operationId, progressChannel(onProgress)),

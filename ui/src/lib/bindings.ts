@@ -8,6 +8,11 @@ import { invoke as __TAURI_INVOKE, Channel } from "@tauri-apps/api/core";
 export const commands = {
 	/**  Version, data folder and whether a tenant is configured. */
 	appInfo: () => typedError<AppInfo, IpcError>(__TAURI_INVOKE("app_info")),
+	/**
+	 *  Records that the home screen is mounted; under `--bench-startup` prints the time since launch
+	 *  and exits shortly after (leaving a benchmark time to read the process tree's memory).
+	 */
+	uiReady: () => typedError<null, IpcError>(__TAURI_INVOKE("ui_ready")),
 	/**  Every case, most recent first. */
 	listCases: () => typedError<CaseSummary[], IpcError>(__TAURI_INVOKE("list_cases")),
 	/**
@@ -32,6 +37,10 @@ export const commands = {
 	verifyBundle: (path: string, operationId: string, onProgress: Channel<ByteProgress>) => typedError<BundleVerification_Serialize, IpcError>(__TAURI_INVOKE("verify_bundle", { path, operationId, onProgress })),
 	/**  Asks a running export or verification to stop. False when it had already ended. */
 	cancelOperation: (operationId: string) => __TAURI_INVOKE<boolean>("cancel_operation", { operationId }),
+	/**  Who to tell about case `case_id` and what to say to each, times in the admin's time zone. */
+	communicationView: (caseId: string) => typedError<CommunicationView_Serialize, IpcError>(__TAURI_INVOKE("communication_view", { caseId })),
+	/**  Replaces the contacts entered for the case (journaled) and returns the panel again. */
+	saveCaseContacts: (caseId: string, contacts: CaseContactInput[]) => typedError<CommunicationView_Serialize, IpcError>(__TAURI_INVOKE("save_case_contacts", { caseId, contacts })),
 	/**  The organisation's details (empty when never configured). */
 	getOrganisation: () => typedError<Organisation_Serialize, IpcError>(__TAURI_INVOKE("get_organisation")),
 	/**  Validates and saves the organisation's details; returns what was stored. */
@@ -233,6 +242,18 @@ export type ByteProgress = {
 	bytesDone: number,
 	/**  Bytes in all. */
 	bytesTotal: number,
+};
+
+/**  A contact as the admin enters it for a case. */
+export type CaseContactInput = {
+	/**  Their role. */
+	role: ContactRole,
+	/**  Their name. */
+	name: string,
+	/**  Their phone number. */
+	phone: string,
+	/**  Their email address. */
+	email: string,
 };
 
 /**
@@ -479,6 +500,41 @@ export type CommsWarning = {
 	message: string,
 };
 
+/**  The Communication panel of a case. */
+export type CommunicationView = CommunicationView_Serialize | CommunicationView_Deserialize;
+
+/**  The Communication panel of a case. */
+export type CommunicationView_Deserialize = {
+	/**  Never the compromised mailbox or Teams. */
+	warning: string,
+	/**  Start of the GDPR 72-hour clock. */
+	awareAt: string,
+	/**  72 hours after awareness. */
+	gdprDeadline: string,
+	/**  Whether NIS2 applies (`null`: not decided in Settings). */
+	nis2Applies?: boolean | null,
+	/**  24 hours after awareness, when NIS2 applies. */
+	nis2Deadline?: string | null,
+	/**  The people to tell, in order. */
+	contacts: ContactCard_Deserialize[],
+};
+
+/**  The Communication panel of a case. */
+export type CommunicationView_Serialize = {
+	/**  Never the compromised mailbox or Teams. */
+	warning: string,
+	/**  Start of the GDPR 72-hour clock. */
+	awareAt: string,
+	/**  72 hours after awareness. */
+	gdprDeadline: string,
+	/**  Whether NIS2 applies (`null`: not decided in Settings). */
+	nis2Applies: boolean | null,
+	/**  24 hours after awareness, when NIS2 applies. */
+	nis2Deadline: string | null,
+	/**  The people to tell, in order. */
+	contacts: ContactCard_Serialize[],
+};
+
 /**  The outcome of "Test connection". */
 export type ConnectionTest = ConnectionTest_Serialize | ConnectionTest_Deserialize;
 
@@ -502,6 +558,61 @@ export type ConnectionTest_Serialize = {
 	resources: ResourceTest_Serialize[],
 };
 
+/**  One person to tell, with what to say. */
+export type ContactCard = ContactCard_Serialize | ContactCard_Deserialize;
+
+/**  One person to tell, with what to say. */
+export type ContactCard_Deserialize = {
+	/**  Their role (also the role to log the notification under). */
+	role: ContactRole,
+	/**  The role as the panel names it. */
+	label: string,
+	/**  Their name. */
+	name: string,
+	/**  Their phone number. */
+	phone: string,
+	/**  Their email address. */
+	email: string,
+	/**  Where the details came from. */
+	origin: ContactOrigin,
+	/**  Whether this case needs them told. */
+	needed: boolean,
+	/**  When and how to tell them. */
+	advice: string,
+	/**  The channel to log by default. */
+	channel: ContactChannel,
+	/**  What to say. */
+	draft: ContactDraft_Deserialize,
+	/**  When they were last logged as told. */
+	lastTold?: string | null,
+};
+
+/**  One person to tell, with what to say. */
+export type ContactCard_Serialize = {
+	/**  Their role (also the role to log the notification under). */
+	role: ContactRole,
+	/**  The role as the panel names it. */
+	label: string,
+	/**  Their name. */
+	name: string,
+	/**  Their phone number. */
+	phone: string,
+	/**  Their email address. */
+	email: string,
+	/**  Where the details came from. */
+	origin: ContactOrigin,
+	/**  Whether this case needs them told. */
+	needed: boolean,
+	/**  When and how to tell them. */
+	advice: string,
+	/**  The channel to log by default. */
+	channel: ContactChannel,
+	/**  What to say. */
+	draft: ContactDraft_Serialize,
+	/**  When they were last logged as told. */
+	lastTold: string | null,
+};
+
 /**  How someone was told. */
 export type ContactChannel = 
 /**  Phone call. */
@@ -519,6 +630,38 @@ export type ContactChannel =
 /**  Anything else. */
 "other";
 
+/**  Ready-to-adapt wording (plain text; render it as text). */
+export type ContactDraft = ContactDraft_Serialize | ContactDraft_Deserialize;
+
+/**  Ready-to-adapt wording (plain text; render it as text). */
+export type ContactDraft_Deserialize = {
+	/**  What it is ("Phone script", ...). */
+	title: string,
+	/**  The wording, with line breaks. */
+	text: string,
+	/**  When it must have been given, if a rule sets a deadline. */
+	deadline?: string | null,
+};
+
+/**  Ready-to-adapt wording (plain text; render it as text). */
+export type ContactDraft_Serialize = {
+	/**  What it is ("Phone script", ...). */
+	title: string,
+	/**  The wording, with line breaks. */
+	text: string,
+	/**  When it must have been given, if a rule sets a deadline. */
+	deadline: string | null,
+};
+
+/**  Where a contact's details came from. */
+export type ContactOrigin = 
+/**  Entered for this case. */
+"case" | 
+/**  The organisation's settings. */
+"organisation" | 
+/**  Nobody entered anything yet. */
+"missing";
+
 /**  The recipient's role. */
 export type ContactRole = 
 /**  The person whose account is compromised. */
@@ -531,6 +674,8 @@ export type ContactRole =
 "privacyLead" | 
 /**  Finance. */
 "finance" | 
+/**  The CSIRT or competent authority (NIS2 early warning). */
+"authority" | 
 /**  Anyone else. */
 "other";
 

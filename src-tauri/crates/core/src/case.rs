@@ -15,6 +15,7 @@
 //! to a case whose journal is torn or broken.
 
 pub mod comms;
+pub mod contacts;
 pub(crate) mod durable;
 pub mod evidence;
 pub mod journal;
@@ -930,6 +931,13 @@ pub fn describe_entry(entry: &JournalEntry) -> String {
             text("preservedAs")
         ),
         EntryKind::BundleExported => format!("Evidence bundle exported: {}", text("file")),
+        EntryKind::ContactsChanged => {
+            let count = d
+                .get("contacts")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            format!("Contacts for the case updated ({count} people)")
+        }
         EntryKind::LessonsRecorded => "Lessons learned edited for the incident report".into(),
     }
 }

@@ -9,6 +9,7 @@ pub mod app_info;
 pub mod bundle;
 pub mod case;
 pub mod clock;
+pub mod communication;
 pub mod error;
 pub mod organisation;
 pub mod paths;

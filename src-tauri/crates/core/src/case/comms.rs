@@ -21,6 +21,8 @@ pub enum Role {
     PrivacyLead,
     /// Finance, when money may be at stake.
     Finance,
+    /// The national CSIRT or competent authority (the NIS2 early warning).
+    Authority,
     /// Anyone else (named in `recipient`).
     Other,
 }
@@ -54,6 +56,7 @@ impl Role {
             Self::SecurityLead => "security lead",
             Self::PrivacyLead => "privacy lead / DPO",
             Self::Finance => "finance",
+            Self::Authority => "CSIRT / authority",
             Self::Other => "other",
         }
     }

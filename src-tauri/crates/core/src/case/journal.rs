@@ -54,6 +54,8 @@ pub enum EntryKind {
     TornEntryRecovered,
     /// An evidence bundle of the case was written.
     BundleExported,
+    /// The people to tell about the case were entered or changed; details hold the whole list.
+    ContactsChanged,
     /// The lessons-learned fields of the incident report were edited; details hold all of them.
     LessonsRecorded,
 }
@@ -73,6 +75,7 @@ impl EntryKind {
             Self::StepReverified => "step_reverified",
             Self::TornEntryRecovered => "torn_entry_recovered",
             Self::BundleExported => "bundle_exported",
+            Self::ContactsChanged => "contacts_changed",
             Self::LessonsRecorded => "lessons_recorded",
         }
     }
