@@ -8,12 +8,13 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 APP := target/debug/firebreak
 
-.PHONY: run test deps test-deps ui app bindings check-bindings e2e clean help
+.PHONY: run test deps test-deps ui app bindings check-bindings e2e bench clean help
 
 help:
 	@echo "make run    build and open Firebreak"
 	@echo "make test   run every check and test (ends with 'N passed, N failed')"
 	@echo "make bindings  regenerate ui/src/lib/bindings.ts from the Rust commands"
+	@echo "make bench  measure against the goals of issue #9 and write BENCHMARKS.md"
 
 run: deps app
 	$(APP)
@@ -36,6 +37,13 @@ app: ui
 
 bindings:
 	FIREBREAK_WRITE_BINDINGS=1 cargo test -p firebreak --lib committed_bindings
+
+# Benchmarks (issue #9): release builds of the application (UI embedded) and of the benchmark, run
+# under Xvfb; prints one table and writes it to BENCHMARKS.md. Not part of `make test`.
+BENCH := target/release/firebreak-bench
+bench: test-deps ui
+	cargo build --release --locked -p firebreak -p firebreak-bench
+	xvfb-run -a -s "-screen 0 1280x800x24" $(BENCH) --app target/release/firebreak --out BENCHMARKS.md
 
 e2e: app
 	cargo test -p firebreak-e2e --locked

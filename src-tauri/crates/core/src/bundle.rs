@@ -191,17 +191,26 @@ pub fn export(
     let mut listed = Vec::with_capacity(sources.len());
     {
         let mut zip = ZipWriter::new(temp.file());
-        for source in sources {
+        for mut source in sources {
+            // Evidence that does not compress (attachments, archives, encrypted blobs) is stored
+            // as it is: deflating it would take most of the export's time and make it larger.
+            let head = read_head(&mut source.file, source.size, &source.path)?;
+            let (method, level) = if compresses(&head) {
+                (CompressionMethod::Deflated, Some(1))
+            } else {
+                (CompressionMethod::Stored, None)
+            };
             let options = SimpleFileOptions::default()
-                .compression_method(CompressionMethod::Deflated)
-                .compression_level(Some(1))
+                .compression_method(method)
+                .compression_level(level)
                 .last_modified_time(zip_time)
                 .unix_permissions(0o644)
                 .large_file(source.size >= u64::from(u32::MAX));
             zip.start_file(format!("{id}/{}", source.path), options)
                 .map_err(zip_error)?;
+            let rest = source.size - head.len() as u64;
             let sha256 = copy_hashed(
-                source.file.take(source.size),
+                std::io::Cursor::new(head).chain(source.file.take(rest)),
                 &mut zip,
                 source.size,
                 &source.path,
@@ -445,6 +454,40 @@ fn copy_hashed(
     }
     meter.flush();
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// Reads the first [`CHUNK`] bytes of a case file (fewer when it is smaller).
+fn read_head(file: &mut File, size: u64, name: &str) -> Result<Vec<u8>, Error> {
+    let want = size.min(CHUNK as u64);
+    let mut head = Vec::with_capacity(CHUNK);
+    Read::by_ref(file)
+        .take(want)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io("read", name, e))?;
+    Ok(head)
+}
+
+/// Whether data that starts like `head` is worth deflating: text and JSON use few byte values
+/// (under 6 bits of entropy per byte); compressed or encrypted data uses all of them evenly
+/// (nearly 8 bits), and deflate cannot shrink it.
+fn compresses(head: &[u8]) -> bool {
+    if head.len() < 512 {
+        return true;
+    }
+    let mut counts = [0u32; 256];
+    for &b in head {
+        counts[usize::from(b)] += 1;
+    }
+    let total = head.len() as f64;
+    let bits: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / total;
+            -p * p.log2()
+        })
+        .sum();
+    bits < 7.5
 }
 
 /// Reports progress without flooding the receiver.
@@ -837,6 +880,24 @@ impl<R: Read> Read for HashingReader<'_, '_, '_, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_is_deflated_and_noise_is_stored() {
+        let json =
+            br#"{"id":"8f1c","ipAddress":"203.0.113.7","status":{"errorCode":0}}"#.repeat(200);
+        assert!(compresses(&json), "JSON compresses");
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let noise: Vec<u8> = (0..CHUNK)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        assert!(!compresses(&noise), "random bytes do not");
+        assert!(compresses(&noise[..100]), "too little to judge: deflate");
+    }
 
     #[test]
     fn checksum_lines_are_read_the_way_sha256sum_writes_them() {
