@@ -18,7 +18,7 @@ use crate::{
         CaseId, CaseStore, CaseView, ADMIN,
     },
     clock::Clock,
-    procedure::{tenant::IncidentTenant, Confirmation, Env, Procedure},
+    procedure::{blast, tenant::IncidentTenant, Confirmation, Env, Phase, Procedure},
     Error,
 };
 
@@ -59,6 +59,38 @@ impl firebreak_graph::Clock for TrainingClock {
     }
 }
 
+/// The simulated clock for a headless run whose simulator's clock stands still: waiting (a
+/// Purview audit search being polled, a retry) lets that much simulated time pass at once
+/// instead of sleeping, so a search that takes 90 simulated seconds finishes without a real
+/// wait. The attacker acts over that time as over any other.
+#[derive(Clone)]
+pub struct HeadlessClock(pub Arc<dyn TrainingControl>);
+
+impl std::fmt::Debug for HeadlessClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HeadlessClock")
+    }
+}
+
+impl Clock for HeadlessClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.now()
+    }
+}
+
+impl firebreak_graph::Clock for HeadlessClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.now()
+    }
+
+    fn sleep(&self, duration: std::time::Duration) -> futures_util::future::BoxFuture<'static, ()> {
+        self.0
+            .advance(Duration::from_std(duration).unwrap_or_else(|_| Duration::zero()));
+        // A short real pause keeps a polling loop from spinning.
+        firebreak_graph::SystemClock.sleep(std::time::Duration::from_millis(1))
+    }
+}
+
 /// How the headless run behaves.
 #[derive(Debug, Clone)]
 pub struct PracticeOptions {
@@ -91,6 +123,8 @@ pub struct PracticeStep {
     pub selected: Vec<String>,
     /// Whether the read-back confirmed it.
     pub verified: bool,
+    /// Why it was skipped instead (a manual blast-radius check).
+    pub skipped: Option<String>,
 }
 
 /// The result of a headless practice run.
@@ -105,15 +139,16 @@ pub struct PracticeRun {
     pub steps: Vec<PracticeStep>,
     /// The simulator's score at the end.
     pub score: Value,
-    /// Why the run does not count as containment (empty when it does).
+    /// Why the run does not count as a full score (empty when it does).
     pub problems: Vec<String>,
-    /// Attacker artefacts left that only the blast-radius checks can find (not counted here).
+    /// Attacker artefacts left that no step or check of the procedure even listed (each is also
+    /// a problem): what the checks missed.
     pub left_for_blast_radius: Vec<Value>,
 }
 
 impl PracticeRun {
-    /// Whether every attacker artefact within the procedure's reach was removed, no look-alike
-    /// was removed and the attacker did not regain access.
+    /// Whether every attacker artefact was removed, no look-alike was removed and the attacker
+    /// did not regain access: the full score.
     pub fn contained(&self) -> bool {
         self.problems.is_empty()
     }
@@ -171,7 +206,24 @@ pub async fn run_headless<T: IncidentTenant>(
             user_ids.insert(user.id);
         }
         let procedure = Procedure::<T>::compromised_account(index + 1, account.clone());
+        let checks: Vec<&str> = procedure
+            .view(&store.case(&case.id)?)
+            .iter()
+            .filter(|v| v.info.phase == Phase::Blast)
+            .map(|v| v.info.key)
+            .collect();
         for key in procedure.keys() {
+            if checks.contains(&key) {
+                if key == checks[0] {
+                    let done = run_checks(&procedure, &env, &case.id, account, &mut reached_ids)
+                        .await?;
+                    for step in done {
+                        steps.push(step);
+                        control.advance(options.pause_per_step);
+                    }
+                }
+                continue;
+            }
             let plan = procedure.plan(&env, &case.id, key).await?;
             for item in &plan.items {
                 if let Some((_, id)) = item.id.split_once(':') {
@@ -189,6 +241,7 @@ pub async fn run_headless<T: IncidentTenant>(
                 step: outcome.step,
                 selected: confirmation.selected,
                 verified: outcome.verification.verified,
+                skipped: None,
             });
             control.advance(options.pause_per_step);
         }
@@ -204,6 +257,58 @@ pub async fn run_headless<T: IncidentTenant>(
         problems,
         left_for_blast_radius: left,
     })
+}
+
+/// Plans every blast-radius check at once ([`blast::plan_all`]), then runs each with the
+/// recommended selection as a person would; manual checks are skipped with
+/// [`blast::HEADLESS_SKIP`].
+async fn run_checks<T: IncidentTenant>(
+    procedure: &Procedure<T>,
+    env: &Env<'_, T>,
+    case_id: &CaseId,
+    account: &str,
+    reached_ids: &mut BTreeSet<String>,
+) -> Result<Vec<PracticeStep>, Error> {
+    let plans = blast::plan_all(
+        procedure,
+        env,
+        case_id,
+        &firebreak_graph::CancellationToken::new(),
+        &|_| {},
+    )
+    .await?;
+    let mut steps = Vec::new();
+    for (key, plan) in plans {
+        let plan = plan?;
+        let id = procedure.step_id(key);
+        if plan.facts.pointer("/check/status").and_then(Value::as_str) == Some("manual") {
+            procedure.skip(env.store, env.actor, case_id, key, blast::HEADLESS_SKIP)?;
+            steps.push(PracticeStep {
+                step: id,
+                selected: Vec::new(),
+                verified: false,
+                skipped: Some(blast::HEADLESS_SKIP.into()),
+            });
+            continue;
+        }
+        for item in &plan.items {
+            reached_ids.extend(item.id.split(':').skip(1).map(str::to_owned));
+        }
+        let confirmation = Confirmation {
+            selected: plan.recommended(),
+            typed_account: Some(account.to_owned()),
+            window_start: None,
+            note: None,
+        };
+        let outcome = procedure.run(env, case_id, key, &confirmation).await?;
+        steps.push(PracticeStep {
+            step: outcome.step,
+            selected: confirmation.selected,
+            verified: outcome.verification.verified,
+            skipped: None,
+        });
+    }
+    Ok(steps)
 }
 
 /// Declares the case of a practice run at `now` (simulated time) for the accounts the training
@@ -239,9 +344,9 @@ pub async fn declare_case<T: IncidentTenant>(
     )
 }
 
-/// Reads the score: problems within the procedure's reach, and what is left for blast radius.
-/// An attacker artefact is within reach when it belongs to a contained account or when the
-/// procedure's plans listed it (a grant or an app seen while containing).
+/// Reads the score: every attacker artefact left, every look-alike removed and regained access
+/// are problems. Artefacts left that no plan even listed (not on a contained account, not a row
+/// of any step or check) are also returned apart: what the checks missed.
 pub fn judge(
     score: &Value,
     user_ids: &BTreeSet<String>,
@@ -275,15 +380,14 @@ pub fn judge(
         let user = remaining.get("userId").and_then(Value::as_str);
         let id = remaining.get("id").and_then(Value::as_str).unwrap_or("");
         let in_reach = user.is_some_and(|u| user_ids.contains(u)) || reached_ids.contains(id);
-        if in_reach {
-            problems.push(format!(
-                "An attacker artefact was left: {}",
-                remaining
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-            ));
-        } else {
+        problems.push(format!(
+            "An attacker artefact was left: {}",
+            remaining
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+        ));
+        if !in_reach {
             left.push(remaining.clone());
         }
     }
@@ -296,7 +400,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn artefacts_of_other_accounts_are_left_for_blast_radius_not_counted() {
+    fn every_artefact_left_is_a_problem_and_those_no_plan_listed_are_named_apart() {
         let score = json!({
             "attackerRegainedAccess": false,
             "legitimateArtefacts": {"removed": []},
@@ -307,8 +411,9 @@ mod tests {
         });
         let users = BTreeSet::from(["u1".to_owned()]);
         let (problems, left) = judge(&score, &users, &BTreeSet::new());
-        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems.len(), 2, "{problems:?}");
         assert_eq!(left.len(), 1);
+        assert_eq!(left[0]["id"], "x@y");
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! [`Step`] trait, so triage ([`triage`]), containment ([`contain`]) and later procedures share
 //! this machinery. The tenant is reached through [`tenant::IncidentTenant`].
 
+pub mod blast;
 pub mod contain;
 pub mod tenant;
 pub mod triage;
@@ -150,6 +151,14 @@ pub enum Action {
     },
     /// Mark the user confirmed compromised in Identity Protection.
     ConfirmCompromised,
+    /// `action` on another account or mailbox than the procedure's (a user the account created,
+    /// a shared mailbox it reaches). Refused on protected accounts like the account itself.
+    On {
+        /// The other account or mailbox (object id or UPN).
+        target: String,
+        /// What to do there.
+        action: Box<Action>,
+    },
 }
 
 /// One object the step will change (or one choice it offers), as the plan table shows it. Every
@@ -390,6 +399,7 @@ impl<T: IncidentTenant> Procedure<T> {
     pub fn compromised_account(index: usize, account: impl Into<String>) -> Self {
         let mut steps: Vec<Box<dyn Step<T>>> = vec![Box::new(triage::Triage)];
         steps.extend(contain::steps());
+        steps.extend(blast::steps());
         Self::new(index, account, steps)
     }
 
@@ -595,6 +605,13 @@ impl<T: IncidentTenant> Procedure<T> {
             .as_deref()
             .map(str::trim)
             .filter(|n| !n.is_empty());
+        if note.is_none() && selected.iter().any(|s| s == blast::FOUND_ANSWER) {
+            return Err(refused(
+                &id,
+                "Describe what you found in the note: it goes into the case and the report.",
+            ));
+        }
+        self.check_targets(env, &id, &plan, &selected).await?;
         let recommended = plan.recommended();
         let mut facts = plan.facts.clone();
         if let (Some(start), Some(obj)) = (confirmation.window_start, facts.as_object_mut()) {
@@ -637,7 +654,7 @@ impl<T: IncidentTenant> Procedure<T> {
             let Some(item) = plan.items.iter().find(|i| &i.id == item_id) else {
                 continue;
             };
-            if let Err(error) = perform(env.tenant, &user, &item.action).await {
+            if let Err(error) = perform(env.tenant, &target_user(&user, &item.action)?, target_action(&item.action)).await {
                 let reason = format!("{} could not be changed: {error}", item.label);
                 env.store
                     .fail_step(case_id, env.actor, &id, &reason, json!({ "done": done }))?;
@@ -659,6 +676,46 @@ impl<T: IncidentTenant> Procedure<T> {
             verification,
             evidence,
         })
+    }
+
+    /// Refuses a selection that would disable, reset or sign out a protected account through an
+    /// [`Action::On`] row (a created user that turns out to be the break-glass account).
+    async fn check_targets(
+        &self,
+        env: &Env<'_, T>,
+        id: &str,
+        plan: &Plan,
+        selected: &[String],
+    ) -> Result<(), Error> {
+        for item in plan.items.iter().filter(|i| selected.contains(&i.id)) {
+            let Action::On { target, action } = &item.action else {
+                continue;
+            };
+            if !matches!(
+                action.as_ref(),
+                Action::DisableAccount | Action::ResetPassword | Action::RevokeSessions
+            ) {
+                continue;
+            }
+            let mut names = vec![target.clone()];
+            if let Ok(Some(u)) = env.tenant.user(&UserRef::new(target)?).await {
+                names.extend(u.user_principal_name);
+                names.push(u.id);
+            }
+            if names
+                .iter()
+                .any(|n| env.protected.iter().any(|p| p.eq_ignore_ascii_case(n)))
+            {
+                return Err(refused(
+                    id,
+                    format!(
+                        "{target} is the account Firebreak is signed in with or the break-glass account. \
+                         Firebreak never disables or resets it: losing it would lock you out of the tenant."
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn resolve_selection(
@@ -804,6 +861,22 @@ fn check_result(facts: &Value) -> Option<&'static str> {
     }
 }
 
+/// The account an action is performed on: the procedure's, or the one an [`Action::On`] names.
+fn target_user(user: &UserRef, action: &Action) -> Result<UserRef, Error> {
+    match action {
+        Action::On { target, .. } => Ok(UserRef::new(target)?),
+        _ => Ok(user.clone()),
+    }
+}
+
+/// The action itself, without the [`Action::On`] wrapper.
+fn target_action(action: &Action) -> &Action {
+    match action {
+        Action::On { action, .. } => action,
+        other => other,
+    }
+}
+
 /// Performs one action on the tenant.
 async fn perform<T: IncidentTenant>(
     tenant: &T,
@@ -834,6 +907,10 @@ async fn perform<T: IncidentTenant>(
         }
         Action::DeleteGrant { id } => Ok(tenant.delete_grant(id).await?),
         Action::DisableServicePrincipal { id } => Ok(tenant.disable_service_principal(id).await?),
+        Action::On { .. } => Err(Error::InvalidInput {
+            field: "action",
+            problem: "An action on another account cannot itself point to a third one.".into(),
+        }),
         Action::ConfirmCompromised => {
             let resolved = tenant
                 .user(user)

@@ -239,6 +239,21 @@ impl Client {
         }
     }
 
+    /// Get-Mailbox `-RecipientTypeDetails <kind> -ResultSize Unlimited`: every mailbox of one
+    /// kind (e.g. `SharedMailbox`), with the same properties as [`Client::get_mailbox`]. Used to
+    /// find the shared mailboxes a compromised account holds delegate rights on.
+    pub fn list_mailboxes(&self, recipient_type_details: &str) -> PageStream<Mailbox> {
+        let call = check_identity("recipient type", recipient_type_details).and_then(|()| {
+            self.cmdlet(
+                Operation::ExchangeGetMailbox,
+                "Get-Mailbox",
+                json!({ "RecipientTypeDetails": recipient_type_details, "ResultSize": "Unlimited" }),
+                Some(MAILBOX_SELECT),
+            )
+        });
+        self.cmdlet_pages(call, Operation::ExchangeGetMailbox)
+    }
+
     /// Sends a cmdlet without output and returns Exchange's warnings (`@adminapi.warnings`), e.g.
     /// that there was nothing to remove.
     async fn run_cmdlet(&self, call: &Call) -> Result<Vec<String>, Error> {

@@ -403,7 +403,8 @@ impl Client {
     }
 
     /// Polls the query every `interval` until it has finished or `timeout` has passed (measured on
-    /// the client's clock); returns the last state seen.
+    /// the client's clock, and by the number of polls so a clock that stands still cannot keep it
+    /// waiting for ever); returns the last state seen.
     pub async fn wait_for_audit_log_query(
         &self,
         id: &str,
@@ -412,9 +413,12 @@ impl Client {
     ) -> Result<AuditLogQuery, Error> {
         let clock = self.clock().clone();
         let deadline = clock.now() + chrono::Duration::from_std(timeout).unwrap_or_default();
+        let max_polls = timeout.as_millis() / interval.as_millis().max(1) + 1;
+        let mut polls = 0u128;
         loop {
             let query = self.get_audit_log_query(id).await?;
-            if query.is_finished() || clock.now() >= deadline {
+            polls += 1;
+            if query.is_finished() || clock.now() >= deadline || polls >= max_polls {
                 return Ok(query);
             }
             let wait = clock.sleep(interval);

@@ -808,7 +808,7 @@ fn domain_of(address: &str) -> Option<String> {
     (!domain.is_empty()).then(|| domain.to_lowercase())
 }
 
-fn is_external(address: &str, org_domain: &str) -> bool {
+pub(super) fn is_external(address: &str, org_domain: &str) -> bool {
     domain_of(address).is_some_and(|d| d != org_domain && !d.ends_with(&format!(".{org_domain}")))
 }
 
@@ -890,7 +890,7 @@ pub fn judge_rule(rule: &InboxRule, org_domain: &str) -> (bool, Vec<String>) {
     (recommended, flags)
 }
 
-fn describe_rule(rule: &InboxRule) -> Vec<String> {
+pub(super) fn describe_rule(rule: &InboxRule) -> Vec<String> {
     let mut lines = Vec::new();
     let mut list = |label: &str, v: &[String]| {
         if !v.is_empty() {
@@ -920,7 +920,7 @@ fn describe_rule(rule: &InboxRule) -> Vec<String> {
     lines
 }
 
-fn org_domain(account: &str) -> String {
+pub(super) fn org_domain(account: &str) -> String {
     account
         .rsplit_once('@')
         .map(|(_, d)| d.to_lowercase())
@@ -1101,7 +1101,9 @@ fn publisher_verified(sp: &firebreak_graph::directory::ServicePrincipal) -> bool
         .is_some_and(|s| !s.is_empty())
 }
 
-async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
+pub(super) async fn plan_grants<T: IncidentTenant>(
+    cx: &StepContext<'_, T>,
+) -> Result<Plan, Error> {
     let mut plan = empty_plan(
         cx,
         "Revoke the selected consents and disable the selected apps.".into(),

@@ -17,6 +17,31 @@ use firebreak_graph::{
 };
 use futures_util::StreamExt;
 
+/// How often a blast-radius check polls its Purview audit search.
+pub const SEARCH_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+/// The longest a blast-radius check waits for one Purview audit search.
+pub const SEARCH_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// A Purview audit-log search and, once it succeeded, its records with the raw pages.
+#[derive(Debug, Clone)]
+pub struct AuditSearch {
+    /// The query id Purview gave it (journaled: the evidence names it).
+    pub query_id: String,
+    /// `succeeded`, or where it stood when Firebreak stopped waiting (`running`, `failed` ...).
+    pub status: String,
+    /// Whether an earlier search of the same name was reused instead of starting a new one.
+    pub reused: bool,
+    /// The records, with each page's body exactly as received.
+    pub records: Fetched<firebreak_graph::logs::AuditLogRecord>,
+}
+
+impl AuditSearch {
+    /// Whether the search finished and its records were read.
+    pub fn succeeded(&self) -> bool {
+        self.status == "succeeded"
+    }
+}
+
 /// Items read from the tenant with the raw body of every page they came in.
 #[derive(Debug, Clone, Default)]
 pub struct Fetched<T> {
@@ -62,6 +87,16 @@ pub async fn fetch_all<T>(mut stream: PageStream<T>) -> Result<Fetched<T>, Graph
 /// the application's async runtime.
 #[allow(missing_docs)] // each method is named after the Graph or Exchange operation it performs
 pub trait IncidentTenant: Sync {
+    /// Every shared mailbox (Get-Mailbox -RecipientTypeDetails SharedMailbox).
+    fn shared_mailboxes(&self)
+        -> impl Future<Output = Result<Fetched<Mailbox>, GraphError>> + Send;
+    /// Runs a Purview audit-log search to the end (or until [`SEARCH_WAIT`]), reusing an earlier
+    /// search of the same display name that has not failed (so planning a check and then running
+    /// it waits once), and reads its records.
+    fn reusable_audit_search(
+        &self,
+        query: &firebreak_graph::logs::NewAuditLogQuery,
+    ) -> impl Future<Output = Result<AuditSearch, GraphError>> + Send;
     /// The user, or `Ok(None)` when no such user exists.
     fn user(&self, user: &UserRef)
         -> impl Future<Output = Result<Option<User>, GraphError>> + Send;
@@ -194,6 +229,41 @@ fn absent_on_not_found<T>(result: Result<T, GraphError>) -> Result<Option<T>, Gr
 }
 
 impl IncidentTenant for Client {
+    async fn shared_mailboxes(&self) -> Result<Fetched<Mailbox>, GraphError> {
+        fetch_all(self.list_mailboxes("SharedMailbox")).await
+    }
+    async fn reusable_audit_search(
+        &self,
+        query: &firebreak_graph::logs::NewAuditLogQuery,
+    ) -> Result<AuditSearch, GraphError> {
+        let earlier = fetch_all(self.list_audit_log_queries()).await?;
+        let reusable = earlier.items.into_iter().rev().find(|q| {
+            q.display_name.as_deref() == Some(query.display_name.as_str())
+                && !matches!(q.status.as_deref(), Some("failed" | "cancelled"))
+        });
+        let (id, reused) = match reusable {
+            Some(q) => (q.id, true),
+            None => (self.create_audit_log_query(query).await?.id, false),
+        };
+        let state = self
+            .wait_for_audit_log_query(&id, SEARCH_POLL, SEARCH_WAIT)
+            .await?;
+        let status = state.status.unwrap_or_else(|| "unknown".into());
+        let records = if status == "succeeded" {
+            fetch_all(self.list_audit_log_records(&id)).await?
+        } else {
+            Fetched {
+                pages: Vec::new(),
+                items: Vec::new(),
+            }
+        };
+        Ok(AuditSearch {
+            query_id: id,
+            status,
+            reused,
+            records,
+        })
+    }
     async fn user(&self, user: &UserRef) -> Result<Option<User>, GraphError> {
         absent_on_not_found(self.get_user(user).await)
     }
