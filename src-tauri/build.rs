@@ -4,6 +4,7 @@
 /// Every `#[tauri::command]` of the shell. Keep in step with `lib.rs`'s `collect_commands!`.
 const COMMANDS: &[&str] = &[
     "app_info",
+    "ui_ready",
     "list_cases",
     "declare_incident",
     "open_case",

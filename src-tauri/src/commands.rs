@@ -9,6 +9,7 @@ pub mod cases;
 pub mod communication;
 pub mod organisation;
 pub mod procedure;
+pub mod startup;
 pub mod tenants;
 
 /// Version, data folder and whether a tenant is configured.

@@ -11,6 +11,7 @@ mod logging;
 mod operations;
 mod practice;
 mod response;
+mod startup;
 mod state;
 mod tenants;
 
@@ -29,6 +30,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(tauri_specta::collect_commands![
             commands::app_info,
+            commands::startup::ui_ready,
             commands::cases::list_cases,
             commands::cases::declare_incident,
             commands::cases::open_case,
@@ -73,6 +75,7 @@ pub fn typescript() -> Typescript {
 
 /// Runs the application and returns the process exit code.
 pub fn main() -> ExitCode {
+    let launched = std::time::Instant::now();
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     // Sub-commands such as `verify` run before any window or GTK exists.
     if let Some(code) = cli::run(&args) {
@@ -112,6 +115,7 @@ pub fn main() -> ExitCode {
                 tenants::DEFAULT_SCENARIO,
             ));
             app.manage(practice::Practices::default());
+            app.manage(startup::Startup::new(launched, options.bench_startup));
             builder.mount_events(app);
             Ok(())
         })

@@ -12,15 +12,21 @@ pub struct LaunchOptions {
     /// A data directory chosen with `--data-dir PATH` or `FIREBREAK_DATA_DIR`, instead of the
     /// platform's application data folder. Tests give every run a fresh one.
     pub data_dir: Option<PathBuf>,
+    /// `--bench-startup` or `FIREBREAK_BENCH_STARTUP=1`: print the time to the UI's first ready
+    /// report and exit (`make bench`).
+    pub bench_startup: bool,
 }
 
 impl LaunchOptions {
     /// Reads the options from the process arguments and environment.
     pub fn from_env() -> Result<Self, String> {
-        Self::parse(
+        let mut options = Self::parse(
             std::env::args_os().skip(1),
             std::env::var_os("FIREBREAK_DATA_DIR"),
-        )
+        )?;
+        options.bench_startup |=
+            std::env::var_os("FIREBREAK_BENCH_STARTUP").is_some_and(|v| v == "1");
+        Ok(options)
     }
 
     fn parse(
@@ -29,6 +35,7 @@ impl LaunchOptions {
     ) -> Result<Self, String> {
         let mut options = Self {
             data_dir: env_data_dir.filter(|d| !d.is_empty()).map(PathBuf::from),
+            bench_startup: false,
         };
         while let Some(arg) = args.next() {
             match arg.to_str() {
@@ -38,6 +45,7 @@ impl LaunchOptions {
                         .ok_or("--data-dir needs a folder, e.g. --data-dir /tmp/firebreak")?;
                     options.data_dir = Some(PathBuf::from(dir));
                 }
+                Some("--bench-startup") => options.bench_startup = true,
                 _ => {
                     return Err(format!(
                         "unknown argument {:?}. Usage: firebreak [--data-dir FOLDER], or firebreak verify BUNDLE.zip",
@@ -103,6 +111,14 @@ mod tests {
         assert_eq!(options.data_dir, Some(PathBuf::from("/a")));
         let options = LaunchOptions::parse(args(&[]), Some("/b".into())).expect("no arguments");
         assert_eq!(options.data_dir, Some(PathBuf::from("/b")));
+    }
+
+    #[test]
+    fn bench_startup_is_a_flag() {
+        let options = LaunchOptions::parse(args(&["--bench-startup"]), None).expect("valid flag");
+        assert!(options.bench_startup);
+        let plain = LaunchOptions::parse(args(&[]), None).expect("no arguments");
+        assert!(!plain.bench_startup, "off unless asked for");
     }
 
     #[test]

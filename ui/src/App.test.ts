@@ -1,5 +1,5 @@
 import { render, screen, fireEvent } from '@testing-library/svelte'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import App from './App.svelte'
 import type { AppInfo, Backend, Outcome } from './lib/backend'
 import { fakeBackend as completeFake } from './test/fakeBackend'
@@ -11,6 +11,13 @@ function fakeBackend(outcome: Outcome<AppInfo>): Backend {
 const info: AppInfo = { version: '9.9.9', dataDir: '/tmp/firebreak-test', tenantConfigured: false }
 
 describe('App shell', () => {
+  it('tells the shell once that the home screen is up, for start-up timing', async () => {
+    const uiReady = vi.fn(async () => ({ status: 'ok' as const, data: null }))
+    render(App, { backend: completeFake({ uiReady }) })
+    await vi.waitFor(() => expect(uiReady).toHaveBeenCalledTimes(1))
+    expect(screen.getByRole('heading', { level: 1, name: 'Cases' })).toBeTruthy()
+  })
+
   it('opens on Cases and shows what the backend says about this installation', async () => {
     render(App, { backend: fakeBackend({ status: 'ok', data: info }) })
     expect(screen.getByRole('heading', { level: 1, name: 'Cases' })).toBeTruthy()

@@ -107,6 +107,8 @@ export type Outcome<T> = { status: 'ok'; data: T } | { status: 'error'; error: I
 /** Everything the UI may ask of the Rust side. */
 export interface Backend {
   appInfo(): Promise<Outcome<AppInfo>>
+  /** Tells the shell the home screen is mounted (start-up timing, `make bench`). */
+  uiReady(): Promise<Outcome<null>>
   getOrganisation(): Promise<Outcome<Organisation>>
   saveOrganisation(organisation: OrganisationInput): Promise<Outcome<Organisation>>
   /** Writes the runbook into the data folder's reports/ on `paper` (null: the configured one). */
@@ -165,6 +167,7 @@ export interface Backend {
 /** The real backend: the generated tauri-specta commands. */
 export const tauriBackend: Backend = {
   appInfo: () => commands.appInfo(),
+  uiReady: () => commands.uiReady(),
   getOrganisation: () => commands.getOrganisation(),
   saveOrganisation: (organisation) => commands.saveOrganisation(organisation),
   saveRunbook: (paper) => commands.saveRunbook(paper),

@@ -6,6 +6,7 @@ const notUsed = { kind: 'failed', message: 'not used by this test' } as const
 
 export function fakeBackend(overrides: Partial<Backend> = {}): Backend {
   return {
+    uiReady: async () => ({ status: 'ok', data: null }),
     appInfo: async () => ({
       status: 'ok',
       data: { version: '0.0.0', dataDir: '/tmp/firebreak-test', tenantConfigured: false },
