@@ -16,6 +16,8 @@ const COMMANDS: &[&str] = &[
     "cancel_operation",
     "communication_view",
     "save_case_contacts",
+    "blast_checks",
+    "run_checks",
     "get_organisation",
     "save_organisation",
     "save_runbook",

@@ -6,6 +6,7 @@ use tauri::State;
 use crate::{ipc, state::AppState};
 
 pub mod cases;
+pub mod checks;
 pub mod communication;
 pub mod organisation;
 pub mod procedure;

@@ -42,6 +42,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::cases::cancel_operation,
             commands::communication::communication_view,
             commands::communication::save_case_contacts,
+            commands::checks::blast_checks,
+            commands::checks::run_checks,
             commands::organisation::get_organisation,
             commands::organisation::save_organisation,
             commands::organisation::save_runbook,

@@ -99,6 +99,8 @@ pub struct StepPlan {
     pub saved_first: Vec<String>,
     /// Triage only: the proposed start of the incident window, which the admin may correct.
     pub window_start: Option<DateTime<Utc>>,
+    /// Blast-radius checks only: what the check found and, for a manual check, where to look.
+    pub check: Option<super::PlanCheck>,
 }
 
 /// One object of a plan.
@@ -131,8 +133,10 @@ impl From<procedure::Plan> for StepPlan {
             .facts
             .get("windowStart")
             .and_then(|v| serde_json::from_value(v.clone()).ok());
+        let check = p.facts.get("check").map(super::PlanCheck::from_facts);
         Self {
             window_start,
+            check,
             step: p.step,
             account: p.account,
             summary: p.summary,

@@ -3,6 +3,15 @@
 import { getContext, setContext } from 'svelte'
 import { commands } from './bindings'
 import type { CaseContactInput, CommunicationView_Serialize, ContactCard_Serialize } from './bindings'
+import type {
+  BlastCheck_Serialize,
+  CaseClosure,
+  CheckProgress_Serialize,
+  ChecksRun_Serialize,
+  PassNotice_Serialize,
+  RecheckResult_Serialize,
+  RecoveryStatus_Serialize,
+} from './bindings'
 import type { Organisation_Deserialize, Organisation_Serialize, Paper, SavedDocument } from './bindings'
 import type {
   ConnectionTest_Serialize,
@@ -88,6 +97,21 @@ export type { CaseContactInput, ContactOrigin } from './bindings'
 export type CommunicationView = CommunicationView_Serialize
 /** One person to tell, with ready-to-adapt wording. */
 export type ContactCard = ContactCard_Serialize
+/** Where one blast-radius check stands in the case. */
+export type BlastCheck = BlastCheck_Serialize
+/** Progress of one check during "Run all checks". */
+export type CheckProgress = CheckProgress_Serialize
+/** What "Run all checks" did. */
+export type ChecksRun = ChecksRun_Serialize
+/** Recovery gate, sweep hits, watch windows, alerts, links and closing of a case. */
+export type RecoveryStatus = RecoveryStatus_Serialize
+/** One watch alert. */
+export type WatchAlert = RecoveryStatus['alerts'][number]
+/** What a watch re-check found. */
+export type RecheckResult = RecheckResult_Serialize
+/** Where a Temporary Access Pass went (never the pass itself). */
+export type PassNotice = PassNotice_Serialize
+export type { CaseClosure } from './bindings'
 /** One account's steps, as the wizard's step list shows them. */
 export type AccountProcedure = AccountProcedure_Serialize
 /** One step of the wizard. */
@@ -157,6 +181,28 @@ export interface Backend {
     note?: string | null,
   ): Promise<Outcome<StepResult>>
   skipStep(caseId: string, account: number, key: string, reason: string): Promise<Outcome<CaseStep>>
+  /** Where each blast-radius check of account number `account` stands. */
+  blastChecks(caseId: string, account: number): Promise<Outcome<BlastCheck[]>>
+  /**
+   * Plans every open check at once and records those that need no decision (clean, not
+   * available), reporting each check through `onProgress`; cancel with `cancelOperation`.
+   */
+  runChecks(
+    caseId: string,
+    account: number,
+    operationId: string,
+    onProgress: (progress: CheckProgress) => void,
+  ): Promise<Outcome<ChecksRun>>
+  /** Recovery gate, sweep hits, watch windows and alerts, links and closing. */
+  recoveryStatus(caseId: string): Promise<Outcome<RecoveryStatus>>
+  /** Re-checks the watched accounts now; new alerts are journaled and notified. */
+  recheckWatch(caseId: string): Promise<Outcome<RecheckResult>>
+  /** Opens a sideways-sweep hit as a new case linked to this one. */
+  openLinkedCase(caseId: string, account: number, hitAccount: string): Promise<Outcome<CaseView>>
+  /** Closes the case with a summary; refused while a check is open. */
+  closeCase(caseId: string, summary: string): Promise<Outcome<CaseClosure>>
+  /** Puts the Temporary Access Pass on the clipboard again (cleared after a minute). */
+  copyTemporaryAccessPass(caseId: string): Promise<Outcome<PassNotice>>
   reverifyStep(caseId: string, account: number, key: string): Promise<Outcome<StepResult>>
   listScenarios(): Promise<PracticeScenario[]>
   /** Starts a scenario in a fresh training tenant and returns its new case. */
@@ -203,6 +249,17 @@ export const tauriBackend: Backend = {
     commands.runStep(caseId, account, key, selected, typedAccount, windowStart, note ?? null),
   skipStep: (caseId, account, key, reason) => commands.skipStep(caseId, account, key, reason),
   reverifyStep: (caseId, account, key) => commands.reverifyStep(caseId, account, key),
+  blastChecks: (caseId, account) => commands.blastChecks(caseId, account),
+  runChecks: (caseId, account, operationId, onProgress) => {
+    const channel = new Channel<CheckProgress>()
+    channel.onmessage = onProgress
+    return commands.runChecks(caseId, account, operationId, channel)
+  },
+  recoveryStatus: (caseId) => commands.recoveryStatus(caseId),
+  recheckWatch: (caseId) => commands.recheckWatch(caseId),
+  openLinkedCase: (caseId, account, hitAccount) => commands.openLinkedCase(caseId, account, hitAccount),
+  closeCase: (caseId, summary) => commands.closeCase(caseId, summary),
+  copyTemporaryAccessPass: (caseId) => commands.copyTemporaryAccessPass(caseId),
   listScenarios: () => commands.listScenarios(),
   startPractice: (scenario) => commands.startPractice(scenario),
   practiceDebrief: (caseId) => commands.practiceDebrief(caseId),

@@ -18,6 +18,7 @@
 //! this machinery. The tenant is reached through [`tenant::IncidentTenant`].
 
 pub mod blast;
+pub mod checks;
 pub mod contain;
 pub mod tenant;
 pub mod triage;
