@@ -4,7 +4,6 @@
 /// Every `#[tauri::command]` of the shell. Keep in step with `lib.rs`'s `collect_commands!`.
 const COMMANDS: &[&str] = &[
     "app_info",
-    "ui_ready",
     "list_cases",
     "declare_incident",
     "open_case",
@@ -16,8 +15,6 @@ const COMMANDS: &[&str] = &[
     "cancel_operation",
     "communication_view",
     "save_case_contacts",
-    "blast_checks",
-    "run_checks",
     "get_organisation",
     "save_organisation",
     "save_runbook",
@@ -38,6 +35,10 @@ const COMMANDS: &[&str] = &[
     "list_scenarios",
     "start_practice",
     "practice_debrief",
+    "report_preview",
+    "save_lessons",
+    "save_report",
+    "open_report",
 ];
 
 fn main() {

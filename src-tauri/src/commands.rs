@@ -6,11 +6,10 @@ use tauri::State;
 use crate::{ipc, state::AppState};
 
 pub mod cases;
-pub mod checks;
 pub mod communication;
 pub mod organisation;
 pub mod procedure;
-pub mod startup;
+pub mod report;
 pub mod tenants;
 
 /// Version, data folder and whether a tenant is configured.

@@ -5,16 +5,16 @@ use serde::Serialize;
 use specta::Type;
 
 mod cases;
-mod checks;
 mod communication;
 mod organisation;
 mod procedure;
+mod report;
 mod tenants;
 pub use cases::*;
-pub use checks::*;
 pub use communication::*;
 pub use organisation::*;
 pub use procedure::*;
+pub use report::*;
 pub use tenants::*;
 
 /// Facts about this installation, as the home screen shows them.

@@ -11,7 +11,6 @@ mod logging;
 mod operations;
 mod practice;
 mod response;
-mod startup;
 mod state;
 mod tenants;
 
@@ -30,7 +29,6 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(tauri_specta::collect_commands![
             commands::app_info,
-            commands::startup::ui_ready,
             commands::cases::list_cases,
             commands::cases::declare_incident,
             commands::cases::open_case,
@@ -42,8 +40,6 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::cases::cancel_operation,
             commands::communication::communication_view,
             commands::communication::save_case_contacts,
-            commands::checks::blast_checks,
-            commands::checks::run_checks,
             commands::organisation::get_organisation,
             commands::organisation::save_organisation,
             commands::organisation::save_runbook,
@@ -64,6 +60,10 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::procedure::list_scenarios,
             commands::procedure::start_practice,
             commands::procedure::practice_debrief,
+            commands::report::report_preview,
+            commands::report::save_lessons,
+            commands::report::save_report,
+            commands::report::open_report,
         ])
         .error_handling(tauri_specta::ErrorHandlingMode::Result)
 }
@@ -77,7 +77,6 @@ pub fn typescript() -> Typescript {
 
 /// Runs the application and returns the process exit code.
 pub fn main() -> ExitCode {
-    let launched = std::time::Instant::now();
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     // Sub-commands such as `verify` run before any window or GTK exists.
     if let Some(code) = cli::run(&args) {
@@ -117,7 +116,6 @@ pub fn main() -> ExitCode {
                 tenants::DEFAULT_SCENARIO,
             ));
             app.manage(practice::Practices::default());
-            app.manage(startup::Startup::new(launched, options.bench_startup));
             builder.mount_events(app);
             Ok(())
         })

@@ -1,10 +1,9 @@
 //! `firebreak practice --scenario NAME_OR_PATH --accept-recommended [--bundle PATH]
-//! [--data-dir FOLDER]`: runs the compromised-account procedure against an in-process training
-//! tenant with the tool's recommended selections, without a window — triage, containment and
-//! the blast-radius checks (manual ones are skipped: they are checked by hand in the app) — and
-//! prints the simulator's score as JSON on the last line. Exit 0 on a full score (every attacker
-//! artefact removed, no look-alike removed, the attacker did not regain access), 1 when not, 2
-//! on a usage error. The logic lives in
+//! [--report FILE.pdf] [--data-dir FOLDER]`: runs the compromised-account procedure against an in-process training
+//! tenant with the tool's recommended selections, without a window, and prints the simulator's
+//! score as JSON on the last line. Exit 0 when the incident was contained (every attacker
+//! artefact within the procedure's reach removed, no look-alike removed, the attacker did not
+//! regain access), 1 when not, 2 on a usage error. The logic lives in
 //! `firebreak_core::practice`; this wires the simulator to it.
 
 use std::{ffi::OsString, path::PathBuf, process::ExitCode, sync::Arc};
@@ -14,22 +13,24 @@ use firebreak_core::{
     bundle::{self, CancelToken},
     case::{CaseStore, ADMIN},
     paths::DataRoot,
-    practice::{self, HeadlessClock, PracticeOptions, TrainingControl},
+    practice::{self, PracticeOptions, TrainingClock, TrainingControl},
     tenant::{self, SignIn, TenantProfile},
 };
 use firebreak_sim::{Scenario, SimOptions, SimServer};
 
-const USAGE: &str = "usage: firebreak practice --scenario NAME_OR_PATH --accept-recommended [--bundle FILE.zip] [--data-dir FOLDER]";
+const USAGE: &str = "usage: firebreak practice --scenario NAME_OR_PATH --accept-recommended [--bundle FILE.zip] [--report FILE.pdf] [--data-dir FOLDER]";
 
 #[derive(Debug, PartialEq, Eq)]
 struct Request {
     scenario: String,
     bundle: Option<PathBuf>,
+    report: Option<PathBuf>,
     data_dir: Option<PathBuf>,
 }
 
 fn parse(args: &[OsString]) -> Result<Request, String> {
     let (mut scenario, mut bundle, mut data_dir, mut accept) = (None, None, None, false);
+    let mut report = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| {
@@ -44,10 +45,7 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
             Some("--bundle") => bundle = Some(PathBuf::from(value("--bundle")?)),
             Some("--data-dir") => data_dir = Some(PathBuf::from(value("--data-dir")?)),
             Some("--accept-recommended") => accept = true,
-            Some("--report") => return Err(
-                "--report is not available yet: the incident report is not built from a case yet."
-                    .into(),
-            ),
+            Some("--report") => report = Some(PathBuf::from(value("--report")?)),
             _ => return Err(format!("unknown argument {arg:?}. {USAGE}")),
         }
     }
@@ -60,6 +58,7 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
     Ok(Request {
         scenario,
         bundle,
+        report,
         data_dir,
     })
 }
@@ -127,8 +126,7 @@ async fn practise(request: Request) -> Result<ExitCode, String> {
         crate::tenants::start_simulated(scenario, SimOptions::default()).await?;
     let break_glass = training.break_glass_upn.clone();
     let control = Arc::new(Control(server));
-    // The simulator's clock stands still; waits (audit searches) let simulated time pass.
-    let clock = HeadlessClock(control.clone());
+    let clock = TrainingClock(control.clone());
     let client = tenant::connect(
         &TenantProfile::training(),
         SignIn::Training(&training),
@@ -149,12 +147,8 @@ async fn practise(request: Request) -> Result<ExitCode, String> {
         .map_err(|e| e.to_string())?;
     eprintln!("Case {} in {}", run.case_id, data_dir.display());
     for step in &run.steps {
-        if let Some(reason) = &step.skipped {
-            eprintln!("{:<32} {:<13} {reason}", step.step, "skipped");
-            continue;
-        }
         eprintln!(
-            "{:<32} {:<13} {}",
+            "{:<28} {:<13} {}",
             step.step,
             if step.verified {
                 "verified"
@@ -169,7 +163,7 @@ async fn practise(request: Request) -> Result<ExitCode, String> {
     }
     for left in &run.left_for_blast_radius {
         eprintln!(
-            "MISSED BY EVERY CHECK  {}",
+            "LEFT FOR BLAST RADIUS  {}",
             left.get("description")
                 .and_then(|d| d.as_str())
                 .unwrap_or("?")
@@ -186,6 +180,15 @@ async fn practise(request: Request) -> Result<ExitCode, String> {
         )
         .map_err(|e| e.to_string())?;
         eprintln!("Evidence bundle written to {}", path.display());
+    }
+    if let Some(path) = &request.report {
+        let at = store.clock().now().fixed_offset();
+        let pages = firebreak_core::report::case::write_pdf(&store, &run.case_id, path, at)
+            .map_err(|e| e.to_string())?;
+        eprintln!(
+            "Incident report ({pages} pages) written to {}",
+            path.display()
+        );
     }
     println!("{}", run.score);
     Ok(if run.contained() {
@@ -210,6 +213,23 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(r.scenario, "aitm");
+        assert_eq!(r.report, None);
+        let r = parse(&[
+            "--scenario".into(),
+            "aitm".into(),
+            "--accept-recommended".into(),
+            "--report".into(),
+            "out.pdf".into(),
+        ])
+        .unwrap();
+        assert_eq!(r.report, Some(PathBuf::from("out.pdf")));
+        assert!(parse(&[
+            "--scenario".into(),
+            "aitm".into(),
+            "--accept-recommended".into(),
+            "--report".into(),
+        ])
+        .is_err());
     }
 
     #[test]
@@ -222,12 +242,18 @@ mod tests {
             let request = Request {
                 scenario: name.into(),
                 bundle: Some(dir.path().join("b.zip")),
+                report: Some(dir.path().join("r.pdf")),
                 data_dir: Some(dir.path().join("data")),
             };
             let runtime = tokio::runtime::Runtime::new().unwrap();
             let code = runtime.block_on(practise(request)).unwrap();
             assert_eq!(code, ExitCode::SUCCESS, "{name} was not contained");
             assert!(dir.path().join("b.zip").is_file());
+            let report = std::fs::read(dir.path().join("r.pdf")).unwrap();
+            assert!(
+                report.starts_with(b"%PDF-"),
+                "{name}: --report writes the PDF"
+            );
         }
     }
 }

@@ -209,15 +209,68 @@ pub fn save_in_exports(
     })
 }
 
-/// The report's first page drawn for the screen, with the page count and paper.
+/// Renders the incident report of case `id` and writes the PDF to `path` (the command line's
+/// `--report`). Returns how many pages it has.
+pub fn write_pdf(
+    store: &CaseStore,
+    id: &CaseId,
+    path: &std::path::Path,
+    generated_at: DateTime<FixedOffset>,
+) -> Result<usize, Error> {
+    let view = store.case(id)?;
+    let cx = ReportContext::load(store.data_root(), &view, generated_at)?;
+    let (pdf, pages) = incident::render_counted(&build(&view, &cx), cx.paper)?;
+    std::fs::write(path, pdf).map_err(|e| Error::io("write the report", path, e))?;
+    Ok(pages)
+}
+
+/// What the Report step shows: the first page and the lessons-learned fields to edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportView {
+    /// The report's first page drawn for the screen, with the page count and paper.
+    pub preview: super::preview::PagePreview,
+    /// The lessons learned as last recorded.
+    pub lessons: LessonsLearned,
+}
+
+/// The report's first page drawn for the screen, and the lessons-learned fields.
 pub fn preview(
     store: &CaseStore,
     id: &CaseId,
     generated_at: DateTime<FixedOffset>,
-) -> Result<super::preview::PagePreview, Error> {
+) -> Result<ReportView, Error> {
     let view = store.case(id)?;
     let cx = ReportContext::load(store.data_root(), &view, generated_at)?;
-    incident::preview(&build(&view, &cx), cx.paper)
+    let report = build(&view, &cx);
+    Ok(ReportView {
+        preview: incident::preview(&report, cx.paper)?,
+        lessons: report.lessons,
+    })
+}
+
+/// Checks that `path` is a report file Firebreak saved in the data folder's `exports/` (a PDF or
+/// a timeline) and returns it resolved. The UI may only ask to open such files, so a webview
+/// that went wrong cannot use "open" to launch anything else on the machine.
+pub fn saved_file(root: &DataRoot, path: &std::path::Path) -> Result<std::path::PathBuf, Error> {
+    let refuse = || Error::InvalidInput {
+        field: "path",
+        problem: "Firebreak only opens the reports it saved in its exports folder.".into(),
+    };
+    let exports = exports_dir(root).canonicalize().map_err(|_| refuse())?;
+    let file = path.canonicalize().map_err(|_| refuse())?;
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(refuse)?;
+    let ours = name.contains("-incident-report-")
+        && [".pdf", ".timeline.csv", ".timeline.jsonl"]
+            .iter()
+            .any(|ext| name.ends_with(ext));
+    if file.parent() == Some(exports.as_path()) && ours && file.is_file() {
+        Ok(file)
+    } else {
+        Err(refuse())
+    }
 }
 
 /// The lessons-learned fields as last recorded (empty until someone writes them).
@@ -1550,6 +1603,29 @@ mod tests {
             LogSource::SignIns.event(&json!({"id": "x"})).is_none(),
             "no time, no event"
         );
+    }
+
+    #[test]
+    fn only_saved_reports_in_the_exports_folder_may_be_opened() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = DataRoot::open(tmp.path().join("data")).expect("root");
+        let exports = exports_dir(&root);
+        std::fs::create_dir_all(&exports).expect("exports");
+        let report = exports.join("20260301-2347-abcdef-incident-report-20260302-0900.pdf");
+        let timeline =
+            exports.join("20260301-2347-abcdef-incident-report-20260302-0900.timeline.csv");
+        let bundle = exports.join("20260301-2347-abcdef-evidence-20260302-0900.zip");
+        let elsewhere = tmp.path().join("x-incident-report-1.pdf");
+        for file in [&report, &timeline, &bundle, &elsewhere] {
+            std::fs::write(file, b"x").expect("write");
+        }
+        assert!(saved_file(&root, &report).is_ok());
+        assert!(saved_file(&root, &timeline).is_ok());
+        assert!(saved_file(&root, &bundle).is_err(), "not a report");
+        assert!(saved_file(&root, &elsewhere).is_err(), "outside exports");
+        let sneaky = exports.join("../../x-incident-report-1.pdf");
+        assert!(saved_file(&root, &sneaky).is_err(), "no way out with ..");
+        assert!(saved_file(&root, &exports.join("missing-incident-report-1.pdf")).is_err());
     }
 
     #[test]

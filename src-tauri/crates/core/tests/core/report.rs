@@ -333,7 +333,9 @@ async fn the_report_of_a_real_aitm_practice_case_reads_right_as_text() {
         files.pages,
         "the page count told to the UI is right"
     );
-    let preview = from_case::preview(&store, &view.id, generated).unwrap();
+    let preview = from_case::preview(&store, &view.id, generated)
+        .unwrap()
+        .preview;
     assert_eq!(preview.pages, files.pages);
     assert!(preview.svg.starts_with("<svg") && preview.svg.ends_with("</svg>"));
     assert!(
