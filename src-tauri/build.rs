@@ -4,6 +4,7 @@
 /// Every `#[tauri::command]` of the shell. Keep in step with `lib.rs`'s `collect_commands!`.
 const COMMANDS: &[&str] = &[
     "app_info",
+    "ui_ready",
     "list_cases",
     "declare_incident",
     "open_case",
@@ -15,6 +16,8 @@ const COMMANDS: &[&str] = &[
     "cancel_operation",
     "communication_view",
     "save_case_contacts",
+    "blast_checks",
+    "run_checks",
     "get_organisation",
     "save_organisation",
     "save_runbook",

@@ -6,10 +6,12 @@ use tauri::State;
 use crate::{ipc, state::AppState};
 
 pub mod cases;
+pub mod checks;
 pub mod communication;
 pub mod organisation;
 pub mod procedure;
 pub mod report;
+pub mod startup;
 pub mod tenants;
 
 /// Version, data folder and whether a tenant is configured.

@@ -5,12 +5,14 @@ use serde::Serialize;
 use specta::Type;
 
 mod cases;
+mod checks;
 mod communication;
 mod organisation;
 mod procedure;
 mod report;
 mod tenants;
 pub use cases::*;
+pub use checks::*;
 pub use communication::*;
 pub use organisation::*;
 pub use procedure::*;

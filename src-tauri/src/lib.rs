@@ -11,6 +11,7 @@ mod logging;
 mod operations;
 mod practice;
 mod response;
+mod startup;
 mod state;
 mod tenants;
 
@@ -29,6 +30,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(tauri_specta::collect_commands![
             commands::app_info,
+            commands::startup::ui_ready,
             commands::cases::list_cases,
             commands::cases::declare_incident,
             commands::cases::open_case,
@@ -40,6 +42,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::cases::cancel_operation,
             commands::communication::communication_view,
             commands::communication::save_case_contacts,
+            commands::checks::blast_checks,
+            commands::checks::run_checks,
             commands::organisation::get_organisation,
             commands::organisation::save_organisation,
             commands::organisation::save_runbook,
@@ -77,6 +81,7 @@ pub fn typescript() -> Typescript {
 
 /// Runs the application and returns the process exit code.
 pub fn main() -> ExitCode {
+    let launched = std::time::Instant::now();
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     // Sub-commands such as `verify` run before any window or GTK exists.
     if let Some(code) = cli::run(&args) {
@@ -116,6 +121,7 @@ pub fn main() -> ExitCode {
                 tenants::DEFAULT_SCENARIO,
             ));
             app.manage(practice::Practices::default());
+            app.manage(startup::Startup::new(launched, options.bench_startup));
             builder.mount_events(app);
             Ok(())
         })

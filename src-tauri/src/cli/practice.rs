@@ -1,9 +1,10 @@
 //! `firebreak practice --scenario NAME_OR_PATH --accept-recommended [--bundle PATH]
 //! [--report FILE.pdf] [--data-dir FOLDER]`: runs the compromised-account procedure against an in-process training
-//! tenant with the tool's recommended selections, without a window, and prints the simulator's
-//! score as JSON on the last line. Exit 0 when the incident was contained (every attacker
-//! artefact within the procedure's reach removed, no look-alike removed, the attacker did not
-//! regain access), 1 when not, 2 on a usage error. The logic lives in
+//! tenant with the tool's recommended selections, without a window — triage, containment and
+//! the blast-radius checks (manual ones are skipped: they are checked by hand in the app) — and
+//! prints the simulator's score as JSON on the last line. Exit 0 on a full score (every attacker
+//! artefact removed, no look-alike removed, the attacker did not regain access), 1 when not, 2
+//! on a usage error. The logic lives in
 //! `firebreak_core::practice`; this wires the simulator to it.
 
 use std::{ffi::OsString, path::PathBuf, process::ExitCode, sync::Arc};
@@ -13,7 +14,7 @@ use firebreak_core::{
     bundle::{self, CancelToken},
     case::{CaseStore, ADMIN},
     paths::DataRoot,
-    practice::{self, PracticeOptions, TrainingClock, TrainingControl},
+    practice::{self, HeadlessClock, PracticeOptions, TrainingControl},
     tenant::{self, SignIn, TenantProfile},
 };
 use firebreak_sim::{Scenario, SimOptions, SimServer};
@@ -126,7 +127,8 @@ async fn practise(request: Request) -> Result<ExitCode, String> {
         crate::tenants::start_simulated(scenario, SimOptions::default()).await?;
     let break_glass = training.break_glass_upn.clone();
     let control = Arc::new(Control(server));
-    let clock = TrainingClock(control.clone());
+    // The simulator's clock stands still; waits (audit searches) let simulated time pass.
+    let clock = HeadlessClock(control.clone());
     let client = tenant::connect(
         &TenantProfile::training(),
         SignIn::Training(&training),
@@ -147,8 +149,12 @@ async fn practise(request: Request) -> Result<ExitCode, String> {
         .map_err(|e| e.to_string())?;
     eprintln!("Case {} in {}", run.case_id, data_dir.display());
     for step in &run.steps {
+        if let Some(reason) = &step.skipped {
+            eprintln!("{:<32} {:<13} {reason}", step.step, "skipped");
+            continue;
+        }
         eprintln!(
-            "{:<28} {:<13} {}",
+            "{:<32} {:<13} {}",
             step.step,
             if step.verified {
                 "verified"
@@ -163,7 +169,7 @@ async fn practise(request: Request) -> Result<ExitCode, String> {
     }
     for left in &run.left_for_blast_radius {
         eprintln!(
-            "LEFT FOR BLAST RADIUS  {}",
+            "MISSED BY EVERY CHECK  {}",
             left.get("description")
                 .and_then(|d| d.as_str())
                 .unwrap_or("?")

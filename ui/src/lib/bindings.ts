@@ -8,6 +8,11 @@ import { invoke as __TAURI_INVOKE, Channel } from "@tauri-apps/api/core";
 export const commands = {
 	/**  Version, data folder and whether a tenant is configured. */
 	appInfo: () => typedError<AppInfo, IpcError>(__TAURI_INVOKE("app_info")),
+	/**
+	 *  Records that the home screen is mounted; under `--bench-startup` prints the time since launch
+	 *  and exits shortly after (leaving a benchmark time to read the process tree's memory).
+	 */
+	uiReady: () => typedError<null, IpcError>(__TAURI_INVOKE("ui_ready")),
 	/**  Every case, most recent first. */
 	listCases: () => typedError<CaseSummary[], IpcError>(__TAURI_INVOKE("list_cases")),
 	/**
@@ -36,6 +41,13 @@ export const commands = {
 	communicationView: (caseId: string) => typedError<CommunicationView_Serialize, IpcError>(__TAURI_INVOKE("communication_view", { caseId })),
 	/**  Replaces the contacts entered for the case (journaled) and returns the panel again. */
 	saveCaseContacts: (caseId: string, contacts: CaseContactInput[]) => typedError<CommunicationView_Serialize, IpcError>(__TAURI_INVOKE("save_case_contacts", { caseId, contacts })),
+	/**  Where each of the fifteen checks of the `account`-th account stands. */
+	blastChecks: (caseId: string, account: number) => typedError<BlastCheck_Serialize[], IpcError>(__TAURI_INVOKE("blast_checks", { caseId, account })),
+	/**
+	 *  Plans every open check of the `account`-th account at once, streaming progress, and records
+	 *  those that need no decision; cancellable with `cancel_operation(operation_id)`.
+	 */
+	runChecks: (caseId: string, account: number, operationId: string, onProgress: Channel<CheckProgress_Deserialize>) => typedError<ChecksRun_Serialize, IpcError>(__TAURI_INVOKE("run_checks", { caseId, account, operationId, onProgress })),
 	/**  The organisation's details (empty when never configured). */
 	getOrganisation: () => typedError<Organisation_Serialize, IpcError>(__TAURI_INVOKE("get_organisation")),
 	/**  Validates and saves the organisation's details; returns what was stored. */
@@ -93,6 +105,19 @@ export const commands = {
 	startPractice: (scenario: string) => typedError<CaseView_Serialize, IpcError>(__TAURI_INVOKE("start_practice", { scenario })),
 	/**  The simulator's score and what the attacker did (lets three simulated hours pass once). */
 	practiceDebrief: (caseId: string) => typedError<PracticeDebrief, IpcError>(__TAURI_INVOKE("practice_debrief", { caseId })),
+	/**  Where recovery, the watch window, the linked cases and the case's closing stand. */
+	recoveryStatus: (caseId: string) => typedError<RecoveryStatus_Serialize, IpcError>(__TAURI_INVOKE("recovery_status", { caseId })),
+	/**  Re-checks the case's watched accounts now; new alerts are journaled and notified. */
+	recheckWatch: (caseId: string) => typedError<RecheckResult_Serialize, IpcError>(__TAURI_INVOKE("recheck_watch", { caseId })),
+	/**  Opens a sideways-sweep hit of the `account`-th account as a new case linked to this one. */
+	openLinkedCase: (caseId: string, account: number, hitAccount: string) => typedError<CaseView_Serialize, IpcError>(__TAURI_INVOKE("open_linked_case", { caseId, account, hitAccount })),
+	/**
+	 *  Closes the case with the admin's summary; refused while a blast-radius check is open. Ends
+	 *  the watch window.
+	 */
+	closeCase: (caseId: string, summary: string) => typedError<CaseClosure, IpcError>(__TAURI_INVOKE("close_case", { caseId, summary })),
+	/**  Puts the case's Temporary Access Pass on the clipboard again (cleared after 60 seconds). */
+	copyTemporaryAccessPass: (caseId: string) => typedError<PassNotice_Serialize, IpcError>(__TAURI_INVOKE("copy_temporary_access_pass", { caseId })),
 	/**  The report's first page (drawn from the same layout as the PDF) and the lessons learned. */
 	reportPreview: (caseId: string) => typedError<ReportPreview, IpcError>(__TAURI_INVOKE("report_preview", { caseId })),
 	/**  Journals the lessons-learned fields; false when nothing changed. */
@@ -131,6 +156,41 @@ export type AccountProcedure_Serialize = {
 	account: string,
 	/**  Its steps in order. */
 	steps: WizardStep_Serialize[],
+};
+
+/**  One account's recovery gate and sideways-sweep hits. */
+export type AccountRecovery = AccountRecovery_Serialize | AccountRecovery_Deserialize;
+
+/**  One account's recovery gate and sideways-sweep hits. */
+export type AccountRecovery_Deserialize = {
+	/**  The account's number in the case (from 1). */
+	index: number,
+	/**  The account. */
+	account: string,
+	/**  Whether recovery may start (containment verified, blast-radius list finished). */
+	gateOpen: boolean,
+	/**  Why not, one line per step holding it. */
+	blockers: string[],
+	/**  Blast-radius checks still open (these also hold the case open). */
+	openChecks: string[],
+	/**  Other accounts the recorded sideways sweep found. */
+	sweepHits: SweepHit_Deserialize[],
+};
+
+/**  One account's recovery gate and sideways-sweep hits. */
+export type AccountRecovery_Serialize = {
+	/**  The account's number in the case (from 1). */
+	index: number,
+	/**  The account. */
+	account: string,
+	/**  Whether recovery may start (containment verified, blast-radius list finished). */
+	gateOpen: boolean,
+	/**  Why not, one line per step holding it. */
+	blockers: string[],
+	/**  Blast-radius checks still open (these also hold the case open). */
+	openChecks: string[],
+	/**  Other accounts the recorded sideways sweep found. */
+	sweepHits: SweepHit_Serialize[],
 };
 
 /**  A Microsoft 365 workload. */
@@ -185,6 +245,49 @@ export type AuthMethod =
 "clientSecret" | 
 /**  Delegated sign-in of the break-glass admin with a device code; tokens in memory only. */
 "deviceCode";
+
+/**  One check's state in the case. */
+export type BlastCheck = BlastCheck_Serialize | BlastCheck_Deserialize;
+
+/**  One check's state in the case. */
+export type BlastCheck_Deserialize = {
+	/**  The step key (`blast-sign-ins`), what `plan_step` takes. */
+	key: string,
+	/**  Its title. */
+	title: string,
+	/**  `open`, `clean`, `finding`, `notAvailable`, `checkedByHand` or `skipped`. */
+	status: string,
+	/**  Why: the check's reason, or the skip reason. */
+	reason?: string | null,
+	/**  How many findings its plan had. */
+	findings: number,
+	/**  The admin's note (a manual check's finding). */
+	note?: string | null,
+	/**  For a manual check: whether the admin found something. */
+	foundByHand?: boolean | null,
+	/**  When it reached this status. */
+	at?: string | null,
+};
+
+/**  One check's state in the case. */
+export type BlastCheck_Serialize = {
+	/**  The step key (`blast-sign-ins`), what `plan_step` takes. */
+	key: string,
+	/**  Its title. */
+	title: string,
+	/**  `open`, `clean`, `finding`, `notAvailable`, `checkedByHand` or `skipped`. */
+	status: string,
+	/**  Why: the check's reason, or the skip reason. */
+	reason: string | null,
+	/**  How many findings its plan had. */
+	findings: number,
+	/**  The admin's note (a manual check's finding). */
+	note: string | null,
+	/**  For a manual check: whether the admin found something. */
+	foundByHand: boolean | null,
+	/**  When it reached this status. */
+	at: string | null,
+};
 
 /**  What a verification found. */
 export type BundleVerification = BundleVerification_Serialize | BundleVerification_Deserialize;
@@ -251,6 +354,14 @@ export type ByteProgress = {
 	bytesDone: number,
 	/**  Bytes in all. */
 	bytesTotal: number,
+};
+
+/**  How and when the case was closed. */
+export type CaseClosure = {
+	/**  When. */
+	at: string,
+	/**  The admin's summary. */
+	summary: string,
 };
 
 /**  A contact as the admin enters it for a case. */
@@ -323,6 +434,16 @@ export type CaseDetails_Serialize = {
 	incidentCommander: string,
 	/**  A ticket elsewhere. */
 	externalTicket: string | null,
+};
+
+/**  A case linked to this one. */
+export type CaseLink = {
+	/**  The other case's id. */
+	otherCase: string,
+	/**  `openedFromHere` (a sweep hit opened as its own case) or `openedFrom`. */
+	relation: string,
+	/**  Why. */
+	reason: string,
 };
 
 /**  A logged notification. */
@@ -499,6 +620,99 @@ export type CertificateSummary_Serialize = {
 	thumbprint: string,
 	/**  End of validity (RFC 3339), when Firebreak made the certificate. */
 	notAfter: string | null,
+};
+
+/**  Progress of one check during "Run all checks". */
+export type CheckProgress = CheckProgress_Serialize | CheckProgress_Deserialize;
+
+/**  Progress of one check during "Run all checks". */
+export type CheckProgress_Deserialize = {
+	/**  The check's key. */
+	key: string,
+	/**  `started`, `planned`, `failed`, `cancelled`, `recorded` or `recordFailed`. */
+	state: string,
+	/**  The planned status once planned. */
+	status?: string | null,
+	/**  Findings once planned. */
+	findings: number,
+	/**  Why it failed. */
+	message?: string | null,
+	/**  Checks planned so far. */
+	done: number,
+	/**  Checks in this run. */
+	total: number,
+};
+
+/**  Progress of one check during "Run all checks". */
+export type CheckProgress_Serialize = {
+	/**  The check's key. */
+	key: string,
+	/**  `started`, `planned`, `failed`, `cancelled`, `recorded` or `recordFailed`. */
+	state: string,
+	/**  The planned status once planned. */
+	status: string | null,
+	/**  Findings once planned. */
+	findings: number,
+	/**  Why it failed. */
+	message: string | null,
+	/**  Checks planned so far. */
+	done: number,
+	/**  Checks in this run. */
+	total: number,
+};
+
+/**  What "Run all checks" did with one check. */
+export type CheckRunResult = CheckRunResult_Serialize | CheckRunResult_Deserialize;
+
+/**  What "Run all checks" did with one check. */
+export type CheckRunResult_Deserialize = {
+	/**  The check's key. */
+	key: string,
+	/**  The planned status, when planned. */
+	planned?: string | null,
+	/**  Findings. */
+	findings: number,
+	/**  Whether the result was recorded (clean or not available). */
+	recorded: boolean,
+	/**  Why planning or recording failed. */
+	error?: string | null,
+};
+
+/**  What "Run all checks" did with one check. */
+export type CheckRunResult_Serialize = {
+	/**  The check's key. */
+	key: string,
+	/**  The planned status, when planned. */
+	planned: string | null,
+	/**  Findings. */
+	findings: number,
+	/**  Whether the result was recorded (clean or not available). */
+	recorded: boolean,
+	/**  Why planning or recording failed. */
+	error: string | null,
+};
+
+/**  The outcome of "Run all checks". */
+export type ChecksRun = ChecksRun_Serialize | ChecksRun_Deserialize;
+
+/**  The outcome of "Run all checks". */
+export type ChecksRun_Deserialize = {
+	/**  Each check that was open when the run started. */
+	runs: CheckRunResult_Deserialize[],
+	/**  Whether the admin cancelled it. */
+	cancelled: boolean,
+	/**  Where every check stands now. */
+	checks: BlastCheck_Deserialize[],
+};
+
+/**  The outcome of "Run all checks". */
+export type ChecksRun_Serialize = {
+	/**  Each check that was open when the run started. */
+	runs: CheckRunResult_Serialize[],
+	/**  Whether the admin cancelled it. */
+	cancelled: boolean,
+	/**  Where every check stands now. */
+	checks: BlastCheck_Serialize[],
 };
 
 /**  A warning attached to a notification. */
@@ -938,6 +1152,68 @@ export type Paper =
 /**  US Letter. */
 "letter";
 
+/**  What the UI is told about a Temporary Access Pass: never the pass itself. */
+export type PassNotice = PassNotice_Serialize | PassNotice_Deserialize;
+
+/**  What the UI is told about a Temporary Access Pass: never the pass itself. */
+export type PassNotice_Deserialize = {
+	/**  What it is, in plain words. */
+	what: string,
+	/**  When it starts to work. */
+	validFrom?: string | null,
+	/**  How long it works, in minutes. */
+	lifetimeMinutes?: number | null,
+	/**  Whether it is on the system clipboard now. */
+	onClipboard: boolean,
+	/**  After how many seconds Firebreak clears the clipboard. */
+	clearsAfterSeconds: number,
+	/**  Why it could not be put on the clipboard, and what to do. */
+	problem?: string | null,
+};
+
+/**  What the UI is told about a Temporary Access Pass: never the pass itself. */
+export type PassNotice_Serialize = {
+	/**  What it is, in plain words. */
+	what: string,
+	/**  When it starts to work. */
+	validFrom: string | null,
+	/**  How long it works, in minutes. */
+	lifetimeMinutes: number | null,
+	/**  Whether it is on the system clipboard now. */
+	onClipboard: boolean,
+	/**  After how many seconds Firebreak clears the clipboard. */
+	clearsAfterSeconds: number,
+	/**  Why it could not be put on the clipboard, and what to do. */
+	problem: string | null,
+};
+
+/**  A check's status inside its plan (`facts.check`). */
+export type PlanCheck = PlanCheck_Serialize | PlanCheck_Deserialize;
+
+/**  A check's status inside its plan (`facts.check`). */
+export type PlanCheck_Deserialize = {
+	/**  `clean`, `finding`, `notAvailable` or `manual`. */
+	status: string,
+	/**  Why, in the admin's words (for a manual check: what to look for). */
+	reason: string,
+	/**  How many findings. */
+	findings: number,
+	/**  Manual checks: where to look in the portal. */
+	portal?: string | null,
+};
+
+/**  A check's status inside its plan (`facts.check`). */
+export type PlanCheck_Serialize = {
+	/**  `clean`, `finding`, `notAvailable` or `manual`. */
+	status: string,
+	/**  Why, in the admin's words (for a manual check: what to look for). */
+	reason: string,
+	/**  How many findings. */
+	findings: number,
+	/**  Manual checks: where to look in the portal. */
+	portal: string | null,
+};
+
 /**  One object of a plan. */
 export type PlanRow = PlanRow_Serialize | PlanRow_Deserialize;
 
@@ -1152,6 +1428,68 @@ export type ReadinessReport_Serialize = {
 	text: string,
 };
 
+/**  What a re-check found. */
+export type RecheckResult = RecheckResult_Serialize | RecheckResult_Deserialize;
+
+/**  What a re-check found. */
+export type RecheckResult_Deserialize = {
+	/**  Alerts raised now (already journaled and notified). */
+	newAlerts: WatchAlert_Deserialize[],
+	/**  Reads that failed. */
+	gaps: string[],
+	/**  How many windows were active. */
+	activeWindows: number,
+	/**  When it ran (the case's clock). */
+	checkedAt: string,
+};
+
+/**  What a re-check found. */
+export type RecheckResult_Serialize = {
+	/**  Alerts raised now (already journaled and notified). */
+	newAlerts: WatchAlert_Serialize[],
+	/**  Reads that failed. */
+	gaps: string[],
+	/**  How many windows were active. */
+	activeWindows: number,
+	/**  When it ran (the case's clock). */
+	checkedAt: string,
+};
+
+/**  Where recovery, the watch and the case's links stand: one call for the Recover section. */
+export type RecoveryStatus = RecoveryStatus_Serialize | RecoveryStatus_Deserialize;
+
+/**  Where recovery, the watch and the case's links stand: one call for the Recover section. */
+export type RecoveryStatus_Deserialize = {
+	/**  Per account of the case. */
+	accounts: AccountRecovery_Deserialize[],
+	/**  The watch windows, in account order. */
+	watch: WatchWindow[],
+	/**  Every watch alert journaled, oldest first. */
+	alerts: WatchAlert_Deserialize[],
+	/**  When the application last re-checked the case's watched accounts (this run only). */
+	lastChecked?: string | null,
+	/**  Linked cases. */
+	links: CaseLink[],
+	/**  Set once the case is closed. */
+	closed?: CaseClosure | null,
+};
+
+/**  Where recovery, the watch and the case's links stand: one call for the Recover section. */
+export type RecoveryStatus_Serialize = {
+	/**  Per account of the case. */
+	accounts: AccountRecovery_Serialize[],
+	/**  The watch windows, in account order. */
+	watch: WatchWindow[],
+	/**  Every watch alert journaled, oldest first. */
+	alerts: WatchAlert_Serialize[],
+	/**  When the application last re-checked the case's watched accounts (this run only). */
+	lastChecked: string | null,
+	/**  Linked cases. */
+	links: CaseLink[],
+	/**  Set once the case is closed. */
+	closed: CaseClosure | null,
+};
+
 /**  What the Report step shows. */
 export type ReportPreview = {
 	/**
@@ -1227,6 +1565,8 @@ export type StepPlan_Deserialize = {
 	savedFirst: string[],
 	/**  Triage only: the proposed start of the incident window, which the admin may correct. */
 	windowStart?: string | null,
+	/**  Blast-radius checks only: what the check found and, for a manual check, where to look. */
+	check?: PlanCheck_Deserialize | null,
 };
 
 /**  What a step will change, from a fresh read of the tenant. */
@@ -1245,6 +1585,8 @@ export type StepPlan_Serialize = {
 	savedFirst: string[],
 	/**  Triage only: the proposed start of the incident window, which the admin may correct. */
 	windowStart: string | null,
+	/**  Blast-radius checks only: what the check found and, for a manual check, where to look. */
+	check: PlanCheck_Serialize | null,
 };
 
 /**  What running or re-verifying a step ended with. */
@@ -1260,6 +1602,8 @@ export type StepResult_Deserialize = {
 	checks: ReadBack[],
 	/**  Evidence files saved before the change. */
 	evidence: string[],
+	/**  Set when the step issued a Temporary Access Pass: where it went (never the pass itself). */
+	pass?: PassNotice_Deserialize | null,
 };
 
 /**  What running or re-verifying a step ended with. */
@@ -1272,6 +1616,35 @@ export type StepResult_Serialize = {
 	checks: ReadBack[],
 	/**  Evidence files saved before the change. */
 	evidence: string[],
+	/**  Set when the step issued a Temporary Access Pass: where it went (never the pass itself). */
+	pass: PassNotice_Serialize | null,
+};
+
+/**  Another account the sideways sweep found. */
+export type SweepHit = SweepHit_Serialize | SweepHit_Deserialize;
+
+/**  Another account the sideways sweep found. */
+export type SweepHit_Deserialize = {
+	/**  The account (what `open_linked_case` takes). */
+	account: string,
+	/**  Its object id, when known. */
+	userId?: string | null,
+	/**  What points to it, one line each. */
+	signals: string[],
+	/**  Whether this case already names it. */
+	inCase: boolean,
+};
+
+/**  Another account the sideways sweep found. */
+export type SweepHit_Serialize = {
+	/**  The account (what `open_linked_case` takes). */
+	account: string,
+	/**  Its object id, when known. */
+	userId: string | null,
+	/**  What points to it, one line each. */
+	signals: string[],
+	/**  Whether this case already names it. */
+	inCase: boolean,
 };
 
 /**  A Microsoft cloud. */
@@ -1361,6 +1734,59 @@ export type TenantProfiles_Serialize = {
 	profiles: TenantProfile_Serialize[],
 	/**  The default: the first configured profile, else the training tenant. */
 	defaultId: string,
+};
+
+/**  A watch alert. */
+export type WatchAlert = WatchAlert_Serialize | WatchAlert_Deserialize;
+
+/**  A watch alert. */
+export type WatchAlert_Deserialize = {
+	/**  The account. */
+	account: string,
+	/**  `method`, `inboxRule`, `forwarding`, `grant` or `signIn`. */
+	kind: string,
+	/**  Stable key of the object. */
+	key: string,
+	/**  One line. */
+	title: string,
+	/**  What was seen and why it matters. */
+	detail: string,
+	/**  When it happened in the tenant, when known. */
+	at?: string | null,
+	/**  When Firebreak saw it. */
+	observedAt: string,
+};
+
+/**  A watch alert. */
+export type WatchAlert_Serialize = {
+	/**  The account. */
+	account: string,
+	/**  `method`, `inboxRule`, `forwarding`, `grant` or `signIn`. */
+	kind: string,
+	/**  Stable key of the object. */
+	key: string,
+	/**  One line. */
+	title: string,
+	/**  What was seen and why it matters. */
+	detail: string,
+	/**  When it happened in the tenant, when known. */
+	at: string | null,
+	/**  When Firebreak saw it. */
+	observedAt: string,
+};
+
+/**  A watch window. */
+export type WatchWindow = {
+	/**  The account watched. */
+	account: string,
+	/**  When the baseline was taken. */
+	from: string,
+	/**  When it ends (or ended). */
+	until: string,
+	/**  Whether it is running now (by the case's clock). */
+	active: boolean,
+	/**  The attacker's addresses sign-ins are watched for. */
+	attackerAddresses: string[],
 };
 
 /**  One step of the wizard. */
