@@ -10,6 +10,7 @@ pub mod checks;
 pub mod communication;
 pub mod organisation;
 pub mod procedure;
+pub mod recovery;
 pub mod report;
 pub mod startup;
 pub mod tenants;

@@ -9,6 +9,7 @@ mod checks;
 mod communication;
 mod organisation;
 mod procedure;
+mod recovery;
 mod report;
 mod tenants;
 pub use cases::*;
@@ -16,6 +17,7 @@ pub use checks::*;
 pub use communication::*;
 pub use organisation::*;
 pub use procedure::*;
+pub use recovery::*;
 pub use report::*;
 pub use tenants::*;
 

@@ -6,6 +6,7 @@
 
 mod cli;
 mod commands;
+mod handoff;
 mod ipc;
 mod logging;
 mod operations;
@@ -14,6 +15,7 @@ mod response;
 mod startup;
 mod state;
 mod tenants;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -64,6 +66,11 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::procedure::list_scenarios,
             commands::procedure::start_practice,
             commands::procedure::practice_debrief,
+            commands::recovery::recovery_status,
+            commands::recovery::recheck_watch,
+            commands::recovery::open_linked_case,
+            commands::recovery::close_case,
+            commands::recovery::copy_temporary_access_pass,
             commands::report::report_preview,
             commands::report::save_lessons,
             commands::report::save_report,
@@ -122,6 +129,10 @@ pub fn main() -> ExitCode {
             ));
             app.manage(practice::Practices::default());
             app.manage(startup::Startup::new(launched, options.bench_startup));
+            app.manage(handoff::Handoffs::default());
+            let watcher = watch::Watcher::with_desktop_notifications();
+            watcher.spawn(app.handle().clone());
+            app.manage(watcher);
             builder.mount_events(app);
             Ok(())
         })

@@ -76,10 +76,18 @@ pub async fn run_step(
         window_start,
         note,
     };
-    Ok(procedure
+    let mut outcome = procedure
         .run(&session.env(), &id, &key, &confirmation)
-        .await?
-        .into())
+        .await?;
+    // A Temporary Access Pass goes to the clipboard from here; the UI only learns that it did.
+    let pass = outcome
+        .handoff
+        .take()
+        .map(|h| app.state::<crate::handoff::Handoffs>().deliver(&id, h));
+    Ok(ipc::StepResult {
+        pass,
+        ..outcome.into()
+    })
 }
 
 /// Skips step `key` with the admin's reason (journaled).

@@ -173,6 +173,8 @@ pub struct StepResult {
     pub checks: Vec<ReadBack>,
     /// Evidence files saved before the change.
     pub evidence: Vec<String>,
+    /// Set when the step issued a Temporary Access Pass: where it went (never the pass itself).
+    pub pass: Option<super::PassNotice>,
 }
 
 /// One read-back check.
@@ -203,6 +205,7 @@ impl From<procedure::StepOutcome> for StepResult {
                 })
                 .collect(),
             evidence: o.evidence,
+            pass: None,
         }
     }
 }

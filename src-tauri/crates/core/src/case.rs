@@ -141,6 +141,42 @@ pub struct CaseView {
     pub notifications: Vec<NotificationRecord>,
     /// Every step the journal mentions, by step id.
     pub steps: Vec<StepState>,
+    /// When and why the case was closed; `None` while it is open.
+    pub closed: Option<CaseClosure>,
+    /// Cases linked to this one, in the order they were linked.
+    pub links: Vec<CaseLink>,
+}
+
+/// `case_closed` details: the case is over and its watch windows have ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaseClosure {
+    /// When it was closed.
+    pub at: DateTime<Utc>,
+    /// The admin's closing summary.
+    pub summary: String,
+}
+
+/// How a linked case relates to this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LinkRelation {
+    /// The other case was opened from this one (a sideways-sweep hit).
+    OpenedFromHere,
+    /// This case was opened from the other one.
+    OpenedFrom,
+}
+
+/// `case_linked` details.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaseLink {
+    /// The other case.
+    pub other_case: CaseId,
+    /// How it relates to this one.
+    pub relation: LinkRelation,
+    /// Why, in plain words (may quote tenant strings: render as text).
+    pub reason: String,
 }
 
 impl CaseView {
@@ -664,6 +700,75 @@ impl CaseStore {
         self.append(&loaded, actor, kind, None, details)
     }
 
+    /// Closes case `id` with the admin's `summary`, once `gate` accepts the case as it stands
+    /// (read under the writer lock, so nothing can slip in between the check and the entry).
+    /// Refused when the case is already closed or the summary is empty.
+    pub fn close_case(
+        &self,
+        id: &CaseId,
+        actor: &str,
+        summary: &str,
+        gate: impl FnOnce(&CaseView) -> Result<(), Error>,
+    ) -> Result<CaseView, Error> {
+        let summary = summary.trim();
+        if summary.is_empty() {
+            return Err(Error::InvalidInput {
+                field: "summary",
+                problem: "Say in a sentence how the case ended; the report prints it.".into(),
+            });
+        }
+        let _guard = self.guard();
+        let loaded = self.load_writable(id)?;
+        if let Some(closed) = &loaded.view.closed {
+            return Err(Error::InvalidInput {
+                field: "caseId",
+                problem: format!(
+                    "This case was already closed at {}.",
+                    closed.at.format("%Y-%m-%d %H:%M UTC")
+                ),
+            });
+        }
+        gate(&loaded.view)?;
+        let closure = CaseClosure {
+            at: self.clock.now(),
+            summary: summary.to_owned(),
+        };
+        self.append(
+            &loaded,
+            actor,
+            EntryKind::CaseClosed,
+            None,
+            to_details(&closure)?,
+        )?;
+        Ok(self.load(id)?.view)
+    }
+
+    /// Journals in case `id` that `link.other_case` is linked to it.
+    pub fn link_case(&self, id: &CaseId, actor: &str, link: &CaseLink) -> Result<(), Error> {
+        let _guard = self.guard();
+        let loaded = self.load_writable(id)?;
+        self.append(
+            &loaded,
+            actor,
+            EntryKind::CaseLinked,
+            None,
+            to_details(link)?,
+        )?;
+        Ok(())
+    }
+
+    /// Journals a watch alert (details as the watch module writes them) in case `id`.
+    pub fn record_watch_alert(
+        &self,
+        id: &CaseId,
+        actor: &str,
+        details: Value,
+    ) -> Result<JournalEntry, Error> {
+        let _guard = self.guard();
+        let loaded = self.load_writable(id)?;
+        self.append(&loaded, actor, EntryKind::WatchAlert, None, details)
+    }
+
     /// Reads case `id` while the caller already holds [`CaseStore::guard`].
     pub(crate) fn case_unlocked(&self, id: &CaseId) -> Result<CaseView, Error> {
         Ok(self.load(id)?.view)
@@ -753,6 +858,8 @@ fn replay(
     let mut evidence = Vec::new();
     let mut notifications = Vec::new();
     let mut step_states = BTreeMap::new();
+    let mut closed = None;
+    let mut links = Vec::new();
     for entry in &scan.entries[1..] {
         let bad = |e: serde_json::Error| {
             damaged(format!(
@@ -773,6 +880,12 @@ fn replay(
             EntryKind::NotificationLogged => {
                 notifications.push(serde_json::from_value(entry.details.clone()).map_err(bad)?);
             }
+            EntryKind::CaseClosed => {
+                closed = Some(serde_json::from_value(entry.details.clone()).map_err(bad)?);
+            }
+            EntryKind::CaseLinked => {
+                links.push(serde_json::from_value(entry.details.clone()).map_err(bad)?);
+            }
             _ => steps::apply(&mut step_states, entry, session),
         }
     }
@@ -787,6 +900,8 @@ fn replay(
         evidence,
         notifications,
         steps: step_states.into_values().collect(),
+        closed,
+        links,
     })
 }
 
@@ -931,6 +1046,15 @@ pub fn describe_entry(entry: &JournalEntry) -> String {
             text("preservedAs")
         ),
         EntryKind::BundleExported => format!("Evidence bundle exported: {}", text("file")),
+        EntryKind::WatchAlert => format!("Watch alert on {}: {}", text("account"), text("title")),
+        EntryKind::CaseLinked => format!(
+            "Linked to case {} ({}): {}",
+            text("otherCase"),
+            text("relation"),
+            text("reason")
+        ),
+        EntryKind::CaseClosed => format!("Case closed: {}", text("summary")),
+        EntryKind::LessonsRecorded => "Lessons learned edited for the incident report".into(),
         EntryKind::ContactsChanged => {
             let count = d
                 .get("contacts")
@@ -938,7 +1062,6 @@ pub fn describe_entry(entry: &JournalEntry) -> String {
                 .map_or(0, Vec::len);
             format!("Contacts for the case updated ({count} people)")
         }
-        EntryKind::LessonsRecorded => "Lessons learned edited for the incident report".into(),
     }
 }
 

@@ -17,7 +17,9 @@ pub mod practice;
 pub mod procedure;
 pub mod readiness;
 pub mod report;
+pub mod sweep;
 pub mod tenant;
 pub mod vault;
+pub mod watch;
 
 pub use error::Error;

@@ -20,6 +20,7 @@
 pub mod blast;
 pub mod checks;
 pub mod contain;
+pub mod recover;
 pub mod tenant;
 pub mod triage;
 
@@ -160,6 +161,13 @@ pub enum Action {
         /// What to do there.
         action: Box<Action>,
     },
+    /// Allow sign-in again (recovery).
+    EnableAccount,
+    /// Create a one-time Temporary Access Pass; the pass comes back as the outcome's handoff.
+    IssueTemporaryAccessPass {
+        /// How long it works, in minutes.
+        lifetime_minutes: u32,
+    },
 }
 
 /// One object the step will change (or one choice it offers), as the plan table shows it. Every
@@ -295,6 +303,10 @@ pub struct StepOutcome {
     pub verification: Verification,
     /// Evidence files saved before the change.
     pub evidence: Vec<String>,
+    /// A secret the step produced for the admin to pass on (a Temporary Access Pass). Never
+    /// serialised: the caller delivers it outside the webview.
+    #[serde(skip)]
+    pub handoff: Option<recover::Handoff>,
 }
 
 /// Everything a step reads while planning, performing or verifying.
@@ -309,6 +321,10 @@ pub struct StepContext<'a, T> {
     pub window_start: Option<DateTime<Utc>>,
     /// Now, from the injected clock.
     pub now: DateTime<Utc>,
+    /// The case as journaled when the step was asked for (recovery reads its gate from it).
+    pub case: &'a CaseView,
+    /// The procedure's scope in the case (`a1` for the first account).
+    pub scope: &'a str,
 }
 
 /// A procedure step. Implementations compute plans and read back; the engine does the rest.
@@ -401,6 +417,8 @@ impl<T: IncidentTenant> Procedure<T> {
         let mut steps: Vec<Box<dyn Step<T>>> = vec![Box::new(triage::Triage)];
         steps.extend(contain::steps());
         steps.extend(blast::steps());
+        steps.push(Box::new(crate::sweep::Sweep));
+        steps.extend(recover::steps());
         Self::new(index, account, steps)
     }
 
@@ -513,7 +531,7 @@ impl<T: IncidentTenant> Procedure<T> {
     async fn context<'a>(
         &'a self,
         env: &'a Env<'a, T>,
-        case: &CaseView,
+        case: &'a CaseView,
         user: &'a UserRef,
     ) -> StepContext<'a, T> {
         StepContext {
@@ -522,6 +540,8 @@ impl<T: IncidentTenant> Procedure<T> {
             user,
             window_start: self.window_start(case),
             now: env.store.clock().now(),
+            case,
+            scope: &self.scope,
         }
     }
 
@@ -651,15 +671,30 @@ impl<T: IncidentTenant> Procedure<T> {
             }
         };
         let mut done = Vec::new();
+        let mut handoff = None;
         for item_id in &selected {
             let Some(item) = plan.items.iter().find(|i| &i.id == item_id) else {
                 continue;
             };
-            if let Err(error) = perform(env.tenant, &target_user(&user, &item.action)?, target_action(&item.action)).await {
-                let reason = format!("{} could not be changed: {error}", item.label);
-                env.store
-                    .fail_step(case_id, env.actor, &id, &reason, json!({ "done": done }))?;
-                return Err(error);
+            match perform(
+                env.tenant,
+                &target_user(&user, &item.action)?,
+                target_action(&item.action),
+            )
+            .await
+            {
+                Ok(secret) => handoff = handoff.or(secret),
+                Err(error) => {
+                    let reason = format!("{} could not be changed: {error}", item.label);
+                    env.store.fail_step(
+                        case_id,
+                        env.actor,
+                        &id,
+                        &reason,
+                        json!({ "done": done }),
+                    )?;
+                    return Err(error);
+                }
             }
             done.push(item_id.clone());
         }
@@ -676,6 +711,7 @@ impl<T: IncidentTenant> Procedure<T> {
             state,
             verification,
             evidence,
+            handoff,
         })
     }
 
@@ -845,6 +881,7 @@ impl<T: IncidentTenant> Procedure<T> {
             state,
             verification,
             evidence: Vec::new(),
+            handoff: None,
         })
     }
 }
@@ -883,9 +920,15 @@ async fn perform<T: IncidentTenant>(
     tenant: &T,
     user: &UserRef,
     action: &Action,
-) -> Result<(), Error> {
-    match action {
+) -> Result<Option<recover::Handoff>, Error> {
+    let changed: Result<(), Error> = match action {
         Action::Record => Ok(()),
+        Action::EnableAccount => Ok(tenant.set_account_enabled(user, true).await?),
+        Action::IssueTemporaryAccessPass { lifetime_minutes } => {
+            return recover::issue_pass(tenant, user, *lifetime_minutes)
+                .await
+                .map(Some)
+        }
         Action::RevokeSessions => Ok(tenant.revoke_sessions(user).await?),
         Action::DisableAccount => Ok(tenant.set_account_enabled(user, false).await?),
         Action::ResetPassword => {
@@ -922,7 +965,8 @@ async fn perform<T: IncidentTenant>(
                 })?;
             Ok(tenant.confirm_compromised(&resolved.id).await?)
         }
-    }
+    };
+    changed.map(|()| None)
 }
 
 const PASSWORD_LENGTH: usize = 28;

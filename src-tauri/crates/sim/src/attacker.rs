@@ -644,3 +644,224 @@ fn mail_items_accessed(
         },
     }));
 }
+
+/// What `POST /_sim/attacker/return` and `POST /_sim/user/activity` may ask for.
+pub(crate) const RETURN_ACTIONS: [&str; 5] = [
+    "signIn",
+    "failedSignIn",
+    "registerMethod",
+    "inboxRule",
+    "forwarding",
+];
+
+/// The attacker comes back to `user` (after recovery, typically) and does each of `actions`
+/// from its own address: what a watch window must notice. Returns what was done.
+pub(crate) fn come_back(
+    tenant: &mut Tenant,
+    user: &str,
+    actions: &[String],
+    now: DateTime<Utc>,
+) -> Result<Vec<Value>, String> {
+    let user_id = tenant
+        .user(user)
+        .map(|u| u.id().to_owned())
+        .ok_or_else(|| format!("no user {user} in this tenant"))?;
+    let ip = tenant.attacker.ip();
+    let mut done = Vec::new();
+    for action in actions {
+        match action.as_str() {
+            "signIn" | "failedSignIn" => {
+                let mut sign_in = attacker_sign_in(tenant, &user_id, now, true);
+                if action == "failedSignIn" {
+                    sign_in["status"] = json!({"errorCode": 50126, "failureReason": "Invalid username or password or Invalid on-premise username or password.", "additionalDetails": null});
+                }
+                let id = sign_in["id"].clone();
+                tenant.push_sign_in(sign_in);
+                tenant
+                    .attacker
+                    .note(now, &user_id, "cameBack", format!("{action} from {ip}"));
+                done.push(json!({"action": action, "signInId": id, "ipAddress": ip}));
+            }
+            "registerMethod" => {
+                let id = tenant.new_guid("returning-attacker-method");
+                let mut method = json!({"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": id, "phoneNumber": "+44 7700 900777", "phoneType": "mobile"});
+                normalise_method(&mut method);
+                add_method(tenant, &user_id, method, now, &ip);
+                tenant.attacker.added.push(Artefact {
+                    kind: ArtefactKind::AuthenticationMethod,
+                    user_id: Some(user_id.clone()),
+                    id: id.clone(),
+                    description: "phone method registered by the attacker on coming back".into(),
+                });
+                // With a method of its own the attacker can reset back in: counted from now.
+                for account in tenant
+                    .attacker
+                    .accounts
+                    .iter_mut()
+                    .filter(|a| a.user_id == user_id && a.lost_at.is_some())
+                {
+                    account.lost_at = Some(now);
+                }
+                tenant.attacker.note(
+                    now,
+                    &user_id,
+                    "cameBack",
+                    format!("registered phone method {id} from {ip}"),
+                );
+                done.push(json!({"action": action, "methodId": id, "ipAddress": ip}));
+            }
+            "inboxRule" => {
+                let mut rule = crate::scenario::InboxRule {
+                    rule_identity: None,
+                    name: "..".into(),
+                    enabled: true,
+                    priority: 1,
+                    hidden: false,
+                    created_date_time: Some(now),
+                    conditions: crate::scenario::RuleConditions {
+                        subject_contains: vec!["invoice".into(), "payment".into()],
+                        ..Default::default()
+                    },
+                    actions: crate::scenario::RuleActions {
+                        move_to_folder: Some("RSS Feeds".into()),
+                        mark_as_read: true,
+                        ..Default::default()
+                    },
+                };
+                let identity = crate::tenant::rule_identity(&user_id, &rule);
+                rule.rule_identity = Some(identity.clone());
+                let upn = tenant
+                    .user(&user_id)
+                    .map(|u| u.upn().to_owned())
+                    .unwrap_or_default();
+                let Some(mailbox) = tenant.user_mut(&user_id).and_then(|u| u.mailbox.as_mut())
+                else {
+                    return Err(format!("{user} has no mailbox"));
+                };
+                mailbox.inbox_rules.push(rule);
+                record_rule_audit(tenant, &upn, "..", now, &ip);
+                tenant.attacker.added.push(Artefact {
+                    kind: ArtefactKind::InboxRule,
+                    user_id: Some(user_id.clone()),
+                    id: identity.clone(),
+                    description: "rule '..' hiding invoice and payment mail, created by the attacker on coming back".into(),
+                });
+                tenant.attacker.note(
+                    now,
+                    &user_id,
+                    "cameBack",
+                    format!("created inbox rule {identity} from {ip}"),
+                );
+                done.push(json!({"action": action, "ruleIdentity": identity, "ipAddress": ip}));
+            }
+            "forwarding" => {
+                let target = "smtp:payments-desk@protonmail.example".to_owned();
+                let Some(mailbox) = tenant.user_mut(&user_id).and_then(|u| u.mailbox.as_mut())
+                else {
+                    return Err(format!("{user} has no mailbox"));
+                };
+                mailbox.forwarding_smtp_address = Some(target.clone());
+                tenant.attacker.added.push(Artefact {
+                    kind: ArtefactKind::MailboxForwarding,
+                    user_id: Some(user_id.clone()),
+                    id: target.clone(),
+                    description: "external forwarding set by the attacker on coming back".into(),
+                });
+                tenant.attacker.note(
+                    now,
+                    &user_id,
+                    "cameBack",
+                    format!("set forwarding to {target} from {ip}"),
+                );
+                done.push(json!({"action": action, "forwardingSmtpAddress": target}));
+            }
+            other => {
+                return Err(format!(
+                    "unknown action {other:?}: use {}",
+                    RETURN_ACTIONS.join(", ")
+                ))
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// The user's own activity after recovery, from their usual address (their latest successful
+/// sign-in from an address the attacker never used): signing in, registering Authenticator with
+/// the Temporary Access Pass. None of it is an attacker artefact; a watch must stay quiet.
+pub(crate) fn user_activity(
+    tenant: &mut Tenant,
+    user: &str,
+    actions: &[String],
+    now: DateTime<Utc>,
+) -> Result<Vec<Value>, String> {
+    let user_id = tenant
+        .user(user)
+        .map(|u| u.id().to_owned())
+        .ok_or_else(|| format!("no user {user} in this tenant"))?;
+    let attacker_ips = tenant.attacker.plan.ip_addresses.clone();
+    let ip = tenant
+        .sign_ins
+        .iter()
+        .filter(|s| str_of(s, "userId") == Some(user_id.as_str()))
+        .filter(|s| s.pointer("/status/errorCode").and_then(Value::as_i64) == Some(0))
+        .filter_map(|s| str_of(s, "ipAddress"))
+        .find(|ip| !attacker_ips.iter().any(|a| a == ip))
+        .unwrap_or("192.0.2.10")
+        .to_owned();
+    let mut done = Vec::new();
+    for action in actions {
+        match action.as_str() {
+            "signIn" => {
+                let id = tenant.new_guid("user-signin");
+                tenant.push_sign_in(json!({
+                    "id": id, "createdDateTime": graph_time(now), "userId": user_id,
+                    "appId": "4765445b-32c6-49b0-83e6-1d93765276ca", "appDisplayName": "OfficeHome",
+                    "ipAddress": ip, "isInteractive": true, "clientAppUsed": "Browser",
+                    "status": {"errorCode": 0, "failureReason": "Other.", "additionalDetails": "MFA completed in Azure AD"},
+                }));
+                done.push(json!({"action": action, "signInId": id, "ipAddress": ip}));
+            }
+            "registerMethod" => {
+                let id = tenant.new_guid("user-method");
+                let mut method = json!({"@odata.type": "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod", "id": id, "displayName": "iPhone 15", "deviceTag": "SoftwareTokenActivated", "phoneAppVersion": "6.8.12", "createdDateTime": graph_time(now)});
+                normalise_method(&mut method);
+                add_method(tenant, &user_id, method, now, &ip);
+                done.push(json!({"action": action, "methodId": id, "ipAddress": ip}));
+            }
+            other => {
+                return Err(format!(
+                    "unknown action {other:?} for the user: use signIn or registerMethod"
+                ))
+            }
+        }
+    }
+    Ok(done)
+}
+
+fn add_method(tenant: &mut Tenant, user_id: &str, method: Value, at: DateTime<Utc>, ip: &str) {
+    let Some(user) = tenant.user_mut(user_id) else {
+        return;
+    };
+    user.methods.push(method);
+    let upn = user.upn().to_owned();
+    let audit_id = tenant.new_guid("audit");
+    tenant.push_directory_audit(json!({
+        "id": audit_id, "activityDateTime": graph_time(at), "activityDisplayName": "User registered security info",
+        "category": "UserManagement", "loggedByService": "Authentication Methods", "operationType": "Add",
+        "result": "success", "resultReason": "User registered security info",
+        "initiatedBy": {"user": {"id": user_id, "displayName": null, "userPrincipalName": upn, "ipAddress": ip}},
+        "targetResources": [{"id": user_id, "displayName": null, "type": "User", "userPrincipalName": upn, "modifiedProperties": []}],
+    }));
+}
+
+fn record_rule_audit(tenant: &mut Tenant, upn: &str, name: &str, at: DateTime<Utc>, ip: &str) {
+    let id = tenant.new_guid("rule-audit");
+    tenant.push_audit_record(json!({
+        "id": id, "createdDateTime": graph_time(at), "auditLogRecordType": "ExchangeAdmin",
+        "operation": "New-InboxRule", "userPrincipalName": upn, "userId": upn, "service": "Exchange",
+        "clientIp": ip, "objectId": "",
+        "auditData": {"CreationTime": graph_time(at), "Operation": "New-InboxRule", "UserId": upn, "ClientIP": ip, "Workload": "Exchange",
+            "Parameters": [{"Name": "Name", "Value": name}, {"Name": "MoveToFolder", "Value": "RSS Feeds"}, {"Name": "MarkAsRead", "Value": "True"}]},
+    }));
+}

@@ -47,6 +47,8 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
         .route("/devicecode/approve", post(approve))
         .route("/apps/{client_id}/certificates", post(upload_certificate))
         .route("/scenario", get(scenario))
+        .route("/attacker/return", post(attacker_return))
+        .route("/user/activity", post(user_activity))
         .route(
             "/requests",
             get(|State(sim): State<Arc<Sim>>| async move {
@@ -86,6 +88,67 @@ pub(crate) fn attacker_report(sim: &Sim) -> Value {
         "hasAccess": crate::attacker::has_access(&tenant),
         "regainedAccess": tenant.attacker.regained_access,
     })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ActivityRequest {
+    user: String,
+    actions: Vec<String>,
+}
+
+/// Who does what when someone acts on an account from outside the responder's calls.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Actor {
+    /// The attacker, from its own address.
+    Attacker,
+    /// The account's owner, from their usual address.
+    User,
+}
+
+/// Lets the attacker (or the user) act on `user` now; what the watch window is tested with.
+pub(crate) fn act(
+    sim: &Sim,
+    actor: Actor,
+    user: &str,
+    actions: &[String],
+) -> Result<Value, String> {
+    let now = sim.clock.now();
+    let mut tenant = sim.lock_tenant();
+    let done = match actor {
+        Actor::Attacker => crate::attacker::come_back(&mut tenant, user, actions, now)?,
+        Actor::User => crate::attacker::user_activity(&mut tenant, user, actions, now)?,
+    };
+    let surface = match actor {
+        Actor::Attacker => "attacker returned",
+        Actor::User => "user activity",
+    };
+    tenant.record_action(
+        now,
+        json!({"surface": "control", "change": surface, "user": user, "done": done}),
+    );
+    Ok(json!({"done": done}))
+}
+
+async fn attacker_return(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    activity(&sim, Actor::Attacker, &body)
+}
+
+async fn user_activity(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    activity(&sim, Actor::User, &body)
+}
+
+fn activity(sim: &Sim, actor: Actor, body: &[u8]) -> Response {
+    let Ok(request) = serde_json::from_slice::<ActivityRequest>(body) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "send {\"user\": \"upn or id\", \"actions\": [\"signIn\", ...]}",
+        );
+    };
+    match act(sim, actor, &request.user, &request.actions) {
+        Ok(done) => Json(done).into_response(),
+        Err(message) => problem(StatusCode::BAD_REQUEST, &message),
+    }
 }
 
 #[derive(Deserialize)]

@@ -178,6 +178,25 @@ impl SimServer {
         crate::control::attacker_report(&self.sim)
     }
 
+    /// The attacker comes back to `user` now and does each of `actions` (`signIn`,
+    /// `failedSignIn`, `registerMethod`, `inboxRule`, `forwarding`) from its own address, as
+    /// `POST /_sim/attacker/return` does. Returns what was done, or why not.
+    pub fn attacker_returns(
+        &self,
+        user: &str,
+        actions: &[&str],
+    ) -> Result<serde_json::Value, String> {
+        let actions: Vec<String> = actions.iter().map(|a| (*a).to_owned()).collect();
+        crate::control::act(&self.sim, crate::control::Actor::Attacker, user, &actions)
+    }
+
+    /// The account's owner acts now from their usual address (`signIn`, `registerMethod`), as
+    /// `POST /_sim/user/activity` does.
+    pub fn user_acts(&self, user: &str, actions: &[&str]) -> Result<serde_json::Value, String> {
+        let actions: Vec<String> = actions.iter().map(|a| (*a).to_owned()).collect();
+        crate::control::act(&self.sim, crate::control::Actor::User, user, &actions)
+    }
+
     /// The Graph, Exchange and token requests answered so far (the last
     /// [`crate::REQUEST_LOG_CAPACITY`]), oldest first, as `GET /_sim/requests` returns them.
     pub fn request_log(&self) -> Vec<LoggedRequest> {

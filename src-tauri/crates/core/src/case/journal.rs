@@ -54,6 +54,13 @@ pub enum EntryKind {
     TornEntryRecovered,
     /// An evidence bundle of the case was written.
     BundleExported,
+    /// The watch window found something new on a recovered account; details hold what and why.
+    WatchAlert,
+    /// Another case was linked to this one (a sideways-sweep hit opened as its own case, or the
+    /// case it came from); details hold the other case's id and why.
+    CaseLinked,
+    /// The case was closed; details hold the admin's summary. Ends every watch window.
+    CaseClosed,
     /// The people to tell about the case were entered or changed; details hold the whole list.
     ContactsChanged,
     /// The lessons-learned fields of the incident report were edited; details hold all of them.
@@ -75,8 +82,11 @@ impl EntryKind {
             Self::StepReverified => "step_reverified",
             Self::TornEntryRecovered => "torn_entry_recovered",
             Self::BundleExported => "bundle_exported",
-            Self::ContactsChanged => "contacts_changed",
+            Self::WatchAlert => "watch_alert",
+            Self::CaseLinked => "case_linked",
+            Self::CaseClosed => "case_closed",
             Self::LessonsRecorded => "lessons_recorded",
+            Self::ContactsChanged => "contacts_changed",
         }
     }
 }

@@ -11,7 +11,7 @@ use firebreak_graph::{
     directory::{GrantFilter, OAuth2PermissionGrant, ServicePrincipal, User},
     exchange::{InboxRule, Mailbox, MailboxPermission, RecipientPermission},
     logs::{DirectoryAudit, DirectoryAuditQuery, SignIn, SignInQuery},
-    methods::{AuthenticationMethod, MethodKind},
+    methods::{AuthenticationMethod, MethodKind, TemporaryAccessPass},
     security::{Alert, Incident, RiskDetection, RiskyUser},
     Client, Error as GraphError, Page, PageStream, SecretString, UserRef,
 };
@@ -216,6 +216,12 @@ pub trait IncidentTenant: Sync {
         &self,
         user_id: &str,
     ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    /// Creates a one-time Temporary Access Pass; the pass is in the answer only.
+    fn create_temporary_access_pass(
+        &self,
+        user: &UserRef,
+        lifetime_in_minutes: u32,
+    ) -> impl Future<Output = Result<TemporaryAccessPass, GraphError>> + Send;
 }
 
 // The graph crate's error is large by design (it keeps the raw body); it is returned as is.
@@ -392,6 +398,13 @@ impl IncidentTenant for Client {
     }
     async fn alerts(&self, since: DateTime<Utc>) -> Result<Fetched<Alert>, GraphError> {
         fetch_all(self.list_alerts(Some(since))).await
+    }
+    async fn create_temporary_access_pass(
+        &self,
+        user: &UserRef,
+        lifetime_in_minutes: u32,
+    ) -> Result<TemporaryAccessPass, GraphError> {
+        Client::create_temporary_access_pass(self, user, lifetime_in_minutes, true).await
     }
     async fn confirm_compromised(&self, user_id: &str) -> Result<(), GraphError> {
         Client::confirm_compromised(self, &[user_id]).await

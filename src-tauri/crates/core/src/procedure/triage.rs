@@ -74,6 +74,9 @@ pub struct Findings {
     pub lookback_hours: i64,
     /// Other accounts that signed in successfully from the same suspicious addresses earlier.
     pub earlier_accounts: Vec<String>,
+    /// The suspicious addresses (detections, risky sign-ins, denied MFA, spray successes): the
+    /// attacker's, as far as triage can tell. The watch window and the sideways sweep use them.
+    pub attacker_addresses: Vec<String>,
     /// Reads that failed (licence, permission), so the admin knows what triage could not see.
     pub gaps: Vec<String>,
     /// Identity Protection's risk level, when known.
@@ -341,6 +344,7 @@ pub fn analyse(input: &TriageInput, lookback_hours: i64) -> Findings {
         window_start,
         lookback_hours,
         earlier_accounts: earlier_accounts.into_iter().collect(),
+        attacker_addresses: suspicious.into_iter().collect(),
         gaps: Vec::new(),
         risk_level: None,
     }
@@ -678,6 +682,7 @@ impl<T: IncidentTenant> Step<T> for Triage {
                     "lookbackHours": findings.lookback_hours,
                     "signals": findings.signals,
                     "earlierAccounts": findings.earlier_accounts,
+                    "attackerAddresses": findings.attacker_addresses,
                     "riskLevel": findings.risk_level,
                     "gaps": findings.gaps,
                 }),

@@ -11,6 +11,7 @@ mod cases;
 mod keychain;
 mod practice;
 mod practice_crash;
+mod recovery;
 mod report;
 mod support;
 mod tenant_connection;

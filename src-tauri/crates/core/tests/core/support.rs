@@ -1,6 +1,6 @@
 //! Shared test fixtures: a data folder, a manual clock and a declared case.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
 use firebreak_core::{
@@ -65,4 +65,37 @@ pub fn metadata() -> CaseMetadata {
         incident_commander: "Sam Okafor".into(),
         external_ticket: Some("INC-2041".into()),
     }
+}
+
+/// Every log record of this test binary from the first call on, at trace level: tests that must
+/// prove a secret never reaches the logs read it.
+pub fn captured_logs() -> &'static Mutex<Vec<String>> {
+    static CAPTURE: Capture = Capture;
+    let logs = CAPTURED.get_or_init(|| {
+        let _ = log::set_logger(&CAPTURE);
+        log::set_max_level(log::LevelFilter::Trace);
+        Mutex::new(Vec::new())
+    });
+    logs
+}
+
+static CAPTURED: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if let Some(logs) = CAPTURED.get() {
+            logs.lock().unwrap().push(format!(
+                "{} {} {}",
+                record.level(),
+                record.target(),
+                record.args()
+            ));
+        }
+    }
+    fn flush(&self) {}
 }

@@ -1,10 +1,7 @@
 //! Tenant profiles and the readiness check against the simulated tenant over loopback HTTP, and the
 //! proof that a stored secret never reaches the logs.
 
-use std::{
-    collections::BTreeSet,
-    sync::{Arc, Mutex, OnceLock},
-};
+use std::{collections::BTreeSet, sync::Arc};
 
 use firebreak_core::{
     paths::DataRoot,
@@ -152,38 +149,13 @@ async fn the_training_tenant_is_ready() {
         .any(|f| f.id == "signInLogs" && f.status == Status::Pass));
 }
 
-/// Every log record, captured for the whole test binary.
-fn captured() -> &'static Mutex<Vec<String>> {
-    static LOGS: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
-    LOGS.get_or_init(|| Mutex::new(Vec::new()))
-}
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        captured().lock().unwrap().push(format!(
-            "{} {} {}",
-            record.level(),
-            record.target(),
-            record.args()
-        ));
-    }
-    fn flush(&self) {}
-}
-
 #[tokio::test]
 async fn a_stored_secret_profile_connects_and_its_secret_never_reaches_the_logs() {
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
         eprintln!("no D-Bus session bus: keychain test skipped (run it through `make test`)");
         return;
     }
-    static CAPTURE: Capture = Capture;
-    let _ = log::set_logger(&CAPTURE);
-    log::set_max_level(log::LevelFilter::Trace);
+    let captured = crate::support::captured_logs();
     let sim = sim("aitm").await;
     let tmp = tempfile::tempdir().unwrap();
     let root = DataRoot::open(tmp.path()).unwrap();
@@ -218,7 +190,7 @@ async fn a_stored_secret_profile_connects_and_its_secret_never_reaches_the_logs(
     let failed = tenant::test_connection(&wrong, &refused).await;
     assert!(!failed.ok());
 
-    let logs = captured().lock().unwrap().join("\n");
+    let logs = captured.lock().unwrap().join("\n");
     assert!(
         !logs.is_empty(),
         "the capture saw the HTTP stack's own log records"

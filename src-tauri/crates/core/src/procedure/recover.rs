@@ -1,0 +1,771 @@
+//! Recovery (DESIGN §2.8): give the account back to its owner, and only once it is safe to.
+//!
+//! The gate ([`blockers`]) holds every recovery step until each containment step finished *and
+//! was verified* against the tenant (the optional "mark as compromised" may be skipped) and every
+//! blast-radius check is finished. Then, in order:
+//! 1. `enable` — allow sign-in again (`PATCH accountEnabled: true`);
+//! 2. `tap` — issue a one-time Temporary Access Pass so the user re-registers MFA on a trusted
+//!    device. The pass is a secret: the engine hands it to the caller in a [`Handoff`] and it is
+//!    never journaled, saved, logged or serialised; the journal keeps that a pass was issued, its
+//!    start and its lifetime, read back from the tenant (which never shows the pass again);
+//! 3. `password` — make the password change explicit: the containment reset set a random
+//!    password nobody knows with change required at next sign-in; the step checks it is still
+//!    that one (or sets a new random one) so the user must choose their own;
+//! 4. `watch` — record the baseline (methods, rules, forwarding, consents) and the watch window
+//!    ([`crate::watch`] re-checks the account against it while the application runs).
+
+use chrono::{DateTime, Duration, Utc};
+use firebreak_graph::{methods::MethodKind, SecretString};
+use futures_util::{future::BoxFuture, FutureExt};
+use serde_json::{json, Value};
+
+use super::{
+    blast,
+    tenant::{Fetched, IncidentTenant},
+    Action, Capture, Check, Phase, Plan, PlanItem, Position, Procedure, Step, StepContext,
+    StepInfo, Verification,
+};
+use crate::{
+    case::{journal::EntryKind, steps::StepStatus, CaseId, CaseStore, CaseView},
+    Error,
+};
+
+/// The recovery steps' keys, in order.
+pub const KEYS: [&str; 4] = ["enable", "tap", "password", "watch"];
+/// The watch step's key: its finished entry holds the watch window and the baseline.
+pub const WATCH_KEY: &str = "watch";
+/// The default watch window (DESIGN §2.8).
+pub const DEFAULT_WATCH_HOURS: i64 = 72;
+/// Containment steps that may be skipped with a reason without holding recovery.
+const OPTIONAL_CONTAINMENT: [&str; 1] = ["confirm-compromised"];
+/// Tolerance between the tenant's clock and ours.
+const CLOCK_SKEW_MINUTES: i64 = 10;
+/// The Temporary Access Pass lifetimes offered, in minutes; the first is recommended.
+const TAP_LIFETIMES: [(u32, &str); 2] = [
+    (60, "One-time pass, valid for 1 hour"),
+    (
+        480,
+        "One-time pass, valid for 8 hours (the user cannot be reached right away)",
+    ),
+];
+/// The watch windows offered, in hours.
+const WATCH_WINDOWS: [i64; 3] = [24, DEFAULT_WATCH_HOURS, 168];
+
+/// The recovery steps in their order.
+pub fn steps<T: IncidentTenant>() -> Vec<Box<dyn Step<T>>> {
+    vec![
+        Box::new(Recover(Kind::Enable)),
+        Box::new(Recover(Kind::Tap)),
+        Box::new(Recover(Kind::Password)),
+        Box::new(Recover(Kind::Watch)),
+    ]
+}
+
+/// A secret a step produced for the admin to pass on (the Temporary Access Pass). It has no
+/// `Serialize`, and its `Debug` shows no secret: the shell delivers it outside the webview.
+#[derive(Debug, Clone)]
+pub struct Handoff {
+    /// What it is, in plain words.
+    pub what: String,
+    /// The secret itself.
+    pub secret: SecretString,
+    /// When it starts to work.
+    pub valid_from: Option<DateTime<Utc>>,
+    /// How long it works, in minutes.
+    pub lifetime_minutes: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Enable,
+    Tap,
+    Password,
+    Watch,
+}
+
+struct Recover(Kind);
+
+static ENABLE: StepInfo = StepInfo {
+    key: "enable",
+    phase: Phase::Recover,
+    title: "Re-enable the account",
+    why: "Only now: every containment step is verified and the blast-radius list is finished, so nothing the attacker left can use the account once it signs in again.",
+    effect: "The account can sign in again.",
+    saved_first: "The account's state before the change.",
+    destructive: true,
+    refuses_protected: false,
+};
+static TAP: StepInfo = StepInfo {
+    key: "tap",
+    phase: Phase::Recover,
+    title: "Temporary Access Pass",
+    why: "The attacker's methods are gone and so may be the user's: a one-time pass lets the user sign in once and register MFA again on a device they hold.",
+    effect: "A one-time Temporary Access Pass is created for the account. Firebreak puts it on your clipboard (cleared after 60 seconds), never on screen or on disk: read it to the user on the phone number you know, not by mail or Teams.",
+    saved_first: "The authentication methods before the change.",
+    destructive: true,
+    refuses_protected: true,
+};
+static PASSWORD: StepInfo = StepInfo {
+    key: "password",
+    phase: Phase::Recover,
+    title: "Require a password change",
+    why: "The password the attacker knew was replaced at containment by a random one nobody knows, with a change required: the user must choose their own, through self-service reset once MFA is registered again.",
+    effect: "Checks that the random password set at containment is still in place (or sets a new one), so the user has to choose a new password.",
+    saved_first: "The account's state before the change.",
+    destructive: false,
+    refuses_protected: true,
+};
+static WATCH: StepInfo = StepInfo {
+    key: WATCH_KEY,
+    phase: Phase::Recover,
+    title: "Start the watch window",
+    why: "Attackers come back through what was missed: while Firebreak runs, it re-checks the account for new methods, rules, forwarding, consents and sign-ins from the attacker's addresses.",
+    effect: "Nothing in the tenant changes. The account's current methods, rules, forwarding and consents become the baseline; anything new is raised as an alert in the case and on the desktop.",
+    saved_first: "The baseline: methods, inbox rules, mailbox forwarding and consents as they are now.",
+    destructive: false,
+    refuses_protected: false,
+};
+
+/// Why recovery of account `account` (the `index`-th of the case, from 1) cannot start yet: one
+/// line per step holding it, empty when the gate is open.
+pub fn blockers<T: IncidentTenant>(case: &CaseView, index: usize, account: &str) -> Vec<String> {
+    let procedure = Procedure::<T>::compromised_account(index, account.to_owned());
+    let mut reasons = Vec::new();
+    for view in procedure.view(case) {
+        let status = view.state.as_ref().map(|s| &s.status);
+        match view.info.phase {
+            Phase::Contain => match status {
+                Some(StepStatus::Finished { verified: true }) => {}
+                Some(StepStatus::Skipped { .. })
+                    if OPTIONAL_CONTAINMENT.contains(&view.info.key) => {}
+                Some(StepStatus::Finished { verified: false }) => reasons.push(format!(
+                    "\"{}\" finished but the tenant did not confirm it: re-run it until it is verified.",
+                    view.info.title
+                )),
+                Some(StepStatus::Skipped { .. }) => reasons.push(format!(
+                    "\"{}\" was skipped: containment must be verified before the account is given back.",
+                    view.info.title
+                )),
+                _ => reasons.push(format!("\"{}\" is not done yet.", view.info.title)),
+            },
+            Phase::Triage | Phase::Blast | Phase::Recover => {}
+        }
+    }
+    reasons.extend(
+        open_checks::<T>(case, index, account)
+            .into_iter()
+            .map(|title| format!("Blast-radius check \"{title}\" is still open.")),
+    );
+    reasons
+}
+
+/// The titles of the blast-radius checks (the sideways sweep included) of the `index`-th
+/// account that are neither finished nor skipped with a reason.
+pub fn open_checks<T: IncidentTenant>(case: &CaseView, index: usize, account: &str) -> Vec<String> {
+    let scope = format!("a{index}");
+    let mut open: Vec<String> = blast::check_results(case, &scope)
+        .into_iter()
+        .filter(|c| !c.status.is_done())
+        .map(|c| c.title.to_owned())
+        .collect();
+    // Blast-phase steps that are not one of the fifteen checks (the sideways sweep).
+    let procedure = Procedure::<T>::compromised_account(index, account.to_owned());
+    open.extend(
+        procedure
+            .view(case)
+            .into_iter()
+            .filter(|v| v.info.phase == Phase::Blast && !blast::CHECK_KEYS.contains(&v.info.key))
+            .filter(|v| v.position != Position::Done)
+            .map(|v| v.info.title.to_owned()),
+    );
+    open
+}
+
+/// Closes case `id` with the admin's `summary`: refused, naming them, while any blast-radius
+/// check of any account is open. Closing ends every watch window of the case.
+pub fn close_case<T: IncidentTenant>(
+    store: &CaseStore,
+    actor: &str,
+    id: &CaseId,
+    summary: &str,
+) -> Result<CaseView, Error> {
+    store.close_case(id, actor, summary, |case| {
+        let open: Vec<String> = (1..)
+            .zip(&case.metadata.accounts)
+            .flat_map(|(index, account)| {
+                open_checks::<T>(case, index, account)
+                    .into_iter()
+                    .map(move |title| format!("\"{title}\" ({account})"))
+            })
+            .collect();
+        if open.is_empty() {
+            return Ok(());
+        }
+        Err(Error::InvalidInput {
+            field: "caseId",
+            problem: format!(
+                "The case cannot be closed while a blast-radius check is open. Finish or skip with a reason: {}.",
+                open.join(", ")
+            ),
+        })
+    })
+}
+
+fn scope_index(scope: &str) -> usize {
+    scope
+        .strip_prefix('a')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn gate<T: IncidentTenant>(cx: &StepContext<'_, T>, step: &StepInfo) -> Result<(), Error> {
+    let reasons = blockers::<T>(cx.case, scope_index(cx.scope), cx.account);
+    if reasons.is_empty() {
+        return Ok(());
+    }
+    Err(Error::StepRefused {
+        step: format!("{}.{}", cx.scope, step.key),
+        message: format!(
+            "Recovery waits until containment is verified and the blast-radius list is finished. {}",
+            reasons.join(" ")
+        ),
+    })
+}
+
+/// The latest finished entry of step `key` of `scope`: its time and details.
+fn finished<'c>(case: &'c CaseView, scope: &str, key: &str) -> Option<(DateTime<Utc>, &'c Value)> {
+    let id = format!("{scope}.{key}");
+    case.journal
+        .iter()
+        .rev()
+        .find(|e| e.kind == EntryKind::StepFinished && e.step.as_deref() == Some(id.as_str()))
+        .map(|e| (e.time, &e.details))
+}
+
+fn show_time(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(
+        || "unknown".into(),
+        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+    )
+}
+
+fn plan_for(cx: &StepContext<'_, impl IncidentTenant>, summary: &str) -> Plan {
+    Plan {
+        step: String::new(),
+        account: cx.account.to_owned(),
+        summary: summary.to_owned(),
+        items: Vec::new(),
+        warnings: Vec::new(),
+        saved_first: Vec::new(),
+        facts: Value::Null,
+        captures: Vec::new(),
+    }
+}
+
+fn item(id: &str, kind: &str, label: &str, action: Action) -> PlanItem {
+    PlanItem {
+        id: id.to_owned(),
+        kind: kind.to_owned(),
+        label: label.to_owned(),
+        details: Vec::new(),
+        created: None,
+        recommended: false,
+        reasons: Vec::new(),
+        fixed: false,
+        group: None,
+        action,
+    }
+}
+
+fn capture(name: &str, description: &str, operation: &str, pages: &[String]) -> Vec<Capture> {
+    pages
+        .iter()
+        .enumerate()
+        .map(|(i, body)| Capture {
+            name_hint: if pages.len() > 1 {
+                format!("{name}-p{}", i + 1)
+            } else {
+                name.to_owned()
+            },
+            description: description.to_owned(),
+            source_operation: operation.to_owned(),
+            body: body.clone(),
+        })
+        .collect()
+}
+
+async fn user_snapshot<T: IncidentTenant>(
+    cx: &StepContext<'_, T>,
+) -> Result<(firebreak_graph::directory::User, Value), Error> {
+    let user = cx
+        .tenant
+        .user(cx.user)
+        .await?
+        .ok_or_else(|| Error::InvalidInput {
+            field: "account",
+            problem: format!("There is no account {} in this tenant.", cx.account),
+        })?;
+    let snapshot = json!({
+        "id": user.id,
+        "userPrincipalName": user.user_principal_name,
+        "accountEnabled": user.account_enabled,
+        "signInSessionsValidFromDateTime": user.sign_in_sessions_valid_from_date_time,
+        "lastPasswordChangeDateTime": user.last_password_change_date_time,
+        "onPremisesSyncEnabled": user.on_premises_sync_enabled,
+    });
+    Ok((user, snapshot))
+}
+
+impl<T: IncidentTenant> Step<T> for Recover {
+    fn info(&self) -> &StepInfo {
+        match self.0 {
+            Kind::Enable => &ENABLE,
+            Kind::Tap => &TAP,
+            Kind::Password => &PASSWORD,
+            Kind::Watch => &WATCH,
+        }
+    }
+
+    fn plan<'a>(&'a self, cx: &'a StepContext<'a, T>) -> BoxFuture<'a, Result<Plan, Error>> {
+        async move {
+            gate(cx, <Self as Step<T>>::info(self))?;
+            let mut plan = match self.0 {
+                Kind::Enable => plan_enable(cx).await?,
+                Kind::Tap => plan_tap(cx).await?,
+                Kind::Password => plan_password(cx).await?,
+                Kind::Watch => plan_watch(cx).await?,
+            };
+            plan.saved_first = plan
+                .captures
+                .iter()
+                .map(|c| c.description.clone())
+                .collect();
+            plan.saved_first.dedup();
+            Ok(plan)
+        }
+        .boxed()
+    }
+
+    fn verify<'a>(
+        &'a self,
+        cx: &'a StepContext<'a, T>,
+        selected: &'a [String],
+        started: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Verification, Error>> {
+        async move {
+            let after = started - Duration::minutes(CLOCK_SKEW_MINUTES);
+            match self.0 {
+                Kind::Enable => {
+                    let (user, _) = user_snapshot(cx).await?;
+                    Ok(Verification::from_checks(vec![Check {
+                        item: "account".into(),
+                        ok: user.account_enabled == Some(true),
+                        detail: format!(
+                            "Sign-in enabled: {}",
+                            user.account_enabled
+                                .map_or("unknown".into(), |e| e.to_string())
+                        ),
+                    }]))
+                }
+                Kind::Tap => verify_tap(cx, after).await,
+                Kind::Password => verify_password(cx, selected, after).await,
+                Kind::Watch => Ok(Verification::from_checks(vec![Check {
+                    item: "baseline".into(),
+                    ok: true,
+                    detail: "The baseline was saved in the case before this step ended.".into(),
+                }])),
+            }
+        }
+        .boxed()
+    }
+}
+
+async fn plan_enable<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
+    let (user, snapshot) = user_snapshot(cx).await?;
+    let mut plan = plan_for(cx, "Allow the account to sign in again.");
+    let mut account = item("account", "Account", cx.account, Action::EnableAccount);
+    account.details = vec![format!(
+        "Sign-in enabled now: {}",
+        user.account_enabled
+            .map_or("unknown".into(), |e| e.to_string())
+    )];
+    account.recommended = true;
+    account.fixed = true;
+    plan.items.push(account);
+    if user.account_enabled == Some(true) {
+        plan.warnings
+            .push("Sign-in is already allowed; this records it and checks again.".into());
+    }
+    if user.on_premises_sync_enabled == Some(true) {
+        plan.warnings.push(
+            "This account is synced from on-premises Active Directory: enable it there too, or the next sync blocks it again."
+                .into(),
+        );
+    }
+    plan.captures.push(Capture {
+        name_hint: "recover-enable-account".into(),
+        description: "The account's state before the change".into(),
+        source_operation: "GET /users/{id}".into(),
+        body: snapshot.to_string(),
+    });
+    plan.facts = snapshot;
+    Ok(plan)
+}
+
+fn is_tap(m: &firebreak_graph::methods::AuthenticationMethod) -> bool {
+    m.kind() == Some(MethodKind::TemporaryAccessPass)
+}
+
+async fn plan_tap<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
+    let methods = cx.tenant.methods(cx.user).await?;
+    let mut plan = plan_for(
+        cx,
+        "Create a one-time Temporary Access Pass for the user to register MFA again.",
+    );
+    plan.captures = capture(
+        "recover-tap-methods",
+        "Authentication methods before the pass is created",
+        "GET /users/{id}/authentication/methods",
+        &methods.pages,
+    );
+    // Entra allows one pass per user: an old one must go first (it is listed, never shown).
+    for old in methods.items.iter().filter(|m| is_tap(m)) {
+        let mut removal = item(
+            &format!("method:{}", old.id),
+            "Existing Temporary Access Pass",
+            "Earlier pass (its value is never shown again)",
+            Action::DeleteMethod {
+                kind: MethodKind::TemporaryAccessPass,
+                id: old.id.clone(),
+            },
+        );
+        removal.created = old.created_date_time;
+        removal.fixed = true;
+        removal.recommended = true;
+        removal.reasons = vec![
+            "A user can hold one pass at a time: the earlier one is removed before the new one is created.".into(),
+        ];
+        plan.warnings.push(format!(
+            "The account already has a Temporary Access Pass (created {}). Who issued it? If not you, note it in the case.",
+            show_time(old.created_date_time)
+        ));
+        plan.items.push(removal);
+    }
+    for (i, (minutes, label)) in TAP_LIFETIMES.iter().enumerate() {
+        let mut choice = item(
+            &format!("tap:{minutes}"),
+            "Temporary Access Pass",
+            label,
+            Action::IssueTemporaryAccessPass {
+                lifetime_minutes: *minutes,
+            },
+        );
+        choice.group = Some("lifetime".into());
+        choice.recommended = i == 0;
+        choice.details = vec![
+            format!("Works for {minutes} minutes from creation, for one sign-in."),
+            "Delivered to your clipboard only, cleared after 60 seconds.".into(),
+        ];
+        plan.items.push(choice);
+    }
+    plan.facts = json!({ "existingPasses": methods.items.iter().filter(|m| is_tap(m)).count() });
+    Ok(plan)
+}
+
+async fn verify_tap<T: IncidentTenant>(
+    cx: &StepContext<'_, T>,
+    after: DateTime<Utc>,
+) -> Result<Verification, Error> {
+    let methods = cx.tenant.methods(cx.user).await?;
+    let fresh: Vec<_> = methods
+        .items
+        .iter()
+        .filter(|m| is_tap(m) && m.created_date_time.is_none_or(|c| c >= after))
+        .collect();
+    let checks = match fresh.first() {
+        None => vec![Check {
+            item: "tap".into(),
+            ok: false,
+            detail: "No Temporary Access Pass created by this step is listed on the account."
+                .into(),
+        }],
+        Some(m) => {
+            let number = |key: &str| m.other.get(key).and_then(Value::as_i64);
+            let flag = |key: &str| m.other.get(key).and_then(Value::as_bool);
+            let start = m.other.get("startDateTime").and_then(Value::as_str);
+            vec![Check {
+                item: "tap".into(),
+                ok: flag("isUsable") != Some(false),
+                // What a pass is, never what it says: Graph returns the value only on creation.
+                detail: format!(
+                    "Temporary Access Pass {} issued: starts {}, lifetime {} minutes, one-time use: {}, usable: {}.",
+                    m.id,
+                    start.unwrap_or("at creation"),
+                    number("lifetimeInMinutes").map_or("unknown".into(), |n| n.to_string()),
+                    flag("isUsableOnce").map_or("unknown".into(), |b| b.to_string()),
+                    flag("isUsable").map_or("unknown".into(), |b| b.to_string()),
+                ),
+            }]
+        }
+    };
+    Ok(Verification::from_checks(checks))
+}
+
+async fn plan_password<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
+    let (user, snapshot) = user_snapshot(cx).await?;
+    let mut plan = plan_for(cx, "Make sure the user has to choose a new password.");
+    let reset = finished(cx.case, cx.scope, "reset");
+    let reset_at = reset.map(|(t, _)| t);
+    let changed_since = match (user.last_password_change_date_time, reset_at) {
+        (Some(changed), Some(reset)) => changed > reset + Duration::minutes(CLOCK_SKEW_MINUTES),
+        _ => true,
+    };
+    let mut keep = item(
+        "password:keep",
+        "Password",
+        "Keep the random password set at containment (change required at next sign-in)",
+        Action::Record,
+    );
+    keep.group = Some("password".into());
+    keep.details = vec![
+        format!("Reset at containment: {}", show_time(reset_at)),
+        format!(
+            "Password last changed in the tenant: {}",
+            show_time(user.last_password_change_date_time)
+        ),
+    ];
+    let mut again = item(
+        "password:reset",
+        "Password",
+        "Set a new random password (never shown), change required at next sign-in",
+        Action::ResetPassword,
+    );
+    again.group = Some("password".into());
+    if changed_since {
+        again.recommended = true;
+        again.reasons = vec![
+            "The password changed after the containment reset (or no reset is recorded): whoever changed it may know it.".into(),
+        ];
+        keep.reasons =
+            vec!["Not recommended: the password is no longer the one set at containment.".into()];
+        plan.warnings.push(
+            "The password was changed after containment. If the user did not do it, treat it as the attacker coming back.".into(),
+        );
+    } else {
+        keep.recommended = true;
+        keep.reasons = vec![
+            "Nobody knows the current password and a change is required: after signing in with the pass and registering MFA, the user sets their own through self-service password reset.".into(),
+        ];
+    }
+    plan.items.push(keep);
+    plan.items.push(again);
+    plan.captures.push(Capture {
+        name_hint: "recover-password-account".into(),
+        description: "The account's state before the change".into(),
+        source_operation: "GET /users/{id}".into(),
+        body: snapshot.to_string(),
+    });
+    plan.facts = json!({
+        "containmentResetAt": reset_at,
+        "lastPasswordChangeDateTime": user.last_password_change_date_time,
+        "forceChangePasswordNextSignIn": true,
+    });
+    Ok(plan)
+}
+
+async fn verify_password<T: IncidentTenant>(
+    cx: &StepContext<'_, T>,
+    selected: &[String],
+    after: DateTime<Utc>,
+) -> Result<Verification, Error> {
+    let (user, _) = user_snapshot(cx).await?;
+    let changed = user.last_password_change_date_time;
+    let check = if selected.iter().any(|s| s == "password:reset") {
+        Check {
+            item: "password:reset".into(),
+            ok: changed.is_some_and(|t| t >= after),
+            detail: format!(
+                "Password last changed: {}; change required at next sign-in.",
+                show_time(changed)
+            ),
+        }
+    } else {
+        let reset_at = finished(cx.case, cx.scope, "reset").map(|(t, _)| t);
+        let untouched = match (changed, reset_at) {
+            (Some(c), Some(r)) => c <= r + Duration::minutes(CLOCK_SKEW_MINUTES),
+            _ => false,
+        };
+        Check {
+            item: "password:keep".into(),
+            ok: untouched,
+            detail: format!(
+                "Password last changed {} (containment reset {}): {}",
+                show_time(changed),
+                show_time(reset_at),
+                if untouched {
+                    "still the random one, change required at next sign-in."
+                } else {
+                    "changed since the reset."
+                }
+            ),
+        }
+    };
+    Ok(Verification::from_checks(vec![check]))
+}
+
+async fn plan_watch<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
+    let mut plan = plan_for(
+        cx,
+        "Take the baseline and watch the account for anything new.",
+    );
+    let (methods, mailbox, grants) = futures_util::future::join3(
+        cx.tenant.methods(cx.user),
+        cx.tenant.mailbox(cx.user),
+        cx.tenant.user_grants(cx.user),
+    )
+    .await;
+    let methods = methods?;
+    let grants = grants?;
+    plan.captures.extend(capture(
+        "watch-baseline-methods",
+        "Baseline: authentication methods",
+        "GET /users/{id}/authentication/methods",
+        &methods.pages,
+    ));
+    plan.captures.extend(capture(
+        "watch-baseline-grants",
+        "Baseline: delegated consent grants",
+        "GET /users/{id}/oauth2PermissionGrants",
+        &grants.pages,
+    ));
+    let mut rules: Vec<String> = Vec::new();
+    let mut forwarding: Vec<String> = Vec::new();
+    match mailbox {
+        Ok(Some(mailbox)) => {
+            for m in &mailbox.items {
+                forwarding.extend(m.forwarding_smtp_address.clone());
+                forwarding.extend(m.forwarding_address.clone());
+            }
+            plan.captures.extend(capture(
+                "watch-baseline-mailbox",
+                "Baseline: mailbox (forwarding)",
+                "Exchange Get-Mailbox",
+                &mailbox.pages,
+            ));
+            let found: Fetched<_> = cx.tenant.inbox_rules(cx.user).await?;
+            rules = found
+                .items
+                .iter()
+                .filter_map(|r| r.identity.clone())
+                .collect();
+            plan.captures.extend(capture(
+                "watch-baseline-inbox-rules",
+                "Baseline: inbox rules including hidden ones",
+                "Exchange Get-InboxRule -IncludeHidden",
+                &found.pages,
+            ));
+        }
+        Ok(None) => plan
+            .warnings
+            .push("The account has no mailbox: rules and forwarding are not watched.".into()),
+        Err(e) => plan.warnings.push(format!(
+            "The mailbox could not be read, so rules and forwarding have no baseline: {e}"
+        )),
+    }
+    let addresses = attacker_addresses(cx.case, cx.scope);
+    if addresses.is_empty() {
+        plan.warnings.push(
+            "Triage recorded no attacker address, so sign-ins are not watched by address.".into(),
+        );
+    }
+    for hours in WATCH_WINDOWS {
+        let mut choice = item(
+            &format!("watch:{hours}"),
+            "Watch window",
+            &format!("Watch for {hours} hours"),
+            Action::Record,
+        );
+        choice.group = Some("window".into());
+        choice.recommended = hours == DEFAULT_WATCH_HOURS;
+        choice.details = vec![format!(
+            "Until {} (while Firebreak runs).",
+            show_time(Some(cx.now + Duration::hours(hours)))
+        )];
+        plan.items.push(choice);
+    }
+    plan.facts = json!({
+        "watch": {
+            "baseline": {
+                "methods": methods.items.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+                "rules": rules,
+                "forwarding": forwarding,
+                "grants": grants.items.iter().map(|g| g.id.clone()).collect::<Vec<_>>(),
+            },
+            "attackerAddresses": addresses,
+        }
+    });
+    Ok(plan)
+}
+
+/// Creates the pass and keeps it only in the returned [`Handoff`].
+pub(super) async fn issue_pass<T: IncidentTenant>(
+    tenant: &T,
+    user: &firebreak_graph::UserRef,
+    lifetime_minutes: u32,
+) -> Result<Handoff, Error> {
+    let pass = tenant
+        .create_temporary_access_pass(user, lifetime_minutes)
+        .await?;
+    let secret = pass.temporary_access_pass.ok_or_else(|| Error::StepRefused {
+        step: "tap".into(),
+        message: format!(
+            "The tenant created Temporary Access Pass {} but did not return it. Delete it in the Entra admin center (user > Authentication methods) and run this step again.",
+            pass.id
+        ),
+    })?;
+    Ok(Handoff {
+        what: format!("Temporary Access Pass for {user}"),
+        secret,
+        valid_from: pass.start_date_time.or(pass.created_date_time),
+        lifetime_minutes: pass.lifetime_in_minutes.or(Some(lifetime_minutes)),
+    })
+}
+
+/// The attacker's addresses triage found for the account of `scope` (empty when triage recorded
+/// none, or ran before Firebreak recorded them).
+pub fn attacker_addresses(case: &CaseView, scope: &str) -> Vec<String> {
+    finished(case, scope, super::triage::KEY)
+        .and_then(|(_, d)| d.pointer("/detail/facts/attackerAddresses"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scope_names_the_account_number() {
+        assert_eq!(scope_index("a1"), 1);
+        assert_eq!(scope_index("a12"), 12);
+        assert_eq!(scope_index("x"), 0);
+    }
+
+    #[test]
+    fn the_pass_is_not_in_the_debug_output_of_a_handoff() {
+        let handoff = Handoff {
+            what: "Temporary Access Pass".into(),
+            secret: SecretString::from("Tq9#kP2m@xW4"),
+            valid_from: None,
+            lifetime_minutes: Some(60),
+        };
+        let text = format!("{handoff:?}");
+        assert!(!text.contains("Tq9#kP2m@xW4"), "{text}");
+    }
+}

@@ -1,0 +1,746 @@
+//! The sideways sweep (DESIGN §2.5, "also look sideways"): which *other* accounts the attacker
+//! reached. Three looks, each over the incident window found at triage:
+//! - sign-ins from the attacker's addresses (interactive and non-interactive) by other accounts:
+//!   a success is a hit, failures alone are only counted (a spray fails against many);
+//! - inbox rules created or changed by other accounts (Purview audit search): from the attacker's
+//!   addresses, or several accounts within the same hour (a bulk run);
+//! - consents: one app consented by several accounts in the window (a spree), or a consent from
+//!   the attacker's addresses.
+//!
+//! The sweep is a step of the blast-radius phase ([`Sweep`]): its plan lists the hits (the
+//! recommended ones are those not already in the case), running it records the admin's review,
+//! and each hit can be opened as a linked case ([`open_linked_case`]), journaled in both cases.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+use firebreak_graph::{
+    logs::{
+        DirectoryAudit, DirectoryAuditQuery, NewAuditLogQuery, SignIn, SignInEventType, SignInQuery,
+    },
+    UserRef,
+};
+use futures_util::{future::BoxFuture, FutureExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::{
+    case::{
+        metadata::{AlertSource, CaseMetadata},
+        CaseId, CaseLink, CaseStore, CaseView, LinkRelation,
+    },
+    procedure::{
+        recover::attacker_addresses, tenant::IncidentTenant, Action, Capture, Check, Phase, Plan,
+        PlanItem, Step, StepContext, StepInfo, Verification,
+    },
+    Error,
+};
+
+/// The sweep step's key.
+pub const KEY: &str = "sweep";
+/// How far back the sweep looks when triage recorded no window, and at least how far back it
+/// looks for the attacker's addresses: anything from them is the attacker's, window or not
+/// (triage may date the window from a later alert than the first sign-in).
+const DEFAULT_LOOKBACK_DAYS: i64 = 7;
+/// Accounts creating inbox rules within one hour that make a bulk run.
+const BULK_RULE_ACCOUNTS: usize = 3;
+/// Accounts consenting to one app within the window that make a spree.
+const SPREE_ACCOUNTS: usize = 3;
+/// Operations that create or change an inbox rule.
+const RULE_OPERATIONS: [&str; 3] = ["New-InboxRule", "Set-InboxRule", "UpdateInboxRules"];
+
+/// Why an account showed up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum HitKind {
+    /// Signed in from an attacker address.
+    SignIn,
+    /// Created or changed inbox rules suspiciously.
+    InboxRule,
+    /// Took part in a consent spree.
+    Consent,
+}
+
+/// One fact about another account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Signal {
+    /// What kind of look found it.
+    pub kind: HitKind,
+    /// When it happened.
+    pub at: Option<DateTime<Utc>>,
+    /// What was seen (contains tenant strings: render as text).
+    pub text: String,
+}
+
+/// Another account the attacker may have reached.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepHit {
+    /// Its object id, when the tenant knows the account.
+    pub user_id: Option<String>,
+    /// Its user principal name (or the id when the name is unknown).
+    pub account: String,
+    /// Everything that points to it.
+    pub signals: Vec<Signal>,
+    /// Whether the case already names it.
+    pub in_case: bool,
+}
+
+/// What the sweep found and could not look at.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    /// The attacker's addresses it searched for.
+    pub addresses: Vec<String>,
+    /// The start of the incident window: bulk rules and consent sprees are looked for from here.
+    pub since: DateTime<Utc>,
+    /// How far back it searched for the attacker's addresses.
+    pub addresses_since: DateTime<Utc>,
+    /// Other accounts, most signals first.
+    pub hits: Vec<SweepHit>,
+    /// Looks that could not be made (permission, licence, no address), with why.
+    pub not_available: Vec<String>,
+    /// Facts worth knowing that are not hits (failed sign-ins from the addresses).
+    pub notes: Vec<String>,
+}
+
+/// What the looks found about one account before it is resolved: id, name, signals.
+type Found = (Option<String>, Option<String>, Vec<Signal>);
+
+#[derive(Default)]
+struct Collected {
+    by_key: BTreeMap<String, Found>,
+}
+
+impl Collected {
+    fn add(&mut self, id: Option<&str>, upn: Option<&str>, signal: Signal) {
+        let key = id
+            .or(upn)
+            .map(str::to_lowercase)
+            .unwrap_or_else(|| "unknown".into());
+        let entry = self.by_key.entry(key).or_default();
+        if entry.0.is_none() {
+            entry.0 = id.map(str::to_owned);
+        }
+        if entry.1.is_none() {
+            entry.1 = upn.map(str::to_owned);
+        }
+        entry.2.push(signal);
+    }
+}
+
+fn succeeded(s: &SignIn) -> bool {
+    s.status
+        .as_ref()
+        .and_then(|st| st.error_code)
+        .is_none_or(|c| c == 0)
+}
+
+fn audit_user(audit: &DirectoryAudit) -> (Option<String>, Option<String>, Option<String>) {
+    let user = audit.initiated_by.as_ref().and_then(|i| i.get("user"));
+    let text = |key: &str| {
+        user.and_then(|u| u.get(key))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    (text("id"), text("userPrincipalName"), text("ipAddress"))
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Runs the three looks for the account `account` (object id `own_id`) of a case.
+pub async fn sweep<T: IncidentTenant>(
+    tenant: &T,
+    case: &CaseView,
+    scope: &str,
+    own: (&str, &str),
+    window_start: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(SweepReport, Vec<Capture>), Error> {
+    let (own_id, own_upn) = own;
+    let addresses = attacker_addresses(case, scope);
+    let mut notes = Vec::new();
+    let since = window_start.unwrap_or_else(|| {
+        notes.push(format!(
+            "Triage recorded no incident window: the sweep looked back {DEFAULT_LOOKBACK_DAYS} days."
+        ));
+        now - Duration::days(DEFAULT_LOOKBACK_DAYS)
+    });
+    let reach_back = since.min(now - Duration::days(DEFAULT_LOOKBACK_DAYS));
+    let is_own = |id: Option<&str>, upn: Option<&str>| {
+        id.is_some_and(|i| same(i, own_id)) || upn.is_some_and(|u| same(u, own_upn))
+    };
+    let mut found = Collected::default();
+    let mut not_available = Vec::new();
+    let mut captures = Vec::new();
+
+    // 1. Sign-ins from the attacker's addresses.
+    if addresses.is_empty() {
+        not_available.push(
+            "Sign-ins from the attacker's addresses: triage recorded no attacker address.".into(),
+        );
+    }
+    let mut failures: BTreeSet<String> = BTreeSet::new();
+    for ip in &addresses {
+        for (kind, event_types) in [
+            ("interactive", Vec::new()),
+            ("non-interactive", vec![SignInEventType::NonInteractiveUser]),
+        ] {
+            let query = SignInQuery {
+                ip_address: Some(ip.clone()),
+                since: Some(reach_back),
+                event_types,
+                ..SignInQuery::default()
+            };
+            match tenant.sign_ins(&query).await {
+                Ok(read) => {
+                    captures.extend(capture(
+                        &format!("sweep-sign-ins-{kind}-{}", captures.len()),
+                        &format!("Sign-ins ({kind}) from {ip}, {DEFAULT_LOOKBACK_DAYS} days or the incident window if longer"),
+                        "GET /auditLogs/signIns",
+                        &read.pages,
+                    ));
+                    for s in &read.items {
+                        let (id, upn) = (s.user_id.as_deref(), s.user_principal_name.as_deref());
+                        if is_own(id, upn) {
+                            continue;
+                        }
+                        if succeeded(s) {
+                            found.add(
+                                id,
+                                upn,
+                                Signal {
+                                    kind: HitKind::SignIn,
+                                    at: s.created_date_time,
+                                    text: format!(
+                                        "Signed in ({kind}) from {ip} to {}.",
+                                        s.app_display_name.as_deref().unwrap_or("an app")
+                                    ),
+                                },
+                            );
+                        } else if let Some(who) = id.or(upn) {
+                            failures.insert(who.to_lowercase());
+                        }
+                    }
+                }
+                Err(e) => not_available.push(format!("Sign-ins ({kind}) from {ip}: {e}")),
+            }
+        }
+    }
+
+    // 2. Inbox rules created by other accounts.
+    let rules = NewAuditLogQuery {
+        display_name: format!("Firebreak sweep {} {scope} inbox rules", case.id),
+        filter_start_date_time: reach_back,
+        filter_end_date_time: now,
+        operation_filters: RULE_OPERATIONS.iter().map(|s| (*s).to_owned()).collect(),
+        ..NewAuditLogQuery::default()
+    };
+    match tenant.reusable_audit_search(&rules).await {
+        Ok(search) if search.succeeded() => {
+            captures.extend(capture(
+                "sweep-inbox-rule-audit",
+                &format!(
+                    "Purview audit search {} (inbox rules created or changed in the window)",
+                    search.query_id
+                ),
+                "POST /security/auditLog/queries",
+                &search.records.pages,
+            ));
+            let mut others: Vec<(DateTime<Utc>, String, String)> = Vec::new();
+            for r in &search.records.items {
+                let upn = r.user_principal_name.as_deref().or(r.user_id.as_deref());
+                if is_own(None, upn) || upn.is_none() {
+                    continue;
+                }
+                let who = upn.unwrap_or_default().to_owned();
+                let name = rule_name(r.audit_data.as_ref());
+                let at = r.created_date_time.unwrap_or(since);
+                let ip = r.client_ip.as_deref().unwrap_or("");
+                if addresses.iter().any(|a| same(a, ip)) {
+                    found.add(
+                        None,
+                        Some(&who),
+                        Signal {
+                            kind: HitKind::InboxRule,
+                            at: Some(at),
+                            text: format!(
+                                "{} inbox rule \"{name}\" from {ip}, an attacker address.",
+                                r.operation.as_deref().unwrap_or("Changed")
+                            ),
+                        },
+                    );
+                } else if at >= since - Duration::hours(1) {
+                    others.push((at, who, name));
+                }
+            }
+            for (who, at, count) in bulk_rule_runs(&others) {
+                found.add(
+                    None,
+                    Some(&who),
+                    Signal {
+                        kind: HitKind::InboxRule,
+                        at: Some(at),
+                        text: format!(
+                            "Created an inbox rule in the same hour as {} other accounts (a bulk run).",
+                            count - 1
+                        ),
+                    },
+                );
+            }
+        }
+        Ok(search) => not_available.push(format!(
+            "Inbox rules created in bulk: the Purview audit search {} ended {} before Firebreak could read it. Run the sweep again later.",
+            search.query_id, search.status
+        )),
+        Err(e) => not_available.push(format!("Inbox rules created in bulk: {e}")),
+    }
+
+    // 3. Consent sprees.
+    let consents = DirectoryAuditQuery {
+        since: Some(reach_back),
+        activity_display_name: Some("Consent to application".into()),
+        ..DirectoryAuditQuery::default()
+    };
+    match tenant.directory_audits(&consents).await {
+        Ok(read) => {
+            captures.extend(capture(
+                "sweep-consents",
+                "Directory audits: consents to applications in the window, every account",
+                "GET /auditLogs/directoryAudits",
+                &read.pages,
+            ));
+            let mut by_app: BTreeMap<String, (String, BTreeSet<String>)> = BTreeMap::new();
+            for a in &read.items {
+                let (id, upn, _) = audit_user(a);
+                let Some(who) = id.clone().or(upn.clone()) else {
+                    continue;
+                };
+                let in_window = a.activity_date_time.is_some_and(|t| t >= since);
+                if let Some((app_id, app_name)) = consent_target(a).filter(|_| in_window) {
+                    let entry = by_app.entry(app_id).or_insert((app_name, BTreeSet::new()));
+                    entry.1.insert(who.to_lowercase());
+                }
+            }
+            for a in &read.items {
+                let (id, upn, ip) = audit_user(a);
+                if is_own(id.as_deref(), upn.as_deref()) {
+                    continue;
+                }
+                let Some((app_id, app_name)) = consent_target(a) else {
+                    continue;
+                };
+                let consenters = by_app.get(&app_id).map_or(0, |(_, who)| who.len());
+                let from_attacker = ip
+                    .as_deref()
+                    .is_some_and(|ip| addresses.iter().any(|x| same(x, ip)));
+                let in_window = a.activity_date_time.is_some_and(|t| t >= since);
+                if (in_window && consenters >= SPREE_ACCOUNTS) || from_attacker {
+                    let why = if from_attacker {
+                        format!("from {}, an attacker address", ip.as_deref().unwrap_or(""))
+                    } else {
+                        format!("one of {consenters} accounts consenting to it in the window")
+                    };
+                    found.add(
+                        id.as_deref(),
+                        upn.as_deref(),
+                        Signal {
+                            kind: HitKind::Consent,
+                            at: a.activity_date_time,
+                            text: format!("Consented to \"{app_name}\", {why}."),
+                        },
+                    );
+                }
+            }
+        }
+        Err(e) => not_available.push(format!("Consent sprees: {e}")),
+    }
+
+    let mut hits = Vec::new();
+    for (_, (id, upn, mut signals)) in found.by_key {
+        // Resolve the account so that a sign-in (by id) and a rule (by name) become one hit.
+        let reference = upn.clone().or(id.clone());
+        let resolved = match reference.as_deref().map(UserRef::new) {
+            Some(Ok(r)) => tenant.user(&r).await.ok().flatten(),
+            _ => None,
+        };
+        let user_id = resolved.as_ref().map(|u| u.id.clone()).or(id);
+        let account = resolved
+            .and_then(|u| u.user_principal_name)
+            .or(upn)
+            .or(user_id.clone())
+            .unwrap_or_else(|| "unknown account".into());
+        if let Some(existing) = hits.iter_mut().find(|h: &&mut SweepHit| {
+            h.user_id.is_some() && h.user_id == user_id || same(&h.account, &account)
+        }) {
+            existing.signals.append(&mut signals);
+            continue;
+        }
+        let in_case = case
+            .metadata
+            .accounts
+            .iter()
+            .any(|a| same(a, &account) || user_id.as_deref().is_some_and(|id| same(a, id)));
+        hits.push(SweepHit {
+            user_id,
+            account,
+            signals,
+            in_case,
+        });
+    }
+    for hit in &mut hits {
+        hit.signals.sort_by_key(|s| (s.at, s.kind));
+        failures.remove(&hit.account.to_lowercase());
+        if let Some(id) = &hit.user_id {
+            failures.remove(&id.to_lowercase());
+        }
+    }
+    hits.sort_by(|a, b| {
+        b.signals
+            .len()
+            .cmp(&a.signals.len())
+            .then(a.account.cmp(&b.account))
+    });
+    if !failures.is_empty() {
+        notes.push(format!(
+            "{} other account(s) had only failed sign-ins from the attacker's addresses: the attempts did not get in.",
+            failures.len()
+        ));
+    }
+    Ok((
+        SweepReport {
+            addresses,
+            since,
+            addresses_since: reach_back,
+            hits,
+            not_available,
+            notes,
+        },
+        captures,
+    ))
+}
+
+fn rule_name(data: Option<&Value>) -> String {
+    data.and_then(|d| d.get("Parameters"))
+        .and_then(Value::as_array)
+        .and_then(|ps| {
+            ps.iter()
+                .find(|p| p.get("Name").and_then(Value::as_str) == Some("Name"))
+        })
+        .and_then(|p| p.get("Value"))
+        .and_then(Value::as_str)
+        .unwrap_or("(no name)")
+        .to_owned()
+}
+
+fn consent_target(a: &DirectoryAudit) -> Option<(String, String)> {
+    a.target_resources.iter().flatten().find_map(|t| {
+        let id = t.get("id")?.as_str()?.to_owned();
+        let name = t
+            .get("displayName")
+            .and_then(Value::as_str)
+            .unwrap_or("an app")
+            .to_owned();
+        Some((id, name))
+    })
+}
+
+/// Accounts whose rule creations fall in an hour in which at least [`BULK_RULE_ACCOUNTS`]
+/// distinct accounts created rules: (account, first creation in that hour, accounts in it).
+fn bulk_rule_runs(
+    creations: &[(DateTime<Utc>, String, String)],
+) -> Vec<(String, DateTime<Utc>, usize)> {
+    let mut sorted: Vec<&(DateTime<Utc>, String, String)> = creations.iter().collect();
+    sorted.sort_by_key(|c| c.0);
+    let mut flagged: BTreeMap<String, (DateTime<Utc>, usize)> = BTreeMap::new();
+    for (i, first) in sorted.iter().enumerate() {
+        let within: Vec<&&(DateTime<Utc>, String, String)> = sorted[i..]
+            .iter()
+            .take_while(|c| c.0 - first.0 <= Duration::hours(1))
+            .collect();
+        let accounts: BTreeSet<String> = within.iter().map(|c| c.1.to_lowercase()).collect();
+        if accounts.len() >= BULK_RULE_ACCOUNTS {
+            for c in within {
+                flagged.entry(c.1.clone()).or_insert((c.0, accounts.len()));
+            }
+        }
+    }
+    flagged
+        .into_iter()
+        .map(|(who, (at, n))| (who, at, n))
+        .collect()
+}
+
+fn capture(name: &str, description: &str, operation: &str, pages: &[String]) -> Vec<Capture> {
+    pages
+        .iter()
+        .enumerate()
+        .map(|(i, body)| Capture {
+            name_hint: if pages.len() > 1 {
+                format!("{name}-p{}", i + 1)
+            } else {
+                name.to_owned()
+            },
+            description: description.to_owned(),
+            source_operation: operation.to_owned(),
+            body: body.clone(),
+        })
+        .collect()
+}
+
+/// The plan item id of a hit (no `:` on purpose: a hit is an account to look at, not an object
+/// this step changes).
+fn hit_id(hit: &SweepHit) -> String {
+    format!("account/{}", hit.user_id.as_deref().unwrap_or(&hit.account))
+}
+
+/// The sweep as a blast-radius step: the plan lists the hits, running it records the review.
+pub struct Sweep;
+
+static INFO: StepInfo = StepInfo {
+    key: KEY,
+    phase: Phase::Blast,
+    title: "Look sideways: other accounts",
+    why: "Attackers rarely stop at one account: the same addresses, a burst of inbox rules or a spree of consents point to the next victim, which containment of this account does not touch.",
+    effect: "Nothing in the tenant changes. Your review of the other accounts is recorded; each one you select can be opened as a linked case.",
+    saved_first: "Sign-ins from the attacker's addresses, the inbox-rule audit search and the consent audits read for the sweep.",
+    destructive: false,
+    refuses_protected: false,
+};
+
+impl<T: IncidentTenant> Step<T> for Sweep {
+    fn info(&self) -> &StepInfo {
+        &INFO
+    }
+
+    fn plan<'a>(&'a self, cx: &'a StepContext<'a, T>) -> BoxFuture<'a, Result<Plan, Error>> {
+        async move {
+            let own = cx
+                .tenant
+                .user(cx.user)
+                .await?
+                .ok_or_else(|| Error::InvalidInput {
+                    field: "account",
+                    problem: format!("There is no account {} in this tenant.", cx.account),
+                })?;
+            let own_upn = own
+                .user_principal_name
+                .clone()
+                .unwrap_or_else(|| cx.account.to_owned());
+            let (report, captures) = sweep(
+                cx.tenant,
+                cx.case,
+                cx.scope,
+                (&own.id, &own_upn),
+                cx.window_start,
+                cx.now,
+            )
+            .await?;
+            let items: Vec<PlanItem> = report
+                .hits
+                .iter()
+                .map(|hit| PlanItem {
+                    id: hit_id(hit),
+                    kind: "Other account".into(),
+                    label: hit.account.clone(),
+                    details: hit.signals.iter().map(|s| s.text.clone()).collect(),
+                    created: hit.signals.iter().filter_map(|s| s.at).min(),
+                    recommended: !hit.in_case,
+                    reasons: vec![if hit.in_case {
+                        "Already part of this case.".into()
+                    } else {
+                        "Open it as a linked case and contain it too.".into()
+                    }],
+                    fixed: false,
+                    group: None,
+                    action: Action::Record,
+                })
+                .collect();
+            let new_hits = report.hits.iter().filter(|h| !h.in_case).count();
+            let status = if new_hits > 0 {
+                "finding"
+            } else if report.not_available.is_empty() {
+                "clean"
+            } else {
+                "notAvailable"
+            };
+            let mut warnings: Vec<String> = report
+                .not_available
+                .iter()
+                .map(|n| format!("Not available — {n}"))
+                .collect();
+            warnings.extend(report.notes.iter().cloned());
+            Ok(Plan {
+                step: String::new(),
+                account: cx.account.to_owned(),
+                summary: match new_hits {
+                    0 => "No other account shows the attacker's traces.".into(),
+                    n => format!("{n} other account(s) show the attacker's traces."),
+                },
+                items,
+                warnings,
+                saved_first: captures.iter().map(|c| c.description.clone()).collect(),
+                facts: json!({
+                    "check": {
+                        "status": status,
+                        "reason": report.not_available.join(" "),
+                        "findings": new_hits,
+                    },
+                    "sweep": report,
+                }),
+                captures,
+            })
+        }
+        .boxed()
+    }
+
+    fn verify<'a>(
+        &'a self,
+        _cx: &'a StepContext<'a, T>,
+        selected: &'a [String],
+        _started: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Verification, Error>> {
+        async move {
+            Ok(Verification::from_checks(vec![Check {
+                item: "review".into(),
+                ok: true,
+                detail: format!(
+                    "Reviewed; {} account(s) selected to open as linked cases.",
+                    selected.len()
+                ),
+            }]))
+        }
+        .boxed()
+    }
+}
+
+/// The hits of the last sweep recorded for the account of `scope` in `case`.
+pub fn recorded_hits(case: &CaseView, scope: &str) -> Vec<SweepHit> {
+    let id = format!("{scope}.{KEY}");
+    case.journal
+        .iter()
+        .rev()
+        .find(|e| {
+            e.kind == crate::case::journal::EntryKind::StepFinished
+                && e.step.as_deref() == Some(id.as_str())
+        })
+        .and_then(|e| e.details.pointer("/detail/facts/sweep/hits"))
+        .and_then(Value::as_array)
+        .map(|hits| {
+            hits.iter()
+                .filter_map(|h| serde_json::from_value(h.clone()).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Opens the sweep hit `account` of the account of `scope` in case `from` as a new case, linked
+/// to `from` in both journals. Only an account the recorded sweep listed can be opened, once.
+pub fn open_linked_case(
+    store: &CaseStore,
+    actor: &str,
+    from: &CaseId,
+    scope: &str,
+    account: &str,
+) -> Result<CaseView, Error> {
+    let source = store.case(from)?;
+    let hit = recorded_hits(&source, scope)
+        .into_iter()
+        .find(|h| same(&h.account, account) || h.user_id.as_deref().is_some_and(|id| same(id, account)))
+        .ok_or_else(|| Error::InvalidInput {
+            field: "account",
+            problem: format!(
+                "{account} is not among the accounts the sideways sweep of this case found. Run the sweep step first."
+            ),
+        })?;
+    for link in &source.links {
+        if link.relation == LinkRelation::OpenedFromHere {
+            let other = store.case(&link.other_case)?;
+            if other
+                .metadata
+                .accounts
+                .iter()
+                .any(|a| same(a, &hit.account))
+            {
+                return Err(Error::InvalidInput {
+                    field: "account",
+                    problem: format!(
+                        "{} already has its own linked case, {}.",
+                        hit.account, other.id
+                    ),
+                });
+            }
+        }
+    }
+    let now = store.clock().now();
+    let reason = hit.signals.first().map_or_else(
+        || "Found by the sideways sweep.".to_owned(),
+        |s| s.text.clone(),
+    );
+    let metadata = CaseMetadata {
+        title: format!("Sideways from {}: {}", from, hit.account),
+        detected_at: now,
+        aware_at: now,
+        alert_source: AlertSource::AuditReview,
+        indicators: hit.signals.iter().map(|s| s.text.clone()).collect(),
+        affected_workloads: source.metadata.affected_workloads.clone(),
+        severity: source.metadata.severity,
+        accounts: vec![hit.account.clone()],
+        incident_commander: source.metadata.incident_commander.clone(),
+        external_ticket: source.metadata.external_ticket.clone(),
+    };
+    let opened = store.declare_on(actor, metadata, source.tenant_profile.clone())?;
+    store.link_case(
+        &opened.id,
+        actor,
+        &CaseLink {
+            other_case: from.clone(),
+            relation: LinkRelation::OpenedFrom,
+            reason: reason.clone(),
+        },
+    )?;
+    store.link_case(
+        from,
+        actor,
+        &CaseLink {
+            other_case: opened.id.clone(),
+            relation: LinkRelation::OpenedFromHere,
+            reason: format!("{}: {reason}", hit.account),
+        },
+    )?;
+    store.case(&opened.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap_or_default()
+    }
+
+    #[test]
+    fn three_accounts_creating_rules_within_an_hour_are_a_bulk_run_and_two_are_not() {
+        let two = vec![
+            (at("2025-09-25T12:00:00Z"), "a@x".to_owned(), "r".to_owned()),
+            (at("2025-09-25T12:30:00Z"), "b@x".to_owned(), "r".to_owned()),
+        ];
+        assert!(bulk_rule_runs(&two).is_empty());
+        let mut three = two.clone();
+        three.push((at("2025-09-25T12:50:00Z"), "c@x".to_owned(), "r".to_owned()));
+        three.push((at("2025-09-25T18:00:00Z"), "d@x".to_owned(), "r".to_owned()));
+        let flagged: Vec<String> = bulk_rule_runs(&three).into_iter().map(|f| f.0).collect();
+        assert_eq!(flagged, vec!["a@x", "b@x", "c@x"], "d@x was hours later");
+    }
+
+    #[test]
+    fn the_rule_name_comes_from_the_audit_parameters() {
+        let data = json!({"Parameters": [{"Name": "ForwardTo", "Value": "x@y"}, {"Name": "Name", "Value": "wire"}]});
+        assert_eq!(rule_name(Some(&data)), "wire");
+        assert_eq!(rule_name(None), "(no name)");
+    }
+}
