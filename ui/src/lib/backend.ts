@@ -13,6 +13,7 @@ import type {
   RecoveryStatus_Serialize,
 } from './bindings'
 import type { Organisation_Deserialize, Organisation_Serialize, Paper, SavedDocument } from './bindings'
+import type { Lessons, ReportPreview, SavedReportFiles } from './bindings'
 import type {
   ConnectionTest_Serialize,
   CredentialInput,
@@ -73,6 +74,7 @@ export type BundleVerification = BundleVerification_Serialize
 export type OnProgress = (progress: ByteProgress) => void
 
 export type { OrganisationContact, Paper, SavedDocument } from './bindings'
+export type { Lessons, ReportPreview, SavedReportFiles } from './bindings'
 export type { AuthMethod, CredentialInput, DeviceCodePrompt, FindingStatus, TenantCloud } from './bindings'
 /** A tenant profile as Settings lists it (never holds a secret). */
 export type TenantProfile = TenantProfile_Serialize
@@ -208,6 +210,14 @@ export interface Backend {
   /** Starts a scenario in a fresh training tenant and returns its new case. */
   startPractice(scenario: string): Promise<Outcome<CaseView>>
   practiceDebrief(caseId: string): Promise<Outcome<PracticeDebrief>>
+  /** The incident report's first page (an SVG of glyph outlines: show it as an image) and lessons. */
+  reportPreview(caseId: string): Promise<Outcome<ReportPreview>>
+  /** Journals the lessons-learned fields; false when nothing changed. */
+  saveLessons(caseId: string, lessons: Lessons): Promise<Outcome<boolean>>
+  /** Saves the report PDF and its timeline (CSV, JSON lines) into the exports folder. */
+  saveReport(caseId: string): Promise<Outcome<SavedReportFiles>>
+  /** Opens a report saved in the exports folder in the system's viewer (where it is printed). */
+  openReport(path: string): Promise<Outcome<null>>
 }
 
 /** The real backend: the generated tauri-specta commands. */
@@ -263,6 +273,10 @@ export const tauriBackend: Backend = {
   listScenarios: () => commands.listScenarios(),
   startPractice: (scenario) => commands.startPractice(scenario),
   practiceDebrief: (caseId) => commands.practiceDebrief(caseId),
+  reportPreview: (caseId) => commands.reportPreview(caseId),
+  saveLessons: (caseId, lessons) => commands.saveLessons(caseId, lessons),
+  saveReport: (caseId) => commands.saveReport(caseId),
+  openReport: (path) => commands.openReport(path),
 }
 
 function progressChannel(onProgress: OnProgress): Channel<ByteProgress> {

@@ -49,6 +49,10 @@ export function fakeBackend(overrides: Partial<Backend> = {}): Backend {
     listScenarios: async () => [],
     startPractice: async () => ({ status: 'error', error: notUsed }),
     practiceDebrief: async () => ({ status: 'error', error: notUsed }),
+    reportPreview: async () => ({ status: 'error', error: notUsed }),
+    saveLessons: async () => ({ status: 'error', error: notUsed }),
+    saveReport: async () => ({ status: 'error', error: notUsed }),
+    openReport: async () => ({ status: 'error', error: notUsed }),
     ...overrides,
   }
 }
