@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::harness::{App, Locator, Ui};
 
 /// GET `url` (plain HTTP on loopback) and parse the JSON body.
-fn get_json(url: &str) -> Value {
+pub(crate) fn get_json(url: &str) -> Value {
     let rest = url.strip_prefix("http://").expect("http url");
     let (host, path) = rest.split_once('/').map_or((rest, "/"), |(h, p)| (h, p));
     let mut stream = TcpStream::connect(host).expect("connect to the training tenant");
@@ -53,7 +53,7 @@ fn dechunk(mut body: &str) -> String {
 }
 
 /// The journal of the only case in the data folder, one JSON value per entry.
-fn journal(data_dir: &Path) -> Vec<Value> {
+pub(crate) fn journal(data_dir: &Path) -> Vec<Value> {
     let cases = std::fs::read_dir(data_dir.join("cases")).expect("cases folder");
     let case = cases.flatten().next().expect("one case").path();
     std::fs::read_to_string(case.join("journal.jsonl"))
@@ -64,7 +64,7 @@ fn journal(data_dir: &Path) -> Vec<Value> {
 }
 
 /// Confirms the step on screen with the plan as recommended; returns its key.
-async fn confirm_current_step(
+pub(crate) async fn confirm_current_step(
     ui: &Ui,
     account: &str,
 ) -> Result<String, fantoccini::error::CmdError> {
@@ -123,21 +123,22 @@ async fn the_aitm_practice_is_contained_through_the_wizard_in_order_with_hostile
         let mut done = Vec::new();
         let mut shown_text = String::new();
         for _ in 0..20 {
+            // Containment ends where the blast-radius list begins.
             let complete = ui
                 .client()
-                .find_all(Locator::Css("[data-testid=wizard-complete]"))
+                .find_all(Locator::Css("[data-testid=blast-checks]"))
                 .await?;
             if !complete.is_empty() {
                 break;
             }
-            ui.find(Locator::Css("[data-testid=plan-summary], [data-testid=wizard-complete]"))
+            ui.find(Locator::Css("[data-testid=plan-summary], [data-testid=blast-checks]"))
                 .await?;
             if let Ok(table) = ui.client().find(Locator::Css("[data-testid=plan-table]")).await {
                 shown_text.push_str(&table.text().await?);
             }
             if !ui
                 .client()
-                .find_all(Locator::Css("[data-testid=wizard-complete]"))
+                .find_all(Locator::Css("[data-testid=blast-checks]"))
                 .await?
                 .is_empty()
             {
@@ -149,7 +150,7 @@ async fn the_aitm_practice_is_contained_through_the_wizard_in_order_with_hostile
         for (i, key) in expected_order.iter().enumerate() {
             assert_eq!(done.get(i).map(String::as_str), Some(*key), "steps run: {done:?}");
         }
-        ui.find(Locator::Css("[data-testid=wizard-complete]")).await?;
+        ui.find(Locator::Css("[data-testid=blast-checks]")).await?;
 
         // The scenario's hostile names were shown exactly as the tenant has them: the
         // homoglyph app name and the rule name hiding a right-to-left override.
