@@ -10,7 +10,7 @@ use firebreak_core::{
     case::{steps::StepStatus, CaseId, CaseStore, ADMIN},
     paths::DataRoot,
     practice::{self, HeadlessClock, PracticeOptions, TrainingControl},
-    procedure::{Confirmation, Env, Procedure},
+    procedure::{recover, Confirmation, Env, Procedure},
     tenant::{self, SignIn, TenantProfile, TrainingTenant},
     Error,
 };
@@ -206,7 +206,29 @@ async fn aitm_practice_removes_both_rules_the_grant_and_the_app_and_keeps_her_me
         .iter()
         .filter(|e| e.kind.as_str() == "step_started")
         .collect();
-    assert_eq!(started.len(), 9, "triage and eight containment steps");
+    let first_nine: Vec<String> = [
+        "triage", "preserve", "revoke", "disable", "reset", "methods",
+    ]
+    .into_iter()
+    .chain(["mailbox", "grants", "confirm-compromised"])
+    .map(|k| format!("a1.{k}"))
+    .collect();
+    assert_eq!(
+        started
+            .iter()
+            .filter(|e| e.step.as_ref().is_some_and(|s| first_nine.contains(s)))
+            .count(),
+        9,
+        "triage and eight containment steps, each started once"
+    );
+    for key in recover::KEYS {
+        assert!(
+            started
+                .iter()
+                .any(|e| e.step.as_deref() == Some(format!("a1.{key}").as_str())),
+            "recovery step {key} ran after the checks"
+        );
+    }
     assert!(started
         .iter()
         .all(|e| e.details.pointer("/detail/recommended").is_some()
