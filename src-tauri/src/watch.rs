@@ -168,6 +168,103 @@ fn desktop_notification(alert: &WatchAlert) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    use chrono::Duration as Span;
+    use firebreak_core::{
+        case::CaseStore,
+        paths::DataRoot,
+        practice::{self, HeadlessClock, PracticeOptions, TrainingControl},
+        tenant::{self, SignIn, TenantProfile},
+    };
+    use firebreak_sim::{Scenario, SimOptions, SimServer};
+
+    struct Control(SimServer);
+
+    impl TrainingControl for Control {
+        fn now(&self) -> DateTime<Utc> {
+            self.0.now()
+        }
+        fn advance(&self, by: Span) {
+            self.0.advance(by);
+        }
+        fn score(&self) -> serde_json::Value {
+            self.0.score()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_re_check_falls_due_by_the_simulated_clock_and_notifies_the_attackers_return() {
+        let (server, training) = crate::tenants::start_simulated(
+            Scenario::builtin("bec").expect("bec"),
+            SimOptions::default(),
+        )
+        .await
+        .expect("simulator");
+        let protected: Vec<String> = training.break_glass_upn.clone().into_iter().collect();
+        let control = Arc::new(Control(server));
+        let clock = HeadlessClock(control.clone());
+        let client = tenant::connect(
+            &TenantProfile::training(),
+            SignIn::Training(&training),
+            Arc::new(clock.clone()),
+        )
+        .expect("client");
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = DataRoot::open(tmp.path()).expect("root");
+        let store = CaseStore::new(&root, Arc::new(clock)).expect("store");
+        let options = PracticeOptions {
+            protected: protected.clone(),
+            ..PracticeOptions::default()
+        };
+        let run = practice::run_headless(&client, control.as_ref(), &store, "bec", &options)
+            .await
+            .expect("the whole procedure, recovery and watch included");
+        let id = run.case_id;
+        let account = run.accounts[0].clone();
+        let responder = Responder::new(client, store.clone(), protected);
+        let shown: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = shown.clone();
+        let watcher = Watcher::new(
+            Span::minutes(15),
+            Arc::new(move |alert: &WatchAlert| {
+                seen.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(alert.title.clone());
+                Ok(())
+            }),
+        );
+
+        assert!(watcher.due(&store, &id), "never checked: due at once");
+        watcher
+            .check_now(&responder, &id)
+            .await
+            .expect("first check");
+        assert!(!watcher.due(&store, &id), "checked just now");
+        control.0.advance(Span::minutes(10));
+        assert!(!watcher.due(&store, &id), "10 simulated minutes are not 15");
+        control.0.advance(Span::minutes(6));
+        assert!(
+            watcher.due(&store, &id),
+            "due once 15 simulated minutes have passed"
+        );
+
+        control
+            .0
+            .attacker_returns(&account, &["signIn"])
+            .expect("the attacker comes back");
+        let result = watcher
+            .check_now(&responder, &id)
+            .await
+            .expect("second check");
+        assert_eq!(result.new_alerts.len(), 1, "{:?}", result.new_alerts);
+        let shown = shown.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        assert_eq!(
+            shown.len(),
+            1,
+            "the new alert was shown on the desktop: {shown:?}"
+        );
+        assert!(shown[0].contains(&account), "{shown:?}");
+    }
+
     #[test]
     fn markup_in_a_notification_is_shown_as_text() {
         assert_eq!(plain("<b>a&b</b>"), "&lt;b&gt;a&amp;b&lt;/b&gt;");
