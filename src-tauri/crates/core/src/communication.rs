@@ -664,7 +664,12 @@ fn note_step(case: &CaseView, out: &mut Progress, prefix: &str, step: &StepView)
                     "not verified"
                 }
             ));
-            if *verified {
+            // Only what took effect: a verified step that changed something.
+            let changed = finished_detail(case, &step.id)
+                .and_then(|d| d.get("done"))
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|done| !done.is_empty());
+            if *verified && changed {
                 if let Some(words) = user_words(info.key) {
                     if !out.for_user.contains(&words) {
                         out.for_user.push(words);
@@ -953,6 +958,12 @@ mod tests {
                 json!({"done": ["account"]}),
             )
             .expect("finish");
+        store
+            .start_step(&case.id, ADMIN, "a1.mailbox", json!({}))
+            .expect("start");
+        store
+            .finish_step(&case.id, ADMIN, "a1.mailbox", true, json!({"done": []}))
+            .expect("finish");
         let case = store.case(&case.id).expect("reload");
         let c = communication(&case, &organisation(None), &Utc, at("2026-03-01T22:30:00Z"));
         let status = &card(&c, Role::SecurityLead).draft.text;
@@ -975,6 +986,10 @@ mod tests {
         assert!(
             !script.contains("blocked sign-in"),
             "not done yet: {script}"
+        );
+        assert!(
+            !script.contains("mail rules"),
+            "the mailbox step removed nothing: {script}"
         );
     }
 
