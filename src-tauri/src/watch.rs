@@ -80,7 +80,13 @@ impl Watcher {
         let result = watch::recheck(responder.env().tenant, responder.store(), id).await?;
         self.lock().insert(id.clone(), result.checked_at);
         for alert in &result.new_alerts {
-            if let Err(problem) = (self.notify)(alert) {
+            // Desktop notification services answer over D-Bus and may be slow or absent: off the
+            // async workers, and a failure costs only the pop-up (the alert is in the case).
+            let (notify, shown) = (self.notify.clone(), alert.clone());
+            let outcome = tokio::task::spawn_blocking(move || notify(&shown))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+            if let Err(problem) = outcome {
                 log::warn!(
                     "watch alert of case {id} journaled but not shown on the desktop: {problem}"
                 );

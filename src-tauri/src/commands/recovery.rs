@@ -5,7 +5,7 @@
 use firebreak_core::{
     case::{CaseId, ADMIN},
     procedure::recover,
-    sweep, watch,
+    sweep,
 };
 use firebreak_graph::Client;
 use tauri::{AppHandle, Manager, State};
@@ -27,36 +27,11 @@ pub fn recovery_status(
     let id = CaseId::parse(&case_id)?;
     let store = response::journal_for(&practices, state.cases(), &id)?;
     let case = store.case(&id)?;
-    let now = store.clock().now();
-    let accounts = (1u32..)
-        .zip(&case.metadata.accounts)
-        .map(|(index, account)| {
-            let n = index as usize;
-            let blockers = recover::blockers::<Client>(&case, n, account);
-            ipc::AccountRecovery {
-                index,
-                account: account.clone(),
-                gate_open: blockers.is_empty(),
-                blockers,
-                open_checks: recover::open_checks::<Client>(&case, n, account),
-                sweep_hits: sweep::recorded_hits(&case, &format!("a{index}"))
-                    .into_iter()
-                    .map(Into::into)
-                    .collect(),
-            }
-        })
-        .collect();
-    Ok(ipc::RecoveryStatus {
-        accounts,
-        watch: watch::windows(&case)
-            .into_iter()
-            .map(|w| ipc::WatchWindow::at(w, now))
-            .collect(),
-        alerts: watch::alerts(&case).into_iter().map(Into::into).collect(),
-        last_checked: watcher.last_checked(&id),
-        links: case.links.iter().cloned().map(Into::into).collect(),
-        closed: case.closed.clone().map(Into::into),
-    })
+    Ok(ipc::RecoveryStatus::of(
+        &case,
+        store.clock().now(),
+        watcher.last_checked(&id),
+    ))
 }
 
 /// Re-checks the case's watched accounts now; new alerts are journaled and notified.

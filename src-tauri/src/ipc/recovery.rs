@@ -3,7 +3,7 @@
 //! Every string that came from the tenant is attacker-controlled and rendered as text by the UI.
 
 use chrono::{DateTime, Utc};
-use firebreak_core::{case, sweep, watch};
+use firebreak_core::{case, procedure::recover, sweep, watch};
 use serde::Serialize;
 use specta::Type;
 
@@ -25,6 +25,30 @@ pub struct RecoveryStatus {
     pub closed: Option<CaseClosure>,
 }
 
+impl RecoveryStatus {
+    /// The status of `case` at `now` (its clock), last re-checked at `last_checked`.
+    pub fn of(
+        case: &case::CaseView,
+        now: DateTime<Utc>,
+        last_checked: Option<DateTime<Utc>>,
+    ) -> Self {
+        Self {
+            accounts: recover::overview(case)
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            watch: watch::windows(case)
+                .into_iter()
+                .map(|w| WatchWindow::at(w, now))
+                .collect(),
+            alerts: watch::alerts(case).into_iter().map(Into::into).collect(),
+            last_checked,
+            links: case.links.iter().cloned().map(Into::into).collect(),
+            closed: case.closed.clone().map(Into::into),
+        }
+    }
+}
+
 /// One account's recovery gate and sideways-sweep hits.
 #[derive(Debug, Clone, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
@@ -41,6 +65,19 @@ pub struct AccountRecovery {
     pub open_checks: Vec<String>,
     /// Other accounts the recorded sideways sweep found.
     pub sweep_hits: Vec<SweepHit>,
+}
+
+impl From<recover::AccountRecovery> for AccountRecovery {
+    fn from(a: recover::AccountRecovery) -> Self {
+        Self {
+            index: a.index,
+            account: a.account,
+            gate_open: a.blockers.is_empty(),
+            blockers: a.blockers,
+            open_checks: a.open_checks,
+            sweep_hits: a.sweep_hits.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 /// Another account the sideways sweep found.

@@ -181,6 +181,38 @@ pub fn open_checks<T: IncidentTenant>(case: &CaseView, index: usize, account: &s
     open
 }
 
+/// Where recovery stands for one account of a case.
+#[derive(Debug, Clone)]
+pub struct AccountRecovery {
+    /// The account's number in the case (from 1).
+    pub index: u32,
+    /// The account.
+    pub account: String,
+    /// What holds recovery back ([`blockers`]); empty when it may start.
+    pub blockers: Vec<String>,
+    /// Blast-radius checks still open ([`open_checks`]): they also hold the case open.
+    pub open_checks: Vec<String>,
+    /// Other accounts the recorded sideways sweep found.
+    pub sweep_hits: Vec<crate::sweep::SweepHit>,
+}
+
+/// Where recovery stands for every account of `case`.
+pub fn overview(case: &CaseView) -> Vec<AccountRecovery> {
+    (1u32..)
+        .zip(&case.metadata.accounts)
+        .map(|(index, account)| {
+            let n = index as usize;
+            AccountRecovery {
+                index,
+                account: account.clone(),
+                blockers: blockers::<firebreak_graph::Client>(case, n, account),
+                open_checks: open_checks::<firebreak_graph::Client>(case, n, account),
+                sweep_hits: crate::sweep::recorded_hits(case, &format!("a{index}")),
+            }
+        })
+        .collect()
+}
+
 /// Closes case `id` with the admin's `summary`: refused, naming them, while any blast-radius
 /// check of any account is open. Closing ends every watch window of the case.
 pub fn close_case<T: IncidentTenant>(

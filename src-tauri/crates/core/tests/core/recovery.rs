@@ -234,11 +234,19 @@ async fn the_watch_alerts_when_the_attacker_comes_back_not_for_the_users_own_act
     );
 
     sim.advance(Duration::minutes(20));
-    sim.attacker_returns(JOHANNA, &["failedSignIn", "registerMethod", "inboxRule"])
-        .unwrap();
+    sim.attacker_returns(
+        JOHANNA,
+        &["failedSignIn", "registerMethod", "inboxRule", "forwarding"],
+    )
+    .unwrap();
     let raised = watch::recheck(&lab.client, &lab.store, &id).await.unwrap();
     let kinds: Vec<AlertKind> = raised.new_alerts.iter().map(|a| a.kind).collect();
-    for kind in [AlertKind::SignIn, AlertKind::Method, AlertKind::InboxRule] {
+    for kind in [
+        AlertKind::SignIn,
+        AlertKind::Method,
+        AlertKind::InboxRule,
+        AlertKind::Forwarding,
+    ] {
         assert!(
             kinds.contains(&kind),
             "{kind:?} alert expected: {:?}",
@@ -247,7 +255,7 @@ async fn the_watch_alerts_when_the_attacker_comes_back_not_for_the_users_own_act
     }
     assert_eq!(
         kinds.len(),
-        3,
+        4,
         "one alert per new object: {:?} {}",
         raised.new_alerts,
         sim.attacker()
@@ -255,7 +263,7 @@ async fn the_watch_alerts_when_the_attacker_comes_back_not_for_the_users_own_act
     let case = lab.store.case(&id).unwrap();
     assert_eq!(
         watch::alerts(&case).len(),
-        3,
+        4,
         "the alerts are journaled in the case"
     );
     let again = watch::recheck(&lab.client, &lab.store, &id).await.unwrap();

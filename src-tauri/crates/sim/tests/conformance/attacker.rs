@@ -382,3 +382,81 @@ async fn forwarding_left_on_keeps_sending_mail_out() {
         "nothing more leaves once the rule is gone"
     );
 }
+
+#[tokio::test]
+async fn the_attacker_comes_back_on_request_leaving_its_traces_and_the_users_own_activity_is_not_its(
+) {
+    let sim = Sim::start("bec").await;
+    let johanna = sim.upn("johanna.lorenz");
+    let before = methods(&sim, &johanna).await.len();
+    let user = sim
+        .control(
+            Method::POST,
+            "/user/activity",
+            Some(json!({"user": johanna, "actions": ["signIn", "registerMethod"]})),
+        )
+        .await;
+    assert_ne!(
+        user["done"][0]["ipAddress"], "203.0.113.201",
+        "the user acts from her own address: {user}"
+    );
+    let back = sim
+        .control(
+            Method::POST,
+            "/attacker/return",
+            Some(json!({"user": johanna, "actions": ["signIn", "registerMethod", "inboxRule", "forwarding"]})),
+        )
+        .await;
+    assert_eq!(back["done"].as_array().map(Vec::len), Some(4), "{back}");
+    assert_eq!(back["done"][0]["ipAddress"], "203.0.113.201");
+    assert_eq!(
+        methods(&sim, &johanna).await.len(),
+        before + 2,
+        "hers and the attacker's"
+    );
+    let audits = sim
+        .get("/v1.0/auditLogs/directoryAudits?$filter=activityDisplayName%20eq%20'User%20registered%20security%20info'")
+        .await;
+    let addresses: Vec<&str> = audits
+        .value()
+        .iter()
+        .filter_map(|a| {
+            a.pointer("/initiatedBy/user/ipAddress")
+                .and_then(Value::as_str)
+        })
+        .map(|ip| {
+            if ip == "203.0.113.201" {
+                "attacker"
+            } else {
+                "user"
+            }
+        })
+        .collect();
+    assert!(
+        addresses.contains(&"attacker") && addresses.contains(&"user"),
+        "{addresses:?}"
+    );
+    let score = score(&sim).await;
+    let remaining: Vec<&str> = score
+        .pointer("/attackerArtefacts/remaining")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.get("description").and_then(Value::as_str))
+        .filter(|d| d.contains("coming back"))
+        .collect();
+    assert_eq!(
+        remaining.len(),
+        3,
+        "method, rule and forwarding count for the attacker: {score}"
+    );
+
+    let reply = sim
+        .http
+        .post(format!("{}/_sim/attacker/return", sim.base))
+        .json(&json!({"user": johanna, "actions": ["dance"]}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(reply.status(), 400, "an unknown action is refused");
+}
