@@ -152,6 +152,14 @@ impl Practices {
                 .into(),
         })
     }
+
+    /// Lets case `linked` (opened from practice case `from`, e.g. a sideways-sweep hit) act on
+    /// the same training tenant. Nothing happens when `from` is not a practice of this run.
+    pub fn share(&self, from: &CaseId, linked: &CaseId) {
+        if let Some(session) = self.find(from) {
+            lock(&self.sessions).insert(linked.clone(), session);
+        }
+    }
 }
 
 impl Session {
