@@ -56,9 +56,23 @@ async fn present(ui: &Ui, css: &str) -> Result<bool, CmdError> {
 async fn wait_for(ui: &Ui, css: &str, limit: Duration) -> Result<(), CmdError> {
     let deadline = Instant::now() + limit;
     while !present(ui, css).await? {
-        assert!(Instant::now() < deadline, "{css} did not appear within {limit:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{css} did not appear within {limit:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    Ok(())
+}
+
+/// Scrolls the element matching `css` to the top of the window (for the kept screenshots).
+async fn scroll_to(ui: &Ui, css: &str) -> Result<(), CmdError> {
+    ui.client()
+        .execute(
+            "document.querySelector(arguments[0])?.scrollIntoView()",
+            vec![json!(css)],
+        )
+        .await?;
     Ok(())
 }
 
@@ -71,6 +85,8 @@ async fn answer_by_hand(ui: &Ui, note: &str) -> Result<(), CmdError> {
     );
     ui.click("[data-row='answer:nothing'] input").await?;
     ui.fill("[data-testid=step-note]", note).await?;
+    scroll_to(ui, "[data-testid=step-panel]").await?;
+    keep_screenshot(ui, "manual-check").await;
     ui.click("[data-testid=step-primary]").await?;
     ui.click("[data-testid=confirm-run]").await?;
     let result = ui.find(Locator::Css("[data-testid=step-result]")).await?;
@@ -117,6 +133,10 @@ async fn a_practice_goes_from_triage_to_recovery_with_a_check_by_hand_a_logged_n
         // Run all checks: clean and unavailable ones are recorded, the rest wait. The Purview
         // audit searches take about 90 seconds of the training tenant's (real-speed) time.
         ui.click("[data-testid=run-all-checks]").await?;
+        wait_for(&ui, "[data-testid=checks-progress]", Duration::from_secs(10)).await?;
+        scroll_to(&ui, "[data-testid=blast-checks]").await?;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        keep_screenshot(&ui, "checks-running").await;
         wait_for(&ui, "[data-testid=checks-summary]", Duration::from_secs(300)).await?;
         let summary = ui.text_of("[data-testid=checks-summary]").await?;
         assert!(summary.contains("recorded"), "{summary}");
@@ -196,6 +216,8 @@ async fn a_practice_goes_from_triage_to_recovery_with_a_check_by_hand_a_logged_n
 
         // Tell the user, by phone, from the Communication panel.
         ui.click("[data-tab=communication]").await?;
+        scroll_to(&ui, "[data-testid=comms-warning]").await?;
+        keep_screenshot(&ui, "communication-top").await;
         let warning = ui.text_of("[data-testid=comms-warning]").await?;
         assert!(warning.contains("Teams"), "{warning}");
         ui.click("[data-contact=user]").await?;
@@ -238,6 +260,7 @@ async fn a_practice_goes_from_triage_to_recovery_with_a_check_by_hand_a_logged_n
             .wait_for_text("[data-testid=watch-alerts]", |t| !t.is_empty())
             .await?;
         assert!(!alerts.is_empty());
+        scroll_to(&ui, "[data-testid=recovery-panel]").await?;
         keep_screenshot(&ui, "watch-alert").await;
 
         // The journal holds the answer by hand, the notification and the alert.

@@ -121,7 +121,7 @@ describe('Blast-radius checks', () => {
     const list = await start({})
     const rows = await within(list).findAllByTestId('check-row')
     expect(rows.map((r) => r.getAttribute('data-check'))).toEqual(['blast-sign-ins', 'blast-flows', 'blast-app-credentials', 'sweep'])
-    expect(within(list).getByTestId('blast-count').textContent).toContain('0 of 3 done')
+    expect(within(list).getByTestId('blast-count').textContent).toBe('0 of 4 done · 4 open')
     expect(list.querySelectorAll('button.primary')).toHaveLength(1)
     expect(within(list).getByTestId('run-all-checks')).toBeTruthy()
     expect(screen.getByTestId('blast-entry').getAttribute('aria-current')).toBe('step')
@@ -293,5 +293,25 @@ describe('Recovery and watch', () => {
     expect(alert.textContent).toContain(hostile)
     expect(document.querySelector('img[src=x]')).toBeNull()
     expect((window as unknown as { pwned?: number }).pwned).toBeUndefined()
+  })
+})
+
+describe('A done step', () => {
+  it('can be run again from a fresh plan when the attacker came back', async () => {
+    let planned = 0
+    await start({
+      procedureView: async () => ({ status: 'ok', data: procedure('done', [step('watch', 'recover', 'current')]) }),
+      planStep: async (_c, _a, key) => {
+        if (key === 'revoke') planned++
+        return { status: 'ok', data: basePlan({ summary: `Plan for ${key}` }) }
+      },
+    }, 'recovery-panel')
+    await fireEvent.click(screen.getByRole('button', { name: /Step revoke/ }))
+    const panel = await screen.findByTestId('step-panel')
+    expect(within(panel).getByTestId('step-done').textContent).toContain('Finished and verified')
+    expect(planned, 'a done step reads nothing until asked').toBe(0)
+    await fireEvent.click(within(panel).getByTestId('step-again'))
+    expect((await within(panel).findByTestId('plan-summary')).textContent).toBe('Plan for revoke')
+    expect(planned).toBe(1)
   })
 })
