@@ -215,8 +215,8 @@ pub async fn run_headless<T: IncidentTenant>(
         for key in procedure.keys() {
             if checks.contains(&key) {
                 if key == checks[0] {
-                    let done = run_checks(&procedure, &env, &case.id, account, &mut reached_ids)
-                        .await?;
+                    let done =
+                        run_checks(&procedure, &env, &case.id, account, &mut reached_ids).await?;
                     for step in done {
                         steps.push(step);
                         control.advance(options.pause_per_step);

@@ -112,3 +112,143 @@ async fn the_full_headless_practice_of_the_service_account_scenario_removes_what
     }
     let _ = CancellationToken::new();
 }
+
+/// (scenario, check, expected status, rows that must be recommended, rows that must not appear
+/// recommended): each check where it finds something and where it must not (look-alikes).
+const EXPECTATIONS: &[(&str, &str, &str, &[&str], &[&str])] = &[
+    ("aitm", "blast-sign-ins", "finding", &[], &[]),
+    ("aitm", "blast-risk", "finding", &[], &[]),
+    ("aitm", "blast-inbox-rules", "finding", &["2302163981286309889", "2302163981286309890"], &["1180591620717411330"]),
+    ("aitm", "blast-mail-items-accessed", "finding", &[], &[]),
+    ("aitm", "blast-files", "clean", &[], &[]),
+    ("aitm", "blast-teams", "finding", &[], &[]),
+    ("aitm", "blast-consents", "finding", &["61f9e895f6895f8f85da30AAAAA", "sp:ee9b4c22-8f57-59da-a789-ec01401946f8"], &["2283e8bebdad564dadf710AAAAA", "sp:9e4e3b87-9a28-535d-bf58-8fa0bc7b4f97"]),
+    ("aitm", "blast-memberships", "clean", &[], &[]),
+    ("aitm", "blast-conditional-access", "clean", &[], &[]),
+    ("aitm", "blast-created-users", "clean", &[], &[]),
+    ("aitm", "blast-app-credentials", "clean", &[], &[]),
+    ("aitm", "blast-flows", "manual", &[], &[]),
+    ("aitm", "blast-power-apps", "manual", &[], &[]),
+    ("service-account", "blast-memberships", "finding", &[], &[]),
+    ("service-account", "blast-conditional-access", "finding", &[], &[]),
+    ("service-account", "blast-app-credentials", "finding", &["sp:ddc69cdd-d59b-5fda-bb1f-991875653ae9"], &["sp:c2a1d7e0-6b3f-4f8e-8a9d-1e2f3a4b5c6d"]),
+    ("service-account", "blast-teams", "clean", &[], &[]),
+    ("shared-mailbox-delegate", "blast-forwarding", "finding", &["forwarding:finance@contoso-training.onmicrosoft.com", "full-access:finance@contoso-training.onmicrosoft.com:lidia.holloway@contoso-training.onmicrosoft.com", "send-as:finance@contoso-training.onmicrosoft.com:lidia.holloway@contoso-training.onmicrosoft.com"], &["full-access:finance@contoso-training.onmicrosoft.com:grady.archie@contoso-training.onmicrosoft.com"]),
+    ("shared-mailbox-delegate", "blast-inbox-rules", "finding", &["3402163981286309001"], &["3402163981286309002", "Finance digest"]),
+    ("password-spray", "blast-forwarding", "finding", &["forwarding:diego.siciliani@contoso-training.onmicrosoft.com"], &[]),
+    ("mfa-fatigue", "blast-forwarding", "clean", &[], &[]),
+    ("consent-phishing", "blast-consents", "finding", &["d7636e9b6cca5aa59049e0AAAAA"], &["7ef0db056c5753b7946099AAAAA", "1f6b23b2c6ac5459b872a2AAAAA"]),
+    ("readiness-gaps", "blast-sign-ins", "notAvailable", &[], &[]),
+    ("readiness-gaps", "blast-mail-items-accessed", "notAvailable", &[], &[]),
+    ("readiness-gaps", "blast-risk", "notAvailable", &[], &[]),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_check_finds_what_the_attacker_left_and_not_the_look_alikes_or_says_why_it_cannot() {
+    let mut failures = Vec::new();
+    let mut scenarios: Vec<&str> = EXPECTATIONS.iter().map(|e| e.0).collect();
+    scenarios.dedup();
+    for scenario in scenarios {
+        // Planned right after the case is declared: nothing contained yet, so the checks see
+        // the attacker's artefacts (over the last 30 days, as no triage window exists yet).
+        let lab = lab(scenario).await;
+        let case = practice::declare_case(&lab.client, &lab.store, lab.control.now(), scenario)
+            .await
+            .unwrap();
+        let account = case.metadata.accounts[0].clone();
+        let procedure = Procedure::<Client>::compromised_account(1, account.as_str());
+        let env = lab.env(&[]);
+        for (_, key, want, flagged, kept) in EXPECTATIONS.iter().filter(|e| e.0 == scenario) {
+            let plan = match procedure.plan(&env, &case.id, key).await {
+                Ok(p) => p,
+                Err(e) => {
+                    failures.push(format!("{scenario} {key}: {e}"));
+                    continue;
+                }
+            };
+            if status(&plan) != *want {
+                failures.push(format!(
+                    "{scenario} {key}: {} instead of {want}: {:?}",
+                    status(&plan),
+                    plan.facts
+                ));
+            }
+            let ids = rows(&plan);
+            for f in *flagged {
+                if !ids.iter().any(|(id, rec)| *rec && id.ends_with(f)) {
+                    failures.push(format!("{scenario} {key}: {f} not recommended in {ids:?}"));
+                }
+            }
+            for k in *kept {
+                if ids.iter().any(|(id, rec)| *rec && id.ends_with(k)) {
+                    failures.push(format!("{scenario} {key}: look-alike {k} recommended"));
+                }
+            }
+            if *want == "notAvailable" {
+                let reason = plan
+                    .facts
+                    .pointer("/check/reason")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                if !(reason.contains("P1")
+                    || reason.contains("P2")
+                    || reason.contains("AuditLogsQuery"))
+                {
+                    failures.push(format!(
+                        "{scenario} {key}: the reason names no licence or permission: {reason}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_all_reports_progress_for_every_check_and_stops_when_cancelled() {
+    let lab = lab("aitm").await;
+    let case = practice::declare_case(&lab.client, &lab.store, lab.control.now(), "aitm")
+        .await
+        .unwrap();
+    let account = case.metadata.accounts[0].clone();
+    let procedure = Procedure::<Client>::compromised_account(1, account.as_str());
+    let env = lab.env(&[]);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let plans = blast::plan_all(
+        &procedure,
+        &env,
+        &case.id,
+        &CancellationToken::new(),
+        &|p| {
+            seen.lock().unwrap().push((p.key, p.state, p.done, p.total));
+        },
+    )
+    .await
+    .unwrap();
+    // The fifteen checks, and any other step of the blast phase (the sideways sweep).
+    assert!(plans.len() >= 15);
+    for key in blast::CHECK_KEYS {
+        assert!(plans.iter().any(|(k, _)| *k == key), "{key} planned");
+    }
+    let total = plans.len();
+    assert!(
+        plans.iter().all(|(_, p)| p.is_ok()),
+        "{:?}",
+        plans
+            .iter()
+            .filter_map(|(k, p)| p.as_ref().err().map(|e| (k, e.to_string())))
+            .collect::<Vec<_>>()
+    );
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(seen.iter().filter(|s| s.1 == "started").count(), total);
+    assert_eq!(seen.iter().filter(|s| s.1 == "planned").count(), total);
+    assert!(seen.iter().any(|s| s.2 == total && s.3 == total));
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let cancelled = blast::plan_all(&procedure, &env, &case.id, &cancel, &|_| {})
+        .await
+        .unwrap();
+    assert!(cancelled
+        .iter()
+        .all(|(_, p)| matches!(p, Err(firebreak_core::Error::Cancelled))));
+}

@@ -259,6 +259,7 @@ pub(super) async fn risk<T: IncidentTenant>(
             );
             if r.risk_level.as_deref() == Some("hidden") {
                 draft.gap_text("Risk levels are hidden: Identity Protection's detail needs Microsoft Entra ID P2 in this tenant. Look in Entra admin center > Protection > Identity Protection > Risky users instead.".into());
+                return Ok(());
             } else if matches!(
                 r.risk_state.as_deref(),
                 Some("atRisk" | "confirmedCompromised")
