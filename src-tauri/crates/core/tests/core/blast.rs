@@ -115,7 +115,15 @@ async fn the_full_headless_practice_of_the_service_account_scenario_removes_what
 
 /// (scenario, check, expected status, rows that must be recommended, rows that must not appear
 /// recommended): each check where it finds something and where it must not (look-alikes).
-const EXPECTATIONS: &[(&str, &str, &str, &[&str], &[&str])] = &[
+type Expectation = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+const EXPECTATIONS: &[Expectation] = &[
     ("aitm", "blast-sign-ins", "finding", &[], &[]),
     ("aitm", "blast-risk", "finding", &[], &[]),
     ("aitm", "blast-inbox-rules", "finding", &["2302163981286309889", "2302163981286309890"], &["1180591620717411330"]),
