@@ -222,6 +222,8 @@ async fn plan_all_reports_progress_for_every_check_and_stops_when_cancelled() {
     let procedure = Procedure::<Client>::compromised_account(1, account.as_str());
     let env = lab.env(&[]);
     let seen = std::sync::Mutex::new(Vec::new());
+    let requests_before = lab.control.0.request_log().len();
+    let started = std::time::Instant::now();
     let plans = blast::plan_all(
         &procedure,
         &env,
@@ -239,6 +241,11 @@ async fn plan_all_reports_progress_for_every_check_and_stops_when_cancelled() {
         assert!(plans.iter().any(|(k, _)| *k == key), "{key} planned");
     }
     let total = plans.len();
+    eprintln!(
+        "plan_all on aitm: {total} checks in {:?}, {} requests to the simulated tenant",
+        started.elapsed(),
+        lab.control.0.request_log().len() - requests_before
+    );
     assert!(
         plans.iter().all(|(_, p)| p.is_ok()),
         "{:?}",
@@ -259,4 +266,65 @@ async fn plan_all_reports_progress_for_every_check_and_stops_when_cancelled() {
     assert!(cancelled
         .iter()
         .all(|(_, p)| matches!(p, Err(firebreak_core::Error::Cancelled))));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manual_check_needs_a_note_when_something_was_found_and_is_then_checked_by_hand() {
+    let (lab, case, run) = practised("aitm").await;
+    let account = run.accounts[0].clone();
+    let procedure = Procedure::<Client>::compromised_account(1, account.as_str());
+    let env = lab.env(&[]);
+    let plan = procedure
+        .plan(&env, &case, "blast-power-apps")
+        .await
+        .unwrap();
+    assert_eq!(status(&plan), "manual");
+    assert!(plan
+        .facts
+        .pointer("/check/portal")
+        .and_then(Value::as_str)
+        .is_some_and(|p| p.contains("Power Platform admin center")));
+    let before = blast::check_results(&lab.store.case(&case).unwrap(), "a1");
+    let apps = before.iter().find(|r| r.key == "blast-power-apps").unwrap();
+    assert_eq!(
+        apps.status,
+        CheckStatus::Skipped,
+        "the headless run skipped it"
+    );
+    // The admin checks by hand afterwards: "found something" without a note is refused.
+    let found = |note: Option<&str>| firebreak_core::procedure::Confirmation {
+        selected: vec![blast::FOUND_ANSWER.into()],
+        note: note.map(str::to_owned),
+        ..Default::default()
+    };
+    let refused = procedure
+        .run(&env, &case, "blast-power-apps", &found(None))
+        .await;
+    assert!(
+        matches!(refused, Err(firebreak_core::Error::StepRefused { .. })),
+        "{refused:?}"
+    );
+    let note = "App 'Invoice <b>helper</b>' shared with everyone on 12 March";
+    procedure
+        .run(&env, &case, "blast-power-apps", &found(Some(note)))
+        .await
+        .unwrap();
+    let after = blast::check_results(&lab.store.case(&case).unwrap(), "a1");
+    let apps = after.iter().find(|r| r.key == "blast-power-apps").unwrap();
+    assert_eq!(apps.status, CheckStatus::CheckedByHand);
+    assert_eq!(apps.note.as_deref(), Some(note));
+    assert_eq!(apps.found_by_hand, Some(true));
+    let finished = lab
+        .store
+        .case(&case)
+        .unwrap()
+        .journal
+        .into_iter()
+        .rev()
+        .find(|e| e.kind.as_str() == "step_finished")
+        .unwrap();
+    assert_eq!(
+        finished.details.pointer("/detail/checkResult"),
+        Some(&Value::from("checkedByHand"))
+    );
 }
