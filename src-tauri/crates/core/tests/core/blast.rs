@@ -145,6 +145,9 @@ const EXPECTATIONS: &[Expectation] = &[
     ("shared-mailbox-delegate", "blast-inbox-rules", "finding", &["3402163981286309001"], &["3402163981286309002", "Finance digest"]),
     ("password-spray", "blast-forwarding", "finding", &["forwarding:diego.siciliani@contoso-training.onmicrosoft.com"], &[]),
     ("mfa-fatigue", "blast-forwarding", "clean", &[], &[]),
+    ("consent-phishing", "blast-mail-items-accessed", "finding", &[], &[]),
+    ("consent-phishing", "blast-files", "finding", &[], &[]),
+    ("bec", "blast-files", "clean", &[], &[]),
     ("consent-phishing", "blast-consents", "finding", &["d7636e9b6cca5aa59049e0AAAAA"], &["7ef0db056c5753b7946099AAAAA", "1f6b23b2c6ac5459b872a2AAAAA"]),
     ("readiness-gaps", "blast-sign-ins", "notAvailable", &[], &[]),
     ("readiness-gaps", "blast-mail-items-accessed", "notAvailable", &[], &[]),
@@ -155,6 +158,7 @@ const EXPECTATIONS: &[Expectation] = &[
 async fn each_check_finds_what_the_attacker_left_and_not_the_look_alikes_or_says_why_it_cannot() {
     let mut failures = Vec::new();
     let mut scenarios: Vec<&str> = EXPECTATIONS.iter().map(|e| e.0).collect();
+    scenarios.sort_unstable();
     scenarios.dedup();
     for scenario in scenarios {
         // Planned right after the case is declared: nothing contained yet, so the checks see

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use firebreak_graph::logs::{AuditLogRecord, NewAuditLogQuery};
+use firebreak_graph::logs::{AuditLogRecord, DirectoryAuditQuery, NewAuditLogQuery};
 use serde_json::{json, Value};
 
 use super::{account, attacker_addresses, item, Draft};
@@ -103,6 +103,74 @@ fn data<'a>(record: &'a AuditLogRecord, key: &str) -> Option<&'a Value> {
     record.audit_data.as_ref().and_then(|d| d.get(key))
 }
 
+/// The app a record's action went through, when the workload names it.
+fn app_of(record: &AuditLogRecord) -> Option<&str> {
+    ["AppId", "ApplicationId", "ClientAppId"]
+        .iter()
+        .find_map(|k| data(record, k).and_then(Value::as_str))
+        .filter(|s| !s.is_empty())
+}
+
+/// Who the attacker is in the audit records: their addresses, and the apps the account
+/// consented to during the window (a consent-phishing app reads with its own tokens from
+/// Microsoft's addresses, never from the attacker's).
+struct Attacker {
+    addresses: BTreeSet<String>,
+    apps: BTreeSet<String>,
+}
+
+impl Attacker {
+    async fn read<T: IncidentTenant>(
+        cx: &StepContext<'_, T>,
+        user_id: &str,
+        draft: &mut Draft,
+    ) -> Self {
+        let addresses = attacker_addresses(cx, user_id, draft).await;
+        let query = DirectoryAuditQuery {
+            since: Some(draft.since),
+            initiated_by_user_id: Some(user_id.to_owned()),
+            activity_display_name: Some("Consent to application".into()),
+            ..DirectoryAuditQuery::default()
+        };
+        let mut apps = BTreeSet::new();
+        match cx.tenant.directory_audits(&query).await {
+            Ok(consents) => {
+                for target in consents
+                    .items
+                    .iter()
+                    .flat_map(|a| a.target_resources.iter().flatten())
+                {
+                    let Some(id) = target.get("id").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    apps.insert(id.to_owned());
+                    if let Ok(Some(sp)) = cx.tenant.service_principal(id).await {
+                        apps.extend(sp.app_id);
+                    }
+                }
+            }
+            Err(e) => draft.warn(format!(
+                "Consents in the window could not be read, so reads by a consented app may be missed: {e}"
+            )),
+        }
+        Self { addresses, apps }
+    }
+
+    fn is_known(&self) -> bool {
+        !self.addresses.is_empty() || !self.apps.is_empty()
+    }
+
+    /// Whether the record was made from the attacker's address or through an app the account
+    /// consented to during the window.
+    fn made(&self, record: &AuditLogRecord) -> bool {
+        record
+            .client_ip
+            .as_ref()
+            .is_some_and(|ip| self.addresses.contains(ip))
+            || app_of(record).is_some_and(|a| self.apps.contains(a))
+    }
+}
+
 /// Records grouped by client address.
 fn by_address(records: &[AuditLogRecord]) -> BTreeMap<String, Vec<&AuditLogRecord>> {
     let mut groups: BTreeMap<String, Vec<&AuditLogRecord>> = BTreeMap::new();
@@ -126,7 +194,7 @@ pub(super) async fn mail_items_accessed<T: IncidentTenant>(
     let Some(search) = run(cx, draft, &query, "mail-items-accessed").await? else {
         return Ok(());
     };
-    let attacker = attacker_addresses(cx, &user.id, draft).await;
+    let attacker = Attacker::read(cx, &user.id, draft).await;
     let (mut bind, mut sync) = (0u64, 0u64);
     for (ip, records) in by_address(&search.records.items) {
         let mut items = 0u64;
@@ -157,9 +225,10 @@ pub(super) async fn mail_items_accessed<T: IncidentTenant>(
                 }
             }
         }
-        if !attacker.contains(&ip) {
+        if !records.iter().any(|r| attacker.made(r)) {
             continue;
         }
+        let apps: BTreeSet<&str> = records.iter().filter_map(|r| app_of(r)).collect();
         let mut details = vec![
             format!("Items read: {items} in {} record(s)", records.len()),
             format!(
@@ -167,6 +236,12 @@ pub(super) async fn mail_items_accessed<T: IncidentTenant>(
                 kinds.into_iter().collect::<Vec<_>>().join(", ")
             ),
         ];
+        if !apps.is_empty() {
+            details.push(format!(
+                "Through app: {}",
+                apps.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
         if !folders.is_empty() {
             details.push(format!(
                 "Folders: {}",
@@ -181,14 +256,14 @@ pub(super) async fn mail_items_accessed<T: IncidentTenant>(
             Action::Record,
         );
         row.reasons = vec![
-            "Read from the attacker's address. Sync means a whole folder was downloaded: treat every item in it as read.".into(),
+            "Read from the attacker's address or through an app the account consented to during the incident. Sync means a whole folder was downloaded: treat every item in it as read.".into(),
             "The dedicated MailItemsAccessed export is in the evidence; the privacy lead needs it.".into(),
         ];
         draft.finding(row);
     }
     draft.fact("itemsBound", json!(bind));
     draft.fact("itemsSynced", json!(sync));
-    if attacker.is_empty() && !search.records.items.is_empty() {
+    if !attacker.is_known() && !search.records.items.is_empty() {
         draft.warn("Identity Protection named no attacker address: review the export for reads from addresses the user does not use.");
     }
     draft.clean(format!(
@@ -215,9 +290,11 @@ pub(super) async fn files<T: IncidentTenant>(
     let Some(search) = run(cx, draft, &query, "file-downloads").await? else {
         return Ok(());
     };
-    let attacker = attacker_addresses(cx, &user.id, draft).await;
+    let attacker = Attacker::read(cx, &user.id, draft).await;
     for (ip, records) in by_address(&search.records.items) {
-        if !attacker.contains(&ip) {
+        let records: Vec<&AuditLogRecord> =
+            records.into_iter().filter(|r| attacker.made(r)).collect();
+        if records.is_empty() {
             continue;
         }
         let files: BTreeSet<String> = records
@@ -252,7 +329,7 @@ pub(super) async fn files<T: IncidentTenant>(
             Action::Record,
         );
         row.reasons = vec![
-            "Downloaded from the attacker's address: these files left the organisation.".into(),
+            "Downloaded from the attacker's address or by an app the account consented to during the incident: these files left the organisation.".into(),
         ];
         draft.finding(row);
     }
@@ -274,10 +351,10 @@ pub(super) async fn teams<T: IncidentTenant>(
     let Some(search) = run(cx, draft, &query, "teams").await? else {
         return Ok(());
     };
-    let attacker = attacker_addresses(cx, &user.id, draft).await;
+    let attacker = Attacker::read(cx, &user.id, draft).await;
     for r in &search.records.items {
         let ip = r.client_ip.clone().unwrap_or_default();
-        if !attacker.contains(&ip) {
+        if !attacker.made(r) {
             continue;
         }
         let mut details = vec![format!("From {ip}")];
