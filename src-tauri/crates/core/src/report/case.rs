@@ -39,7 +39,7 @@ use crate::{
     },
     organisation,
     paths::DataRoot,
-    procedure::{Phase, Position, Procedure, StepView},
+    procedure::{blast, Phase, Position, Procedure, StepView},
     tenant, Error,
 };
 
@@ -492,16 +492,12 @@ fn triage_of(record: &StepRecord) -> Triage {
     }
 }
 
-/// The blast-radius results. The one place that knows where a check's result is recorded: the
-/// `checkResult` the engine journals when a check step finishes (with the plan's `facts.check`
-/// and the admin's note); a check never run is open, a skipped one is listed with its reason.
-/// When the procedure has no check steps, the fifteen checks of the checklist are listed open.
-fn blast_results(records: &[StepRecord]) -> Vec<CheckResult> {
-    let checks: Vec<&StepRecord> = records
-        .iter()
-        .filter(|r| r.phase() == Phase::Blast)
-        .collect();
-    if checks.is_empty() {
+/// The blast-radius results: the one place the report depends on where checks are recorded.
+/// The fifteen checks come from [`blast::check_results`] (the engine's own reading of the
+/// journal); other steps of the blast phase (the sideways sweep) from their journaled state.
+/// When the procedure has no check steps, the checklist's fifteen checks are listed open.
+fn blast_results(view: &CaseView, records: &[StepRecord]) -> Vec<CheckResult> {
+    if !records.iter().any(|r| r.phase() == Phase::Blast) {
         return BLAST_RADIUS_CHECKS
             .iter()
             .map(|check| CheckResult {
@@ -511,75 +507,76 @@ fn blast_results(records: &[StepRecord]) -> Vec<CheckResult> {
             })
             .collect();
     }
-    let several = records
-        .iter()
-        .map(|r| r.account.as_str())
-        .collect::<BTreeSet<_>>()
-        .len()
-        > 1;
-    checks
-        .into_iter()
-        .map(|r| {
-            let name = if several {
-                format!("{} ({})", r.title(), r.account)
+    let several = view.metadata.accounts.len() > 1;
+    let mut results = Vec::new();
+    for (index, account) in view.metadata.accounts.iter().enumerate() {
+        let name = |title: &str| {
+            if several {
+                format!("{title} ({account})")
             } else {
-                r.title().to_owned()
+                title.to_owned()
+            }
+        };
+        for c in blast::check_results(view, &format!("a{}", index + 1)) {
+            let mut parts = Vec::new();
+            match c.reason.filter(|r| !r.is_empty()) {
+                Some(reason) => parts.push(reason),
+                None if c.findings > 0 => parts.push(format!("{} finding(s).", c.findings)),
+                None => {}
+            }
+            if let Some(note) = c.note.filter(|n| !n.is_empty()) {
+                parts.push(format!("Admin's note: {note}"));
+            }
+            if let Some(query) = c.audit_query_id {
+                parts.push(format!("Purview audit query {query}."));
+            }
+            let status = match c.status {
+                blast::CheckStatus::Open => CheckStatus::Open,
+                blast::CheckStatus::Clean => CheckStatus::Clean,
+                blast::CheckStatus::Finding => CheckStatus::Finding,
+                blast::CheckStatus::NotAvailable => CheckStatus::NotAvailable,
+                blast::CheckStatus::CheckedByHand => CheckStatus::CheckedByHand,
+                blast::CheckStatus::Skipped => {
+                    parts.insert(0, "Skipped.".into());
+                    CheckStatus::NotAvailable
+                }
             };
-            let check = r
-                .finished
-                .as_ref()
-                .and_then(|f| f.pointer("/facts/check"))
-                .or_else(|| r.started.as_ref().and_then(|s| s.pointer("/facts/check")));
-            let note = r
-                .finished
-                .as_ref()
-                .map(|f| text(f, "note"))
-                .unwrap_or_default();
-            let reason = check.map(|c| text(c, "reason")).unwrap_or_default();
-            let findings = check
-                .and_then(|c| c.get("findings"))
-                .and_then(Value::as_u64);
+            if status == CheckStatus::Open && parts.is_empty() {
+                parts.push("Not yet checked.".into());
+            }
+            results.push(CheckResult {
+                check: name(c.title),
+                status,
+                detail: parts.join(" "),
+            });
+        }
+        for r in records.iter().filter(|r| {
+            r.phase() == Phase::Blast
+                && &r.account == account
+                && !blast::CHECK_KEYS.contains(&r.view.info.key)
+        }) {
             let (status, detail) = match r.view.state.as_ref().map(|s| &s.status) {
                 Some(StepStatus::Finished { .. }) => {
-                    let result = r
-                        .finished
-                        .as_ref()
-                        .map(|f| text(f, "checkResult"))
-                        .unwrap_or_default();
-                    let status = match result.as_str() {
-                        "clean" => CheckStatus::Clean,
-                        "finding" => CheckStatus::Finding,
-                        "notAvailable" => CheckStatus::NotAvailable,
-                        "checkedByHand" => CheckStatus::CheckedByHand,
-                        _ => CheckStatus::Open,
-                    };
-                    let mut parts = Vec::new();
-                    if let Some(n) = findings.filter(|n| *n > 0) {
-                        parts.push(format!("{n} finding(s)."));
+                    let acted = r.acted_on();
+                    if acted.is_empty() {
+                        (CheckStatus::Clean, "Nothing found.".to_owned())
+                    } else {
+                        (CheckStatus::Finding, acted.join("; "))
                     }
-                    if !reason.is_empty() {
-                        parts.push(reason);
-                    }
-                    if !note.is_empty() {
-                        parts.push(format!("Admin's note: {note}"));
-                    }
-                    (status, parts.join(" "))
                 }
                 Some(StepStatus::Skipped { reason }) => {
-                    (CheckStatus::NotAvailable, format!("Skipped: {reason}"))
+                    (CheckStatus::NotAvailable, format!("Skipped. {reason}"))
                 }
-                Some(StepStatus::Failed { reason }) => {
-                    (CheckStatus::Open, format!("Failed, to run again: {reason}"))
-                }
-                _ => (CheckStatus::Open, "Not yet checked.".into()),
+                _ => (CheckStatus::Open, "Not yet checked.".to_owned()),
             };
-            CheckResult {
-                check: name,
+            results.push(CheckResult {
+                check: name(r.title()),
                 status,
                 detail,
-            }
-        })
-        .collect()
+            });
+        }
+    }
+    results
 }
 
 fn outcome_of(record: &StepRecord) -> Option<(DateTime<Utc>, ActionOutcome, String)> {
@@ -700,7 +697,7 @@ fn vector_of(kind: CompromiseKind) -> &'static str {
         CompromiseKind::SharedMailbox => {
             "The attacker reached the mailbox through a delegate's compromised account."
         }
-        CompromiseKind::Undetermined => "Not determined by triage.",
+        CompromiseKind::Undetermined => "Triage has not yet confirmed how the attacker got in.",
     }
 }
 
@@ -722,7 +719,7 @@ pub fn build(view: &CaseView, cx: &ReportContext) -> IncidentReport {
         .find_map(|(_, t)| t.kind)
         .unwrap_or(CompromiseKind::Undetermined);
     let window_start = triages.iter().filter_map(|(_, t)| t.window_start).min();
-    let blast = blast_results(&records);
+    let blast = blast_results(view, &records);
     let actions = actions(&records, several);
     let phase_done = |phase: Phase| {
         let steps: Vec<&StepRecord> = records.iter().filter(|r| r.phase() == phase).collect();
@@ -808,6 +805,12 @@ pub fn build(view: &CaseView, cx: &ReportContext) -> IncidentReport {
             minute(meta.aware_at)
         ));
     }
+    if !meta.indicators.is_empty() {
+        what.push_str(&format!(
+            " First signs reported: {}.",
+            meta.indicators.join("; ")
+        ));
+    }
     let signal_count: usize = triages.iter().map(|(_, t)| t.signals.len()).sum();
     if signal_count > 0 {
         what.push_str(&format!(
@@ -825,7 +828,9 @@ pub fn build(view: &CaseView, cx: &ReportContext) -> IncidentReport {
         ));
     }
     for f in &findings {
-        impact.push(format!("{}: {}", f.check, f.detail));
+        // The audit query id is for the record (section 5), not for the one-minute summary.
+        let detail = f.detail.split(" Purview audit query").next().unwrap_or("");
+        impact.push(format!("{}: {detail}", f.check));
     }
     if impact.is_empty() {
         impact.push(

@@ -274,7 +274,7 @@ async fn practised(
     use firebreak_core::{
         case::CaseStore,
         paths::DataRoot,
-        practice::{self, PracticeOptions, TrainingClock},
+        practice::{self, HeadlessClock, PracticeOptions},
         tenant::{self, SignIn, TenantProfile, TrainingTenant},
     };
     use std::sync::Arc;
@@ -293,7 +293,7 @@ async fn practised(
         break_glass_upn: Some("breakglass@contoso-training.onmicrosoft.com".into()),
     };
     let control = Arc::new(Control(server));
-    let clock = TrainingClock(control.clone());
+    let clock = HeadlessClock(control.clone());
     let client = tenant::connect(
         &TenantProfile::training(),
         SignIn::Training(&training),
@@ -449,4 +449,134 @@ async fn lessons_learned_are_journaled_and_printed() {
     ] {
         assert!(text.contains(fact), "{fact:?}:\n{text}");
     }
+}
+
+/// Title, indicators, the tenant's own log lines, a notification and the lessons of a case, all
+/// in scripts and tricks an attacker can put in a name: Cyrillic look-alikes, CJK, Hebrew and
+/// Arabic, emoji, a right-to-left override, zero-width characters, markup and a formula.
+#[test]
+fn a_case_full_of_hostile_and_non_latin_strings_renders_without_errors() {
+    use crate::support::{at, metadata, Fixture};
+    use firebreak_core::case::{
+        comms::{Channel, NewNotification, Role},
+        evidence::{ArtefactFormat, NewArtefact},
+        ADMIN,
+    };
+    use firebreak_core::report::case::{self as from_case, ReportContext};
+    let fx = Fixture::new();
+    let mut meta = metadata();
+    meta.title = "Счёт 中文 \u{202E}fdp.exe <script>alert(1)</script> 🦊".into();
+    meta.indicators = vec![
+        "Rule «Пересылка» → حساب البنك / חשבון בנק".into(),
+        "=HYPERLINK(\"http://evil.example\")".into(),
+    ];
+    let id = fx.store.declare(ADMIN, meta).unwrap().id;
+    let sign_ins = serde_json::json!({"value": [
+        {"id": "h1", "createdDateTime": "2026-03-01T19:12:00Z",
+         "userPrincipalName": "j.doe@contoso.com",
+         "appDisplayName": "Micrоsoft Оutlook \u{202E}moc.evil 📧",
+         "ipAddress": "203.0.113.45",
+         "location": {"city": "東京", "countryOrRegion": "JP"},
+         "status": {"errorCode": 0}},
+        {"id": "h2", "createdDateTime": "2026-03-01T19:20:00Z",
+         "userPrincipalName": "j.doe@contoso.com",
+         "appDisplayName": "تطبيق البريد <img src=x onerror=alert(1)>",
+         "clientAppUsed": "=HYPERLINK(\"http://evil.example\")",
+         "ipAddress": "2001:db8::1",
+         "location": {"city": "תל אביב", "countryOrRegion": "IL"},
+         "status": {"errorCode": 0}}
+    ]});
+    fx.store
+        .add_evidence(
+            &id,
+            ADMIN,
+            &NewArtefact {
+                name_hint: "sign-ins ../../etc/passwd".into(),
+                format: ArtefactFormat::Json,
+                description: "Sign-ins \u{200B}of the account".into(),
+                source_operation: "GET /auditLogs/signIns".into(),
+                captured_at: at("2026-03-01T22:20:00Z"),
+            },
+            sign_ins.to_string().as_bytes(),
+        )
+        .unwrap();
+    fx.store
+        .log_notification(
+            &id,
+            ADMIN,
+            NewNotification {
+                role: Role::PrivacyLead,
+                recipient: "Ωmega Дана 🦊".into(),
+                address: None,
+                channel: Channel::Phone,
+                told_at: at("2026-03-01T22:40:00Z"),
+                message: "שלום — aware at 22:00 \u{2066}isolate\u{2069} Z\u{0301}\u{0301}\u{0301}\u{0301}\u{0301}algo"
+                    .into(),
+            },
+        )
+        .unwrap();
+    from_case::record_lessons(
+        &fx.store,
+        &id,
+        ADMIN,
+        &LessonsLearned {
+            went_well: "Быстро 快速 سريع מהר 👍".into(),
+            to_improve: "<b>bold</b> & \u{202E}desrever".into(),
+            follow_ups: "@SUM(A1) — owner: 山田".into(),
+        },
+    )
+    .unwrap();
+    let view = fx.store.case(&id).unwrap();
+    let generated = DateTime::parse_from_rfc3339("2026-03-01T23:30:00+01:00").unwrap();
+    let cx = ReportContext::load(&fx.root, &view, generated).unwrap();
+    let files = from_case::render_files(&view, &cx).unwrap();
+    let path = write(fx.tmp.path(), "hostile.pdf", &files.pdf);
+    tool("qpdf", &["--check", &path]);
+    let text = tool("pdftotext", &[&path, "-"]);
+    for fact in [
+        "Счёт",
+        "中文",
+        "[U+202E]",
+        "[U+1F98A]",
+        "<script>alert(1)</script>",
+        "Micrоsoft",
+        "東京",
+        "Ωmega",
+        "[U+2066]",
+        "Быстро",
+        "山田",
+        "Пересылка",
+        "<b>bold</b>",
+    ] {
+        assert!(
+            text.contains(fact),
+            "{fact:?} in the hostile report:\n{text}"
+        );
+    }
+    // Every page renders as an image without errors (pdftoppm fails on a broken page).
+    let pages = fx.tmp.path().join("page");
+    tool(
+        "pdftoppm",
+        &["-png", "-r", "60", &path, pages.to_str().unwrap()],
+    );
+    let rendered = std::fs::read_dir(fx.tmp.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".png"))
+        })
+        .count();
+    assert_eq!(rendered, page_count(&path));
+    if let Ok(dir) = std::env::var("FIREBREAK_REPORT_ARTIFACTS") {
+        std::fs::write(Path::new(&dir).join("hostile-report.pdf"), &files.pdf).unwrap();
+    }
+    // The CSV neutralises formulas; the JSON lines keep the exact text.
+    let csv = String::from_utf8(files.csv).unwrap();
+    assert!(
+        csv.contains("'=HYPERLINK") && !csv.contains(",=HYPERLINK"),
+        "a cell the tenant starts with a formula is neutralised:\n{csv}"
+    );
+    assert!(String::from_utf8(files.jsonl)
+        .unwrap()
+        .contains("Micrоsoft Оutlook \u{202E}moc.evil"));
 }
