@@ -332,3 +332,36 @@ async fn a_manual_check_needs_a_note_when_something_was_found_and_is_then_checke
         Some(&Value::from("checkedByHand"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_created_user_that_is_a_protected_account_is_never_signed_out_or_blocked_by_a_check() {
+    let (lab, case, run) = practised("service-account").await;
+    let account = run.accounts[0].clone();
+    let procedure = Procedure::<Client>::compromised_account(1, account.as_str());
+    let env = lab.env(&["helpdesk.support@contoso-training.onmicrosoft.com"]);
+    let plan = procedure
+        .plan(&env, &case, "blast-created-users")
+        .await
+        .unwrap();
+    let selected = plan.recommended();
+    assert!(
+        selected.iter().any(|s| s.starts_with("user-revoke:")),
+        "{selected:?}"
+    );
+    let refused = procedure
+        .run(
+            &env,
+            &case,
+            "blast-created-users",
+            &firebreak_core::procedure::Confirmation {
+                selected,
+                typed_account: Some(account.clone()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(&refused, Err(firebreak_core::Error::StepRefused { message, .. }) if message.contains("break-glass")),
+        "{refused:?}"
+    );
+}
