@@ -16,7 +16,9 @@
 //!    whose answer revealed it (the simulator records the GUIDs of answers up to 512 KiB).
 //! 4. **Tokens.** A Graph or Exchange request depends on the token request that ended last
 //!    before it started (it carries that token).
-//! 5. **Change after read, read after change (same segment).** A change (a Graph write, or an
+//! 5. **Polling.** A read of a Purview audit search (`/security/auditLog/queries/{id}`) depends on
+//!    the previous read of the same search: it is sent only because that one said "not yet".
+//! 6. **Change after read, read after change (same segment).** A change (a Graph write, or an
 //!    Exchange cmdlet that is not `Get-*`) depends on every read of its segment that ended before
 //!    it: a step changes only after reading the tenant afresh and saving the evidence. A read that
 //!    starts after a change of its segment ended depends on it: it is the read-back.
@@ -111,6 +113,15 @@ pub(crate) fn pages_on(request: &LoggedRequest) -> bool {
         .any(|pair| pair.starts_with("$skiptoken=") || pair.starts_with("%24skiptoken="))
 }
 
+/// Whether the request reads the status of a Purview audit search (polling).
+fn polls(request: &LoggedRequest) -> bool {
+    request.method == "GET"
+        && request
+            .path
+            .split_once("/security/auditLog/queries/")
+            .is_some_and(|(_, rest)| !rest.is_empty() && !rest.contains('/'))
+}
+
 /// GUIDs a Graph request names in its path or query (not the tenant id of token or Exchange
 /// paths, which every client knows from the start).
 fn named_ids(request: &LoggedRequest) -> Vec<String> {
@@ -172,6 +183,7 @@ pub fn critical_path(placed: &[Placed<'_>]) -> CriticalPath {
             }
         };
         let mut previous_page: Option<usize> = None;
+        let mut previous_poll: Option<usize> = None;
         let mut last_token: Option<usize> = None;
         for &a in &done {
             let ra = placed[a].request;
@@ -196,6 +208,13 @@ pub fn critical_path(placed: &[Placed<'_>]) -> CriticalPath {
                 (Kind::Read, Kind::Change) | (Kind::Change, Kind::Read) => consider(a, &mut chosen),
                 _ => {}
             }
+            if polls(rb)
+                && ra.path == rb.path
+                && ra.method == rb.method
+                && previous_poll.is_none_or(|p| placed[p].request.end_us < ra.end_us)
+            {
+                previous_poll = Some(a);
+            }
             if pages_on(rb)
                 && keys[a] == keys[b]
                 && previous_page.is_none_or(|p| placed[p].request.end_us < ra.end_us)
@@ -203,7 +222,10 @@ pub fn critical_path(placed: &[Placed<'_>]) -> CriticalPath {
                 previous_page = Some(a);
             }
         }
-        for a in [previous_page, last_token].into_iter().flatten() {
+        for a in [previous_page, previous_poll, last_token]
+            .into_iter()
+            .flatten()
+        {
             consider(a, &mut chosen);
         }
         for id in named_ids(rb) {
@@ -348,6 +370,25 @@ mod tests {
         remove.operation = Some("Remove-InboxRule".into());
         assert_eq!(kind_of(&get), Kind::Read);
         assert_eq!(kind_of(&remove), Kind::Change);
+    }
+
+    #[test]
+    fn polls_of_one_audit_search_wait_for_each_other_but_not_for_other_searches() {
+        let log = vec![
+            request(0, 0, 50, "GET", "/v1.0/security/auditLog/queries/q1"),
+            request(1, 0, 50, "GET", "/v1.0/security/auditLog/queries/q2"),
+            request(2, 60, 110, "GET", "/v1.0/security/auditLog/queries/q1"),
+            request(3, 120, 170, "GET", "/v1.0/security/auditLog/queries/q1"),
+            request(
+                4,
+                120,
+                170,
+                "GET",
+                "/v1.0/security/auditLog/queries/q2/records",
+            ),
+        ];
+        let path = place(&log, &[0; 5]);
+        assert_eq!(path.chain, [0, 2, 3]);
     }
 
     #[test]

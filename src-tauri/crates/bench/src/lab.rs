@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use firebreak_core::{
     case::{CaseStore, ADMIN},
     paths::DataRoot,
-    practice::{TrainingClock, TrainingControl},
+    practice::{HeadlessClock, TrainingClock, TrainingControl},
     procedure::Env,
     tenant::{self, SignIn, TenantProfile, TrainingTenant},
 };
@@ -55,7 +55,9 @@ impl Lab {
     }
 
     /// Starts `scenario` answering every request `latency` late and at most `max_concurrent` at
-    /// once (0: no limit).
+    /// once (0: no limit). The client's waits (polling a Purview audit search) let simulated time
+    /// pass instead of real time, as in the headless practice run: a search's server-side delay
+    /// is the service's, not the client's, and is not latency.
     pub async fn start_with(
         scenario: Scenario,
         latency: Duration,
@@ -92,7 +94,7 @@ impl Lab {
         let client = tenant::connect(
             &TenantProfile::training(),
             SignIn::Training(&training),
-            Arc::new(clock.clone()),
+            Arc::new(HeadlessClock(control.clone())),
         )?;
         let folder = tempfile::tempdir()?;
         let root = DataRoot::open(folder.path().join("data"))?;

@@ -2,10 +2,11 @@
 //! sign-ins and 1,000,000 audit records), every request answered 50 ms late; and the same sweep
 //! against a tenant that answers one request at a time, the sequential baseline, in the same run.
 //!
-//! Until the blast-radius checks have an entry point that plans them all, the sweep measured is
-//! the reads that exist: the triage and preserve plans (sign-ins, audit, methods, mailbox, grants)
-//! of one account of the large tenant.
+//! The sweep is `blast::plan_all` over the fifteen checks of one account of the large tenant, with
+//! no triage done, so every check reads the last 30 days: what the admin waits on after
+//! containment.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::Duration as Span;
@@ -15,9 +16,9 @@ use firebreak_core::{
         ADMIN,
     },
     practice::TrainingControl,
-    procedure::Procedure,
+    procedure::{blast, Procedure},
 };
-use firebreak_graph::Client;
+use firebreak_graph::{CancellationToken, Client};
 use firebreak_sim::Scenario;
 
 use crate::lab::{Lab, Measured, Segments};
@@ -29,6 +30,8 @@ pub struct Sweep {
     pub measured: Measured,
     /// What was swept, in words.
     pub what: String,
+    /// Checks that failed, with why.
+    pub failures: Vec<String>,
 }
 
 /// Sweeps the large tenant; `max_concurrent` > 0 makes the tenant answer that many at once.
@@ -59,19 +62,42 @@ pub async fn run(latency: Duration, max_concurrent: usize) -> Result<Sweep, Fail
     )?;
     let procedure = Procedure::<Client>::compromised_account(1, account.clone());
     let mut segments = Segments::new(server);
-    for key in ["triage", "preserve"] {
-        segments
-            .run(
-                server,
-                format!("plan {key}"),
-                procedure.plan(&env, &case.id, key),
-            )
-            .await?;
+    let results = segments
+        .run(
+            server,
+            "blast::plan_all".into(),
+            blast::plan_all(
+                &procedure,
+                &env,
+                &case.id,
+                &CancellationToken::new(),
+                &|_| {},
+            ),
+        )
+        .await?;
+    let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for (key, result) in &results {
+        match result {
+            Ok(plan) => {
+                let status = plan
+                    .facts
+                    .pointer("/check/status")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("none");
+                *statuses.entry(status.to_owned()).or_default() += 1;
+            }
+            Err(e) => failures.push(format!("{key}: {e}")),
+        }
     }
+    let counted: Vec<String> = statuses.iter().map(|(s, n)| format!("{n} {s}")).collect();
     Ok(Sweep {
         measured: segments.finish(server, latency),
         what: format!(
-            "the triage and preserve plans of {account} (the blast-radius checks' sweep entry point was not there yet)"
+            "blast::plan_all over the {} blast-radius checks of {account} over the last 30 days ({})",
+            results.len(),
+            counted.join(", ")
         ),
+        failures,
     })
 }

@@ -595,9 +595,12 @@ impl<T: IncidentTenant> Procedure<T> {
         }
         let user = self.user_ref()?;
         let cx = self.context(env, &case, &user).await;
-        let mut plan = step.plan(&cx).await?;
+        // The fresh plan and the account's identity are independent reads: fetch them together.
+        let (plan, resolved) =
+            futures_util::future::join(step.plan(&cx), env.tenant.user(&user)).await;
+        let mut plan = plan?;
         plan.step = id.clone();
-        let resolved = env.tenant.user(&user).await?;
+        let resolved = resolved?;
         let names: Vec<String> = resolved
             .iter()
             .flat_map(|u| [Some(u.id.clone()), u.user_principal_name.clone()])

@@ -3,13 +3,19 @@
 //! consent grants, confirm compromised. Each step's plan comes from a fresh read; the flagging
 //! rules here decide the recommended selection and say why for every object.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, Duration, Utc};
 use firebreak_graph::{
+    directory::ServicePrincipal,
     exchange::InboxRule,
     logs::{DirectoryAudit, DirectoryAuditQuery, SignInEventType, SignInQuery},
     methods::{AuthenticationMethod, MethodKind},
 };
-use futures_util::{future::BoxFuture, FutureExt};
+use futures_util::{
+    future::{join_all, BoxFuture},
+    FutureExt,
+};
 use serde_json::{json, Value};
 
 use super::{
@@ -932,7 +938,15 @@ async fn plan_mailbox<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
         cx,
         "Remove the selected inbox rules, the forwarding and the selected delegates.".into(),
     );
-    let Some(mailbox) = cx.tenant.mailbox(cx.user).await? else {
+    // Four independent reads, within Outlook's four per mailbox: issue them together.
+    let (mailbox, rules, permissions, send_as) = futures_util::future::join4(
+        cx.tenant.mailbox(cx.user),
+        cx.tenant.inbox_rules(cx.user),
+        cx.tenant.mailbox_permissions(cx.user),
+        cx.tenant.recipient_permissions(cx.user),
+    )
+    .await;
+    let Some(mailbox) = mailbox? else {
         plan.warnings
             .push("The account has no Exchange Online mailbox: nothing to do here.".into());
         return Ok(plan);
@@ -945,7 +959,7 @@ async fn plan_mailbox<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
         "Exchange Get-Mailbox",
         &mailbox.pages,
     ));
-    let rules: Fetched<InboxRule> = cx.tenant.inbox_rules(cx.user).await?;
+    let rules: Fetched<InboxRule> = rules?;
     plan.captures.extend(capture(
         "mailbox",
         "inbox-rules",
@@ -1018,7 +1032,7 @@ async fn plan_mailbox<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
             });
         }
     }
-    let permissions = cx.tenant.mailbox_permissions(cx.user).await?;
+    let permissions = permissions?;
     plan.captures.extend(capture(
         "mailbox",
         "permissions",
@@ -1055,7 +1069,7 @@ async fn plan_mailbox<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
             },
         });
     }
-    let send_as = cx.tenant.recipient_permissions(cx.user).await?;
+    let send_as = send_as?;
     plan.captures.extend(capture(
         "mailbox",
         "send-as",
@@ -1101,14 +1115,29 @@ fn publisher_verified(sp: &firebreak_graph::directory::ServicePrincipal) -> bool
         .is_some_and(|s| !s.is_empty())
 }
 
-pub(super) async fn plan_grants<T: IncidentTenant>(
-    cx: &StepContext<'_, T>,
-) -> Result<Plan, Error> {
+pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
     let mut plan = empty_plan(
         cx,
         "Revoke the selected consents and disable the selected apps.".into(),
     );
-    let grants = cx.tenant.user_grants(cx.user).await?;
+    let consent_query = cx.window_start.map(|start| DirectoryAuditQuery {
+        since: Some(start),
+        activity_display_name: Some("Consent to application".into()),
+        ..DirectoryAuditQuery::default()
+    });
+    // The three listings do not depend on each other: read them together.
+    let (grants, tenant_wide, consent_audits) = futures_util::future::join3(
+        cx.tenant.user_grants(cx.user),
+        cx.tenant.tenant_wide_grants(),
+        async {
+            match &consent_query {
+                Some(query) => Some(cx.tenant.directory_audits(query).await),
+                None => None,
+            }
+        },
+    )
+    .await;
+    let grants = grants?;
     plan.captures.extend(capture(
         "grants",
         "user",
@@ -1116,7 +1145,7 @@ pub(super) async fn plan_grants<T: IncidentTenant>(
         "GET /users/{id}/oauth2PermissionGrants",
         &grants.pages,
     ));
-    let tenant_wide = cx.tenant.tenant_wide_grants().await?;
+    let tenant_wide = tenant_wide?;
     plan.captures.extend(capture(
         "grants",
         "tenant-wide",
@@ -1124,32 +1153,25 @@ pub(super) async fn plan_grants<T: IncidentTenant>(
         "GET /oauth2PermissionGrants",
         &tenant_wide.pages,
     ));
-    let consents: Vec<DirectoryAudit> = match cx.window_start {
-        Some(start) => {
-            let query = DirectoryAuditQuery {
-                since: Some(start),
-                activity_display_name: Some("Consent to application".into()),
-                ..DirectoryAuditQuery::default()
-            };
-            match cx.tenant.directory_audits(&query).await {
-                Ok(a) => {
-                    plan.captures.extend(capture(
-                        "grants",
-                        "consents",
-                        "Consents given during the incident window",
-                        "GET /auditLogs/directoryAudits",
-                        &a.pages,
-                    ));
-                    a.items
-                }
-                Err(e) => {
-                    plan.warnings.push(format!(
-                        "The audit log could not be read, so consent times are unknown: {e}"
-                    ));
-                    Vec::new()
-                }
+    let consents: Vec<DirectoryAudit> = match consent_audits {
+        Some(audits) => match audits {
+            Ok(a) => {
+                plan.captures.extend(capture(
+                    "grants",
+                    "consents",
+                    "Consents given during the incident window",
+                    "GET /auditLogs/directoryAudits",
+                    &a.pages,
+                ));
+                a.items
             }
-        }
+            Err(e) => {
+                plan.warnings.push(format!(
+                    "The audit log could not be read, so consent times are unknown: {e}"
+                ));
+                Vec::new()
+            }
+        },
         None => {
             plan.warnings.push("No incident window was recorded at triage, so recent consents cannot be told apart.".into());
             Vec::new()
@@ -1167,6 +1189,24 @@ pub(super) async fn plan_grants<T: IncidentTenant>(
             .filter_map(|a| a.activity_date_time)
             .min()
     };
+    // Every app the plan names, each read once and all together.
+    let wanted: BTreeSet<String> = grants
+        .items
+        .iter()
+        .map(|g| g.client_id.clone())
+        .chain(
+            tenant_wide
+                .items
+                .iter()
+                .filter(|g| consented_at(&g.client_id).is_some())
+                .map(|g| g.client_id.clone()),
+        )
+        .collect();
+    let fetched = join_all(wanted.iter().map(|id| cx.tenant.service_principal(id))).await;
+    let mut apps: BTreeMap<String, Option<ServicePrincipal>> = BTreeMap::new();
+    for (id, sp) in wanted.into_iter().zip(fetched) {
+        apps.insert(id, sp?);
+    }
     let mut apps_to_offer: Vec<(String, bool)> = Vec::new();
     let mut sp_snapshots = Vec::new();
     for (grant, tenant_wide) in grants
@@ -1179,7 +1219,10 @@ pub(super) async fn plan_grants<T: IncidentTenant>(
         if tenant_wide && when.is_none() {
             continue; // tenant-wide consents are listed only when given during the window
         }
-        let sp = cx.tenant.service_principal(&grant.client_id).await?;
+        let sp = match apps.get(&grant.client_id) {
+            Some(sp) => sp.clone(),
+            None => cx.tenant.service_principal(&grant.client_id).await?,
+        };
         let name = sp
             .as_ref()
             .and_then(|s| s.display_name.clone())
@@ -1262,7 +1305,10 @@ pub(super) async fn plan_grants<T: IncidentTenant>(
                     || i.action == Action::DeleteGrant { id: String::new() }
             })
             .map(|i| i.label.clone());
-        let sp = cx.tenant.service_principal(&sp_id).await?;
+        let sp = match apps.get(&sp_id) {
+            Some(sp) => sp.clone(),
+            None => cx.tenant.service_principal(&sp_id).await?,
+        };
         plan.items.push(PlanItem {
             id: format!("sp:{sp_id}"),
             kind: "App (service principal)".into(),
