@@ -18,4 +18,5 @@ mod declared;
 mod home;
 mod practice;
 mod readiness;
+mod report;
 mod security;
