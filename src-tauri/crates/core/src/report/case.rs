@@ -701,452 +701,541 @@ fn vector_of(kind: CompromiseKind) -> &'static str {
     }
 }
 
-/// Builds the whole report of `view`.
-pub fn build(view: &CaseView, cx: &ReportContext) -> IncidentReport {
-    let tz = *cx.generated_at.offset();
-    let at = |t: DateTime<Utc>| t.with_timezone(&tz);
-    let minute = |t: DateTime<Utc>| at(t).format("%Y-%m-%d %H:%M").to_string();
-    let meta = &view.metadata;
-    let records = step_records(view);
-    let several = meta.accounts.len() > 1;
-    let triages: Vec<(String, Triage)> = records
-        .iter()
-        .filter(|r| r.phase() == Phase::Triage)
-        .map(|r| (r.account.clone(), triage_of(r)))
-        .collect();
-    let kind = triages
-        .iter()
-        .find_map(|(_, t)| t.kind)
-        .unwrap_or(CompromiseKind::Undetermined);
-    let window_start = triages.iter().filter_map(|(_, t)| t.window_start).min();
-    let blast = blast_results(view, &records);
-    let actions = actions(&records, several);
-    let phase_done = |phase: Phase| {
-        let steps: Vec<&StepRecord> = records.iter().filter(|r| r.phase() == phase).collect();
-        (steps.iter().filter(|r| r.is_done()).count(), steps.len())
-    };
-    let (contain_done, contain_total) = phase_done(Phase::Contain);
-    let (recover_done, recover_total) = phase_done(Phase::Recover);
-    let contained = contain_total > 0 && contain_done == contain_total;
-    let contained_at = contained
-        .then(|| {
-            records
-                .iter()
-                .filter(|r| r.phase() == Phase::Contain)
-                .filter_map(|r| r.view.state.as_ref().map(|s| s.since))
-                .max()
-        })
-        .flatten();
-    let not_verified: Vec<String> = records
-        .iter()
-        .filter(|r| {
-            matches!(
-                r.view.state.as_ref().map(|s| &s.status),
-                Some(
-                    StepStatus::Finished { verified: false }
-                        | StepStatus::Failed { .. }
-                        | StepStatus::Interrupted
-                        | StepStatus::ReadyToRetry
-                )
-            )
-        })
-        .map(|r| r.title().to_owned())
-        .collect();
-    let skipped: Vec<(String, String)> = records
-        .iter()
-        .filter_map(|r| match r.view.state.as_ref().map(|s| &s.status) {
-            Some(StepStatus::Skipped { reason }) => Some((r.title().to_owned(), reason.clone())),
-            _ => None,
-        })
-        .collect();
-    let open_checks = blast
-        .iter()
-        .filter(|c| c.status == CheckStatus::Open)
-        .count();
-    let findings: Vec<&CheckResult> = blast
-        .iter()
-        .filter(|c| c.status == CheckStatus::Finding)
-        .collect();
-    let removed: Vec<String> = records
-        .iter()
-        .filter(|r| {
-            r.phase() == Phase::Contain
-                && !matches!(
-                    r.view.info.key,
-                    "preserve" | "revoke" | "disable" | "reset" | "confirm-compromised"
-                )
-        })
-        .flat_map(StepRecord::acted_on)
-        .collect();
+/// What the report's sections are derived from, read once from the case.
+struct Facts<'a> {
+    view: &'a CaseView,
+    cx: &'a ReportContext,
+    tz: FixedOffset,
+    records: Vec<StepRecord>,
+    triages: Vec<(String, Triage)>,
+    kind: CompromiseKind,
+    several: bool,
+    blast: Vec<CheckResult>,
+    /// (done, total) steps of the containment and recovery phases.
+    contain: (usize, usize),
+    recover: (usize, usize),
+    contained_at: Option<DateTime<Utc>>,
+    not_verified: Vec<String>,
+    skipped: Vec<(String, String)>,
+    open_checks: usize,
+}
 
-    // What happened.
-    let accounts = meta.accounts.join(", ");
-    let mut what = format!(
-        "{} concerned: {}. Kind of compromise: {}. {}",
-        if several { "Accounts" } else { "Account" },
-        accounts,
-        kind.label(),
-        vector_of(kind)
-    );
-    if let Some(start) = window_start {
-        what.push_str(&format!(
-            " The first suspicious event was at {}; it was detected at {} through {} and the \
-             organisation became aware at {}.",
-            minute(start),
-            minute(meta.detected_at),
-            alert_source_label(meta.alert_source),
-            minute(meta.aware_at)
-        ));
-    } else {
-        what.push_str(&format!(
-            " It was detected at {} through {}; the organisation became aware at {}.",
-            minute(meta.detected_at),
-            alert_source_label(meta.alert_source),
-            minute(meta.aware_at)
-        ));
-    }
-    if !meta.indicators.is_empty() {
-        what.push_str(&format!(
-            " First signs reported: {}.",
-            meta.indicators.join("; ")
-        ));
-    }
-    let signal_count: usize = triages.iter().map(|(_, t)| t.signals.len()).sum();
-    if signal_count > 0 {
-        what.push_str(&format!(
-            " Triage found {signal_count} sign(s) in the logs (see the timeline)."
-        ));
-    }
-
-    // Impact.
-    let mut impact = Vec::new();
-    if !removed.is_empty() {
-        impact.push(format!(
-            "The attacker left {} thing(s) in place that Firebreak removed: {}.",
-            removed.len(),
-            removed.join("; ")
-        ));
-    }
-    for f in &findings {
-        // The audit query id is for the record (section 5), not for the one-minute summary.
-        let detail = f.detail.split(" Purview audit query").next().unwrap_or("");
-        impact.push(format!("{}: {detail}", f.check));
-    }
-    if impact.is_empty() {
-        impact.push(
-            "No attacker change and no data access has been found in what was checked so far."
-                .into(),
-        );
-    }
-    if open_checks > 0 {
-        impact.push(format!(
-            "{open_checks} blast-radius check(s) are still open, so the impact may be larger."
-        ));
-    }
-
-    // Current state.
-    let state = if contain_total == 0 {
-        "Containment has not started.".to_owned()
-    } else if contained {
-        format!(
-            "Contained{}: all {contain_total} containment steps are done. {}",
-            contained_at.map_or(String::new(), |t| format!(" at {}", minute(t))),
-            if open_checks == 0 {
-                "Every blast-radius check is done.".to_owned()
-            } else {
-                format!(
-                    "{} of {} blast-radius checks are done; {open_checks} open.",
-                    blast.len() - open_checks,
-                    blast.len()
-                )
-            }
-        )
-    } else {
-        format!(
-            "Containment in progress: {contain_done} of {contain_total} steps done. The \
-             attacker may still have access."
-        )
-    };
-    let mut current_state = state;
-    if recover_total > 0 {
-        current_state.push_str(&format!(
-            " Recovery: {recover_done} of {recover_total} steps done."
-        ));
-    }
-    if !not_verified.is_empty() {
-        current_state.push_str(&format!(
-            " Not verified or failed: {}.",
-            not_verified.join(", ")
-        ));
-    }
-
-    // Decisions.
-    let mut decisions = Vec::new();
-    if kind != CompromiseKind::Undetermined || !findings.is_empty() {
-        decisions.push(format!(
-            "With the privacy lead: does this breach of personal data have to be reported to the \
-             supervisory authority? The GDPR 72-hour clock started at {} and runs to {}.",
-            minute(meta.aware_at),
-            minute(meta.aware_at + Duration::hours(72))
-        ));
-    }
-    match cx.nis2_applies {
-        Some(true) => decisions.push(format!(
-            "NIS2 applies: the early warning to the CSIRT is due by {}.",
-            minute(meta.aware_at + Duration::hours(24))
-        )),
-        None => decisions.push(
-            "Decide whether NIS2 applies to the organisation (its early warning is due within \
-             24 hours of awareness)."
-                .into(),
-        ),
-        Some(false) => {}
-    }
-    if !contained {
-        decisions.push(
-            "Give the administrator the time to finish containment before anything else.".into(),
-        );
-    }
-    if open_checks > 0 {
-        decisions.push(format!(
-            "Make time to finish the {open_checks} open blast-radius check(s); the case cannot \
-             be closed before."
-        ));
-    }
-    for (step, reason) in &skipped {
-        decisions.push(format!(
-            "Confirm that \"{step}\" was rightly skipped: {reason}"
-        ));
-    }
-    for step in &not_verified {
-        decisions.push(format!(
-            "\"{step}\" is not verified: decide whether to retry it or accept the risk."
-        ));
-    }
-    if contained && recover_done < recover_total.max(1) {
-        decisions.push(format!(
-            "When to give {} back: re-enable with a Temporary Access Pass once the checks are \
-             done.",
-            if several {
-                "the accounts"
-            } else {
-                "the account"
-            }
-        ));
-    }
-    if let Some(first) = recommendations_for(kind).first() {
-        decisions.push(format!(
-            "Approve the recommendations in section 8, starting with: {first}"
-        ));
-    }
-
-    // Attack vector.
-    let mut vector = vector_of(kind).to_owned();
-    for (account, t) in &triages {
-        let shown: Vec<&str> = t.signals.iter().take(4).map(|(_, s)| s.as_str()).collect();
-        if !shown.is_empty() {
-            vector.push_str(&format!(
-                "\n{}: {}{}",
-                if several {
-                    account.as_str()
-                } else {
-                    "Evidence"
-                },
-                shown.join("; "),
-                if t.signals.len() > shown.len() {
-                    format!(
-                        " (and {} more in the timeline)",
-                        t.signals.len() - shown.len()
+impl<'a> Facts<'a> {
+    fn read(view: &'a CaseView, cx: &'a ReportContext) -> Self {
+        let records = step_records(view);
+        let triages: Vec<(String, Triage)> = records
+            .iter()
+            .filter(|r| r.phase() == Phase::Triage)
+            .map(|r| (r.account.clone(), triage_of(r)))
+            .collect();
+        let kind = triages
+            .iter()
+            .find_map(|(_, t)| t.kind)
+            .unwrap_or(CompromiseKind::Undetermined);
+        let blast = blast_results(view, &records);
+        let phase_done = |phase: Phase| {
+            let steps: Vec<&StepRecord> = records.iter().filter(|r| r.phase() == phase).collect();
+            (steps.iter().filter(|r| r.is_done()).count(), steps.len())
+        };
+        let contain = phase_done(Phase::Contain);
+        let recover = phase_done(Phase::Recover);
+        let contained_at = (contain.1 > 0 && contain.0 == contain.1)
+            .then(|| {
+                records
+                    .iter()
+                    .filter(|r| r.phase() == Phase::Contain)
+                    .filter_map(|r| r.view.state.as_ref().map(|s| s.since))
+                    .max()
+            })
+            .flatten();
+        let not_verified = records
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.view.state.as_ref().map(|s| &s.status),
+                    Some(
+                        StepStatus::Finished { verified: false }
+                            | StepStatus::Failed { .. }
+                            | StepStatus::Interrupted
+                            | StepStatus::ReadyToRetry
                     )
-                } else {
-                    String::new()
+                )
+            })
+            .map(|r| r.title().to_owned())
+            .collect();
+        let skipped = records
+            .iter()
+            .filter_map(|r| match r.view.state.as_ref().map(|s| &s.status) {
+                Some(StepStatus::Skipped { reason }) => {
+                    Some((r.title().to_owned(), reason.clone()))
                 }
-            ));
-        }
-        if t.second_hop {
-            vector.push_str(&format!(
-                "\n{account} was the second hop: {} signed in from the attacker's address first.",
-                if t.earlier_accounts.is_empty() {
-                    "another account".to_owned()
-                } else {
-                    t.earlier_accounts.join(", ")
-                }
-            ));
+                _ => None,
+            })
+            .collect();
+        let open_checks = blast
+            .iter()
+            .filter(|c| c.status == CheckStatus::Open)
+            .count();
+        Self {
+            view,
+            cx,
+            tz: *cx.generated_at.offset(),
+            several: view.metadata.accounts.len() > 1,
+            records,
+            triages,
+            kind,
+            blast,
+            contain,
+            recover,
+            contained_at,
+            not_verified,
+            skipped,
+            open_checks,
         }
     }
 
-    // Scope.
-    let mut scope_accounts: Vec<String> = meta
-        .accounts
-        .iter()
-        .map(|a| {
-            let role = triages
-                .iter()
-                .find(|(acc, _)| acc == a)
-                .map(|(_, t)| {
-                    if t.second_hop {
-                        "second hop"
-                    } else if t.kind.is_some() {
-                        "entry point"
+    fn at(&self, t: DateTime<Utc>) -> DateTime<FixedOffset> {
+        t.with_timezone(&self.tz)
+    }
+
+    fn minute(&self, t: DateTime<Utc>) -> String {
+        self.at(t).format("%Y-%m-%d %H:%M").to_string()
+    }
+
+    fn contained(&self) -> bool {
+        self.contain.1 > 0 && self.contain.0 == self.contain.1
+    }
+
+    fn findings(&self) -> impl Iterator<Item = &CheckResult> {
+        self.blast
+            .iter()
+            .filter(|c| c.status == CheckStatus::Finding)
+    }
+
+    /// What the containment steps removed (rules, forwarding, delegates, grants, methods).
+    fn removed(&self) -> Vec<String> {
+        self.records
+            .iter()
+            .filter(|r| {
+                r.phase() == Phase::Contain
+                    && !matches!(
+                        r.view.info.key,
+                        "preserve" | "revoke" | "disable" | "reset" | "confirm-compromised"
+                    )
+            })
+            .flat_map(StepRecord::acted_on)
+            .collect()
+    }
+
+    fn what_happened(&self) -> String {
+        let meta = &self.view.metadata;
+        let mut what = format!(
+            "{} concerned: {}. Kind of compromise: {}. {}",
+            if self.several { "Accounts" } else { "Account" },
+            meta.accounts.join(", "),
+            self.kind.label(),
+            vector_of(self.kind)
+        );
+        let window_start = self
+            .triages
+            .iter()
+            .filter_map(|(_, t)| t.window_start)
+            .min();
+        if let Some(start) = window_start {
+            what.push_str(&format!(
+                " The first suspicious event was at {}; it was detected at {} through {} and the \
+                 organisation became aware at {}.",
+                self.minute(start),
+                self.minute(meta.detected_at),
+                alert_source_label(meta.alert_source),
+                self.minute(meta.aware_at)
+            ));
+        } else {
+            what.push_str(&format!(
+                " It was detected at {} through {}; the organisation became aware at {}.",
+                self.minute(meta.detected_at),
+                alert_source_label(meta.alert_source),
+                self.minute(meta.aware_at)
+            ));
+        }
+        if !meta.indicators.is_empty() {
+            what.push_str(&format!(
+                " First signs reported: {}.",
+                meta.indicators.join("; ")
+            ));
+        }
+        let signals: usize = self.triages.iter().map(|(_, t)| t.signals.len()).sum();
+        if signals > 0 {
+            what.push_str(&format!(
+                " Triage found {signals} sign(s) in the logs (see the timeline)."
+            ));
+        }
+        what
+    }
+
+    fn impact(&self) -> String {
+        let mut impact = Vec::new();
+        let removed = self.removed();
+        if !removed.is_empty() {
+            impact.push(format!(
+                "The attacker left {} thing(s) in place that Firebreak removed: {}.",
+                removed.len(),
+                removed.join("; ")
+            ));
+        }
+        for f in self.findings() {
+            // The audit query id is for the record (section 5), not for the one-minute summary.
+            let detail = f.detail.split(" Purview audit query").next().unwrap_or("");
+            impact.push(format!("{}: {detail}", f.check));
+        }
+        if impact.is_empty() {
+            impact.push(
+                "No attacker change and no data access has been found in what was checked so far."
+                    .into(),
+            );
+        }
+        if self.open_checks > 0 {
+            impact.push(format!(
+                "{} blast-radius check(s) are still open, so the impact may be larger.",
+                self.open_checks
+            ));
+        }
+        impact.join("\n")
+    }
+
+    fn current_state(&self) -> String {
+        let (done, total) = self.contain;
+        let mut state = if total == 0 {
+            "Containment has not started.".to_owned()
+        } else if self.contained() {
+            format!(
+                "Contained{}: all {total} containment steps are done. {}",
+                self.contained_at
+                    .map_or(String::new(), |t| format!(" at {}", self.minute(t))),
+                if self.open_checks == 0 {
+                    "Every blast-radius check is done.".to_owned()
+                } else {
+                    format!(
+                        "{} of {} blast-radius checks are done; {} open.",
+                        self.blast.len() - self.open_checks,
+                        self.blast.len(),
+                        self.open_checks
+                    )
+                }
+            )
+        } else {
+            format!(
+                "Containment in progress: {done} of {total} steps done. The attacker may still \
+                 have access."
+            )
+        };
+        let (recovered, recover_total) = self.recover;
+        if recover_total > 0 {
+            state.push_str(&format!(
+                " Recovery: {recovered} of {recover_total} steps done."
+            ));
+        }
+        if !self.not_verified.is_empty() {
+            state.push_str(&format!(
+                " Not verified or failed: {}.",
+                self.not_verified.join(", ")
+            ));
+        }
+        state
+    }
+
+    fn decisions(&self) -> Vec<String> {
+        let aware = self.view.metadata.aware_at;
+        let mut decisions = Vec::new();
+        if self.kind != CompromiseKind::Undetermined || self.findings().next().is_some() {
+            decisions.push(format!(
+                "With the privacy lead: does this breach of personal data have to be reported to \
+                 the supervisory authority? The GDPR 72-hour clock started at {} and runs to {}.",
+                self.minute(aware),
+                self.minute(aware + Duration::hours(72))
+            ));
+        }
+        match self.cx.nis2_applies {
+            Some(true) => decisions.push(format!(
+                "NIS2 applies: the early warning to the CSIRT is due by {}.",
+                self.minute(aware + Duration::hours(24))
+            )),
+            None => decisions.push(
+                "Decide whether NIS2 applies to the organisation (its early warning is due within \
+                 24 hours of awareness)."
+                    .into(),
+            ),
+            Some(false) => {}
+        }
+        if !self.contained() {
+            decisions.push(
+                "Give the administrator the time to finish containment before anything else."
+                    .into(),
+            );
+        }
+        if self.open_checks > 0 {
+            decisions.push(format!(
+                "Make time to finish the {} open blast-radius check(s); the case cannot be closed \
+                 before.",
+                self.open_checks
+            ));
+        }
+        for (step, reason) in &self.skipped {
+            decisions.push(format!(
+                "Confirm that \"{step}\" was rightly skipped: {reason}"
+            ));
+        }
+        for step in &self.not_verified {
+            decisions.push(format!(
+                "\"{step}\" is not verified: decide whether to retry it or accept the risk."
+            ));
+        }
+        let (recovered, recover_total) = self.recover;
+        if self.contained() && recovered < recover_total.max(1) {
+            decisions.push(format!(
+                "When to give {} back: re-enable with a Temporary Access Pass once the checks \
+                 are done.",
+                if self.several {
+                    "the accounts"
+                } else {
+                    "the account"
+                }
+            ));
+        }
+        if let Some(first) = recommendations_for(self.kind).first() {
+            decisions.push(format!(
+                "Approve the recommendations in section 8, starting with: {first}"
+            ));
+        }
+        decisions
+    }
+
+    fn attack_vector(&self) -> String {
+        let mut vector = vector_of(self.kind).to_owned();
+        for (account, t) in &self.triages {
+            let shown: Vec<&str> = t.signals.iter().take(4).map(|(_, s)| s.as_str()).collect();
+            if !shown.is_empty() {
+                let more = t.signals.len() - shown.len();
+                vector.push_str(&format!(
+                    "\n{}: {}{}",
+                    if self.several {
+                        account.as_str()
                     } else {
-                        "not triaged yet"
+                        "Evidence"
+                    },
+                    shown.join("; "),
+                    if more > 0 {
+                        format!(" (and {more} more in the timeline)")
+                    } else {
+                        String::new()
                     }
-                })
-                .unwrap_or("not triaged yet");
-            format!("{a} — {role}")
-        })
-        .collect();
-    for (_, t) in &triages {
-        for earlier in &t.earlier_accounts {
-            if !meta
-                .accounts
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(earlier))
-            {
-                scope_accounts.push(format!(
-                    "{earlier} — signed in from a suspicious address earlier; check it too"
+                ));
+            }
+            if t.second_hop {
+                vector.push_str(&format!(
+                    "\n{account} was the second hop: {} signed in from the attacker's address \
+                     first.",
+                    if t.earlier_accounts.is_empty() {
+                        "another account".to_owned()
+                    } else {
+                        t.earlier_accounts.join(", ")
+                    }
                 ));
             }
         }
+        vector
     }
-    let mut workloads: BTreeSet<&str> = meta
-        .affected_workloads
-        .iter()
-        .map(|w| workload_label(*w))
-        .collect();
-    if records
-        .iter()
-        .any(|r| r.view.info.key == "mailbox" && !r.acted_on().is_empty())
-    {
-        workloads.insert(workload_label(Workload::ExchangeOnline));
-    }
-    if records
-        .iter()
-        .any(|r| r.view.info.key == "grants" && !r.acted_on().is_empty())
-    {
-        workloads.insert(workload_label(Workload::EntraId));
-    }
-    let mut data: Vec<String> = findings
-        .iter()
-        .map(|f| format!("{}: {}", f.check, f.detail))
-        .collect();
-    data.extend(
-        records
+
+    fn scope(&self) -> Scope {
+        let meta = &self.view.metadata;
+        let mut accounts: Vec<String> = meta
+            .accounts
             .iter()
-            .filter(|r| matches!(r.view.info.key, "mailbox" | "grants"))
-            .flat_map(StepRecord::acted_on)
-            .map(|item| format!("Reachable by the attacker through {item}")),
-    );
-
-    // Retention.
-    let lookback = triages.iter().filter_map(|(_, t)| t.lookback_hours).max();
-    let mut retention = String::from(
-        "What the logs can show: Entra sign-in and audit logs are kept about 7 days on Entra ID \
-         Free and 30 days with P1/P2; the unified audit log 180 days on Audit Standard. The \
-         exports in the evidence bundle are the only copy that outlives these windows.",
-    );
-    if let Some(hours) = lookback {
-        retention.push_str(&format!(" Triage looked back {hours} hours."));
-    }
-    let gaps: Vec<&String> = triages.iter().flat_map(|(_, t)| &t.gaps).collect();
-    if !gaps.is_empty() {
-        retention.push_str(&format!(
-            " Could not be read: {}.",
-            gaps.iter()
-                .map(|g| g.as_str())
-                .collect::<Vec<_>>()
-                .join("; ")
-        ));
-    }
-
-    let status = if contained {
-        if open_checks == 0 {
-            "Contained; blast radius mapped"
-        } else {
-            "Contained; blast-radius checks open"
+            .map(|a| {
+                let role = self.triages.iter().find(|(acc, _)| acc == a).map_or(
+                    "not triaged yet",
+                    |(_, t)| {
+                        if t.second_hop {
+                            "second hop"
+                        } else if t.kind.is_some() {
+                            "entry point"
+                        } else {
+                            "not triaged yet"
+                        }
+                    },
+                );
+                format!("{a} — {role}")
+            })
+            .collect();
+        for (_, t) in &self.triages {
+            for earlier in &t.earlier_accounts {
+                if !meta
+                    .accounts
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(earlier))
+                {
+                    accounts.push(format!(
+                        "{earlier} — signed in from a suspicious address earlier; check it too"
+                    ));
+                }
+            }
         }
-    } else if contain_done > 0 {
-        "Containment in progress"
-    } else {
-        "Open"
-    };
+        let acted = |key: &str| {
+            self.records
+                .iter()
+                .any(|r| r.view.info.key == key && !r.acted_on().is_empty())
+        };
+        let mut workloads: BTreeSet<&str> = meta
+            .affected_workloads
+            .iter()
+            .map(|w| workload_label(*w))
+            .collect();
+        if acted("mailbox") {
+            workloads.insert(workload_label(Workload::ExchangeOnline));
+        }
+        if acted("grants") {
+            workloads.insert(workload_label(Workload::EntraId));
+        }
+        let mut data: Vec<String> = self
+            .findings()
+            .map(|f| format!("{}: {}", f.check, f.detail))
+            .collect();
+        data.extend(
+            self.records
+                .iter()
+                .filter(|r| matches!(r.view.info.key, "mailbox" | "grants"))
+                .flat_map(StepRecord::acted_on)
+                .map(|item| format!("Reachable by the attacker through {item}")),
+        );
+        Scope {
+            accounts,
+            workloads: workloads.into_iter().map(str::to_owned).collect(),
+            data,
+        }
+    }
 
-    IncidentReport {
-        case: CaseSummary {
-            case_id: view.id.to_string(),
+    /// What the licences' log retention could and could not show (DESIGN §7).
+    fn retention(&self) -> String {
+        let mut retention = String::from(
+            "What the logs can show: Entra sign-in and audit logs are kept about 7 days on Entra \
+             ID Free and 30 days with P1/P2; the unified audit log 180 days on Audit Standard. \
+             The exports in the evidence bundle are the only copy that outlives these windows.",
+        );
+        if let Some(hours) = self
+            .triages
+            .iter()
+            .filter_map(|(_, t)| t.lookback_hours)
+            .max()
+        {
+            retention.push_str(&format!(" Triage looked back {hours} hours."));
+        }
+        let gaps: Vec<&str> = self
+            .triages
+            .iter()
+            .flat_map(|(_, t)| &t.gaps)
+            .map(String::as_str)
+            .collect();
+        if !gaps.is_empty() {
+            retention.push_str(&format!(" Could not be read: {}.", gaps.join("; ")));
+        }
+        retention
+    }
+
+    fn status(&self) -> &'static str {
+        match (self.contained(), self.open_checks) {
+            (true, 0) => "Contained; blast radius mapped",
+            (true, _) => "Contained; blast-radius checks open",
+            (false, _) if self.contain.0 > 0 => "Containment in progress",
+            _ => "Open",
+        }
+    }
+
+    fn case_summary(&self) -> CaseSummary {
+        let meta = &self.view.metadata;
+        CaseSummary {
+            case_id: self.view.id.to_string(),
             title: meta.title.clone(),
-            organisation: cx.organisation.clone(),
-            tenant: cx.tenant.clone(),
+            organisation: self.cx.organisation.clone(),
+            tenant: self.cx.tenant.clone(),
             severity: capitalised(meta.severity.label()),
-            status: status.into(),
+            status: self.status().into(),
             alert_source: capitalised(alert_source_label(meta.alert_source))
                 .trim_start_matches("A ")
                 .to_owned(),
-            detected_at: at(meta.detected_at),
-            aware_at: at(meta.aware_at),
-            contained_at: contained_at.map(at),
-            closed_at: view
+            detected_at: self.at(meta.detected_at),
+            aware_at: self.at(meta.aware_at),
+            contained_at: self.contained_at.map(|t| self.at(t)),
+            closed_at: self
+                .view
                 .journal
                 .iter()
                 .rev()
                 .find(|e| e.kind.as_str() == "case_closed")
-                .map(|e| at(e.time)),
+                .map(|e| self.at(e.time)),
             incident_commander: meta.incident_commander.clone(),
             external_ticket: meta.external_ticket.clone().unwrap_or_default(),
             prepared_by: meta.incident_commander.clone(),
-            generated_at: cx.generated_at,
-        },
+            generated_at: self.cx.generated_at,
+        }
+    }
+
+    fn communications(&self) -> Vec<Communication> {
+        self.view
+            .notifications
+            .iter()
+            .map(|n| Communication {
+                time: self.at(n.told_at),
+                recipient: format!("{} ({})", n.recipient, n.role.label()),
+                channel: n.channel.label().to_owned(),
+                summary: if n.warnings.is_empty() {
+                    n.message.clone()
+                } else {
+                    let warnings: Vec<&str> =
+                        n.warnings.iter().map(|w| w.message.as_str()).collect();
+                    format!("{}\nWarning: {}", n.message, warnings.join(" "))
+                },
+            })
+            .collect()
+    }
+}
+
+/// Builds the whole report of `view`.
+pub fn build(view: &CaseView, cx: &ReportContext) -> IncidentReport {
+    let facts = Facts::read(view, cx);
+    IncidentReport {
+        case: facts.case_summary(),
         summary: ExecutiveSummary {
-            what_happened: what,
-            impact: impact.join("\n"),
-            current_state,
-            decisions_needed: decisions,
+            what_happened: facts.what_happened(),
+            impact: facts.impact(),
+            current_state: facts.current_state(),
+            decisions_needed: facts.decisions(),
         },
-        compromise_kind: kind,
-        attack_vector: vector,
-        scope: Scope {
-            accounts: scope_accounts,
-            workloads: workloads.into_iter().map(str::to_owned).collect(),
-            data,
-        },
-        timeline: timeline_of(view, &records, &triages, tz, Detail::Report),
-        actions,
-        blast_radius: blast,
+        compromise_kind: facts.kind,
+        attack_vector: facts.attack_vector(),
+        scope: facts.scope(),
+        timeline: timeline_of(
+            view,
+            &facts.records,
+            &facts.triages,
+            facts.tz,
+            Detail::Report,
+        ),
+        actions: actions(&facts.records, facts.several),
         evidence: view
             .evidence
             .iter()
             .map(|e| EvidenceItem {
                 name: e.file.clone(),
                 sha256: e.sha256.clone(),
-                collected_at: at(e.captured_at),
+                collected_at: facts.at(e.captured_at),
                 description: format!("{} ({})", e.description, e.source_operation),
             })
             .collect(),
-        communications: view
-            .notifications
-            .iter()
-            .map(|n| Communication {
-                time: at(n.told_at),
-                recipient: format!("{} ({})", n.recipient, n.role.label()),
-                channel: n.channel.label().to_owned(),
-                summary: if n.warnings.is_empty() {
-                    n.message.clone()
-                } else {
-                    format!(
-                        "{}\nWarning: {}",
-                        n.message,
-                        n.warnings
-                            .iter()
-                            .map(|w| w.message.as_str())
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    )
-                },
-            })
-            .collect(),
-        recommendations: recommendations_for(kind),
+        communications: facts.communications(),
+        recommendations: recommendations_for(facts.kind),
         lessons: lessons(view),
-        retention_note: retention,
+        retention_note: facts.retention(),
+        blast_radius: facts.blast,
     }
 }
 
