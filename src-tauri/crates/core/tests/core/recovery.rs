@@ -52,6 +52,17 @@ fn declare(lab: &Lab) -> CaseId {
 /// Runs every step from the first not done up to (not including) `stop`, with the tool's
 /// recommendation, skipping manual blast-radius checks as the headless run does.
 async fn run_until(procedure: &Procedure<Client>, env: &Env<'_, Client>, id: &CaseId, stop: &str) {
+    run_until_as(procedure, env, id, JOHANNA, stop).await;
+}
+
+/// [`run_until`] for the account `account`.
+async fn run_until_as(
+    procedure: &Procedure<Client>,
+    env: &Env<'_, Client>,
+    id: &CaseId,
+    account: &str,
+    stop: &str,
+) {
     for key in procedure.keys() {
         if key == stop {
             return;
@@ -80,7 +91,7 @@ async fn run_until(procedure: &Procedure<Client>, env: &Env<'_, Client>, id: &Ca
                 key,
                 &Confirmation {
                     selected: plan.recommended(),
-                    typed_account: Some(JOHANNA.into()),
+                    typed_account: Some(account.into()),
                     ..Confirmation::default()
                 },
             )
@@ -385,4 +396,63 @@ fn the_gate_names_an_unverified_or_skipped_containment_step_and_allows_skipping_
         text.contains("still open"),
         "the checks are open too: {text}"
     );
+}
+
+#[tokio::test]
+async fn on_every_shipped_incident_the_sweep_finds_every_other_account_the_attacker_reached_and_no_other(
+) {
+    for name in [
+        "aitm",
+        "mfa-fatigue",
+        "password-spray",
+        "consent-phishing",
+        "service-account",
+        "shared-mailbox-delegate",
+        "bec",
+    ] {
+        let lab = lab(name).await;
+        let env = lab.env(&[BREAK_GLASS]);
+        let now = lab.control.0.now();
+        let case = firebreak_core::practice::declare_case(&lab.client, &lab.store, now, name)
+            .await
+            .unwrap();
+        let account = case.metadata.accounts[0].clone();
+        let procedure = Procedure::<Client>::compromised_account(1, account.clone());
+        run_until_as(&procedure, &env, &case.id, &account, sweep::KEY).await;
+        let plan = procedure.plan(&env, &case.id, sweep::KEY).await.unwrap();
+        let score = lab.control.0.score();
+        let reached: Vec<&str> = score["containment"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["userId"].as_str())
+            .collect();
+        eprintln!(
+            "{name}: sweep of {account} lists {:?}",
+            plan.items.iter().map(|i| &i.label).collect::<Vec<_>>()
+        );
+        let own = lab
+            .client
+            .get_user(&firebreak_graph::UserRef::new(&account).unwrap())
+            .await
+            .unwrap()
+            .id;
+        for other in reached.iter().filter(|r| **r != own) {
+            assert!(
+                plan.items
+                    .iter()
+                    .any(|i| i.id == format!("account/{other}")),
+                "{name}: the second account {other} is found"
+            );
+        }
+        for item in &plan.items {
+            let id = item.id.strip_prefix("account/").unwrap_or(&item.id);
+            assert!(
+                reached.contains(&id),
+                "{name}: {} is listed but the attacker never reached it: {:?}",
+                item.label,
+                item.details
+            );
+        }
+    }
 }
