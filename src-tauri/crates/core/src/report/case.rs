@@ -50,8 +50,9 @@ pub const TIMELINE_CSV: &str = "timeline.csv";
 /// The timeline's JSON lines file name.
 pub const TIMELINE_JSONL: &str = "timeline.jsonl";
 
-/// Evidence files larger than this are listed but not parsed into the timeline.
-const MAX_PARSED_EVIDENCE: u64 = 64 * 1024 * 1024;
+/// Evidence files larger than this are listed but not parsed into the timeline (a Graph page of a
+/// thousand sign-ins is about 3 MB; the parse holds the whole page in memory).
+const MAX_PARSED_EVIDENCE: u64 = 16 * 1024 * 1024;
 /// Longest lessons-learned field accepted.
 const MAX_LESSON: usize = 4000;
 
