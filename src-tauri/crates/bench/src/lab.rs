@@ -290,6 +290,9 @@ pub struct Measured {
     pub breakdown: Vec<SegmentFigures>,
     /// The largest number of requests in flight at once.
     pub max_in_flight: usize,
+    /// The five requests that took the simulator longest (server time, latency included), as
+    /// `(milliseconds, "METHOD path [cmdlet]")`.
+    pub slowest: Vec<(f64, String)>,
 }
 
 impl Measured {
@@ -320,6 +323,24 @@ impl Measured {
             in_flight += d;
             max_in_flight = max_in_flight.max(in_flight);
         }
+        let mut slowest: Vec<(f64, String)> = log
+            .iter()
+            .map(|r| {
+                (
+                    r.end_us.saturating_sub(r.start_us) as f64 / 1000.0,
+                    format!(
+                        "{} {}{}",
+                        r.method,
+                        r.path,
+                        r.operation
+                            .as_deref()
+                            .map_or(String::new(), |o| format!(" [{o}]"))
+                    ),
+                )
+            })
+            .collect();
+        slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+        slowest.truncate(5);
         let hops = u32::try_from(path.requests).unwrap_or(u32::MAX);
         Self {
             wall,
@@ -330,6 +351,7 @@ impl Measured {
             path,
             breakdown,
             max_in_flight: usize::try_from(max_in_flight).unwrap_or(0),
+            slowest,
         }
     }
 

@@ -166,7 +166,9 @@ const DEFINITIONS: &str = "\
   segment, B is a change and A a read (fresh state and evidence before any change), or B is a read \
   and A a change (the read-back). Reads of one segment never wait for each other, nor changes for \
   changes: where the client issues independent requests one after another the wall time shows it \
-  and the critical path does not. Ratio = wall time / critical path.
+  and the critical path does not. Ratio = wall time / critical path. `critical_path_server_s` is \
+  the same chain's time as the simulator measured it (latency plus its own work, e.g. filtering \
+  a million audit records): what no client could go below on this machine.
 - **Waiting on the service.** A Purview audit search finishes after simulated time passes; the \
   client's polling waits let simulated time pass instead of real time (as the headless practice \
   run does), so the search's server-side delay, which no client can shorten, is not in the wall \
@@ -175,9 +177,12 @@ const DEFINITIONS: &str = "\
   time (`SimOptions::max_concurrent_requests = 1`), whatever the client sends.
 - **Start-up (P3).** The release binary with the UI embedded, launched with `--bench-startup` on \
   Xvfb in fresh data and XDG folders. The UI calls `ui_ready` once the home screen is mounted and \
-  painted; the shell prints the time since its `main` began and exits. Peak RSS is the sum of \
-  `VmHWM` over the application and every process it started (WebKit's web and network \
-  processes), sampled from `/proc` every 20 ms until the ready line. Median of three launches.
+  painted; the shell prints the time since its `main` began and exits. The row is judged on the \
+  time from spawning the process to reading that line (`main_to_ready_s` is the shell's own \
+  figure). Peak RSS is the sum of `VmHWM` over the application and every process it started \
+  (WebKit's web and network processes), sampled from `/proc` every 20 ms until the ready line; \
+  shared libraries count once per process in it. `pss_mb` (the processes' proportional set \
+  size at the ready line, from `smaps_rollup`) counts them once. Median of three launches.
 - **PDF (P4a).** `report::incident::render` of a report with 2,000 timeline rows (A4), median of \
   three, in process.
 - **Bundle (P4b, P4c).** A case holding 16 files of incompressible evidence (1 GiB in all) is \
@@ -197,6 +202,10 @@ async fn p1() -> Row {
                 .figure("steps", run.steps)
                 .figure("critical_path_requests", m.path.requests)
                 .figure("critical_path_s", number(m.critical.as_secs_f64()))
+                .figure(
+                    "critical_path_server_s",
+                    number(m.path.server_us as f64 / 1e6),
+                )
                 .figure("ratio", number(m.ratio()))
                 .figure("max_in_flight", m.max_in_flight)
                 .figure(
@@ -228,6 +237,10 @@ async fn p2() -> Row {
                 .figure("bytes", m.bytes)
                 .figure("critical_path_requests", m.path.requests)
                 .figure("critical_path_s", number(m.critical.as_secs_f64()))
+                .figure(
+                    "critical_path_server_s",
+                    number(m.path.server_us as f64 / 1e6),
+                )
                 .figure("ratio", number(m.ratio()))
                 .figure("max_in_flight", m.max_in_flight)
                 .figure(
@@ -247,9 +260,20 @@ async fn p2() -> Row {
     }
 }
 
-/// Where a run's time went, segment by segment.
+/// Where a run's time went, segment by segment, and its slowest requests.
 fn breakdown(m: &lab::Measured) -> String {
-    let mut text = String::from(
+    let slowest: Vec<String> = m
+        .slowest
+        .iter()
+        .map(|(ms, what)| format!("{ms:.0} ms {what}"))
+        .collect();
+    let mut text = format!(
+        "The critical path's requests took {:.0} ms on the simulator (latency plus its own work). \
+         Slowest requests: {}.\n\n",
+        m.path.server_us as f64 / 1000.0,
+        slowest.join("; ")
+    );
+    text.push_str(
         "| segment | requests | critical path (requests) | wall ms | critical path ms |\n|---|---:|---:|---:|---:|\n",
     );
     for s in &m.breakdown {
@@ -286,22 +310,33 @@ fn p3(app: Option<&std::path::Path>) -> Vec<Row> {
             }
         }
     }
-    launches.sort_by_key(|l| l.ready);
+    // Judged from spawning the process, as a person launching it waits; the shell's own figure
+    // (from `main`) leaves out loading the executable and its libraries.
+    launches.sort_by_key(|l| l.spawn_to_line);
     let median = launches[launches.len() / 2];
     let mut time = Row::new("P3a", "startup", time_goal);
-    time.figure("ready_s", number(median.ready.as_secs_f64()))
-        .figure(
-            "spawn_to_ready_line_s",
-            number(median.spawn_to_line.as_secs_f64()),
-        )
-        .figure("launches", launches.len());
-    time.met = median.ready.as_secs_f64() <= time_goal;
-    let mut rss: Vec<u64> = launches.iter().map(|l| l.peak_kib).collect();
-    rss.sort_unstable();
-    let peak_mb = rss[rss.len() / 2] as f64 / 1024.0;
+    time.figure(
+        "spawn_to_ready_s",
+        number(median.spawn_to_line.as_secs_f64()),
+    )
+    .figure("main_to_ready_s", number(median.ready.as_secs_f64()))
+    .figure("launches", launches.len());
+    time.met = median.spawn_to_line.as_secs_f64() <= time_goal;
+    let all: Vec<String> = launches
+        .iter()
+        .map(|l| number(l.spawn_to_line.as_secs_f64()))
+        .collect();
+    time.notes.push(format!(
+        "Launches, spawn to ready line, sorted (s): {}.",
+        all.join(", ")
+    ));
+    launches.sort_by_key(|l| l.peak_kib);
+    let median = launches[launches.len() / 2];
+    let peak_mb = median.peak_kib as f64 / 1024.0;
     let mut memory = Row::new("P3b", "startup-memory", rss_goal);
     memory
         .figure("peak_rss_mb", number(peak_mb))
+        .figure("pss_mb", number(median.pss_kib as f64 / 1024.0))
         .figure("processes", median.processes);
     memory.met = peak_mb <= rss_goal;
     vec![time, memory]

@@ -26,6 +26,9 @@ pub struct Launch {
     pub peak_kib: u64,
     /// How many processes that sum covers.
     pub processes: usize,
+    /// Proportional set size of the same processes at the ready line, KiB: shared libraries
+    /// (WebKit, GTK, Mesa) counted once across them instead of once per process.
+    pub pss_kib: u64,
 }
 
 /// Launches `app` once and measures it.
@@ -74,6 +77,11 @@ pub fn launch(app: &Path) -> Result<Launch, Failure> {
         let entry = peak.entry(p).or_insert(0);
         *entry = kib.max(*entry);
     }
+    let pss_kib = peak
+        .keys()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")).ok())
+        .filter_map(|rollup| status_kib(&rollup, "Pss:"))
+        .sum();
     // The application exits by itself shortly after its ready line; stop it if it does not.
     let exit_by = Instant::now() + Duration::from_secs(10);
     while child.try_wait()?.is_none() && Instant::now() < exit_by {
@@ -96,6 +104,7 @@ pub fn launch(app: &Path) -> Result<Launch, Failure> {
         spawn_to_line,
         peak_kib: peak.values().sum(),
         processes: peak.len(),
+        pss_kib,
     })
 }
 

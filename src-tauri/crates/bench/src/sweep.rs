@@ -18,7 +18,7 @@ use firebreak_core::{
     practice::TrainingControl,
     procedure::{blast, Procedure},
 };
-use firebreak_graph::{CancellationToken, Client};
+use firebreak_graph::{collect_items, CancellationToken, Client};
 use firebreak_sim::Scenario;
 
 use crate::lab::{Lab, Measured, Segments};
@@ -39,11 +39,15 @@ pub async fn run(latency: Duration, max_concurrent: usize) -> Result<Sweep, Fail
     let lab = Lab::start_with(Scenario::builtin("large-tenant")?, latency, max_concurrent).await?;
     let server = lab.server();
     let env = lab.env();
-    let account = Scenario::builtin("large-tenant")?
-        .user_principal_names()
+    // A generated user (the scenario's own few accounts have no generated activity), found
+    // before the measured run starts.
+    let named = Scenario::builtin("large-tenant")?.user_principal_names();
+    let account = collect_items(lab.client.list_users(None))
+        .await?
         .into_iter()
-        .find(|upn| !upn.starts_with("breakglass@"))
-        .ok_or("the large tenant has no user")?;
+        .filter_map(|u| u.user_principal_name)
+        .find(|upn| !named.iter().any(|n| n.eq_ignore_ascii_case(upn)))
+        .ok_or("the large tenant has no generated user")?;
     let now = lab.control.now();
     let case = lab.store.declare(
         ADMIN,
