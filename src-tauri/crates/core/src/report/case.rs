@@ -884,10 +884,14 @@ impl<'a> Facts<'a> {
                 removed.join("; ")
             ));
         }
-        for f in self.findings() {
-            // The audit query id is for the record (section 5), not for the one-minute summary.
-            let detail = f.detail.split(" Purview audit query").next().unwrap_or("");
-            impact.push(format!("{}: {detail}", f.check));
+        // One line naming the checks with findings; their detail is in sections 2 and 5.
+        let found: Vec<&str> = self.findings().map(|f| f.check.as_str()).collect();
+        if !found.is_empty() {
+            impact.push(format!(
+                "The blast-radius checks found attacker activity in: {} (details in sections 2 \
+                 and 5).",
+                found.join("; ")
+            ));
         }
         if impact.is_empty() {
             impact.push(
@@ -981,9 +985,15 @@ impl<'a> Facts<'a> {
                 self.open_checks
             ));
         }
-        for (step, reason) in &self.skipped {
+        if !self.skipped.is_empty() {
+            let skipped: Vec<String> = self
+                .skipped
+                .iter()
+                .map(|(step, reason)| format!("{step} ({})", reason.trim_end_matches('.')))
+                .collect();
             decisions.push(format!(
-                "Confirm that \"{step}\" was rightly skipped: {reason}"
+                "Confirm that these were rightly skipped: {}.",
+                skipped.join("; ")
             ));
         }
         for step in &self.not_verified {
@@ -1003,22 +1013,26 @@ impl<'a> Facts<'a> {
                 }
             ));
         }
-        if let Some(first) = recommendations_for(self.kind).first() {
-            decisions.push(format!(
-                "Approve the recommendations in section 8, starting with: {first}"
-            ));
-        }
+        decisions.push(format!(
+            "Approve the {} recommendations in section 8 that make a repeat harder.",
+            recommendations_for(self.kind).len()
+        ));
         decisions
     }
 
     fn attack_vector(&self) -> String {
         let mut vector = vector_of(self.kind).to_owned();
         for (account, t) in &self.triages {
-            let shown: Vec<&str> = t.signals.iter().take(4).map(|(_, s)| s.as_str()).collect();
+            let shown: Vec<&str> = t
+                .signals
+                .iter()
+                .take(4)
+                .map(|(_, s)| s.trim_end_matches('.'))
+                .collect();
             if !shown.is_empty() {
                 let more = t.signals.len() - shown.len();
                 vector.push_str(&format!(
-                    "\n{}: {}{}",
+                    "\n{}: {}{}.",
                     if self.several {
                         account.as_str()
                     } else {
