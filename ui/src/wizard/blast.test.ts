@@ -315,3 +315,20 @@ describe('A done step', () => {
     expect(planned).toBe(1)
   })
 })
+
+describe('Cases home', () => {
+  it('flags a case whose watch raised alerts', async () => {
+    const summary = { id: caseId, title: 'Phished', severity: 'high' as const, accounts: [account], openedAt: '2026-03-01T22:15:00Z', detectedAt: '2026-03-01T21:40:00Z', awareAt: '2026-03-01T22:00:00Z', journal: { state: 'intact', description: '' }, interruptedSteps: 0 }
+    const alert = { account, kind: 'signIn', key: 's1', title: 'Sign-in', detail: 'd', at: null, observedAt: '2026-03-02T01:00:00Z' }
+    render(App, {
+      backend: fakeBackend({
+        listCases: async () => ({ status: 'ok', data: [summary, { ...summary, id: '20260301-2215-quiet1', title: 'Quiet' }] }),
+        recoveryStatus: async (id) => ({ status: 'ok', data: recovery({ alerts: id === caseId ? [alert, alert] : [] }) }),
+      }),
+    })
+    const flag = await screen.findByTestId('case-watch-alerts')
+    expect(flag.textContent).toBe('2 watch alerts')
+    expect(flag.closest('[data-case-id]')?.getAttribute('data-case-id')).toBe(caseId)
+    expect(screen.getAllByTestId('case-watch-alerts')).toHaveLength(1)
+  })
+})
