@@ -440,6 +440,21 @@ async fn lessons_learned_are_journaled_and_printed() {
     let files = from_case::render_files(&view, &cx).unwrap();
     let path = write(tmp.path(), "fatigue.pdf", &files.pdf);
     let text = tool("pdftotext", &[&path, "-"]);
+    // Saving twice in the same second never overwrites: the second save gets its own names.
+    let first = from_case::save_in_exports(&store, &view.id, cx.generated_at).unwrap();
+    let second = from_case::save_in_exports(&store, &view.id, cx.generated_at).unwrap();
+    assert_ne!(first.pdf, second.pdf);
+    for saved in [&first, &second] {
+        assert!(saved.pdf.starts_with(root.path().join("exports")));
+        assert!(std::fs::read(&saved.pdf).unwrap().starts_with(b"%PDF-"));
+        assert!(saved.csv.is_file() && saved.jsonl.is_file());
+        assert_eq!(
+            from_case::saved_file(&root, &saved.pdf).unwrap(),
+            saved.pdf.canonicalize().unwrap(),
+            "a saved report may be opened"
+        );
+    }
+    assert_eq!(page_count(first.pdf.to_str().unwrap()), first.pages);
     for fact in [
         "Revoked within 20 minutes of the call.",
         "The alert sat unread for four hours.",
