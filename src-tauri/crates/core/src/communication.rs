@@ -132,6 +132,8 @@ struct Progress {
     window_start: Option<DateTime<Utc>>,
     /// Blast-radius checks: finished, total, with findings.
     checks: (usize, usize, usize),
+    /// Watch alerts journaled after recovery.
+    alerts: usize,
 }
 
 /// The panel for `case`: its contacts (the case's own entries, else the organisation's) and the
@@ -250,16 +252,29 @@ impl Facts<'_> {
                 format!("next: {}", list.join("; "))
             });
         }
-        if total > 0 {
+        if finished < total {
             parts.push(format!(
                 "blast-radius checks {finished} of {total} finished, {findings} with findings"
             ));
         }
-        if parts.is_empty() {
+        let mut sentence = if parts.is_empty() {
             "Every step of the response is done.".to_owned()
         } else {
             format!("Still open — {}.", parts.join("; "))
+        };
+        if finished == total && total > 0 {
+            sentence.push_str(&format!(
+                " All {total} blast-radius checks are finished, {findings} with findings."
+            ));
         }
+        if self.progress.alerts > 0 {
+            sentence.push_str(&format!(
+                " The watch raised {} alert{} after recovery: the attacker may be back.",
+                self.progress.alerts,
+                if self.progress.alerts == 1 { "" } else { "s" }
+            ));
+        }
+        sentence
     }
 }
 
@@ -610,6 +625,11 @@ fn progress(case: &CaseView) -> Progress {
         kind: None,
         window_start: None,
         checks: (0, 0, 0),
+        alerts: case
+            .journal
+            .iter()
+            .filter(|e| e.kind == EntryKind::WatchAlert)
+            .count(),
     };
     for (index, account) in case.metadata.accounts.iter().enumerate() {
         let procedure =
@@ -1018,5 +1038,25 @@ mod tests {
         );
         assert_eq!(card(&c, Role::User).last_told, None);
         assert!(c.warning.contains("mailbox") && c.warning.contains("Teams"));
+    }
+
+    #[test]
+    fn the_status_reports_watch_alerts_after_recovery() {
+        let (_tmp, store, case) = setup();
+        let quiet = communication(&case, &organisation(None), &Utc, at("2026-03-01T22:30:00Z"));
+        assert!(!card(&quiet, Role::SecurityLead)
+            .draft
+            .text
+            .contains("watch raised"));
+        store
+            .record_watch_alert(&case.id, "firebreak", json!({"title": "New inbox rule"}))
+            .expect("alert");
+        let case = store.case(&case.id).expect("reload");
+        let c = communication(&case, &organisation(None), &Utc, at("2026-03-01T22:30:00Z"));
+        let status = &card(&c, Role::SecurityLead).draft.text;
+        assert!(
+            status.contains("The watch raised 1 alert after recovery"),
+            "{status}"
+        );
     }
 }
