@@ -263,6 +263,21 @@ async fn a_practice_goes_from_triage_to_recovery_with_a_check_by_hand_a_logged_n
         scroll_to(&ui, "[data-testid=recovery-panel]").await?;
         keep_screenshot(&ui, "watch-alert").await;
 
+        // Contain again, as the alert says: the done revoke step runs again from a fresh plan.
+        ui.click("[data-step=revoke] .step-link").await?;
+        ui.click("[data-testid=step-again]").await?;
+        let again = confirm_current_step(&ui, &account).await?;
+        assert_eq!(again, "revoke");
+        let actions = get_json(&format!("{url}/_sim/actions"));
+        let revokes = actions["actions"]
+            .as_array()
+            .map_or(0, |a| {
+                a.iter()
+                    .filter(|x| x.to_string().to_lowercase().contains("revokesigninsessions"))
+                    .count()
+            });
+        assert_eq!(revokes, 2, "revoked at containment and again after the alert");
+
         // The journal holds the answer by hand, the notification and the alert.
         let entries = journal(ui.data_dir());
         let flows = entries
