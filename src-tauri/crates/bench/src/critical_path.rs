@@ -16,8 +16,9 @@
 //!    whose answer revealed it (the simulator records the GUIDs of answers up to 512 KiB).
 //! 4. **Tokens.** A Graph or Exchange request depends on the token request that ended last
 //!    before it started (it carries that token).
-//! 5. **Polling.** A read of a Purview audit search (`/security/auditLog/queries/{id}`) depends on
-//!    the previous read of the same search: it is sent only because that one said "not yet".
+//! 5. **Polling.** A read of a Purview audit search (`/security/auditLog/queries/{id}`), and the
+//!    first read of its records, depend on the previous read of that search: each is sent only
+//!    because that one said "not yet" or "done".
 //! 6. **Change after read, read after change (same segment).** A change (a Graph write, or an
 //!    Exchange cmdlet that is not `Get-*`) depends on every read of its segment that ended before
 //!    it: a step changes only after reading the tenant afresh and saving the evidence. A read that
@@ -111,6 +112,20 @@ pub(crate) fn pages_on(request: &LoggedRequest) -> bool {
         .unwrap_or("")
         .split('&')
         .any(|pair| pair.starts_with("$skiptoken=") || pair.starts_with("%24skiptoken="))
+}
+
+/// The search a request waits on: the search itself for a status read, and for the first page of
+/// its records.
+fn polled_search(request: &LoggedRequest) -> Option<&str> {
+    if polls(request) {
+        return Some(&request.path);
+    }
+    let search = request.path.strip_suffix("/records")?;
+    let status = LoggedRequest {
+        path: search.to_owned(),
+        ..request.clone()
+    };
+    (request.method == "GET" && !pages_on(request) && polls(&status)).then_some(search)
 }
 
 /// Whether the request reads the status of a Purview audit search (polling).
@@ -208,9 +223,9 @@ pub fn critical_path(placed: &[Placed<'_>]) -> CriticalPath {
                 (Kind::Read, Kind::Change) | (Kind::Change, Kind::Read) => consider(a, &mut chosen),
                 _ => {}
             }
-            if polls(rb)
-                && ra.path == rb.path
-                && ra.method == rb.method
+            if polled_search(rb).is_some()
+                && polls(ra)
+                && polled_search(rb) == Some(ra.path.as_str())
                 && previous_poll.is_none_or(|p| placed[p].request.end_us < ra.end_us)
             {
                 previous_poll = Some(a);

@@ -162,7 +162,7 @@ const DEFINITIONS: &str = "\
   steps are ordered by necessity (revoke before disable before reset), and a plan must be seen \
   before it is confirmed; (2) B fetches the next page of A's listing; (3) B names in its path or \
   query a GUID that A's answer revealed first; (4) B carries the token A issued; (5) B polls the \
-  Purview audit search A polled before (sent only because A said \"not yet\"); or (6) within a \
+  Purview audit search A polled before, or reads its records after A's poll said it was done; or (6) within a \
   segment, B is a change and A a read (fresh state and evidence before any change), or B is a read \
   and A a change (the read-back). Reads of one segment never wait for each other, nor changes for \
   changes: where the client issues independent requests one after another the wall time shows it \
