@@ -13,7 +13,8 @@ async fn the_report_step_of_a_practice_case_shows_the_first_page_and_saves_the_p
     let app = App::launch().await;
     app.check(|ui| async move {
         ui.click("nav [data-section=practice]").await?;
-        ui.click("[data-scenario=aitm] [data-testid=start-practice]").await?;
+        ui.click("[data-scenario=aitm] [data-testid=start-practice]")
+            .await?;
         ui.wait_for_text("[data-testid=wizard-account]", |t| !t.is_empty())
             .await?;
 
@@ -50,8 +51,10 @@ async fn the_report_step_of_a_practice_case_shows_the_first_page_and_saves_the_p
         )
         .await?;
         ui.click(".report .lessons button[type=submit]").await?;
-        ui.wait_for_text(".report [role=status]", |t| t.contains("saved in the case journal"))
-            .await?;
+        ui.wait_for_text(".report [role=status]", |t| {
+            t.contains("saved in the case journal")
+        })
+        .await?;
         let lessons = journal(ui.data_dir())
             .into_iter()
             .filter(|e| e["kind"] == "lessons_recorded")

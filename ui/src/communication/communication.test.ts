@@ -123,7 +123,7 @@ describe('Communication panel', () => {
       },
       logNotification: async (_id, notification) => {
         sent = notification
-        const record: CaseNotification = { ...notification, address: notification.address, warnings: [] }
+        const record: CaseNotification = { ...notification, address: notification.address ?? null, warnings: [] }
         view = caseView([record])
         return { status: 'ok', data: record }
       },

@@ -7,6 +7,7 @@ import type {
   BlastCheck_Serialize,
   CaseClosure,
   CheckProgress_Serialize,
+  CheckProgress_Deserialize,
   ChecksRun_Serialize,
   PassNotice_Serialize,
   RecheckResult_Serialize,
@@ -261,8 +262,9 @@ export const tauriBackend: Backend = {
   reverifyStep: (caseId, account, key) => commands.reverifyStep(caseId, account, key),
   blastChecks: (caseId, account) => commands.blastChecks(caseId, account),
   runChecks: (caseId, account, operationId, onProgress) => {
-    const channel = new Channel<CheckProgress>()
-    channel.onmessage = onProgress
+    // The generated command takes the channel's incoming shape, where absent fields may be missing.
+    const channel = new Channel<CheckProgress_Deserialize>()
+    channel.onmessage = (p) => onProgress({ ...p, status: p.status ?? null, message: p.message ?? null })
     return commands.runChecks(caseId, account, operationId, channel)
   },
   recoveryStatus: (caseId) => commands.recoveryStatus(caseId),

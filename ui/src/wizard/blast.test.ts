@@ -318,7 +318,7 @@ describe('A done step', () => {
 
 describe('Cases home', () => {
   it('flags a case whose watch raised alerts', async () => {
-    const summary = { id: caseId, title: 'Phished', severity: 'high' as const, accounts: [account], openedAt: '2026-03-01T22:15:00Z', detectedAt: '2026-03-01T21:40:00Z', awareAt: '2026-03-01T22:00:00Z', journal: { state: 'intact', description: '' }, interruptedSteps: 0 }
+    const summary = { id: caseId, title: 'Phished', severity: 'high' as const, accounts: [account], openedAt: '2026-03-01T22:15:00Z', detectedAt: '2026-03-01T21:40:00Z', awareAt: '2026-03-01T22:00:00Z', journal: { state: 'intact' as const, description: '' }, interruptedSteps: 0 }
     const alert = { account, kind: 'signIn', key: 's1', title: 'Sign-in', detail: 'd', at: null, observedAt: '2026-03-02T01:00:00Z' }
     render(App, {
       backend: fakeBackend({

@@ -44,6 +44,7 @@ function methodsPlan(): StepPlan {
     warnings: [],
     savedFirst: ['The account\'s authentication methods'],
     windowStart: null,
+    check: null,
   }
 }
 
@@ -104,6 +105,7 @@ describe('Containment wizard', () => {
             verified: true,
             checks: [{ item: 'method:phone', ok: true, detail: 'The phone method is gone' }],
             evidence: ['evidence/0002-methods.json'],
+            pass: null,
           },
         }
       },
@@ -239,7 +241,7 @@ describe('Containment wizard', () => {
       }),
       reverifyStep: async () => {
         reverified++
-        return { status: 'ok', data: { state: { step: 'a1.disable', state: 'finished', verified: true, reason: null, since: '2026-03-01T22:36:00Z', attempts: 1 }, verified: true, checks: [], evidence: [] } }
+        return { status: 'ok', data: { state: { step: 'a1.disable', state: 'finished', verified: true, reason: null, since: '2026-03-01T22:36:00Z', attempts: 1 }, verified: true, checks: [], evidence: [], pass: null } }
       },
     })
     const primary = screen.getByTestId('step-primary')
