@@ -167,8 +167,26 @@ fn named_ids(request: &LoggedRequest) -> Vec<String> {
     ids
 }
 
-/// Finds the longest chain of dependent requests (see the module documentation).
+/// Finds the longest chain of dependent requests, counted in requests (see the module
+/// documentation).
 pub fn critical_path(placed: &[Placed<'_>]) -> CriticalPath {
+    longest(placed, false)
+}
+
+/// Finds the chain of dependent requests that took the simulator longest (latency plus its own
+/// work): the least time any client could take against this simulator on this machine.
+pub fn slowest_chain(placed: &[Placed<'_>]) -> CriticalPath {
+    longest(placed, true)
+}
+
+fn longest(placed: &[Placed<'_>], by_server_time: bool) -> CriticalPath {
+    let rank = |count: usize, server: u64| {
+        if by_server_time {
+            (server, count as u64)
+        } else {
+            (count as u64, server)
+        }
+    };
     let mut order: Vec<usize> = (0..placed.len()).collect();
     // A dependency always ended before its dependant started, so start order is topological.
     order.sort_by_key(|&i| (placed[i].request.start_us, placed[i].request.end_us));
@@ -193,7 +211,7 @@ pub fn critical_path(placed: &[Placed<'_>]) -> CriticalPath {
         let mut chosen: (usize, Option<usize>, u64) = (0, None, 0);
         let consider = |a: usize, chosen: &mut (usize, Option<usize>, u64)| {
             let candidate = (best[a].0, Some(a), server[a]);
-            if (candidate.0, candidate.2) > (chosen.0, chosen.2) {
+            if rank(candidate.0, candidate.2) > rank(chosen.0, chosen.2) {
                 *chosen = candidate;
             }
         };
@@ -255,7 +273,7 @@ pub fn critical_path(placed: &[Placed<'_>]) -> CriticalPath {
         done.push(b);
     }
 
-    let Some(last) = (0..placed.len()).max_by_key(|&i| (best[i].0, server[i])) else {
+    let Some(last) = (0..placed.len()).max_by_key(|&i| rank(best[i].0, server[i])) else {
         return CriticalPath {
             requests: 0,
             chain: Vec::new(),
@@ -404,6 +422,30 @@ mod tests {
         ];
         let path = place(&log, &[0; 5]);
         assert_eq!(path.chain, [0, 2, 3]);
+    }
+
+    #[test]
+    fn the_slowest_chain_weighs_requests_by_their_server_time() {
+        let log = [
+            request(0, 0, 50, "GET", "/v1.0/a?$skiptoken=x"),
+            request(1, 0, 900, "GET", "/v1.0/slow"),
+            request(2, 60, 110, "GET", "/v1.0/a?$skiptoken=y"),
+        ];
+        let placed: Vec<Placed<'_>> = log
+            .iter()
+            .map(|request| Placed {
+                request,
+                segment: 0,
+            })
+            .collect();
+        assert_eq!(
+            critical_path(&placed).chain,
+            [0, 2],
+            "two requests beat one"
+        );
+        let slowest = slowest_chain(&placed);
+        assert_eq!(slowest.chain, [1]);
+        assert_eq!(slowest.server_us, 900_000);
     }
 
     #[test]

@@ -192,6 +192,7 @@ impl Segments {
             })
             .collect();
         let path = critical_path::critical_path(&placed);
+        let floor_us = critical_path::slowest_chain(&placed).server_us;
         if let Some(file) = std::env::var_os("FIREBREAK_BENCH_LOG") {
             self.dump(&placed, &path, file.as_ref());
         }
@@ -213,7 +214,9 @@ impl Segments {
                 }
             })
             .collect();
-        Measured::new(wall, &log, path, latency, breakdown)
+        let mut measured = Measured::new(wall, &log, path, latency, breakdown);
+        measured.floor = Duration::from_micros(floor_us);
+        measured
     }
 }
 
@@ -286,6 +289,8 @@ pub struct Measured {
     pub path: CriticalPath,
     /// The chain's length times the latency.
     pub critical: Duration,
+    /// The chain that took the simulator longest, in its server time.
+    pub floor: Duration,
     /// Per segment.
     pub breakdown: Vec<SegmentFigures>,
     /// The largest number of requests in flight at once.
@@ -348,6 +353,7 @@ impl Measured {
             pages,
             bytes: log.iter().filter_map(|r| r.bytes).sum(),
             critical: latency * hops,
+            floor: Duration::ZERO,
             path,
             breakdown,
             max_in_flight: usize::try_from(max_in_flight).unwrap_or(0),
