@@ -234,6 +234,27 @@ pub struct Plan {
     pub captures: Vec<Capture>,
 }
 
+impl Capture {
+    /// One capture per page of a read, named `name` (with `-p<N>` when the read took several
+    /// pages), each body exactly as received.
+    pub fn pages(name: &str, description: &str, operation: &str, pages: &[String]) -> Vec<Capture> {
+        pages
+            .iter()
+            .enumerate()
+            .map(|(i, body)| Capture {
+                name_hint: if pages.len() > 1 {
+                    format!("{name}-p{}", i + 1)
+                } else {
+                    name.to_owned()
+                },
+                description: description.to_owned(),
+                source_operation: operation.to_owned(),
+                body: body.clone(),
+            })
+            .collect()
+    }
+}
+
 impl Plan {
     /// The ids the tool recommends (fixed items included).
     pub fn recommended(&self) -> Vec<String> {

@@ -198,7 +198,7 @@ pub async fn sweep<T: IncidentTenant>(
             };
             match tenant.sign_ins(&query).await {
                 Ok(read) => {
-                    captures.extend(capture(
+                    captures.extend(Capture::pages(
                         &format!("sweep-sign-ins-{kind}-{}", captures.len()),
                         &format!("Sign-ins ({kind}) from {ip}, {DEFAULT_LOOKBACK_DAYS} days or the incident window if longer"),
                         "GET /auditLogs/signIns",
@@ -242,7 +242,7 @@ pub async fn sweep<T: IncidentTenant>(
     };
     match tenant.reusable_audit_search(&rules).await {
         Ok(search) if search.succeeded() => {
-            captures.extend(capture(
+            captures.extend(Capture::pages(
                 "sweep-inbox-rule-audit",
                 &format!(
                     "Purview audit search {} (inbox rules created or changed in the window)",
@@ -308,7 +308,7 @@ pub async fn sweep<T: IncidentTenant>(
     };
     match tenant.directory_audits(&consents).await {
         Ok(read) => {
-            captures.extend(capture(
+            captures.extend(Capture::pages(
                 "sweep-consents",
                 "Directory audits: consents to applications in the window, every account",
                 "GET /auditLogs/directoryAudits",
@@ -472,23 +472,6 @@ fn bulk_rule_runs(
     flagged
         .into_iter()
         .map(|(who, (at, n))| (who, at, n))
-        .collect()
-}
-
-fn capture(name: &str, description: &str, operation: &str, pages: &[String]) -> Vec<Capture> {
-    pages
-        .iter()
-        .enumerate()
-        .map(|(i, body)| Capture {
-            name_hint: if pages.len() > 1 {
-                format!("{name}-p{}", i + 1)
-            } else {
-                name.to_owned()
-            },
-            description: description.to_owned(),
-            source_operation: operation.to_owned(),
-            body: body.clone(),
-        })
         .collect()
 }
 

@@ -460,18 +460,12 @@ impl Draft {
     /// Saves the pages of one read as evidence.
     fn capture(&mut self, name: &str, description: &str, operation: &str, pages: &[String]) {
         let short = self.key.trim_start_matches("blast-");
-        for (i, body) in pages.iter().enumerate() {
-            self.plan.captures.push(Capture {
-                name_hint: if pages.len() > 1 {
-                    format!("{short}-{name}-p{}", i + 1)
-                } else {
-                    format!("{short}-{name}")
-                },
-                description: description.to_owned(),
-                source_operation: operation.to_owned(),
-                body: body.clone(),
-            });
-        }
+        self.plan.captures.extend(Capture::pages(
+            &format!("{short}-{name}"),
+            description,
+            operation,
+            pages,
+        ));
     }
 
     /// Saves a value Firebreak assembled (not a raw page) as evidence.

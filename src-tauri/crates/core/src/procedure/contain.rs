@@ -149,20 +149,7 @@ fn capture(
     operation: &str,
     pages: &[String],
 ) -> Vec<Capture> {
-    pages
-        .iter()
-        .enumerate()
-        .map(|(i, body)| Capture {
-            name_hint: if pages.len() > 1 {
-                format!("{step}-{name}-p{}", i + 1)
-            } else {
-                format!("{step}-{name}")
-            },
-            description: description.to_owned(),
-            source_operation: operation.to_owned(),
-            body: body.clone(),
-        })
-        .collect()
+    Capture::pages(&format!("{step}-{name}"), description, operation, pages)
 }
 
 fn account_item(
@@ -523,10 +510,11 @@ fn note(
     }
 }
 
-async fn plan_account<T: IncidentTenant>(
-    kind: Kind,
+/// The account read fresh, with the facts a change to it is judged by (journaled as its state
+/// before the change).
+pub(super) async fn user_snapshot<T: IncidentTenant>(
     cx: &StepContext<'_, T>,
-) -> Result<Plan, Error> {
+) -> Result<(firebreak_graph::directory::User, Value), Error> {
     let user = cx
         .tenant
         .user(cx.user)
@@ -543,6 +531,14 @@ async fn plan_account<T: IncidentTenant>(
         "lastPasswordChangeDateTime": user.last_password_change_date_time,
         "onPremisesSyncEnabled": user.on_premises_sync_enabled,
     });
+    Ok((user, snapshot))
+}
+
+async fn plan_account<T: IncidentTenant>(
+    kind: Kind,
+    cx: &StepContext<'_, T>,
+) -> Result<Plan, Error> {
+    let (user, snapshot) = user_snapshot(cx).await?;
     let (action, summary, label) = match kind {
         Kind::Revoke => (
             Action::RevokeSessions,

@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 
 use super::{
     blast,
+    contain::user_snapshot,
     tenant::{Fetched, IncidentTenant},
     Action, Capture, Check, Phase, Plan, PlanItem, Position, Procedure, Step, StepContext,
     StepInfo, Verification,
@@ -309,45 +310,6 @@ fn item(id: &str, kind: &str, label: &str, action: Action) -> PlanItem {
     }
 }
 
-fn capture(name: &str, description: &str, operation: &str, pages: &[String]) -> Vec<Capture> {
-    pages
-        .iter()
-        .enumerate()
-        .map(|(i, body)| Capture {
-            name_hint: if pages.len() > 1 {
-                format!("{name}-p{}", i + 1)
-            } else {
-                name.to_owned()
-            },
-            description: description.to_owned(),
-            source_operation: operation.to_owned(),
-            body: body.clone(),
-        })
-        .collect()
-}
-
-async fn user_snapshot<T: IncidentTenant>(
-    cx: &StepContext<'_, T>,
-) -> Result<(firebreak_graph::directory::User, Value), Error> {
-    let user = cx
-        .tenant
-        .user(cx.user)
-        .await?
-        .ok_or_else(|| Error::InvalidInput {
-            field: "account",
-            problem: format!("There is no account {} in this tenant.", cx.account),
-        })?;
-    let snapshot = json!({
-        "id": user.id,
-        "userPrincipalName": user.user_principal_name,
-        "accountEnabled": user.account_enabled,
-        "signInSessionsValidFromDateTime": user.sign_in_sessions_valid_from_date_time,
-        "lastPasswordChangeDateTime": user.last_password_change_date_time,
-        "onPremisesSyncEnabled": user.on_premises_sync_enabled,
-    });
-    Ok((user, snapshot))
-}
-
 impl<T: IncidentTenant> Step<T> for Recover {
     fn info(&self) -> &StepInfo {
         match self.0 {
@@ -454,7 +416,7 @@ async fn plan_tap<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Er
         cx,
         "Create a one-time Temporary Access Pass for the user to register MFA again.",
     );
-    plan.captures = capture(
+    plan.captures = Capture::pages(
         "recover-tap-methods",
         "Authentication methods before the pass is created",
         "GET /users/{id}/authentication/methods",
@@ -658,13 +620,13 @@ async fn plan_watch<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, 
     .await;
     let methods = methods?;
     let grants = grants?;
-    plan.captures.extend(capture(
+    plan.captures.extend(Capture::pages(
         "watch-baseline-methods",
         "Baseline: authentication methods",
         "GET /users/{id}/authentication/methods",
         &methods.pages,
     ));
-    plan.captures.extend(capture(
+    plan.captures.extend(Capture::pages(
         "watch-baseline-grants",
         "Baseline: delegated consent grants",
         "GET /users/{id}/oauth2PermissionGrants",
@@ -678,7 +640,7 @@ async fn plan_watch<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, 
                 forwarding.extend(m.forwarding_smtp_address.clone());
                 forwarding.extend(m.forwarding_address.clone());
             }
-            plan.captures.extend(capture(
+            plan.captures.extend(Capture::pages(
                 "watch-baseline-mailbox",
                 "Baseline: mailbox (forwarding)",
                 "Exchange Get-Mailbox",
@@ -690,7 +652,7 @@ async fn plan_watch<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, 
                 .iter()
                 .filter_map(|r| r.identity.clone())
                 .collect();
-            plan.captures.extend(capture(
+            plan.captures.extend(Capture::pages(
                 "watch-baseline-inbox-rules",
                 "Baseline: inbox rules including hidden ones",
                 "Exchange Get-InboxRule -IncludeHidden",

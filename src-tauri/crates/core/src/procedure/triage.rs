@@ -368,23 +368,6 @@ static INFO: StepInfo = StepInfo {
     refuses_protected: false,
 };
 
-fn capture(name: &str, description: &str, operation: &str, pages: &[String]) -> Vec<Capture> {
-    pages
-        .iter()
-        .enumerate()
-        .map(|(i, body)| Capture {
-            name_hint: if pages.len() > 1 {
-                format!("{name}-p{}", i + 1)
-            } else {
-                name.to_owned()
-            },
-            description: description.to_owned(),
-            source_operation: operation.to_owned(),
-            body: body.clone(),
-        })
-        .collect()
-}
-
 struct Read {
     input: TriageInput,
     captures: Vec<Capture>,
@@ -462,7 +445,7 @@ async fn read<T: IncidentTenant>(
     .await;
     match interactive {
         Ok(f) => {
-            read.captures.extend(capture(
+            read.captures.extend(Capture::pages(
                 "sign-ins-interactive",
                 "Interactive sign-ins of the account",
                 "GET /auditLogs/signIns",
@@ -474,7 +457,7 @@ async fn read<T: IncidentTenant>(
     }
     match non_interactive {
         Ok(f) => {
-            read.captures.extend(capture(
+            read.captures.extend(Capture::pages(
                 "sign-ins-non-interactive",
                 "Non-interactive sign-ins (token refreshes) of the account",
                 "GET /beta/auditLogs/signIns",
@@ -494,7 +477,7 @@ async fn read<T: IncidentTenant>(
     }
     match detections {
         Ok(f) => {
-            read.captures.extend(capture(
+            read.captures.extend(Capture::pages(
                 "risk-detections",
                 "Risk detections of the account",
                 "GET /identityProtection/riskDetections",
@@ -511,7 +494,7 @@ async fn read<T: IncidentTenant>(
         .to_lowercase();
     match alerts {
         Ok(f) => {
-            read.captures.extend(capture(
+            read.captures.extend(Capture::pages(
                 "alerts",
                 "Defender alerts",
                 "GET /security/alerts_v2",
@@ -539,7 +522,7 @@ async fn read<T: IncidentTenant>(
         Err(e) => gap("Defender alerts", e, &mut read.gaps),
     }
     match incidents {
-        Ok(f) => read.captures.extend(capture(
+        Ok(f) => read.captures.extend(Capture::pages(
             "incidents",
             "Defender incidents",
             "GET /security/incidents",

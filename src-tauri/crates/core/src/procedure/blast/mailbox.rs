@@ -349,85 +349,88 @@ async fn delegates<T: IncidentTenant>(
     actors: &BTreeSet<String>,
 ) -> Result<(), Error> {
     let target = UserRef::new(&r.upn)?;
-    let used = |holder: &str| actors.iter().any(|a| holds(holder, a) || holds(a, holder));
-    let reasons = |misused: bool| {
-        vec![if misused {
+    // One row per holder: recommended for removal only when the holder acted from the
+    // attacker's addresses.
+    let add = |draft: &mut Draft,
+               id: &str,
+               kind: &str,
+               holder: String,
+               rights: &[String],
+               remove: Action| {
+        let misused = actors
+            .iter()
+            .any(|a| holds(&holder, a) || holds(a, &holder));
+        let mut line = item(
+            format!("{id}:{}:{holder}", r.upn),
+            kind,
+            holder,
+            vec![whose(r), format!("Rights: {}", rights.join(", "))],
+            Action::On {
+                target: r.upn.clone(),
+                action: Box::new(remove),
+            },
+        );
+        line.recommended = misused;
+        line.reasons = vec![if misused {
             "This delegate acted on mailboxes from the attacker's address: the path the attacker used. Remove it and ask its owner whether the access is still needed.".to_owned()
         } else {
             "No activity from the attacker's addresses: keep it unless the mailbox's owners say otherwise.".to_owned()
-        }]
+        }];
+        if misused {
+            draft.finding(line);
+        } else {
+            draft.row(line);
+        }
+    };
+    let named = |holder: &Option<String>| {
+        holder
+            .as_deref()
+            .is_some_and(|u| !u.to_uppercase().starts_with("NT AUTHORITY"))
     };
     match cx.tenant.mailbox_permissions(&target).await {
         Ok(p) => {
-            for row in p.items.iter().filter(|p| {
-                p.is_inherited != Some(true)
-                    && p.deny != Some(true)
-                    && p.user
-                        .as_deref()
-                        .is_some_and(|u| !u.to_uppercase().starts_with("NT AUTHORITY"))
-            }) {
+            for row in p
+                .items
+                .iter()
+                .filter(|p| p.is_inherited != Some(true) && p.deny != Some(true) && named(&p.user))
+            {
                 let holder = row.user.clone().unwrap_or_default();
-                let misused = used(&holder);
-                let mut line = item(
-                    format!("full-access:{}:{holder}", r.upn),
+                let remove = Action::RemoveMailboxPermission {
+                    user: holder.clone(),
+                    rights: row.access_rights.clone(),
+                };
+                add(
+                    draft,
+                    "full-access",
                     "Mailbox permission",
-                    holder.clone(),
-                    vec![
-                        whose(r),
-                        format!("Rights: {}", row.access_rights.join(", ")),
-                    ],
-                    Action::On {
-                        target: r.upn.clone(),
-                        action: Box::new(Action::RemoveMailboxPermission {
-                            user: holder,
-                            rights: row.access_rights.clone(),
-                        }),
-                    },
+                    holder,
+                    &row.access_rights,
+                    remove,
                 );
-                line.recommended = misused;
-                line.reasons = reasons(misused);
-                if misused {
-                    draft.finding(line);
-                } else {
-                    draft.row(line);
-                }
             }
         }
         Err(e) => draft.gap(&format!("Mailbox permissions of {}", r.upn), e)?,
     }
     match cx.tenant.recipient_permissions(&target).await {
         Ok(p) => {
-            for row in p.items.iter().filter(|p| {
-                p.is_inherited != Some(true)
-                    && p.trustee
-                        .as_deref()
-                        .is_some_and(|u| !u.to_uppercase().starts_with("NT AUTHORITY"))
-            }) {
+            for row in p
+                .items
+                .iter()
+                .filter(|p| p.is_inherited != Some(true) && named(&p.trustee))
+            {
                 let holder = row.trustee.clone().unwrap_or_default();
-                let misused = used(&holder);
-                let mut line = item(
-                    format!("send-as:{}:{holder}", r.upn),
+                let remove = Action::RemoveRecipientPermission {
+                    trustee: holder.clone(),
+                    rights: row.access_rights.clone(),
+                };
+                add(
+                    draft,
+                    "send-as",
                     "Send as",
-                    holder.clone(),
-                    vec![
-                        whose(r),
-                        format!("Rights: {}", row.access_rights.join(", ")),
-                    ],
-                    Action::On {
-                        target: r.upn.clone(),
-                        action: Box::new(Action::RemoveRecipientPermission {
-                            trustee: holder,
-                            rights: row.access_rights.clone(),
-                        }),
-                    },
+                    holder,
+                    &row.access_rights,
+                    remove,
                 );
-                line.recommended = misused;
-                line.reasons = reasons(misused);
-                if misused {
-                    draft.finding(line);
-                } else {
-                    draft.row(line);
-                }
             }
         }
         Err(e) => draft.gap(&format!("SendAs permissions of {}", r.upn), e)?,
