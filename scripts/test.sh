@@ -54,8 +54,9 @@ FIREBREAK_REQUIRE_KEYCHAIN=1 XDG_DATA_HOME="$keyring_home" dbus-run-session -- s
   printf "firebreak-test" | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
   cargo test --workspace --locked --no-fail-fast 2>&1
 ' | tee "$logs/cargo-test.log"
-rm -rf "$keyring_home"
+# Read the pipeline's status before any other command replaces PIPESTATUS.
 cargo_status=${PIPESTATUS[0]}
+rm -rf "$keyring_home"
 count_cargo "$logs/cargo-test.log"
 if [ "$cargo_status" -ne 0 ] && ! grep -qE '^test result: FAILED' "$logs/cargo-test.log"; then
   fail_step "cargo test (build failed or a test binary crashed)"
