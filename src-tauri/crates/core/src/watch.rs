@@ -31,7 +31,7 @@ use serde_json::Value;
 use crate::{
     case::{journal::EntryKind, CaseId, CaseStore, CaseView, APPLICATION},
     procedure::{
-        contain::judge_rule,
+        contain,
         recover::{DEFAULT_WATCH_HOURS, WATCH_KEY},
         tenant::IncidentTenant,
         triage::RISKY_SCOPES,
@@ -418,21 +418,23 @@ async fn look<T: IncidentTenant>(
                     }
                 }
             }
-            let domain = window
-                .account
-                .rsplit_once('@')
-                .map(|(_, d)| d.to_lowercase())
-                .unwrap_or_default();
-            match tenant.inbox_rules(&user).await {
+            let organisation = contain::organisation(tenant, &window.account, gaps).await;
+            match contain::read_rules(tenant, &user, gaps).await {
                 Ok(rules) => {
-                    for rule in &rules.items {
+                    for rule in &rules.rules.items {
                         let Some(identity) = &rule.identity else {
                             continue;
                         };
                         if window.baseline.rules.contains(identity) {
                             continue;
                         }
-                        let (flagged, reasons) = judge_rule(rule, &domain);
+                        let (flagged, reasons) = contain::judge_rule(
+                            rule,
+                            &contain::RuleContext {
+                                organisation: &organisation,
+                                hidden: rules.is_hidden(rule),
+                            },
+                        );
                         if flagged {
                             out.push(alert(
                                 AlertKind::InboxRule,

@@ -1,7 +1,7 @@
 //! The Exchange Online admin API (`POST /adminapi/beta/{tenant}/InvokeCommand`) and the cmdlets
 //! the mailbox step needs: Get-Mailbox / Set-Mailbox (forwarding, GrantSendOnBehalfTo),
-//! Get-InboxRule -IncludeHidden / Remove-InboxRule, Get/Remove-MailboxPermission and
-//! Get/Remove-RecipientPermission. Shapes from ENDPOINTS.md §4.
+//! Get-InboxRule (with and without -IncludeHidden) / Remove-InboxRule, Get/Remove-MailboxPermission,
+//! Get/Remove-RecipientPermission and Get-AcceptedDomain. Shapes from ENDPOINTS.md §4.
 //!
 //! Values go into the JSON body (never into the URL), so a hostile rule identity cannot change
 //! the request; mailbox identities are still validated as a GUID or UPN.
@@ -22,6 +22,7 @@ const RULE_SELECT: &str = "Identity,RuleIdentity,Name,Enabled,Priority,Descripti
 const PERMISSION_SELECT: &str = "Identity,User,AccessRights,IsInherited,Deny,InheritanceType";
 const RECIPIENT_PERMISSION_SELECT: &str =
     "Identity,Trustee,AccessRights,AccessControlType,IsInherited,InheritanceType";
+const ACCEPTED_DOMAIN_SELECT: &str = "Identity,Name,DomainName,DomainType,Default";
 
 /// Accepts a JSON array of strings, a single string, or null.
 fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -141,6 +142,34 @@ pub struct InboxRule {
     pub from: Vec<String>,
     /// Stop processing more rules.
     pub stop_processing_rules: Option<bool>,
+}
+
+/// A Get-AcceptedDomain result: one mail domain of the organisation.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct AcceptedDomain {
+    /// Identity.
+    pub identity: Option<String>,
+    /// Name.
+    pub name: Option<String>,
+    /// The domain, e.g. `contoso.com`.
+    pub domain_name: Option<String>,
+    /// `Authoritative`, `InternalRelay` or `ExternalRelay`.
+    pub domain_type: Option<String>,
+    /// Whether it is the organisation's default domain.
+    pub default: Option<bool>,
+}
+
+impl AcceptedDomain {
+    /// Whether mail to this domain stays with the organisation: an authoritative domain is
+    /// delivered to its own mailboxes and an internal relay domain to a mail server it controls;
+    /// an external relay domain is served by a server outside its control.
+    pub fn internal(&self) -> bool {
+        !self
+            .domain_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("ExternalRelay"))
+    }
 }
 
 /// A Get-MailboxPermission entry (FullAccess and friends).
@@ -318,6 +347,29 @@ impl Client {
             Some(RULE_SELECT),
         );
         self.cmdlet_pages(call, Operation::ExchangeGetInboxRule)
+    }
+
+    /// Get-InboxRule without `-IncludeHidden`: the rules Exchange shows by default. A rule the
+    /// `-IncludeHidden` listing has and this one lacks is hidden.
+    pub fn get_visible_inbox_rules(&self, mailbox: &UserRef) -> PageStream<InboxRule> {
+        let call = self.cmdlet(
+            Operation::ExchangeGetInboxRule,
+            "Get-InboxRule",
+            json!({ "Mailbox": mailbox.as_str() }),
+            Some(RULE_SELECT),
+        );
+        self.cmdlet_pages(call, Operation::ExchangeGetInboxRule)
+    }
+
+    /// Get-AcceptedDomain: every mail domain of the organisation.
+    pub fn get_accepted_domains(&self) -> PageStream<AcceptedDomain> {
+        let call = self.cmdlet(
+            Operation::ExchangeGetAcceptedDomain,
+            "Get-AcceptedDomain",
+            json!({}),
+            Some(ACCEPTED_DOMAIN_SELECT),
+        );
+        self.cmdlet_pages(call, Operation::ExchangeGetAcceptedDomain)
     }
 
     /// Remove-InboxRule for the rule `identity` (the `Identity` Get-InboxRule returned).

@@ -176,6 +176,8 @@ pub enum Operation {
     ExchangeGetRecipientPermission,
     /// `Remove-RecipientPermission`.
     ExchangeRemoveRecipientPermission,
+    /// `Get-AcceptedDomain` (the organisation's mail domains).
+    ExchangeGetAcceptedDomain,
     /// A token request to the Entra token endpoint.
     AcquireToken,
 }
@@ -726,6 +728,15 @@ pub const REQUIREMENTS: &[Requirement] = &[
     Requirement {
         operation: Operation::ExchangeRemoveRecipientPermission,
         purpose: "remove a SendAs delegate (Remove-RecipientPermission)",
+        resource: Resource::Exchange,
+        application: EXCHANGE_APP,
+        delegated: &[],
+        roles: EXCHANGE_ROLES,
+        steps: &[Mailbox],
+    },
+    Requirement {
+        operation: Operation::ExchangeGetAcceptedDomain,
+        purpose: "read the organisation's mail domains, to tell internal forwarding from external (Get-AcceptedDomain)",
         resource: Resource::Exchange,
         application: EXCHANGE_APP,
         delegated: &[],

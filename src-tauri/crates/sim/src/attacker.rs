@@ -369,14 +369,7 @@ fn register_method(tenant: &mut Tenant, user_id: &str, at: DateTime<Utc>) {
         "registeredMethod",
         format!("registered {kind} {id} from {ip}"),
     );
-    let audit_id = tenant.new_guid("audit");
-    tenant.push_directory_audit(json!({
-        "id": audit_id, "activityDateTime": graph_time(at), "activityDisplayName": "User registered security info",
-        "category": "UserManagement", "loggedByService": "Authentication Methods", "operationType": "Add",
-        "result": "success", "resultReason": "User registered Mobile Phone SMS",
-        "initiatedBy": {"user": {"id": user_id, "displayName": null, "userPrincipalName": upn, "ipAddress": ip}},
-        "targetResources": [{"id": user_id, "displayName": null, "type": "User", "userPrincipalName": upn, "modifiedProperties": []}],
-    }));
+    record_registration(tenant, user_id, &upn, &method, at, &ip, ATTACKER_USER_AGENT);
 }
 
 fn attacker_method_present(tenant: &Tenant, user_id: &str) -> bool {
@@ -686,7 +679,7 @@ pub(crate) fn come_back(
                 let id = tenant.new_guid("returning-attacker-method");
                 let mut method = json!({"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": id, "phoneNumber": "+44 7700 900777", "phoneType": "mobile"});
                 normalise_method(&mut method);
-                add_method(tenant, &user_id, method, now, &ip);
+                add_method(tenant, &user_id, method, now, &ip, ATTACKER_USER_AGENT);
                 tenant.attacker.added.push(Artefact {
                     kind: ArtefactKind::AuthenticationMethod,
                     user_id: Some(user_id.clone()),
@@ -826,7 +819,7 @@ pub(crate) fn user_activity(
                 let id = tenant.new_guid("user-method");
                 let mut method = json!({"@odata.type": "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod", "id": id, "displayName": "iPhone 15", "deviceTag": "SoftwareTokenActivated", "phoneAppVersion": "6.8.12", "createdDateTime": graph_time(now)});
                 normalise_method(&mut method);
-                add_method(tenant, &user_id, method, now, &ip);
+                add_method(tenant, &user_id, method, now, &ip, USER_USER_AGENT);
                 done.push(json!({"action": action, "methodId": id, "ipAddress": ip}));
             }
             other => {
@@ -839,19 +832,65 @@ pub(crate) fn user_activity(
     Ok(done)
 }
 
-fn add_method(tenant: &mut Tenant, user_id: &str, method: Value, at: DateTime<Utc>, ip: &str) {
+/// The browser the attacker registers security info with.
+const ATTACKER_USER_AGENT: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+/// The browser the account's owner registers security info with.
+const USER_USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.0.0";
+
+fn add_method(
+    tenant: &mut Tenant,
+    user_id: &str,
+    method: Value,
+    at: DateTime<Utc>,
+    ip: &str,
+    user_agent: &str,
+) {
     let Some(user) = tenant.user_mut(user_id) else {
         return;
     };
-    user.methods.push(method);
+    user.methods.push(method.clone());
     let upn = user.upn().to_owned();
+    record_registration(tenant, user_id, &upn, &method, at, ip, user_agent);
+}
+
+/// The method as the security-info audit names it in `resultReason` ("User registered <method>").
+fn registered_what(method: &Value) -> &'static str {
+    let kind = str_of(method, "@odata.type").unwrap_or_default();
+    match kind.trim_start_matches("#microsoft.graph.") {
+        "phoneAuthenticationMethod" => match str_of(method, "phoneType") {
+            Some("alternateMobile") => "Alternate Mobile Phone",
+            Some("office") => "Office Phone",
+            _ => "Mobile Phone SMS",
+        },
+        "emailAuthenticationMethod" => "Email",
+        "microsoftAuthenticatorAuthenticationMethod" => "Authenticator App with Notification and Code",
+        "fido2AuthenticationMethod" => "Fido2 Security Key",
+        "softwareOathAuthenticationMethod" => "Software OATH token",
+        _ => "security info",
+    }
+}
+
+/// The "User registered security info" entry of the directory audit: the method kind in
+/// `resultReason`, the registering address in `initiatedBy.user.ipAddress`, the browser in
+/// `additionalDetails`.
+fn record_registration(
+    tenant: &mut Tenant,
+    user_id: &str,
+    upn: &str,
+    method: &Value,
+    at: DateTime<Utc>,
+    ip: &str,
+    user_agent: &str,
+) {
     let audit_id = tenant.new_guid("audit");
     tenant.push_directory_audit(json!({
         "id": audit_id, "activityDateTime": graph_time(at), "activityDisplayName": "User registered security info",
         "category": "UserManagement", "loggedByService": "Authentication Methods", "operationType": "Add",
-        "result": "success", "resultReason": "User registered security info",
+        "result": "success", "resultReason": format!("User registered {}", registered_what(method)),
         "initiatedBy": {"user": {"id": user_id, "displayName": null, "userPrincipalName": upn, "ipAddress": ip}},
         "targetResources": [{"id": user_id, "displayName": null, "type": "User", "userPrincipalName": upn, "modifiedProperties": []}],
+        "additionalDetails": [{"key": "User-Agent", "value": user_agent}],
     }));
 }
 

@@ -178,6 +178,7 @@ fn run(
         "Get-InboxRule" => (get_inbox_rules(&tenant, &parameters)?, Vec::new()),
         "Get-MailboxPermission" => (get_mailbox_permissions(&tenant, &parameters)?, Vec::new()),
         "Get-RecipientPermission" => (get_recipient_permissions(&tenant, &parameters)?, Vec::new()),
+        "Get-AcceptedDomain" => (get_accepted_domains(&tenant, &parameters)?, Vec::new()),
         "Set-Mailbox" | "Remove-InboxRule" | "Remove-MailboxPermission" | "Remove-RecipientPermission" => {
             let outcome = mutate(&mut tenant, &cmdlet, &parameters);
             let (status, warnings) = match &outcome {
@@ -609,6 +610,44 @@ fn get_inbox_rules(
         return Err(ExoError::not_found(&wanted.unwrap_or_default()));
     }
     Ok(rows)
+}
+
+/// Get-AcceptedDomain: the tenant's domain and every domain its members' sign-in names and
+/// mailboxes use (a verified domain is an authoritative accepted domain in Exchange Online).
+fn get_accepted_domains(
+    tenant: &Tenant,
+    parameters: &Map<String, Value>,
+) -> Result<Vec<Value>, ExoError> {
+    only(parameters, &["Identity", "ResultSize"])?;
+    let mut domains: Vec<String> = vec![tenant.info.domain.to_lowercase()];
+    for user in &tenant.users {
+        if user.user.get("userType").and_then(Value::as_str) == Some("Guest") {
+            continue;
+        }
+        let mut names = vec![user.upn().to_owned()];
+        if user.mailbox.is_some() {
+            names.extend(user.user.get("mail").and_then(Value::as_str).map(str::to_owned));
+        }
+        for name in names {
+            if let Some((_, domain)) = name.rsplit_once('@') {
+                let domain = domain.to_lowercase();
+                if !domain.is_empty() && !domains.contains(&domain) {
+                    domains.push(domain);
+                }
+            }
+        }
+    }
+    let wanted = param_str(parameters, "Identity");
+    Ok(domains
+        .iter()
+        .filter(|d| wanted.as_ref().is_none_or(|w| w.eq_ignore_ascii_case(d)))
+        .map(|d| {
+            json!({
+                "Identity": d, "Name": d, "DomainName": d, "DomainType": "Authoritative",
+                "Default": *d == tenant.info.domain.to_lowercase(),
+            })
+        })
+        .collect())
 }
 
 fn rule_is(owner: &UserRecord, rule: &InboxRule, wanted: &str) -> bool {

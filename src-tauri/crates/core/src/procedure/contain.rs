@@ -25,6 +25,15 @@ use super::{
 };
 use crate::Error;
 
+mod methods;
+mod rules;
+
+pub use methods::{
+    judge_method, match_registrations, MethodEvidence, MethodJudgement, MethodVerdict,
+    Registration, SecurityInfoAction, UserHistory, LOG_REACH_DAYS,
+};
+pub use rules::{judge_rule, organisation, read_rules, MailboxRules, Organisation, RuleContext};
+
 /// Tolerance between the tenant's clock and ours when checking that a change happened after the
 /// step started.
 const CLOCK_SKEW_MINUTES: i64 = 10;
@@ -631,27 +640,6 @@ async fn plan_confirm<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
     Ok(plan)
 }
 
-/// Whether a method is recommended for removal, and why.
-pub fn judge_method(
-    method: &AuthenticationMethod,
-    window_start: Option<DateTime<Utc>>,
-    undated_explained: bool,
-) -> (bool, Vec<String>) {
-    match (method.created_date_time, window_start) {
-        (_, None) => (false, vec!["No incident window was recorded at triage, so nothing is pre-selected.".into()]),
-        (Some(created), Some(start)) if created >= start => (
-            true,
-            vec![format!("Registered {}, in or after the incident window (from {}).", show_time(Some(created)), show_time(Some(start)))],
-        ),
-        (Some(created), Some(_)) => (false, vec![format!("Registered {}, before the incident window.", show_time(Some(created)))]),
-        (None, Some(_)) if undated_explained => (
-            true,
-            vec!["This kind of method has no creation time, but the audit log shows security info registered in the incident window that no dated method accounts for.".into()],
-        ),
-        (None, Some(_)) => (false, vec!["This kind of method has no creation time and no registration in the window points to it: ask the user.".into()]),
-    }
-}
-
 fn describe_method(m: &AuthenticationMethod) -> Vec<String> {
     let mut lines = Vec::new();
     for key in [
@@ -670,13 +658,10 @@ fn describe_method(m: &AuthenticationMethod) -> Vec<String> {
     lines
 }
 
-fn registrations_in_window(audits: &[DirectoryAudit], start: DateTime<Utc>) -> Vec<DateTime<Utc>> {
-    audits
-        .iter()
-        .filter(|a| a.activity_display_name.as_deref() == Some("User registered security info"))
-        .filter_map(|a| a.activity_date_time)
-        .filter(|t| *t >= start)
-        .collect()
+/// The addresses triage attributed to the attacker, as a predicate. Attribution of addresses
+/// (infrastructure, ranges) is decided elsewhere; this is where it plugs into the methods step.
+pub(super) fn attacker_predicate(addresses: Vec<String>) -> impl Fn(&str) -> bool + Send + Sync {
+    move |ip: &str| addresses.iter().any(|a| a.eq_ignore_ascii_case(ip.trim()))
 }
 
 async fn plan_methods<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
@@ -689,53 +674,112 @@ async fn plan_methods<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
         "GET /users/{id}/authentication/methods",
         &methods.pages,
     );
-    let mut undated_explained = false;
-    if let Some(start) = cx.window_start {
-        let user_id = cx.tenant.user(cx.user).await?.map(|u| u.id);
-        let query = DirectoryAuditQuery {
-            since: Some(start),
-            target_id: user_id,
-            activity_display_name: Some("User registered security info".into()),
-            ..DirectoryAuditQuery::default()
-        };
-        match cx.tenant.directory_audits(&query).await {
-            Ok(audits) => {
-                let registrations = registrations_in_window(&audits.items, start);
-                let explained = registrations
-                    .iter()
-                    .filter(|r| {
-                        methods.items.iter().any(|m| {
-                            m.created_date_time.is_some_and(|c| (c - **r).num_seconds().abs() <= 120)
-                        })
-                    })
-                    .count();
-                let undated = methods
-                    .items
-                    .iter()
-                    .filter(|m| m.created_date_time.is_none() && m.kind().is_some_and(MethodKind::deletable))
-                    .count();
-                undated_explained = undated > 0 && registrations.len() - explained >= undated;
-                plan.captures.extend(capture("methods", "registrations", "Security-info registrations in the incident window", "GET /auditLogs/directoryAudits", &audits.pages));
-            }
-            Err(e) => plan.warnings.push(format!("The audit log could not be read, so methods without a creation time are not judged: {e}")),
+    let user_id = cx.tenant.user(cx.user).await?.map(|u| u.id);
+    let reach = cx.now - Duration::days(methods::LOG_REACH_DAYS);
+    let attacker = attacker_predicate(super::recover::attacker_addresses(cx.case, cx.scope));
+    // The account's security-info entries and sign-ins over the log's whole reach: the methods
+    // registered before the incident are dated by them as much as the attacker's.
+    let audit_query = DirectoryAuditQuery {
+        since: Some(reach),
+        target_id: user_id.clone(),
+        ..DirectoryAuditQuery::default()
+    };
+    let sign_in_query = SignInQuery {
+        user_id: user_id.clone(),
+        since: Some(reach),
+        ..SignInQuery::default()
+    };
+    let (audits, sign_ins) = futures_util::future::join(
+        cx.tenant.directory_audits(&audit_query),
+        cx.tenant.sign_ins(&sign_in_query),
+    )
+    .await;
+    let (records, audit_read) = match audits {
+        Ok(audits) => {
+            plan.captures.extend(capture(
+                "methods",
+                "registrations",
+                "Security-info registrations of the account over the audit log's reach",
+                "GET /auditLogs/directoryAudits",
+                &audits.pages,
+            ));
+            let records: Vec<Registration> = audits
+                .items
+                .iter()
+                .filter_map(Registration::from_audit)
+                .collect();
+            (records, true)
         }
-    } else {
+        Err(e) => {
+            plan.warnings.push(format!(
+                "The directory audit could not be read, so no method can be dated by its registration: {e}"
+            ));
+            (Vec::new(), false)
+        }
+    };
+    let sign_ins = match sign_ins {
+        Ok(s) => Some(s.items),
+        Err(e) => {
+            plan.warnings.push(format!(
+                "The account's sign-ins could not be read, so the addresses the user normally uses are unknown: {e}"
+            ));
+            None
+        }
+    };
+    let attacker_sign_ins: Vec<(DateTime<Utc>, String)> = sign_ins
+        .iter()
+        .flatten()
+        .filter(|s| s.status.as_ref().and_then(|st| st.error_code).unwrap_or(0) == 0)
+        .filter_map(|s| Some((s.created_date_time?, s.ip_address.clone()?)))
+        .filter(|(_, ip)| attacker(ip))
+        .collect();
+    let judgement = MethodJudgement {
+        window_start: cx.window_start,
+        log_reach: reach,
+        audit_read,
+        attacker: &attacker,
+        attacker_sign_ins,
+        history: sign_ins
+            .as_deref()
+            .map(|s| UserHistory::build(s, &records, cx.window_start, &attacker)),
+    };
+    if cx.window_start.is_none() {
         plan.warnings.push(
-            "No incident window was recorded at triage: review every method yourself.".into(),
+            "No incident window was recorded at triage: only methods registered from the attacker's addresses are pre-selected; review the others yourself.".into(),
         );
     }
+    let removable: Vec<&AuthenticationMethod> = methods
+        .items
+        .iter()
+        .filter(|m| m.kind().is_some_and(MethodKind::deletable))
+        .collect();
+    let found = match_registrations(&removable, &records);
+    let mut evidence = Vec::new();
     for m in &methods.items {
-        let Some(kind) = m.kind() else {
+        if m.kind().is_none() {
             plan.warnings.push(format!(
                 "A method of an unknown type ({}) is listed but cannot be removed here.",
                 m.odata_type.as_deref().unwrap_or("?")
             ));
-            continue;
-        };
-        if !kind.deletable() {
-            continue;
         }
-        let (recommended, reasons) = judge_method(m, cx.window_start, undated_explained);
+    }
+    for (m, registration) in removable.iter().zip(&found) {
+        let Some(kind) = m.kind() else { continue };
+        let registration = registration.map(|i| &records[i]);
+        let verdict = judge_method(m, registration, &judgement);
+        let mut details = describe_method(m);
+        details.push(match registration {
+            Some(r) => r.describe(),
+            None => "Directory audit: no registration entry for this method.".into(),
+        });
+        evidence.push(json!({
+            "methodId": m.id,
+            "kind": kind_label(kind),
+            "recommended": verdict.recommended,
+            "decidedBy": verdict.evidence,
+            "cannotTell": verdict.evidence.undecided(),
+            "registration": registration,
+        }));
         plan.items.push(PlanItem {
             id: format!("method:{}", m.id),
             kind: kind_label(kind).into(),
@@ -743,10 +787,10 @@ async fn plan_methods<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
                 .display_name
                 .clone()
                 .unwrap_or_else(|| kind_label(kind).into()),
-            details: describe_method(m),
-            created: m.created_date_time,
-            recommended,
-            reasons,
+            details,
+            created: m.created_date_time.or(registration.map(|r| r.at)),
+            recommended: verdict.recommended,
+            reasons: verdict.reasons,
             fixed: false,
             group: None,
             action: Action::DeleteMethod {
@@ -755,6 +799,7 @@ async fn plan_methods<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
             },
         });
     }
+    plan.facts = json!({ "methods": evidence, "logReach": reach, "windowStart": cx.window_start });
     let removable = plan.items.len();
     if removable > 0 && plan.items.iter().all(|i| i.recommended) {
         plan.warnings.push("Every method is pre-selected: the user will need a Temporary Access Pass to register again at recovery.".into());
@@ -776,120 +821,6 @@ fn kind_label(kind: MethodKind) -> &'static str {
         MethodKind::WindowsHelloForBusiness => "Windows Hello for Business",
         _ => "Sign-in method",
     }
-}
-
-const HIDING_FOLDERS: [&str; 10] = [
-    "deleted items",
-    "rss feeds",
-    "rss subscriptions",
-    "archive",
-    "conversation history",
-    "junk email",
-    "notes",
-    "outbox",
-    "sync issues",
-    "rss",
-];
-const KEYWORDS: [&str; 8] = [
-    "invoice",
-    "payment",
-    "bank",
-    "wire",
-    "iban",
-    "remittance",
-    "transfer",
-    "swift",
-];
-
-fn domain_of(address: &str) -> Option<String> {
-    let at = address.rfind('@')?;
-    let domain: String = address[at + 1..]
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '.' || *c == '-')
-        .collect();
-    (!domain.is_empty()).then(|| domain.to_lowercase())
-}
-
-pub(super) fn is_external(address: &str, org_domain: &str) -> bool {
-    domain_of(address).is_some_and(|d| d != org_domain && !d.ends_with(&format!(".{org_domain}")))
-}
-
-fn meaningful(name: &str) -> bool {
-    let visible: String = name.chars().filter(|c| c.is_alphanumeric()).collect();
-    visible.chars().count() > 2
-}
-
-fn folder_leaf(folder: &str) -> String {
-    folder
-        .rsplit(['\\', '/', ':'])
-        .next()
-        .unwrap_or(folder)
-        .trim()
-        .to_lowercase()
-}
-
-/// Whether an inbox rule is recommended for removal, with every reason found.
-pub fn judge_rule(rule: &InboxRule, org_domain: &str) -> (bool, Vec<String>) {
-    let mut flags = Vec::new();
-    let mut notes = Vec::new();
-    let name = rule.name.as_deref().unwrap_or("");
-    let outward = rule
-        .forward_to
-        .iter()
-        .chain(&rule.forward_as_attachment_to)
-        .chain(&rule.redirect_to);
-    for address in outward {
-        if is_external(address, org_domain) {
-            flags.push(format!(
-                "Forwards or redirects mail outside the organisation ({address})."
-            ));
-        } else {
-            notes.push(format!("Forwards inside the organisation ({address})."));
-        }
-    }
-    if rule.delete_message == Some(true) || rule.soft_delete_message == Some(true) {
-        flags.push("Deletes the messages it matches.".into());
-    }
-    if let Some(folder) = rule.move_to_folder.as_deref() {
-        let leaf = folder_leaf(folder);
-        if HIDING_FOLDERS.contains(&leaf.as_str()) {
-            flags.push(format!(
-                "Moves messages to \"{folder}\", a folder people rarely look at."
-            ));
-        } else if !meaningful(&leaf) {
-            flags.push(format!(
-                "Moves messages to an oddly named folder (\"{folder}\")."
-            ));
-        }
-    }
-    if rule.mark_as_read == Some(true) {
-        flags.push("Marks the messages as read.".into());
-    }
-    if !meaningful(name) {
-        flags.push(format!("Its name (\"{name}\") is meaningless."));
-    }
-    if name.chars().any(|c| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')) {
-        flags.push("Its name contains invisible direction-control characters.".into());
-    }
-    let words = rule
-        .subject_contains_words
-        .iter()
-        .chain(&rule.body_contains_words)
-        .chain(&rule.subject_or_body_contains_words);
-    let hits: Vec<&str> = KEYWORDS
-        .iter()
-        .copied()
-        .filter(|k| words.clone().any(|w| w.to_lowercase().contains(k)))
-        .collect();
-    if !hits.is_empty() {
-        notes.push(format!("Looks for {} — common in invoice fraud; on its own this does not make the rule suspicious.", hits.join(", ")));
-    }
-    let recommended = !flags.is_empty();
-    if !recommended {
-        notes.push("Nothing suspicious found: it files mail where the user can see it.".into());
-    }
-    flags.extend(notes);
-    (recommended, flags)
 }
 
 pub(super) fn describe_rule(rule: &InboxRule) -> Vec<String> {
@@ -922,22 +853,17 @@ pub(super) fn describe_rule(rule: &InboxRule) -> Vec<String> {
     lines
 }
 
-pub(super) fn org_domain(account: &str) -> String {
-    account
-        .rsplit_once('@')
-        .map(|(_, d)| d.to_lowercase())
-        .unwrap_or_default()
-}
-
 async fn plan_mailbox<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
     let mut plan = empty_plan(
         cx,
         "Remove the selected inbox rules, the forwarding and the selected delegates.".into(),
     );
-    // Four independent reads, within Outlook's four per mailbox: issue them together.
+    // Four independent reads, within Outlook's four per mailbox: issue them together (the rules
+    // are read twice, one after the other, to tell the hidden ones).
+    let mut rule_warnings = Vec::new();
     let (mailbox, rules, permissions, send_as) = futures_util::future::join4(
         cx.tenant.mailbox(cx.user),
-        cx.tenant.inbox_rules(cx.user),
+        rules::read_rules(cx.tenant, cx.user, &mut rule_warnings),
         cx.tenant.mailbox_permissions(cx.user),
         cx.tenant.recipient_permissions(cx.user),
     )
@@ -947,7 +873,8 @@ async fn plan_mailbox<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
             .push("The account has no Exchange Online mailbox: nothing to do here.".into());
         return Ok(plan);
     };
-    let domain = org_domain(cx.account);
+    plan.warnings.extend(rule_warnings);
+    let organisation = rules::organisation(cx.tenant, cx.account, &mut plan.warnings).await;
     plan.captures.extend(capture(
         "mailbox",
         "settings",
@@ -955,22 +882,33 @@ async fn plan_mailbox<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
         "Exchange Get-Mailbox",
         &mailbox.pages,
     ));
-    let rules: Fetched<InboxRule> = rules?;
+    let rules = rules?;
     plan.captures.extend(capture(
         "mailbox",
         "inbox-rules",
         "Inbox rules including hidden ones, full definition, before removal",
         "Exchange Get-InboxRule -IncludeHidden",
-        &rules.pages,
+        &rules.rules.pages,
     ));
-    for rule in &rules.items {
+    for rule in &rules.rules.items {
         let Some(identity) = rule.identity.clone() else {
             continue;
         };
-        let (recommended, reasons) = judge_rule(rule, &domain);
+        let hidden = rules.is_hidden(rule);
+        let (recommended, reasons) = judge_rule(
+            rule,
+            &RuleContext {
+                organisation: &organisation,
+                hidden,
+            },
+        );
         plan.items.push(PlanItem {
             id: format!("rule:{identity}"),
-            kind: "Inbox rule".into(),
+            kind: if hidden {
+                "Inbox rule (hidden)".into()
+            } else {
+                "Inbox rule".into()
+            },
             label: rule.name.clone().unwrap_or_default(),
             details: describe_rule(rule),
             created: None,
@@ -990,7 +928,7 @@ async fn plan_mailbox<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
         .flatten()
         .collect();
         if !targets.is_empty() {
-            let external = targets.iter().any(|t| is_external(t, &domain));
+            let external = targets.iter().any(|t| organisation.is_external(t));
             plan.items.push(PlanItem {
                 id: "forwarding".into(),
                 kind: "Mailbox forwarding".into(),
@@ -1044,7 +982,7 @@ async fn plan_mailbox<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
         {
             continue;
         }
-        let external = is_external(&user, &domain);
+        let external = organisation.is_external(&user);
         plan.items.push(PlanItem {
             id: format!("full-access:{user}"),
             kind: "Mailbox permission".into(),
@@ -1338,6 +1276,17 @@ pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> R
 mod tests {
     use super::*;
 
+    fn judge_in(r: &InboxRule, domain: &str) -> (bool, Vec<String>) {
+        let organisation = Organisation::new([domain.to_owned()]);
+        judge_rule(
+            r,
+            &RuleContext {
+                organisation: &organisation,
+                hidden: false,
+            },
+        )
+    }
+
     fn rule(name: &str) -> InboxRule {
         serde_json::from_value(json!({ "Name": name, "Identity": "x" }))
             .unwrap_or_else(|e| panic!("{e}"))
@@ -1348,14 +1297,14 @@ mod tests {
         let mut r = rule("..");
         r.move_to_folder = Some("Megan Bowen\\RSS Feeds".into());
         r.mark_as_read = Some(true);
-        let (flagged, reasons) = judge_rule(&r, "contoso.com");
+        let (flagged, reasons) = judge_in(&r, "contoso.com");
         assert!(flagged);
         assert!(
             reasons.iter().any(|x| x.contains("RSS Feeds")),
             "{reasons:?}"
         );
         assert!(
-            reasons.iter().any(|x| x.contains("meaningless")),
+            reasons.iter().any(|x| x.contains("made only of")),
             "{reasons:?}"
         );
     }
@@ -1365,7 +1314,7 @@ mod tests {
         let mut r = rule("Invoices from Fabrikam");
         r.move_to_folder = Some("Invoices".into());
         r.subject_contains_words = vec!["invoice".into()];
-        let (flagged, reasons) = judge_rule(&r, "contoso.com");
+        let (flagged, reasons) = judge_in(&r, "contoso.com");
         assert!(!flagged, "a keyword alone must not pre-select: {reasons:?}");
         assert!(reasons.iter().any(|x| x.contains("invoice")));
     }
@@ -1374,16 +1323,16 @@ mod tests {
     fn forwarding_outside_the_organisation_is_flagged_and_inside_is_not() {
         let mut r = rule("wire");
         r.forward_to = vec!["someone@protonmail.example".into()];
-        assert!(judge_rule(&r, "contoso.com").0);
-        let mut inside = rule("Copy to manager");
-        inside.forward_to = vec!["boss@contoso.com".into()];
-        assert!(!judge_rule(&inside, "contoso.com").0);
+        assert!(judge_in(&r, "contoso.com").0);
+        let mut inside_rule = rule("Copy to manager");
+        inside_rule.forward_to = vec!["boss@contoso.com".into()];
+        assert!(!judge_in(&inside_rule, "contoso.com").0);
     }
 
     #[test]
     fn a_name_with_a_right_to_left_override_is_flagged() {
         let r = rule("Microsoft Outlook Sync\u{202e}");
-        let (flagged, reasons) = judge_rule(&r, "contoso.com");
+        let (flagged, reasons) = judge_in(&r, "contoso.com");
         assert!(flagged);
         assert!(reasons.iter().any(|x| x.contains("invisible")));
     }
@@ -1400,16 +1349,33 @@ mod tests {
     #[test]
     fn methods_created_in_the_window_are_preselected_and_older_ones_are_not() {
         let start = "2025-03-12T19:00:00Z".parse().ok();
-        assert!(judge_method(&method(Some("2025-03-12T19:30:00Z")), start, false).0);
-        assert!(!judge_method(&method(Some("2023-05-02T08:41:00Z")), start, false).0);
+        let nobody = |_: &str| false;
+        let cx = |window_start| MethodJudgement {
+            window_start,
+            log_reach: "2025-02-11T00:00:00Z".parse().unwrap_or_default(),
+            audit_read: true,
+            attacker: &nobody,
+            attacker_sign_ins: Vec::new(),
+            history: Some(UserHistory::default()),
+        };
+        let judge = |m: &AuthenticationMethod, w| judge_method(m, None, &cx(w)).recommended;
+        assert!(judge(&method(Some("2025-03-12T19:30:00Z")), start));
+        assert!(!judge(&method(Some("2023-05-02T08:41:00Z")), start));
         assert!(
-            !judge_method(&method(None), start, false).0,
-            "undated and unexplained: ask the user"
+            !judge(&method(None), start),
+            "undated and not in the log: cannot tell, ask the user"
         );
-        assert!(judge_method(&method(None), start, true).0);
         assert!(
-            !judge_method(&method(Some("2025-03-12T19:30:00Z")), None, false).0,
+            !judge(&method(Some("2025-03-12T19:30:00Z")), None),
             "no window, no pre-selection"
         );
+    }
+
+    #[test]
+    fn the_attacker_predicate_matches_triages_addresses_only() {
+        let attacker = attacker_predicate(vec!["203.0.113.45".into()]);
+        assert!(attacker("203.0.113.45"));
+        assert!(attacker(" 203.0.113.45 "));
+        assert!(!attacker("203.0.113.46"));
     }
 }

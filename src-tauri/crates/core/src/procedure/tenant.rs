@@ -9,7 +9,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use firebreak_graph::{
     directory::{GrantFilter, OAuth2PermissionGrant, ServicePrincipal, User},
-    exchange::{InboxRule, Mailbox, MailboxPermission, RecipientPermission},
+    exchange::{AcceptedDomain, InboxRule, Mailbox, MailboxPermission, RecipientPermission},
     logs::{DirectoryAudit, DirectoryAuditQuery, SignIn, SignInQuery},
     methods::{AuthenticationMethod, MethodKind, TemporaryAccessPass},
     security::{Alert, Incident, RiskDetection, RiskyUser},
@@ -130,6 +130,15 @@ pub trait IncidentTenant: Sync {
         &self,
         mailbox: &UserRef,
     ) -> impl Future<Output = Result<Fetched<InboxRule>, GraphError>> + Send;
+    /// Inbox rules as Exchange shows them by default (hidden ones left out).
+    fn visible_inbox_rules(
+        &self,
+        mailbox: &UserRef,
+    ) -> impl Future<Output = Result<Fetched<InboxRule>, GraphError>> + Send;
+    /// The organisation's accepted mail domains (Get-AcceptedDomain).
+    fn accepted_domains(
+        &self,
+    ) -> impl Future<Output = Result<Fetched<AcceptedDomain>, GraphError>> + Send;
     fn remove_inbox_rule(
         &self,
         mailbox: &UserRef,
@@ -299,6 +308,15 @@ impl IncidentTenant for Client {
     }
     async fn inbox_rules(&self, mailbox: &UserRef) -> Result<Fetched<InboxRule>, GraphError> {
         fetch_all(self.get_inbox_rules(mailbox)).await
+    }
+    async fn visible_inbox_rules(
+        &self,
+        mailbox: &UserRef,
+    ) -> Result<Fetched<InboxRule>, GraphError> {
+        fetch_all(self.get_visible_inbox_rules(mailbox)).await
+    }
+    async fn accepted_domains(&self) -> Result<Fetched<AcceptedDomain>, GraphError> {
+        fetch_all(self.get_accepted_domains()).await
     }
     async fn remove_inbox_rule(&self, mailbox: &UserRef, identity: &str) -> Result<(), GraphError> {
         Client::remove_inbox_rule(self, mailbox, identity)

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::{attacker_addresses, item, Draft};
 use crate::{
     procedure::{
-        contain::{describe_rule, is_external, judge_rule, org_domain},
+        contain::{describe_rule, judge_rule, organisation, read_rules, RuleContext},
         tenant::IncidentTenant,
         Action, StepContext,
     },
@@ -192,17 +192,23 @@ pub(super) async fn rules<T: IncidentTenant>(
     draft: &mut Draft,
 ) -> Result<(), Error> {
     draft.summary("Remove the selected inbox rules from the mailboxes the account reaches.");
-    let domain = org_domain(cx.account);
+    let mut warnings = Vec::new();
+    let organisation = organisation(cx.tenant, cx.account, &mut warnings).await;
     let reached = reach(cx, draft).await?;
     let mut looked = 0;
     for r in &reached {
-        let rules = match cx.tenant.inbox_rules(&UserRef::new(&r.upn)?).await {
+        let read = read_rules(cx.tenant, &UserRef::new(&r.upn)?, &mut warnings).await;
+        for w in warnings.drain(..) {
+            draft.warn(w);
+        }
+        let mailbox_rules = match read {
             Ok(rules) => rules,
             Err(e) => {
                 draft.gap(&format!("Inbox rules of {}", r.upn), e)?;
                 continue;
             }
         };
+        let rules = &mailbox_rules.rules;
         draft.capture(
             if r.own { "rules" } else { "delegated-rules" },
             "Inbox rules including hidden ones, full definition",
@@ -214,7 +220,14 @@ pub(super) async fn rules<T: IncidentTenant>(
                 continue;
             };
             looked += 1;
-            let (recommended, reasons) = judge_rule(rule, &domain);
+            let hidden = mailbox_rules.is_hidden(rule);
+            let (recommended, reasons) = judge_rule(
+                rule,
+                &RuleContext {
+                    organisation: &organisation,
+                    hidden,
+                },
+            );
             let mut details = vec![whose(r)];
             details.extend(describe_rule(rule));
             let mut row = item(
@@ -233,6 +246,9 @@ pub(super) async fn rules<T: IncidentTenant>(
             }
         }
     }
+    for w in warnings {
+        draft.warn(w);
+    }
     draft.clean(format!(
         "{looked} inbox rule(s) in {} mailbox(es), none suspicious.",
         reached.len()
@@ -249,7 +265,11 @@ pub(super) async fn forwarding<T: IncidentTenant>(
     draft.summary(
         "Clear the selected forwarding and remove the selected delegate rights in the mailboxes the account reaches.",
     );
-    let domain = org_domain(cx.account);
+    let mut warnings = Vec::new();
+    let organisation = organisation(cx.tenant, cx.account, &mut warnings).await;
+    for w in warnings {
+        draft.warn(w);
+    }
     let reached = reach(cx, draft).await?;
     for r in &reached {
         let targets: Vec<String> = [
@@ -263,7 +283,7 @@ pub(super) async fn forwarding<T: IncidentTenant>(
         if targets.is_empty() {
             continue;
         }
-        let external = targets.iter().any(|t| is_external(t, &domain));
+        let external = targets.iter().any(|t| organisation.is_external(t));
         let mut row = item(
             format!("forwarding:{}", r.upn),
             "Mailbox forwarding",
