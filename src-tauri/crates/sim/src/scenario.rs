@@ -36,6 +36,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
     ("bec", include_str!("../scenarios/bec.json")),
     (
+        "undated-methods",
+        include_str!("../scenarios/undated-methods.json"),
+    ),
+    (
         "readiness-gaps",
         include_str!("../scenarios/readiness-gaps.json"),
     ),

@@ -422,7 +422,9 @@ pub fn judge_rule(rule: &InboxRule, cx: &RuleContext<'_>) -> (bool, Vec<String>)
         } else if everything {
             flags.push("Deletes every incoming message.".into());
         } else {
-            notes.push("Deletes the mail it matches; nothing it matches looks sensitive.".into());
+            flags.push(format!(
+                "Deletes {subject} before the user sees it: attackers use this to hide replies from the people they write to — check with the user that they set this up."
+            ));
         }
     }
     if rule.mark_as_read == Some(true) {
@@ -647,10 +649,16 @@ mod tests {
             read.mark_as_read = Some(true);
             assert!(judge(&read).0, "{word}");
         }
-        let mut cleanup = rule("Delete promos");
-        cleanup.from = vec!["promo@shop.example".into()];
-        cleanup.delete_message = Some(true);
-        assert!(!judge(&cleanup).0, "a user's own clean-up of a sender is not flagged");
+        let mut vendors = rule("x");
+        vendors.from = vec!["ar@fabrikam.example".into()];
+        vendors.delete_message = Some(true);
+        let (flagged, reasons) = judge(&vendors);
+        assert!(flagged, "deleting a correspondent's mail hides their replies");
+        assert_eq!(reasons[0], "Deletes mail from ar@fabrikam.example.");
+        let mut filing = rule("Fabrikam");
+        filing.from = vec!["ar@fabrikam.example".into()];
+        filing.move_to_folder = Some("megan:\\Suppliers".into());
+        assert!(!judge(&filing).0, "filing the same mail is not");
     }
 
     #[test]
