@@ -13,6 +13,7 @@ mod harness;
 mod large;
 mod operations;
 mod queries;
+mod registrations;
 mod requests;
 mod schema;
 mod tokens;
