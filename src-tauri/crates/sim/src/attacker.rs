@@ -351,6 +351,7 @@ fn register_method(tenant: &mut Tenant, user_id: &str, at: DateTime<Utc>) {
     let Some(user) = tenant.user_mut(user_id) else {
         return;
     };
+    free_phone_slot(&user.methods, &mut method);
     user.methods.push(method.clone());
     let upn = user.upn().to_owned();
     let kind = str_of(&method, "@odata.type")
@@ -841,7 +842,7 @@ const USER_USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWe
 fn add_method(
     tenant: &mut Tenant,
     user_id: &str,
-    method: Value,
+    mut method: Value,
     at: DateTime<Utc>,
     ip: &str,
     user_agent: &str,
@@ -849,9 +850,28 @@ fn add_method(
     let Some(user) = tenant.user_mut(user_id) else {
         return;
     };
+    free_phone_slot(&user.methods, &mut method);
     user.methods.push(method.clone());
     let upn = user.upn().to_owned();
     record_registration(tenant, user_id, &upn, &method, at, ip, user_agent);
+}
+
+/// A user holds one phone per phone type, as in Graph: a new phone takes the first free type
+/// (mobile, alternate mobile, office).
+fn free_phone_slot(methods: &[Value], method: &mut Value) {
+    const SLOTS: [&str; 3] = ["mobile", "alternateMobile", "office"];
+    let phone = |m: &Value| str_of(m, "@odata.type") == Some("#microsoft.graph.phoneAuthenticationMethod");
+    if !phone(method) {
+        return;
+    }
+    let taken = |t: &str| methods.iter().any(|m| phone(m) && str_of(m, "phoneType") == Some(t));
+    let wanted = str_of(method, "phoneType").unwrap_or("mobile").to_owned();
+    if !taken(&wanted) {
+        return;
+    }
+    if let (Some(slot), Value::Object(map)) = (SLOTS.iter().find(|t| !taken(t)), method) {
+        map.insert("phoneType".to_owned(), json!(slot));
+    }
 }
 
 /// The method as the security-info audit names it in `resultReason` ("User registered <method>").

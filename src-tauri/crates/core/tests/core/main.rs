@@ -8,6 +8,7 @@
 mod blast;
 mod bundle;
 mod cases;
+mod evidence;
 mod keychain;
 mod practice;
 mod practice_crash;

@@ -448,7 +448,8 @@ pub fn match_registrations(
 pub struct UserHistory {
     /// Address → first time seen, before the incident window (the attacker's excluded).
     pub addresses: BTreeMap<String, DateTime<Utc>>,
-    /// Browsers of the account's own security-info entries before the incident window.
+    /// Browsers of the account's own security-info entries: before the incident window, or from
+    /// an address it used before.
     pub user_agents: BTreeSet<String>,
 }
 
@@ -484,10 +485,16 @@ impl UserHistory {
                 seen(ip, r.at);
             }
         }
+        // The browsers the user registers with: entries before the incident, and entries at any
+        // time from an address the user had already used before it.
+        let known = history.addresses.clone();
         history.user_agents = records
             .iter()
-            .filter(|r| !r.by_admin && earlier(r.at))
-            .filter(|r| r.address.as_deref().is_none_or(|ip| !attacker(ip)))
+            .filter(|r| !r.by_admin && r.succeeded)
+            .filter(|r| match r.address.as_deref() {
+                Some(ip) => !attacker(ip) && (earlier(r.at) || known.contains_key(ip)),
+                None => earlier(r.at),
+            })
             .filter_map(|r| r.user_agent.clone())
             .collect();
         history
