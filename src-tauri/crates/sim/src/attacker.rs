@@ -860,11 +860,16 @@ fn add_method(
 /// (mobile, alternate mobile, office).
 fn free_phone_slot(methods: &[Value], method: &mut Value) {
     const SLOTS: [&str; 3] = ["mobile", "alternateMobile", "office"];
-    let phone = |m: &Value| str_of(m, "@odata.type") == Some("#microsoft.graph.phoneAuthenticationMethod");
+    let phone =
+        |m: &Value| str_of(m, "@odata.type") == Some("#microsoft.graph.phoneAuthenticationMethod");
     if !phone(method) {
         return;
     }
-    let taken = |t: &str| methods.iter().any(|m| phone(m) && str_of(m, "phoneType") == Some(t));
+    let taken = |t: &str| {
+        methods
+            .iter()
+            .any(|m| phone(m) && str_of(m, "phoneType") == Some(t))
+    };
     let wanted = str_of(method, "phoneType").unwrap_or("mobile").to_owned();
     if !taken(&wanted) {
         return;
@@ -884,7 +889,9 @@ fn registered_what(method: &Value) -> &'static str {
             _ => "Mobile Phone SMS",
         },
         "emailAuthenticationMethod" => "Email",
-        "microsoftAuthenticatorAuthenticationMethod" => "Authenticator App with Notification and Code",
+        "microsoftAuthenticatorAuthenticationMethod" => {
+            "Authenticator App with Notification and Code"
+        }
         "fido2AuthenticationMethod" => "Fido2 Security Key",
         "softwareOathAuthenticationMethod" => "Software OATH token",
         _ => "security info",

@@ -626,7 +626,12 @@ fn get_accepted_domains(
         }
         let mut names = vec![user.upn().to_owned()];
         if user.mailbox.is_some() {
-            names.extend(user.user.get("mail").and_then(Value::as_str).map(str::to_owned));
+            names.extend(
+                user.user
+                    .get("mail")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            );
         }
         for name in names {
             if let Some((_, domain)) = name.rsplit_once('@') {

@@ -100,12 +100,19 @@ async fn each_method_is_dated_from_the_registration_log_and_says_which_evidence_
         .await
         .unwrap();
 
-    let theirs = row(&plan, |i| i.id == format!("method:{THEIR_PHONE}"), "the attacker's phone");
+    let theirs = row(
+        &plan,
+        |i| i.id == format!("method:{THEIR_PHONE}"),
+        "the attacker's phone",
+    );
     assert!(theirs.recommended, "{theirs:#?}");
     assert_eq!(decided_by(&plan, theirs), "attackerAddress");
     assert!(theirs.reasons[0].contains("203.0.113.45"), "{theirs:#?}");
     assert!(
-        theirs.reasons.iter().any(|r| r.contains("minutes after the attacker's sign-in")),
+        theirs
+            .reasons
+            .iter()
+            .any(|r| r.contains("minutes after the attacker's sign-in")),
         "{theirs:#?}"
     );
 
@@ -126,7 +133,11 @@ async fn each_method_is_dated_from_the_registration_log_and_says_which_evidence_
         "{email:#?}"
     );
 
-    let phone = row(&plan, |i| i.id == format!("method:{HER_PHONE}"), "her phone");
+    let phone = row(
+        &plan,
+        |i| i.id == format!("method:{HER_PHONE}"),
+        "her phone",
+    );
     assert!(!phone.recommended, "{phone:#?}");
     assert_eq!(decided_by(&plan, phone), "beforeLogReach");
     assert!(
@@ -134,12 +145,21 @@ async fn each_method_is_dated_from_the_registration_log_and_says_which_evidence_
         "{phone:#?}"
     );
 
-    let app = row(&plan, |i| i.kind == "Microsoft Authenticator", "her new Authenticator");
-    assert!(!app.recommended, "registered in the window, from her office: {app:#?}");
+    let app = row(
+        &plan,
+        |i| i.kind == "Microsoft Authenticator",
+        "her new Authenticator",
+    );
+    assert!(
+        !app.recommended,
+        "registered in the window, from her office: {app:#?}"
+    );
     assert_eq!(decided_by(&plan, app), "usersOwnAddress");
     assert!(app.reasons[0].contains("192.0.2.44"), "{app:#?}");
     assert!(
-        app.details.iter().any(|d| d.starts_with("Directory audit:")),
+        app.details
+            .iter()
+            .any(|d| d.starts_with("Directory audit:")),
         "the row shows the entry that decided it: {app:#?}"
     );
 }
@@ -149,7 +169,9 @@ async fn rules_are_judged_by_intent_and_forwarding_to_another_accepted_domain_st
     let lab = lab("undated-methods").await;
     let (procedure, case) = run_through(
         &lab,
-        &["triage", "preserve", "revoke", "disable", "reset", "methods"],
+        &[
+            "triage", "preserve", "revoke", "disable", "reset", "methods",
+        ],
     )
     .await;
     let plan = procedure
@@ -172,7 +194,10 @@ async fn rules_are_judged_by_intent_and_forwarding_to_another_accepted_domain_st
         .reasons
         .iter()
         .any(|r| r.contains("sub-folder of Conversation History")));
-    assert!(theirs.reasons.iter().any(|r| r.contains("made only of dots")));
+    assert!(theirs
+        .reasons
+        .iter()
+        .any(|r| r.contains("made only of dots")));
     for identity in HER_RULES {
         let kept = rule(identity);
         assert!(!kept.recommended, "{kept:#?}");
@@ -207,7 +232,9 @@ async fn a_hidden_rule_is_told_apart_from_the_visible_ones_in_the_mailbox_plan()
         .unwrap();
     let env = lab.env(&[BREAK_GLASS]);
     let procedure = Procedure::<Client>::compromised_account(1, megan);
-    for key in ["triage", "preserve", "revoke", "disable", "reset", "methods"] {
+    for key in [
+        "triage", "preserve", "revoke", "disable", "reset", "methods",
+    ] {
         let plan = procedure.plan(&env, &case.id, key).await.unwrap();
         procedure
             .run(

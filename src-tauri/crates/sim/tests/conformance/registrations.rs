@@ -83,7 +83,10 @@ async fn the_method_registered_after_a_reset_before_revoke_is_named_by_its_kind(
         .find(|a| a["initiatedBy"]["user"]["ipAddress"] == "203.0.113.45")
         .unwrap_or_else(|| panic!("{audits:?}"));
     // aitm's attacker registers an alternate mobile phone.
-    assert_eq!(entry["resultReason"], "User registered Alternate Mobile Phone");
+    assert_eq!(
+        entry["resultReason"],
+        "User registered Alternate Mobile Phone"
+    );
     assert!(user_agent(entry).is_some());
 }
 

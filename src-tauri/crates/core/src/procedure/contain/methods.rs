@@ -316,13 +316,15 @@ fn phone_in(text: &str) -> Option<String> {
 
 /// The first e-mail address in `text`.
 fn email_in(text: &str) -> Option<String> {
-    text.split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | '<' | '>' | '[' | ']'))
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
-        .find(|w| {
-            w.split_once('@')
-                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
-        })
-        .map(str::to_lowercase)
+    text.split(|c: char| {
+        c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | '<' | '>' | '[' | ']')
+    })
+    .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+    .find(|w| {
+        w.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
+    })
+    .map(str::to_lowercase)
 }
 
 fn other_str<'a>(method: &'a AuthenticationMethod, key: &str) -> Option<&'a str> {
@@ -373,9 +375,7 @@ pub fn match_registrations(
             .iter()
             .copied()
             .filter(|i| !used.contains(i) && records[*i].fits(method))
-            .filter(|i| {
-                (records[*i].at - created).num_seconds().abs() <= SAME_EVENT_MINUTES * 60
-            })
+            .filter(|i| (records[*i].at - created).num_seconds().abs() <= SAME_EVENT_MINUTES * 60)
             .min_by_key(|i| (records[*i].at - created).num_seconds().abs());
         if let Some(i) = best {
             used.insert(i);
@@ -653,9 +653,9 @@ pub fn judge_method(
         );
     }
     let following = after_attacker(r, cx);
-    let follow_line = following.as_ref().map(|(n, aip)| {
-        format!("It came {n} minutes after the attacker's sign-in from {aip}.")
-    });
+    let follow_line = following
+        .as_ref()
+        .map(|(n, aip)| format!("It came {n} minutes after the attacker's sign-in from {aip}."));
     match (from, &cx.history) {
         (Some(ip), Some(history)) if history.addresses.contains_key(ip) => {
             let since = history.addresses.get(ip).copied();
@@ -773,7 +773,12 @@ mod tests {
             audit_read: true,
             attacker: &attacker,
             attacker_sign_ins: vec![(t("2025-03-12T19:12:00Z"), ATTACKER.to_owned())],
-            history: Some(UserHistory::build(&sign_ins, records, Some(start), &attacker)),
+            history: Some(UserHistory::build(
+                &sign_ins,
+                records,
+                Some(start),
+                &attacker,
+            )),
         }
     }
 
@@ -784,39 +789,93 @@ mod tests {
 
     #[test]
     fn the_reason_of_a_registration_names_the_method_kind_and_phone_type() {
-        let r = audit("2025-03-12T19:20:00Z", "User registered security info", "User registered Mobile Phone SMS", ATTACKER, Some(ATTACKER_UA));
+        let r = audit(
+            "2025-03-12T19:20:00Z",
+            "User registered security info",
+            "User registered Mobile Phone SMS",
+            ATTACKER,
+            Some(ATTACKER_UA),
+        );
         assert_eq!(r.kind, Some(MethodKind::Phone));
         assert_eq!(r.phone_type, Some("mobile"));
         assert_eq!(r.address.as_deref(), Some(ATTACKER));
         assert_eq!(r.user_agent.as_deref(), Some(ATTACKER_UA));
-        let a = audit("2025-03-12T19:20:00Z", "User registered security info", "User registered Authenticator App with Notification and Code", OFFICE, None);
+        let a = audit(
+            "2025-03-12T19:20:00Z",
+            "User registered security info",
+            "User registered Authenticator App with Notification and Code",
+            OFFICE,
+            None,
+        );
         assert_eq!(a.kind, Some(MethodKind::MicrosoftAuthenticator));
-        let e = audit("2025-03-12T19:20:00Z", "User registered security info", "User registered Email", OFFICE, None);
+        let e = audit(
+            "2025-03-12T19:20:00Z",
+            "User registered security info",
+            "User registered Email",
+            OFFICE,
+            None,
+        );
         assert_eq!(e.kind, Some(MethodKind::Email));
-        let d = audit("2025-03-12T19:20:00Z", "User changed default security info", "User changed the default security info for Text a code to +31 6 12345678", OFFICE, None);
+        let d = audit(
+            "2025-03-12T19:20:00Z",
+            "User changed default security info",
+            "User changed the default security info for Text a code to +31 6 12345678",
+            OFFICE,
+            None,
+        );
         assert_eq!(d.action, SecurityInfoAction::ChangedDefault);
         assert_eq!(d.phone_digits.as_deref(), Some("31612345678"));
-        let all = audit("2025-03-12T19:20:00Z", "User registered all required security info", "User registered all required security info.", OFFICE, None);
+        let all = audit(
+            "2025-03-12T19:20:00Z",
+            "User registered all required security info",
+            "User registered all required security info.",
+            OFFICE,
+            None,
+        );
         assert_eq!(all.action, SecurityInfoAction::RegisteredAllRequired);
     }
 
     #[test]
     fn an_undated_phone_added_from_the_attackers_address_is_preselected() {
-        let phone = method("phone", json!({"phoneNumber": "+44 7700 900461", "phoneType": "alternateMobile"}));
-        let records = vec![audit("2025-03-12T19:20:00Z", "User registered security info", "User registered Alternate Mobile Phone", ATTACKER, Some(ATTACKER_UA))];
+        let phone = method(
+            "phone",
+            json!({"phoneNumber": "+44 7700 900461", "phoneType": "alternateMobile"}),
+        );
+        let records = vec![audit(
+            "2025-03-12T19:20:00Z",
+            "User registered security info",
+            "User registered Alternate Mobile Phone",
+            ATTACKER,
+            Some(ATTACKER_UA),
+        )];
         let v = judge(&phone, &records);
         assert!(v.recommended, "{v:?}");
         assert_eq!(v.evidence, MethodEvidence::AttackerAddress);
         assert!(v.reasons[0].contains(ATTACKER), "{v:?}");
-        assert!(v.reasons.iter().any(|r| r.contains("8 minutes after")), "{v:?}");
+        assert!(
+            v.reasons.iter().any(|r| r.contains("8 minutes after")),
+            "{v:?}"
+        );
     }
 
     #[test]
     fn a_method_registered_from_a_second_attacker_address_with_another_browser_is_preselected() {
         let email = method("email", json!({"emailAddress": "recovery@mailbox.example"}));
         let records = vec![
-            audit("2025-02-20T09:00:00Z", "User registered security info", "User registered Authenticator App with Notification and Code", OFFICE, Some(OFFICE_UA)),
-            audit("2025-03-12T21:05:00Z", "User registered security info", "User registered Email", SECOND, Some(ATTACKER_UA)),
+            audit(
+                "2025-02-20T09:00:00Z",
+                "User registered security info",
+                "User registered Authenticator App with Notification and Code",
+                OFFICE,
+                Some(OFFICE_UA),
+            ),
+            audit(
+                "2025-03-12T21:05:00Z",
+                "User registered security info",
+                "User registered Email",
+                SECOND,
+                Some(ATTACKER_UA),
+            ),
         ];
         let v = judge(&email, &records);
         assert!(v.recommended, "{v:?}");
@@ -827,8 +886,17 @@ mod tests {
 
     #[test]
     fn the_user_re_registering_their_phone_from_the_office_in_the_window_is_kept() {
-        let phone = method("phone", json!({"phoneNumber": "+31 6 11112222", "phoneType": "mobile"}));
-        let records = vec![audit("2025-03-13T08:40:00Z", "User registered security info", "User registered Mobile Phone SMS", OFFICE, Some(OFFICE_UA))];
+        let phone = method(
+            "phone",
+            json!({"phoneNumber": "+31 6 11112222", "phoneType": "mobile"}),
+        );
+        let records = vec![audit(
+            "2025-03-13T08:40:00Z",
+            "User registered security info",
+            "User registered Mobile Phone SMS",
+            OFFICE,
+            Some(OFFICE_UA),
+        )];
         let v = judge(&phone, &records);
         assert!(!v.recommended, "{v:?}");
         assert_eq!(v.evidence, MethodEvidence::UsersOwnAddress);
@@ -837,18 +905,27 @@ mod tests {
 
     #[test]
     fn an_old_undated_email_method_is_kept_as_cannot_tell() {
-        let email = method("email", json!({"emailAddress": "megan.private@example.org"}));
+        let email = method(
+            "email",
+            json!({"emailAddress": "megan.private@example.org"}),
+        );
         let v = judge(&email, &[]);
         assert!(!v.recommended, "{v:?}");
         assert_eq!(v.evidence, MethodEvidence::BeforeLogReach);
         assert!(v.evidence.undecided());
-        assert!(v.reasons[0].contains("before the log's reach (30 days)"), "{v:?}");
+        assert!(
+            v.reasons[0].contains("before the log's reach (30 days)"),
+            "{v:?}"
+        );
         assert!(v.reasons[0].contains("Cannot tell"), "{v:?}");
     }
 
     #[test]
     fn an_unreadable_audit_leaves_an_undated_method_undecided() {
-        let phone = method("phone", json!({"phoneNumber": "+44 7700 900461", "phoneType": "mobile"}));
+        let phone = method(
+            "phone",
+            json!({"phoneNumber": "+44 7700 900461", "phoneType": "mobile"}),
+        );
         let mut cx = judgement(&[]);
         cx.audit_read = false;
         let v = judge_method(&phone, None, &cx);
@@ -858,34 +935,88 @@ mod tests {
 
     #[test]
     fn the_attackers_phone_is_told_apart_from_the_users_by_phone_type() {
-        let mine = method("phone", json!({"id": "mine", "phoneNumber": "+31 6 11112222", "phoneType": "mobile"}));
-        let theirs = method("phone", json!({"id": "theirs", "phoneNumber": "+44 7700 900461", "phoneType": "alternateMobile"}));
-        let records = vec![audit("2025-03-12T19:20:00Z", "User registered security info", "User registered Alternate Mobile Phone", ATTACKER, None)];
+        let mine = method(
+            "phone",
+            json!({"id": "mine", "phoneNumber": "+31 6 11112222", "phoneType": "mobile"}),
+        );
+        let theirs = method(
+            "phone",
+            json!({"id": "theirs", "phoneNumber": "+44 7700 900461", "phoneType": "alternateMobile"}),
+        );
+        let records = vec![audit(
+            "2025-03-12T19:20:00Z",
+            "User registered security info",
+            "User registered Alternate Mobile Phone",
+            ATTACKER,
+            None,
+        )];
         let found = match_registrations(&[&mine, &theirs], &records);
         assert_eq!(found, vec![None, Some(0)]);
     }
 
     #[test]
     fn a_registration_naming_another_number_does_not_date_the_method() {
-        let phone = method("phone", json!({"phoneNumber": "+31 6 11112222", "phoneType": "mobile"}));
-        let records = vec![audit("2025-03-12T19:20:00Z", "User changed default security info", "x", ATTACKER, None), audit("2025-03-12T19:21:00Z", "User registered security info", "User registered Mobile Phone SMS +44 7700 900461", ATTACKER, None)];
+        let phone = method(
+            "phone",
+            json!({"phoneNumber": "+31 6 11112222", "phoneType": "mobile"}),
+        );
+        let records = vec![
+            audit(
+                "2025-03-12T19:20:00Z",
+                "User changed default security info",
+                "x",
+                ATTACKER,
+                None,
+            ),
+            audit(
+                "2025-03-12T19:21:00Z",
+                "User registered security info",
+                "User registered Mobile Phone SMS +44 7700 900461",
+                ATTACKER,
+                None,
+            ),
+        ];
         assert_eq!(match_registrations(&[&phone], &records), vec![None]);
     }
 
     #[test]
     fn a_phone_deleted_after_its_last_registration_is_not_dated_by_it() {
-        let phone = method("phone", json!({"phoneNumber": "+31 6 11112222", "phoneType": "mobile"}));
+        let phone = method(
+            "phone",
+            json!({"phoneNumber": "+31 6 11112222", "phoneType": "mobile"}),
+        );
         let records = vec![
-            audit("2025-02-20T09:00:00Z", "User registered security info", "User registered Mobile Phone SMS", OFFICE, None),
-            audit("2025-03-12T19:30:00Z", "User deleted security info", "User deleted Mobile Phone SMS", ATTACKER, None),
+            audit(
+                "2025-02-20T09:00:00Z",
+                "User registered security info",
+                "User registered Mobile Phone SMS",
+                OFFICE,
+                None,
+            ),
+            audit(
+                "2025-03-12T19:30:00Z",
+                "User deleted security info",
+                "User deleted Mobile Phone SMS",
+                ATTACKER,
+                None,
+            ),
         ];
         assert_eq!(match_registrations(&[&phone], &records), vec![None]);
     }
 
     #[test]
     fn a_dated_authenticator_registered_from_the_office_in_the_window_is_kept() {
-        let app = method("microsoftAuthenticator", json!({"displayName": "iPhone 15", "createdDateTime": "2025-03-13T08:41:10Z"}));
-        let records = vec![audit("2025-03-13T08:41:00Z", "User registered security info", "User registered Authenticator App with Notification and Code", OFFICE, Some(OFFICE_UA))];
+        let app = method(
+            "microsoftAuthenticator",
+            json!({"displayName": "iPhone 15", "createdDateTime": "2025-03-13T08:41:10Z"}),
+        );
+        let records = vec![audit(
+            "2025-03-13T08:41:00Z",
+            "User registered security info",
+            "User registered Authenticator App with Notification and Code",
+            OFFICE,
+            Some(OFFICE_UA),
+        )];
         let v = judge(&app, &records);
         assert!(!v.recommended, "{v:?}");
         assert_eq!(v.evidence, MethodEvidence::UsersOwnAddress);
@@ -893,19 +1024,34 @@ mod tests {
 
     #[test]
     fn a_dated_method_without_an_entry_is_judged_by_its_time() {
-        let app = method("microsoftAuthenticator", json!({"createdDateTime": "2025-03-12T19:30:00Z"}));
+        let app = method(
+            "microsoftAuthenticator",
+            json!({"createdDateTime": "2025-03-12T19:30:00Z"}),
+        );
         let v = judge(&app, &[]);
         assert!(v.recommended);
         assert_eq!(v.evidence, MethodEvidence::CreatedInWindow);
-        let old = method("microsoftAuthenticator", json!({"createdDateTime": "2023-05-02T08:41:00Z"}));
-        assert_eq!(judge(&old, &[]).evidence, MethodEvidence::CreatedBeforeWindow);
+        let old = method(
+            "microsoftAuthenticator",
+            json!({"createdDateTime": "2023-05-02T08:41:00Z"}),
+        );
+        assert_eq!(
+            judge(&old, &[]).evidence,
+            MethodEvidence::CreatedBeforeWindow
+        );
         assert!(!judge(&old, &[]).recommended);
     }
 
     #[test]
     fn a_registration_from_an_unknown_address_with_no_history_is_not_guessed() {
         let phone = method("phone", json!({"phoneType": "mobile"}));
-        let records = vec![audit("2025-03-13T10:00:00Z", "User registered security info", "User registered Mobile Phone SMS", "192.0.2.200", None)];
+        let records = vec![audit(
+            "2025-03-13T10:00:00Z",
+            "User registered security info",
+            "User registered Mobile Phone SMS",
+            "192.0.2.200",
+            None,
+        )];
         let mut cx = judgement(&records);
         cx.history = None;
         cx.attacker_sign_ins.clear();
@@ -917,7 +1063,13 @@ mod tests {
     #[test]
     fn a_phone_an_administrator_registered_is_left_to_the_admin() {
         let phone = method("phone", json!({"phoneType": "mobile"}));
-        let records = vec![audit("2025-03-13T09:00:00Z", "Admin registered security info", "Admin registered phone method for user", "192.0.2.99", None)];
+        let records = vec![audit(
+            "2025-03-13T09:00:00Z",
+            "Admin registered security info",
+            "Admin registered phone method for user",
+            "192.0.2.99",
+            None,
+        )];
         let v = judge(&phone, &records);
         assert!(!v.recommended, "{v:?}");
         assert_eq!(v.evidence, MethodEvidence::ByAdministrator);
@@ -927,7 +1079,13 @@ mod tests {
     fn an_entry_that_names_no_method_explains_the_only_undated_method_left() {
         let phone = method("phone", json!({"phoneType": "mobile"}));
         let email = method("email", json!({"emailAddress": "x@example.org"}));
-        let records = vec![audit("2025-03-12T19:20:00Z", "User registered security info", "User registered security info", ATTACKER, None)];
+        let records = vec![audit(
+            "2025-03-12T19:20:00Z",
+            "User registered security info",
+            "User registered security info",
+            ATTACKER,
+            None,
+        )];
         assert_eq!(match_registrations(&[&phone], &records), vec![Some(0)]);
         assert_eq!(
             match_registrations(&[&phone, &email], &records),

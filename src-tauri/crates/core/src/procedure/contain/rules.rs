@@ -295,15 +295,11 @@ fn hiding_folder(folder: &str) -> Option<(&'static str, bool)> {
     if let Some(root) = segments.first().and_then(|s| known(s)) {
         return Some((root, segments.len() > 1));
     }
-    segments
-        .iter()
-        .enumerate()
-        .skip(1)
-        .find_map(|(i, s)| {
-            known(s)
-                .filter(|e| HIDING_ANYWHERE.contains(e))
-                .map(|e| (e, i + 1 < segments.len()))
-        })
+    segments.iter().enumerate().skip(1).find_map(|(i, s)| {
+        known(s)
+            .filter(|e| HIDING_ANYWHERE.contains(e))
+            .map(|e| (e, i + 1 < segments.len()))
+    })
 }
 
 fn visible_text(s: &str) -> bool {
@@ -362,7 +358,11 @@ pub fn judge_rule(rule: &InboxRule, cx: &RuleContext<'_>) -> (bool, Vec<String>)
     let mut doing: Vec<(&str, String)> = Vec::new();
     for (list, verb, how) in [
         (&rule.forward_to, "forwards", "to"),
-        (&rule.forward_as_attachment_to, "forwards", "as an attachment to"),
+        (
+            &rule.forward_as_attachment_to,
+            "forwards",
+            "as an attachment to",
+        ),
         (&rule.redirect_to, "redirects", "to"),
     ] {
         let (outside, inside): (Vec<&String>, Vec<&String>) =
@@ -460,7 +460,10 @@ pub fn judge_rule(rule: &InboxRule, cx: &RuleContext<'_>) -> (bool, Vec<String>)
         if builtin {
             notes.push("Hidden, but it is the mailbox's own junk-mail rule and does nothing else Firebreak can read.".into());
         } else {
-            flags.push("Hidden: Outlook and Get-InboxRule do not show it unless asked for hidden rules.".into());
+            flags.push(
+                "Hidden: Outlook and Get-InboxRule do not show it unless asked for hidden rules."
+                    .into(),
+            );
         }
     }
     if !visible_text(name) {
@@ -524,7 +527,10 @@ mod tests {
     }
 
     fn org() -> Organisation {
-        Organisation::new(["contoso.onmicrosoft.com".to_owned(), "contoso.com".to_owned()])
+        Organisation::new([
+            "contoso.onmicrosoft.com".to_owned(),
+            "contoso.com".to_owned(),
+        ])
     }
 
     fn judge(r: &InboxRule) -> (bool, Vec<String>) {
@@ -549,7 +555,9 @@ mod tests {
             reasons[0], "Moves mail with 'invoice' to RSS Feeds, marks it read.",
             "{reasons:?}"
         );
-        assert!(reasons.iter().any(|x| x.contains("Marks mail about 'invoice' read")));
+        assert!(reasons
+            .iter()
+            .any(|x| x.contains("Marks mail about 'invoice' read")));
     }
 
     #[test]
@@ -562,12 +570,18 @@ mod tests {
         };
         let (flagged, reasons) = judge_rule(&r, &hidden);
         assert!(flagged);
-        assert!(reasons.iter().any(|x| x.starts_with("Hidden")), "{reasons:?}");
+        assert!(
+            reasons.iter().any(|x| x.starts_with("Hidden")),
+            "{reasons:?}"
+        );
         let junk = rule(JUNK_RULE);
         assert!(!judge_rule(&junk, &hidden).0);
         let mut disguised = rule(JUNK_RULE);
         disguised.forward_to = vec!["drop@protonmail.example".into()];
-        assert!(judge_rule(&disguised, &hidden).0, "the name alone does not excuse it");
+        assert!(
+            judge_rule(&disguised, &hidden).0,
+            "the name alone does not excuse it"
+        );
     }
 
     #[test]
@@ -577,14 +591,27 @@ mod tests {
         r.subject_or_body_contains_words = vec!["betaling".into(), "invoice".into()];
         let (flagged, reasons) = judge(&r);
         assert!(flagged);
-        assert!(reasons.iter().any(|x| x.contains("sub-folder of Conversation History")), "{reasons:?}");
-        assert!(reasons.iter().any(|x| x.contains("made only of dots")), "{reasons:?}");
+        assert!(
+            reasons
+                .iter()
+                .any(|x| x.contains("sub-folder of Conversation History")),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons.iter().any(|x| x.contains("made only of dots")),
+            "{reasons:?}"
+        );
         assert!(reasons[0].contains("'betaling', 'invoice'"), "{reasons:?}");
     }
 
     #[test]
     fn localised_hiding_folders_are_recognised() {
-        for folder in ["anna:\\Gespreksgeschiedenis", "anna:\\RSS-Feeds\\x", "anna:\\Archiv", "anna:\\Éléments supprimés"] {
+        for folder in [
+            "anna:\\Gespreksgeschiedenis",
+            "anna:\\RSS-Feeds\\x",
+            "anna:\\Archiv",
+            "anna:\\Éléments supprimés",
+        ] {
             let mut r = rule("Regel");
             r.move_to_folder = Some(folder.into());
             assert!(judge(&r).0, "{folder}");
@@ -598,19 +625,28 @@ mod tests {
         r.move_to_folder = Some("megan:\\Newsletters".into());
         let (flagged, reasons) = judge(&r);
         assert!(!flagged, "{reasons:?}");
-        assert_eq!(reasons[0], "Moves mail from news@example.org to Newsletters.");
+        assert_eq!(
+            reasons[0],
+            "Moves mail from news@example.org to Newsletters."
+        );
     }
 
     #[test]
     fn forwarding_to_a_colleague_in_another_accepted_domain_is_kept_and_outside_is_flagged() {
         let mut inside = rule("Copy to manager");
-        inside.forward_to = vec!["boss@contoso.com".into(), "\"Desk\" [EX:/o=ExchangeLabs/cn=desk]".into()];
+        inside.forward_to = vec![
+            "boss@contoso.com".into(),
+            "\"Desk\" [EX:/o=ExchangeLabs/cn=desk]".into(),
+        ];
         assert!(!judge(&inside).0);
         let mut outside = rule("wire");
         outside.redirect_to = vec!["\"Pay\" [SMTP:pay@contoso.com.example]".into()];
         let (flagged, reasons) = judge(&outside);
         assert!(flagged, "a look-alike domain is outside");
-        assert!(reasons[0].starts_with("Redirects every message to"), "{reasons:?}");
+        assert!(
+            reasons[0].starts_with("Redirects every message to"),
+            "{reasons:?}"
+        );
         let only_tenant = Organisation::of_account("megan@contoso.onmicrosoft.com");
         assert!(only_tenant.is_external("boss@contoso.com"));
     }
@@ -623,7 +659,10 @@ mod tests {
         r.move_to_folder = Some("megan:\\Finance".into());
         let (flagged, reasons) = judge(&r);
         assert!(!flagged, "{reasons:?}");
-        assert!(reasons.iter().any(|x| x.contains("only files that mail")), "{reasons:?}");
+        assert!(
+            reasons.iter().any(|x| x.contains("only files that mail")),
+            "{reasons:?}"
+        );
     }
 
     #[test]
@@ -634,12 +673,23 @@ mod tests {
         assert!(!judge(&r).0);
         let mut personal = rule("Old stuff");
         personal.move_to_folder = Some("megan:\\Inbox\\Archive".into());
-        assert!(!judge(&personal).0, "a personal Archive folder under the inbox is not the Archive folder");
+        assert!(
+            !judge(&personal).0,
+            "a personal Archive folder under the inbox is not the Archive folder"
+        );
     }
 
     #[test]
     fn deleting_or_marking_read_security_mail_in_other_languages_is_flagged() {
-        for word in ["Wachtwoord", "Rechnung", "mot de passe", "MFA", "Sicherheit", "paiement", "phishing"] {
+        for word in [
+            "Wachtwoord",
+            "Rechnung",
+            "mot de passe",
+            "MFA",
+            "Sicherheit",
+            "paiement",
+            "phishing",
+        ] {
             let mut r = rule("Opruimen");
             r.subject_contains_words = vec![word.into()];
             r.delete_message = Some(true);
@@ -653,7 +703,10 @@ mod tests {
         vendors.from = vec!["ar@fabrikam.example".into()];
         vendors.delete_message = Some(true);
         let (flagged, reasons) = judge(&vendors);
-        assert!(flagged, "deleting a correspondent's mail hides their replies");
+        assert!(
+            flagged,
+            "deleting a correspondent's mail hides their replies"
+        );
         assert_eq!(reasons[0], "Deletes mail from ar@fabrikam.example.");
         let mut filing = rule("Fabrikam");
         filing.from = vec!["ar@fabrikam.example".into()];
@@ -668,7 +721,10 @@ mod tests {
             r.move_to_folder = Some("megan:\\Newsletters".into());
             let (flagged, reasons) = judge(&r);
             assert!(flagged, "{name:?}");
-            assert!(reasons.iter().any(|x| x.contains("made only of")), "{reasons:?}");
+            assert!(
+                reasons.iter().any(|x| x.contains("made only of")),
+                "{reasons:?}"
+            );
         }
         let mut it = rule("IT");
         it.from = vec!["servicedesk@contoso.com".into()];
