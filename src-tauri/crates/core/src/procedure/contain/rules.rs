@@ -302,6 +302,12 @@ fn hiding_folder(folder: &str) -> Option<(&'static str, bool)> {
     })
 }
 
+/// A name of at most two letters or digits ("x", "a1", "."): what a person in a hurry to hide
+/// something types, not what someone naming a rule they will look at again does.
+fn throwaway_name(s: &str) -> bool {
+    s.chars().filter(|c| c.is_alphanumeric()).count() <= 2
+}
+
 fn visible_text(s: &str) -> bool {
     s.chars().any(char::is_alphanumeric)
 }
@@ -421,9 +427,15 @@ pub fn judge_rule(rule: &InboxRule, cx: &RuleContext<'_>) -> (bool, Vec<String>)
             ));
         } else if everything {
             flags.push("Deletes every incoming message.".into());
-        } else {
+        } else if throwaway_name(name) {
             flags.push(format!(
-                "Deletes {subject} before the user sees it: attackers use this to hide replies from the people they write to — check with the user that they set this up."
+                "Deletes {subject} before the user sees it, under a throwaway name (\"{name}\"): attackers use this to hide replies from the people they write to."
+            ));
+        } else {
+            // People also delete unwanted senders this way; without a sign of the attacker the
+            // rule is shown with the question, not preselected.
+            notes.push(format!(
+                "Deletes {subject} before the user sees it. Attackers use this to hide replies from the people they write to, and people use it to drop unwanted mail: ask the user whether they set it up."
             ));
         }
     }
@@ -501,7 +513,7 @@ pub fn judge_rule(rule: &InboxRule, cx: &RuleContext<'_>) -> (bool, Vec<String>)
     let recommended = !flags.is_empty();
     let mut reasons = vec![summary];
     reasons.extend(flags);
-    if !recommended {
+    if !recommended && !deletes {
         notes.push("Nothing suspicious found: it files mail where the user can see it.".into());
     }
     reasons.extend(notes);
@@ -708,6 +720,26 @@ mod tests {
             "deleting a correspondent's mail hides their replies"
         );
         assert_eq!(reasons[0], "Deletes mail from ar@fabrikam.example.");
+        let mut unwanted = rule("Promotions");
+        unwanted.from = vec!["deals@shop.example".into()];
+        unwanted.delete_message = Some(true);
+        let (flagged, reasons) = judge(&unwanted);
+        assert!(
+            !flagged,
+            "a named rule dropping one unwanted sender is asked about, not preselected: {reasons:?}"
+        );
+        assert!(
+            reasons.iter().any(|r| r.contains("ask the user")),
+            "{reasons:?}"
+        );
+        let mut cleanup = rule("Cleanup");
+        cleanup.from = vec!["ar@fabrikam.example".into()];
+        cleanup.subject_contains_words = vec!["invoice".into()];
+        cleanup.delete_message = Some(true);
+        assert!(
+            judge(&cleanup).0,
+            "a well-named rule deleting invoice mail is still found"
+        );
         let mut filing = rule("Fabrikam");
         filing.from = vec!["ar@fabrikam.example".into()];
         filing.move_to_folder = Some("megan:\\Suppliers".into());
