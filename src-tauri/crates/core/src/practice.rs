@@ -292,7 +292,7 @@ pub async fn run_headless<T: IncidentTenant>(
         }
         accounts.push(pending.account.clone());
         let procedure = Procedure::<T>::compromised_account(pending.index, pending.account.clone());
-        let sweep_selection = run_procedure(
+        let (sweep_selection, disabled_by_checks) = run_procedure(
             &procedure,
             &env,
             control,
@@ -325,6 +325,13 @@ pub async fn run_headless<T: IncidentTenant>(
             }) {
                 notes.push(format!(
                     "{} was found by the sideways sweep but is protected (break-glass or the signed-in admin): Firebreak does not contain it; check it by hand.",
+                    hit.account
+                ));
+                continue;
+            }
+            if names.iter().any(|n| disabled_by_checks.contains(n)) {
+                notes.push(format!(
+                    "{} was found by the sideways sweep, but a blast-radius check already judged it an account the attacker created and disabled it: it is not given back to anyone, so no linked case.",
                     hit.account
                 ));
                 continue;
@@ -379,7 +386,8 @@ pub async fn run_headless<T: IncidentTenant>(
 }
 
 /// Runs one account's procedure with the recommended selections; returns what was selected in
-/// its sideways sweep.
+/// its sideways sweep, and the accounts its blast-radius checks disabled as the attacker's own
+/// (lower-case ids).
 async fn run_procedure<T: IncidentTenant>(
     procedure: &Procedure<T>,
     env: &Env<'_, T>,
@@ -388,7 +396,7 @@ async fn run_procedure<T: IncidentTenant>(
     pending: &Pending,
     steps: &mut Vec<PracticeStep>,
     reached_ids: &mut BTreeSet<String>,
-) -> Result<Vec<String>, Error> {
+) -> Result<(Vec<String>, BTreeSet<String>), Error> {
     let label = |step: String| {
         if pending.linked {
             format!("{}/{step}", pending.case_id)
@@ -403,6 +411,7 @@ async fn run_procedure<T: IncidentTenant>(
         .map(|v| v.info.key)
         .collect();
     let mut sweep_selection = Vec::new();
+    let mut disabled = BTreeSet::new();
     for key in procedure.keys() {
         if checks.contains(&key) {
             if key == checks[0] {
@@ -418,6 +427,9 @@ async fn run_procedure<T: IncidentTenant>(
                     if step.step == procedure.step_id(sweep::KEY) {
                         sweep_selection = step.selected.clone();
                     }
+                    disabled.extend(step.selected.iter().filter_map(|id| {
+                        id.strip_prefix("user-disable:").map(str::to_lowercase)
+                    }));
                     step.step = label(step.step);
                     steps.push(step);
                     control.advance(options.pause_per_step);
@@ -448,7 +460,7 @@ async fn run_procedure<T: IncidentTenant>(
         });
         control.advance(options.pause_per_step);
     }
-    Ok(sweep_selection)
+    Ok((sweep_selection, disabled))
 }
 
 /// Plans every blast-radius check at once ([`blast::plan_all`]), then runs each with the
