@@ -121,6 +121,8 @@ fn load(name_or_path: &str) -> Result<Scenario, String> {
 /// How a run ended: the exit code and what stderr said about it.
 struct Outcome {
     code: ExitCode,
+    /// The lines printed on stderr about the run (the tests read them).
+    #[cfg_attr(not(test), allow(dead_code))]
     report: Vec<String>,
 }
 
@@ -341,8 +343,10 @@ mod tests {
         let outcome = runtime.block_on(practise(request)).unwrap();
         assert_eq!(outcome.code, ExitCode::from(1), "{:#?}", outcome.report);
         assert!(
-            outcome.report.iter().any(|l| l.starts_with("ATTACKER STILL IN  lee.gu@")
-                && l.contains("session")),
+            outcome
+                .report
+                .iter()
+                .any(|l| l.starts_with("ATTACKER STILL IN  lee.gu@") && l.contains("session")),
             "stderr names the account and what the attacker holds: {:#?}",
             outcome.report
         );

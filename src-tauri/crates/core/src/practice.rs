@@ -321,7 +321,8 @@ pub async fn run_headless<T: IncidentTenant>(
                 .chain(hit.user_id.as_deref().map(str::to_lowercase))
                 .collect();
             if names.iter().any(|n| {
-                protected_ids.contains(n) || options.protected.iter().any(|p| p.eq_ignore_ascii_case(n))
+                protected_ids.contains(n)
+                    || options.protected.iter().any(|p| p.eq_ignore_ascii_case(n))
             }) {
                 notes.push(format!(
                     "{} was found by the sideways sweep but is protected (break-glass or the signed-in admin): Firebreak does not contain it; check it by hand.",
@@ -343,7 +344,8 @@ pub async fn run_headless<T: IncidentTenant>(
                 ));
                 continue;
             }
-            let opened = sweep::open_linked_case(store, ADMIN, &pending.case_id, &scope, &hit.account)?;
+            let opened =
+                sweep::open_linked_case(store, ADMIN, &pending.case_id, &scope, &hit.account)?;
             handled.extend(names);
             linked_cases.push(opened.id.clone());
             for (i, account) in opened.metadata.accounts.iter().enumerate() {
@@ -427,9 +429,11 @@ async fn run_procedure<T: IncidentTenant>(
                     if step.step == procedure.step_id(sweep::KEY) {
                         sweep_selection = step.selected.clone();
                     }
-                    disabled.extend(step.selected.iter().filter_map(|id| {
-                        id.strip_prefix("user-disable:").map(str::to_lowercase)
-                    }));
+                    disabled.extend(
+                        step.selected.iter().filter_map(|id| {
+                            id.strip_prefix("user-disable:").map(str::to_lowercase)
+                        }),
+                    );
                     step.step = label(step.step);
                     steps.push(step);
                     control.advance(options.pause_per_step);
@@ -443,21 +447,18 @@ async fn run_procedure<T: IncidentTenant>(
                 reached_ids.insert(id.to_owned());
             }
         }
-        let confirmation = Confirmation {
-            selected: plan.recommended(),
-            typed_account: Some(pending.account.clone()),
-            window_start: None,
-            note: None,
-        };
-        let outcome = procedure
-            .run(env, &pending.case_id, key, &confirmation)
-            .await?;
-        steps.push(PracticeStep {
-            step: label(outcome.step),
-            selected: confirmation.selected,
-            verified: outcome.verification.verified,
-            skipped: None,
-        });
+        let mut step = run_recommended(
+            procedure,
+            env,
+            &pending.case_id,
+            key,
+            &pending.account,
+            plan,
+            reached_ids,
+        )
+        .await?;
+        step.step = label(step.step);
+        steps.push(step);
         control.advance(options.pause_per_step);
     }
     Ok((sweep_selection, disabled))
@@ -498,21 +499,50 @@ async fn run_checks<T: IncidentTenant>(
         for item in &plan.items {
             reached_ids.extend(item.id.split(':').skip(1).map(str::to_owned));
         }
-        let confirmation = Confirmation {
-            selected: plan.recommended(),
-            typed_account: Some(account.to_owned()),
-            window_start: None,
-            note: None,
-        };
-        let outcome = procedure.run(env, case_id, key, &confirmation).await?;
-        steps.push(PracticeStep {
-            step: outcome.step,
-            selected: confirmation.selected,
-            verified: outcome.verification.verified,
-            skipped: None,
-        });
+        steps
+            .push(run_recommended(procedure, env, case_id, key, account, plan, reached_ids).await?);
     }
     Ok(steps)
+}
+
+/// Runs `key` with the recommendation of `plan`. When the engine refuses because the tenant
+/// changed since that plan (the attacker acts meanwhile: an access token outliving its session
+/// still reads mail, a check planned a minute earlier finds more), the step is planned again
+/// and run with the fresh recommendation, once — what a person does after "review the plan
+/// again".
+async fn run_recommended<T: IncidentTenant>(
+    procedure: &Procedure<T>,
+    env: &Env<'_, T>,
+    case_id: &CaseId,
+    key: &str,
+    account: &str,
+    plan: crate::procedure::Plan,
+    reached_ids: &mut BTreeSet<String>,
+) -> Result<PracticeStep, Error> {
+    let confirm = |plan: &crate::procedure::Plan| Confirmation {
+        selected: plan.recommended(),
+        typed_account: Some(account.to_owned()),
+        window_start: None,
+        note: None,
+    };
+    let mut confirmation = confirm(&plan);
+    let outcome = match procedure.run(env, case_id, key, &confirmation).await {
+        Err(Error::StepRefused { message, .. }) if message.contains("tenant changed") => {
+            let fresh = procedure.plan(env, case_id, key).await?;
+            for item in &fresh.items {
+                reached_ids.extend(item.id.split(':').skip(1).map(str::to_owned));
+            }
+            confirmation = confirm(&fresh);
+            procedure.run(env, case_id, key, &confirmation).await?
+        }
+        other => other?,
+    };
+    Ok(PracticeStep {
+        step: outcome.step,
+        selected: confirmation.selected,
+        verified: outcome.verification.verified,
+        skipped: None,
+    })
 }
 
 /// Declares the case of a practice run at `now` (simulated time) for the accounts the training
@@ -630,8 +660,9 @@ pub fn judge(
             })
             .collect();
         for hold in &holds {
-            out.problems
-                .push(format!("The attacker still holds access to {name}: {hold}."));
+            out.problems.push(format!(
+                "The attacker still holds access to {name}: {hold}."
+            ));
         }
         out.attacker_access.push(AttackerFoothold {
             account: name,
@@ -697,14 +728,20 @@ mod tests {
         let mut score = clean();
         score["legitimateArtefacts"]["removed"] = json!([{"description": "her own phone"}]);
         let j = judged(&score);
-        assert_eq!(j.problems, vec!["A legitimate look-alike was removed: her own phone"]);
+        assert_eq!(
+            j.problems,
+            vec!["A legitimate look-alike was removed: her own phone"]
+        );
     }
 
     #[test]
     fn regained_access_is_a_problem() {
         let mut score = clean();
         score["attackerRegainedAccess"] = json!(true);
-        assert_eq!(judged(&score).problems, vec!["The attacker regained access."]);
+        assert_eq!(
+            judged(&score).problems,
+            vec!["The attacker regained access."]
+        );
     }
 
     #[test]
@@ -719,7 +756,11 @@ mod tests {
         ]);
         let j = judged(&score);
         assert_eq!(j.problems.len(), 1, "{:?}", j.problems);
-        assert!(j.problems[0].contains("lidia@contoso.example"), "{:?}", j.problems);
+        assert!(
+            j.problems[0].contains("lidia@contoso.example"),
+            "{:?}",
+            j.problems
+        );
         assert_eq!(
             j.attacker_access,
             vec![AttackerFoothold {
@@ -732,10 +773,17 @@ mod tests {
 
     #[test]
     fn a_token_or_credential_still_held_is_a_problem_even_without_a_session() {
-        for kind in ["accessToken", "password", "authenticationMethod", "appToken", "appConsent"] {
+        for kind in [
+            "accessToken",
+            "password",
+            "authenticationMethod",
+            "appToken",
+            "appConsent",
+        ] {
             let mut score = clean();
             score["attackerHasAccess"] = json!(true);
-            score["attackerAccess"][0]["holds"] = json!([{"kind": kind, "detail": format!("holds a {kind}")}]);
+            score["attackerAccess"][0]["holds"] =
+                json!([{"kind": kind, "detail": format!("holds a {kind}")}]);
             let j = judged(&score);
             assert_eq!(j.problems.len(), 1, "{kind}: {:?}", j.problems);
             assert!(j.problems[0].contains("megan@contoso.example"), "{kind}");

@@ -508,7 +508,8 @@ async fn look<T: IncidentTenant>(
                     for s in &sign_ins.items {
                         let code = s.status.as_ref().and_then(|st| st.error_code);
                         let ok = code.is_none_or(|c| c == 0);
-                        if code == Some(REFRESH_REFUSED_AFTER_REVOKE) && s.is_interactive != Some(true)
+                        if code == Some(REFRESH_REFUSED_AFTER_REVOKE)
+                            && s.is_interactive != Some(true)
                         {
                             continue;
                         }

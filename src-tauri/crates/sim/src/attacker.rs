@@ -175,8 +175,8 @@ fn session_alive(tenant: &Tenant, user_id: &str, since: DateTime<Utc>) -> bool {
 /// The last hourly refresh of the attacker's client at or before `at`.
 fn last_refresh_before(at: DateTime<Utc>) -> DateTime<Utc> {
     let hour = Duration::hours(1);
-    let candidate =
-        at.duration_trunc(hour).unwrap_or(at) + hour - Duration::minutes(REFRESH_MINUTES_BEFORE_HOUR);
+    let candidate = at.duration_trunc(hour).unwrap_or(at) + hour
+        - Duration::minutes(REFRESH_MINUTES_BEFORE_HOUR);
     if candidate > at {
         candidate - hour
     } else {
@@ -278,22 +278,31 @@ pub(crate) fn footholds(tenant: &Tenant, now: DateTime<Utc>) -> Vec<Value> {
     for account in &tenant.attacker.accounts {
         add(&account.user_id, None);
         if session_alive(tenant, &account.user_id, account.session_since) {
-            add(&account.user_id, Some(json!({
-                "kind": "session",
-                "detail": format!("the attacker's session from {} is alive: its refresh token still works (sessions not revoked, account enabled)", graph_time(account.session_since)),
-            })));
+            add(
+                &account.user_id,
+                Some(json!({
+                    "kind": "session",
+                    "detail": format!("the attacker's session from {} is alive: its refresh token still works (sessions not revoked, account enabled)", graph_time(account.session_since)),
+                })),
+            );
         } else if let Some(until) = token_tail(tenant, account, now) {
-            add(&account.user_id, Some(json!({
-                "kind": "accessToken",
-                "until": graph_time(until),
-                "detail": format!("the access token refreshed at {} keeps working until {}: revoking sessions or resetting the password does not end a token already issued", graph_time(account.token_issued), graph_time(until)),
-            })));
+            add(
+                &account.user_id,
+                Some(json!({
+                    "kind": "accessToken",
+                    "until": graph_time(until),
+                    "detail": format!("the access token refreshed at {} keeps working until {}: revoking sessions or resetting the password does not end a token already issued", graph_time(account.token_issued), graph_time(until)),
+                })),
+            );
         }
         if password_known(tenant, account) {
-            add(&account.user_id, Some(json!({
-                "kind": "password",
-                "detail": "the password the attacker knows was never reset and the account is enabled",
-            })));
+            add(
+                &account.user_id,
+                Some(json!({
+                    "kind": "password",
+                    "detail": "the password the attacker knows was never reset and the account is enabled",
+                })),
+            );
         }
     }
     for app in &tenant.attacker.apps {
@@ -348,11 +357,14 @@ pub(crate) fn footholds(tenant: &Tenant, now: DateTime<Utc>) -> Vec<Value> {
                 .iter()
                 .any(|m| str_of(m, "id") == Some(artefact.id.as_str()))
         {
-            add(user_id, Some(json!({
-                "kind": "authenticationMethod",
-                "id": artefact.id,
-                "detail": format!("a sign-in method of the attacker's is still registered on the enabled account ({})", artefact.description),
-            })));
+            add(
+                user_id,
+                Some(json!({
+                    "kind": "authenticationMethod",
+                    "id": artefact.id,
+                    "detail": format!("a sign-in method of the attacker's is still registered on the enabled account ({})", artefact.description),
+                })),
+            );
         }
     }
     by_user
@@ -822,9 +834,7 @@ fn activity(tenant: &mut Tenant, tick: DateTime<Utc>) {
         .accounts
         .iter()
         .enumerate()
-        .filter(|(_, a)| {
-            a.lost_at.is_some() && !session_alive(tenant, &a.user_id, a.session_since)
-        })
+        .filter(|(_, a)| a.lost_at.is_some() && !session_alive(tenant, &a.user_id, a.session_since))
         .map(|(i, a)| {
             (
                 i,

@@ -36,6 +36,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
     ("bec", include_str!("../scenarios/bec.json")),
     (
+        "privileged-helpdesk",
+        include_str!("../scenarios/privileged-helpdesk.json"),
+    ),
+    (
         "readiness-gaps",
         include_str!("../scenarios/readiness-gaps.json"),
     ),

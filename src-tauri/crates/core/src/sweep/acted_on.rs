@@ -8,13 +8,17 @@
 //! user who called in), so an action counts only when it came from where the attacker was: one
 //! of the attacker's addresses, or — inside the incident window — an address the account had not
 //! used in the retention window before it (first seen). An action from the account's usual
-//! address is the owner's work and is left alone; an action without any address inside the
-//! window is listed for review, since nothing clears it.
+//! address is the owner's work and is left alone. Many directory entries name no address: then
+//! the address of the account's own sign-in just before the action (within an hour) stands for
+//! it, said so; an action with neither inside the window is listed for review, since nothing
+//! clears it.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
-use firebreak_graph::logs::{DirectoryAudit, DirectoryAuditQuery, SignInQuery};
+use firebreak_graph::logs::{
+    DirectoryAudit, DirectoryAuditQuery, SignIn, SignInEventType, SignInQuery,
+};
 use serde_json::Value;
 
 use super::{HitKind, Signal};
@@ -23,6 +27,9 @@ use crate::procedure::{tenant::IncidentTenant, Capture};
 /// How far back the account's own sign-ins are read to know its usual addresses (the sign-in
 /// log's retention with Entra ID P1).
 const USUAL_ADDRESS_DAYS: i64 = 30;
+/// How long before an action without an address the account's own sign-in may be to stand for
+/// it.
+const SIGN_IN_BEFORE_ACTION_MINUTES: i64 = 60;
 
 /// What kind of administrative action an audit entry is, by its activity name (see
 /// spec/graph-behaviour.md for the names Microsoft documents).
@@ -77,6 +84,25 @@ fn initiator_address(audit: &DirectoryAudit) -> Option<String> {
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
+}
+
+/// The latest of `sign_ins` (time, address) at or before `at` and at most
+/// [`SIGN_IN_BEFORE_ACTION_MINUTES`] before it: where the account was when it acted.
+pub(super) fn address_before(
+    sign_ins: &[(DateTime<Utc>, String)],
+    at: DateTime<Utc>,
+) -> Option<&(DateTime<Utc>, String)> {
+    sign_ins
+        .iter()
+        .filter(|(t, _)| *t <= at && at - *t <= Duration::minutes(SIGN_IN_BEFORE_ACTION_MINUTES))
+        .max_by_key(|(t, _)| *t)
+}
+
+fn succeeded(s: &SignIn) -> bool {
+    s.status
+        .as_ref()
+        .and_then(|st| st.error_code)
+        .is_none_or(|c| c == 0)
 }
 
 /// The judgement of one action, a pure function: `Some(reason)` when it counts.
@@ -134,43 +160,51 @@ pub(super) async fn look<T: IncidentTenant>(
             read.items
         }
         Err(e) => {
-            out.not_available
-                .push(format!("Accounts this account acted on as an administrator: {e}"));
+            out.not_available.push(format!(
+                "Accounts this account acted on as an administrator: {e}"
+            ));
             return out;
         }
     };
     let actions: Vec<(&DirectoryAudit, &'static str)> = audits
         .iter()
-        .filter(|a| a.result.as_deref().is_none_or(|r| r.eq_ignore_ascii_case("success")))
+        .filter(|a| {
+            a.result
+                .as_deref()
+                .is_none_or(|r| r.eq_ignore_ascii_case("success"))
+        })
         .filter_map(|a| Some((a, action_kind(a.activity_display_name.as_deref()?)?)))
         .collect();
     if actions.is_empty() {
         return out;
     }
-    // The account's usual addresses: where it signed in successfully before the window.
-    let history = SignInQuery {
+    // Where the account signed in: its usual addresses (successful interactive sign-ins in the
+    // retention window before the incident window) and, for actions whose entry names no
+    // address, its sign-ins of any kind around the actions.
+    let interactive = SignInQuery {
         user_id: Some(own_id.to_owned()),
         since: Some(window_start - Duration::days(USUAL_ADDRESS_DAYS)),
-        until: Some(window_start),
         ..SignInQuery::default()
     };
-    let usual: Option<BTreeSet<String>> = match tenant.sign_ins(&history).await {
+    let mut seen: Vec<(DateTime<Utc>, String)> = Vec::new();
+    let usual: Option<BTreeSet<String>> = match tenant.sign_ins(&interactive).await {
         Ok(read) => {
             out.captures.extend(Capture::pages(
-                "sweep-usual-addresses",
-                "The account's own sign-ins before the incident window (its usual addresses)",
+                "sweep-account-sign-ins",
+                "The account's own interactive sign-ins (its usual addresses before the incident window)",
                 "GET /auditLogs/signIns",
                 &read.pages,
             ));
+            let ok: Vec<&SignIn> = read.items.iter().filter(|s| succeeded(s)).collect();
+            seen.extend(ok.iter().filter_map(|s| {
+                Some((
+                    s.created_date_time?,
+                    s.ip_address.clone()?.to_ascii_lowercase(),
+                ))
+            }));
             Some(
-                read.items
-                    .iter()
-                    .filter(|s| {
-                        s.status
-                            .as_ref()
-                            .and_then(|st| st.error_code)
-                            .is_none_or(|c| c == 0)
-                    })
+                ok.iter()
+                    .filter(|s| s.created_date_time.is_some_and(|t| t < window_start))
                     .filter_map(|s| s.ip_address.as_deref())
                     .map(str::to_ascii_lowercase)
                     .collect(),
@@ -183,9 +217,45 @@ pub(super) async fn look<T: IncidentTenant>(
             None
         }
     };
+    if actions.iter().any(|(a, _)| initiator_address(a).is_none()) {
+        let first = actions
+            .iter()
+            .filter_map(|(a, _)| a.activity_date_time)
+            .min()
+            .unwrap_or(reach_back);
+        let background = SignInQuery {
+            user_id: Some(own_id.to_owned()),
+            since: Some(first - Duration::minutes(SIGN_IN_BEFORE_ACTION_MINUTES)),
+            event_types: vec![SignInEventType::NonInteractiveUser],
+            ..SignInQuery::default()
+        };
+        match tenant.sign_ins(&background).await {
+            Ok(read) => {
+                out.captures.extend(Capture::pages(
+                    "sweep-account-token-use",
+                    "The account's non-interactive sign-ins around its administrative actions",
+                    "GET /beta/auditLogs/signIns",
+                    &read.pages,
+                ));
+                seen.extend(read.items.iter().filter(|s| succeeded(s)).filter_map(|s| {
+                    Some((s.created_date_time?, s.ip_address.clone()?.to_ascii_lowercase()))
+                }));
+            }
+            Err(e) => out.not_available.push(format!(
+                "The account's non-interactive sign-ins (where it was when an audit entry names no address): {e}"
+            )),
+        }
+    }
     for (audit, kind) in actions {
-        let address = initiator_address(audit);
-        let Some(why) = judge_action(
+        let named = initiator_address(audit);
+        let stand_in = match (&named, audit.activity_date_time) {
+            (None, Some(at)) => address_before(&seen, at).cloned(),
+            _ => None,
+        };
+        let address = named
+            .clone()
+            .or_else(|| stand_in.as_ref().map(|(_, ip)| ip.clone()));
+        let Some(mut why) = judge_action(
             audit.activity_date_time,
             address.as_deref(),
             attacker,
@@ -194,6 +264,12 @@ pub(super) async fn look<T: IncidentTenant>(
         ) else {
             continue;
         };
+        if let Some((t, _)) = &stand_in {
+            why = format!(
+                "{why} (the audit entry names no address: this is where the account signed in at {} just before)",
+                t.format("%Y-%m-%d %H:%M UTC")
+            );
+        }
         for target in audit.target_resources.iter().flatten() {
             let text = |key: &str| {
                 target
@@ -206,7 +282,10 @@ pub(super) async fn look<T: IncidentTenant>(
                 continue;
             }
             let (id, upn) = (text("id"), text("userPrincipalName"));
-            if id.as_deref().is_some_and(|i| i.eq_ignore_ascii_case(own_id)) {
+            if id
+                .as_deref()
+                .is_some_and(|i| i.eq_ignore_ascii_case(own_id))
+            {
                 continue;
             }
             let name = upn.clone().or(id.clone()).unwrap_or_default();
@@ -256,7 +335,13 @@ mod tests {
         let usual = BTreeSet::from(["192.0.2.10".to_owned()]);
         let start = at("2025-11-18T09:12:00Z");
         for when in ["2025-11-18T10:05:00Z", "2025-11-17T22:00:00Z"] {
-            let why = judge_action(Some(at(when)), Some("198.51.100.87"), &attacker, Some(&usual), start);
+            let why = judge_action(
+                Some(at(when)),
+                Some("198.51.100.87"),
+                &attacker,
+                Some(&usual),
+                start,
+            );
             assert!(why.is_some_and(|w| w.contains("attacker")), "{when}");
         }
     }
@@ -280,21 +365,73 @@ mod tests {
         let start = at("2025-11-18T09:12:00Z");
         let attacker = vec!["198.51.100.23".to_owned()];
         // Another address of the same provider, never seen for this account: the attacker's.
-        let inside = judge_action(Some(at("2025-11-18T10:05:00Z")), Some("198.51.100.87"), &attacker, Some(&usual), start);
+        let inside = judge_action(
+            Some(at("2025-11-18T10:05:00Z")),
+            Some("198.51.100.87"),
+            &attacker,
+            Some(&usual),
+            start,
+        );
         assert!(inside.is_some_and(|w| w.contains("had not signed in from")));
         // The same address a week earlier is not tied to this incident.
-        let before = judge_action(Some(at("2025-11-10T10:05:00Z")), Some("198.51.100.87"), &attacker, Some(&usual), start);
+        let before = judge_action(
+            Some(at("2025-11-10T10:05:00Z")),
+            Some("198.51.100.87"),
+            &attacker,
+            Some(&usual),
+            start,
+        );
         assert_eq!(before, None);
         // Without the sign-in history nothing but the attacker's own addresses decides.
-        let blind = judge_action(Some(at("2025-11-18T10:05:00Z")), Some("198.51.100.87"), &attacker, None, start);
+        let blind = judge_action(
+            Some(at("2025-11-18T10:05:00Z")),
+            Some("198.51.100.87"),
+            &attacker,
+            None,
+            start,
+        );
         assert_eq!(blind, None);
+    }
+
+    #[test]
+    fn an_entry_without_address_takes_the_accounts_sign_in_just_before_it() {
+        let seen = vec![
+            (at("2025-11-18T08:55:00Z"), "192.0.2.10".to_owned()),
+            (at("2025-11-18T10:03:00Z"), "198.51.100.87".to_owned()),
+            (at("2025-11-18T13:58:00Z"), "192.0.2.10".to_owned()),
+        ];
+        let reset_of_the_hop = address_before(&seen, at("2025-11-18T10:05:00Z"));
+        assert_eq!(
+            reset_of_the_hop.map(|s| s.1.as_str()),
+            Some("198.51.100.87")
+        );
+        let office_reset = address_before(&seen, at("2025-11-18T14:02:00Z"));
+        assert_eq!(office_reset.map(|s| s.1.as_str()), Some("192.0.2.10"));
+        // More than an hour after the last sign-in, nothing stands in.
+        assert_eq!(address_before(&seen, at("2025-11-18T15:30:00Z")), None);
+        // A sign-in after the action does not explain it.
+        assert_eq!(address_before(&seen, at("2025-11-18T08:50:00Z")), None);
     }
 
     #[test]
     fn an_action_with_no_address_is_listed_inside_the_window_only() {
         let start = at("2025-11-18T09:12:00Z");
         let usual = BTreeSet::new();
-        assert!(judge_action(Some(at("2025-11-18T10:00:00Z")), None, &[], Some(&usual), start).is_some());
-        assert!(judge_action(Some(at("2025-11-01T10:00:00Z")), None, &[], Some(&usual), start).is_none());
+        assert!(judge_action(
+            Some(at("2025-11-18T10:00:00Z")),
+            None,
+            &[],
+            Some(&usual),
+            start
+        )
+        .is_some());
+        assert!(judge_action(
+            Some(at("2025-11-01T10:00:00Z")),
+            None,
+            &[],
+            Some(&usual),
+            start
+        )
+        .is_none());
     }
 }
