@@ -507,6 +507,8 @@ pub(crate) fn on_password_reset(tenant: &mut Tenant, user_id: &str, now: DateTim
             account.lost_at = Some(now);
             lost = true;
         }
+        // The new password is one the attacker does not know.
+        account.password_known_at = None;
     }
     if react {
         attacker.pending.push((
