@@ -39,7 +39,7 @@ fn action_kind(activity: &str) -> Option<&'static str> {
         // The user's own reset or change, not an action on someone else.
         return None;
     }
-    if a.starts_with("reset password") || a == "reset user password" {
+    if a.starts_with("reset password") {
         Some("reset the password of")
     } else if a == "set force change user password" {
         Some("forced a password change on")
@@ -317,7 +317,6 @@ mod tests {
     #[test]
     fn resets_method_changes_role_grants_and_enables_are_admin_actions_and_self_service_is_not() {
         assert!(action_kind("Reset password").is_some());
-        assert!(action_kind("Reset user password").is_some());
         assert!(action_kind("Reset password (by admin)").is_some());
         assert!(action_kind("Admin registered security info").is_some());
         assert!(action_kind("Add member to role").is_some());
