@@ -2,10 +2,12 @@
 //! [--report FILE.pdf] [--data-dir FOLDER]`: runs the compromised-account procedure against an in-process training
 //! tenant with the tool's recommended selections, without a window — triage, containment and
 //! the blast-radius checks (manual ones are skipped: they are checked by hand in the app) — and
-//! prints the simulator's score as JSON on the last line. Exit 0 on a full score (every attacker
-//! artefact removed, no look-alike removed, the attacker did not regain access), 1 when not, 2
-//! on a usage error. The logic lives in
-//! `firebreak_core::practice`; this wires the simulator to it.
+//! prints the simulator's score as JSON on the last line. Accounts the sideways sweep finds are
+//! opened as linked cases and contained the same way. Exit 0 only when every attacker artefact
+//! is gone, no look-alike was removed, the attacker holds no session, token or credential on any
+//! account at the end and never regained access; 1 when not (stderr says why, per account), 2
+//! on a usage error. The logic lives in `firebreak_core::practice`; this wires the simulator to
+//! it.
 
 use std::{ffi::OsString, path::PathBuf, process::ExitCode, sync::Arc};
 
@@ -99,7 +101,7 @@ pub fn run(args: &[OsString]) -> ExitCode {
         }
     };
     match runtime.block_on(practise(request)) {
-        Ok(code) => code,
+        Ok(outcome) => outcome.code,
         Err(message) => {
             eprintln!("firebreak practice: {message}");
             ExitCode::from(1)
@@ -116,7 +118,15 @@ fn load(name_or_path: &str) -> Result<Scenario, String> {
     .map_err(|e| e.to_string())
 }
 
-async fn practise(request: Request) -> Result<ExitCode, String> {
+/// How a run ended: the exit code and what stderr said about it.
+struct Outcome {
+    code: ExitCode,
+    /// The lines printed on stderr about the run (the tests read them).
+    #[cfg_attr(not(test), allow(dead_code))]
+    report: Vec<String>,
+}
+
+async fn practise(request: Request) -> Result<Outcome, String> {
     let scenario = load(&request.scenario)?;
     let title = if scenario.title().is_empty() {
         scenario.name().to_owned()
@@ -148,32 +158,9 @@ async fn practise(request: Request) -> Result<ExitCode, String> {
         .await
         .map_err(|e| e.to_string())?;
     eprintln!("Case {} in {}", run.case_id, data_dir.display());
-    for step in &run.steps {
-        if let Some(reason) = &step.skipped {
-            eprintln!("{:<32} {:<13} {reason}", step.step, "skipped");
-            continue;
-        }
-        eprintln!(
-            "{:<32} {:<13} {}",
-            step.step,
-            if step.verified {
-                "verified"
-            } else {
-                "NOT VERIFIED"
-            },
-            step.selected.len()
-        );
-    }
-    for problem in &run.problems {
-        eprintln!("PROBLEM  {problem}");
-    }
-    for left in &run.left_for_blast_radius {
-        eprintln!(
-            "MISSED BY EVERY CHECK  {}",
-            left.get("description")
-                .and_then(|d| d.as_str())
-                .unwrap_or("?")
-        );
+    let report = report_lines(&run);
+    for line in &report {
+        eprintln!("{line}");
     }
     if let Some(path) = &request.bundle {
         bundle::export(
@@ -197,11 +184,71 @@ async fn practise(request: Request) -> Result<ExitCode, String> {
         );
     }
     println!("{}", run.score);
-    Ok(if run.contained() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    Ok(Outcome {
+        code: if run.contained() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+        report,
     })
+}
+
+/// What stderr says about a run: the steps, the linked cases, then why it does not count as
+/// contained — each problem, what the attacker still holds per account, what no check listed.
+fn report_lines(run: &practice::PracticeRun) -> Vec<String> {
+    let mut lines = Vec::new();
+    for case in &run.linked_cases {
+        lines.push(format!("Linked case {case} opened from the sideways sweep"));
+    }
+    for step in &run.steps {
+        if let Some(reason) = &step.skipped {
+            lines.push(format!("{:<32} {:<13} {reason}", step.step, "skipped"));
+            continue;
+        }
+        lines.push(format!(
+            "{:<32} {:<13} {}",
+            step.step,
+            if step.verified {
+                "verified"
+            } else {
+                "NOT VERIFIED"
+            },
+            step.selected.len()
+        ));
+    }
+    for note in &run.notes {
+        lines.push(format!("NOTE  {note}"));
+    }
+    for problem in &run.problems {
+        lines.push(format!("PROBLEM  {problem}"));
+    }
+    for foothold in &run.attacker_access {
+        for hold in &foothold.holds {
+            lines.push(format!("ATTACKER STILL IN  {}: {hold}", foothold.account));
+        }
+        if !foothold.reaches.is_empty() {
+            lines.push(format!(
+                "ATTACKER STILL IN  {}: its delegate rights also open {}",
+                foothold.account,
+                foothold.reaches.join("; ")
+            ));
+        }
+    }
+    for left in &run.left_for_blast_radius {
+        lines.push(format!(
+            "MISSED BY EVERY CHECK  {}",
+            left.get("description")
+                .and_then(|d| d.as_str())
+                .unwrap_or("?")
+        ));
+    }
+    lines.push(if run.contained() {
+        "CONTAINED  every attacker artefact is gone, no look-alike was touched, the attacker holds nothing and did not come back.".to_owned()
+    } else {
+        format!("NOT CONTAINED  {} problem(s) above.", run.problems.len())
+    });
+    lines
 }
 
 #[cfg(test)]
@@ -252,8 +299,13 @@ mod tests {
                 data_dir: Some(dir.path().join("data")),
             };
             let runtime = tokio::runtime::Runtime::new().unwrap();
-            let code = runtime.block_on(practise(request)).unwrap();
-            assert_eq!(code, ExitCode::SUCCESS, "{name} was not contained");
+            let outcome = runtime.block_on(practise(request)).unwrap();
+            assert_eq!(
+                outcome.code,
+                ExitCode::SUCCESS,
+                "{name} was not contained: {:#?}",
+                outcome.report
+            );
             assert!(dir.path().join("b.zip").is_file());
             let report = std::fs::read(dir.path().join("r.pdf")).unwrap();
             assert!(
@@ -261,5 +313,50 @@ mod tests {
                 "{name}: --report writes the PDF"
             );
         }
+    }
+
+    #[test]
+    fn a_run_that_leaves_an_attacker_session_alive_exits_1_and_says_on_which_account() {
+        // The aitm tenant, with a second account the attacker holds from an address nothing
+        // else in the tenant shows: no alert names it and no sweep can find it.
+        let mut scenario: serde_json::Value =
+            serde_json::from_str(include_str!("../../crates/sim/scenarios/aitm.json")).unwrap();
+        scenario["attacker"]["compromised"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "userId": "b8501f99-6016-54e9-bd56-ead0c5619d37",
+                "sessionSince": "2025-03-12T21:00:00Z",
+                "ipAddress": "198.51.100.200",
+                "knowsPassword": false
+            }));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hidden-session.json");
+        std::fs::write(&path, scenario.to_string()).unwrap();
+        let request = Request {
+            scenario: path.to_string_lossy().into_owned(),
+            bundle: None,
+            report: None,
+            data_dir: Some(dir.path().join("data")),
+        };
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let outcome = runtime.block_on(practise(request)).unwrap();
+        assert_eq!(outcome.code, ExitCode::from(1), "{:#?}", outcome.report);
+        assert!(
+            outcome
+                .report
+                .iter()
+                .any(|l| l.starts_with("ATTACKER STILL IN  lee.gu@") && l.contains("session")),
+            "stderr names the account and what the attacker holds: {:#?}",
+            outcome.report
+        );
+        assert!(
+            !outcome
+                .report
+                .iter()
+                .any(|l| l.starts_with("ATTACKER STILL IN  megan.bowen@")),
+            "the flagged account was contained: {:#?}",
+            outcome.report
+        );
     }
 }

@@ -1,12 +1,17 @@
 //! Practice against the training tenant: the headless run behind `firebreak practice` (and the
 //! tests that prove the procedure on every shipped scenario), and the scoring that decides
-//! whether a run contained the incident.
+//! whether a run contained the incident ([`judge`]: no attacker artefact left, no look-alike
+//! removed, nothing held by the attacker on any account, no return). The headless run follows
+//! the sideways sweep: each account it recommends becomes a linked case contained the same way.
 //!
 //! The simulated tenant is reached like any tenant, through [`IncidentTenant`]; what only a
 //! simulator has (its clock, its score) comes through [`TrainingControl`], implemented by the
 //! shell (and the tests) over `firebreak-sim`, which core does not depend on.
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::{
+    collections::{BTreeSet, VecDeque},
+    sync::Arc,
+};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -19,7 +24,7 @@ use crate::{
     },
     clock::Clock,
     procedure::{blast, tenant::IncidentTenant, Confirmation, Env, Phase, Procedure},
-    Error,
+    sweep, Error,
 };
 
 /// What only the simulated tenant offers: its clock and its score.
@@ -97,13 +102,20 @@ pub struct PracticeOptions {
     /// Simulated time a person takes per step (reading the plan, typing the name).
     pub pause_per_step: Duration,
     /// Simulated time let pass after the last step before scoring, so the attacker can try to
-    /// come back.
+    /// come back and the tokens that outlive a revocation expire (see [`Default`]). When the
+    /// score still shows an access token working after this, the run waits past it too.
     pub settle: Duration,
-    /// Accounts never to disable or reset (the break-glass account).
+    /// Accounts never to disable or reset (the break-glass account, the signed-in admin): a
+    /// sweep hit naming one is not opened as a linked case.
     pub protected: Vec<String>,
 }
 
 impl Default for PracticeOptions {
+    /// Three simulated hours of settling: longer than an access token outlives the revocation of
+    /// its session (Entra issues them for 60 to 90 minutes, 75 on average; the attacker's token
+    /// was refreshed at most an hour before containment), than the attacker takes to reset back
+    /// in with a method left behind (45 minutes), and than a consented app takes to get a new
+    /// token while its grant remains (two hours after losing it).
     fn default() -> Self {
         Self {
             pause_per_step: Duration::minutes(2),
@@ -117,7 +129,7 @@ impl Default for PracticeOptions {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PracticeStep {
-    /// The full step id.
+    /// The full step id (prefixed with the case id for a linked case's steps).
     pub step: String,
     /// What was selected (the recommendation).
     pub selected: Vec<String>,
@@ -127,13 +139,40 @@ pub struct PracticeStep {
     pub skipped: Option<String>,
 }
 
+/// What the attacker still holds on one account at the end of a run, from the score.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttackerFoothold {
+    /// The account (its user principal name, or its id when the score names none).
+    pub account: String,
+    /// Each thing held, in plain words (a session, an access token until a time, a password, a
+    /// method, an app).
+    pub holds: Vec<String>,
+    /// Mailboxes the account's delegate rights open to whoever holds its session.
+    pub reaches: Vec<String>,
+}
+
+/// What [`judge`] reads in a score.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Judgement {
+    /// Why the run does not count as contained (empty when it does).
+    pub problems: Vec<String>,
+    /// Attacker artefacts left that no plan listed.
+    pub left_for_blast_radius: Vec<Value>,
+    /// What the attacker still holds, per account.
+    pub attacker_access: Vec<AttackerFoothold>,
+}
+
 /// The result of a headless practice run.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PracticeRun {
     /// The case it opened.
     pub case_id: CaseId,
-    /// The accounts it contained.
+    /// The linked cases the sideways sweep opened and the run contained too.
+    pub linked_cases: Vec<CaseId>,
+    /// The accounts it contained, the flagged ones first, then those of the linked cases.
     pub accounts: Vec<String>,
     /// The steps in the order run.
     pub steps: Vec<PracticeStep>,
@@ -144,11 +183,15 @@ pub struct PracticeRun {
     /// Attacker artefacts left that no step or check of the procedure even listed (each is also
     /// a problem): what the checks missed.
     pub left_for_blast_radius: Vec<Value>,
+    /// What the attacker still holds at the end, per account (each is also a problem).
+    pub attacker_access: Vec<AttackerFoothold>,
+    /// Sweep hits not followed, and why (a protected account, one already contained).
+    pub notes: Vec<String>,
 }
 
 impl PracticeRun {
-    /// Whether every attacker artefact was removed, no look-alike was removed and the attacker
-    /// did not regain access: the full score.
+    /// Whether the run contained the incident: every attacker artefact gone, no look-alike
+    /// removed, the attacker holding no session, token or credential anywhere, and never back.
     pub fn contained(&self) -> bool {
         self.problems.is_empty()
     }
@@ -180,9 +223,20 @@ pub async fn flagged_accounts<T: IncidentTenant>(
     Ok(accounts)
 }
 
+/// One account's procedure to run: in which case, as which account of it.
+struct Pending {
+    case_id: CaseId,
+    index: usize,
+    account: String,
+    /// Whether the case is a linked one (its steps are shown with the case id).
+    linked: bool,
+}
+
 /// Runs the compromised-account procedure with the tool's recommended selections on every
-/// flagged account, confirming each step as a person would, then lets the attacker act and
-/// scores the result. `store` must be timed by the simulated clock ([`TrainingClock`]).
+/// flagged account, confirming each step as a person would; opens each account the sideways
+/// sweep recommends as a linked case and runs the same procedure there (never twice for one
+/// account, never on a protected one); then lets the attacker act and scores the result.
+/// `store` must be timed by the simulated clock ([`TrainingClock`]).
 pub async fn run_headless<T: IncidentTenant>(
     tenant: &T,
     control: &dyn TrainingControl,
@@ -191,72 +245,223 @@ pub async fn run_headless<T: IncidentTenant>(
     options: &PracticeOptions,
 ) -> Result<PracticeRun, Error> {
     let case = declare_case(tenant, store, control.now(), title).await?;
-    let accounts = case.metadata.accounts.clone();
     let env = Env {
         tenant,
         store,
         protected: options.protected.clone(),
         actor: ADMIN,
     };
+    let mut protected_ids = BTreeSet::new();
+    for name in &options.protected {
+        if let Ok(Some(user)) = tenant.user(&firebreak_graph::UserRef::new(name)?).await {
+            protected_ids.insert(user.id.to_lowercase());
+        }
+    }
+    let mut queue: VecDeque<Pending> = case
+        .metadata
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(i, account)| Pending {
+            case_id: case.id.clone(),
+            index: i + 1,
+            account: account.clone(),
+            linked: false,
+        })
+        .collect();
+    // Every account queued so far, by name and id: a linked case finding one again is a loop.
+    let mut handled: BTreeSet<String> = case
+        .metadata
+        .accounts
+        .iter()
+        .map(|a| a.to_lowercase())
+        .collect();
+    let mut accounts = Vec::new();
+    let mut linked_cases = Vec::new();
+    let mut notes = Vec::new();
     let mut steps = Vec::new();
     let mut user_ids = BTreeSet::new();
     let mut reached_ids = BTreeSet::new();
-    for (index, account) in accounts.iter().enumerate() {
-        if let Ok(Some(user)) = tenant.user(&firebreak_graph::UserRef::new(account)?).await {
+    while let Some(pending) = queue.pop_front() {
+        if let Ok(Some(user)) = tenant
+            .user(&firebreak_graph::UserRef::new(&pending.account)?)
+            .await
+        {
+            handled.insert(user.id.to_lowercase());
             user_ids.insert(user.id);
         }
-        let procedure = Procedure::<T>::compromised_account(index + 1, account.clone());
-        let checks: Vec<&str> = procedure
-            .view(&store.case(&case.id)?)
-            .iter()
-            .filter(|v| v.info.phase == Phase::Blast)
-            .map(|v| v.info.key)
-            .collect();
-        for key in procedure.keys() {
-            if checks.contains(&key) {
-                if key == checks[0] {
-                    let done =
-                        run_checks(&procedure, &env, &case.id, account, &mut reached_ids).await?;
-                    for step in done {
-                        steps.push(step);
-                        control.advance(options.pause_per_step);
-                    }
-                }
+        accounts.push(pending.account.clone());
+        let procedure = Procedure::<T>::compromised_account(pending.index, pending.account.clone());
+        let (sweep_selection, disabled_by_checks) = run_procedure(
+            &procedure,
+            &env,
+            control,
+            options,
+            &pending,
+            &mut steps,
+            &mut reached_ids,
+        )
+        .await?;
+        let source = store.case(&pending.case_id)?;
+        let scope = procedure.step_id("").trim_end_matches('.').to_owned();
+        for hit in sweep::recorded_hits(&source, &scope) {
+            let chosen = sweep_selection.iter().any(|id| {
+                id.strip_prefix("account/").is_some_and(|who| {
+                    who.eq_ignore_ascii_case(&hit.account)
+                        || hit
+                            .user_id
+                            .as_deref()
+                            .is_some_and(|u| u.eq_ignore_ascii_case(who))
+                })
+            });
+            if !chosen {
                 continue;
             }
-            let plan = procedure.plan(&env, &case.id, key).await?;
-            for item in &plan.items {
-                if let Some((_, id)) = item.id.split_once(':') {
-                    reached_ids.insert(id.to_owned());
-                }
+            let names: Vec<String> = std::iter::once(hit.account.to_lowercase())
+                .chain(hit.user_id.as_deref().map(str::to_lowercase))
+                .collect();
+            if names.iter().any(|n| {
+                protected_ids.contains(n)
+                    || options.protected.iter().any(|p| p.eq_ignore_ascii_case(n))
+            }) {
+                notes.push(format!(
+                    "{} was found by the sideways sweep but is protected (break-glass or the signed-in admin): Firebreak does not contain it; check it by hand.",
+                    hit.account
+                ));
+                continue;
             }
-            let confirmation = Confirmation {
-                selected: plan.recommended(),
-                typed_account: Some(account.clone()),
-                window_start: None,
-                note: None,
-            };
-            let outcome = procedure.run(&env, &case.id, key, &confirmation).await?;
-            steps.push(PracticeStep {
-                step: outcome.step,
-                selected: confirmation.selected,
-                verified: outcome.verification.verified,
-                skipped: None,
-            });
-            control.advance(options.pause_per_step);
+            if names.iter().any(|n| disabled_by_checks.contains(n)) {
+                notes.push(format!(
+                    "{} was found by the sideways sweep, but a blast-radius check already judged it an account the attacker created and disabled it: it is not given back to anyone, so no linked case.",
+                    hit.account
+                ));
+                continue;
+            }
+            if names.iter().any(|n| handled.contains(n)) {
+                notes.push(format!(
+                    "{} was found again by the sideways sweep of {}: it is already being contained.",
+                    hit.account, pending.account
+                ));
+                continue;
+            }
+            let opened =
+                sweep::open_linked_case(store, ADMIN, &pending.case_id, &scope, &hit.account)?;
+            handled.extend(names);
+            linked_cases.push(opened.id.clone());
+            for (i, account) in opened.metadata.accounts.iter().enumerate() {
+                queue.push_back(Pending {
+                    case_id: opened.id.clone(),
+                    index: i + 1,
+                    account: account.clone(),
+                    linked: true,
+                });
+            }
         }
     }
     control.advance(options.settle);
-    let score = control.score();
-    let (problems, left) = judge(&score, &user_ids, &reached_ids);
+    let mut score = control.score();
+    // An access token that outlives its revoked session works until it expires: let that pass
+    // too, so the score shows what the attacker holds for good.
+    if let Some(until) = score
+        .get("attackerTokenUntil")
+        .and_then(Value::as_str)
+        .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+    {
+        let now = control.now();
+        if until >= now {
+            control.advance(until - now + Duration::minutes(1));
+            score = control.score();
+        }
+    }
+    let judgement = judge(&score, &user_ids, &reached_ids);
     Ok(PracticeRun {
         case_id: case.id,
+        linked_cases,
         accounts,
         steps,
         score,
-        problems,
-        left_for_blast_radius: left,
+        problems: judgement.problems,
+        left_for_blast_radius: judgement.left_for_blast_radius,
+        attacker_access: judgement.attacker_access,
+        notes,
     })
+}
+
+/// Runs one account's procedure with the recommended selections; returns what was selected in
+/// its sideways sweep, and the accounts its blast-radius checks disabled as the attacker's own
+/// (lower-case ids).
+async fn run_procedure<T: IncidentTenant>(
+    procedure: &Procedure<T>,
+    env: &Env<'_, T>,
+    control: &dyn TrainingControl,
+    options: &PracticeOptions,
+    pending: &Pending,
+    steps: &mut Vec<PracticeStep>,
+    reached_ids: &mut BTreeSet<String>,
+) -> Result<(Vec<String>, BTreeSet<String>), Error> {
+    let label = |step: String| {
+        if pending.linked {
+            format!("{}/{step}", pending.case_id)
+        } else {
+            step
+        }
+    };
+    let checks: Vec<&str> = procedure
+        .view(&env.store.case(&pending.case_id)?)
+        .iter()
+        .filter(|v| v.info.phase == Phase::Blast)
+        .map(|v| v.info.key)
+        .collect();
+    let mut sweep_selection = Vec::new();
+    let mut disabled = BTreeSet::new();
+    for key in procedure.keys() {
+        if checks.contains(&key) {
+            if key == checks[0] {
+                let done = run_checks(
+                    procedure,
+                    env,
+                    &pending.case_id,
+                    &pending.account,
+                    reached_ids,
+                )
+                .await?;
+                for mut step in done {
+                    if step.step == procedure.step_id(sweep::KEY) {
+                        sweep_selection = step.selected.clone();
+                    }
+                    disabled.extend(
+                        step.selected.iter().filter_map(|id| {
+                            id.strip_prefix("user-disable:").map(str::to_lowercase)
+                        }),
+                    );
+                    step.step = label(step.step);
+                    steps.push(step);
+                    control.advance(options.pause_per_step);
+                }
+            }
+            continue;
+        }
+        let plan = procedure.plan(env, &pending.case_id, key).await?;
+        for item in &plan.items {
+            if let Some((_, id)) = item.id.split_once(':') {
+                reached_ids.insert(id.to_owned());
+            }
+        }
+        let mut step = run_recommended(
+            procedure,
+            env,
+            &pending.case_id,
+            key,
+            &pending.account,
+            plan,
+            reached_ids,
+        )
+        .await?;
+        step.step = label(step.step);
+        steps.push(step);
+        control.advance(options.pause_per_step);
+    }
+    Ok((sweep_selection, disabled))
 }
 
 /// Plans every blast-radius check at once ([`blast::plan_all`]), then runs each with the
@@ -294,21 +499,50 @@ async fn run_checks<T: IncidentTenant>(
         for item in &plan.items {
             reached_ids.extend(item.id.split(':').skip(1).map(str::to_owned));
         }
-        let confirmation = Confirmation {
-            selected: plan.recommended(),
-            typed_account: Some(account.to_owned()),
-            window_start: None,
-            note: None,
-        };
-        let outcome = procedure.run(env, case_id, key, &confirmation).await?;
-        steps.push(PracticeStep {
-            step: outcome.step,
-            selected: confirmation.selected,
-            verified: outcome.verification.verified,
-            skipped: None,
-        });
+        steps
+            .push(run_recommended(procedure, env, case_id, key, account, plan, reached_ids).await?);
     }
     Ok(steps)
+}
+
+/// Runs `key` with the recommendation of `plan`. When the engine refuses because the tenant
+/// changed since that plan (the attacker acts meanwhile: an access token outliving its session
+/// still reads mail, a check planned a minute earlier finds more), the step is planned again
+/// and run with the fresh recommendation, once — what a person does after "review the plan
+/// again".
+async fn run_recommended<T: IncidentTenant>(
+    procedure: &Procedure<T>,
+    env: &Env<'_, T>,
+    case_id: &CaseId,
+    key: &str,
+    account: &str,
+    plan: crate::procedure::Plan,
+    reached_ids: &mut BTreeSet<String>,
+) -> Result<PracticeStep, Error> {
+    let confirm = |plan: &crate::procedure::Plan| Confirmation {
+        selected: plan.recommended(),
+        typed_account: Some(account.to_owned()),
+        window_start: None,
+        note: None,
+    };
+    let mut confirmation = confirm(&plan);
+    let outcome = match procedure.run(env, case_id, key, &confirmation).await {
+        Err(Error::StepRefused { message, .. }) if message.contains("tenant changed") => {
+            let fresh = procedure.plan(env, case_id, key).await?;
+            for item in &fresh.items {
+                reached_ids.extend(item.id.split(':').skip(1).map(str::to_owned));
+            }
+            confirmation = confirm(&fresh);
+            procedure.run(env, case_id, key, &confirmation).await?
+        }
+        other => other?,
+    };
+    Ok(PracticeStep {
+        step: outcome.step,
+        selected: confirmation.selected,
+        verified: outcome.verification.verified,
+        skipped: None,
+    })
 }
 
 /// Declares the case of a practice run at `now` (simulated time) for the accounts the training
@@ -344,18 +578,21 @@ pub async fn declare_case<T: IncidentTenant>(
     )
 }
 
-/// Reads the score: every attacker artefact left, every look-alike removed and regained access
-/// are problems. Artefacts left that no plan even listed (not on a contained account, not a row
-/// of any step or check) are also returned apart: what the checks missed.
+/// Reads the score against the exit rule: a run is contained only when every attacker artefact
+/// is gone, no look-alike was removed, the attacker holds no session, token or credential on any
+/// account at the end (`attackerHasAccess` and the per-account `attackerAccess`), and never
+/// regained access. Each failed clause is a problem; what the attacker still holds is also
+/// returned per account. Artefacts left that no plan even listed (not on a contained account,
+/// not a row of any step or check) are returned apart: what the checks missed.
 pub fn judge(
     score: &Value,
     user_ids: &BTreeSet<String>,
     reached_ids: &BTreeSet<String>,
-) -> (Vec<String>, Vec<Value>) {
-    let mut problems = Vec::new();
-    let mut left = Vec::new();
+) -> Judgement {
+    let mut out = Judgement::default();
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or("?").to_owned();
     if score.get("attackerRegainedAccess").and_then(Value::as_bool) == Some(true) {
-        problems.push("The attacker regained access.".into());
+        out.problems.push("The attacker regained access.".into());
     }
     for removed in score
         .pointer("/legitimateArtefacts/removed")
@@ -363,12 +600,9 @@ pub fn judge(
         .into_iter()
         .flatten()
     {
-        problems.push(format!(
+        out.problems.push(format!(
             "A legitimate look-alike was removed: {}",
-            removed
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
+            text(removed, "description")
         ));
     }
     for remaining in score
@@ -380,18 +614,70 @@ pub fn judge(
         let user = remaining.get("userId").and_then(Value::as_str);
         let id = remaining.get("id").and_then(Value::as_str).unwrap_or("");
         let in_reach = user.is_some_and(|u| user_ids.contains(u)) || reached_ids.contains(id);
-        problems.push(format!(
+        out.problems.push(format!(
             "An attacker artefact was left: {}",
-            remaining
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
+            text(remaining, "description")
         ));
         if !in_reach {
-            left.push(remaining.clone());
+            out.left_for_blast_radius.push(remaining.clone());
         }
     }
-    (problems, left)
+    for account in score
+        .get("attackerAccess")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let holds: Vec<String> = account
+            .get("holds")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|h| text(h, "detail"))
+            .collect();
+        if holds.is_empty() {
+            continue;
+        }
+        let name = account
+            .get("userPrincipalName")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .map_or_else(|| text(account, "userId"), str::to_owned);
+        let reaches = account
+            .get("reaches")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                let rights: Vec<&str> = r
+                    .get("rights")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                format!("{} ({})", text(r, "mailbox"), rights.join(", "))
+            })
+            .collect();
+        for hold in &holds {
+            out.problems.push(format!(
+                "The attacker still holds access to {name}: {hold}."
+            ));
+        }
+        out.attacker_access.push(AttackerFoothold {
+            account: name,
+            holds,
+            reaches,
+        });
+    }
+    if score.get("attackerHasAccess").and_then(Value::as_bool) == Some(true)
+        && out.attacker_access.is_empty()
+    {
+        out.problems.push(
+            "The attacker still has access to the tenant (the score names no account).".into(),
+        );
+    }
+    out
 }
 
 #[cfg(test)]
@@ -399,31 +685,131 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn every_artefact_left_is_a_problem_and_those_no_plan_listed_are_named_apart() {
-        let score = json!({
+    /// A score in which the attacker is fully contained.
+    fn clean() -> Value {
+        json!({
             "attackerRegainedAccess": false,
+            "attackerHasAccess": false,
             "legitimateArtefacts": {"removed": []},
-            "attackerArtefacts": {"remaining": [
-                {"kind": "inboxRule", "userId": "u1", "id": "r1", "description": "rule on the contained account"},
-                {"kind": "mailboxForwarding", "userId": "u2", "id": "x@y", "description": "shared mailbox"}
-            ]}
-        });
-        let users = BTreeSet::from(["u1".to_owned()]);
-        let (problems, left) = judge(&score, &users, &BTreeSet::new());
-        assert_eq!(problems.len(), 2, "{problems:?}");
-        assert_eq!(left.len(), 1);
-        assert_eq!(left[0]["id"], "x@y");
+            "attackerArtefacts": {"remaining": []},
+            "attackerAccess": [
+                {"userId": "u1", "userPrincipalName": "megan@contoso.example", "holds": [], "reaches": []}
+            ]
+        })
+    }
+
+    fn judged(score: &Value) -> Judgement {
+        judge(score, &BTreeSet::new(), &BTreeSet::new())
     }
 
     #[test]
-    fn regained_access_and_removed_look_alikes_are_problems() {
+    fn a_fully_contained_score_has_no_problem() {
+        let j = judged(&clean());
+        assert!(j.problems.is_empty(), "{:?}", j.problems);
+        assert!(j.attacker_access.is_empty());
+    }
+
+    #[test]
+    fn every_artefact_left_is_a_problem_and_those_no_plan_listed_are_named_apart() {
+        let mut score = clean();
+        score["attackerArtefacts"]["remaining"] = json!([
+            {"kind": "inboxRule", "userId": "u1", "id": "r1", "description": "rule on the contained account"},
+            {"kind": "mailboxForwarding", "userId": "u2", "id": "x@y", "description": "shared mailbox"}
+        ]);
+        let users = BTreeSet::from(["u1".to_owned()]);
+        let j = judge(&score, &users, &BTreeSet::new());
+        assert_eq!(j.problems.len(), 2, "{:?}", j.problems);
+        assert_eq!(j.left_for_blast_radius.len(), 1);
+        assert_eq!(j.left_for_blast_radius[0]["id"], "x@y");
+    }
+
+    #[test]
+    fn a_removed_look_alike_is_a_problem() {
+        let mut score = clean();
+        score["legitimateArtefacts"]["removed"] = json!([{"description": "her own phone"}]);
+        let j = judged(&score);
+        assert_eq!(
+            j.problems,
+            vec!["A legitimate look-alike was removed: her own phone"]
+        );
+    }
+
+    #[test]
+    fn regained_access_is_a_problem() {
+        let mut score = clean();
+        score["attackerRegainedAccess"] = json!(true);
+        assert_eq!(
+            judged(&score).problems,
+            vec!["The attacker regained access."]
+        );
+    }
+
+    #[test]
+    fn a_live_session_on_any_account_is_a_problem_named_per_account_with_what_it_reaches() {
+        let mut score = clean();
+        score["attackerHasAccess"] = json!(true);
+        score["attackerAccess"] = json!([
+            {"userId": "u1", "userPrincipalName": "grady@contoso.example", "holds": [], "reaches": []},
+            {"userId": "u2", "userPrincipalName": "lidia@contoso.example",
+             "holds": [{"kind": "session", "detail": "the attacker's session is alive"}],
+             "reaches": [{"mailbox": "finance@contoso.example", "rights": ["FullAccess", "SendAs"]}]}
+        ]);
+        let j = judged(&score);
+        assert_eq!(j.problems.len(), 1, "{:?}", j.problems);
+        assert!(
+            j.problems[0].contains("lidia@contoso.example"),
+            "{:?}",
+            j.problems
+        );
+        assert_eq!(
+            j.attacker_access,
+            vec![AttackerFoothold {
+                account: "lidia@contoso.example".into(),
+                holds: vec!["the attacker's session is alive".into()],
+                reaches: vec!["finance@contoso.example (FullAccess, SendAs)".into()],
+            }]
+        );
+    }
+
+    #[test]
+    fn a_token_or_credential_still_held_is_a_problem_even_without_a_session() {
+        for kind in [
+            "accessToken",
+            "password",
+            "authenticationMethod",
+            "appToken",
+            "appConsent",
+        ] {
+            let mut score = clean();
+            score["attackerHasAccess"] = json!(true);
+            score["attackerAccess"][0]["holds"] =
+                json!([{"kind": kind, "detail": format!("holds a {kind}")}]);
+            let j = judged(&score);
+            assert_eq!(j.problems.len(), 1, "{kind}: {:?}", j.problems);
+            assert!(j.problems[0].contains("megan@contoso.example"), "{kind}");
+            assert!(j.problems[0].contains(kind), "{kind}: {:?}", j.problems);
+        }
+    }
+
+    #[test]
+    fn attacker_has_access_without_a_breakdown_still_fails_the_run() {
         let score = json!({
-            "attackerRegainedAccess": true,
-            "legitimateArtefacts": {"removed": [{"description": "her own phone"}]},
+            "attackerRegainedAccess": false,
+            "attackerHasAccess": true,
+            "legitimateArtefacts": {"removed": []},
             "attackerArtefacts": {"remaining": []}
         });
-        let (problems, _) = judge(&score, &BTreeSet::new(), &BTreeSet::new());
-        assert_eq!(problems.len(), 2, "{problems:?}");
+        let j = judged(&score);
+        assert_eq!(j.problems.len(), 1, "{:?}", j.problems);
+        assert!(j.problems[0].contains("still has access"));
+    }
+
+    #[test]
+    fn an_account_named_only_by_id_is_reported_by_its_id() {
+        let mut score = clean();
+        score["attackerAccess"] = json!([{"userId": "u9", "userPrincipalName": "",
+            "holds": [{"kind": "password", "detail": "the password was never reset"}], "reaches": []}]);
+        let j = judged(&score);
+        assert_eq!(j.attacker_access[0].account, "u9");
     }
 }

@@ -5,7 +5,9 @@
 //! - inbox rules created or changed by other accounts (Purview audit search): from the attacker's
 //!   addresses, or several accounts within the same hour (a bulk run);
 //! - consents: one app consented by several accounts in the window (a spree), or a consent from
-//!   the attacker's addresses.
+//!   the attacker's addresses;
+//! - accounts this account acted on as an administrator from the attacker's side (password
+//!   resets, methods added, roles granted: [`acted_on`]).
 //!
 //! The sweep is a step of the blast-radius phase ([`Sweep`]): its plan lists the hits (the
 //! recommended ones are those not already in the case), running it records the admin's review,
@@ -23,6 +25,8 @@ use firebreak_graph::{
 use futures_util::{future::BoxFuture, FutureExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+mod acted_on;
 
 use crate::{
     case::{
@@ -59,6 +63,8 @@ pub enum HitKind {
     InboxRule,
     /// Took part in a consent spree.
     Consent,
+    /// Was acted on by this account as an administrator (reset, method, role).
+    AdminAction,
 }
 
 /// One fact about another account.
@@ -358,6 +364,14 @@ pub async fn sweep<T: IncidentTenant>(
             }
         }
         Err(e) => not_available.push(format!("Consent sprees: {e}")),
+    }
+
+    // 4. Accounts this account acted on as an administrator.
+    let admin = acted_on::look(tenant, own, &addresses, since, reach_back).await;
+    captures.extend(admin.captures);
+    not_available.extend(admin.not_available);
+    for hit in admin.hits {
+        found.add(hit.user_id.as_deref(), hit.upn.as_deref(), hit.signal);
     }
 
     let mut hits = Vec::new();

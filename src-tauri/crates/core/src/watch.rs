@@ -15,7 +15,9 @@
 //! - a new inbox rule the containment rules flag (hiding folder, external forward, deletion...);
 //! - forwarding switched on;
 //! - a new consent with scopes that read or send mail or files;
-//! - any sign-in (successful or not) from an attacker address.
+//! - any sign-in (successful or not) from an attacker address, except a token refresh Entra
+//!   refused because the sessions were revoked (50173): that is the attacker's old token dying
+//!   after containment, not the attacker coming back.
 
 use std::collections::BTreeSet;
 
@@ -43,6 +45,9 @@ use crate::{
 pub const DEFAULT_INTERVAL_MINUTES: i64 = 15;
 /// How close a registration audit must be to a method's creation time to be its record.
 const REGISTRATION_MATCH_MINUTES: i64 = 5;
+/// Entra's error for a refresh token refused after a revocation or password change
+/// (AADSTS50173): the stale token failing, expected after containment.
+const REFRESH_REFUSED_AFTER_REVOKE: i64 = 50_173;
 
 /// What the account looked like when recovery ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -503,11 +508,13 @@ async fn look<T: IncidentTenant>(
             match tenant.sign_ins(&query).await {
                 Ok(sign_ins) => {
                     for s in &sign_ins.items {
-                        let ok = s
-                            .status
-                            .as_ref()
-                            .and_then(|st| st.error_code)
-                            .is_none_or(|c| c == 0);
+                        let code = s.status.as_ref().and_then(|st| st.error_code);
+                        let ok = code.is_none_or(|c| c == 0);
+                        if code == Some(REFRESH_REFUSED_AFTER_REVOKE)
+                            && s.is_interactive != Some(true)
+                        {
+                            continue;
+                        }
                         out.push(alert(
                             AlertKind::SignIn,
                             format!("signIn:{}", s.id),

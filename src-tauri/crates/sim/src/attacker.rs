@@ -5,7 +5,13 @@
 //!   once they have lost their session (unless the account is disabled);
 //! - a consented app keeps reading mail while its grant or its refresh token lives;
 //! - a live session keeps refreshing tokens and reading mail; external forwarding keeps sending
-//!   mail out.
+//!   mail out;
+//! - revoking sessions, resetting the password or disabling the account does not end an access
+//!   token already issued (unless the client honours continuous access evaluation): the attacker
+//!   keeps reading until it expires, and the refresh attempts after the revocation fail in the
+//!   non-interactive sign-in log.
+//!
+//! [`footholds`] says, per account, what the attacker still holds: the score reads it.
 //!
 //! Everything the attacker does is written to the tenant's logs (sign-ins, directory audits,
 //! unified audit records) and to the attacker log the debrief shows.
@@ -21,6 +27,16 @@ use crate::tenant::{normalise_method, str_of, Tenant};
 const MAX_HOURS_PER_STEP: i64 = 24 * 14;
 /// How long after losing its token a consented app gets a new one while its grant remains.
 const APP_RECONSENT_HOURS: i64 = 2;
+/// Minutes before each hour at which the attacker's client refreshes its token.
+const REFRESH_MINUTES_BEFORE_HOUR: i64 = 7;
+/// Refresh attempts the attacker's client makes after its refresh token was refused, one an
+/// hour, before it gives up.
+const FAILED_REFRESH_ATTEMPTS: u32 = 3;
+/// Entra's error for a refresh token refused because the user's sessions were revoked or the
+/// password changed (AADSTS50173, FreshTokenNeeded; see spec/graph-behaviour.md).
+pub(crate) const GRANT_REVOKED: i64 = 50_173;
+/// Entra's error for a sign-in to a disabled account (AADSTS50057, UserDisabled).
+const USER_DISABLED: i64 = 50_057;
 
 #[derive(Debug, Clone)]
 struct Account {
@@ -33,6 +49,18 @@ struct Account {
     disabled: bool,
     lost_at: Option<DateTime<Utc>>,
     enabled_at: Option<DateTime<Utc>>,
+    /// The address the attacker uses for this account.
+    ip: Option<String>,
+    /// How long an access token lives after its refresh.
+    access_token_minutes: i64,
+    /// Whether a revocation ends the access token at once (continuous access evaluation).
+    cae_capable: bool,
+    /// When the attacker's current access token was issued (its last successful refresh).
+    token_issued: DateTime<Utc>,
+    /// From when the attacker knows the password (a later change makes it unknown to them).
+    password_known_at: Option<DateTime<Utc>>,
+    /// Refresh attempts refused since the session was lost.
+    failed_refreshes: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +110,12 @@ impl AttackerState {
                     disabled: false,
                     lost_at: None,
                     enabled_at: None,
+                    ip: c.ip_address.clone(),
+                    access_token_minutes: c.access_token_minutes.max(1),
+                    cae_capable: c.cae_capable,
+                    token_issued: last_refresh_before(start).max(c.session_since),
+                    password_known_at: c.knows_password.then_some(start),
+                    failed_refreshes: 0,
                 })
                 .collect(),
             apps: plan
@@ -112,6 +146,15 @@ impl AttackerState {
             .unwrap_or_else(|| "203.0.113.66".to_owned())
     }
 
+    /// The address the attacker uses for `user_id`: its own when the scenario names one.
+    fn ip_for(&self, user_id: &str) -> String {
+        self.accounts
+            .iter()
+            .find(|a| a.user_id == user_id)
+            .and_then(|a| a.ip.clone())
+            .unwrap_or_else(|| self.ip())
+    }
+
     fn note(&mut self, at: DateTime<Utc>, user: &str, what: &str, detail: String) {
         self.log
             .push(json!({"at": graph_time(at), "userId": user, "action": what, "detail": detail}));
@@ -126,6 +169,47 @@ impl AttackerState {
 fn session_alive(tenant: &Tenant, user_id: &str, since: DateTime<Utc>) -> bool {
     tenant.user(user_id).is_some_and(|u| {
         u.account_enabled() && u.sessions_valid_from().is_none_or(|from| from <= since)
+    })
+}
+
+/// The last hourly refresh of the attacker's client at or before `at`.
+fn last_refresh_before(at: DateTime<Utc>) -> DateTime<Utc> {
+    let hour = Duration::hours(1);
+    let candidate = at.duration_trunc(hour).unwrap_or(at) + hour
+        - Duration::minutes(REFRESH_MINUTES_BEFORE_HOUR);
+    if candidate > at {
+        candidate - hour
+    } else {
+        candidate
+    }
+}
+
+/// When the access token the attacker still holds on `account` stops working, if it works at
+/// `now` although the session behind it is gone: the revocation tail. A client honouring
+/// continuous access evaluation loses it at the revocation itself.
+fn token_tail(tenant: &Tenant, account: &Account, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if account.lost_at.is_none()
+        || account.cae_capable
+        || session_alive(tenant, &account.user_id, account.session_since)
+    {
+        return None;
+    }
+    let until = account.token_issued + Duration::minutes(account.access_token_minutes);
+    (until > now).then_some(until)
+}
+
+/// Whether the attacker still knows the password of an enabled account.
+fn password_known(tenant: &Tenant, account: &Account) -> bool {
+    let Some(known) = account.password_known_at else {
+        return false;
+    };
+    tenant.user(&account.user_id).is_some_and(|u| {
+        u.account_enabled()
+            && u.user
+                .get("lastPasswordChangeDateTime")
+                .and_then(Value::as_str)
+                .and_then(crate::clock::parse_time)
+                .is_none_or(|changed| changed <= known)
     })
 }
 
@@ -155,18 +239,192 @@ fn grant_exists(tenant: &Tenant, app: &AppAccess) -> bool {
     })
 }
 
-/// Whether any of the attacker's footholds still works (a session or a reading app).
-pub(crate) fn has_access(tenant: &Tenant) -> bool {
+/// Whether the attacker still holds anything in the tenant at `now`: a session, an access token
+/// in its tail, an app reading or consented, a password it knows or a method of its own on an
+/// enabled account.
+pub(crate) fn has_access(tenant: &Tenant, now: DateTime<Utc>) -> bool {
+    footholds(tenant, now)
+        .iter()
+        .any(|f| f["holds"].as_array().is_some_and(|h| !h.is_empty()))
+}
+
+/// The latest moment an access token of the attacker's keeps working after its session is gone.
+pub(crate) fn token_until(tenant: &Tenant, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     tenant
         .attacker
         .accounts
         .iter()
-        .any(|a| session_alive(tenant, &a.user_id, a.session_since))
-        || tenant
-            .attacker
-            .apps
-            .iter()
-            .any(|app| app_alive(tenant, app))
+        .filter_map(|a| token_tail(tenant, a, now))
+        .max()
+}
+
+/// What the attacker holds, per account: every compromised account (with an empty `holds` when
+/// nothing is left) and any other account where the attacker holds something. Each hold has a
+/// `kind` (`session`, `accessToken`, `appToken`, `appConsent`, `password`,
+/// `authenticationMethod`) and a `detail` in plain words; `reaches` lists the mailboxes the
+/// account's delegate rights open to whoever holds its session or token.
+pub(crate) fn footholds(tenant: &Tenant, now: DateTime<Utc>) -> Vec<Value> {
+    let mut by_user: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut add = |user: &str, hold: Option<Value>| {
+        let index = match by_user.iter().position(|(u, _)| u == user) {
+            Some(i) => i,
+            None => {
+                by_user.push((user.to_owned(), Vec::new()));
+                by_user.len() - 1
+            }
+        };
+        by_user[index].1.extend(hold);
+    };
+    for account in &tenant.attacker.accounts {
+        add(&account.user_id, None);
+        if session_alive(tenant, &account.user_id, account.session_since) {
+            add(
+                &account.user_id,
+                Some(json!({
+                    "kind": "session",
+                    "detail": format!("the attacker's session from {} is alive: its refresh token still works (sessions not revoked, account enabled)", graph_time(account.session_since)),
+                })),
+            );
+        } else if let Some(until) = token_tail(tenant, account, now) {
+            add(
+                &account.user_id,
+                Some(json!({
+                    "kind": "accessToken",
+                    "until": graph_time(until),
+                    "detail": format!("the access token refreshed at {} keeps working until {}: revoking sessions or resetting the password does not end a token already issued", graph_time(account.token_issued), graph_time(until)),
+                })),
+            );
+        }
+        if password_known(tenant, account) {
+            add(
+                &account.user_id,
+                Some(json!({
+                    "kind": "password",
+                    "detail": "the password the attacker knows was never reset and the account is enabled",
+                })),
+            );
+        }
+    }
+    for app in &tenant.attacker.apps {
+        let name = tenant
+            .service_principal(&app.sp_id)
+            .and_then(|sp| str_of(sp, "displayName"))
+            .unwrap_or(app.sp_id.as_str())
+            .to_owned();
+        let sp_enabled = tenant.service_principal(&app.sp_id).is_some_and(|sp| {
+            sp.get("accountEnabled")
+                .and_then(Value::as_bool)
+                .unwrap_or(true)
+        });
+        let user_enabled = tenant
+            .user(&app.user_id)
+            .is_some_and(|u| u.account_enabled());
+        let hold = if app_alive(tenant, app) {
+            Some(json!({
+                "kind": "appToken",
+                "servicePrincipalId": app.sp_id,
+                "detail": format!("the app {name} still reads with the user's refresh token"),
+            }))
+        } else if sp_enabled && user_enabled && grant_exists(tenant, app) {
+            Some(json!({
+                "kind": "appConsent",
+                "servicePrincipalId": app.sp_id,
+                "detail": format!("the consent to the app {name} remains: it gets a new token without a prompt"),
+            }))
+        } else {
+            None
+        };
+        if hold.is_some() {
+            add(&app.user_id, hold);
+        }
+    }
+    for artefact in tenant
+        .answer_key
+        .attacker
+        .iter()
+        .chain(&tenant.attacker.added)
+        .filter(|a| a.kind == ArtefactKind::AuthenticationMethod)
+    {
+        let Some(user_id) = artefact.user_id.as_deref() else {
+            continue;
+        };
+        let Some(user) = tenant.user(user_id) else {
+            continue;
+        };
+        if user.account_enabled()
+            && user
+                .methods
+                .iter()
+                .any(|m| str_of(m, "id") == Some(artefact.id.as_str()))
+        {
+            add(
+                user_id,
+                Some(json!({
+                    "kind": "authenticationMethod",
+                    "id": artefact.id,
+                    "detail": format!("a sign-in method of the attacker's is still registered on the enabled account ({})", artefact.description),
+                })),
+            );
+        }
+    }
+    by_user
+        .into_iter()
+        .map(|(user_id, holds)| {
+            let upn = tenant
+                .user(&user_id)
+                .map(|u| u.upn().to_owned())
+                .unwrap_or_default();
+            let live = holds
+                .iter()
+                .any(|h| matches!(h["kind"].as_str(), Some("session" | "accessToken")));
+            let reaches = if live {
+                delegated_mailboxes(tenant, &user_id)
+            } else {
+                Vec::new()
+            };
+            json!({"userId": user_id, "userPrincipalName": upn, "holds": holds, "reaches": reaches})
+        })
+        .collect()
+}
+
+/// The mailboxes `user_id` holds FullAccess or SendAs on: what its session opens besides its own.
+fn delegated_mailboxes(tenant: &Tenant, user_id: &str) -> Vec<Value> {
+    let Some(user) = tenant.user(user_id) else {
+        return Vec::new();
+    };
+    let nickname = user
+        .user
+        .get("mailNickname")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let is_user = |who: &str| {
+        !who.is_empty()
+            && (who.eq_ignore_ascii_case(user.upn())
+                || who.eq_ignore_ascii_case(user.id())
+                || (!nickname.is_empty() && who.eq_ignore_ascii_case(nickname)))
+    };
+    tenant
+        .users
+        .iter()
+        .filter(|u| u.id() != user_id)
+        .filter_map(|owner| {
+            let mailbox = owner.mailbox.as_ref()?;
+            let mut rights: Vec<String> = mailbox
+                .permissions
+                .iter()
+                .filter(|p| !p.deny && is_user(&p.user))
+                .flat_map(|p| p.access_rights.iter().cloned())
+                .collect();
+            rights.extend(
+                mailbox
+                    .recipient_permissions
+                    .iter()
+                    .filter(|p| is_user(&p.trustee))
+                    .flat_map(|p| p.access_rights.iter().cloned()),
+            );
+            (!rights.is_empty()).then(|| json!({"mailbox": owner.upn(), "rights": rights}))
+        })
+        .collect()
 }
 
 /// The responder revoked the user's sessions.
@@ -238,13 +496,19 @@ pub(crate) fn on_password_reset(tenant: &mut Tenant, user_id: &str, now: DateTim
         .iter_mut()
         .filter(|a| a.user_id == user_id)
     {
-        if account.lost_at.is_none() && !account.revoked && !account.disabled {
+        if account.lost_at.is_none()
+            && !account.revoked
+            && !account.disabled
+            && !account.cae_capable
+        {
             react = true;
         }
         if account.lost_at.is_none() {
             account.lost_at = Some(now);
             lost = true;
         }
+        // The new password is one the attacker does not know.
+        account.password_known_at = None;
     }
     if react {
         attacker.pending.push((
@@ -347,7 +611,7 @@ fn register_method(tenant: &mut Tenant, user_id: &str, at: DateTime<Utc>) {
         }
     }
     normalise_method(&mut method);
-    let ip = tenant.attacker.ip();
+    let ip = tenant.attacker.ip_for(user_id);
     let Some(user) = tenant.user_mut(user_id) else {
         return;
     };
@@ -415,7 +679,7 @@ fn reset_back_in(tenant: &mut Tenant, now: DateTime<Utc>) {
             continue;
         }
         // Self-service password reset with the attacker's own method, then a fresh sign-in.
-        let ip = tenant.attacker.ip();
+        let ip = tenant.attacker.ip_for(&user_id);
         let upn = tenant
             .user(&user_id)
             .map(|u| u.upn().to_owned())
@@ -433,6 +697,9 @@ fn reset_back_in(tenant: &mut Tenant, now: DateTime<Utc>) {
         {
             let account = &mut tenant.attacker.accounts[index];
             account.session_since = at + Duration::seconds(30);
+            account.token_issued = at + Duration::seconds(30);
+            account.password_known_at = Some(at);
+            account.failed_refreshes = 0;
             account.lost_at = None;
             account.revoked = false;
             account.disabled = false;
@@ -458,6 +725,7 @@ fn attacker_sign_in(
     interactive: bool,
 ) -> Value {
     let id = tenant.new_guid("attacker-signin");
+    let ip = tenant.attacker.ip_for(user_id);
     let plan = &tenant.attacker.plan;
     let account = tenant
         .attacker
@@ -473,7 +741,7 @@ fn attacker_sign_in(
         "userId": user_id,
         "appId": app_id,
         "appDisplayName": app_name,
-        "ipAddress": tenant.attacker.ip(),
+        "ipAddress": ip,
         "isInteractive": interactive,
         "clientAppUsed": if interactive { "Browser" } else { "Mobile Apps and Desktop clients" },
         "status": {"errorCode": 0, "failureReason": "Other.", "additionalDetails": if interactive { "MFA completed in Azure AD" } else { "MFA requirement satisfied by claim in the token" }},
@@ -486,6 +754,30 @@ fn attacker_sign_in(
             map.insert("deviceDetail".to_owned(), device.clone());
         }
     }
+    sign_in
+}
+
+/// A refresh attempt of the attacker's client refused by Entra: a failed non-interactive
+/// sign-in, with 50173 when the sessions were revoked or the password changed, 50057 when the
+/// account is disabled and nothing was revoked.
+fn failed_refresh(tenant: &mut Tenant, user_id: &str, at: DateTime<Utc>) -> Value {
+    let revoked = tenant
+        .attacker
+        .accounts
+        .iter()
+        .find(|a| a.user_id == user_id)
+        .is_some_and(|a| {
+            tenant
+                .user(user_id)
+                .and_then(|u| u.sessions_valid_from())
+                .is_some_and(|from| from > a.session_since)
+        });
+    let mut sign_in = attacker_sign_in(tenant, user_id, at, false);
+    sign_in["status"] = if revoked {
+        json!({"errorCode": GRANT_REVOKED, "failureReason": "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.", "additionalDetails": null})
+    } else {
+        json!({"errorCode": USER_DISABLED, "failureReason": "User account is disabled.", "additionalDetails": null})
+    };
     sign_in
 }
 
@@ -508,21 +800,68 @@ fn external(tenant: &Tenant, address: &str) -> bool {
 }
 
 fn activity(tenant: &mut Tenant, tick: DateTime<Utc>) {
-    let ip = tenant.attacker.ip();
+    let refresh_at = tick - Duration::minutes(REFRESH_MINUTES_BEFORE_HOUR);
     // Live sessions refresh tokens and read mail.
-    let live: Vec<(String, u32)> = tenant
+    let live: Vec<(usize, String, u32)> = tenant
         .attacker
         .accounts
         .iter()
-        .filter(|a| session_alive(tenant, &a.user_id, a.session_since) && a.session_since <= tick)
-        .map(|a| (a.user_id.clone(), a.reads_per_hour))
+        .enumerate()
+        .filter(|(_, a)| {
+            session_alive(tenant, &a.user_id, a.session_since) && a.session_since <= tick
+        })
+        .map(|(i, a)| (i, a.user_id.clone(), a.reads_per_hour))
         .collect();
-    for (user_id, reads) in live {
-        let sign_in = attacker_sign_in(tenant, &user_id, tick - Duration::minutes(7), false);
+    for (index, user_id, reads) in live {
+        let sign_in = attacker_sign_in(tenant, &user_id, refresh_at, false);
         tenant.push_sign_in(sign_in);
+        let account = &mut tenant.attacker.accounts[index];
+        account.token_issued = refresh_at.max(account.session_since);
         if reads > 0 {
+            let ip = tenant.attacker.ip_for(&user_id);
             mail_items_accessed(tenant, &user_id, tick, reads, &ip, None);
             tenant.attacker.items_read += u64::from(reads);
+        }
+    }
+    // Sessions lost: the client's refresh is refused, but the access token it holds works until
+    // it expires, and the attacker keeps reading with it.
+    let lost: Vec<(usize, String, u32, bool, bool)> = tenant
+        .attacker
+        .accounts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.lost_at.is_some() && !session_alive(tenant, &a.user_id, a.session_since))
+        .map(|(i, a)| {
+            (
+                i,
+                a.user_id.clone(),
+                a.reads_per_hour,
+                token_tail(tenant, a, tick).is_some(),
+                a.lost_at.is_some_and(|lost| lost <= refresh_at),
+            )
+        })
+        .collect();
+    for (index, user_id, reads, token_works, refresh_refused) in lost {
+        if refresh_refused
+            && tenant.attacker.accounts[index].failed_refreshes < FAILED_REFRESH_ATTEMPTS
+        {
+            tenant.attacker.accounts[index].failed_refreshes += 1;
+            let sign_in = failed_refresh(tenant, &user_id, refresh_at);
+            tenant.push_sign_in(sign_in);
+        }
+        if token_works && reads > 0 {
+            let ip = tenant.attacker.ip_for(&user_id);
+            mail_items_accessed(tenant, &user_id, tick, reads, &ip, None);
+            tenant.attacker.items_read += u64::from(reads);
+            let until = token_tail(tenant, &tenant.attacker.accounts[index], tick)
+                .map(graph_time)
+                .unwrap_or_default();
+            tenant.attacker.note(
+                tick,
+                &user_id,
+                "readWithAccessToken",
+                format!("read {reads} items with the access token still valid until {until}, although its refresh was refused"),
+            );
         }
     }
     // Consented apps read mail while they hold a token; with the grant in place they get a new

@@ -85,7 +85,7 @@ pub(crate) fn attacker_report(sim: &Sim) -> Value {
     let tenant = sim.lock_tenant();
     json!({
         "log": tenant.attacker.log,
-        "hasAccess": crate::attacker::has_access(&tenant),
+        "hasAccess": crate::attacker::has_access(&tenant, sim.clock.now()),
         "regainedAccess": tenant.attacker.regained_access,
     })
 }
@@ -417,8 +417,12 @@ fn containment(tenant: &Tenant, user_id: &str) -> Value {
     })
 }
 
-/// The score against the answer key (GET /_sim/score).
+/// The score against the answer key (GET /_sim/score). `attackerAccess` says per account what
+/// the attacker still holds and why (see [`crate::attacker::footholds`]); `attackerHasAccess` is
+/// true while any account holds anything, and `attackerTokenUntil` is when the last access token
+/// outliving its revoked session stops working.
 pub(crate) fn score(sim: &Sim) -> Value {
+    let now = sim.clock.now();
     let tenant = sim.lock_tenant();
     let attacker_artefacts: Vec<&Artefact> = tenant
         .answer_key
@@ -447,7 +451,7 @@ pub(crate) fn score(sim: &Sim) -> Value {
     json!({
         "scenario": tenant.scenario_name,
         "kind": tenant.answer_key.kind,
-        "now": graph_time(sim.clock.now()),
+        "now": graph_time(now),
         "attackerArtefacts": {
             "total": attacker_artefacts.len(),
             "removed": attacker_artefacts.len() - remaining.len(),
@@ -459,7 +463,9 @@ pub(crate) fn score(sim: &Sim) -> Value {
             "removed": legitimate_removed,
         },
         "attackerRegainedAccess": tenant.attacker.regained_access,
-        "attackerHasAccess": crate::attacker::has_access(&tenant),
+        "attackerHasAccess": crate::attacker::has_access(&tenant, now),
+        "attackerAccess": crate::attacker::footholds(&tenant, now),
+        "attackerTokenUntil": crate::attacker::token_until(&tenant, now).map(graph_time),
         "containment": compromised.iter().map(|u| containment(&tenant, u)).collect::<Vec<_>>(),
         "mailForwardedOut": tenant.attacker.mail_forwarded,
         "mailItemsReadByAttacker": tenant.attacker.items_read,

@@ -40,6 +40,10 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../scenarios/undated-methods.json"),
     ),
     (
+        "privileged-helpdesk",
+        include_str!("../scenarios/privileged-helpdesk.json"),
+    ),
+    (
         "readiness-gaps",
         include_str!("../scenarios/readiness-gaps.json"),
     ),
@@ -369,6 +373,22 @@ pub(crate) struct CompromisedAccount {
     pub(crate) app_id: String,
     #[serde(default = "default_attacker_client_name")]
     pub(crate) app_display_name: String,
+    /// How long an access token issued to the attacker lives after its last refresh: revoking
+    /// sessions or resetting the password does not end it before then (default 75 minutes, the
+    /// average of Entra's 60–90).
+    #[serde(default = "default_access_token_minutes")]
+    pub(crate) access_token_minutes: i64,
+    /// Whether the attacker's client and the resource honour continuous access evaluation: then
+    /// a revocation, a password reset or disabling the account ends the access token at once.
+    #[serde(default)]
+    pub(crate) cae_capable: bool,
+    /// Whether the attacker knows the account's password as it is at the start (phished or
+    /// sprayed): until it is reset, the score counts it as a credential the attacker holds.
+    #[serde(default = "default_knows_password")]
+    pub(crate) knows_password: bool,
+    /// The address the attacker uses for this account (default: the first of `ipAddresses`).
+    #[serde(default)]
+    pub(crate) ip_address: Option<String>,
 }
 
 fn default_reads_per_hour() -> u32 {
@@ -379,6 +399,12 @@ fn default_attacker_client() -> String {
 }
 fn default_attacker_client_name() -> String {
     "OfficeHome".to_owned()
+}
+fn default_access_token_minutes() -> i64 {
+    75
+}
+fn default_knows_password() -> bool {
+    true
 }
 
 /// A consented app the attacker controls; it reads mail while its grant and tokens live.

@@ -43,7 +43,11 @@ pub(crate) struct Lab {
 }
 
 pub(crate) async fn lab(name: &str) -> Lab {
-    let scenario = Scenario::builtin(name).unwrap();
+    lab_with(Scenario::builtin(name).unwrap()).await
+}
+
+/// A lab on any scenario (a shipped one changed by a test).
+pub(crate) async fn lab_with(scenario: Scenario) -> Lab {
     let secret = scenario.client_secret().unwrap().to_owned();
     let client_id = scenario.client_id().to_owned();
     let server = SimServer::start(scenario, SimOptions::default())
@@ -477,4 +481,234 @@ fn case_metadata(
         incident_commander: "Test".into(),
         external_ticket: None,
     }
+}
+
+const GRADY: &str = "grady.archie@contoso-training.onmicrosoft.com";
+const LIDIA: &str = "lidia.holloway@contoso-training.onmicrosoft.com";
+const ISAIAH: &str = "isaiah.langer@contoso-training.onmicrosoft.com";
+const DIEGO: &str = "diego.siciliani@contoso-training.onmicrosoft.com";
+
+/// A shipped scenario's JSON, to change in a test.
+fn scenario_json(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../sim/scenarios")
+        .join(format!("{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+async fn headless(lab: &Lab, name: &str, options: &PracticeOptions) -> practice::PracticeRun {
+    practice::run_headless(&lab.client, lab.control.as_ref(), &lab.store, name, options)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_entry_account_the_sweep_finds_is_contained_in_a_linked_case_and_the_attacker_holds_nothing(
+) {
+    let lab = lab("shared-mailbox-delegate").await;
+    let run = headless(&lab, "shared-mailbox-delegate", &options()).await;
+    assert!(run.contained(), "{:#?}", run.problems);
+    assert_eq!(run.accounts, vec![GRADY.to_owned(), LIDIA.to_owned()]);
+    assert_eq!(run.linked_cases.len(), 1);
+    let linked = lab.store.case(&run.linked_cases[0]).unwrap();
+    assert_eq!(linked.metadata.accounts, vec![LIDIA.to_owned()]);
+    for key in ["revoke", "disable", "reset"] {
+        let id = format!("{}/a1.{key}", linked.id);
+        assert!(
+            run.steps.iter().any(|s| s.step == id && s.verified),
+            "{id} ran and was verified"
+        );
+    }
+    assert_eq!(run.score["attackerHasAccess"], Value::Bool(false));
+    assert!(run.attacker_access.is_empty(), "{:?}", run.attacker_access);
+    assert!(
+        run.notes
+            .iter()
+            .any(|n| n.starts_with(GRADY) && n.contains("already being contained")),
+        "Lidia's sweep finds Grady again and the run does not loop: {:?}",
+        run.notes
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_linked_case_cleans_the_shared_mailbox_only_its_entry_account_can_reach() {
+    // Grady holds no right on the Finance mailbox here: only Lidia's linked case reaches it.
+    let mut json = scenario_json("shared-mailbox-delegate");
+    let finance = json["users"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|u| u["user"]["userPrincipalName"] == "finance@contoso-training.onmicrosoft.com")
+        .unwrap();
+    let mailbox = &mut finance["mailbox"];
+    mailbox["grantSendOnBehalfTo"] = serde_json::json!([]);
+    mailbox["permissions"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|p| p["user"] != GRADY);
+    json["answerKey"]["legitimate"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|a| !(a["id"] == GRADY || a["id"] == "grady.archie"));
+    let lab = lab_with(Scenario::from_json(&json.to_string()).unwrap()).await;
+    let run = headless(&lab, "delegate-only-through-the-entry", &options()).await;
+    assert!(run.contained(), "{:#?}", run.problems);
+    let linked = lab.store.case(&run.linked_cases[0]).unwrap();
+    let rules = linked
+        .journal
+        .iter()
+        .find(|e| {
+            e.kind.as_str() == "step_finished" && e.step.as_deref() == Some("a1.blast-inbox-rules")
+        })
+        .unwrap();
+    assert!(
+        rules
+            .details
+            .to_string()
+            .contains("finance@contoso-training.onmicrosoft.com"),
+        "the linked case's inbox-rule check read the shared mailbox"
+    );
+    let remaining = run.score["attackerArtefacts"]["remaining"].clone();
+    assert_eq!(
+        remaining,
+        serde_json::json!([]),
+        "forwarding and hidden rule gone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_desk_accounts_second_hop_through_a_password_reset_is_contained_and_the_look_alikes_are_left_alone(
+) {
+    let lab = lab("privileged-helpdesk").await;
+    let run = headless(&lab, "privileged-helpdesk", &options()).await;
+    assert!(run.contained(), "{:#?}", run.problems);
+    assert_eq!(run.accounts, vec![ISAIAH.to_owned(), DIEGO.to_owned()]);
+    let case = lab.store.case(&run.case_id).unwrap();
+    let hits = firebreak_core::sweep::recorded_hits(&case, "a1");
+    let found: Vec<&str> = hits.iter().map(|h| h.account.as_str()).collect();
+    assert_eq!(
+        found,
+        vec![DIEGO],
+        "only Diego: not Adele (reset from the office), not Lynne (travelling)"
+    );
+    assert!(
+        hits[0]
+            .signals
+            .iter()
+            .any(|s| s.text.contains("reset the password of")),
+        "{:?}",
+        hits[0].signals
+    );
+    assert_eq!(run.linked_cases.len(), 1);
+    assert!(
+        run.notes.iter().any(|n| n.starts_with(ISAIAH)),
+        "{:?}",
+        run.notes
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_hop_on_a_protected_account_is_left_alone_and_the_run_does_not_count_as_contained()
+{
+    let lab = lab("privileged-helpdesk").await;
+    let mut options = options();
+    options.protected.push(DIEGO.into());
+    let run = headless(&lab, "privileged-helpdesk", &options).await;
+    assert!(!run.contained());
+    assert!(run.linked_cases.is_empty());
+    assert!(
+        run.notes
+            .iter()
+            .any(|n| n.starts_with(DIEGO) && n.contains("protected")),
+        "{:?}",
+        run.notes
+    );
+    let diego = run
+        .attacker_access
+        .iter()
+        .find(|f| f.account == DIEGO)
+        .expect("the attacker still holds Diego");
+    assert!(
+        diego.holds.iter().any(|h| h.contains("session")),
+        "{diego:?}"
+    );
+    assert!(
+        run.problems.iter().any(|p| p.contains(DIEGO)),
+        "{:?}",
+        run.problems
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_privileged_authentication_administrator_the_tenant_refuses_to_touch_a_user_administrator_and_the_run_stops(
+) {
+    let mut json = scenario_json("privileged-helpdesk");
+    json["app"]["entraRoles"] =
+        serde_json::json!(["Exchange Administrator", "Security Administrator"]);
+    let lab = lab_with(Scenario::from_json(&json.to_string()).unwrap()).await;
+    let err = practice::run_headless(
+        &lab.client,
+        lab.control.as_ref(),
+        &lab.store,
+        "privileged-helpdesk",
+        &options(),
+    )
+    .await
+    .expect_err("containing a User Administrator needs a stronger role than the app holds");
+    assert!(
+        matches!(err, Error::Tenant(_)),
+        "the tenant's refusal comes back as the error: {err}"
+    );
+    let actions = lab.control.0.actions().to_string();
+    assert!(
+        !actions.contains("revokeSignInSessions") && !actions.contains("passwordReset"),
+        "nothing was done to the User Administrator: {actions}"
+    );
+    assert_eq!(
+        lab.control.0.score()["attackerHasAccess"],
+        Value::Bool(true),
+        "nothing was contained"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_refreshes_of_the_attackers_old_token_raise_no_watch_alert() {
+    use firebreak_core::procedure::tenant::IncidentTenant;
+    use firebreak_graph::logs::{SignInEventType, SignInQuery};
+    let lab = lab("aitm").await;
+    let run = headless(&lab, "aitm", &options()).await;
+    assert!(run.contained(), "{:?}", run.problems);
+    let case = lab.store.case(&run.case_id).unwrap();
+    let window = firebreak_core::watch::windows(&case).remove(0);
+    let megan = lab
+        .client
+        .get_user(&firebreak_graph::UserRef::new(&window.account).unwrap())
+        .await
+        .unwrap();
+    let refused = lab
+        .client
+        .sign_ins(&SignInQuery {
+            user_id: Some(megan.id),
+            since: Some(window.from),
+            event_types: vec![SignInEventType::NonInteractiveUser],
+            ..SignInQuery::default()
+        })
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|s| s.status.as_ref().and_then(|st| st.error_code) == Some(50_173))
+        .count();
+    assert!(
+        refused > 0,
+        "the attacker's client kept trying to refresh inside the watch window"
+    );
+    let recheck = firebreak_core::watch::recheck(&lab.client, &lab.store, &run.case_id)
+        .await
+        .unwrap();
+    assert!(
+        recheck.new_alerts.is_empty(),
+        "a refused refresh is the old token dying, not the attacker back: {:?}",
+        recheck.new_alerts
+    );
 }

@@ -460,3 +460,202 @@ async fn the_attacker_comes_back_on_request_leaving_its_traces_and_the_users_own
         .expect("answers");
     assert_eq!(reply.status(), 400, "an unknown action is refused");
 }
+
+/// The holds the score lists for `upn`, as (kind, whole hold).
+fn holds_of(score: &Value, upn: &str) -> Vec<(String, Value)> {
+    score["attackerAccess"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["userPrincipalName"] == upn)
+        .flat_map(|a| a["holds"].as_array().cloned().unwrap_or_default())
+        .map(|h| (h["kind"].as_str().unwrap_or_default().to_owned(), h))
+        .collect()
+}
+
+fn kinds(score: &Value, upn: &str) -> Vec<String> {
+    holds_of(score, upn).into_iter().map(|(k, _)| k).collect()
+}
+
+fn minutes_until(sim: &Sim, until: &str) -> i64 {
+    let until: chrono::DateTime<chrono::Utc> = until.parse().unwrap();
+    (until - sim.server.now()).num_minutes()
+}
+
+/// The aitm scenario with `change` applied to its compromised account.
+async fn aitm_with(change: Value) -> Sim {
+    let mut scenario: Value =
+        serde_json::from_str(include_str!("../../scenarios/aitm.json")).unwrap();
+    let account = &mut scenario["attacker"]["compromised"][0];
+    for (key, value) in change.as_object().unwrap() {
+        account[key] = value.clone();
+    }
+    Sim::start_with(
+        firebreak_sim::Scenario::from_json(&scenario.to_string()).unwrap(),
+        firebreak_sim::SimOptions::default(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn revoking_leaves_the_access_token_working_until_it_expires_and_each_refresh_fails_with_50173(
+) {
+    let sim = Sim::start("aitm").await;
+    let megan = sim.upn("megan.bowen");
+    let s = score(&sim).await;
+    assert_eq!(
+        kinds(&s, &megan),
+        vec!["session", "password", "appToken"],
+        "{s}"
+    );
+    assert_eq!(s["attackerHasAccess"], true);
+
+    revoke(&sim, &megan).await;
+    disable(&sim, &megan).await;
+    reset_password(&sim, &megan).await;
+    let s = score(&sim).await;
+    let holds = holds_of(&s, &megan);
+    assert_eq!(kinds(&s, &megan), vec!["accessToken"], "{s}");
+    let until = holds[0].1["until"].as_str().unwrap().to_owned();
+    assert_eq!(s["attackerTokenUntil"], until.as_str());
+    let left = minutes_until(&sim, &until);
+    assert!(
+        (15..=75).contains(&left),
+        "75 minutes after the last hourly refresh: {left} minutes left"
+    );
+    assert_eq!(
+        s["attackerHasAccess"], true,
+        "the token in its tail is access"
+    );
+
+    sim.advance_minutes(left - 1).await;
+    let s = score(&sim).await;
+    assert_eq!(
+        kinds(&s, &megan),
+        vec!["accessToken"],
+        "still inside the tail"
+    );
+    assert!(
+        s["attackerLog"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "readWithAccessToken"),
+        "the attacker kept reading during the tail: {}",
+        s["attackerLog"]
+    );
+    sim.advance_minutes(2).await;
+    let s = score(&sim).await;
+    assert!(kinds(&s, &megan).is_empty(), "expired: {s}");
+    assert_eq!(s["attackerTokenUntil"], Value::Null);
+    assert_eq!(s["attackerHasAccess"], false, "{s}");
+
+    let megan_id = sim.user_id("megan.bowen").await;
+    let refreshes = sim
+        .get(&format!(
+            "/beta/auditLogs/signIns?$filter={}",
+            enc(&format!(
+                "signInEventTypes/any(t: t eq 'nonInteractiveUser') and userId eq '{megan_id}' and ipAddress eq '203.0.113.45' and createdDateTime ge 2025-03-12T23:50:00Z"
+            ))
+        ))
+        .await;
+    let failed: Vec<Value> = refreshes
+        .value()
+        .into_iter()
+        .filter(|r| r["status"]["errorCode"] == 50173)
+        .collect();
+    assert!(
+        !failed.is_empty(),
+        "the refused refreshes are in the non-interactive log: {}",
+        refreshes.body
+    );
+    assert!(failed.iter().all(|r| r["isInteractive"] == false
+        && r["status"]["failureReason"]
+            .as_str()
+            .unwrap()
+            .contains("revoked")));
+    sim.advance_minutes(600).await;
+    let later = sim
+        .get(&format!(
+            "/beta/auditLogs/signIns?$filter={}",
+            enc(&format!(
+                "signInEventTypes/any(t: t eq 'nonInteractiveUser') and userId eq '{megan_id}' and ipAddress eq '203.0.113.45' and createdDateTime ge 2025-03-12T23:50:00Z"
+            ))
+        ))
+        .await
+        .value()
+        .into_iter()
+        .filter(|r| r["status"]["errorCode"] == 50173)
+        .count();
+    assert_eq!(
+        later, 3,
+        "the client gives up after three refused refreshes"
+    );
+}
+
+#[tokio::test]
+async fn a_client_honouring_continuous_access_evaluation_loses_its_token_at_the_revocation() {
+    let sim = aitm_with(json!({"caeCapable": true})).await;
+    let megan = sim.upn("megan.bowen");
+    revoke(&sim, &megan).await;
+    let s = score(&sim).await;
+    assert!(
+        !kinds(&s, &megan).contains(&"accessToken".to_owned()),
+        "{s}"
+    );
+    assert_eq!(s["attackerTokenUntil"], Value::Null);
+}
+
+#[tokio::test]
+async fn access_token_minutes_sets_how_long_the_token_outlives_the_revocation() {
+    let sim = aitm_with(json!({"accessTokenMinutes": 240})).await;
+    let megan = sim.upn("megan.bowen");
+    revoke(&sim, &megan).await;
+    disable(&sim, &megan).await;
+    reset_password(&sim, &megan).await;
+    sim.advance_minutes(150).await;
+    let s = score(&sim).await;
+    assert_eq!(kinds(&s, &megan), vec!["accessToken"], "{s}");
+    assert!(minutes_until(&sim, s["attackerTokenUntil"].as_str().unwrap()) > 0);
+}
+
+#[tokio::test]
+async fn a_known_password_and_a_method_left_count_as_held_on_an_enabled_account_only() {
+    let sim = Sim::start("mfa-fatigue").await;
+    let joni = sim.upn("joni.sherman");
+    revoke(&sim, &joni).await;
+    let s = score(&sim).await;
+    let held = kinds(&s, &joni);
+    for kind in ["accessToken", "password", "authenticationMethod"] {
+        assert!(held.contains(&kind.to_owned()), "{kind} in {held:?}");
+    }
+    reset_password(&sim, &joni).await;
+    let held = kinds(&score(&sim).await, &joni);
+    assert!(!held.contains(&"password".to_owned()), "reset: {held:?}");
+    assert!(held.contains(&"authenticationMethod".to_owned()));
+    disable(&sim, &joni).await;
+    let held = kinds(&score(&sim).await, &joni);
+    assert!(
+        !held.contains(&"authenticationMethod".to_owned()),
+        "a method on a disabled account opens nothing: {held:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_entry_accounts_session_reaches_the_shared_mailbox_it_holds_rights_on() {
+    let sim = Sim::start("shared-mailbox-delegate").await;
+    let lidia = sim.upn("lidia.holloway");
+    let s = score(&sim).await;
+    let entry = s["attackerAccess"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["userPrincipalName"] == lidia.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(entry["holds"][0]["kind"], "session", "{entry}");
+    assert_eq!(
+        entry["reaches"],
+        json!([{"mailbox": sim.upn("finance"), "rights": ["FullAccess", "SendAs"]}])
+    );
+}
