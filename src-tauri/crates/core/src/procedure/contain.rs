@@ -294,17 +294,21 @@ impl<T: IncidentTenant> Step<T> for Contain {
                     let mut checks = Vec::new();
                     for id in selected {
                         if let Some(sp) = id.strip_prefix("sp:") {
-                            let enabled = cx
-                                .tenant
-                                .service_principal(sp)
-                                .await?
-                                .and_then(|s| s.account_enabled);
+                            let Some(found) = cx.tenant.service_principal(sp).await? else {
+                                checks.push(Check::not_found(
+                                    id.clone(),
+                                    format!("the app (service principal {sp}) could not be found, so Firebreak could not confirm it is disabled."),
+                                ));
+                                continue;
+                            };
                             checks.push(Check {
                                 item: id.clone(),
-                                ok: enabled != Some(true),
+                                ok: found.account_enabled == Some(false),
                                 detail: format!(
                                     "App enabled: {}",
-                                    enabled.map_or("gone".into(), |e| e.to_string())
+                                    found
+                                        .account_enabled
+                                        .map_or("unknown".into(), |e| e.to_string())
                                 ),
                             });
                         } else {
