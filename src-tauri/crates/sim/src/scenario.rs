@@ -43,6 +43,14 @@ const BUILTIN: &[(&str, &str)] = &[
         "large-tenant",
         include_str!("../scenarios/large-tenant.json"),
     ),
+    (
+        "app-secret-persistence",
+        include_str!("../scenarios/app-secret-persistence.json"),
+    ),
+    (
+        "tenant-consent",
+        include_str!("../scenarios/tenant-consent.json"),
+    ),
 ];
 
 /// A parsed scenario: a tenant, an incident in it, the attacker's plan and the answer key.

@@ -183,6 +183,14 @@ pub fn first_party(sp: &ServicePrincipal) -> bool {
     sp.app_owner_organization_id.as_deref() == Some(MICROSOFT_TENANT)
 }
 
+/// The plan-row detail line carrying an app's [`app_warnings`]: the report looks for it.
+pub const FLAG_PREFIX: &str = "Look-alike or unverified: ";
+
+/// The detail line for `warnings`, when there are any.
+pub fn flag_detail(warnings: &[String]) -> Option<String> {
+    (!warnings.is_empty()).then(|| format!("{FLAG_PREFIX}{}", warnings.join(" ")))
+}
+
 /// Why an app looks like an imitation or a risk, one sentence each; empty when nothing does.
 /// `sp` is the app's service principal when it could be read (publisher, owner tenant);
 /// `scopes` are the permissions it holds. Microsoft's first-party apps are never flagged.

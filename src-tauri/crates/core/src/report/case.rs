@@ -377,14 +377,48 @@ impl StepRecord {
             .map(|item| {
                 let kind = text(item, "kind");
                 let label = text(item, "label");
-                if kind.is_empty() || kind == "Account" {
+                let named = if kind.is_empty() || kind == "Account" {
                     label
                 } else {
                     format!("{kind}: {label}")
+                };
+                match flag_of(item) {
+                    Some(flag) => format!("{named} ({flag})"),
+                    None => named,
                 }
             })
             .collect()
     }
+
+    /// Plan rows flagged as look-alike or unverified apps that the step did not act on.
+    fn flagged_left(&self) -> Vec<String> {
+        let Some(started) = &self.started else {
+            return Vec::new();
+        };
+        let acted = self.acted_on();
+        started
+            .get("items")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|item| {
+                let flag = flag_of(item)?;
+                let label = text(item, "label");
+                (!acted.iter().any(|a| a.contains(&label)))
+                    .then(|| format!("{label} ({flag})"))
+            })
+            .collect()
+    }
+}
+
+/// The look-alike or unverified-publisher flag of a plan row, without its prefix.
+fn flag_of(item: &Value) -> Option<String> {
+    item.get("details")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .find_map(|d| d.strip_prefix(crate::procedure::consents::FLAG_PREFIX))
+        .map(|flag| format!("flagged: {}", flag.trim_end_matches('.')))
 }
 
 fn text(value: &Value, key: &str) -> String {
@@ -603,8 +637,11 @@ fn outcome_of(record: &StepRecord) -> Option<(DateTime<Utc>, ActionOutcome, Stri
             (ActionOutcome::Verified, "read back from the tenant".into())
         }
         StepStatus::Finished { verified: false } => (
-            ActionOutcome::Done,
-            format!("not verified by the read-back. {}", failed_checks()),
+            ActionOutcome::NotVerified,
+            match failed_checks() {
+                why if why.is_empty() => "the read-back did not confirm the change.".to_owned(),
+                why => format!("the read-back did not confirm the change: {why}"),
+            },
         ),
         StepStatus::Skipped { reason } => (ActionOutcome::Skipped, reason.clone()),
         StepStatus::Failed { reason } => (ActionOutcome::Failed, reason.clone()),
@@ -977,6 +1014,18 @@ impl<'a> Facts<'a> {
                 "Give the administrator the time to finish containment before anything else."
                     .into(),
             );
+        }
+        let mut flagged: Vec<String> = self
+            .records
+            .iter()
+            .flat_map(StepRecord::flagged_left)
+            .collect();
+        flagged.dedup();
+        if !flagged.is_empty() {
+            decisions.push(format!(
+                "Apps flagged as look-alikes or unverified publishers were left in place: {}. Confirm with their owners that each is genuine.",
+                flagged.join("; ")
+            ));
         }
         if self.open_checks > 0 {
             decisions.push(format!(

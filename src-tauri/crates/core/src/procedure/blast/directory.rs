@@ -472,7 +472,10 @@ async fn app_registration<T: IncidentTenant>(
                 format!("Added {} by {}", show(event.audit.activity_date_time), initiator(event.audit)),
                 format!("Valid from {} until {}", show(*start), show(*end)),
                 client.clone(),
-            ],
+            ]
+            .into_iter()
+            .chain(super::super::consents::flag_detail(&warnings))
+            .collect(),
             if *secret {
                 Action::RemoveApplicationPassword {
                     application: app.id.clone(),
