@@ -960,6 +960,29 @@ mod tests {
     }
 
     #[test]
+    fn removing_an_app_credential_needs_application_read_write_all_and_reading_it_does_not() {
+        for op in [
+            Operation::RemoveApplicationPassword,
+            Operation::RemoveApplicationKey,
+            Operation::UpdateApplicationKeyCredentials,
+        ] {
+            let req = op.requirement();
+            assert_eq!(req.least_application(), ["Application.ReadWrite.All"]);
+            assert!(!req.satisfied_by_roles(&["Application.Read.All".into()]));
+            assert!(
+                !req.satisfied_by_roles(&["Application.ReadWrite.OwnedBy".into()]),
+                "OwnedBy covers only apps Firebreak's registration owns"
+            );
+            assert!(req.roles.contains(&"Application Administrator"));
+        }
+        let read = Operation::ReadApplication.requirement();
+        assert!(read.satisfied_by_roles(&["Application.Read.All".into()]));
+        let text = explain_denial(Operation::RemoveApplicationPassword, false);
+        assert!(text.contains("Application.ReadWrite.All"), "{text}");
+        assert!(text.contains("Map the blast radius"), "{text}");
+    }
+
+    #[test]
     fn a_denial_names_the_permission_the_step_and_the_fix() {
         let text = explain_denial(Operation::DeleteAuthenticationMethod, false);
         assert!(
