@@ -1115,3 +1115,30 @@ pub fn random_password() -> Result<SecretString, Error> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_whose_target_was_not_found_is_never_verified_and_says_why() {
+        let found = Check {
+            item: "grant:g1".into(),
+            ok: true,
+            detail: "Gone.".into(),
+        };
+        let missing = Check::not_found(
+            "appcred:a1:k1",
+            "the app registration a1 could not be found.",
+        );
+        assert!(!missing.ok);
+        assert!(missing.detail.starts_with("Not verified: "), "{}", missing.detail);
+        let verification = Verification::from_checks(vec![found.clone(), missing]);
+        assert!(!verification.verified);
+        let why = verification.why_not().expect("a reason");
+        assert!(why.contains("could not be found"), "{why}");
+        let fine = Verification::from_checks(vec![found]);
+        assert!(fine.verified);
+        assert_eq!(fine.why_not(), None);
+    }
+}

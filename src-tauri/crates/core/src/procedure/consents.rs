@@ -619,7 +619,8 @@ mod tests {
         assert_eq!(events.len(), 3, "{events:?}");
         assert!(events.iter().all(|e| e.client == CLIENT), "{events:?}");
         assert_eq!(events[2].app_roles, vec!["Mail.Read"]);
-        let wide = tenant_wide_by_account(&events, std::slice::from_ref(&grant("AllPrincipals")));
+        let grants = [grant("AllPrincipals")];
+        let wide = tenant_wide_by_account(&events, &grants);
         assert_eq!(wide.len(), 1);
         assert_eq!(wide[0].1.audit_id, "a1", "the earliest event is kept");
     }

@@ -1786,6 +1786,66 @@ mod tests {
         assert!(saved_file(&root, &exports.join("missing-incident-report-1.pdf")).is_err());
     }
 
+    fn record(verified: bool, checks: Value, items: Value, done: Value) -> StepRecord {
+        static INFO: crate::procedure::StepInfo = crate::procedure::StepInfo {
+            key: "blast-app-credentials",
+            phase: Phase::Blast,
+            title: "Credentials added to apps",
+            why: "",
+            effect: "",
+            saved_first: "",
+            destructive: true,
+            refuses_protected: false,
+        };
+        StepRecord {
+            account: "omar@contoso.example".into(),
+            view: StepView {
+                id: "a1.blast-app-credentials".into(),
+                info: INFO.clone(),
+                state: Some(crate::case::steps::StepState {
+                    step: "a1.blast-app-credentials".into(),
+                    status: StepStatus::Finished { verified },
+                    since: "2025-09-16T08:40:00Z".parse().expect("time"),
+                    attempts: 1,
+                }),
+                position: Position::Done,
+            },
+            started: Some(json!({"summary": "Remove the credentials.", "items": items, "selected": done})),
+            finished: Some(json!({"done": done, "checks": checks})),
+        }
+    }
+
+    #[test]
+    fn a_step_whose_target_was_not_found_is_reported_not_verified_with_why() {
+        let checks = json!([{"item": "missing:app:a1", "ok": false,
+            "detail": "Not verified: the app registration a1 named in the directory audit log could not be found."}]);
+        let r = record(false, checks, json!([]), json!(["missing:app:a1"]));
+        let (_, outcome, detail) = outcome_of(&r).expect("outcome");
+        assert_eq!(outcome, ActionOutcome::NotVerified);
+        assert!(detail.contains("could not be found"), "{detail}");
+        let ok = record(true, json!([{"item": "x", "ok": true, "detail": "Gone."}]), json!([]), json!([]));
+        assert_eq!(outcome_of(&ok).expect("outcome").1, ActionOutcome::Verified);
+    }
+
+    #[test]
+    fn a_look_alike_app_is_flagged_where_it_was_acted_on_and_where_it_was_left() {
+        let flag = format!(
+            "{}Look-alike name: \"Micr\u{43e}soft\" mixes Latin letters with Cyrillic ones.",
+            crate::procedure::consents::FLAG_PREFIX
+        );
+        let items = json!([
+            {"id": "grant:g1", "kind": "Tenant-wide consent", "label": "Micr\u{43e}soft Mail", "details": ["Scopes: Mail.Read", flag.clone()]},
+            {"id": "grant:g2", "kind": "Tenant-wide consent", "label": "Office 365 Sync", "details": [flag]},
+            {"id": "grant:g3", "kind": "Tenant-wide consent", "label": "Northwind Scheduler", "details": ["Scopes: Mail.Read"]}]);
+        let r = record(true, json!([]), items, json!(["grant:g1"]));
+        let acted = r.acted_on();
+        assert_eq!(acted.len(), 1);
+        assert!(acted[0].contains("flagged: Look-alike name"), "{acted:?}");
+        let left = r.flagged_left();
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert!(left[0].starts_with("Office 365 Sync"), "{left:?}");
+    }
+
     #[test]
     fn lessons_refuse_control_characters_and_keep_line_breaks() {
         assert_eq!(

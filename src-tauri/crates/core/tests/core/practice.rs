@@ -43,7 +43,11 @@ pub(crate) struct Lab {
 }
 
 pub(crate) async fn lab(name: &str) -> Lab {
-    let scenario = Scenario::builtin(name).unwrap();
+    lab_with(Scenario::builtin(name).unwrap()).await
+}
+
+/// A lab on a scenario built in the test (a shipped one changed to make a variant).
+pub(crate) async fn lab_with(scenario: Scenario) -> Lab {
     let secret = scenario.client_secret().unwrap().to_owned();
     let client_id = scenario.client_id().to_owned();
     let server = SimServer::start(scenario, SimOptions::default())

@@ -744,3 +744,75 @@ pub(super) async fn conditional_access<T: IncidentTenant>(
     draft.clean("The account changed no Conditional Access policy in the window.");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROD: &str = "12c74f3d-88fd-5050-99e4-072d53a95174";
+    const ADDED: &str = "fbaff44e-99c8-53e3-b467-006f89695d0e";
+    const CERT: &str = "8e192542-3678-5244-8d97-8b27eea863e4";
+
+    fn list(entries: &[(&str, &str, &str)]) -> String {
+        let items: Vec<String> = entries
+            .iter()
+            .map(|(id, kind, name)| {
+                format!("[KeyIdentifier={id},KeyType={kind},KeyUsage=Verify,DisplayName={name}]")
+            })
+            .collect();
+        serde_json::to_string(&items).expect("json")
+    }
+
+    #[test]
+    fn the_added_key_is_the_one_only_in_the_new_list_wherever_it_stands() {
+        let old = list(&[(PROD, "Password", "prod"), (CERT, "AsymmetricX509Cert", "CN=app")]);
+        let new = list(&[
+            (PROD, "Password", "prod"),
+            (ADDED, "Password", "prod-2"),
+            (CERT, "AsymmetricX509Cert", "CN=app"),
+        ]);
+        let (added, removed) = key_changes(&old, &new);
+        assert_eq!(added.len(), 1);
+        assert_eq!(added[0].key_id, ADDED, "never the first key of the list");
+        assert_eq!(added[0].key_type, "Password");
+        assert_eq!(added[0].display_name, "prod-2");
+        assert!(removed.is_empty());
+    }
+
+    #[test]
+    fn a_key_the_account_removed_is_told_apart_from_one_it_added() {
+        let old = list(&[(PROD, "Password", "prod"), (CERT, "AsymmetricX509Cert", "CN=app")]);
+        let new = list(&[(ADDED, "Password", "x")]);
+        let (added, removed) = key_changes(&old, &new);
+        assert_eq!(added.iter().map(|k| k.key_id.as_str()).collect::<Vec<_>>(), [ADDED]);
+        assert_eq!(
+            removed.iter().map(|k| k.key_id.as_str()).collect::<Vec<_>>(),
+            [PROD, CERT]
+        );
+    }
+
+    #[test]
+    fn a_display_name_cannot_invent_or_hide_a_key() {
+        let old = list(&[(PROD, "Password", "prod")]);
+        let sneaky = format!("prod,KeyIdentifier={PROD}],[KeyIdentifier={CERT}");
+        let new = list(&[(PROD, "Password", "prod"), (ADDED, "Password", &sneaky)]);
+        let (added, _) = key_changes(&old, &new);
+        assert_eq!(added.len(), 1, "{added:?}");
+        assert_eq!(added[0].key_id, ADDED);
+        assert_eq!(added[0].display_name, sneaky);
+    }
+
+    #[test]
+    fn a_single_entry_and_an_empty_or_broken_list_are_read() {
+        let single = format!("\"[KeyIdentifier={ADDED},KeyType=Password,KeyUsage=Verify,DisplayName=backup]\"");
+        let (added, _) = key_changes("[]", &single);
+        assert_eq!(added.len(), 1);
+        assert!(key_descriptions("").is_empty());
+        assert!(key_descriptions("not json at all").is_empty());
+        assert!(
+            key_descriptions(&list(&[("not-a-guid", "Password", "x")])).is_empty(),
+            "an entry without a valid key id is ignored"
+        );
+    }
+}
+
