@@ -1076,13 +1076,18 @@ async fn remove_certificate<T: IncidentTenant>(
         return Ok(());
     }
     let keep: Vec<_> = app.keys().iter().filter(|k| !same(k)).cloned().collect();
-    if keep.iter().any(|k| k.key.as_deref().unwrap_or("").is_empty()) {
+    if keep
+        .iter()
+        .any(|k| k.key.as_deref().unwrap_or("").is_empty())
+    {
         return Err(Error::InvalidInput {
             field: "application",
             problem: "Microsoft Graph did not return the certificates to keep, so rewriting the list would delete them. Remove the certificate by hand: Entra admin center > App registrations > the app > Certificates & secrets.".into(),
         });
     }
-    Ok(tenant.set_application_key_credentials(application, &keep).await?)
+    Ok(tenant
+        .set_application_key_credentials(application, &keep)
+        .await?)
 }
 
 const PASSWORD_LENGTH: usize = 28;
@@ -1132,7 +1137,11 @@ mod tests {
             "the app registration a1 could not be found.",
         );
         assert!(!missing.ok);
-        assert!(missing.detail.starts_with("Not verified: "), "{}", missing.detail);
+        assert!(
+            missing.detail.starts_with("Not verified: "),
+            "{}",
+            missing.detail
+        );
         let verification = Verification::from_checks(vec![found.clone(), missing]);
         assert!(!verification.verified);
         let why = verification.why_not().expect("a reason");

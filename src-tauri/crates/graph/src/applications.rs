@@ -121,7 +121,10 @@ impl Client {
     }
 
     /// [`Client::get_application`] with the body exactly as received (evidence).
-    pub async fn get_application_with_body(&self, id: &str) -> Result<(Application, String), Error> {
+    pub async fn get_application_with_body(
+        &self,
+        id: &str,
+    ) -> Result<(Application, String), Error> {
         let id = object_id("application id", id)?;
         let url = build_url(
             &self.graph_root(false),
@@ -235,8 +238,10 @@ mod tests {
         let key: KeyCredential = serde_json::from_value(wire.clone()).expect("decodes");
         assert_eq!(key.key_type.as_deref(), Some("AsymmetricX509Cert"));
         assert_eq!(serde_json::to_value(&key).expect("encodes"), wire);
-        let bare: KeyCredential = serde_json::from_value(json!({"keyId": "6e7b768e-07e2-4810-8459-485f84f8f204", "key": null}))
-            .expect("decodes");
+        let bare: KeyCredential = serde_json::from_value(
+            json!({"keyId": "6e7b768e-07e2-4810-8459-485f84f8f204", "key": null}),
+        )
+        .expect("decodes");
         assert_eq!(
             serde_json::to_value(&bare).expect("encodes"),
             json!({"keyId": "6e7b768e-07e2-4810-8459-485f84f8f204"}),

@@ -107,10 +107,7 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
             "/servicePrincipals/{sp}/appRoleAssignedTo",
             get(apps::sp_app_role_assigned_to),
         )
-        .route(
-            "/applications",
-            get(applications::list),
-        )
+        .route("/applications", get(applications::list))
         .route(
             "/applications/{app}",
             get(applications::get).patch(applications::patch),

@@ -335,9 +335,15 @@ fn recorded(id: &str) -> bool {
 
 /// Rows read back directly rather than by their absence from a fresh plan.
 fn direct(id: &str) -> bool {
-    ["sp:", "user-disable:", "user-revoke:", "appcred:", "missing:"]
-        .iter()
-        .any(|p| id.starts_with(p))
+    [
+        "sp:",
+        "user-disable:",
+        "user-revoke:",
+        "appcred:",
+        "missing:",
+    ]
+    .iter()
+    .any(|p| id.starts_with(p))
 }
 
 async fn read_back<T: IncidentTenant>(

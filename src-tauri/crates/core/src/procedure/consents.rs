@@ -46,7 +46,11 @@ enum Script {
 
 fn script(c: char) -> Script {
     match c as u32 {
-        0x41..=0x5A | 0x61..=0x7A | 0xC0..=0x24F | 0x1E00..=0x1EFF | 0xFF21..=0xFF3A
+        0x41..=0x5A
+        | 0x61..=0x7A
+        | 0xC0..=0x24F
+        | 0x1E00..=0x1EFF
+        | 0xFF21..=0xFF3A
         | 0xFF41..=0xFF5A => Script::Latin,
         0x370..=0x3FF | 0x1F00..=0x1FFF => Script::Greek,
         0x400..=0x52F | 0x1C80..=0x1C8F | 0x2DE0..=0x2DFF | 0xA640..=0xA69F => Script::Cyrillic,
@@ -156,9 +160,18 @@ pub fn borrowed_brand(name: &str) -> Option<&'static str> {
 
 /// Whether a delegated scope or app role reaches mail or files.
 pub fn mail_or_file_scope(scope: &str) -> bool {
-    ["Mail.", "Files.", "Sites.", "MailboxSettings.", "EWS.", "IMAP.", "POP.", "SMTP."]
-        .iter()
-        .any(|p| scope.starts_with(p))
+    [
+        "Mail.",
+        "Files.",
+        "Sites.",
+        "MailboxSettings.",
+        "EWS.",
+        "IMAP.",
+        "POP.",
+        "SMTP.",
+    ]
+    .iter()
+    .any(|p| scope.starts_with(p))
         || scope == "full_access_as_app"
 }
 
@@ -312,7 +325,11 @@ pub fn grants_by_account(audits: &[DirectoryAudit], user_id: &str) -> Vec<AppGra
     let mine: Vec<&DirectoryAudit> = audits
         .iter()
         .filter(|a| initiated_by(a, user_id))
-        .filter(|a| a.result.as_deref().is_none_or(|r| r.eq_ignore_ascii_case("success")))
+        .filter(|a| {
+            a.result
+                .as_deref()
+                .is_none_or(|r| r.eq_ignore_ascii_case("success"))
+        })
         .collect();
     let mut events = Vec::new();
     for a in &mine {
@@ -321,7 +338,12 @@ pub fn grants_by_account(audits: &[DirectoryAudit], user_id: &str) -> Vec<AppGra
             client,
             name,
             at: a.activity_date_time,
-            activity: a.activity_display_name.clone().unwrap_or_default().trim().to_owned(),
+            activity: a
+                .activity_display_name
+                .clone()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
             audit_id: a.id.clone(),
             tenant_wide,
             app_roles: Vec::new(),
@@ -344,8 +366,8 @@ pub fn grants_by_account(audits: &[DirectoryAudit], user_id: &str) -> Vec<AppGra
                 events.push(base(id.to_owned(), name, tenant_wide));
             }
         } else if act == "add delegated permission grant" {
-            let consent_type = sp_targets(a)
-                .find_map(|t| property(t, "DelegatedPermissionGrant.ConsentType"));
+            let consent_type =
+                sp_targets(a).find_map(|t| property(t, "DelegatedPermissionGrant.ConsentType"));
             let named = sp_targets(a).find_map(|t| property(t, "ServicePrincipal.ObjectID"));
             let linked = mine
                 .iter()
@@ -354,8 +376,8 @@ pub fn grants_by_account(audits: &[DirectoryAudit], user_id: &str) -> Vec<AppGra
                 .flat_map(|c| sp_targets(c))
                 .find_map(|t| t.get("id").and_then(Value::as_str).map(str::to_owned));
             if let Some(client) = named.or(linked) {
-                let tenant_wide = consent_type
-                    .is_some_and(|c| c.trim().eq_ignore_ascii_case("AllPrincipals"));
+                let tenant_wide =
+                    consent_type.is_some_and(|c| c.trim().eq_ignore_ascii_case("AllPrincipals"));
                 events.push(base(client, String::new(), tenant_wide));
             }
         } else if act == "add app role assignment to service principal" {
@@ -580,7 +602,12 @@ mod tests {
 
     #[test]
     fn another_admins_consent_or_a_consent_for_oneself_is_not_the_accounts_tenant_wide_consent() {
-        let other = [consent("a1", "11111111-2222-4333-8444-555555555555", "True", "True")];
+        let other = [consent(
+            "a1",
+            "11111111-2222-4333-8444-555555555555",
+            "True",
+            "True",
+        )];
         assert!(tenant_wide_signals(&other, ADMIN, &[grant("AllPrincipals")]).is_empty());
         let for_self = grants_by_account(&[consent("a2", ADMIN, "False", "True")], ADMIN);
         assert_eq!(for_self.len(), 1);
@@ -589,8 +616,12 @@ mod tests {
             "an admin consenting only for themselves is not tenant-wide"
         );
         assert!(
-            tenant_wide_signals(&[consent("a3", ADMIN, "True", "True")], ADMIN, &[grant("Principal")])
-                .is_empty(),
+            tenant_wide_signals(
+                &[consent("a3", ADMIN, "True", "True")],
+                ADMIN,
+                &[grant("Principal")]
+            )
+            .is_empty(),
             "only AllPrincipals grants are tenant-wide"
         );
     }

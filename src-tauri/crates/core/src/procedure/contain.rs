@@ -1204,7 +1204,10 @@ pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> R
                 "GET /auditLogs/directoryAudits",
                 &a.pages,
             ));
-            super::consents::grants_by_account(&a.items, account.as_ref().map_or("", |u| u.id.as_str()))
+            super::consents::grants_by_account(
+                &a.items,
+                account.as_ref().map_or("", |u| u.id.as_str()),
+            )
         }
         Some(Err(e)) => {
             plan.warnings.push(format!(
@@ -1337,7 +1340,10 @@ pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> R
             reasons.push(format!("Risky permissions: {}.", risky.join(", ")));
         }
         let recommended = if tenant_wide {
-            reasons.push("Tenant-wide: the app holds these permissions for every user of the organisation.".into());
+            reasons.push(
+                "Tenant-wide: the app holds these permissions for every user of the organisation."
+                    .into(),
+            );
             match by_account {
                 Some(at) if in_window(at) => reasons.push(format!(
                     "Given for everyone by this account at {}, during the incident window.",
@@ -1421,7 +1427,15 @@ pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> R
             .as_ref()
             .and_then(|s| s.display_name.clone())
             .unwrap_or_else(|| event.name.clone());
-        let warnings = super::consents::app_warnings(&name, sp.as_ref(), &event.app_roles.iter().map(String::as_str).collect::<Vec<_>>());
+        let warnings = super::consents::app_warnings(
+            &name,
+            sp.as_ref(),
+            &event
+                .app_roles
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
         let verified = sp.as_ref().is_some_and(publisher_verified);
         let mut reasons = vec![
             format!(
@@ -1465,7 +1479,9 @@ pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> R
                 .unwrap_or_else(|| sp_id.clone()),
             details: vec![format!(
                 "App id: {}",
-                sp.as_ref().and_then(|s| s.app_id.clone()).unwrap_or_default()
+                sp.as_ref()
+                    .and_then(|s| s.app_id.clone())
+                    .unwrap_or_default()
             )],
             created: None,
             recommended,

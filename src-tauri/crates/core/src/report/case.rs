@@ -404,8 +404,7 @@ impl StepRecord {
             .filter_map(|item| {
                 let flag = flag_of(item)?;
                 let label = text(item, "label");
-                (!acted.iter().any(|a| a.contains(&label)))
-                    .then(|| format!("{label} ({flag})"))
+                (!acted.iter().any(|a| a.contains(&label))).then(|| format!("{label} ({flag})"))
             })
             .collect()
     }
@@ -1810,7 +1809,9 @@ mod tests {
                 }),
                 position: Position::Done,
             },
-            started: Some(json!({"summary": "Remove the credentials.", "items": items, "selected": done})),
+            started: Some(
+                json!({"summary": "Remove the credentials.", "items": items, "selected": done}),
+            ),
             finished: Some(json!({"done": done, "checks": checks})),
         }
     }
@@ -1823,7 +1824,12 @@ mod tests {
         let (_, outcome, detail) = outcome_of(&r).expect("outcome");
         assert_eq!(outcome, ActionOutcome::NotVerified);
         assert!(detail.contains("could not be found"), "{detail}");
-        let ok = record(true, json!([{"item": "x", "ok": true, "detail": "Gone."}]), json!([]), json!([]));
+        let ok = record(
+            true,
+            json!([{"item": "x", "ok": true, "detail": "Gone."}]),
+            json!([]),
+            json!([]),
+        );
         assert_eq!(outcome_of(&ok).expect("outcome").1, ActionOutcome::Verified);
     }
 

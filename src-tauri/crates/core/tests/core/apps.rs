@@ -163,7 +163,10 @@ async fn an_app_the_audit_log_names_that_cannot_be_found_leaves_the_check_not_ve
         .iter()
         .find(|s| s.step == "a1.blast-app-credentials")
         .unwrap();
-    assert!(!step.verified, "a check that could not find its target is not verified");
+    assert!(
+        !step.verified,
+        "a check that could not find its target is not verified"
+    );
     let (_, finished) = journal_of(&lab, &run.case_id, "a1.blast-app-credentials");
     let detail = finished["checks"][0]["detail"].as_str().unwrap().to_owned();
     assert!(
@@ -171,12 +174,7 @@ async fn an_app_the_audit_log_names_that_cannot_be_found_leaves_the_check_not_ve
         "{detail}"
     );
     let view = lab.store.case(&run.case_id).unwrap();
-    let cx = ReportContext::load(
-        &lab.root,
-        &view,
-        lab.store.clock().now().fixed_offset(),
-    )
-    .unwrap();
+    let cx = ReportContext::load(&lab.root, &view, lab.store.clock().now().fixed_offset()).unwrap();
     let report = from_case::build(&view, &cx);
     let action = report
         .actions
@@ -212,12 +210,7 @@ async fn the_tenant_wide_consent_the_admin_gave_is_revoked_its_app_disabled_and_
     assert!(selected.contains(EVIL_GRANT), "{selected}");
     assert!(!selected.contains(NORTHWIND_GRANT), "{selected}");
     let view = lab.store.case(&run.case_id).unwrap();
-    let cx = ReportContext::load(
-        &lab.root,
-        &view,
-        lab.store.clock().now().fixed_offset(),
-    )
-    .unwrap();
+    let cx = ReportContext::load(&lab.root, &view, lab.store.clock().now().fixed_offset()).unwrap();
     let report = from_case::build(&view, &cx);
     let consents = report
         .actions
@@ -273,7 +266,9 @@ async fn a_tenant_wide_consent_another_admin_gave_is_shown_but_not_preselected()
         .unwrap_or_else(|| panic!("listed: {:?}", plan.items));
     assert!(!row.recommended, "{row:?}");
     assert!(
-        row.reasons.iter().any(|r| r.contains("not by this account")),
+        row.reasons
+            .iter()
+            .any(|r| r.contains("not by this account")),
         "{:?}",
         row.reasons
     );

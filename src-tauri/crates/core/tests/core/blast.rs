@@ -86,11 +86,17 @@ async fn a_user_the_account_created_and_a_secret_it_added_are_findings_and_the_r
     let app = "5b0c7e2a-91d4-4f63-a8e0-3d6b2c9f1e47";
     let rows = rows(&creds);
     assert!(
-        rows.contains(&(format!("appcred:{app}:29ebc055-665e-55a1-9e06-9a3ecffb7644"), true)),
+        rows.contains(&(
+            format!("appcred:{app}:29ebc055-665e-55a1-9e06-9a3ecffb7644"),
+            true
+        )),
         "the secret the account added is offered for removal: {rows:?}"
     );
     assert!(
-        rows.contains(&(format!("appcred:{app}:ad460085-9992-55f2-a3b9-4bf16f94f3c2"), false)),
+        rows.contains(&(
+            format!("appcred:{app}:ad460085-9992-55f2-a3b9-4bf16f94f3c2"),
+            false
+        )),
         "the app's earlier secret is shown and kept: {rows:?}"
     );
     assert!(

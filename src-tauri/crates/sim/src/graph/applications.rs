@@ -55,10 +55,11 @@ pub(crate) const CREDENTIALS_ACTIVITY: &str =
 /// The application as Graph shows it: certificate `key`s only when asked for with `$select`.
 fn shown(ctx: &Ctx, app: &Value, single: bool) -> Value {
     let keys_selected = single
-        && ctx.query.select.as_ref().is_some_and(|s| {
-            s.iter()
-                .any(|p| p.eq_ignore_ascii_case("keyCredentials"))
-        });
+        && ctx
+            .query
+            .select
+            .as_ref()
+            .is_some_and(|s| s.iter().any(|p| p.eq_ignore_ascii_case("keyCredentials")));
     let mut app = app.clone();
     if !keys_selected {
         if let Some(Value::Array(keys)) = app.get_mut("keyCredentials") {
@@ -73,7 +74,9 @@ fn shown(ctx: &Ctx, app: &Value, single: bool) -> Value {
 }
 
 fn find<'a>(tenant: &'a Tenant, id: &str) -> Result<&'a Value, GraphError> {
-    tenant.application(id).ok_or_else(|| directory_not_found(id))
+    tenant
+        .application(id)
+        .ok_or_else(|| directory_not_found(id))
 }
 
 /// Refuses a change unless the caller may write app registrations or (delegated) owns this one.
@@ -83,9 +86,11 @@ fn require_write(ctx: &Ctx, tenant: &Tenant, app_id: &str) -> Result<(), GraphEr
         Err(denied) => {
             let owner = !ctx.claims.is_app_only()
                 && ctx.has(&["Application.ReadWrite.All", "Directory.ReadWrite.All"])
-                && tenant
-                    .user(&ctx.claims.oid)
-                    .is_some_and(|u| u.owned_objects.iter().any(|o| o.eq_ignore_ascii_case(app_id)));
+                && tenant.user(&ctx.claims.oid).is_some_and(|u| {
+                    u.owned_objects
+                        .iter()
+                        .any(|o| o.eq_ignore_ascii_case(app_id))
+                });
             if owner {
                 Ok(())
             } else {
@@ -153,9 +158,9 @@ pub(crate) async fn by_app_id_or_unknown(
             format!("Resource not found for the segment '{last}'."),
         )
     };
-    let Some((set, app_id)) = alternate_key(&rest).filter(|(set, _)| {
-        ["servicePrincipals", "applications"].contains(set)
-    }) else {
+    let Some((set, app_id)) =
+        alternate_key(&rest).filter(|(set, _)| ["servicePrincipals", "applications"].contains(set))
+    else {
         return Err(not_a_resource());
     };
     let ctx = ctx?;
@@ -183,10 +188,17 @@ fn key_description(app: &Value) -> String {
         ("passwordCredentials", None),
         ("keyCredentials", Some("type")),
     ] {
-        for key in app.get(list).and_then(Value::as_array).into_iter().flatten() {
+        for key in app
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let key_type = match kind {
                 None => "Password".to_owned(),
-                Some(field) => str_of(key, field).unwrap_or("AsymmetricX509Cert").to_owned(),
+                Some(field) => str_of(key, field)
+                    .unwrap_or("AsymmetricX509Cert")
+                    .to_owned(),
             };
             entries.push(format!(
                 "[KeyIdentifier={},KeyType={key_type},KeyUsage={},DisplayName={}]",
@@ -240,11 +252,7 @@ fn guid_field<'a>(body: &'a Map<String, Value>, name: &str) -> Result<&'a str, G
 }
 
 /// Checks one `keyCredential` of a PATCH body and gives it a `keyId` when it has none.
-fn key_credential(
-    tenant: &mut Tenant,
-    value: &Value,
-    index: usize,
-) -> Result<Value, GraphError> {
+fn key_credential(tenant: &mut Tenant, value: &Value, index: usize) -> Result<Value, GraphError> {
     let Value::Object(map) = value else {
         return Err(bad_body(format!(
             "keyCredentials[{index}] must be a keyCredential object."
@@ -300,7 +308,12 @@ fn key_credential(
             )))
         }
     }
-    for field in ["customKeyIdentifier", "displayName", "endDateTime", "startDateTime"] {
+    for field in [
+        "customKeyIdentifier",
+        "displayName",
+        "endDateTime",
+        "startDateTime",
+    ] {
         key.entry(field).or_insert(Value::Null);
     }
     Ok(Value::Object(key))
@@ -361,14 +374,18 @@ pub(crate) async fn patch(
             "The request body is empty: send the properties to update.",
         ));
     }
-    let before = tenant.application(&id).map(key_description).unwrap_or_default();
+    let before = tenant
+        .application(&id)
+        .map(key_description)
+        .unwrap_or_default();
     let keys_changed = changes.contains_key("keyCredentials");
     if let Some(Value::Object(app)) = tenant.application_mut(&id) {
         for (k, v) in &changes {
             app.insert(k.clone(), v.clone());
         }
     }
-    let detail = json!({"targetId": id, "change": {"application": changes.keys().collect::<Vec<_>>()}});
+    let detail =
+        json!({"targetId": id, "change": {"application": changes.keys().collect::<Vec<_>>()}});
     if keys_changed {
         audit_credentials(&ctx, &mut tenant, &id, &before, detail);
     } else {
@@ -388,7 +405,10 @@ pub(crate) async fn remove_password(
     find(&tenant, &id)?;
     require_write(&ctx, &tenant, &id)?;
     let key_id = guid_field(&body, "keyId")?.to_owned();
-    let before = tenant.application(&id).map(key_description).unwrap_or_default();
+    let before = tenant
+        .application(&id)
+        .map(key_description)
+        .unwrap_or_default();
     let removed = remove_credential(&mut tenant, &id, "passwordCredentials", &key_id);
     let Some(removed) = removed else {
         return Err(bad_body(format!(
@@ -406,10 +426,7 @@ pub(crate) async fn remove_password(
 }
 
 fn remove_credential(tenant: &mut Tenant, app: &str, list: &str, key_id: &str) -> Option<Value> {
-    let keys = tenant
-        .application_mut(app)?
-        .get_mut(list)?
-        .as_array_mut()?;
+    let keys = tenant.application_mut(app)?.get_mut(list)?.as_array_mut()?;
     let at = keys
         .iter()
         .position(|k| str_of(k, "keyId").is_some_and(|k| k.eq_ignore_ascii_case(key_id)))?;
@@ -474,7 +491,9 @@ pub(crate) async fn remove_key(
         .get("proof")
         .and_then(Value::as_str)
         .filter(|p| !p.is_empty())
-        .ok_or_else(|| bad_body("Invalid value for parameter 'proof': a signed JWT is expected."))?;
+        .ok_or_else(|| {
+            bad_body("Invalid value for parameter 'proof': a signed JWT is expected.")
+        })?;
     if !proof_holds(&app, proof, ctx.now) {
         return Err(GraphError::new(
             StatusCode::BAD_REQUEST,

@@ -20,7 +20,15 @@ const DIRECTORY: &str = "00000002-0000-0000-c000-000000000000";
 /// A proof of possession for `app` signed with `key_pem` (its certificate `cert_pem`).
 fn proof(sim: &Sim, key_pem: &str, cert_pem: &str, app: &str, minutes: i64) -> String {
     let now = sim.server.now().timestamp();
-    assertion(key_pem, cert_pem, "RS256", DIRECTORY, app, now, now + minutes * 60)
+    assertion(
+        key_pem,
+        cert_pem,
+        "RS256",
+        DIRECTORY,
+        app,
+        now,
+        now + minutes * 60,
+    )
 }
 
 fn key_ids(app: &Value, list: &str) -> Vec<String> {
@@ -163,7 +171,9 @@ async fn remove_password_removes_only_that_secret_audits_it_and_scores_the_artef
     );
     let audit = latest_credential_audit(&sim).await;
     let (old, new) = key_description(&audit);
-    assert!(old.contains(&ATTACKER_SECRET.to_owned()) && !new.contains(&ATTACKER_SECRET.to_owned()));
+    assert!(
+        old.contains(&ATTACKER_SECRET.to_owned()) && !new.contains(&ATTACKER_SECRET.to_owned())
+    );
     assert!(new.contains(&PRODUCTION_SECRET.to_owned()) && new.contains(&CERTIFICATE.to_owned()));
     let again = sim
         .graph(
@@ -210,7 +220,10 @@ async fn key_credentials_are_replaced_whole_and_each_kept_certificate_needs_its_
             Some(json!({"keyCredentials": [without_key]})),
         )
         .await;
-    assert_eq!(refused.status, 400, "a kept certificate without its key would be lost");
+    assert_eq!(
+        refused.status, 400,
+        "a kept certificate without its key would be lost"
+    );
     let added = json!({"@odata.type": "#microsoft.graph.keyCredential", "type": "AsymmetricX509Cert", "usage": "Verify",
                        "key": STANDARD.encode(cert_der(CERT)), "displayName": "CN=ir-app"});
     let patched = sim
@@ -232,7 +245,10 @@ async fn key_credentials_are_replaced_whole_and_each_kept_certificate_needs_its_
         keys.iter().all(|k| k.get("@odata.type").is_none()),
         "@odata.type is accepted and not stored: {keys:?}"
     );
-    assert!(keys[1]["keyId"].as_str().is_some_and(|k| k.len() == 36), "a keyId is given");
+    assert!(
+        keys[1]["keyId"].as_str().is_some_and(|k| k.len() == 36),
+        "a keyId is given"
+    );
     let secrets = sim
         .graph(
             Method::PATCH,
@@ -240,7 +256,10 @@ async fn key_credentials_are_replaced_whole_and_each_kept_certificate_needs_its_
             Some(json!({"passwordCredentials": []})),
         )
         .await;
-    assert_eq!(secrets.status, 400, "secrets change only through the actions");
+    assert_eq!(
+        secrets.status, 400,
+        "secrets change only through the actions"
+    );
     sim.server.shutdown().await;
 }
 
@@ -274,11 +293,24 @@ async fn remove_key_needs_a_proof_signed_by_a_current_certificate_of_the_app() {
         }
     };
     let stranger = remove(proof(&sim, STRANGER_KEY, STRANGER_CERT, INVOICE_APP, 10)).await;
-    assert_eq!(stranger.status, 400, "a key the app does not hold proves nothing");
+    assert_eq!(
+        stranger.status, 400,
+        "a key the app does not hold proves nothing"
+    );
     let expired = remove(proof(&sim, KEY, CERT, INVOICE_APP, -10)).await;
     assert_eq!(expired.status, 400, "an expired proof is refused");
-    let other_app = remove(proof(&sim, KEY, CERT, "d694181d-97aa-5260-a935-209551dd100b", 10)).await;
-    assert_eq!(other_app.status, 400, "a proof issued for another app is refused");
+    let other_app = remove(proof(
+        &sim,
+        KEY,
+        CERT,
+        "d694181d-97aa-5260-a935-209551dd100b",
+        10,
+    ))
+    .await;
+    assert_eq!(
+        other_app.status, 400,
+        "a proof issued for another app is refused"
+    );
     let good = remove(proof(&sim, KEY, CERT, INVOICE_APP, 10)).await;
     assert_eq!(good.status, 204, "{}", good.body);
     let after = sim

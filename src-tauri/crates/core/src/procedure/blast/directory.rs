@@ -292,6 +292,15 @@ struct AppChanges<'a> {
     removed: Vec<KeyEvent<'a>>,
 }
 
+/// One credential on an app registration, as the rows show it.
+struct Credential {
+    key_id: String,
+    secret: bool,
+    label: String,
+    start: Option<chrono::DateTime<chrono::Utc>>,
+    end: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 fn show(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     t.map_or_else(
         || "an unknown time".into(),
@@ -426,32 +435,50 @@ async fn app_registration<T: IncidentTenant>(
         None => None,
     };
     let added_ids: Vec<&str> = change.added.iter().map(|e| e.key.key_id.as_str()).collect();
-    let client = format!("App (client) id: {}", app.app_id.clone().unwrap_or_default());
+    let client = format!(
+        "App (client) id: {}",
+        app.app_id.clone().unwrap_or_default()
+    );
     let warnings = super::super::consents::app_warnings(&name, sp.as_ref(), &[]);
-    // Every credential now on the app, secrets then certificates: (key id, is secret, name, ends).
-    let mut present: Vec<(String, bool, String, Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>)> = Vec::new();
+    // Every credential now on the app, secrets then certificates.
+    let mut present: Vec<Credential> = Vec::new();
     for p in app.passwords() {
         if let Some(id) = &p.key_id {
-            let label = p
-                .display_name
-                .clone()
-                .or_else(|| p.hint.as_ref().map(|h| format!("secret {h}…")))
-                .unwrap_or_else(|| "unnamed secret".into());
-            present.push((id.to_lowercase(), true, label, p.start_date_time, p.end_date_time));
+            present.push(Credential {
+                key_id: id.to_lowercase(),
+                secret: true,
+                label: p
+                    .display_name
+                    .clone()
+                    .or_else(|| p.hint.as_ref().map(|h| format!("secret {h}…")))
+                    .unwrap_or_else(|| "unnamed secret".into()),
+                start: p.start_date_time,
+                end: p.end_date_time,
+            });
         }
     }
     for k in app.keys() {
         if let Some(id) = &k.key_id {
-            let label = k
-                .display_name
-                .clone()
-                .unwrap_or_else(|| "unnamed certificate".into());
-            present.push((id.to_lowercase(), false, label, k.start_date_time, k.end_date_time));
+            present.push(Credential {
+                key_id: id.to_lowercase(),
+                secret: false,
+                label: k
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| "unnamed certificate".into()),
+                start: k.start_date_time,
+                end: k.end_date_time,
+            });
         }
     }
     for event in &change.added {
-        let Some((key_id, secret, label, start, end)) =
-            present.iter().find(|p| p.0 == event.key.key_id)
+        let Some(Credential {
+            key_id,
+            secret,
+            label,
+            start,
+            end,
+        }) = present.iter().find(|p| p.key_id == event.key.key_id)
         else {
             draft.clean(format!(
                 "The credential \"{}\" the account added to {name} is no longer on the app.",
@@ -469,7 +496,11 @@ async fn app_registration<T: IncidentTenant>(
             format!("{name}: {label}"),
             vec![
                 format!("Key id: {key_id}"),
-                format!("Added {} by {}", show(event.audit.activity_date_time), initiator(event.audit)),
+                format!(
+                    "Added {} by {}",
+                    show(event.audit.activity_date_time),
+                    initiator(event.audit)
+                ),
                 format!("Valid from {} until {}", show(*start), show(*end)),
                 client.clone(),
             ]
@@ -500,8 +531,15 @@ async fn app_registration<T: IncidentTenant>(
         row.reasons.extend(warnings.iter().cloned());
         draft.finding(row);
     }
-    for (key_id, secret, label, start, end) in
-        present.iter().filter(|p| !added_ids.contains(&p.0.as_str()))
+    for Credential {
+        key_id,
+        secret,
+        label,
+        start,
+        end,
+    } in present
+        .iter()
+        .filter(|p| !added_ids.contains(&p.key_id.as_str()))
     {
         let mut row = item(
             format!("appcred:{}:{key_id}", app.id),
@@ -765,7 +803,10 @@ mod tests {
 
     #[test]
     fn the_added_key_is_the_one_only_in_the_new_list_wherever_it_stands() {
-        let old = list(&[(PROD, "Password", "prod"), (CERT, "AsymmetricX509Cert", "CN=app")]);
+        let old = list(&[
+            (PROD, "Password", "prod"),
+            (CERT, "AsymmetricX509Cert", "CN=app"),
+        ]);
         let new = list(&[
             (PROD, "Password", "prod"),
             (ADDED, "Password", "prod-2"),
@@ -781,12 +822,21 @@ mod tests {
 
     #[test]
     fn a_key_the_account_removed_is_told_apart_from_one_it_added() {
-        let old = list(&[(PROD, "Password", "prod"), (CERT, "AsymmetricX509Cert", "CN=app")]);
+        let old = list(&[
+            (PROD, "Password", "prod"),
+            (CERT, "AsymmetricX509Cert", "CN=app"),
+        ]);
         let new = list(&[(ADDED, "Password", "x")]);
         let (added, removed) = key_changes(&old, &new);
-        assert_eq!(added.iter().map(|k| k.key_id.as_str()).collect::<Vec<_>>(), [ADDED]);
         assert_eq!(
-            removed.iter().map(|k| k.key_id.as_str()).collect::<Vec<_>>(),
+            added.iter().map(|k| k.key_id.as_str()).collect::<Vec<_>>(),
+            [ADDED]
+        );
+        assert_eq!(
+            removed
+                .iter()
+                .map(|k| k.key_id.as_str())
+                .collect::<Vec<_>>(),
             [PROD, CERT]
         );
     }
@@ -804,7 +854,9 @@ mod tests {
 
     #[test]
     fn a_single_entry_and_an_empty_or_broken_list_are_read() {
-        let single = format!("\"[KeyIdentifier={ADDED},KeyType=Password,KeyUsage=Verify,DisplayName=backup]\"");
+        let single = format!(
+            "\"[KeyIdentifier={ADDED},KeyType=Password,KeyUsage=Verify,DisplayName=backup]\""
+        );
         let (added, _) = key_changes("[]", &single);
         assert_eq!(added.len(), 1);
         assert!(key_descriptions("").is_empty());
@@ -815,4 +867,3 @@ mod tests {
         );
     }
 }
-
