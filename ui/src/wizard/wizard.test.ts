@@ -134,6 +134,34 @@ describe('Containment wizard', () => {
     expect(result.textContent).toContain('The phone method is gone')
   })
 
+  it('says "not verified" with why when a read-back could not find its target, never "verified"', async () => {
+    await startPractice({
+      procedureView: async () => ({ status: 'ok', data: procedure([doneTriage, step('methods', 'current')]) }),
+      planStep: async () => ({ status: 'ok', data: methodsPlan() }),
+      runStep: async () => ({
+        status: 'ok',
+        data: {
+          state: { step: 'a1.methods', state: 'finished', verified: false, reason: null, since: '2026-03-01T22:40:00Z', attempts: 1 },
+          verified: false,
+          checks: [
+            { item: 'method:phone', ok: true, detail: 'The phone method is gone' },
+            { item: 'appcred:a:k', ok: false, detail: `Not verified: the app registration ${hostile} could not be found.` },
+          ],
+          evidence: [],
+          pass: null,
+        },
+      }),
+    })
+    await fireEvent.click(await screen.findByTestId('step-primary'))
+    await fireEvent.click(screen.getByTestId('confirm-run'))
+    const result = await screen.findByTestId('step-result')
+    expect(result.getAttribute('data-verified')).toBe('false')
+    expect(within(result).getByTestId('step-result-verdict').textContent).toContain('Not verified.')
+    expect(result.textContent).not.toContain('Done and verified')
+    expect(result.textContent).toContain('could not be found')
+    expect(result.innerHTML).not.toContain('<img')
+  })
+
   it('sends a corrected incident window start from triage, and none when it was left as proposed', async () => {
     const sent: (string | null)[] = []
     await startPractice({

@@ -19,6 +19,7 @@
 
 pub mod blast;
 pub mod checks;
+pub mod consents;
 pub mod contain;
 pub mod recover;
 pub mod tenant;
@@ -150,6 +151,22 @@ pub enum Action {
     DisableServicePrincipal {
         /// Its object id.
         id: String,
+    },
+    /// Remove one client secret from an app registration (`removePassword`).
+    RemoveApplicationPassword {
+        /// The application's object id.
+        application: String,
+        /// The secret's key id.
+        key_id: String,
+    },
+    /// Remove one certificate from an app registration: its certificates are rewritten without it
+    /// (`removeKey` needs a proof signed by a current certificate, which a responder removing an
+    /// attacker's certificate cannot make).
+    RemoveApplicationCertificate {
+        /// The application's object id.
+        application: String,
+        /// The certificate's key id.
+        key_id: String,
     },
     /// Mark the user confirmed compromised in Identity Protection.
     ConfirmCompromised,
@@ -302,6 +319,18 @@ pub struct Verification {
     pub checks: Vec<Check>,
 }
 
+impl Check {
+    /// A read-back whose target could not be found (the app, the key, the grant): never
+    /// verified, and it says why in the admin's words.
+    pub fn not_found(item: impl Into<String>, why: impl Into<String>) -> Self {
+        Self {
+            item: item.into(),
+            ok: false,
+            detail: format!("Not verified: {}", why.into()),
+        }
+    }
+}
+
 impl Verification {
     /// A verification from its checks.
     pub fn from_checks(checks: Vec<Check>) -> Self {
@@ -309,6 +338,23 @@ impl Verification {
             verified: checks.iter().all(|c| c.ok),
             checks,
         }
+    }
+
+    /// Why the step is not verified (the failed checks, in order), or `None` when it is.
+    pub fn why_not(&self) -> Option<String> {
+        let failed: Vec<&str> = self
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.detail.as_str())
+            .collect();
+        (!self.verified).then(|| {
+            if failed.is_empty() {
+                "No read-back check passed.".to_owned()
+            } else {
+                failed.join(" ")
+            }
+        })
     }
 }
 
@@ -975,6 +1021,16 @@ async fn perform<T: IncidentTenant>(
         }
         Action::DeleteGrant { id } => Ok(tenant.delete_grant(id).await?),
         Action::DisableServicePrincipal { id } => Ok(tenant.disable_service_principal(id).await?),
+        Action::RemoveApplicationPassword {
+            application,
+            key_id,
+        } => Ok(tenant
+            .remove_application_password(application, key_id)
+            .await?),
+        Action::RemoveApplicationCertificate {
+            application,
+            key_id,
+        } => remove_certificate(tenant, application, key_id).await,
         Action::On { .. } => Err(Error::InvalidInput {
             field: "action",
             problem: "An action on another account cannot itself point to a third one.".into(),
@@ -991,6 +1047,47 @@ async fn perform<T: IncidentTenant>(
         }
     };
     changed.map(|()| None)
+}
+
+/// Rewrites an app registration's certificates without `key_id`, keeping every other one as read
+/// (with its public key). Nothing is sent when the certificate is already gone; the change is
+/// refused when a certificate to keep came back without its key (sending it would delete it).
+async fn remove_certificate<T: IncidentTenant>(
+    tenant: &T,
+    application: &str,
+    key_id: &str,
+) -> Result<(), Error> {
+    let app = tenant
+        .application(application)
+        .await?
+        .and_then(|f| f.items.into_iter().next())
+        .ok_or_else(|| Error::InvalidInput {
+            field: "application",
+            problem: format!(
+                "The app registration {application} no longer exists, so its certificate cannot be removed."
+            ),
+        })?;
+    let same = |k: &firebreak_graph::applications::KeyCredential| {
+        k.key_id
+            .as_deref()
+            .is_some_and(|id| id.eq_ignore_ascii_case(key_id))
+    };
+    if !app.keys().iter().any(same) {
+        return Ok(());
+    }
+    let keep: Vec<_> = app.keys().iter().filter(|k| !same(k)).cloned().collect();
+    if keep
+        .iter()
+        .any(|k| k.key.as_deref().unwrap_or("").is_empty())
+    {
+        return Err(Error::InvalidInput {
+            field: "application",
+            problem: "Microsoft Graph did not return the certificates to keep, so rewriting the list would delete them. Remove the certificate by hand: Entra admin center > App registrations > the app > Certificates & secrets.".into(),
+        });
+    }
+    Ok(tenant
+        .set_application_key_credentials(application, &keep)
+        .await?)
 }
 
 const PASSWORD_LENGTH: usize = 28;
@@ -1021,5 +1118,36 @@ pub fn random_password() -> Result<SecretString, Error> {
         if complex {
             return Ok(SecretString::from(chars));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_whose_target_was_not_found_is_never_verified_and_says_why() {
+        let found = Check {
+            item: "grant:g1".into(),
+            ok: true,
+            detail: "Gone.".into(),
+        };
+        let missing = Check::not_found(
+            "appcred:a1:k1",
+            "the app registration a1 could not be found.",
+        );
+        assert!(!missing.ok);
+        assert!(
+            missing.detail.starts_with("Not verified: "),
+            "{}",
+            missing.detail
+        );
+        let verification = Verification::from_checks(vec![found.clone(), missing]);
+        assert!(!verification.verified);
+        let why = verification.why_not().expect("a reason");
+        assert!(why.contains("could not be found"), "{why}");
+        let fine = Verification::from_checks(vec![found]);
+        assert!(fine.verified);
+        assert_eq!(fine.why_not(), None);
     }
 }

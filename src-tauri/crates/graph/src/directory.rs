@@ -18,7 +18,7 @@ use crate::{
 /// `$select` for users: what triage, containment and verification read.
 pub const USER_SELECT: &str = "id,displayName,userPrincipalName,mail,accountEnabled,userType,createdDateTime,lastPasswordChangeDateTime,signInSessionsValidFromDateTime,onPremisesSyncEnabled,jobTitle,department,mobilePhone,businessPhones,otherMails";
 const GRANT_SELECT: &str = "id,clientId,consentType,principalId,resourceId,scope";
-const SP_SELECT: &str = "id,appId,displayName,accountEnabled,appOwnerOrganizationId,servicePrincipalType,signInAudience,verifiedPublisher,tags,replyUrls,keyCredentials,passwordCredentials";
+pub(crate) const SP_SELECT: &str = "id,appId,displayName,accountEnabled,appOwnerOrganizationId,servicePrincipalType,signInAudience,verifiedPublisher,tags,replyUrls,keyCredentials,passwordCredentials";
 const ASSIGNMENT_SELECT: &str = "id,appRoleId,createdDateTime,principalDisplayName,principalId,principalType,resourceDisplayName,resourceId";
 const OBJECT_SELECT: &str = "id,displayName";
 

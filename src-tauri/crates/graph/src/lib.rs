@@ -9,8 +9,9 @@
 //!
 //! Map: [`client`] (configuration, request loop, paging), [`auth`] (credentials, certificates,
 //! device code, tokens), [`cloud`], [`odata`], [`retry`], [`permissions`], and one module per
-//! resource area: [`directory`], [`methods`], [`mail`], [`logs`], [`security`], [`exchange`].
+//! resource area: [`directory`], [`applications`], [`methods`], [`mail`], [`logs`], [`security`], [`exchange`].
 
+pub mod applications;
 pub mod auth;
 pub mod client;
 pub mod clock;

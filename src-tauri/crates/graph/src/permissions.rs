@@ -140,6 +140,14 @@ pub enum Operation {
     DisableServicePrincipal,
     /// `GET /users/{id}/appRoleAssignments`.
     ReadUserAppRoleAssignments,
+    /// `GET /applications/{id}`, `GET /applications?$filter=appId eq '…'`.
+    ReadApplication,
+    /// `POST /applications/{id}/removePassword`.
+    RemoveApplicationPassword,
+    /// `POST /applications/{id}/removeKey` (needs a proof signed by a current key of the app).
+    RemoveApplicationKey,
+    /// `PATCH /applications/{id}` with `keyCredentials`.
+    UpdateApplicationKeyCredentials,
     /// `GET /auditLogs/signIns` (v1.0 and beta).
     ListSignIns,
     /// `GET /auditLogs/directoryAudits`.
@@ -253,6 +261,22 @@ const SECURITY_READ_ROLES: &[&str] = &[
     "Security Operator",
     "Security Administrator",
     "Global Reader",
+];
+
+/// Changing any app registration (the app's owners may change their own without these; Firebreak's
+/// registration owns none of the apps it cleans up, and `Application.ReadWrite.OwnedBy` covers only
+/// apps it owns, so the table asks for the tenant-wide permission).
+const APP_WRITE: &[&[&str]] = &[&["Application.ReadWrite.All"], &["Directory.ReadWrite.All"]];
+/// Delegated admins who may change any app registration (an app's owner also may, without a role).
+const APP_WRITE_ROLES: &[&str] = &[
+    "Cloud Application Administrator",
+    "Application Administrator",
+];
+const APP_READ_ROLES: &[&str] = &[
+    "Directory Readers",
+    "Global Reader",
+    "Cloud Application Administrator",
+    "Application Administrator",
 ];
 
 /// The table. One entry per [`Operation`]; `requirement()` finds an entry.
@@ -510,6 +534,52 @@ pub const REQUIREMENTS: &[Requirement] = &[
             "Application Administrator",
         ],
         steps: &[ConsentGrants],
+    },
+    Requirement {
+        operation: Operation::ReadApplication,
+        purpose: "read an app registration and its credentials",
+        resource: Resource::Graph,
+        application: &[
+            &["Application.Read.All"],
+            &["Application.ReadWrite.All"],
+            &["Directory.Read.All"],
+            &["Directory.ReadWrite.All"],
+        ],
+        delegated: &[
+            &["Application.Read.All"],
+            &["Application.ReadWrite.All"],
+            &["Directory.Read.All"],
+            &["Directory.ReadWrite.All"],
+        ],
+        roles: APP_READ_ROLES,
+        steps: &[BlastRadius],
+    },
+    Requirement {
+        operation: Operation::RemoveApplicationPassword,
+        purpose: "remove a client secret from an app registration",
+        resource: Resource::Graph,
+        application: APP_WRITE,
+        delegated: APP_WRITE,
+        roles: APP_WRITE_ROLES,
+        steps: &[BlastRadius],
+    },
+    Requirement {
+        operation: Operation::RemoveApplicationKey,
+        purpose: "remove a certificate from an app registration with a proof of possession",
+        resource: Resource::Graph,
+        application: APP_WRITE,
+        delegated: APP_WRITE,
+        roles: APP_WRITE_ROLES,
+        steps: &[BlastRadius],
+    },
+    Requirement {
+        operation: Operation::UpdateApplicationKeyCredentials,
+        purpose: "remove a certificate from an app registration",
+        resource: Resource::Graph,
+        application: APP_WRITE,
+        delegated: APP_WRITE,
+        roles: APP_WRITE_ROLES,
+        steps: &[BlastRadius],
     },
     Requirement {
         operation: Operation::ReadUserAppRoleAssignments,
@@ -898,6 +968,29 @@ mod tests {
             "User.EnableDisableAccount.All".into(),
             "user.read.all".into()
         ]));
+    }
+
+    #[test]
+    fn removing_an_app_credential_needs_application_read_write_all_and_reading_it_does_not() {
+        for op in [
+            Operation::RemoveApplicationPassword,
+            Operation::RemoveApplicationKey,
+            Operation::UpdateApplicationKeyCredentials,
+        ] {
+            let req = op.requirement();
+            assert_eq!(req.least_application(), ["Application.ReadWrite.All"]);
+            assert!(!req.satisfied_by_roles(&["Application.Read.All".into()]));
+            assert!(
+                !req.satisfied_by_roles(&["Application.ReadWrite.OwnedBy".into()]),
+                "OwnedBy covers only apps Firebreak's registration owns"
+            );
+            assert!(req.roles.contains(&"Application Administrator"));
+        }
+        let read = Operation::ReadApplication.requirement();
+        assert!(read.satisfied_by_roles(&["Application.Read.All".into()]));
+        let text = explain_denial(Operation::RemoveApplicationPassword, false);
+        assert!(text.contains("Application.ReadWrite.All"), "{text}");
+        assert!(text.contains("Map the blast radius"), "{text}");
     }
 
     #[test]

@@ -368,6 +368,23 @@ fn present(tenant: &Tenant, artefact: &Artefact) -> bool {
         ArtefactKind::User => tenant
             .user(&artefact.id)
             .is_some_and(|u| u.account_enabled()),
+        ArtefactKind::ApplicationCredential => {
+            artefact.application_credential().is_some_and(|(app, key)| {
+                tenant.application(app).is_some_and(|app| {
+                    ["passwordCredentials", "keyCredentials"]
+                        .iter()
+                        .any(|list| {
+                            app.get(*list)
+                                .and_then(Value::as_array)
+                                .into_iter()
+                                .flatten()
+                                .any(|k| {
+                                    str_of(k, "keyId").is_some_and(|k| k.eq_ignore_ascii_case(key))
+                                })
+                        })
+                })
+            })
+        }
     }
 }
 

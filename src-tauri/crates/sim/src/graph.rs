@@ -2,6 +2,7 @@
 //! (verified token, version, query options), permission checks per operation (ENDPOINTS.md §6),
 //! and the shared shapes of entity and collection responses with `@odata.nextLink` paging.
 
+mod applications;
 mod apps;
 mod audit;
 mod logs;
@@ -106,6 +107,27 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
             "/servicePrincipals/{sp}/appRoleAssignedTo",
             get(apps::sp_app_role_assigned_to),
         )
+        .route("/applications", get(applications::list))
+        .route(
+            "/applications/{app}",
+            get(applications::get).patch(applications::patch),
+        )
+        .route(
+            "/applications/{app}/removePassword",
+            post(applications::remove_password),
+        )
+        .route(
+            "/applications/{app}/microsoft.graph.removePassword",
+            post(applications::remove_password),
+        )
+        .route(
+            "/applications/{app}/removeKey",
+            post(applications::remove_key),
+        )
+        .route(
+            "/applications/{app}/microsoft.graph.removeKey",
+            post(applications::remove_key),
+        )
         .route("/auditLogs/signIns", get(logs::sign_ins))
         .route("/auditLogs/directoryAudits", get(logs::directory_audits))
         .route("/identityProtection/riskyUsers", get(security::risky_users))
@@ -141,7 +163,7 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
         .route(
             "/{*rest}",
             delete(not_found)
-                .get(not_found)
+                .get(applications::by_app_id_or_unknown)
                 .post(not_found)
                 .patch(not_found)
                 .put(not_found),

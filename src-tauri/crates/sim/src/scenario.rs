@@ -51,6 +51,14 @@ const BUILTIN: &[(&str, &str)] = &[
         "large-tenant",
         include_str!("../scenarios/large-tenant.json"),
     ),
+    (
+        "app-secret-persistence",
+        include_str!("../scenarios/app-secret-persistence.json"),
+    ),
+    (
+        "tenant-consent",
+        include_str!("../scenarios/tenant-consent.json"),
+    ),
 ];
 
 /// A parsed scenario: a tenant, an incident in it, the attacker's plan and the answer key.
@@ -73,6 +81,10 @@ pub struct Scenario {
     pub(crate) directory_roles: Vec<Value>,
     #[serde(default)]
     pub(crate) service_principals: Vec<Value>,
+    /// App registrations (Graph `application` objects, with their `passwordCredentials` and
+    /// `keyCredentials`).
+    #[serde(default)]
+    pub(crate) applications: Vec<Value>,
     #[serde(default)]
     pub(crate) oauth2_permission_grants: Vec<Value>,
     #[serde(default)]
@@ -442,10 +454,20 @@ pub(crate) struct Artefact {
     /// The user (or mailbox owner) the artefact belongs to, where it belongs to one.
     #[serde(default)]
     pub(crate) user_id: Option<String>,
-    /// The artefact's id: method id, rule identity, grant id, SP id, trustee, forwarding address.
+    /// The artefact's id: method id, rule identity, grant id, SP id, trustee, forwarding address,
+    /// or `<application object id>/<keyId>` for an application credential.
     pub(crate) id: String,
     #[serde(default)]
     pub(crate) description: String,
+}
+
+impl Artefact {
+    /// For an application credential: the application's object id and the credential's keyId.
+    pub(crate) fn application_credential(&self) -> Option<(&str, &str)> {
+        (self.kind == ArtefactKind::ApplicationCredential)
+            .then(|| self.id.split_once('/'))
+            .flatten()
+    }
 }
 
 /// The kinds of artefact the score knows how to check.
@@ -461,6 +483,8 @@ pub(crate) enum ArtefactKind {
     Oauth2PermissionGrant,
     ServicePrincipal,
     User,
+    /// A secret or certificate on an app registration (`id` = `<application object id>/<keyId>`).
+    ApplicationCredential,
 }
 
 /// Settings of the large-tenant generator (see generator.rs).
@@ -629,6 +653,7 @@ impl Scenario {
         }
         for (what, list) in [
             ("servicePrincipals", &self.service_principals),
+            ("applications", &self.applications),
             ("oauth2PermissionGrants", &self.oauth2_permission_grants),
             ("signIns", &self.sign_ins),
             ("directoryAudits", &self.directory_audits),
@@ -665,6 +690,19 @@ impl Scenario {
             if let Some(user) = &artefact.user_id {
                 if !ids.contains(user) {
                     return bad(format!("answer key names unknown user {user}"));
+                }
+            }
+            if artefact.kind == ArtefactKind::ApplicationCredential {
+                let known = artefact.application_credential().is_some_and(|(app, _)| {
+                    self.applications
+                        .iter()
+                        .any(|a| a.get("id").and_then(Value::as_str) == Some(app))
+                });
+                if !known {
+                    return bad(format!(
+                        "the application credential {} must be written <application object id>/<keyId> with an application of \"applications\"",
+                        artefact.id
+                    ));
                 }
             }
         }

@@ -106,6 +106,7 @@ pub(crate) struct Tenant {
     pub(crate) groups: Vec<Value>,
     pub(crate) directory_roles: Vec<Value>,
     pub(crate) service_principals: Vec<Value>,
+    pub(crate) applications: Vec<Value>,
     pub(crate) grants: Vec<Value>,
     pub(crate) app_role_assignments: Vec<Value>,
     pub(crate) sign_ins: Vec<Value>,
@@ -163,6 +164,7 @@ impl Tenant {
             groups: scenario.groups.clone(),
             directory_roles: scenario.directory_roles.clone(),
             service_principals: scenario.service_principals.clone(),
+            applications: scenario.applications.clone(),
             grants: scenario.oauth2_permission_grants.clone(),
             app_role_assignments: scenario.app_role_assignments.clone(),
             sign_ins: scenario.sign_ins.clone(),
@@ -199,6 +201,9 @@ impl Tenant {
         }
         for sp in &mut tenant.service_principals {
             normalise_service_principal(sp, &tenant_id);
+        }
+        for app in &mut tenant.applications {
+            normalise_application(app, &scenario.tenant.domain);
         }
         for grant in &mut tenant.grants {
             fill_object(
@@ -290,6 +295,26 @@ impl Tenant {
         self.service_principals
             .iter()
             .find(|sp| str_of(sp, "id") == Some(id))
+    }
+
+    /// The app registration with this object id.
+    pub(crate) fn application(&self, id: &str) -> Option<&Value> {
+        self.applications
+            .iter()
+            .find(|a| str_of(a, "id").is_some_and(|i| i.eq_ignore_ascii_case(id)))
+    }
+
+    pub(crate) fn application_mut(&mut self, id: &str) -> Option<&mut Value> {
+        self.applications
+            .iter_mut()
+            .find(|a| str_of(a, "id").is_some_and(|i| i.eq_ignore_ascii_case(id)))
+    }
+
+    /// The service principal of the application with this client (app) id.
+    pub(crate) fn service_principal_by_app_id(&self, app_id: &str) -> Option<&Value> {
+        self.service_principals
+            .iter()
+            .find(|sp| str_of(sp, "appId").is_some_and(|a| a.eq_ignore_ascii_case(app_id)))
     }
 
     /// A fresh id, unique in this run and deterministic for a given sequence of requests.
@@ -580,6 +605,29 @@ fn normalise_service_principal(sp: &mut Value, tenant_id: &str) {
             ("notificationEmailAddresses", json!([])),
             ("addIns", json!([])),
             ("resourceSpecificApplicationPermissions", json!([])),
+            (
+                "verifiedPublisher",
+                json!({"displayName": null, "verifiedPublisherId": null, "addedDateTime": null}),
+            ),
+        ],
+    );
+}
+
+/// Fills the defaults Graph shows on an `application` object the scenario left out.
+fn normalise_application(app: &mut Value, domain: &str) {
+    fill_object(
+        app,
+        &[
+            ("deletedDateTime", Value::Null),
+            ("description", Value::Null),
+            ("publisherDomain", json!(domain)),
+            ("signInAudience", json!("AzureADMyOrg")),
+            ("identifierUris", json!([])),
+            ("tags", json!([])),
+            ("keyCredentials", json!([])),
+            ("passwordCredentials", json!([])),
+            ("appRoles", json!([])),
+            ("requiredResourceAccess", json!([])),
             (
                 "verifiedPublisher",
                 json!({"displayName": null, "verifiedPublisherId": null, "addedDateTime": null}),

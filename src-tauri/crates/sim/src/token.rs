@@ -123,6 +123,24 @@ impl RegisteredCert {
     pub(crate) fn thumbprint(&self) -> String {
         hex::encode_upper(&self.sha1)
     }
+
+    /// Whether `signature` is this certificate's key's `alg` (RS256 or PS256) signature of
+    /// `message`.
+    pub(crate) fn verifies(&self, alg: &str, message: &[u8], signature: &[u8]) -> bool {
+        match alg {
+            "RS256" => rsa::pkcs1v15::Signature::try_from(signature).is_ok_and(|sig| {
+                rsa::pkcs1v15::VerifyingKey::<Sha256>::new(self.key.clone())
+                    .verify(message, &sig)
+                    .is_ok()
+            }),
+            "PS256" => rsa::pss::Signature::try_from(signature).is_ok_and(|sig| {
+                rsa::pss::VerifyingKey::<Sha256>::new(self.key.clone())
+                    .verify(message, &sig)
+                    .is_ok()
+            }),
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

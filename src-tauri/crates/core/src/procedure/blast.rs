@@ -249,7 +249,7 @@ static INFOS: [StepInfo; 15] = [
     info("blast-flows", "Power Automate flows (by hand)", "Nothing changes. Your finding is recorded in the case.", "Your note.", false),
     info("blast-power-apps", "Power Apps (by hand)", "Nothing changes. Your finding is recorded in the case.", "Your note.", false),
     info("blast-memberships", "Group and role membership changes", "Nothing changes here: revert the listed changes in the Entra admin center; your review is recorded.", "Directory audit entries of membership changes in the window.", false),
-    info("blast-app-credentials", "Credentials added to apps", "The selected apps can no longer sign in to this tenant; remove the added secret or certificate by hand.", "Directory audit entries of credentials added in the window, and the apps' state.", true),
+    info("blast-app-credentials", "Credentials added to apps", "The selected secrets and certificates are removed from the app registrations (their other credentials stay); the selected apps can no longer sign in to this tenant.", "Directory audit entries of credentials added in the window, and each app registration with its credentials.", true),
     info("blast-created-users", "Users created by the account", "The selected users are signed out, blocked and their sign-in methods removed.", "Directory audit entries of users the account created, with their state and methods.", true),
     info("blast-conditional-access", "Conditional Access policy edits", "Nothing changes here: restore the listed policies in the Entra admin center; your review is recorded.", "Directory audit entries of Conditional Access changes in the window.", false),
 ];
@@ -335,9 +335,15 @@ fn recorded(id: &str) -> bool {
 
 /// Rows read back directly rather than by their absence from a fresh plan.
 fn direct(id: &str) -> bool {
-    ["sp:", "user-disable:", "user-revoke:"]
-        .iter()
-        .any(|p| id.starts_with(p))
+    [
+        "sp:",
+        "user-disable:",
+        "user-revoke:",
+        "appcred:",
+        "missing:",
+    ]
+    .iter()
+    .any(|p| id.starts_with(p))
 }
 
 async fn read_back<T: IncidentTenant>(
@@ -354,17 +360,53 @@ async fn read_back<T: IncidentTenant>(
     if recorded(id) {
         return Ok(check(true, "Recorded in the case.".into()));
     }
-    if let Some(sp) = id.strip_prefix("sp:") {
-        let enabled = cx
-            .tenant
-            .service_principal(sp)
-            .await?
-            .and_then(|s| s.account_enabled);
+    if let Some(missing) = id.strip_prefix("missing:") {
+        let (what, object) = missing.split_once(':').unwrap_or(("app", missing));
+        return Ok(Check::not_found(
+            id,
+            format!(
+                "the {} {object} named in the directory audit log could not be found, so what the account did to it could not be checked or undone.",
+                if what == "sp" { "app (service principal)" } else { "app registration" }
+            ),
+        ));
+    }
+    if let Some(rest) = id.strip_prefix("appcred:") {
+        let (app, key) = rest.split_once(':').unwrap_or((rest, ""));
+        let Some(fetched) = cx.tenant.application(app).await? else {
+            return Ok(Check::not_found(
+                id,
+                format!("the app registration {app} could not be found, so Firebreak could not confirm that the credential {key} is gone. Look for the app under App registrations (and Deleted applications)."),
+            ));
+        };
+        let still = fetched.items.iter().any(|a| {
+            a.passwords()
+                .iter()
+                .filter_map(|p| p.key_id.as_deref())
+                .chain(a.keys().iter().filter_map(|k| k.key_id.as_deref()))
+                .any(|k| k.eq_ignore_ascii_case(key))
+        });
         return Ok(check(
-            enabled != Some(true),
+            !still,
+            if still {
+                format!("The credential {key} is still on the app.")
+            } else {
+                format!("The credential {key} is no longer on the app.")
+            },
+        ));
+    }
+    if let Some(sp) = id.strip_prefix("sp:") {
+        let Some(found) = cx.tenant.service_principal(sp).await? else {
+            return Ok(Check::not_found(
+                id,
+                format!("the app (service principal {sp}) could not be found, so Firebreak could not confirm it is disabled."),
+            ));
+        };
+        let enabled = found.account_enabled;
+        return Ok(check(
+            enabled == Some(false),
             format!(
                 "App enabled: {}",
-                enabled.map_or("gone".into(), |e| e.to_string())
+                enabled.map_or("unknown".into(), |e| e.to_string())
             ),
         ));
     }
@@ -377,7 +419,10 @@ async fn read_back<T: IncidentTenant>(
             .user(&firebreak_graph::UserRef::new(user)?)
             .await?;
         return Ok(match (id.starts_with("user-disable:"), found) {
-            (_, None) => check(true, "The user no longer exists.".into()),
+            (_, None) => Check::not_found(
+                id,
+                format!("the user {user} no longer exists, so Firebreak could not confirm it is signed out and blocked (check Deleted users: a deleted user can be restored)."),
+            ),
             (true, Some(u)) => check(
                 u.account_enabled == Some(false),
                 format!(

@@ -39,8 +39,6 @@ pub use rules::{judge_rule, organisation, read_rules, MailboxRules, Organisation
 const CLOCK_SKEW_MINUTES: i64 = 10;
 /// How far back the preserve step exports sign-ins.
 const EXPORT_DAYS: i64 = 30;
-/// Microsoft's own tenant: its first-party apps are never offered for disabling.
-const MICROSOFT_TENANT: &str = "f8cdef31-a31e-4b4a-93e4-5f571e91255a";
 
 /// The containment steps in their order.
 pub fn steps<T: IncidentTenant>() -> Vec<Box<dyn Step<T>>> {
@@ -302,18 +300,30 @@ impl<T: IncidentTenant> Step<T> for Contain {
                     let fresh = <Self as Step<T>>::plan(self, cx).await?;
                     let mut checks = Vec::new();
                     for id in selected {
-                        if let Some(sp) = id.strip_prefix("sp:") {
-                            let enabled = cx
-                                .tenant
-                                .service_principal(sp)
-                                .await?
-                                .and_then(|s| s.account_enabled);
+                        if id.starts_with("seen:") {
                             checks.push(Check {
                                 item: id.clone(),
-                                ok: enabled != Some(true),
+                                ok: true,
+                                detail: "Recorded in the case.".into(),
+                            });
+                            continue;
+                        }
+                        if let Some(sp) = id.strip_prefix("sp:") {
+                            let Some(found) = cx.tenant.service_principal(sp).await? else {
+                                checks.push(Check::not_found(
+                                    id.clone(),
+                                    format!("the app (service principal {sp}) could not be found, so Firebreak could not confirm it is disabled."),
+                                ));
+                                continue;
+                            };
+                            checks.push(Check {
+                                item: id.clone(),
+                                ok: found.account_enabled == Some(false),
                                 detail: format!(
                                     "App enabled: {}",
-                                    enabled.map_or("gone".into(), |e| e.to_string())
+                                    found
+                                        .account_enabled
+                                        .map_or("unknown".into(), |e| e.to_string())
                                 ),
                             });
                         } else {
@@ -1042,12 +1052,12 @@ async fn plan_mailbox<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
 }
 
 fn publisher_verified(sp: &firebreak_graph::directory::ServicePrincipal) -> bool {
-    sp.verified_publisher
-        .as_ref()
-        .and_then(|v| v.get("verifiedPublisherId"))
-        .and_then(Value::as_str)
-        .is_some_and(|s| !s.is_empty())
+    super::consents::verified_publisher(sp).is_some()
 }
+
+/// How far back the consent step reads what the account granted to apps (Entra keeps directory
+/// audit entries 30 days with P1).
+const GRANT_LOOKBACK_DAYS: i64 = 30;
 
 pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
     let mut plan = empty_plan(
@@ -1059,12 +1069,24 @@ pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> R
         activity_display_name: Some("Consent to application".into()),
         ..DirectoryAuditQuery::default()
     });
-    // The three listings do not depend on each other: read them together.
-    let (grants, tenant_wide, consent_audits) = futures_util::future::join3(
+    let account = cx.tenant.user(cx.user).await?;
+    let by_account_query = account.as_ref().map(|u| DirectoryAuditQuery {
+        since: Some(cx.now - Duration::days(GRANT_LOOKBACK_DAYS)),
+        initiated_by_user_id: Some(u.id.clone()),
+        ..DirectoryAuditQuery::default()
+    });
+    // The four listings do not depend on each other: read them together.
+    let (grants, tenant_wide, consent_audits, by_account) = futures_util::future::join4(
         cx.tenant.user_grants(cx.user),
         cx.tenant.tenant_wide_grants(),
         async {
             match &consent_query {
+                Some(query) => Some(cx.tenant.directory_audits(query).await),
+                None => None,
+            }
+        },
+        async {
+            match &by_account_query {
                 Some(query) => Some(cx.tenant.directory_audits(query).await),
                 None => None,
             }
@@ -1111,6 +1133,33 @@ pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> R
             Vec::new()
         }
     };
+    let events = match by_account {
+        Some(Ok(a)) => {
+            plan.captures.extend(capture(
+                "grants",
+                "by-account",
+                "Directory audit entries the account initiated (consents and permissions it gave apps)",
+                "GET /auditLogs/directoryAudits",
+                &a.pages,
+            ));
+            super::consents::grants_by_account(
+                &a.items,
+                account.as_ref().map_or("", |u| u.id.as_str()),
+            )
+        }
+        Some(Err(e)) => {
+            plan.warnings.push(format!(
+                "The audit log could not be read, so the tenant-wide consents this account gave cannot be found: {e}"
+            ));
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
+    // Without a triage window (a blast-radius check run first), the last 30 days count.
+    let window = cx
+        .window_start
+        .unwrap_or(cx.now - Duration::days(GRANT_LOOKBACK_DAYS));
+    let in_window = |t: Option<DateTime<Utc>>| t.is_some_and(|t| t >= window);
     let consented_at = |client: &str| {
         consents
             .iter()
@@ -1123,6 +1172,30 @@ pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> R
             .filter_map(|a| a.activity_date_time)
             .min()
     };
+    let consented_by = |client: &str| {
+        consents
+            .iter()
+            .filter(|a| {
+                a.target_resources
+                    .iter()
+                    .flatten()
+                    .any(|t| t.get("id").and_then(Value::as_str) == Some(client))
+            })
+            .find_map(|a| {
+                a.initiated_by
+                    .as_ref()
+                    .and_then(|i| i.pointer("/user/userPrincipalName"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+    };
+    let by_account_grants = super::consents::tenant_wide_by_account(&events, &tenant_wide.items);
+    let given_by_account = |grant_id: &str| {
+        by_account_grants
+            .iter()
+            .find(|(g, _)| g.id == grant_id)
+            .map(|(_, e)| e.at)
+    };
     // Every app the plan names, each read once and all together.
     let wanted: BTreeSet<String> = grants
         .items
@@ -1132,8 +1205,16 @@ pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> R
             tenant_wide
                 .items
                 .iter()
-                .filter(|g| consented_at(&g.client_id).is_some())
+                .filter(|g| {
+                    consented_at(&g.client_id).is_some() || given_by_account(&g.id).is_some()
+                })
                 .map(|g| g.client_id.clone()),
+        )
+        .chain(
+            events
+                .iter()
+                .filter(|e| !e.app_roles.is_empty())
+                .map(|e| e.client.clone()),
         )
         .collect();
     let fetched = join_all(wanted.iter().map(|id| cx.tenant.service_principal(id))).await;
@@ -1141,7 +1222,21 @@ pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> R
     for (id, sp) in wanted.into_iter().zip(fetched) {
         apps.insert(id, sp?);
     }
-    let mut apps_to_offer: Vec<(String, bool)> = Vec::new();
+    // (service principal id, recommended, why)
+    let mut apps_to_offer: Vec<(String, bool, String)> = Vec::new();
+    let mut offer = |sp: &ServicePrincipal, recommended: bool, why: String| {
+        if sp.account_enabled == Some(false) || super::consents::first_party(sp) {
+            return;
+        }
+        match apps_to_offer.iter_mut().find(|(id, _, _)| id == &sp.id) {
+            Some(existing) if recommended && !existing.1 => {
+                existing.1 = true;
+                existing.2 = why;
+            }
+            Some(_) => {}
+            None => apps_to_offer.push((sp.id.clone(), recommended, why)),
+        }
+    };
     let mut sp_snapshots = Vec::new();
     for (grant, tenant_wide) in grants
         .items
@@ -1150,13 +1245,15 @@ pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> R
         .chain(tenant_wide.items.iter().map(|g| (g, true)))
     {
         let when = consented_at(&grant.client_id);
-        if tenant_wide && when.is_none() {
-            continue; // tenant-wide consents are listed only when given during the window
-        }
-        let sp = match apps.get(&grant.client_id) {
-            Some(sp) => sp.clone(),
-            None => cx.tenant.service_principal(&grant.client_id).await?,
+        let by_account = if tenant_wide {
+            given_by_account(&grant.id)
+        } else {
+            None
         };
+        if tenant_wide && when.is_none() && by_account.is_none() {
+            continue; // other tenant-wide consents are listed only when given in the window or by this account
+        }
+        let sp = apps.get(&grant.client_id).cloned().flatten();
         let name = sp
             .as_ref()
             .and_then(|s| s.display_name.clone())
@@ -1173,32 +1270,74 @@ pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> R
             .copied()
             .filter(|s| RISKY_SCOPES.contains(s))
             .collect();
+        let warnings = super::consents::app_warnings(&name, sp.as_ref(), &scopes);
+        let first_party = sp.as_ref().is_some_and(super::consents::first_party);
+        let suspicious_app = !first_party && (!verified || !warnings.is_empty());
         let mut reasons = Vec::new();
         if !risky.is_empty() {
             reasons.push(format!("Risky permissions: {}.", risky.join(", ")));
         }
-        if let Some(t) = when {
-            reasons.push(format!(
-                "Consent given {}, during the incident window.",
-                show_time(Some(t))
-            ));
-        }
-        reasons.push(if verified {
-            "Publisher verified by Microsoft.".into()
+        let recommended = if tenant_wide {
+            reasons.push(
+                "Tenant-wide: the app holds these permissions for every user of the organisation."
+                    .into(),
+            );
+            match by_account {
+                Some(at) if in_window(at) => reasons.push(format!(
+                    "Given for everyone by this account at {}, during the incident window.",
+                    show_time(at)
+                )),
+                Some(at) => reasons.push(format!(
+                    "Given for everyone by this account at {}, before the incident window.",
+                    show_time(at)
+                )),
+                None => reasons.push(format!(
+                    "Given during the incident window by {}, not by this account.",
+                    consented_by(&grant.client_id).unwrap_or_else(|| "another account".into())
+                )),
+            }
+            !risky.is_empty() && by_account.is_some_and(in_window) && suspicious_app
         } else {
-            "Publisher not verified.".into()
+            if let Some(t) = when {
+                reasons.push(format!(
+                    "Consent given {}, during the incident window.",
+                    show_time(Some(t))
+                ));
+            }
+            !risky.is_empty() && (when.is_some() || suspicious_app)
+        };
+        reasons.push(match sp.as_ref().and_then(super::consents::verified_publisher) {
+            _ if first_party => "Microsoft's own app (published from Microsoft's tenant): kept unless you know the account had no reason to consent to it.".into(),
+            Some(p) => format!("Publisher verified by Microsoft: {p}."),
+            None => "Publisher not verified.".into(),
         });
-        let recommended = !risky.is_empty() && (when.is_some() || !verified);
+        reasons.extend(warnings.iter().cloned());
         if let Some(sp) = &sp {
             sp_snapshots.push(json!({ "id": sp.id, "appId": sp.app_id, "displayName": sp.display_name, "accountEnabled": sp.account_enabled, "appOwnerOrganizationId": sp.app_owner_organization_id, "verifiedPublisher": sp.verified_publisher }));
-            let first_party = sp.app_owner_organization_id.as_deref() == Some(MICROSOFT_TENANT);
-            if sp.account_enabled != Some(false)
-                && !first_party
-                && !apps_to_offer.iter().any(|(id, _)| id == &sp.id)
-            {
-                apps_to_offer.push((sp.id.clone(), recommended && !verified));
-            }
+            offer(
+                sp,
+                recommended && suspicious_app,
+                if tenant_wide {
+                    "The account gave it access to every user's data and it looks like an imitation or its publisher is not verified: disable it so no token it holds still works.".into()
+                } else {
+                    "Its consent is flagged and its publisher is not verified: disable it so it cannot use tokens it already holds.".into()
+                },
+            );
         }
+        let mut details = vec![
+            format!("Scopes: {}", scopes.join(" ")),
+            format!(
+                "Consent type: {}",
+                grant.consent_type.as_deref().unwrap_or("unknown")
+            ),
+            format!(
+                "App: {}",
+                sp.as_ref()
+                    .and_then(|s| s.app_id.clone())
+                    .unwrap_or_else(|| grant.client_id.clone())
+            ),
+        ];
+        details.extend(super::consents::flag_detail(&warnings));
         plan.items.push(PlanItem {
             id: format!("grant:{}", grant.id),
             kind: if tenant_wide {
@@ -1207,20 +1346,8 @@ pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> R
                 "Consent".into()
             },
             label: name,
-            details: vec![
-                format!("Scopes: {}", scopes.join(" ")),
-                format!(
-                    "Consent type: {}",
-                    grant.consent_type.as_deref().unwrap_or("unknown")
-                ),
-                format!(
-                    "App: {}",
-                    sp.as_ref()
-                        .and_then(|s| s.app_id.clone())
-                        .unwrap_or_else(|| grant.client_id.clone())
-                ),
-            ],
-            created: when,
+            details,
+            created: by_account.flatten().or(when),
             recommended,
             reasons,
             fixed: false,
@@ -1230,28 +1357,74 @@ pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> R
             },
         });
     }
-    for (sp_id, recommended) in apps_to_offer {
-        let label = plan
-            .items
-            .iter()
-            .find(|i| {
-                i.details.iter().any(|d| d.contains(sp_id.as_str()))
-                    || i.action == Action::DeleteGrant { id: String::new() }
-            })
-            .map(|i| i.label.clone());
-        let sp = match apps.get(&sp_id) {
-            Some(sp) => sp.clone(),
-            None => cx.tenant.service_principal(&sp_id).await?,
-        };
+    // Application permissions (app roles) the account granted: no delegated grant to revoke, so
+    // the app itself is what can be disabled; the permission is removed by hand.
+    for event in events.iter().filter(|e| !e.app_roles.is_empty()) {
+        let sp = apps.get(&event.client).cloned().flatten();
+        let name = sp
+            .as_ref()
+            .and_then(|s| s.display_name.clone())
+            .unwrap_or_else(|| event.name.clone());
+        let warnings = super::consents::app_warnings(
+            &name,
+            sp.as_ref(),
+            &event
+                .app_roles
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
+        let verified = sp.as_ref().is_some_and(publisher_verified);
+        let mut reasons = vec![
+            format!(
+                "The account granted it application permissions ({}) at {}: it reads as itself, for every user, without anyone signed in.",
+                event.app_roles.join(", "),
+                show_time(event.at)
+            ),
+            "Remove the permission by hand: Entra admin center > Enterprise applications > the app > Permissions.".into(),
+        ];
+        reasons.extend(warnings.iter().cloned());
+        let mut details = vec![format!("App: {}", event.client)];
+        details.extend(super::consents::flag_detail(&warnings));
+        plan.items.push(PlanItem {
+            id: format!("seen:approle:{}", event.audit_id),
+            kind: "Application permission granted by the account".into(),
+            label: name,
+            details,
+            created: event.at,
+            recommended: true,
+            reasons,
+            fixed: true,
+            group: None,
+            action: Action::Record,
+        });
+        if let Some(sp) = &sp {
+            offer(
+                sp,
+                in_window(event.at) && (!verified || !warnings.is_empty()),
+                "The account granted it application permissions during the incident and it looks like an imitation or its publisher is not verified: disable it.".into(),
+            );
+        }
+    }
+    for (sp_id, recommended, why) in apps_to_offer {
+        let sp = apps.get(&sp_id).cloned().flatten();
         plan.items.push(PlanItem {
             id: format!("sp:{sp_id}"),
             kind: "App (service principal)".into(),
-            label: sp.as_ref().and_then(|s| s.display_name.clone()).or(label).unwrap_or_else(|| sp_id.clone()),
-            details: vec![format!("App id: {}", sp.as_ref().and_then(|s| s.app_id.clone()).unwrap_or_default())],
+            label: sp
+                .as_ref()
+                .and_then(|s| s.display_name.clone())
+                .unwrap_or_else(|| sp_id.clone()),
+            details: vec![format!(
+                "App id: {}",
+                sp.as_ref()
+                    .and_then(|s| s.app_id.clone())
+                    .unwrap_or_default()
+            )],
             created: None,
             recommended,
             reasons: vec![if recommended {
-                "Its consent is flagged and its publisher is not verified: disable it so it cannot use tokens it already holds.".into()
+                why
             } else {
                 "Optional: disables the app for the whole tenant.".into()
             }],

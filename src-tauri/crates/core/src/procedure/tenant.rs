@@ -8,6 +8,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use firebreak_graph::{
+    applications::{Application, KeyCredential},
     directory::{GrantFilter, OAuth2PermissionGrant, ServicePrincipal, User},
     exchange::{AcceptedDomain, InboxRule, Mailbox, MailboxPermission, RecipientPermission},
     logs::{DirectoryAudit, DirectoryAuditQuery, SignIn, SignInQuery},
@@ -231,6 +232,33 @@ pub trait IncidentTenant: Sync {
         user: &UserRef,
         lifetime_in_minutes: u32,
     ) -> impl Future<Output = Result<TemporaryAccessPass, GraphError>> + Send;
+    /// The app registration with this object id (certificate keys included) with the body as
+    /// received, `Ok(None)` when there is none.
+    fn application(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Fetched<Application>>, GraphError>> + Send;
+    /// The app registrations with this client id (at most one, in its home tenant).
+    fn applications_by_app_id(
+        &self,
+        app_id: &str,
+    ) -> impl Future<Output = Result<Fetched<Application>, GraphError>> + Send;
+    /// This tenant's service principal of a client id, `Ok(None)` when there is none.
+    fn service_principal_by_app_id(
+        &self,
+        app_id: &str,
+    ) -> impl Future<Output = Result<Option<ServicePrincipal>, GraphError>> + Send;
+    fn remove_application_password(
+        &self,
+        application: &str,
+        key_id: &str,
+    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    /// Replaces the app registration's certificates with `keys`.
+    fn set_application_key_credentials(
+        &self,
+        application: &str,
+        keys: &[KeyCredential],
+    ) -> impl Future<Output = Result<(), GraphError>> + Send;
 }
 
 // The graph crate's error is large by design (it keeps the raw body); it is returned as is.
@@ -426,5 +454,41 @@ impl IncidentTenant for Client {
     }
     async fn confirm_compromised(&self, user_id: &str) -> Result<(), GraphError> {
         Client::confirm_compromised(self, &[user_id]).await
+    }
+    async fn application(&self, id: &str) -> Result<Option<Fetched<Application>>, GraphError> {
+        Ok(
+            absent_on_not_found(self.get_application_with_body(id).await)?.map(|(app, body)| {
+                Fetched {
+                    pages: vec![body],
+                    items: vec![app],
+                }
+            }),
+        )
+    }
+    async fn applications_by_app_id(
+        &self,
+        app_id: &str,
+    ) -> Result<Fetched<Application>, GraphError> {
+        fetch_all(self.find_applications_by_app_id(app_id)).await
+    }
+    async fn service_principal_by_app_id(
+        &self,
+        app_id: &str,
+    ) -> Result<Option<ServicePrincipal>, GraphError> {
+        absent_on_not_found(self.get_service_principal_by_app_id(app_id).await)
+    }
+    async fn remove_application_password(
+        &self,
+        application: &str,
+        key_id: &str,
+    ) -> Result<(), GraphError> {
+        Client::remove_application_password(self, application, key_id).await
+    }
+    async fn set_application_key_credentials(
+        &self,
+        application: &str,
+        keys: &[KeyCredential],
+    ) -> Result<(), GraphError> {
+        Client::set_application_key_credentials(self, application, keys).await
     }
 }

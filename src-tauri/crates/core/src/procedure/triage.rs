@@ -438,7 +438,10 @@ async fn read<T: IncidentTenant>(
             cx.tenant.alerts(since),
             cx.tenant.incidents(since),
             cx.tenant.directory_audits(&consents),
-            cx.tenant.user_grants(cx.user),
+            join(
+                cx.tenant.user_grants(cx.user),
+                cx.tenant.tenant_wide_grants(),
+            ),
             cx.tenant.methods(cx.user),
         ),
     )
@@ -530,8 +533,17 @@ async fn read<T: IncidentTenant>(
         )),
         Err(e) => gap("Defender incidents", e, &mut read.gaps),
     }
+    let (grants, tenant_wide) = grants;
     match consent_audits {
         Ok(f) => {
+            // Tenant-wide consents the account gave (every user's data), from the audit log.
+            read.input
+                .consents
+                .extend(super::consents::tenant_wide_signals(
+                    &f.items,
+                    &user.id,
+                    &tenant_wide.map(|g| g.items).unwrap_or_default(),
+                ));
             let grants = grants.map(|g| g.items).unwrap_or_default();
             for audit in &f.items {
                 let target = audit.target_resources.iter().flatten().find_map(|t| {

@@ -377,14 +377,47 @@ impl StepRecord {
             .map(|item| {
                 let kind = text(item, "kind");
                 let label = text(item, "label");
-                if kind.is_empty() || kind == "Account" {
+                let named = if kind.is_empty() || kind == "Account" {
                     label
                 } else {
                     format!("{kind}: {label}")
+                };
+                match flag_of(item) {
+                    Some(flag) => format!("{named} ({flag})"),
+                    None => named,
                 }
             })
             .collect()
     }
+
+    /// Plan rows flagged as look-alike or unverified apps that the step did not act on.
+    fn flagged_left(&self) -> Vec<String> {
+        let Some(started) = &self.started else {
+            return Vec::new();
+        };
+        let acted = self.acted_on();
+        started
+            .get("items")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|item| {
+                let flag = flag_of(item)?;
+                let label = text(item, "label");
+                (!acted.iter().any(|a| a.contains(&label))).then(|| format!("{label} ({flag})"))
+            })
+            .collect()
+    }
+}
+
+/// The look-alike or unverified-publisher flag of a plan row, without its prefix.
+fn flag_of(item: &Value) -> Option<String> {
+    item.get("details")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .find_map(|d| d.strip_prefix(crate::procedure::consents::FLAG_PREFIX))
+        .map(|flag| format!("flagged: {}", flag.trim_end_matches('.')))
 }
 
 fn text(value: &Value, key: &str) -> String {
@@ -603,8 +636,11 @@ fn outcome_of(record: &StepRecord) -> Option<(DateTime<Utc>, ActionOutcome, Stri
             (ActionOutcome::Verified, "read back from the tenant".into())
         }
         StepStatus::Finished { verified: false } => (
-            ActionOutcome::Done,
-            format!("not verified by the read-back. {}", failed_checks()),
+            ActionOutcome::NotVerified,
+            match failed_checks() {
+                why if why.is_empty() => "the read-back did not confirm the change.".to_owned(),
+                why => format!("the read-back did not confirm the change: {why}"),
+            },
         ),
         StepStatus::Skipped { reason } => (ActionOutcome::Skipped, reason.clone()),
         StepStatus::Failed { reason } => (ActionOutcome::Failed, reason.clone()),
@@ -977,6 +1013,18 @@ impl<'a> Facts<'a> {
                 "Give the administrator the time to finish containment before anything else."
                     .into(),
             );
+        }
+        let mut flagged: Vec<String> = self
+            .records
+            .iter()
+            .flat_map(StepRecord::flagged_left)
+            .collect();
+        flagged.dedup();
+        if !flagged.is_empty() {
+            decisions.push(format!(
+                "Apps flagged as look-alikes or unverified publishers were left in place: {}. Confirm with their owners that each is genuine.",
+                flagged.join("; ")
+            ));
         }
         if self.open_checks > 0 {
             decisions.push(format!(
@@ -1735,6 +1783,73 @@ mod tests {
         let sneaky = exports.join("../../x-incident-report-1.pdf");
         assert!(saved_file(&root, &sneaky).is_err(), "no way out with ..");
         assert!(saved_file(&root, &exports.join("missing-incident-report-1.pdf")).is_err());
+    }
+
+    fn record(verified: bool, checks: Value, items: Value, done: Value) -> StepRecord {
+        static INFO: crate::procedure::StepInfo = crate::procedure::StepInfo {
+            key: "blast-app-credentials",
+            phase: Phase::Blast,
+            title: "Credentials added to apps",
+            why: "",
+            effect: "",
+            saved_first: "",
+            destructive: true,
+            refuses_protected: false,
+        };
+        StepRecord {
+            account: "omar@contoso.example".into(),
+            view: StepView {
+                id: "a1.blast-app-credentials".into(),
+                info: INFO.clone(),
+                state: Some(crate::case::steps::StepState {
+                    step: "a1.blast-app-credentials".into(),
+                    status: StepStatus::Finished { verified },
+                    since: "2025-09-16T08:40:00Z".parse().expect("time"),
+                    attempts: 1,
+                }),
+                position: Position::Done,
+            },
+            started: Some(
+                json!({"summary": "Remove the credentials.", "items": items, "selected": done}),
+            ),
+            finished: Some(json!({"done": done, "checks": checks})),
+        }
+    }
+
+    #[test]
+    fn a_step_whose_target_was_not_found_is_reported_not_verified_with_why() {
+        let checks = json!([{"item": "missing:app:a1", "ok": false,
+            "detail": "Not verified: the app registration a1 named in the directory audit log could not be found."}]);
+        let r = record(false, checks, json!([]), json!(["missing:app:a1"]));
+        let (_, outcome, detail) = outcome_of(&r).expect("outcome");
+        assert_eq!(outcome, ActionOutcome::NotVerified);
+        assert!(detail.contains("could not be found"), "{detail}");
+        let ok = record(
+            true,
+            json!([{"item": "x", "ok": true, "detail": "Gone."}]),
+            json!([]),
+            json!([]),
+        );
+        assert_eq!(outcome_of(&ok).expect("outcome").1, ActionOutcome::Verified);
+    }
+
+    #[test]
+    fn a_look_alike_app_is_flagged_where_it_was_acted_on_and_where_it_was_left() {
+        let flag = format!(
+            "{}Look-alike name: \"Micr\u{43e}soft\" mixes Latin letters with Cyrillic ones.",
+            crate::procedure::consents::FLAG_PREFIX
+        );
+        let items = json!([
+            {"id": "grant:g1", "kind": "Tenant-wide consent", "label": "Micr\u{43e}soft Mail", "details": ["Scopes: Mail.Read", flag.clone()]},
+            {"id": "grant:g2", "kind": "Tenant-wide consent", "label": "Office 365 Sync", "details": [flag]},
+            {"id": "grant:g3", "kind": "Tenant-wide consent", "label": "Northwind Scheduler", "details": ["Scopes: Mail.Read"]}]);
+        let r = record(true, json!([]), items, json!(["grant:g1"]));
+        let acted = r.acted_on();
+        assert_eq!(acted.len(), 1);
+        assert!(acted[0].contains("flagged: Look-alike name"), "{acted:?}");
+        let left = r.flagged_left();
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert!(left[0].starts_with("Office 365 Sync"), "{left:?}");
     }
 
     #[test]

@@ -184,6 +184,9 @@ pub enum ActionOutcome {
     Verified,
     /// Performed; not verified.
     Done,
+    /// Performed, but the read-back could not confirm it (a target not found, a change not
+    /// showing): the detail says why.
+    NotVerified,
     /// Skipped, with a reason.
     Skipped,
     /// Failed.
@@ -195,6 +198,7 @@ impl ActionOutcome {
         match self {
             ActionOutcome::Verified => "Verified",
             ActionOutcome::Done => "Done",
+            ActionOutcome::NotVerified => "Not verified",
             ActionOutcome::Skipped => "Skipped",
             ActionOutcome::Failed => "Failed",
         }

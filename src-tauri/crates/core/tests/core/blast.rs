@@ -83,7 +83,26 @@ async fn a_user_the_account_created_and_a_secret_it_added_are_findings_and_the_r
         .await
         .unwrap();
     assert_eq!(status(&creds), "finding");
-    assert!(rows(&creds).contains(&("sp:ddc69cdd-d59b-5fda-bb1f-991875653ae9".into(), true)));
+    let app = "5b0c7e2a-91d4-4f63-a8e0-3d6b2c9f1e47";
+    let rows = rows(&creds);
+    assert!(
+        rows.contains(&(
+            format!("appcred:{app}:29ebc055-665e-55a1-9e06-9a3ecffb7644"),
+            true
+        )),
+        "the secret the account added is offered for removal: {rows:?}"
+    );
+    assert!(
+        rows.contains(&(
+            format!("appcred:{app}:ad460085-9992-55f2-a3b9-4bf16f94f3c2"),
+            false
+        )),
+        "the app's earlier secret is shown and kept: {rows:?}"
+    );
+    assert!(
+        rows.contains(&("sp:ddc69cdd-d59b-5fda-bb1f-991875653ae9".into(), false)),
+        "disabling the app is optional once the secret can be removed: {rows:?}"
+    );
     assert!(
         !creds.captures.is_empty(),
         "the audit entries are saved as evidence"
@@ -139,7 +158,17 @@ const EXPECTATIONS: &[Expectation] = &[
     ("aitm", "blast-power-apps", "manual", &[], &[]),
     ("service-account", "blast-memberships", "finding", &[], &[]),
     ("service-account", "blast-conditional-access", "finding", &[], &[]),
-    ("service-account", "blast-app-credentials", "finding", &["sp:ddc69cdd-d59b-5fda-bb1f-991875653ae9"], &["sp:c2a1d7e0-6b3f-4f8e-8a9d-1e2f3a4b5c6d"]),
+    ("service-account", "blast-app-credentials", "finding", &[":29ebc055-665e-55a1-9e06-9a3ecffb7644"], &[":ad460085-9992-55f2-a3b9-4bf16f94f3c2", "sp:ddc69cdd-d59b-5fda-bb1f-991875653ae9", "sp:c2a1d7e0-6b3f-4f8e-8a9d-1e2f3a4b5c6d"]),
+    // The key in the audit entry's new list and not in its old one, in the middle of the list and
+    // named like the production secret; the earlier secret, the certificate and the admin's own
+    // rotation on another app are kept.
+    ("app-secret-persistence", "blast-app-credentials", "finding", &[":fbaff44e-99c8-53e3-b467-006f89695d0e"], &[":12c74f3d-88fd-5050-99e4-072d53a95174", ":8e192542-3678-5244-8d97-8b27eea863e4", ":030627cd-0f44-5f54-9ab1-a74b45954a7c", ":df49c4c3-6c3c-58ae-9624-1c615a44963b", "sp:7074c7c1-27c9-51f4-84ea-2e6da33baf91"]),
+    ("app-secret-persistence", "blast-consents", "clean", &[], &[]),
+    // The tenant-wide consent the account gave to the homoglyph app (not among its own grants);
+    // the verified scheduler and Microsoft's own Graph command-line tools it consented to earlier
+    // are kept.
+    ("tenant-consent", "blast-consents", "finding", &["Imlst7N9VkaTvQGr5oLQAAAAA", "sp:120fa1e4-0baf-5f99-b512-8be09931ff3c"], &["Nw3vV9a0pU2X4kQm8bZtAAAAA", "CLi7q2mZpE0aWcY6rT1gAAAAA", "sp:24118b1e-f9fa-528c-9415-a4fdfb61f95b", "sp:ba285841-151c-5a63-8a3e-c2dfc38d7282"]),
+    ("tenant-consent", "blast-app-credentials", "clean", &[], &[]),
     ("service-account", "blast-teams", "clean", &[], &[]),
     ("shared-mailbox-delegate", "blast-forwarding", "finding", &["forwarding:finance@contoso-training.onmicrosoft.com", "full-access:finance@contoso-training.onmicrosoft.com:lidia.holloway@contoso-training.onmicrosoft.com", "send-as:finance@contoso-training.onmicrosoft.com:lidia.holloway@contoso-training.onmicrosoft.com"], &["full-access:finance@contoso-training.onmicrosoft.com:grady.archie@contoso-training.onmicrosoft.com"]),
     ("shared-mailbox-delegate", "blast-inbox-rules", "finding", &["3402163981286309001"], &["3402163981286309002", "Finance digest"]),

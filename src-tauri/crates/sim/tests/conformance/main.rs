@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod applications;
 mod attacker;
 mod exchange;
 mod faults;

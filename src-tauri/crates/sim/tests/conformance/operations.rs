@@ -157,6 +157,26 @@ async fn sweep(sim: &Sim) {
         ))
         .await;
     }
+    for app in sim.get("/v1.0/applications").await.value() {
+        let id = app["id"].as_str().unwrap();
+        let client = app["appId"].as_str().unwrap();
+        let one = sim
+            .get(&format!(
+                "/v1.0/applications/{id}?$select=id,appId,displayName,keyCredentials,passwordCredentials"
+            ))
+            .await;
+        assert_eq!(one.status, 200, "{}", one.body);
+        let found = sim
+            .get(&format!(
+                "/v1.0/applications?$filter=appId%20eq%20'{client}'"
+            ))
+            .await;
+        assert_eq!(found.value().len(), 1, "{}", found.body);
+        let sp = sim
+            .get(&format!("/v1.0/servicePrincipals(appId='{client}')"))
+            .await;
+        assert!([200, 404].contains(&sp.status), "{}", sp.body);
+    }
     sim.all_pages("/v1.0/auditLogs/signIns?$top=50", &[]).await;
     sim.all_pages("/beta/auditLogs/signIns?$top=50&$filter=signInEventTypes/any(t:%20t%20eq%20'nonInteractiveUser')", &[]).await;
     sim.all_pages("/v1.0/auditLogs/directoryAudits?$top=20", &[])
@@ -353,6 +373,7 @@ async fn changes(sim: &Sim, users: &[Value], grants: &[Value]) {
             .await;
         assert_eq!(deleted.status, 204, "{}", deleted.body);
     }
+    app_credentials(sim).await;
     // /me needs a delegated token: device-code sign-in of an administrator.
     let admin = users.iter().find(|u| {
         u["userPrincipalName"]
@@ -380,6 +401,73 @@ async fn changes(sim: &Sim, users: &[Value], grants: &[Value]) {
     }
 }
 
+/// On the first app registration with a secret: removes that secret, adds a certificate through
+/// the `keyCredentials` update and removes it again with a proof signed by its own key.
+async fn app_credentials(sim: &Sim) {
+    use base64::Engine;
+    let apps = sim.get("/v1.0/applications").await.value();
+    let Some(app) = apps.iter().find(|a| {
+        a["passwordCredentials"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
+    }) else {
+        return;
+    };
+    let id = app["id"].as_str().unwrap();
+    let secret = app["passwordCredentials"][0]["keyId"].as_str().unwrap();
+    let removed = sim
+        .graph(
+            Method::POST,
+            &format!("/v1.0/applications/{id}/microsoft.graph.removePassword"),
+            Some(json!({"keyId": secret})),
+        )
+        .await;
+    assert_eq!(removed.status, 204, "{}", removed.body);
+    let current = sim
+        .get(&format!("/v1.0/applications/{id}?$select=keyCredentials"))
+        .await;
+    let mut keys = current.body["keyCredentials"].as_array().unwrap().clone();
+    keys.push(json!({"type": "AsymmetricX509Cert", "usage": "Verify", "displayName": "CN=ir-app",
+        "key": base64::engine::general_purpose::STANDARD.encode(crate::tokens::cert_der(crate::tokens::CERT))}));
+    let patched = sim
+        .graph(
+            Method::PATCH,
+            &format!("/v1.0/applications/{id}"),
+            Some(json!({"keyCredentials": keys})),
+        )
+        .await;
+    assert_eq!(patched.status, 204, "{}", patched.body);
+    let after = sim
+        .get(&format!("/v1.0/applications/{id}?$select=keyCredentials"))
+        .await;
+    let added = after.body["keyCredentials"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()["keyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = sim.server.now().timestamp();
+    let proof = crate::tokens::assertion(
+        crate::tokens::KEY,
+        crate::tokens::CERT,
+        "RS256",
+        "00000002-0000-0000-c000-000000000000",
+        id,
+        now,
+        now + 600,
+    );
+    let removed = sim
+        .graph(
+            Method::POST,
+            &format!("/v1.0/applications/{id}/removeKey"),
+            Some(json!({"keyId": added, "proof": proof})),
+        )
+        .await;
+    assert_eq!(removed.status, 204, "{}", removed.body);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_operation_answers_in_microsofts_shape_across_all_scenarios() {
     let mut covered = BTreeSet::new();
@@ -405,7 +493,7 @@ async fn every_operation_answers_in_microsofts_shape_across_all_scenarios() {
     );
     assert!(
         covered.len() >= 64,
-        "62 operations of the table plus TAP creation and SP PATCH, got {}",
+        "62 operations of the table plus TAP creation and SP PATCH, got {} (with the app registration operations)",
         covered.len()
     );
 }

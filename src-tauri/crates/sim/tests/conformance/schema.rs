@@ -193,7 +193,14 @@ impl Description {
             .map(str::to_owned)
             .collect();
         if let Some(last) = segments.last_mut() {
-            if ["revokeSignInSessions", "confirmCompromised"].contains(&last.as_str()) {
+            if [
+                "revokeSignInSessions",
+                "confirmCompromised",
+                "removePassword",
+                "removeKey",
+            ]
+            .contains(&last.as_str())
+            {
                 *last = format!("microsoft.graph.{last}");
             }
         }
@@ -204,9 +211,9 @@ impl Description {
                 r.segments
                     .iter()
                     .zip(&segments)
-                    .all(|(t, s)| t.starts_with('{') || t == s)
+                    .all(|(t, s)| segment_matches(t, s))
             })
-            .min_by_key(|r| r.segments.iter().filter(|s| s.starts_with('{')).count())
+            .min_by_key(|r| r.segments.iter().filter(|s| s.contains('{')).count())
     }
 
     fn validator(&self, name: &str) -> Arc<jsonschema::Validator> {
@@ -276,6 +283,23 @@ impl Description {
         } else {
             Err(problems)
         }
+    }
+}
+
+/// Whether a concrete path segment matches a template segment: a whole parameter (`{user-id}`),
+/// a literal, or a literal around one parameter (the alternate key `servicePrincipals(appId='{appId}')`).
+fn segment_matches(template: &str, segment: &str) -> bool {
+    if template.starts_with('{') || template == segment {
+        return true;
+    }
+    match (template.split_once('{'), template.rsplit_once('}')) {
+        (Some((before, _)), Some((_, after))) => {
+            let segment = segment.replace("%27", "'");
+            segment.len() > before.len() + after.len()
+                && segment.starts_with(before)
+                && segment.ends_with(after)
+        }
+        _ => false,
     }
 }
 

@@ -12,12 +12,12 @@ use sha2::{Digest, Sha256};
 
 use crate::harness::{claims, Sim, EXCHANGE, GRAPH};
 
-const KEY: &str = include_str!("fixtures/ir-app.key.pem");
-const CERT: &str = include_str!("fixtures/ir-app.cert.pem");
-const STRANGER_KEY: &str = include_str!("fixtures/stranger.key.pem");
-const STRANGER_CERT: &str = include_str!("fixtures/stranger.cert.pem");
+pub const KEY: &str = include_str!("fixtures/ir-app.key.pem");
+pub const CERT: &str = include_str!("fixtures/ir-app.cert.pem");
+pub const STRANGER_KEY: &str = include_str!("fixtures/stranger.key.pem");
+pub const STRANGER_CERT: &str = include_str!("fixtures/stranger.cert.pem");
 
-fn cert_der(pem: &str) -> Vec<u8> {
+pub fn cert_der(pem: &str) -> Vec<u8> {
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     base64::engine::general_purpose::STANDARD
         .decode(body)
@@ -25,7 +25,7 @@ fn cert_der(pem: &str) -> Vec<u8> {
 }
 
 /// A client assertion as MSAL builds it.
-fn assertion(
+pub fn assertion(
     key_pem: &str,
     cert_pem: &str,
     alg: &str,

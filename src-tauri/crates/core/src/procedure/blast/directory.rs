@@ -2,6 +2,8 @@
 //! account did in the directory during the window according to the directory audit log —
 //! membership changes, credentials added to apps, users created, Conditional Access edits.
 
+use std::collections::BTreeMap;
+
 use firebreak_graph::{
     logs::{DirectoryAudit, DirectoryAuditQuery},
     methods::MethodKind,
@@ -185,82 +187,474 @@ pub(super) async fn memberships<T: IncidentTenant>(
     Ok(())
 }
 
-/// Credentials (secrets, certificates) the account added to apps in the window.
+/// One credential as a `KeyDescription` audit value lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyDescription {
+    /// The credential's key id.
+    pub(crate) key_id: String,
+    /// `Password`, `AsymmetricX509Cert`, ...
+    pub(crate) key_type: String,
+    /// Its name (attacker-controlled).
+    pub(crate) display_name: String,
+}
+
+/// The credentials one side (`oldValue` or `newValue`) of a `KeyDescription` modified property
+/// lists: a JSON text holding a list of entries `[KeyIdentifier=…,KeyType=…,KeyUsage=…,
+/// DisplayName=…]`, or a single entry. Entries are separated by the JSON structure and the key id
+/// is read from the start of each, so a display name holding commas, brackets or
+/// `KeyIdentifier=` cannot invent or hide a key.
+pub(crate) fn key_descriptions(value: &str) -> Vec<KeyDescription> {
+    let mut decoded = Value::String(value.to_owned());
+    for _ in 0..3 {
+        let Value::String(text) = &decoded else { break };
+        match serde_json::from_str::<Value>(text) {
+            Ok(inner) => decoded = inner,
+            Err(_) => break,
+        }
+    }
+    let entries: Vec<String> = match decoded {
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Value::String(one) => vec![one],
+        _ => Vec::new(),
+    };
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let body = entry.trim().strip_prefix('[')?.strip_suffix(']')?;
+            let (first, rest) = body.split_once(',').unwrap_or((body, ""));
+            let key_id = first.trim().strip_prefix("KeyIdentifier=")?.trim();
+            if !firebreak_graph::odata::is_guid(key_id) {
+                return None;
+            }
+            let field = |name: &str| -> String {
+                rest.split(',')
+                    .find_map(|f| f.trim().strip_prefix(name))
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            let display_name = rest
+                .split_once("DisplayName=")
+                .map(|(_, name)| name.to_owned())
+                .unwrap_or_default();
+            Some(KeyDescription {
+                key_id: key_id.to_lowercase(),
+                key_type: field("KeyType="),
+                display_name,
+            })
+        })
+        .collect()
+}
+
+/// What one credential change did: the keys in `new` that `old` lacks (added) and those in `old`
+/// that `new` lacks (removed), compared by key id — never by position.
+pub(crate) fn key_changes(old: &str, new: &str) -> (Vec<KeyDescription>, Vec<KeyDescription>) {
+    let before = key_descriptions(old);
+    let after = key_descriptions(new);
+    let added = after
+        .iter()
+        .filter(|k| !before.iter().any(|b| b.key_id == k.key_id))
+        .cloned()
+        .collect();
+    let removed = before
+        .iter()
+        .filter(|k| !after.iter().any(|a| a.key_id == k.key_id))
+        .cloned()
+        .collect();
+    (added, removed)
+}
+
+fn modified<'a>(target: &'a Value, name: &str) -> Option<(&'a str, &'a str)> {
+    let p = target
+        .get("modifiedProperties")?
+        .as_array()?
+        .iter()
+        .find(|p| p.get("displayName").and_then(Value::as_str) == Some(name))?;
+    Some((
+        p.get("oldValue").and_then(Value::as_str).unwrap_or(""),
+        p.get("newValue").and_then(Value::as_str).unwrap_or(""),
+    ))
+}
+
+/// A credential the account added to (or removed from) one app, with the audit entry saying so.
+struct KeyEvent<'a> {
+    key: KeyDescription,
+    audit: &'a DirectoryAudit,
+}
+
+#[derive(Default)]
+struct AppChanges<'a> {
+    name: String,
+    added: Vec<KeyEvent<'a>>,
+    removed: Vec<KeyEvent<'a>>,
+}
+
+/// One credential on an app registration, as the rows show it.
+struct Credential {
+    key_id: String,
+    secret: bool,
+    label: String,
+    start: Option<chrono::DateTime<chrono::Utc>>,
+    end: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn show(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map_or_else(
+        || "an unknown time".into(),
+        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+    )
+}
+
+/// Credentials (secrets, certificates) the account added to apps in the window. The directory
+/// audit log names the *application* object ("Update application – Certificates and secrets
+/// management"); the key the account added is the one its `KeyDescription` lists after the
+/// change and not before. That key is offered for removal; the app's other credentials stay.
 pub(super) async fn app_credentials<T: IncidentTenant>(
     cx: &StepContext<'_, T>,
     draft: &mut Draft,
 ) -> Result<(), Error> {
     draft.summary(
-        "Disable the apps the account added credentials to; remove the credential by hand.",
+        "Remove the secrets and certificates the account added to apps; the apps' other credentials stay.",
     );
     let Some((_, entries)) = audits(cx, draft, "app-credentials", false).await? else {
         return Ok(());
     };
-    let mut offered: Vec<String> = Vec::new();
-    for a in entries.iter().filter(|a| {
+    let mut apps: BTreeMap<String, AppChanges> = BTreeMap::new();
+    let mut sp_entries = Vec::new();
+    for a in &entries {
         let act = activity(a);
-        act == "add service principal credentials"
-            || (act.starts_with("update application") && act.contains("certificates and secrets"))
-    }) {
-        let key = targets(a)
-            .iter()
-            .flat_map(|t| t.get("modifiedProperties").and_then(Value::as_array))
-            .flatten()
-            .filter_map(|p| p.get("newValue").and_then(Value::as_str))
-            .find_map(|v| {
-                v.split(['[', ',', ']', '"'])
-                    .find_map(|part| part.trim().strip_prefix("KeyIdentifier="))
-                    .map(str::to_owned)
-            });
-        let mut row = audit_row(
-            a,
-            "Credential added",
-            "Remove the added secret or certificate by hand: Entra admin center > App registrations > the app > Certificates & secrets (Firebreak has no permission to remove it). Disabling the app below stops it signing in meanwhile.",
-        );
-        if let Some(key) = &key {
-            row.details.push(format!("Key id: {key}"));
+        if act == "add service principal credentials" {
+            sp_entries.push(a);
+            continue;
         }
-        draft.finding(row);
+        if !(act.starts_with("update application") && act.contains("certificates and secrets")) {
+            continue;
+        }
         for t in targets(a) {
             let Some(id) = t.get("id").and_then(Value::as_str) else {
                 continue;
             };
-            if offered.iter().any(|o| o == id) {
-                continue;
-            }
-            let sp = match cx.tenant.service_principal(id).await {
-                Ok(sp) => sp,
-                Err(e) if e.is_not_found() => None,
-                Err(e) => {
-                    draft.gap("The app behind the credential", e)?;
-                    None
-                }
-            };
-            let Some(sp) = sp else {
-                draft.warn(format!(
-                    "The app {} could not be found by its id: find it by name under Enterprise applications and disable it there.",
-                    target_text(t)
-                ));
+            let Some((old, new)) = modified(t, "KeyDescription") else {
                 continue;
             };
-            offered.push(id.to_owned());
-            if sp.account_enabled == Some(false) {
-                draft.clean("The app is already disabled.");
-                continue;
+            let (added, removed) = key_changes(old, new);
+            let app = apps.entry(id.to_lowercase()).or_default();
+            if app.name.is_empty() {
+                app.name = t
+                    .get("displayName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
             }
-            let mut line = item(
-                format!("sp:{}", sp.id),
-                "App (service principal)",
-                sp.display_name.clone().unwrap_or_else(|| sp.id.clone()),
-                vec![format!("App id: {}", sp.app_id.clone().unwrap_or_default())],
-                Action::DisableServicePrincipal { id: sp.id.clone() },
-            );
-            line.recommended = true;
-            line.reasons = vec!["The compromised account added a credential to it during the incident: whoever holds the credential can sign in as the app. Disable it until the credential is removed and the app's owners confirm.".into()];
-            draft.row(line);
+            app.added
+                .extend(added.into_iter().map(|key| KeyEvent { key, audit: a }));
+            app.removed
+                .extend(removed.into_iter().map(|key| KeyEvent { key, audit: a }));
         }
     }
+    for (index, (app_id, change)) in apps.iter().enumerate() {
+        app_registration(cx, draft, index, app_id, change).await?;
+    }
+    for a in sp_entries {
+        sp_credentials(cx, draft, a).await?;
+    }
     draft.clean("The account added no credential to any app in the window.");
+    Ok(())
+}
+
+/// The rows of one app registration the account changed credentials on.
+async fn app_registration<T: IncidentTenant>(
+    cx: &StepContext<'_, T>,
+    draft: &mut Draft,
+    index: usize,
+    app_id: &str,
+    change: &AppChanges<'_>,
+) -> Result<(), Error> {
+    let label_of = |name: &str| {
+        if name.is_empty() {
+            app_id.to_owned()
+        } else {
+            name.to_owned()
+        }
+    };
+    let fetched = match cx.tenant.application(app_id).await {
+        Ok(f) => f,
+        Err(e) => {
+            draft.gap("The app registration behind a credential change", e)?;
+            return Ok(());
+        }
+    };
+    let Some(fetched) = fetched else {
+        let mut row = item(
+            format!("missing:app:{app_id}"),
+            "App registration not found",
+            label_of(&change.name),
+            vec![
+                format!("Application object id: {app_id}"),
+                format!(
+                    "The account added {} credential(s) to it.",
+                    change.added.len()
+                ),
+            ],
+            Action::Record,
+        );
+        row.fixed = true;
+        row.recommended = true;
+        row.reasons = vec!["The directory audit log names this app registration, but it cannot be read: the credential the account added could not be checked or removed. Look for it under App registrations (and Deleted applications) in the Entra admin center.".into()];
+        draft.finding(row);
+        draft.warn(format!(
+            "The app registration {} named in the audit log could not be found: this check cannot be verified.",
+            label_of(&change.name)
+        ));
+        return Ok(());
+    };
+    draft.capture(
+        &format!("app-{}", index + 1),
+        "An app registration and its credentials before the change",
+        "GET /applications/{id}",
+        &fetched.pages,
+    );
+    let Some(app) = fetched.items.into_iter().next() else {
+        return Ok(());
+    };
+    let name = app
+        .display_name
+        .clone()
+        .unwrap_or_else(|| label_of(&change.name));
+    let sp = match &app.app_id {
+        Some(client) => match cx.tenant.service_principal_by_app_id(client).await {
+            Ok(sp) => sp,
+            Err(e) => {
+                draft.gap("The app's service principal", e)?;
+                None
+            }
+        },
+        None => None,
+    };
+    let added_ids: Vec<&str> = change.added.iter().map(|e| e.key.key_id.as_str()).collect();
+    let client = format!(
+        "App (client) id: {}",
+        app.app_id.clone().unwrap_or_default()
+    );
+    let warnings = super::super::consents::app_warnings(&name, sp.as_ref(), &[]);
+    // Every credential now on the app, secrets then certificates.
+    let mut present: Vec<Credential> = Vec::new();
+    for p in app.passwords() {
+        if let Some(id) = &p.key_id {
+            present.push(Credential {
+                key_id: id.to_lowercase(),
+                secret: true,
+                label: p
+                    .display_name
+                    .clone()
+                    .or_else(|| p.hint.as_ref().map(|h| format!("secret {h}…")))
+                    .unwrap_or_else(|| "unnamed secret".into()),
+                start: p.start_date_time,
+                end: p.end_date_time,
+            });
+        }
+    }
+    for k in app.keys() {
+        if let Some(id) = &k.key_id {
+            present.push(Credential {
+                key_id: id.to_lowercase(),
+                secret: false,
+                label: k
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| "unnamed certificate".into()),
+                start: k.start_date_time,
+                end: k.end_date_time,
+            });
+        }
+    }
+    for event in &change.added {
+        let Some(Credential {
+            key_id,
+            secret,
+            label,
+            start,
+            end,
+        }) = present.iter().find(|p| p.key_id == event.key.key_id)
+        else {
+            draft.clean(format!(
+                "The credential \"{}\" the account added to {name} is no longer on the app.",
+                event.key.display_name
+            ));
+            continue;
+        };
+        let mut row = item(
+            format!("appcred:{}:{key_id}", app.id),
+            if *secret {
+                "Client secret added by the account"
+            } else {
+                "Certificate added by the account"
+            },
+            format!("{name}: {label}"),
+            vec![
+                format!("Key id: {key_id}"),
+                format!(
+                    "Added {} by {}",
+                    show(event.audit.activity_date_time),
+                    initiator(event.audit)
+                ),
+                format!("Valid from {} until {}", show(*start), show(*end)),
+                client.clone(),
+            ]
+            .into_iter()
+            .chain(super::super::consents::flag_detail(&warnings))
+            .collect(),
+            if *secret {
+                Action::RemoveApplicationPassword {
+                    application: app.id.clone(),
+                    key_id: key_id.clone(),
+                }
+            } else {
+                Action::RemoveApplicationCertificate {
+                    application: app.id.clone(),
+                    key_id: key_id.clone(),
+                }
+            },
+        );
+        row.created = event.audit.activity_date_time;
+        row.recommended = true;
+        row.reasons = vec![
+            format!(
+                "Added by the compromised account at {}: it is the key the audit entry lists after the change and not before. Whoever holds it can sign in as the app.",
+                show(event.audit.activity_date_time)
+            ),
+            "Only this credential is removed; the app's other credentials stay, so its legitimate use goes on.".into(),
+        ];
+        row.reasons.extend(warnings.iter().cloned());
+        draft.finding(row);
+    }
+    for Credential {
+        key_id,
+        secret,
+        label,
+        start,
+        end,
+    } in present
+        .iter()
+        .filter(|p| !added_ids.contains(&p.key_id.as_str()))
+    {
+        let mut row = item(
+            format!("appcred:{}:{key_id}", app.id),
+            if *secret {
+                "Client secret (kept)"
+            } else {
+                "Certificate (kept)"
+            },
+            format!("{name}: {label}"),
+            vec![
+                format!("Key id: {key_id}"),
+                format!("Valid from {} until {}", show(*start), show(*end)),
+                client.clone(),
+            ],
+            if *secret {
+                Action::RemoveApplicationPassword {
+                    application: app.id.clone(),
+                    key_id: key_id.clone(),
+                }
+            } else {
+                Action::RemoveApplicationCertificate {
+                    application: app.id.clone(),
+                    key_id: key_id.clone(),
+                }
+            },
+        );
+        row.created = *start;
+        row.reasons = vec!["Not added by the account in the incident window: kept. Select it only if the app's owners say it is not theirs.".into()];
+        draft.row(row);
+    }
+    for event in &change.removed {
+        let mut row = audit_row(
+            event.audit,
+            "Credential removed by the account",
+            "The account removed this credential from the app: whatever used it has stopped working. Ask the app's owners to add a new one once the incident is closed.",
+        );
+        row.id = format!("seen:removed:{}:{}", app.id, event.key.key_id);
+        row.label = format!("{name}: {}", event.key.display_name);
+        draft.finding(row);
+    }
+    if let Some(sp) = sp.filter(|sp| sp.account_enabled != Some(false)) {
+        let mut line = item(
+            format!("sp:{}", sp.id),
+            "App (service principal)",
+            sp.display_name.clone().unwrap_or_else(|| name.clone()),
+            vec![client.clone()],
+            Action::DisableServicePrincipal { id: sp.id.clone() },
+        );
+        line.reasons = vec!["Optional: stops every sign-in as the app, its legitimate use included, until its owners have checked its credentials.".into()];
+        draft.row(line);
+    }
+    Ok(())
+}
+
+/// "Add service principal credentials": a credential on the service principal itself, which
+/// Firebreak cannot remove; the app can be disabled meanwhile.
+async fn sp_credentials<T: IncidentTenant>(
+    cx: &StepContext<'_, T>,
+    draft: &mut Draft,
+    a: &DirectoryAudit,
+) -> Result<(), Error> {
+    let mut row = audit_row(
+        a,
+        "Credential added to a service principal",
+        "Remove the added secret or certificate by hand: Entra admin center > Enterprise applications > the app (its credentials are on the service principal, not on an app registration). Disabling the app below stops it signing in meanwhile.",
+    );
+    if let Some(key) = targets(a)
+        .iter()
+        .filter_map(|t| modified(t, "KeyDescription"))
+        .flat_map(|(old, new)| key_changes(old, new).0)
+        .next()
+    {
+        row.details.push(format!("Key id: {}", key.key_id));
+    }
+    draft.finding(row);
+    for t in targets(a) {
+        let Some(id) = t.get("id").and_then(Value::as_str) else {
+            continue;
+        };
+        let sp = match cx.tenant.service_principal(id).await {
+            Ok(sp) => sp,
+            Err(e) => {
+                draft.gap("The app behind the credential", e)?;
+                continue;
+            }
+        };
+        let Some(sp) = sp else {
+            let mut missing = item(
+                format!("missing:sp:{id}"),
+                "App not found",
+                target_text(t),
+                vec![format!("Service principal object id: {id}")],
+                Action::Record,
+            );
+            missing.fixed = true;
+            missing.recommended = true;
+            missing.reasons = vec!["The audit log names this app, but it cannot be read: find it by name under Enterprise applications and disable it there.".into()];
+            draft.finding(missing);
+            continue;
+        };
+        if sp.account_enabled == Some(false) {
+            draft.clean("The app is already disabled.");
+            continue;
+        }
+        let mut line = item(
+            format!("sp:{}", sp.id),
+            "App (service principal)",
+            sp.display_name.clone().unwrap_or_else(|| sp.id.clone()),
+            vec![format!("App id: {}", sp.app_id.clone().unwrap_or_default())],
+            Action::DisableServicePrincipal { id: sp.id.clone() },
+        );
+        line.recommended = true;
+        line.reasons = vec!["The compromised account added a credential to it during the incident: whoever holds the credential can sign in as the app. Disable it until the credential is removed and the app's owners confirm.".into()];
+        draft.row(line);
+    }
     Ok(())
 }
 
@@ -387,4 +781,89 @@ pub(super) async fn conditional_access<T: IncidentTenant>(
     }
     draft.clean("The account changed no Conditional Access policy in the window.");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROD: &str = "12c74f3d-88fd-5050-99e4-072d53a95174";
+    const ADDED: &str = "fbaff44e-99c8-53e3-b467-006f89695d0e";
+    const CERT: &str = "8e192542-3678-5244-8d97-8b27eea863e4";
+
+    fn list(entries: &[(&str, &str, &str)]) -> String {
+        let items: Vec<String> = entries
+            .iter()
+            .map(|(id, kind, name)| {
+                format!("[KeyIdentifier={id},KeyType={kind},KeyUsage=Verify,DisplayName={name}]")
+            })
+            .collect();
+        serde_json::to_string(&items).expect("json")
+    }
+
+    #[test]
+    fn the_added_key_is_the_one_only_in_the_new_list_wherever_it_stands() {
+        let old = list(&[
+            (PROD, "Password", "prod"),
+            (CERT, "AsymmetricX509Cert", "CN=app"),
+        ]);
+        let new = list(&[
+            (PROD, "Password", "prod"),
+            (ADDED, "Password", "prod-2"),
+            (CERT, "AsymmetricX509Cert", "CN=app"),
+        ]);
+        let (added, removed) = key_changes(&old, &new);
+        assert_eq!(added.len(), 1);
+        assert_eq!(added[0].key_id, ADDED, "never the first key of the list");
+        assert_eq!(added[0].key_type, "Password");
+        assert_eq!(added[0].display_name, "prod-2");
+        assert!(removed.is_empty());
+    }
+
+    #[test]
+    fn a_key_the_account_removed_is_told_apart_from_one_it_added() {
+        let old = list(&[
+            (PROD, "Password", "prod"),
+            (CERT, "AsymmetricX509Cert", "CN=app"),
+        ]);
+        let new = list(&[(ADDED, "Password", "x")]);
+        let (added, removed) = key_changes(&old, &new);
+        assert_eq!(
+            added.iter().map(|k| k.key_id.as_str()).collect::<Vec<_>>(),
+            [ADDED]
+        );
+        assert_eq!(
+            removed
+                .iter()
+                .map(|k| k.key_id.as_str())
+                .collect::<Vec<_>>(),
+            [PROD, CERT]
+        );
+    }
+
+    #[test]
+    fn a_display_name_cannot_invent_or_hide_a_key() {
+        let old = list(&[(PROD, "Password", "prod")]);
+        let sneaky = format!("prod,KeyIdentifier={PROD}],[KeyIdentifier={CERT}");
+        let new = list(&[(PROD, "Password", "prod"), (ADDED, "Password", &sneaky)]);
+        let (added, _) = key_changes(&old, &new);
+        assert_eq!(added.len(), 1, "{added:?}");
+        assert_eq!(added[0].key_id, ADDED);
+        assert_eq!(added[0].display_name, sneaky);
+    }
+
+    #[test]
+    fn a_single_entry_and_an_empty_or_broken_list_are_read() {
+        let single = format!(
+            "\"[KeyIdentifier={ADDED},KeyType=Password,KeyUsage=Verify,DisplayName=backup]\""
+        );
+        let (added, _) = key_changes("[]", &single);
+        assert_eq!(added.len(), 1);
+        assert!(key_descriptions("").is_empty());
+        assert!(key_descriptions("not json at all").is_empty());
+        assert!(
+            key_descriptions(&list(&[("not-a-guid", "Password", "x")])).is_empty(),
+            "an entry without a valid key id is ignored"
+        );
+    }
 }
