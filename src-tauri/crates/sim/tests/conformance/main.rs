@@ -15,4 +15,5 @@ mod operations;
 mod queries;
 mod requests;
 mod schema;
+mod strict;
 mod tokens;
