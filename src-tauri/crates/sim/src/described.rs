@@ -99,6 +99,11 @@ pub(crate) static V1_ADDITIONS: &[Documented] = &[
         source: CSDL,
     },
     Documented {
+        entity: "microsoft.graph.servicePrincipal",
+        props: &[("publisherName", Ty::String)],
+        source: "https://learn.microsoft.com/graph/api/serviceprincipal-get?view=graph-rest-1.0 (the v1.0 response example carries it)",
+    },
+    Documented {
         entity: "microsoft.graph.authenticationMethod",
         props: &[("createdDateTime", Ty::DateTime)],
         source: CSDL,

@@ -8,6 +8,7 @@
 
 mod attacker;
 mod exchange;
+mod expected;
 mod faults;
 mod harness;
 mod large;
