@@ -103,8 +103,11 @@ fn ty(schemas: &Map<String, Value>, property: &Value) -> String {
     }
 }
 
+/// One property: its name and the Rust expression of its type.
+type Property = (String, String);
+
 fn generate(schemas: &Map<String, Value>) -> String {
-    let mut objects: BTreeMap<&str, (Option<&str>, Vec<(String, String)>)> = BTreeMap::new();
+    let mut objects: BTreeMap<&str, (Option<&str>, Vec<Property>)> = BTreeMap::new();
     let mut enums: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (name, schema) in schemas {
         if let Some(Value::Array(members)) = schema.get("enum") {
@@ -121,7 +124,7 @@ fn generate(schemas: &Map<String, Value>) -> String {
         }
         let mut base = None;
         let mut props = Vec::new();
-        let own = |part: &Value, props: &mut Vec<(String, String)>| {
+        let own = |part: &Value, props: &mut Vec<Property>| {
             if let Some(Value::Object(map)) = part.get("properties") {
                 for (prop, value) in map {
                     props.push((prop.clone(), ty(schemas, value)));
