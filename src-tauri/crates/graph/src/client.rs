@@ -24,7 +24,7 @@ use crate::{
     clock::{Clock, SystemClock},
     cloud::Endpoints,
     permissions::{explain_denial, Operation, Resource},
-    retry::{parse_retry_after, Decision, Failure, RetryPolicy},
+    retry::{is_throttling_text, parse_retry_after, Decision, Failure, RetryPolicy},
     Error,
 };
 
@@ -341,14 +341,17 @@ impl Client {
                         .get("retry-after")
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| parse_retry_after(v, self.inner.config.clock.now()));
-                    match policy.decide(
-                        Failure::Status(status),
-                        retry_after,
-                        attempt,
-                        fastrand::f64(),
-                    ) {
+                    // Exchange sometimes throttles in plain text rather than with a 429 body (or
+                    // even a 429 status): it is the same "wait and try again".
+                    let failure = if !matches!(status, 429 | 503 | 504) && is_throttling_text(&body)
+                    {
+                        Failure::Throttled
+                    } else {
+                        Failure::Status(status)
+                    };
+                    match policy.decide(failure, retry_after, attempt, fastrand::f64()) {
                         Decision::Stop => {
-                            return Err(self.service_error(call.op, status, &headers, body))
+                            return Err(self.service_error(call.op, status, &headers, body, attempt))
                         }
                         Decision::Wait(wait) => {
                             log::info!(
@@ -413,7 +416,14 @@ impl Client {
         }
     }
 
-    fn service_error(&self, op: Operation, status: u16, headers: &HeaderMap, raw: String) -> Error {
+    fn service_error(
+        &self,
+        op: Operation,
+        status: u16,
+        headers: &HeaderMap,
+        raw: String,
+        attempts: u32,
+    ) -> Error {
         #[derive(Deserialize, Default)]
         struct Body {
             #[serde(default)]
@@ -433,7 +443,7 @@ impl Client {
         let code = error.code.unwrap_or_default();
         let message = error
             .message
-            .unwrap_or_else(|| raw.chars().take(300).collect());
+            .unwrap_or_else(|| raw.trim().chars().take(300).collect());
         let request_id = headers
             .get("request-id")
             .and_then(|v| v.to_str().ok())
@@ -446,6 +456,22 @@ impl Client {
                     .and_then(|v| v.as_str())
                     .map(str::to_owned)
             });
+        if status == 429 || is_throttling_text(&raw) {
+            return Error::Throttled {
+                operation: op,
+                status,
+                attempts,
+                retry_after: headers
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, self.inner.config.clock.now()))
+                    .map(|d| d.as_secs()),
+                code,
+                message,
+                request_id,
+                raw,
+            };
+        }
         if status == 403 && code != "Authentication_RequestFromNonPremiumTenantOrB2CTenant" {
             return Error::PermissionDenied {
                 operation: op,

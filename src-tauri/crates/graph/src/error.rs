@@ -28,7 +28,7 @@ pub enum Error {
         explanation: String,
     },
     /// The service answered with an error status other than 403.
-    #[error("{} refused to {} (HTTP {status} {code}: {message}).{}{}", .operation.resource().name(), .operation.requirement().purpose, advice(*.status, .code), request_suffix(.request_id))]
+    #[error("{} refused to {} (HTTP {status}{}: {message}).{}{}", .operation.resource().name(), .operation.requirement().purpose, code_suffix(.code), advice(*.status, .code), request_suffix(.request_id))]
     Service {
         /// What was attempted.
         operation: Operation,
@@ -41,6 +41,27 @@ pub enum Error {
         /// The `request-id` response header (or `innerError.request-id`).
         request_id: Option<String>,
         /// The response body exactly as received.
+        raw: String,
+    },
+    /// The service kept throttling (429, or Exchange's plain-text "too many concurrent requests")
+    /// after every retry Firebreak allows. The answer is kept as received, JSON or not.
+    #[error("{} kept asking Firebreak to slow down while it tried to {} (HTTP {status}{}: {message}); Firebreak waited and tried {attempts} times. {}{}", .operation.resource().name(), .operation.requirement().purpose, code_suffix(.code), throttle_advice(.operation.resource(), *.retry_after), request_suffix(.request_id))]
+    Throttled {
+        /// What was attempted.
+        operation: Operation,
+        /// The HTTP status of the last answer.
+        status: u16,
+        /// How many times the request was sent.
+        attempts: u32,
+        /// The last `Retry-After`, in seconds, when the service gave one.
+        retry_after: Option<u64>,
+        /// The service's error code (empty for a plain-text answer).
+        code: String,
+        /// The service's message, or the start of the plain-text answer.
+        message: String,
+        /// The `request-id` response header (or `innerError.request-id`).
+        request_id: Option<String>,
+        /// The last response body exactly as received.
         raw: String,
     },
     /// A successful response whose body was not what Microsoft documents.
@@ -155,9 +176,33 @@ fn advice(status: u16, code: &str) -> &'static str {
         (403, _) => "",
         (401, _) => " The access token was refused: check the tenant id and that the app registration still exists.",
         (404, _) => " The object does not exist (any more), or the id is wrong.",
-        (429, _) | (503, _) | (504, _) => " Microsoft kept throttling after several retries: wait a few minutes and try again.",
+        (503, _) | (504, _) => " Microsoft stayed unavailable after several retries: wait a few minutes and try again.",
         (s, _) if s >= 500 => " Microsoft had a problem answering: try again in a few minutes.",
         _ => "",
+    }
+}
+
+fn code_suffix(code: &str) -> String {
+    if code.is_empty() {
+        String::new()
+    } else {
+        format!(" {code}")
+    }
+}
+
+fn throttle_advice(resource: Resource, retry_after: Option<u64>) -> String {
+    let wait = match retry_after {
+        Some(secs) if secs > 0 => {
+            format!("Microsoft last asked for {secs} seconds; wait at least that long")
+        }
+        _ => "Wait a few minutes".to_owned(),
+    };
+    match resource {
+        Resource::Exchange => format!(
+            "Exchange Online limits how many admin requests run at once in a tenant: close other Exchange admin sessions (PowerShell windows, scripts, other admin tools), {} and run this step again.",
+            wait.to_lowercase()
+        ),
+        _ => format!("{wait}, then run this step again; running fewer checks at the same time helps."),
     }
 }
 
@@ -182,7 +227,7 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::PermissionDenied { .. } => Some(403),
-            Error::Service { status, .. } => Some(*status),
+            Error::Service { status, .. } | Error::Throttled { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -190,7 +235,9 @@ impl Error {
     /// The service's error code, when it gave one.
     pub fn code(&self) -> Option<&str> {
         match self {
-            Error::PermissionDenied { code, .. } | Error::Service { code, .. } => Some(code),
+            Error::PermissionDenied { code, .. }
+            | Error::Service { code, .. }
+            | Error::Throttled { code, .. } => Some(code),
             Error::Token { error, .. } => Some(error),
             _ => None,
         }
@@ -199,9 +246,9 @@ impl Error {
     /// The `request-id` to quote to Microsoft support.
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            Error::PermissionDenied { request_id, .. } | Error::Service { request_id, .. } => {
-                request_id.as_deref()
-            }
+            Error::PermissionDenied { request_id, .. }
+            | Error::Service { request_id, .. }
+            | Error::Throttled { request_id, .. } => request_id.as_deref(),
             _ => None,
         }
     }
@@ -211,6 +258,7 @@ impl Error {
         match self {
             Error::PermissionDenied { raw, .. }
             | Error::Service { raw, .. }
+            | Error::Throttled { raw, .. }
             | Error::Decode { raw, .. } => Some(raw),
             _ => None,
         }
@@ -220,6 +268,11 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::Service { status: 404, .. })
             || matches!(self, Error::Service { code, .. } if code.contains("NotFound"))
+    }
+
+    /// Whether the service was still throttling when Firebreak gave up.
+    pub fn is_throttled(&self) -> bool {
+        matches!(self, Error::Throttled { .. })
     }
 
     /// Whether the tenant lacks the licence (Entra ID P1/P2) the operation needs.

@@ -7,6 +7,9 @@
 //! capped at `max_delay`, with "equal jitter" (between half and all of the step) so parallel
 //! requests do not retry in lockstep. Attempts are bounded. A `Retry-After` longer than
 //! `max_retry_after` stops instead of leaving the admin staring at a frozen step.
+//!
+//! Exchange Online's admin API sometimes says "slow down" in plain text rather than JSON
+//! ([`is_throttling_text`]); that answer is retried like a 429 whatever its status.
 
 use std::time::Duration;
 
@@ -44,6 +47,9 @@ pub enum Failure {
     /// No HTTP answer (connection dropped, reset, timed out). Only retried for requests that are
     /// safe to repeat; the caller decides that and passes `Status` otherwise.
     Connection,
+    /// The service answered that it is throttling in words rather than with a 429 (Exchange
+    /// Online's plain-text answer, [`is_throttling_text`]); the request was not run.
+    Throttled,
 }
 
 /// The verdict.
@@ -67,7 +73,7 @@ impl RetryPolicy {
     ) -> Decision {
         let retryable = match failure {
             Failure::Status(s) => matches!(s, 429 | 503 | 504),
-            Failure::Connection => true,
+            Failure::Connection | Failure::Throttled => true,
         };
         if !retryable || attempt >= self.max_attempts {
             return Decision::Stop;
@@ -91,6 +97,22 @@ impl RetryPolicy {
         };
         Decision::Wait(step.mul_f64(0.5 + 0.5 * jitter))
     }
+}
+
+/// The start of Exchange Online's plain-text throttling answer (the admin API's concurrency limit
+/// per tenant; `spec/graph-behaviour.md`).
+pub const EXCHANGE_THROTTLING_TEXT: &str =
+    "You have reached the maximum number of concurrent requests per tenant";
+
+/// Whether a response body is Exchange Online's plain-text "too many concurrent requests" answer
+/// (not JSON, so it has no error code to read).
+pub fn is_throttling_text(body: &str) -> bool {
+    let start: String = body
+        .trim_start()
+        .chars()
+        .take(EXCHANGE_THROTTLING_TEXT.len())
+        .collect();
+    start.eq_ignore_ascii_case(EXCHANGE_THROTTLING_TEXT)
 }
 
 /// Reads a `Retry-After` header: delay-seconds or an HTTP-date (relative to `now`).
@@ -205,6 +227,34 @@ mod tests {
         assert_eq!(
             policy().decide(Failure::Connection, Some(Duration::from_secs(1)), 5, 0.0),
             Decision::Stop
+        );
+    }
+
+    #[test]
+    fn exchanges_plain_text_throttling_is_retried_like_a_429() {
+        let text = "You have reached the maximum number of concurrent requests per tenant. Please wait and try again.";
+        assert!(is_throttling_text(text));
+        assert!(is_throttling_text(&format!("  {}", text.to_uppercase())));
+        for other in [
+            "",
+            "{\"error\":{\"code\":\"TooManyRequests\"}}",
+            "You have reached the end of the mailbox list",
+            "Bad request: You have reached the maximum number of concurrent requests per tenant",
+        ] {
+            assert!(!is_throttling_text(other), "{other:?}");
+        }
+        assert_eq!(
+            policy().decide(Failure::Throttled, Some(Duration::from_secs(3)), 1, 0.0),
+            Decision::Wait(Duration::from_secs(3))
+        );
+        assert!(matches!(
+            policy().decide(Failure::Throttled, None, 2, 0.0),
+            Decision::Wait(_)
+        ));
+        assert_eq!(
+            policy().decide(Failure::Throttled, None, 5, 0.0),
+            Decision::Stop,
+            "bounded like every retry"
         );
     }
 

@@ -88,6 +88,39 @@ impl ExoError {
     }
 }
 
+/// What Exchange Online's admin API says when the tenant has too many admin requests running
+/// (a plain-text body, not JSON; see `spec/graph-behaviour.md`).
+pub(crate) const THROTTLED_TEXT: &str =
+    "You have reached the maximum number of concurrent requests per tenant. Please wait and try again.";
+
+/// A throttled `InvokeCommand`: 429 with `Retry-After`, either as Exchange's JSON error or as the
+/// plain-text answer Exchange Online also gives.
+pub(crate) fn throttled(retry_after: u64, in_text: bool) -> Response {
+    let mut response = if in_text {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            )],
+            THROTTLED_TEXT,
+        )
+            .into_response()
+    } else {
+        let mut error = ExoError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Microsoft.Exchange.Admin.Rest.Server.Exceptions.TooManyRequestsException",
+            "Too many requests. Retry after the number of seconds in the Retry-After header.",
+        );
+        error.code = "TooManyRequests";
+        error.render()
+    };
+    if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+        response.headers_mut().insert("retry-after", value);
+    }
+    response
+}
+
 /// `POST /adminapi/beta/{tenant}/InvokeCommand`
 pub(crate) async fn invoke_command(
     State(sim): State<Arc<Sim>>,

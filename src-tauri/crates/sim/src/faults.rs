@@ -1,6 +1,8 @@
 //! Faults on demand: latency, throttling (429 with `Retry-After`), 503, dropped connections and
 //! tokens that die before their `exp`. Rates are applied deterministically (a rate of 0.25 fails
-//! exactly every fourth request) so tests that use them are repeatable.
+//! exactly every fourth request) so tests that use them are repeatable. Exchange Online's admin API
+//! does not always throttle in JSON: every second throttled Exchange answer here is the plain-text
+//! one (see [`FaultState::exchange_throttle_in_text`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +62,8 @@ pub(crate) struct FaultState {
     throttle_acc: f64,
     unavailable_acc: f64,
     drop_acc: f64,
+    /// Throttled Exchange answers so far (decides JSON or plain text).
+    exchange_throttled: u64,
 }
 
 impl FaultState {
@@ -103,6 +107,15 @@ impl FaultState {
     }
 }
 
+impl FaultState {
+    /// Whether this throttled Exchange answer is the plain-text one: the first is JSON, the second
+    /// plain text, and so on, so a client meets both shapes in any run that is throttled twice.
+    pub(crate) fn exchange_throttle_in_text(&mut self) -> bool {
+        self.exchange_throttled += 1;
+        self.exchange_throttled % 2 == 0
+    }
+}
+
 fn fire(acc: &mut f64, rate: f64) -> bool {
     if rate.is_nan() || rate <= 0.0 {
         return false;
@@ -128,6 +141,13 @@ mod tests {
         });
         let hits: Vec<bool> = (0..8).map(|_| state.next().is_some()).collect();
         assert_eq!(hits, [false, false, false, true, false, false, false, true]);
+    }
+
+    #[test]
+    fn every_second_throttled_exchange_answer_is_plain_text() {
+        let mut state = FaultState::new(Faults::default());
+        let shapes: Vec<bool> = (0..4).map(|_| state.exchange_throttle_in_text()).collect();
+        assert_eq!(shapes, [false, true, false, true]);
     }
 
     #[test]

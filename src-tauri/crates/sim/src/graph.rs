@@ -11,7 +11,7 @@ mod methods;
 mod security;
 mod users;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
@@ -219,6 +219,10 @@ pub(crate) struct Ctx {
     pub(crate) now: DateTime<Utc>,
     pub(crate) path: String,
     pub(crate) method: Method,
+    /// The entity type the answer holds, once the handler has named it ([`Ctx::describe`]).
+    entity_type: OnceLock<&'static str>,
+    /// `$select` as the description spells the names, once validated.
+    selected: OnceLock<Vec<String>>,
 }
 
 impl FromRequestParts<Arc<Sim>> for Ctx {
@@ -281,6 +285,8 @@ impl FromRequestParts<Arc<Sim>> for Ctx {
             now,
             path,
             method: parts.method.clone(),
+            entity_type: OnceLock::new(),
+            selected: OnceLock::new(),
         })
     }
 }
@@ -386,16 +392,70 @@ impl Ctx {
         Ok(())
     }
 
-    /// Checks `$filter` against an endpoint's spec.
+    /// Checks `$filter` against an endpoint's spec (property names and literal types against its
+    /// entity in Microsoft's description, then what the endpoint supports).
     pub(crate) fn check_filter(
         &self,
         spec: &FilterSpec,
         code: &'static str,
     ) -> Result<(), GraphError> {
         match &self.query.filter {
-            Some(expr) => check_filter(expr, spec, code, self.advanced_query()).map_err(bad_query),
+            Some(expr) => check_filter(
+                expr,
+                spec,
+                code,
+                self.advanced_query(),
+                self.version == ApiVersion::Beta,
+            )
+            .map_err(bad_query),
             None => Ok(()),
         }
+    }
+
+    /// Names the entity type this request answers with (a schema name of Microsoft's
+    /// description): refuses a `$select` naming a property the type does not have on this version,
+    /// as Graph does, and lets [`Ctx::shape`] answer with exactly what the version carries.
+    pub(crate) fn describe(&self, entity: &'static str) -> Result<(), GraphError> {
+        let beta = self.version == ApiVersion::Beta;
+        if let Some(select) = &self.query.select {
+            let mut canonical = Vec::with_capacity(select.len());
+            for name in select {
+                match crate::odata::lookup_property(entity, name, beta) {
+                    Some((spelled, _)) => canonical.push(spelled.to_owned()),
+                    None => {
+                        return Err(GraphError::new(
+                            StatusCode::BAD_REQUEST,
+                            "BadRequest",
+                            format!(
+                                "Parsing OData Select and Expand failed: {}",
+                                crate::odata::no_such_property(name, entity)
+                            ),
+                        ))
+                    }
+                }
+            }
+            let _ = self.selected.set(canonical);
+        }
+        let _ = self.entity_type.set(entity);
+        Ok(())
+    }
+
+    /// The validated `$select`, spelled as the description spells it.
+    pub(crate) fn selected(&self) -> Option<&[String]> {
+        self.selected.get().map(Vec::as_slice)
+    }
+
+    /// The type of one answered item: its own `@odata.type` when that derives from the
+    /// collection's type (polymorphic collections), else the collection's type.
+    fn item_type(&self, item: &Value) -> Option<&'static str> {
+        let entity = *self.entity_type.get()?;
+        let own = item
+            .get("@odata.type")
+            .and_then(Value::as_str)
+            .map(|t| t.trim_start_matches('#'))
+            .and_then(|t| crate::described::schema(t).map(|s| s.name))
+            .filter(|t| crate::described::is_a(t, entity));
+        Some(own.unwrap_or(entity))
     }
 
     /// Directory advanced queries need `ConsistencyLevel: eventual` and `$count=true`.
@@ -485,11 +545,28 @@ impl Ctx {
         Json(Value::Object(body)).into_response()
     }
 
-    /// Applies `$select` to one entity.
-    pub(crate) fn shape(&self, item: Value) -> Value {
-        match &self.query.select {
-            Some(select) => crate::odata::project(&item, select),
-            None => item,
+    /// Shapes one entity as this version answers it: v1.0 never carries a property only beta has,
+    /// and `$select` keeps the selected properties (a selected property the record lacks is
+    /// `null`, as in Graph).
+    pub(crate) fn shape(&self, mut item: Value) -> Value {
+        let beta = self.version == ApiVersion::Beta;
+        let item_type = self.item_type(&item);
+        if let (Some(t), false, Value::Object(map)) = (item_type, beta, &mut item) {
+            map.retain(|key, _| {
+                key.starts_with('@')
+                    || crate::described::property(t, key, false).is_some()
+                    || crate::described::property(t, key, true).is_none()
+            });
+        }
+        let has = |name: &str| {
+            item_type.is_some_and(|t| crate::odata::lookup_property(t, name, beta).is_some())
+        };
+        match (self.selected(), &self.query.select) {
+            (Some(select), _) => crate::odata::project(&item, select, &self.query.expand, &has),
+            (None, Some(select)) => {
+                crate::odata::project(&item, select, &self.query.expand, &|_| false)
+            }
+            (None, None) => item,
         }
     }
 
@@ -576,6 +653,37 @@ pub(crate) fn json_body(bytes: &[u8]) -> Result<Map<String, Value>, GraphError> 
         Ok(_) => Err(bad_body("The request body must be a JSON object.")),
         Err(e) => Err(bad_body(format!("Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format. ({e})"))),
     }
+}
+
+/// A PATCH body for an entity of type `entity`: a JSON object naming at least one property.
+/// Instance annotations such as `@odata.type` (Microsoft's SDKs send it) are accepted and dropped —
+/// never stored — when they name this type; a property the type does not have is refused, as
+/// Graph's OData reader does.
+pub(crate) fn patch_body(bytes: &[u8], entity: &str) -> Result<Map<String, Value>, GraphError> {
+    let mut body = json_body(bytes)?;
+    if let Some(value) = body.get("@odata.type") {
+        let named = value.as_str().unwrap_or_default().trim_start_matches('#');
+        if !named.eq_ignore_ascii_case(entity) {
+            return Err(bad_body(format!(
+                "The type '{named}' given in '@odata.type' is not the type of the entity being updated ('{entity}')."
+            )));
+        }
+    }
+    body.retain(|key, _| !key.starts_with('@'));
+    if body.is_empty() {
+        return Err(bad_body(
+            "The request body is empty: send the properties to update.",
+        ));
+    }
+    if let Some(unknown) = body
+        .keys()
+        .find(|k| crate::described::property(entity, k, false).is_none())
+    {
+        return Err(bad_body(format!(
+            "The property '{unknown}' does not exist on type '{entity}'. Make sure to only use property names that are defined by the type."
+        )));
+    }
+    Ok(body)
 }
 
 /// 204 No Content.

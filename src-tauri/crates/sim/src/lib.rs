@@ -20,6 +20,7 @@
 mod attacker;
 mod clock;
 mod control;
+mod described;
 mod error;
 mod exchange;
 mod faults;
@@ -32,6 +33,7 @@ mod server;
 mod tenant;
 mod token;
 
+pub use described::documented_properties;
 pub use error::SimError;
 pub use faults::Faults;
 pub use request_log::{LoggedRequest, CAPACITY as REQUEST_LOG_CAPACITY};

@@ -2,13 +2,18 @@
 //! `$skiptoken`, `$count`, `$orderby`, `$expand`, `$search`, and a `$filter` parser and evaluator
 //! for the subset of expressions the incident-response procedures use (`eq`, `ne`, `gt`, `ge`,
 //! `lt`, `le`, `and`, `or`, `not`, `startswith`, `endswith`, `any(x: ...)` lambdas, string literals
-//! with doubled single quotes). Each endpoint declares which properties and operators it filters
-//! on; anything else is refused with Graph's 400, never silently ignored.
+//! with doubled single quotes). Like Graph's own parser, a filter naming a property its entity does
+//! not have, or comparing a property with a literal of another type (a quoted date, an unquoted
+//! GUID where a string is expected, a quoted GUID where a GUID is), is refused with 400 before
+//! anything else; the types come from Microsoft's description (`described.rs`). Then each endpoint
+//! declares which properties and operators it filters on; anything else is refused with Graph's
+//! 400, never silently ignored.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::clock::parse_time;
+use crate::described::{self, Ty};
 
 /// Operators allowed on a property (bit set).
 pub(crate) type Ops = u8;
@@ -21,6 +26,8 @@ pub(crate) const ENDS: Ops = 16;
 
 /// What an endpoint accepts in `$filter`.
 pub(crate) struct FilterSpec {
+    /// The entity type the collection holds (a schema name of the description).
+    pub(crate) entity: &'static str,
     /// Property path (`a/b`) and its operators.
     pub(crate) props: &'static [(&'static str, Ops)],
     /// Collection property, allowed inner properties (`""` = the element itself) with operators.
@@ -50,6 +57,8 @@ impl QueryError {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Literal {
     Str(String),
+    /// An unquoted GUID (`Edm.Guid`).
+    Guid(String),
     Num(f64),
     Bool(bool),
     Null,
@@ -188,7 +197,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, QueryError> {
                 }) {
                     tokens.push(Token::Lit(Literal::Time(t)));
                 } else if crate::scenario::is_guid(&word) {
-                    tokens.push(Token::Lit(Literal::Str(word)));
+                    tokens.push(Token::Lit(Literal::Guid(word)));
                 } else if let Ok(n) = word.parse::<f64>() {
                     tokens.push(Token::Lit(Literal::Num(n)));
                 } else {
@@ -211,7 +220,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, QueryError> {
                     }
                     let candidate: String = chars[start..j].iter().collect();
                     if crate::scenario::is_guid(&candidate) {
-                        tokens.push(Token::Lit(Literal::Str(candidate)));
+                        tokens.push(Token::Lit(Literal::Guid(candidate)));
                         i = j;
                         continue;
                     }
@@ -433,9 +442,157 @@ pub(crate) fn parse_filter(text: &str) -> Result<Expr, QueryError> {
     Ok(expr)
 }
 
-/// Checks an expression against what an endpoint supports. `code` is the error code the
-/// endpoint's family uses (directory: `Request_UnsupportedQuery`, others: `BadRequest`).
+/// Checks an expression as Graph does: first that every property exists on the endpoint's entity
+/// (on this version) and every literal has the property's type, then that the endpoint supports
+/// each property and operator. `code` is the error code the endpoint's family uses for the latter
+/// (directory: `Request_UnsupportedQuery`, others: `BadRequest`).
 pub(crate) fn check_filter(
+    expr: &Expr,
+    spec: &FilterSpec,
+    code: &'static str,
+    advanced: bool,
+    beta: bool,
+) -> Result<(), QueryError> {
+    check_types(expr, spec.entity, None, beta)?;
+    check_support(expr, spec, code, advanced)
+}
+
+/// Graph's answer to a property its type does not have.
+pub(crate) fn no_such_property(name: &str, on_type: &str) -> String {
+    format!("Could not find a property named '{name}' on type '{on_type}'.")
+}
+
+fn invalid_clause(message: String) -> QueryError {
+    QueryError::new("BadRequest", format!("Invalid filter clause: {message}"))
+}
+
+/// A property of `entity`; on directory objects (a polymorphic collection Graph reads leniently),
+/// also a property of any type derived from it.
+pub(crate) fn lookup_property(entity: &str, name: &str, beta: bool) -> Option<(&'static str, Ty)> {
+    described::property(entity, name, beta).or_else(|| {
+        (entity == "microsoft.graph.directoryObject")
+            .then(|| {
+                described::derived_types(entity)
+                    .into_iter()
+                    .find_map(|t| described::property(t, name, beta))
+            })
+            .flatten()
+    })
+}
+
+/// The type a property path leads to, from the entity or from a lambda variable.
+fn resolve_path(
+    path: &[String],
+    entity: &str,
+    scope: Option<(&str, Ty)>,
+    beta: bool,
+) -> Result<Ty, QueryError> {
+    let (mut current, rest) = match scope {
+        Some((var, element)) if path.first().is_some_and(|p| p.eq_ignore_ascii_case(var)) => {
+            (element, &path[1..])
+        }
+        _ => (
+            Ty::Complex(described::schema(entity).map_or("", |s| s.name)),
+            path,
+        ),
+    };
+    for segment in rest {
+        current = match current {
+            Ty::Open => return Ok(Ty::Open),
+            Ty::Complex(name) => lookup_property(name, segment, beta)
+                .map(|(_, ty)| ty)
+                .ok_or_else(|| invalid_clause(no_such_property(segment, name)))?,
+            other => return Err(invalid_clause(no_such_property(segment, &other.edm_name()))),
+        };
+    }
+    Ok(current)
+}
+
+fn op_kind(op: CmpOp) -> &'static str {
+    match op {
+        CmpOp::Eq => "Equal",
+        CmpOp::Ne => "NotEqual",
+        CmpOp::Gt => "GreaterThan",
+        CmpOp::Ge => "GreaterThanOrEqual",
+        CmpOp::Lt => "LessThan",
+        CmpOp::Le => "LessThanOrEqual",
+    }
+}
+
+/// Whether a literal can be compared with a property of type `ty`.
+fn literal_fits(ty: Ty, op: CmpOp, value: &Literal) -> Result<(), QueryError> {
+    let fits = match (ty, value) {
+        (_, Literal::Null) | (Ty::Open, _) => true,
+        (Ty::String, Literal::Str(_))
+        | (Ty::Guid, Literal::Guid(_))
+        | (Ty::DateTime | Ty::Date, Literal::Time(_))
+        | (Ty::Boolean, Literal::Bool(_))
+        | (Ty::Int | Ty::Number, Literal::Num(_)) => true,
+        (Ty::Enum(name), Literal::Str(text)) => {
+            let known = described::enum_members(name)
+                .is_none_or(|members| members.iter().any(|m| m.eq_ignore_ascii_case(text)));
+            if !known {
+                return Err(invalid_clause(format!(
+                    "The string '{text}' is not a valid enumeration type constant."
+                )));
+            }
+            true
+        }
+        _ => false,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(invalid_clause(format!(
+            "A binary operator with incompatible types was detected. Found operand types '{}' and '{}' for operator kind '{}'.",
+            ty.edm_name(),
+            literal_type(value),
+            op_kind(op)
+        )))
+    }
+}
+
+fn check_types(
+    expr: &Expr,
+    entity: &str,
+    scope: Option<(&str, Ty)>,
+    beta: bool,
+) -> Result<(), QueryError> {
+    match expr {
+        Expr::And(a, b) | Expr::Or(a, b) => {
+            check_types(a, entity, scope, beta)?;
+            check_types(b, entity, scope, beta)
+        }
+        Expr::Not(inner) => check_types(inner, entity, scope, beta),
+        Expr::Cmp { path, op, value } => {
+            let ty = resolve_path(path, entity, scope, beta)?;
+            literal_fits(ty, *op, value)
+        }
+        Expr::StartsWith { path, .. } | Expr::EndsWith { path, .. } => {
+            match resolve_path(path, entity, scope, beta)? {
+                Ty::String | Ty::Open => Ok(()),
+                other => Err(invalid_clause(format!(
+                    "No function signature for the function with name '{}' matches the specified arguments: '{}' is of type '{}', not 'Edm.String'.",
+                    if matches!(expr, Expr::StartsWith { .. }) { "startswith" } else { "endswith" },
+                    path.join("/"),
+                    other.edm_name()
+                ))),
+            }
+        }
+        Expr::Any { path, var, body } => match resolve_path(path, entity, scope, beta)? {
+            Ty::Collection(element) => check_types(body, entity, Some((var, *element)), beta),
+            Ty::Open => Ok(()),
+            other => Err(invalid_clause(format!(
+                "The Any/All query expression can only be applied to a collection; '{}' is of type '{}'.",
+                path.join("/"),
+                other.edm_name()
+            ))),
+        },
+    }
+}
+
+/// Checks an expression against what an endpoint supports.
+fn check_support(
     expr: &Expr,
     spec: &FilterSpec,
     code: &'static str,
@@ -455,20 +612,20 @@ pub(crate) fn check_filter(
     let advanced_ok = spec.advanced && advanced;
     match expr {
         Expr::And(a, b) | Expr::Or(a, b) => {
-            check_filter(a, spec, code, advanced)?;
-            check_filter(b, spec, code, advanced)
+            check_support(a, spec, code, advanced)?;
+            check_support(b, spec, code, advanced)
         }
         Expr::Not(inner) => {
             if !advanced_ok {
                 return Err(QueryError::new(code, "Operator 'not' is not supported here; it needs the ConsistencyLevel: eventual header and $count=true on endpoints that support advanced queries."));
             }
-            check_filter(inner, spec, code, advanced)
+            check_support(inner, spec, code, advanced)
         }
-        Expr::Cmp { path, op, value } => {
+        Expr::Cmp { path, op, .. } => {
             let joined = path.join("/");
             let ops = prop_ops(spec.props, &joined)
                 .ok_or_else(|| unsupported(format!("property '{joined}'")))?;
-            check_op(&joined, *op, value, ops, advanced_ok, code)
+            check_op(&joined, *op, ops, advanced_ok, code)
         }
         Expr::StartsWith { path, .. } => {
             let joined = path.join("/");
@@ -516,7 +673,7 @@ fn check_lambda_body(
             check_lambda_body(a, var, inner, code, outer)?;
             check_lambda_body(b, var, inner, code, outer)
         }
-        Expr::Cmp { path, op, value } => {
+        Expr::Cmp { path, op, .. } => {
             if !path[0].eq_ignore_ascii_case(var) {
                 return Err(unsupported(format!(
                     "'{}' (use the lambda variable '{var}')",
@@ -529,7 +686,7 @@ fn check_lambda_body(
                 .find(|(p, _)| p.eq_ignore_ascii_case(&rest))
                 .map(|(_, o)| *o)
                 .ok_or_else(|| unsupported(format!("property '{}'", path.join("/"))))?;
-            check_op(&rest, *op, value, ops, false, code)
+            check_op(&rest, *op, ops, false, code)
         }
         Expr::StartsWith { path, .. } => {
             let rest = path.get(1..).map(|p| p.join("/")).unwrap_or_default();
@@ -550,7 +707,6 @@ fn check_lambda_body(
 fn check_op(
     path: &str,
     op: CmpOp,
-    value: &Literal,
     ops: Ops,
     advanced_ok: bool,
     code: &'static str,
@@ -561,26 +717,31 @@ fn check_op(
         _ => RANGE,
     };
     if ops & needed == 0 {
-        return Err(QueryError::new(code, format!("Unsupported or invalid query filter clause specified for property '{path}': operator '{op:?}' is not supported.").replace("'Eq'", "'eq'").replace("'Ne'", "'ne'").replace("'Gt'", "'gt'").replace("'Ge'", "'ge'").replace("'Lt'", "'lt'").replace("'Le'", "'le'")));
+        return Err(QueryError::new(code, format!("Unsupported or invalid query filter clause specified for property '{path}': operator '{}' is not supported.", op_name(op))));
     }
     if op == CmpOp::Ne && !advanced_ok {
         return Err(QueryError::new(code, "Operator 'ne' needs the ConsistencyLevel: eventual header and $count=true on endpoints that support advanced queries."));
     }
-    if needed == RANGE && !matches!(value, Literal::Time(_)) {
-        return Err(QueryError::new(
-            code,
-            format!(
-                "The types 'Edm.DateTimeOffset' and '{}' are not compatible for property '{path}'.",
-                literal_type(value)
-            ),
-        ));
-    }
     Ok(())
+}
+
+fn op_name(op: CmpOp) -> &'static str {
+    match op {
+        CmpOp::Eq => "eq",
+        CmpOp::Ne => "ne",
+        CmpOp::Gt => "gt",
+        CmpOp::Ge => "ge",
+        CmpOp::Lt => "lt",
+        CmpOp::Le => "le",
+    }
 }
 
 fn literal_type(value: &Literal) -> &'static str {
     match value {
         Literal::Str(_) => "Edm.String",
+        Literal::Guid(_) => "Edm.Guid",
+        Literal::Num(n) if n.fract() == 0.0 && n.abs() <= f64::from(i32::MAX) => "Edm.Int32",
+        Literal::Num(n) if n.fract() == 0.0 => "Edm.Int64",
         Literal::Num(_) => "Edm.Double",
         Literal::Bool(_) => "Edm.Boolean",
         Literal::Null => "null",
@@ -648,7 +809,9 @@ fn compare(actual: Option<&Value>, op: CmpOp, expected: &Literal) -> bool {
     let ordering: Option<Ordering> = match (actual, expected) {
         (None | Some(Value::Null), Literal::Null) => Some(Ordering::Equal),
         (None | Some(Value::Null), _) | (Some(_), Literal::Null) => None,
-        (Some(Value::String(s)), Literal::Str(e)) => Some(s.to_lowercase().cmp(&e.to_lowercase())),
+        (Some(Value::String(s)), Literal::Str(e) | Literal::Guid(e)) => {
+            Some(s.to_lowercase().cmp(&e.to_lowercase()))
+        }
         (Some(Value::String(s)), Literal::Time(t)) => parse_time(s).map(|v| v.cmp(t)),
         (Some(Value::Number(n)), Literal::Num(e)) => n.as_f64().and_then(|v| v.partial_cmp(e)),
         (Some(Value::Bool(b)), Literal::Bool(e)) => Some(b.cmp(e)),
@@ -798,16 +961,34 @@ impl Query {
     }
 }
 
-/// Keeps only the selected properties (and OData annotations) of an entity.
-pub(crate) fn project(item: &Value, select: &[String]) -> Value {
+/// Keeps only the selected properties (and OData annotations, `id`, and expanded navigation
+/// properties) of an entity. A selected property the entity has but the record lacks is answered
+/// as `null`, as Graph does (`has` says which names the entity has; `select` holds the names as
+/// the description spells them).
+pub(crate) fn project(
+    item: &Value,
+    select: &[String],
+    expand: &[String],
+    has: &dyn Fn(&str) -> bool,
+) -> Value {
     let Value::Object(map) = item else {
         return item.clone();
     };
     let mut out = Map::new();
     for (key, value) in map {
-        if key.starts_with('@') || key == "id" || select.iter().any(|s| s.eq_ignore_ascii_case(key))
+        if key.starts_with('@')
+            || key == "id"
+            || select
+                .iter()
+                .chain(expand)
+                .any(|s| s.eq_ignore_ascii_case(key))
         {
             out.insert(key.clone(), value.clone());
+        }
+    }
+    for name in select {
+        if !out.keys().any(|k| k.eq_ignore_ascii_case(name)) && has(name) {
+            out.insert(name.clone(), Value::Null);
         }
     }
     Value::Object(out)
@@ -819,6 +1000,7 @@ mod tests {
     use serde_json::json;
 
     const AUDITS: FilterSpec = FilterSpec {
+        entity: "microsoft.graph.directoryAudit",
         props: &[
             ("activityDateTime", RANGE),
             ("activityDisplayName", EQ | STARTS),
@@ -837,7 +1019,7 @@ mod tests {
             "targetResources/any(t:t/id eq 'u1') and activityDateTime ge 2024-06-01T00:00:00Z",
         )
         .unwrap();
-        check_filter(&expr, &AUDITS, "BadRequest", false).unwrap();
+        check_filter(&expr, &AUDITS, "BadRequest", false, false).unwrap();
         let hit = json!({"activityDateTime": "2024-06-02T00:00:00Z", "targetResources": [{"id": "x"}, {"id": "U1"}]});
         let old =
             json!({"activityDateTime": "2024-05-02T00:00:00Z", "targetResources": [{"id": "u1"}]});
@@ -897,7 +1079,7 @@ mod tests {
         let refuse = |text: &str| {
             let parsed = parse_filter(text);
             parsed
-                .and_then(|e| check_filter(&e, &AUDITS, "BadRequest", false))
+                .and_then(|e| check_filter(&e, &AUDITS, "BadRequest", false, false))
                 .unwrap_err()
         };
         assert!(refuse("category eq 'x'").message.contains("'category'"));
@@ -925,12 +1107,21 @@ mod tests {
     #[test]
     fn string_collection_lambdas_compare_the_element() {
         let spec = FilterSpec {
+            entity: "microsoft.graph.signIn",
             props: &[],
             lambdas: &[("signInEventTypes", &[("", EQ)])],
             advanced: false,
         };
         let expr = parse_filter("signInEventTypes/any(t: t eq 'nonInteractiveUser')").unwrap();
-        check_filter(&expr, &spec, "BadRequest", false).unwrap();
+        check_filter(&expr, &spec, "BadRequest", false, true).unwrap();
+        let v1 = check_filter(&expr, &spec, "BadRequest", false, false).unwrap_err();
+        assert_eq!(v1.code, "BadRequest");
+        assert!(
+            v1.message
+                .contains("Could not find a property named 'signInEventTypes' on type 'microsoft.graph.signIn'"),
+            "{}",
+            v1.message
+        );
         assert!(matches(
             &expr,
             &json!({"signInEventTypes": ["nonInteractiveUser"]})
@@ -939,6 +1130,36 @@ mod tests {
             &expr,
             &json!({"signInEventTypes": ["interactiveUser"]})
         ));
+    }
+
+    #[test]
+    fn guid_properties_take_unquoted_guids_and_string_properties_quoted_ones() {
+        let spec = FilterSpec {
+            entity: "microsoft.graph.appRoleAssignment",
+            props: &[("principalId", EQ), ("principalDisplayName", EQ)],
+            lambdas: &[],
+            advanced: false,
+        };
+        let guid = "87d349ed-44d7-43e1-9a83-5f2406dee5bd";
+        let check = |text: &str| {
+            parse_filter(text).and_then(|e| check_filter(&e, &spec, "BadRequest", false, false))
+        };
+        check(&format!("principalId eq {guid}")).unwrap();
+        let quoted = check(&format!("principalId eq '{guid}'")).unwrap_err();
+        assert!(
+            quoted.message.contains("'Edm.Guid' and 'Edm.String'"),
+            "{}",
+            quoted.message
+        );
+        check(&format!("principalDisplayName eq '{guid}'")).unwrap();
+        let unquoted = check(&format!("principalDisplayName eq {guid}")).unwrap_err();
+        assert!(
+            unquoted.message.contains("'Edm.String' and 'Edm.Guid'"),
+            "{}",
+            unquoted.message
+        );
+        let expr = parse_filter(&format!("principalId eq {}", guid.to_uppercase())).unwrap();
+        assert!(matches(&expr, &json!({"principalId": guid})));
     }
 
     #[test]
@@ -963,8 +1184,14 @@ mod tests {
     fn projection_keeps_selected_properties_and_annotations() {
         let v = json!({"@odata.type": "#x", "id": "1", "displayName": "a", "mail": "b"});
         assert_eq!(
-            project(&v, &["displayName".into()]),
+            project(&v, &["displayName".into()], &[], &|_| true),
             json!({"@odata.type": "#x", "id": "1", "displayName": "a"})
+        );
+        assert_eq!(
+            project(&v, &["displayName".into(), "jobTitle".into()], &[], &|p| p
+                == "jobTitle"),
+            json!({"@odata.type": "#x", "id": "1", "displayName": "a", "jobTitle": null}),
+            "a selected property the record lacks is null"
         );
     }
 }

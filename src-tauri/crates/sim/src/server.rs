@@ -335,6 +335,14 @@ async fn inject_faults(State(sim): State<Arc<Sim>>, request: Request, next: Next
 }
 
 fn throttled(sim: &Sim, request: &Request, status: StatusCode, retry_after: u64) -> Response {
+    if status == StatusCode::TOO_MANY_REQUESTS && request.uri().path().starts_with("/adminapi/") {
+        let in_text = sim
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .exchange_throttle_in_text();
+        return crate::exchange::throttled(retry_after, in_text);
+    }
     let (code, message) = if status == StatusCode::TOO_MANY_REQUESTS {
         (
             "TooManyRequests",

@@ -578,17 +578,49 @@ pub(crate) fn normalise_method(method: &mut Value) {
         "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod" => {
             vec![("keyStrength", json!("normal"))]
         }
+        "#microsoft.graph.platformCredentialAuthenticationMethod" => {
+            vec![
+                ("displayName", Value::Null),
+                ("keyStrength", json!("normal")),
+            ]
+        }
         "#microsoft.graph.softwareOathAuthenticationMethod" => vec![("secretKey", Value::Null)],
         _ => Vec::new(),
     };
     fill_object(method, &defaults);
+    // Methods whose type has a creation time answer it, null when unknown; phone and email
+    // methods have none (Microsoft's examples show none).
+    if [
+        "#microsoft.graph.fido2AuthenticationMethod",
+        "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod",
+        "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod",
+        "#microsoft.graph.platformCredentialAuthenticationMethod",
+        "#microsoft.graph.passwordAuthenticationMethod",
+        "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+    ]
+    .contains(&kind.as_str())
+    {
+        fill_object(method, &[("createdDateTime", Value::Null)]);
+    }
 }
 
 fn normalise_service_principal(sp: &mut Value, tenant_id: &str) {
     let app_id = str_of(sp, "appId").unwrap_or_default().to_owned();
+    let name = sp.get("displayName").cloned().unwrap_or(Value::Null);
     fill_object(
         sp,
         &[
+            // Every property Microsoft's "Get servicePrincipal" example shows is answered.
+            ("appDisplayName", name),
+            ("disabledByMicrosoftStatus", Value::Null),
+            ("homepage", Value::Null),
+            (
+                "info",
+                json!({"termsOfServiceUrl": null, "supportUrl": null, "privacyStatementUrl": null,
+                       "marketingUrl": null, "logoUrl": null}),
+            ),
+            ("logoutUrl", Value::Null),
+            ("tokenEncryptionKeyId", Value::Null),
             ("accountEnabled", json!(true)),
             ("appRoleAssignmentRequired", json!(false)),
             ("servicePrincipalType", json!("Application")),
@@ -795,9 +827,15 @@ fn normalise_incident(incident: &mut Value, tenant_id: &str) {
 fn normalise_alert(alert: &mut Value, tenant_id: &str) {
     let id = str_of(alert, "id").unwrap_or_default().to_owned();
     let created = alert.get("createdDateTime").cloned().unwrap_or(Value::Null);
+    let incident_url = str_of(alert, "incidentId").map_or(Value::Null, |incident| {
+        json!(format!(
+            "https://security.microsoft.com/incidents/{incident}?tid={tenant_id}"
+        ))
+    });
     fill_object(
         alert,
         &[
+            ("incidentWebUrl", incident_url),
             ("assignedTo", Value::Null),
             ("classification", json!("unknown")),
             ("determination", json!("unknown")),

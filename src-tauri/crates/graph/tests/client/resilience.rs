@@ -38,12 +38,56 @@ async fn an_endless_storm_stops_after_the_attempt_limit_with_graphs_error() {
         .await;
     let err = t.client.get_user(&user(MEGAN)).await.unwrap_err();
     assert_eq!(err.status(), Some(429));
+    assert!(err.is_throttled());
     assert_eq!(err.code(), Some("TooManyRequests"));
     assert!(err.request_id().is_some());
     assert!(err
         .raw_body()
         .is_some_and(|b| b.contains("TooManyRequests")));
     assert_eq!(t.clock.sleeps().len(), 5, "six attempts, five waits");
+}
+
+#[tokio::test]
+async fn exchange_throttling_in_json_or_plain_text_is_waited_out_per_retry_after() {
+    let t = start("aitm").await;
+    t.client.token_claims(Resource::Exchange).await.unwrap();
+    // The simulated Exchange answers every second throttled request in plain text.
+    t.faults(json!({"throttleNext": 3, "retryAfterSeconds": 5}))
+        .await;
+    let page = t.client.get_mailbox(&user(MEGAN)).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(
+        t.clock.sleeps(),
+        vec![Duration::from_secs(5); 3],
+        "waited Retry-After after the JSON and the plain-text answers alike"
+    );
+}
+
+#[tokio::test]
+async fn an_endless_exchange_storm_stops_with_the_raw_text_and_what_to_do() {
+    let t = start("aitm").await;
+    t.client.token_claims(Resource::Exchange).await.unwrap();
+    t.faults(json!({"throttleRate": 1.0, "retryAfterSeconds": 2}))
+        .await;
+    let err = t.client.get_mailbox(&user(MEGAN)).await.unwrap_err();
+    assert!(err.is_throttled(), "{err:?}");
+    assert_eq!(err.status(), Some(429));
+    assert_eq!(t.clock.sleeps().len(), 5, "six attempts, five waits");
+    let raw = err.raw_body().unwrap_or_default();
+    assert!(
+        raw.starts_with("You have reached the maximum number of concurrent requests per tenant"),
+        "the sixth answer is the plain-text one, kept as received: {raw}"
+    );
+    let told = err.to_string();
+    for expected in [
+        "Exchange Online",
+        "tried 6 times",
+        "close other Exchange admin sessions",
+        "2 seconds",
+        "You have reached the maximum number of concurrent requests",
+    ] {
+        assert!(told.contains(expected), "{expected:?} missing from: {told}");
+    }
 }
 
 #[tokio::test]

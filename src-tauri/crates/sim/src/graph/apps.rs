@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::users::READ_GRANTS;
-use super::{bad_body, directory_not_found, json_body, no_content, Ctx, Perm};
+use super::{bad_body, directory_not_found, no_content, Ctx, Perm};
 use crate::clock::graph_time;
 use crate::odata::{FilterSpec, EQ};
 use crate::server::GraphError;
@@ -46,6 +46,7 @@ const WRITE_APPS: Perm = Perm {
 };
 
 const GRANT_FILTER: FilterSpec = FilterSpec {
+    entity: "microsoft.graph.oAuth2PermissionGrant",
     props: &[
         ("clientId", EQ),
         ("principalId", EQ),
@@ -61,6 +62,7 @@ const GRANT_FILTER: FilterSpec = FilterSpec {
 pub(crate) async fn list_grants(ctx: Ctx) -> Result<Response, GraphError> {
     ctx.require(&READ_GRANTS)?;
     ctx.refuse_options(&["select", "top", "filter"])?;
+    ctx.describe("microsoft.graph.oAuth2PermissionGrant")?;
     ctx.check_filter(&GRANT_FILTER, "Request_UnsupportedQuery")?;
     let page_size = ctx.page_size(100, 999, "Request_UnsupportedQuery")?;
     let tenant = ctx.sim.lock_tenant();
@@ -82,6 +84,7 @@ pub(crate) async fn list_grants(ctx: Ctx) -> Result<Response, GraphError> {
 pub(crate) async fn get_grant(ctx: Ctx, Path(id): Path<String>) -> Result<Response, GraphError> {
     ctx.require(&READ_GRANTS)?;
     ctx.refuse_options(&["select"])?;
+    ctx.describe("microsoft.graph.oAuth2PermissionGrant")?;
     let tenant = ctx.sim.lock_tenant();
     let grant = tenant
         .grants
@@ -126,6 +129,7 @@ pub(crate) async fn get_service_principal(
 ) -> Result<Response, GraphError> {
     ctx.require(&READ_APPS)?;
     ctx.refuse_options(&["select"])?;
+    ctx.describe("microsoft.graph.servicePrincipal")?;
     let tenant = ctx.sim.lock_tenant();
     let sp = tenant
         .service_principal(&id)
@@ -140,12 +144,7 @@ pub(crate) async fn patch_service_principal(
     body: Bytes,
 ) -> Result<Response, GraphError> {
     ctx.require(&WRITE_APPS)?;
-    let body = json_body(&body)?;
-    if body.is_empty() {
-        return Err(bad_body(
-            "The request body is empty: send the properties to update.",
-        ));
-    }
+    let body = super::patch_body(&body, "microsoft.graph.servicePrincipal")?;
     for (name, value) in &body {
         match name.as_str() {
             "accountEnabled" if !value.is_boolean() => {
@@ -211,6 +210,7 @@ async fn assignments(
 ) -> Result<Response, GraphError> {
     ctx.require(&READ_APPS)?;
     ctx.refuse_options(&["select", "top"])?;
+    ctx.describe("microsoft.graph.appRoleAssignment")?;
     let page_size = ctx.page_size(100, 999, "Request_UnsupportedQuery")?;
     let tenant = ctx.sim.lock_tenant();
     tenant

@@ -180,6 +180,7 @@ pub(crate) async fn list_queries(ctx: Ctx) -> Result<Response, GraphError> {
     ctx.beta_only("queries")?;
     workloads(&ctx)?;
     ctx.refuse_options(&["select", "top"])?;
+    ctx.describe("microsoft.graph.security.auditLogQuery")?;
     let queries: Vec<AuditQuery> = ctx.sim.lock_tenant().audit_queries.clone();
     let items: Vec<Value> = queries.iter().map(|q| render_query(&ctx, q)).collect();
     let page_size = ctx.page_size(100, 1000, "BadRequest")?;
@@ -191,6 +192,7 @@ pub(crate) async fn get_query(ctx: Ctx, Path(id): Path<String>) -> Result<Respon
     ctx.beta_only("queries")?;
     workloads(&ctx)?;
     ctx.refuse_options(&["select"])?;
+    ctx.describe("microsoft.graph.security.auditLogQuery")?;
     let query = ctx
         .sim
         .lock_tenant()
@@ -251,6 +253,7 @@ pub(crate) async fn records(ctx: Ctx, Path(id): Path<String>) -> Result<Response
     ctx.beta_only("queries")?;
     workloads(&ctx)?;
     ctx.refuse_options(&["select", "top"])?;
+    ctx.describe("microsoft.graph.security.auditLogRecord")?;
     let page_size = ctx.page_size(150, 1000, "BadRequest")?;
     let start = match &ctx.query.skiptoken {
         Some(token) => super::decode_skiptoken(token)?,

@@ -46,16 +46,19 @@ const SIGN_IN_PROPS: &[(&str, u8)] = &[
     ("location/countryOrRegion", EQ | STARTS),
 ];
 const SIGN_IN_FILTER_V1: FilterSpec = FilterSpec {
+    entity: "microsoft.graph.signIn",
     props: SIGN_IN_PROPS,
     lambdas: &[],
     advanced: false,
 };
 const SIGN_IN_FILTER_BETA: FilterSpec = FilterSpec {
+    entity: "microsoft.graph.signIn",
     props: SIGN_IN_PROPS,
     lambdas: &[("signInEventTypes", &[("", EQ)])],
     advanced: false,
 };
 const AUDIT_FILTER: FilterSpec = FilterSpec {
+    entity: "microsoft.graph.directoryAudit",
     props: &[
         ("id", EQ),
         ("activityDateTime", RANGE),
@@ -204,6 +207,7 @@ fn check_order(ctx: &Ctx, property: &str) -> Result<(), GraphError> {
 pub(crate) async fn sign_ins(ctx: Ctx) -> Result<Response, GraphError> {
     ctx.require(&AUDIT_LOG)?;
     ctx.refuse_options(&["select", "top", "filter", "orderby"])?;
+    ctx.describe("microsoft.graph.signIn")?;
     let spec = if ctx.version == ApiVersion::Beta {
         &SIGN_IN_FILTER_BETA
     } else {
@@ -267,18 +271,8 @@ pub(crate) async fn sign_ins(ctx: Ctx) -> Result<Response, GraphError> {
         &hints,
         &accept,
     );
-    let version = ctx.version;
-    let page: Vec<Value> = page
-        .into_iter()
-        .map(|mut item| {
-            if version == ApiVersion::V1 {
-                if let Value::Object(map) = &mut item {
-                    map.remove("signInEventTypes");
-                }
-            }
-            ctx.shape(item)
-        })
-        .collect();
+    // v1.0 answers drop the beta-only properties (signInEventTypes, autonomousSystemNumber…).
+    let page: Vec<Value> = page.into_iter().map(|item| ctx.shape(item)).collect();
     let next = next.map(|p| ctx.next_link(p));
     Ok(ctx.collection_body("auditLogs/signIns", page, next, None))
 }
@@ -287,6 +281,7 @@ pub(crate) async fn sign_ins(ctx: Ctx) -> Result<Response, GraphError> {
 pub(crate) async fn directory_audits(ctx: Ctx) -> Result<Response, GraphError> {
     ctx.require(&AUDIT_LOG)?;
     ctx.refuse_options(&["select", "top", "filter", "orderby"])?;
+    ctx.describe("microsoft.graph.directoryAudit")?;
     ctx.check_filter(&AUDIT_FILTER, "BadRequest")?;
     check_order(&ctx, "activityDateTime")?;
     let page_size = ctx.page_size(1000, 1000, "BadRequest")?;

@@ -47,6 +47,7 @@ const WELL_KNOWN_FOLDERS: &[&str] = &[
 ];
 
 const MESSAGE_FILTER: FilterSpec = FilterSpec {
+    entity: "microsoft.graph.message",
     props: &[
         ("sentDateTime", RANGE),
         ("receivedDateTime", RANGE),
@@ -186,6 +187,7 @@ pub(crate) async fn list_rules(
 ) -> Result<Response, GraphError> {
     ctx.require(&READ_SETTINGS)?;
     ctx.refuse_options(&["select", "top"])?;
+    ctx.describe("microsoft.graph.messageRule")?;
     let tenant = ctx.sim.lock_tenant();
     let (record, mailbox) = mailbox_of(&tenant, &user)?;
     let folder = folder_name(&folder, record.id())?;
@@ -221,6 +223,7 @@ pub(crate) async fn get_rule(
 ) -> Result<Response, GraphError> {
     ctx.require(&READ_SETTINGS)?;
     ctx.refuse_options(&["select"])?;
+    ctx.describe("microsoft.graph.messageRule")?;
     let tenant = ctx.sim.lock_tenant();
     let (record, mailbox) = mailbox_of(&tenant, &user)?;
     let folder = folder_name(&folder, record.id())?;
@@ -292,6 +295,7 @@ pub(crate) async fn mailbox_settings(
 ) -> Result<Response, GraphError> {
     ctx.require(&READ_SETTINGS)?;
     ctx.refuse_options(&["select"])?;
+    ctx.describe("microsoft.graph.mailboxSettings")?;
     let tenant = ctx.sim.lock_tenant();
     let (record, mailbox) = mailbox_of(&tenant, &user)?;
     let mut settings = default_settings(record);
@@ -315,6 +319,7 @@ pub(crate) async fn list_messages(
 ) -> Result<Response, GraphError> {
     ctx.require(&READ_MAIL)?;
     ctx.refuse_options(&["select", "top", "filter", "orderby", "skip", "count"])?;
+    ctx.describe("microsoft.graph.message")?;
     ctx.check_filter(&MESSAGE_FILTER, "BadRequest")?;
     let page_size = ctx.page_size(10, 1000, "BadRequest")?;
     let with_body = ctx.has(&["Mail.Read", "Mail.ReadWrite", "Mail.Read.Shared"]);

@@ -157,6 +157,9 @@ pub(crate) async fn list(
     let kind = kind_of(&ctx, &segment)?;
     check(&ctx, &read_perm(kind), READ_ROLES)?;
     ctx.refuse_options(&["select"])?;
+    ctx.describe(kind.map_or("microsoft.graph.authenticationMethod", |k| {
+        k.odata_type.trim_start_matches('#')
+    }))?;
     let tenant = ctx.sim.lock_tenant();
     let record = tenant
         .user(&user)
@@ -179,6 +182,9 @@ pub(crate) async fn get_method(
     let kind = kind_of(&ctx, &segment)?;
     check(&ctx, &read_perm(kind), READ_ROLES)?;
     ctx.refuse_options(&["select"])?;
+    ctx.describe(kind.map_or("microsoft.graph.authenticationMethod", |k| {
+        k.odata_type.trim_start_matches('#')
+    }))?;
     let tenant = ctx.sim.lock_tenant();
     let record = tenant
         .user(&user)

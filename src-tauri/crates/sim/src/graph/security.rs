@@ -56,6 +56,7 @@ const READ_ALERTS: Perm = Perm {
 };
 
 const RISKY_USER_FILTER: FilterSpec = FilterSpec {
+    entity: "microsoft.graph.riskyUser",
     props: &[
         ("id", EQ),
         ("riskState", EQ),
@@ -70,6 +71,7 @@ const RISKY_USER_FILTER: FilterSpec = FilterSpec {
     advanced: false,
 };
 const DETECTION_FILTER: FilterSpec = FilterSpec {
+    entity: "microsoft.graph.riskDetection",
     props: &[
         ("id", EQ),
         ("userId", EQ),
@@ -86,6 +88,7 @@ const DETECTION_FILTER: FilterSpec = FilterSpec {
     advanced: false,
 };
 const INCIDENT_FILTER: FilterSpec = FilterSpec {
+    entity: "microsoft.graph.security.incident",
     props: &[
         ("assignedTo", EQ),
         ("classification", EQ),
@@ -99,6 +102,7 @@ const INCIDENT_FILTER: FilterSpec = FilterSpec {
     advanced: false,
 };
 const ALERT_FILTER: FilterSpec = FilterSpec {
+    entity: "microsoft.graph.security.alert",
     props: &[
         ("assignedTo", EQ),
         ("classification", EQ),
@@ -140,6 +144,7 @@ fn licensed_view(p2: bool, mut item: Value) -> Value {
 pub(crate) async fn risky_users(ctx: Ctx) -> Result<Response, GraphError> {
     ctx.require(&READ_RISKY_USERS)?;
     ctx.refuse_options(&["select", "top", "filter", "count"])?;
+    ctx.describe("microsoft.graph.riskyUser")?;
     ctx.check_filter(&RISKY_USER_FILTER, "BadRequest")?;
     let page_size = ctx.page_size(20, 500, "BadRequest")?;
     let tenant = ctx.sim.lock_tenant();
@@ -160,6 +165,7 @@ pub(crate) async fn risky_users(ctx: Ctx) -> Result<Response, GraphError> {
 pub(crate) async fn risky_user(ctx: Ctx, Path(id): Path<String>) -> Result<Response, GraphError> {
     ctx.require(&READ_RISKY_USERS)?;
     ctx.refuse_options(&["select"])?;
+    ctx.describe("microsoft.graph.riskyUser")?;
     let tenant = ctx.sim.lock_tenant();
     let item = tenant
         .risky_users
@@ -241,6 +247,7 @@ pub(crate) async fn confirm_compromised(ctx: Ctx, body: Bytes) -> Result<Respons
 pub(crate) async fn risk_detections(ctx: Ctx) -> Result<Response, GraphError> {
     ctx.require(&READ_DETECTIONS)?;
     ctx.refuse_options(&["select", "top", "filter"])?;
+    ctx.describe("microsoft.graph.riskDetection")?;
     ctx.check_filter(&DETECTION_FILTER, "BadRequest")?;
     let page_size = ctx.page_size(20, 500, "BadRequest")?;
     let tenant = ctx.sim.lock_tenant();
@@ -284,6 +291,7 @@ fn check_expand(ctx: &Ctx) -> Result<(), GraphError> {
 pub(crate) async fn incidents(ctx: Ctx) -> Result<Response, GraphError> {
     ctx.require(&READ_INCIDENTS)?;
     ctx.refuse_options(&["select", "top", "filter", "count", "skip", "expand"])?;
+    ctx.describe("microsoft.graph.security.incident")?;
     ctx.check_filter(&INCIDENT_FILTER, "BadRequest")?;
     check_expand(&ctx)?;
     let page_size = ctx.page_size(50, 50, "BadRequest")?;
@@ -299,6 +307,7 @@ pub(crate) async fn incidents(ctx: Ctx) -> Result<Response, GraphError> {
 pub(crate) async fn incident(ctx: Ctx, Path(id): Path<String>) -> Result<Response, GraphError> {
     ctx.require(&READ_INCIDENTS)?;
     ctx.refuse_options(&["select", "expand"])?;
+    ctx.describe("microsoft.graph.security.incident")?;
     check_expand(&ctx)?;
     let tenant = ctx.sim.lock_tenant();
     let item = tenant
@@ -324,6 +333,7 @@ fn not_found(id: &str) -> GraphError {
 pub(crate) async fn alerts(ctx: Ctx) -> Result<Response, GraphError> {
     ctx.require(&READ_ALERTS)?;
     ctx.refuse_options(&["select", "top", "filter", "count", "skip"])?;
+    ctx.describe("microsoft.graph.security.alert")?;
     ctx.check_filter(&ALERT_FILTER, "BadRequest")?;
     let page_size = ctx.page_size(100, 2000, "BadRequest")?;
     let tenant = ctx.sim.lock_tenant();
@@ -335,6 +345,7 @@ pub(crate) async fn alerts(ctx: Ctx) -> Result<Response, GraphError> {
 pub(crate) async fn alert(ctx: Ctx, Path(id): Path<String>) -> Result<Response, GraphError> {
     ctx.require(&READ_ALERTS)?;
     ctx.refuse_options(&["select"])?;
+    ctx.describe("microsoft.graph.security.alert")?;
     let tenant = ctx.sim.lock_tenant();
     let item = tenant
         .alerts

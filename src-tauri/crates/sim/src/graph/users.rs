@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{bad_body, directory_not_found, json_body, no_content, Ctx, Perm};
+use super::{bad_body, directory_not_found, no_content, Ctx, Perm};
 use crate::clock::graph_time;
 use crate::odata::{FilterSpec, ENDS, EQ, NE, RANGE, STARTS};
 use crate::server::GraphError;
@@ -117,6 +117,7 @@ pub(super) const READ_GRANTS: Perm = Perm {
 };
 
 const USER_FILTER: FilterSpec = FilterSpec {
+    entity: "microsoft.graph.user",
     props: &[
         ("id", EQ | NE),
         ("userPrincipalName", EQ | NE | STARTS | ENDS),
@@ -169,8 +170,8 @@ const BASIC_PROPERTIES: &[&str] = &[
 
 fn render_user(ctx: &Ctx, tenant: &Tenant, user: &UserRecord) -> Result<Value, GraphError> {
     let basic_only = !ctx.has(&["User.Read.All", "Directory.Read.All"]);
-    let wanted: Vec<String> = match &ctx.query.select {
-        Some(select) => select.clone(),
+    let wanted: Vec<String> = match ctx.selected() {
+        Some(select) => select.to_vec(),
         None => DEFAULT_PROPERTIES.iter().map(|p| (*p).to_owned()).collect(),
     };
     let mut out = serde_json::Map::new();
@@ -195,9 +196,13 @@ fn render_user(ctx: &Ctx, tenant: &Tenant, user: &UserRecord) -> Result<Value, G
             );
             continue;
         }
-        if let Some((key, value)) = user.user.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
-            out.insert(key.clone(), value.clone());
-        }
+        // Graph answers every selected (or default) property, `null` when the user has no value.
+        let value = user
+            .user
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map_or(Value::Null, |(_, v)| v.clone());
+        out.insert(name.clone(), value);
     }
     out.insert("id".to_owned(), json!(user.id()));
     Ok(Value::Object(out))
@@ -228,6 +233,7 @@ fn sign_in_activity(tenant: &Tenant, user_id: &str) -> Value {
 pub(crate) async fn list(ctx: Ctx) -> Result<Response, GraphError> {
     ctx.require(&READ_USERS)?;
     ctx.refuse_options(&["select", "top", "filter", "count", "orderby", "search"])?;
+    ctx.describe("microsoft.graph.user")?;
     if ctx.query.count && !ctx.consistency_eventual {
         return Err(GraphError::new(
             StatusCode::BAD_REQUEST,
@@ -338,6 +344,7 @@ fn find_user<'a>(tenant: &'a Tenant, key: &str) -> Result<&'a UserRecord, GraphE
 pub(crate) async fn get_user(ctx: Ctx, Path(key): Path<String>) -> Result<Response, GraphError> {
     ctx.require(&READ_USERS)?;
     ctx.refuse_options(&["select", "expand"])?;
+    ctx.describe("microsoft.graph.user")?;
     let tenant = ctx.sim.lock_tenant();
     let user = find_user(&tenant, &key)?;
     let body = render_user(&ctx, &tenant, user)?;
@@ -374,6 +381,7 @@ pub(crate) async fn me(ctx: Ctx) -> Result<Response, GraphError> {
         return Err(super::denied());
     }
     ctx.refuse_options(&["select"])?;
+    ctx.describe("microsoft.graph.user")?;
     let tenant = ctx.sim.lock_tenant();
     let user = find_user(&tenant, &ctx.claims.oid)?;
     let body = render_user(&ctx, &tenant, user)?;
@@ -420,12 +428,7 @@ pub(crate) async fn patch_user(
     Path(key): Path<String>,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    let body = json_body(&body)?;
-    if body.is_empty() {
-        return Err(bad_body(
-            "The request body is empty: send the properties to update.",
-        ));
-    }
+    let body = super::patch_body(&body, "microsoft.graph.user")?;
     for (name, value) in &body {
         match name.as_str() {
             "accountEnabled" => {
@@ -576,6 +579,7 @@ pub(crate) async fn revoke_sessions(
 pub(crate) async fn member_of(ctx: Ctx, Path(key): Path<String>) -> Result<Response, GraphError> {
     ctx.require(&READ_DIRECTORY)?;
     ctx.refuse_options(&["select", "top", "count", "filter"])?;
+    ctx.describe("microsoft.graph.directoryObject")?;
     if ctx.query.count && !ctx.consistency_eventual {
         return Err(GraphError::new(
             StatusCode::BAD_REQUEST,
@@ -584,6 +588,7 @@ pub(crate) async fn member_of(ctx: Ctx, Path(key): Path<String>) -> Result<Respo
         ));
     }
     let spec = FilterSpec {
+        entity: "microsoft.graph.directoryObject",
         props: &[("displayName", EQ | STARTS), ("id", EQ)],
         lambdas: &[],
         advanced: true,
@@ -615,6 +620,7 @@ pub(crate) async fn owned_objects(
 ) -> Result<Response, GraphError> {
     ctx.require(&OWNED_OBJECTS)?;
     ctx.refuse_options(&["select", "top"])?;
+    ctx.describe("microsoft.graph.directoryObject")?;
     let page_size = ctx.page_size(100, 999, "Request_UnsupportedQuery")?;
     let tenant = ctx.sim.lock_tenant();
     let user = find_user(&tenant, &key)?;
@@ -642,6 +648,7 @@ pub(crate) async fn app_role_assignments(
 ) -> Result<Response, GraphError> {
     ctx.require(&USER_APP_ROLES)?;
     ctx.refuse_options(&["select", "top"])?;
+    ctx.describe("microsoft.graph.appRoleAssignment")?;
     let page_size = ctx.page_size(100, 999, "Request_UnsupportedQuery")?;
     let tenant = ctx.sim.lock_tenant();
     let user = find_user(&tenant, &key)?;
@@ -663,6 +670,7 @@ pub(crate) async fn app_role_assignments(
 pub(crate) async fn grants(ctx: Ctx, Path(key): Path<String>) -> Result<Response, GraphError> {
     ctx.require(&READ_GRANTS)?;
     ctx.refuse_options(&["select", "top"])?;
+    ctx.describe("microsoft.graph.oAuth2PermissionGrant")?;
     let page_size = ctx.page_size(100, 999, "Request_UnsupportedQuery")?;
     let tenant = ctx.sim.lock_tenant();
     let user = find_user(&tenant, &key)?;

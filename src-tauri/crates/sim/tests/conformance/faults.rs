@@ -82,6 +82,61 @@ async fn unavailable_and_dropped_connections_happen_on_demand() {
 }
 
 #[tokio::test]
+async fn every_second_throttled_exchange_answer_is_plain_text_with_retry_after() {
+    let sim = Sim::start("aitm").await;
+    let token = sim.secret_token(crate::harness::EXCHANGE).await;
+    sim.control(
+        Method::POST,
+        "/faults",
+        Some(json!({"throttleNext": 4, "retryAfterSeconds": 3})),
+    )
+    .await;
+    let mut shapes = Vec::new();
+    for _ in 0..4 {
+        let reply = sim.exo_raw(&token, "Get-Mailbox", json!({}), &[]).await;
+        assert_eq!(reply.status, 429);
+        assert_eq!(
+            reply
+                .headers
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+            Some("3")
+        );
+        let content_type = reply
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        if content_type.starts_with("text/plain") {
+            let text = reply.body["text"].as_str().unwrap_or_default();
+            assert!(
+                text.starts_with("You have reached the maximum number of concurrent requests"),
+                "{text}"
+            );
+            shapes.push("text");
+        } else {
+            assert_eq!(
+                reply.body["error"]["code"], "TooManyRequests",
+                "{}",
+                reply.body
+            );
+            shapes.push("json");
+        }
+    }
+    assert_eq!(shapes, ["json", "text", "json", "text"]);
+    // Graph keeps answering throttling in JSON.
+    sim.control(Method::POST, "/faults", Some(json!({"throttleNext": 2})))
+        .await;
+    for _ in 0..2 {
+        let reply = sim.get("/v1.0/users?$top=1").await;
+        assert_eq!((reply.status, reply.code()), (429, "TooManyRequests"));
+    }
+    let served = sim.exo_raw(&token, "Get-Mailbox", json!({}), &[]).await;
+    assert_eq!(served.status, 200, "{}", served.body);
+}
+
+#[tokio::test]
 async fn latency_is_added_per_request() {
     let sim = Sim::start_with(
         firebreak_sim::Scenario::builtin("aitm").unwrap(),

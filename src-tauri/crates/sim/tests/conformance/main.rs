@@ -9,6 +9,7 @@
 mod applications;
 mod attacker;
 mod exchange;
+mod expected;
 mod faults;
 mod harness;
 mod large;
@@ -17,4 +18,5 @@ mod queries;
 mod registrations;
 mod requests;
 mod schema;
+mod strict;
 mod tokens;

@@ -161,14 +161,23 @@ async fn filters_select_what_they_say_and_escape_quotes() {
             enc("favouriteColour eq 'blue'")
         ))
         .await;
+    assert_eq!((unknown.status, unknown.code()), (400, "BadRequest"));
     assert_eq!(
-        (unknown.status, unknown.code()),
-        (400, "Request_UnsupportedQuery")
+        unknown.body["error"]["message"],
+        "Invalid filter clause: Could not find a property named 'favouriteColour' on type 'microsoft.graph.user'."
     );
-    assert!(unknown.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("favouriteColour"));
+    let unfilterable = sim
+        .get(&format!(
+            "/v1.0/users?$filter={}",
+            enc("officeLocation eq 'Leeds'")
+        ))
+        .await;
+    assert_eq!(
+        (unfilterable.status, unfilterable.code()),
+        (400, "Request_UnsupportedQuery"),
+        "a property the user has but the directory does not filter on: {}",
+        unfilterable.body
+    );
 }
 
 #[tokio::test]

@@ -1,14 +1,24 @@
 //! Microsoft's OpenAPI description (`spec/graph/graph-subset.openapi.json`) turned into JSON
 //! Schema validators, with the normalisations ENDPOINTS.md §3 prescribes: the PowerShell flavour's
 //! open-type marker `additionalProperties: {type: object}` means "extra properties allowed";
-//! OpenAPI 3.0 `nullable: true` becomes a `null` member of `type` (and of `enum`); polymorphic
-//! collections validate against their base type; a 204 must have no body.
+//! OpenAPI 3.0 `nullable: true` becomes a `null` member of `type` (and of `enum`); a 204 must have
+//! no body.
+//!
+//! Because the description marks nothing required and allows extra properties, a schema check
+//! alone would accept an answer that lost a property or misspelt one. So every entity answered is
+//! also checked by name (`check_properties`): it must carry the properties Microsoft's documented
+//! example shows (`expected.rs`, or exactly the `$select`ed ones), and nothing the type does not
+//! have on that version — the description's properties plus the ones the simulator documents
+//! beyond it with their source (`firebreak_sim::documented_properties`). Items of polymorphic
+//! collections are checked against their own `@odata.type`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{json, Map, Value};
+
+use crate::expected::{answer_of, required_of};
 
 /// What a successful answer of one operation must look like.
 #[derive(Debug, Clone)]
@@ -267,7 +277,11 @@ impl Description {
                 Success::Schema(ref name) => vec![format!("expected a {name} body, got none")],
             },
             (200..=299, Some(body)) => match route.success {
-                Success::Schema(ref name) => self.check_named(name, body),
+                Success::Schema(ref name) => {
+                    let mut problems = self.check_named(name, body);
+                    problems.extend(self.check_properties(route, path, body));
+                    problems
+                }
                 Success::NoBody => vec![format!(
                     "the description declares no body for {} {}",
                     route.method, route.template
@@ -300,6 +314,173 @@ fn segment_matches(template: &str, segment: &str) -> bool {
                 && segment.ends_with(after)
         }
         _ => false,
+    }
+}
+
+impl Description {
+    fn schema_of(&self, name: &str) -> Option<&Value> {
+        self.schemas.get(name)
+    }
+
+    /// The properties of a type of the description, its base types' included.
+    pub fn properties(&self, name: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut pending = vec![name.to_owned()];
+        while let Some(current) = pending.pop() {
+            let Some(schema) = self.schema_of(&current) else {
+                continue;
+            };
+            let mut parts = vec![schema];
+            if let Some(Value::Array(all)) = schema.get("allOf") {
+                parts.extend(all.iter());
+            }
+            for part in parts {
+                if let Some(parent) = ref_name(part) {
+                    pending.push(parent);
+                }
+                if let Some(Value::Object(props)) = part.get("properties") {
+                    out.extend(props.keys().cloned());
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether `derived` is `base` or inherits from it in the description.
+    pub fn is_a(&self, derived: &str, base: &str) -> bool {
+        let mut current = Some(derived.to_owned());
+        while let Some(name) = current {
+            if name == base {
+                return true;
+            }
+            current = self
+                .schema_of(&name)
+                .and_then(|s| s.get("allOf"))
+                .and_then(Value::as_array)
+                .and_then(|parts| parts.iter().find_map(ref_name));
+        }
+        false
+    }
+
+    /// Checks the entities of one answer by name: each carries the properties it must (the
+    /// documented example's, or exactly the `$select`ed ones) and none its type lacks on this
+    /// version. Polymorphic items are checked against their own `@odata.type`.
+    pub fn check_properties(&self, route: &Route, path: &str, body: &Value) -> Vec<String> {
+        let Some(answer) = answer_of(&route.method, &route.template) else {
+            return Vec::new();
+        };
+        let beta = path.starts_with("/beta/");
+        let select: Option<Vec<String>> = path.split_once('?').and_then(|(_, query)| {
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k.trim_start_matches('$').eq_ignore_ascii_case("select"))
+                .map(|(_, v)| v.split(',').map(|p| p.trim().to_owned()).collect())
+        });
+        let items: Vec<&Value> = if answer.collection {
+            body["value"]
+                .as_array()
+                .map(|v| v.iter().collect())
+                .unwrap_or_default()
+        } else {
+            vec![body]
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, item)| {
+                self.check_item(answer.entity, item, select.as_deref(), beta)
+                    .into_iter()
+                    .map(move |p| {
+                        if answer.collection {
+                            format!("value[{i}]: {p}")
+                        } else {
+                            p
+                        }
+                    })
+            })
+            .collect()
+    }
+
+    /// Checks one entity of a collection of `entity` (see [`Description::check_properties`]).
+    pub fn check_item(
+        &self,
+        entity: &str,
+        item: &Value,
+        select: Option<&[String]>,
+        beta: bool,
+    ) -> Vec<String> {
+        let mut problems = Vec::new();
+        let Some(map) = item.as_object() else {
+            return vec![format!(
+                "an entity of {entity} must be a JSON object: {item}"
+            )];
+        };
+        let documented = |t: &str| -> Vec<String> {
+            firebreak_sim::documented_properties(t, beta)
+                .into_iter()
+                .map(|(p, _)| p.to_owned())
+                .collect()
+        };
+        let own = map
+            .get("@odata.type")
+            .and_then(Value::as_str)
+            .map(|t| t.trim_start_matches('#').to_owned());
+        let item_type = match own {
+            Some(t) if self.is_a(&t, entity) => t,
+            // A type Microsoft documents beyond the description subset (directory roles).
+            Some(t) if self.schema_of(&t).is_none() && !documented(&t).is_empty() => t,
+            Some(t) => {
+                problems.push(format!("@odata.type {t} is not a type of {entity}"));
+                entity.to_owned()
+            }
+            None => entity.to_owned(),
+        };
+        if item_type != entity && self.schema_of(&item_type).is_some() {
+            problems.extend(
+                self.check_named(&item_type, item)
+                    .into_iter()
+                    .map(|p| format!("as {item_type}: {p}")),
+            );
+        }
+        let mut known = self.properties(&item_type);
+        if self.schema_of(&item_type).is_none() {
+            known.extend(self.properties(entity));
+        }
+        known.extend(documented(&item_type));
+        let version = if beta { "beta" } else { "v1.0" };
+        for key in map.keys() {
+            if key.contains('@') {
+                continue;
+            }
+            if !known.contains(key) {
+                problems.push(format!(
+                    "'{key}' is not a property of {item_type} on {version} (misnamed, or one only another version has)"
+                ));
+            }
+        }
+        let (required, source): (Vec<String>, &str) = match select {
+            Some(selected) => (
+                selected
+                    .iter()
+                    .filter_map(|s| known.iter().find(|k| k.eq_ignore_ascii_case(s)).cloned())
+                    .collect(),
+                "selected with $select",
+            ),
+            None => match required_of(&item_type) {
+                Some(r) => (r.props.iter().map(|p| (*p).to_owned()).collect(), r.source),
+                None => {
+                    problems.push(format!(
+                        "no list of the properties a {item_type} must carry (add it to expected.rs from Microsoft's documented example)"
+                    ));
+                    (Vec::new(), "")
+                }
+            },
+        };
+        for name in required {
+            if !map.contains_key(&name) {
+                problems.push(format!("'{name}' is missing ({source})"));
+            }
+        }
+        problems
     }
 }
 
@@ -381,4 +562,174 @@ fn error_bodies_and_204s_are_checked() {
     assert!(d
         .check_response("GET", "/v1.0/nonsense", 200, Some(&json!({})))
         .is_err());
+}
+
+/// A sign-in carrying every property Microsoft's example shows.
+fn full_sign_in() -> Value {
+    json!({"id": "66ea54eb-6301-4ee5-be62-ff5a759b0100", "createdDateTime": "2025-03-13T19:15:41Z",
+           "userDisplayName": "Megan Bowen", "userPrincipalName": "megan@contoso.com", "userId": "u1",
+           "appId": "a", "appDisplayName": "OfficeHome", "ipAddress": "203.0.113.7", "clientAppUsed": "Browser",
+           "correlationId": "c", "conditionalAccessStatus": "notApplied", "isInteractive": true,
+           "riskDetail": "none", "riskLevelAggregated": "none", "riskLevelDuringSignIn": "none", "riskState": "none",
+           "riskEventTypes": [], "resourceDisplayName": "Office 365 Exchange Online", "resourceId": "r",
+           "status": {"errorCode": 0, "failureReason": null, "additionalDetails": null},
+           "deviceDetail": {"deviceId": "", "displayName": null, "operatingSystem": "Windows10", "browser": "Edge",
+                            "isCompliant": false, "isManaged": false, "trustType": ""},
+           "location": {"city": null, "state": null, "countryOrRegion": null,
+                        "geoCoordinates": {"altitude": null, "latitude": null, "longitude": null}},
+           "appliedConditionalAccessPolicies": []})
+}
+
+#[test]
+fn a_misnamed_or_missing_property_is_caught() {
+    let d = Description::get();
+    let good = json!({"value": [full_sign_in()]});
+    assert!(
+        d.check_response("GET", "/v1.0/auditLogs/signIns", 200, Some(&good))
+            .is_ok(),
+        "{:?}",
+        d.check_response("GET", "/v1.0/auditLogs/signIns", 200, Some(&good))
+    );
+    let mut misnamed = full_sign_in();
+    let created = misnamed["createdDateTime"].take();
+    misnamed.as_object_mut().unwrap().remove("createdDateTime");
+    misnamed["createdDatetime"] = created;
+    let problems = d
+        .check_response(
+            "GET",
+            "/v1.0/auditLogs/signIns",
+            200,
+            Some(&json!({"value": [misnamed]})),
+        )
+        .unwrap_err();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("'createdDatetime' is not a property of microsoft.graph.signIn")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("'createdDateTime' is missing") && p.contains("signin-list.md")),
+        "{problems:?}"
+    );
+    let mut lost = full_sign_in();
+    lost.as_object_mut().unwrap().remove("ipAddress");
+    assert!(d
+        .check_response(
+            "GET",
+            "/v1.0/auditLogs/signIns",
+            200,
+            Some(&json!({"value": [lost]}))
+        )
+        .is_err());
+}
+
+#[test]
+fn beta_only_properties_are_refused_on_v1_answers_and_allowed_on_beta() {
+    let d = Description::get();
+    let mut with_beta = full_sign_in();
+    with_beta["signInEventTypes"] = json!(["interactiveUser"]);
+    with_beta["autonomousSystemNumber"] = json!(64496);
+    let body = json!({"value": [with_beta]});
+    let v1 = d
+        .check_response("GET", "/v1.0/auditLogs/signIns", 200, Some(&body))
+        .unwrap_err();
+    assert!(
+        v1.iter().any(|p| p.contains("'signInEventTypes'"))
+            && v1.iter().any(|p| p.contains("'autonomousSystemNumber'")),
+        "{v1:?}"
+    );
+    assert!(d
+        .check_response("GET", "/beta/auditLogs/signIns", 200, Some(&body))
+        .is_ok());
+}
+
+#[test]
+fn polymorphic_items_are_checked_against_their_own_type() {
+    let d = Description::get();
+    let phone = json!({"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": "p",
+                       "phoneNumber": "+44 7700 900123", "phoneType": "mobile", "smsSignInState": "notAllowedByPolicy"});
+    let email = json!({"@odata.type": "#microsoft.graph.emailAuthenticationMethod", "id": "e",
+                       "emailAddress": "megan@example.org"});
+    let path = "/v1.0/users/u1/authentication/methods";
+    assert!(d
+        .check_response(
+            "GET",
+            path,
+            200,
+            Some(&json!({"value": [phone.clone(), email.clone()]}))
+        )
+        .is_ok());
+    let mut no_state = phone.clone();
+    no_state.as_object_mut().unwrap().remove("smsSignInState");
+    let problems = d
+        .check_response(
+            "GET",
+            path,
+            200,
+            Some(&json!({"value": [email.clone(), no_state]})),
+        )
+        .unwrap_err();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("value[1]: 'smsSignInState' is missing")),
+        "{problems:?}"
+    );
+    // A phone number is a property of a phone method, not of an email method.
+    let mut mixed = email.clone();
+    mixed["phoneNumber"] = json!("+44 7700 900123");
+    let problems = d
+        .check_response("GET", path, 200, Some(&json!({"value": [mixed]})))
+        .unwrap_err();
+    assert!(
+        problems.iter().any(|p| p.contains(
+            "'phoneNumber' is not a property of microsoft.graph.emailAuthenticationMethod"
+        )),
+        "{problems:?}"
+    );
+    // A wrongly typed property of the derived type is caught by the derived schema.
+    let mut typed = phone.clone();
+    typed["phoneType"] = json!("carrier pigeon");
+    assert!(d
+        .check_response("GET", path, 200, Some(&json!({"value": [typed]})))
+        .is_err());
+    // Directory objects: a group lacking securityEnabled, a role with its own properties.
+    let group = json!({"@odata.type": "#microsoft.graph.group", "id": "g", "displayName": "All staff", "mailEnabled": false});
+    let role = json!({"@odata.type": "#microsoft.graph.directoryRole", "id": "r", "displayName": "Global Administrator",
+                      "description": "Can manage everything", "roleTemplateId": "62e90394-69f5-4237-9190-012177145e10"});
+    let problems = d
+        .check_response(
+            "GET",
+            "/v1.0/users/u1/memberOf",
+            200,
+            Some(&json!({"value": [role, group]})),
+        )
+        .unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("value[1]: 'securityEnabled' is missing"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_select_requires_exactly_the_selected_properties() {
+    let d = Description::get();
+    let path = "/v1.0/users?$select=id,accountEnabled,signInSessionsValidFromDateTime";
+    let ok = json!({"value": [{"id": "u", "accountEnabled": true, "signInSessionsValidFromDateTime": null}]});
+    assert!(d.check_response("GET", path, 200, Some(&ok)).is_ok());
+    let missing = json!({"value": [{"id": "u", "accountEnabled": true}]});
+    let problems = d
+        .check_response("GET", path, 200, Some(&missing))
+        .unwrap_err();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p
+                .contains("'signInSessionsValidFromDateTime' is missing (selected with $select)")),
+        "{problems:?}"
+    );
 }
