@@ -738,6 +738,9 @@ fn vector_of(kind: CompromiseKind) -> &'static str {
     }
 }
 
+/// The longest an Entra access token lives by default (a random 60 to 90 minutes).
+const ACCESS_TOKEN_MAX_MINUTES: i64 = 90;
+
 /// What the report's sections are derived from, read once from the case.
 struct Facts<'a> {
     view: &'a CaseView,
@@ -970,6 +973,10 @@ impl<'a> Facts<'a> {
                  have access."
             )
         };
+        if let Some(tail) = self.token_tail() {
+            state.push(' ');
+            state.push_str(&tail);
+        }
         let (recovered, recover_total) = self.recover;
         if recover_total > 0 {
             state.push_str(&format!(
@@ -983,6 +990,36 @@ impl<'a> Facts<'a> {
             ));
         }
         state
+    }
+
+    /// What revoking sessions did not end: an access token already issued lives until it expires
+    /// (60 to 90 minutes on Microsoft 365; see spec/graph-behaviour.md), unless the service
+    /// applies continuous access evaluation. Said while that tail can still be running when the
+    /// report is made, and as over once it cannot.
+    fn token_tail(&self) -> Option<String> {
+        let revoked = self
+            .records
+            .iter()
+            .filter(|r| r.view.info.key == "revoke" && r.is_done())
+            .filter_map(|r| r.view.state.as_ref().map(|s| s.since))
+            .max()?;
+        let until = revoked + Duration::minutes(ACCESS_TOKEN_MAX_MINUTES);
+        Some(if self.cx.generated_at.with_timezone(&Utc) < until {
+            format!(
+                "Sessions were revoked at {}, but an access token the attacker already held keeps \
+                 working until it expires — at the latest about {} — unless the service applies \
+                 continuous access evaluation; failed token refreshes from the attacker's addresses \
+                 until then are expected.",
+                self.minute(revoked),
+                self.minute(until)
+            )
+        } else {
+            format!(
+                "Sessions were revoked at {}; every access token issued before then has expired \
+                 (they live at most {ACCESS_TOKEN_MAX_MINUTES} minutes).",
+                self.minute(revoked)
+            )
+        })
     }
 
     fn decisions(&self) -> Vec<String> {

@@ -322,6 +322,20 @@ async fn the_report_of_a_real_aitm_practice_case_reads_right_as_text() {
     let cx = ReportContext::load(&root, &view, generated).unwrap();
     let report = from_case::build(&view, &cx);
     assert_eq!(report.compromise_kind, CompromiseKind::TokenTheft);
+    assert!(
+        report
+            .summary
+            .current_state
+            .contains("every access token issued before then has expired"),
+        "hours after the revoke the report says the tokens' tail is over: {}",
+        report.summary.current_state
+    );
+    let early = ReportContext::load(&root, &view, view.metadata.aware_at.fixed_offset()).unwrap();
+    let state = from_case::build(&view, &early).summary.current_state;
+    assert!(
+        state.contains("keeps working until it expires"),
+        "a report made within 90 minutes of the revoke says an access token may still work: {state}"
+    );
     let files = from_case::render_files(&view, &cx).unwrap();
     let path = write(tmp.path(), "aitm.pdf", &files.pdf);
     if let Ok(dir) = std::env::var("FIREBREAK_REPORT_ARTIFACTS") {

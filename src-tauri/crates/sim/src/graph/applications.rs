@@ -43,6 +43,7 @@ const WRITE: Perm = Perm {
 };
 
 const APP_FILTER: FilterSpec = FilterSpec {
+    entity: "microsoft.graph.application",
     props: &[("appId", EQ), ("id", EQ), ("displayName", EQ | STARTS)],
     lambdas: &[],
     advanced: false,
@@ -104,6 +105,7 @@ fn require_write(ctx: &Ctx, tenant: &Tenant, app_id: &str) -> Result<(), GraphEr
 pub(crate) async fn list(ctx: Ctx) -> Result<Response, GraphError> {
     ctx.require(&READ)?;
     ctx.refuse_options(&["select", "top", "filter", "count"])?;
+    ctx.describe("microsoft.graph.application")?;
     ctx.check_filter(&APP_FILTER, "Request_UnsupportedQuery")?;
     let page_size = ctx.page_size(100, 999, "Request_UnsupportedQuery")?;
     let tenant = ctx.sim.lock_tenant();
@@ -125,6 +127,7 @@ pub(crate) async fn list(ctx: Ctx) -> Result<Response, GraphError> {
 pub(crate) async fn get(ctx: Ctx, Path(id): Path<String>) -> Result<Response, GraphError> {
     ctx.require(&READ)?;
     ctx.refuse_options(&["select"])?;
+    ctx.describe("microsoft.graph.application")?;
     let tenant = ctx.sim.lock_tenant();
     let app = find(&tenant, &id)?;
     Ok(ctx.entity("applications/$entity", shown(&ctx, app, true)))
@@ -166,6 +169,11 @@ pub(crate) async fn by_app_id_or_unknown(
     let ctx = ctx?;
     ctx.require(&READ)?;
     ctx.refuse_options(&["select"])?;
+    ctx.describe(if set == "servicePrincipals" {
+        "microsoft.graph.servicePrincipal"
+    } else {
+        "microsoft.graph.application"
+    })?;
     let tenant = ctx.sim.lock_tenant();
     if set == "servicePrincipals" {
         let sp = tenant
