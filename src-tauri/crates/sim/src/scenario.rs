@@ -303,6 +303,10 @@ pub(crate) struct RecipientPermission {
 pub(crate) struct AttackerPlan {
     #[serde(default)]
     pub(crate) ip_addresses: Vec<String>,
+    /// The autonomous system number of the network the attacker's own sign-ins come from
+    /// (beta `autonomousSystemNumber`), when the scenario says it.
+    #[serde(default)]
+    pub(crate) asn: Option<i64>,
     /// Graph `signInLocation` used for the attacker's sign-ins.
     #[serde(default)]
     pub(crate) location: Option<Value>,
@@ -328,6 +332,7 @@ impl Default for AttackerPlan {
     fn default() -> Self {
         Self {
             ip_addresses: Vec::new(),
+            asn: None,
             location: None,
             device_detail: None,
             compromised: Vec::new(),
@@ -365,6 +370,10 @@ pub(crate) struct CompromisedAccount {
     pub(crate) app_id: String,
     #[serde(default = "default_attacker_client_name")]
     pub(crate) app_display_name: String,
+    /// The session id (beta `sessionId`) of the stolen session: the attacker's token refreshes
+    /// carry it, as the sign-ins of one session do.
+    #[serde(default)]
+    pub(crate) session_id: Option<String>,
 }
 
 fn default_reads_per_hour() -> u32 {

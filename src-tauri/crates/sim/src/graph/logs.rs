@@ -84,6 +84,14 @@ const AUDIT_FILTER: FilterSpec = FilterSpec {
     advanced: false,
 };
 
+/// Sign-in properties only the beta `signIn` resource has: v1.0 answers never carry them.
+const BETA_ONLY_SIGN_IN_PROPS: &[&str] = &[
+    "signInEventTypes",
+    "autonomousSystemNumber",
+    "sessionId",
+    "userAgent",
+];
+
 /// Sign-in and directory-audit retention with Entra ID P1/P2.
 const RETENTION_DAYS: i64 = 30;
 
@@ -273,7 +281,9 @@ pub(crate) async fn sign_ins(ctx: Ctx) -> Result<Response, GraphError> {
         .map(|mut item| {
             if version == ApiVersion::V1 {
                 if let Value::Object(map) = &mut item {
-                    map.remove("signInEventTypes");
+                    for beta_only in BETA_ONLY_SIGN_IN_PROPS {
+                        map.remove(*beta_only);
+                    }
                 }
             }
             ctx.shape(item)
