@@ -276,9 +276,18 @@ pub(crate) async fn sign_ins(ctx: Ctx) -> Result<Response, GraphError> {
         &accept,
     );
     let version = ctx.version;
+    let p2 = tenant.info.licences.entra_id_p2;
     let page: Vec<Value> = page
         .into_iter()
         .map(|mut item| {
+            if !p2 {
+                // Without Entra ID P2 the risk levels and detail of a sign-in read `hidden`.
+                if let Value::Object(map) = &mut item {
+                    for property in ["riskLevelDuringSignIn", "riskLevelAggregated", "riskDetail"] {
+                        map.insert(property.to_owned(), Value::String("hidden".into()));
+                    }
+                }
+            }
             if version == ApiVersion::V1 {
                 if let Value::Object(map) = &mut item {
                     for beta_only in BETA_ONLY_SIGN_IN_PROPS {
