@@ -887,6 +887,11 @@ fn describe_members(infra: &mut Infrastructure, history: &History) {
 impl Infrastructure {
     /// An infrastructure of plain addresses, for cases journaled before attribution existed.
     pub fn from_addresses(addresses: &[String]) -> Self {
+        Self::of_addresses(addresses, "recorded as the attacker's address at triage")
+    }
+
+    /// An infrastructure of plain addresses, each with the same evidence.
+    pub fn of_addresses(addresses: &[String], why: &str) -> Self {
         Self {
             members: addresses
                 .iter()
@@ -894,7 +899,7 @@ impl Infrastructure {
                 .map(|a| Member {
                     kind: MemberKind::Address,
                     value: canonical(a),
-                    evidence: vec!["recorded as the attacker's address at triage".into()],
+                    evidence: vec![why.to_owned()],
                     first_seen: None,
                     asn: None,
                     country: None,
@@ -903,6 +908,17 @@ impl Infrastructure {
                 .collect(),
             ..Self::default()
         }
+    }
+
+    /// Adds the addresses not yet matched as address members with `why` as their evidence.
+    pub fn add_addresses(&mut self, addresses: &[String], why: &str) {
+        let new: Vec<String> = addresses
+            .iter()
+            .filter(|a| self.match_address(a).is_none())
+            .cloned()
+            .collect();
+        self.members
+            .extend(Self::of_addresses(&new, why).members);
     }
 
     /// Whether nothing is known.
@@ -965,14 +981,7 @@ impl Infrastructure {
 
     /// Short labels of the addresses, ranges and networks (for "sign-ins from …").
     pub fn labels(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .members_of(MemberKind::Address)
-            .filter(|m| {
-                // An address inside a member range is said by its range.
-                range_of(&m.value).is_none_or(|r| !self.has(MemberKind::Range, &r.cidr))
-            })
-            .map(|m| m.value.clone())
-            .collect();
+        let mut out: Vec<String> = self.addresses();
         out.extend(self.members_of(MemberKind::Range).map(|m| m.value.clone()));
         out.extend(self.networks().into_iter().map(describe_network));
         out
@@ -1101,6 +1110,9 @@ pub struct OtherAccount {
     pub account: String,
     /// Its first successful sign-in from the infrastructure.
     pub first_at: Option<DateTime<Utc>>,
+    /// What that sign-in matched: on [`MemberKind::Network`] alone, read the account's own
+    /// history to tell whether the network is its usual one ([`USUAL_MIN_DAYS`]).
+    pub matched: MemberKind,
     /// Why, in plain words.
     pub why: String,
 }
@@ -1153,6 +1165,7 @@ pub fn other_accounts(infra: &Infrastructure, sign_ins: &[SignIn], own_id: &str)
             user_id: s.user_id.clone(),
             account,
             first_at: s.created_date_time,
+            matched: m.kind,
             why: format!(
                 "signed in{} from {} at {}: {}",
                 if s.is_interactive == Some(false) {

@@ -977,6 +977,43 @@ async fn reach<T: IncidentTenant>(
     (sign_ins, captures, notes)
 }
 
+/// The sign-ins over the retention window of the other accounts that matched the infrastructure
+/// on its network alone (at most [`MAX_RANGE_READS`] accounts), not already in `known`.
+pub(crate) async fn network_histories<T: IncidentTenant>(
+    cx: &StepContext<'_, T>,
+    infra: &Infrastructure,
+    known: &[SignIn],
+    own_id: &str,
+) -> (Vec<SignIn>, Vec<Capture>) {
+    let candidates: Vec<String> = attribution::other_accounts(infra, known, own_id)
+        .into_iter()
+        .filter(|o| o.matched == MemberKind::Network)
+        .filter_map(|o| o.user_id)
+        .take(MAX_RANGE_READS)
+        .collect();
+    let seen: BTreeSet<&str> = known.iter().map(|s| s.id.as_str()).collect();
+    let mut out = Vec::new();
+    let mut captures = Vec::new();
+    for (i, id) in candidates.iter().enumerate() {
+        let query = SignInQuery {
+            user_id: Some(id.clone()),
+            since: Some(cx.now - Duration::days(RETENTION_DAYS)),
+            event_types: vec![SignInEventType::InteractiveUser],
+            ..SignInQuery::default()
+        };
+        if let Ok(f) = cx.tenant.sign_ins(&query).await {
+            captures.extend(Capture::pages(
+                &format!("sign-ins-network-history-{i}"),
+                "Interactive sign-ins of an account seen on the attacker's network (is it their usual one?)",
+                "GET /beta/auditLogs/signIns (interactiveUser)",
+                &f.pages,
+            ));
+            out.extend(f.items.into_iter().filter(|s| !seen.contains(s.id.as_str())));
+        }
+    }
+    (out, captures)
+}
+
 /// Reads the tenant and analyses it: patterns in the last 24 hours, then 7 days if nothing
 /// suspicious showed up; then the tenant's sign-ins from the attacker's infrastructure over the
 /// retention window, and the analysis again with them (the entry account of a second hop).
@@ -1009,11 +1046,57 @@ pub async fn triage<T: IncidentTenant>(
         if added {
             findings = analyse(&input, hours);
         }
+        // A colleague matched on the network alone: read their own month, so a network they
+        // use every day (their VPN) is told apart from the attacker's.
+        let (history, history_captures) =
+            network_histories(cx, &findings.infrastructure, &input.tenant_sign_ins, &input.user_id)
+                .await;
+        if !history.is_empty() {
+            captures.extend(history_captures);
+            input.tenant_sign_ins.extend(history);
+            findings = analyse(&input, hours);
+        }
     }
     findings.notes.extend(notes);
     findings.gaps = read.gaps;
     findings.risk_level = read.risk_level;
     Ok((findings, captures))
+}
+
+/// The attacker's infrastructure triage recorded for the account of `scope` in `case`: its
+/// journaled infrastructure, or for a case triaged before attribution existed, its plain
+/// `attackerAddresses`; empty when triage has not finished.
+pub fn recorded_infrastructure(case: &crate::case::CaseView, scope: &str) -> Infrastructure {
+    let id = format!("{scope}.{KEY}");
+    let Some(facts) = case
+        .journal
+        .iter()
+        .rev()
+        .find(|e| {
+            e.kind == crate::case::journal::EntryKind::StepFinished
+                && e.step.as_deref() == Some(id.as_str())
+        })
+        .and_then(|e| e.details.pointer("/detail/facts"))
+    else {
+        return Infrastructure::default();
+    };
+    if let Some(infra) = facts
+        .get("infrastructure")
+        .and_then(|i| serde_json::from_value::<Infrastructure>(i.clone()).ok())
+    {
+        return infra;
+    }
+    let addresses: Vec<String> = facts
+        .get("attackerAddresses")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    Infrastructure::from_addresses(&addresses)
 }
 
 /// Every kind the admin may choose, as its journal id.
