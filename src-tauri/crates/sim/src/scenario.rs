@@ -35,6 +35,11 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../scenarios/shared-mailbox-delegate.json"),
     ),
     ("bec", include_str!("../scenarios/bec.json")),
+    ("aitm-p1", include_str!("../scenarios/aitm-p1.json")),
+    (
+        "second-hop-p1",
+        include_str!("../scenarios/second-hop-p1.json"),
+    ),
     (
         "readiness-gaps",
         include_str!("../scenarios/readiness-gaps.json"),

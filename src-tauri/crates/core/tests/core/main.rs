@@ -5,6 +5,7 @@
 // Helpers outside `#[test]` functions may panic too: a panic there is the failure report.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod attribution;
 mod blast;
 mod bundle;
 mod cases;

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod attacker;
+mod attribution_data;
 mod exchange;
 mod faults;
 mod harness;
