@@ -550,7 +550,11 @@ pub fn attribute(ev: &Evidence<'_>) -> Infrastructure {
             ));
             continue;
         }
-        b.add(MemberKind::Address, canonical(&seed.address), seed.why.clone());
+        b.add(
+            MemberKind::Address,
+            canonical(&seed.address),
+            seed.why.clone(),
+        );
     }
 
     // 2. Rules that need no seed.
@@ -630,7 +634,9 @@ fn discover(history: &History, ev: &Evidence, b: &mut Builder) {
         };
         let mut uses: Vec<String> = Vec::new();
         if refreshes > 0 {
-            uses.push(format!("{refreshes} token refresh(es) from the same network"));
+            uses.push(format!(
+                "{refreshes} token refresh(es) from the same network"
+            ));
         }
         uses.extend(acts.iter().cloned());
         let uses_text = if uses.is_empty() {
@@ -803,10 +809,7 @@ fn widen(history: &History, arrived: DateTime<Utc>, b: &mut Builder) -> bool {
                 changed |= b.add(
                     MemberKind::Session,
                     id,
-                    format!(
-                        "the sign-in from {ip} at {} ({property})",
-                        short_time(s.at)
-                    ),
+                    format!("the sign-in from {ip} at {} ({property})", short_time(s.at)),
                 );
             }
         }
@@ -917,8 +920,7 @@ impl Infrastructure {
             .filter(|a| self.match_address(a).is_none())
             .cloned()
             .collect();
-        self.members
-            .extend(Self::of_addresses(&new, why).members);
+        self.members.extend(Self::of_addresses(&new, why).members);
     }
 
     /// Whether nothing is known.
@@ -952,7 +954,10 @@ impl Infrastructure {
     /// The autonomous systems that are members.
     pub fn networks(&self) -> Vec<i64> {
         self.members_of(MemberKind::Network)
-            .filter_map(|m| m.asn.or_else(|| m.value.trim_start_matches("AS").parse().ok()))
+            .filter_map(|m| {
+                m.asn
+                    .or_else(|| m.value.trim_start_matches("AS").parse().ok())
+            })
             .collect()
     }
 
@@ -988,7 +993,9 @@ impl Infrastructure {
     }
 
     fn has(&self, kind: MemberKind, value: &str) -> bool {
-        self.members.iter().any(|m| m.kind == kind && m.value == value)
+        self.members
+            .iter()
+            .any(|m| m.kind == kind && m.value == value)
     }
 
     fn anchor(&self, kind: MemberKind, value: &str) -> String {
@@ -1121,12 +1128,20 @@ pub struct OtherAccount {
 /// first. A match on the network alone counts only when the account had not used that network on
 /// [`USUAL_MIN_DAYS`] days of what was read before the attacker's first sign-in there (a
 /// colleague whose own VPN runs on the same provider is not pulled in).
-pub fn other_accounts(infra: &Infrastructure, sign_ins: &[SignIn], own_id: &str) -> Vec<OtherAccount> {
+pub fn other_accounts(
+    infra: &Infrastructure,
+    sign_ins: &[SignIn],
+    own_id: &str,
+) -> Vec<OtherAccount> {
     let mut by_account: BTreeMap<String, OtherAccount> = BTreeMap::new();
     let mut sorted: Vec<&SignIn> = sign_ins
         .iter()
         .filter(|s| s.created_date_time.is_some())
-        .filter(|s| !s.user_id.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(own_id)))
+        .filter(|s| {
+            !s.user_id
+                .as_deref()
+                .is_some_and(|u| u.eq_ignore_ascii_case(own_id))
+        })
         .collect();
     sorted.sort_by_key(|s| s.created_date_time);
     let attacker_since = infra.first_seen;
@@ -1326,7 +1341,10 @@ mod tests {
             "{line}"
         );
         assert_eq!(infra.first_seen, "2025-03-12T19:12:00Z".parse().ok());
-        assert!(!has_address(&infra, "192.0.2.10"), "home is not the attacker's");
+        assert!(
+            !has_address(&infra, "192.0.2.10"),
+            "home is not the attacker's"
+        );
     }
 
     #[test]
@@ -1413,7 +1431,10 @@ mod tests {
             .collect();
         let infra = run(&mine, &tenant, &[alert_seed("203.0.113.45")]);
         assert!(infra.networks().is_empty(), "{infra:#?}");
-        assert!(infra.kept_out.iter().any(|k| k.contains("3 other accounts")));
+        assert!(infra
+            .kept_out
+            .iter()
+            .any(|k| k.contains("3 other accounts")));
         // Without the colleagues, the same network is widened.
         let infra = run(&mine, &[], &[alert_seed("203.0.113.45")]);
         assert_eq!(infra.networks(), vec![16509]);
@@ -1553,7 +1574,10 @@ mod tests {
                 .country("NL")
                 .build(),
         );
-        let alerts = [("2025-03-12T19:43:00Z".parse().unwrap_or_default(), "Suspicious inbox manipulation rule".to_owned())];
+        let alerts = [(
+            "2025-03-12T19:43:00Z".parse().unwrap_or_default(),
+            "Suspicious inbox manipulation rule".to_owned(),
+        )];
         let infra = attribute(&Evidence {
             user_id: USER,
             user_sign_ins: &mine,
@@ -1634,7 +1658,8 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_account_from_the_same_range_days_earlier_is_found_and_a_colleagues_own_vpn_is_not() {
+    fn an_entry_account_from_the_same_range_days_earlier_is_found_and_a_colleagues_own_vpn_is_not()
+    {
         let mut mine = home_history();
         mine.push(
             S::new(USER, "2025-03-12T19:12:00Z", "203.0.113.45")
@@ -1649,22 +1674,37 @@ mod tests {
         // The colleague's own VPN on DigitalOcean, used daily for a week.
         for d in 1..=7 {
             tenant.push(
-                S::new(colleague, &format!("2025-03-{d:02}T09:00:00Z"), "192.0.2.201")
-                    .asn(14061)
-                    .build(),
+                S::new(
+                    colleague,
+                    &format!("2025-03-{d:02}T09:00:00Z"),
+                    "192.0.2.201",
+                )
+                .asn(14061)
+                .build(),
             );
         }
         // A failed attempt by a third account is not a hit.
         tenant.push(
-            S::new("99999999-9999-4999-8999-999999999999", "2025-03-12T19:30:00Z", "203.0.113.45")
-                .failed()
-                .build(),
+            S::new(
+                "99999999-9999-4999-8999-999999999999",
+                "2025-03-12T19:30:00Z",
+                "203.0.113.45",
+            )
+            .failed()
+            .build(),
         );
         let infra = run(&mine, &tenant, &[alert_seed("203.0.113.45")]);
         let found = other_accounts(&infra, &tenant, USER);
-        let names: Vec<&str> = found.iter().map(|o| o.user_id.as_deref().unwrap_or("")).collect();
+        let names: Vec<&str> = found
+            .iter()
+            .map(|o| o.user_id.as_deref().unwrap_or(""))
+            .collect();
         assert_eq!(names, vec![entry], "{found:#?}");
-        assert!(found[0].why.contains("same /24 as 203.0.113.45"), "{}", found[0].why);
+        assert!(
+            found[0].why.contains("same /24 as 203.0.113.45"),
+            "{}",
+            found[0].why
+        );
     }
 
     #[test]

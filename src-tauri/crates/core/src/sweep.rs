@@ -112,6 +112,17 @@ pub struct SweepReport {
     pub notes: Vec<String>,
 }
 
+/// The successful sign-ins of one account from one address, of one kind.
+struct SignInGroup {
+    id: Option<String>,
+    upn: Option<String>,
+    count: usize,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+    app: String,
+    why: String,
+}
+
 /// What the looks found about one account before it is resolved: id, name, signals.
 type Found = (Option<String>, Option<String>, Vec<Signal>);
 
@@ -190,7 +201,8 @@ pub async fn sweep<T: IncidentTenant>(
     // 1. Sign-ins from the attacker's infrastructure.
     if infra.is_empty() {
         not_available.push(
-            "Sign-ins from the attacker's infrastructure: triage recorded no attacker address.".into(),
+            "Sign-ins from the attacker's infrastructure: triage recorded no attacker address."
+                .into(),
         );
     }
     let mut failures: BTreeSet<String> = BTreeSet::new();
@@ -229,9 +241,7 @@ pub async fn sweep<T: IncidentTenant>(
         .map(|o| o.account.to_lowercase())
         .collect();
     // One signal per account, address and kind of sign-in: a stolen session refreshes hourly.
-    type Group = (usize, Option<DateTime<Utc>>, Option<DateTime<Utc>>, String, String);
-    let mut groups: BTreeMap<(String, String, &str), (Option<String>, Option<String>, Group)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<(String, String, &str), SignInGroup> = BTreeMap::new();
     for s in &read {
         let (id, upn) = (s.user_id.as_deref(), s.user_principal_name.as_deref());
         if is_own(id, upn) {
@@ -256,23 +266,36 @@ pub async fn sweep<T: IncidentTenant>(
             "interactive"
         };
         let ip = s.ip_address.clone().unwrap_or_default();
-        let entry = groups.entry((who, ip, kind)).or_insert((
-            id.map(str::to_owned),
-            upn.map(str::to_owned),
-            (
-                0,
-                None,
-                None,
-                s.app_display_name.clone().unwrap_or_else(|| "an app".into()),
-                m.why.clone(),
-            ),
-        ));
-        let g = &mut entry.2;
-        g.0 += 1;
-        g.1 = g.1.min(s.created_date_time).or(s.created_date_time);
-        g.2 = g.2.max(s.created_date_time);
+        let group = groups
+            .entry((who, ip, kind))
+            .or_insert_with(|| SignInGroup {
+                id: id.map(str::to_owned),
+                upn: upn.map(str::to_owned),
+                count: 0,
+                first: None,
+                last: None,
+                app: s
+                    .app_display_name
+                    .clone()
+                    .unwrap_or_else(|| "an app".into()),
+                why: m.why.clone(),
+            });
+        group.count += 1;
+        if let Some(t) = s.created_date_time {
+            group.first = Some(group.first.map_or(t, |f| f.min(t)));
+            group.last = Some(group.last.map_or(t, |l| l.max(t)));
+        }
     }
-    for ((_, ip, kind), (id, upn, (count, first, last, app, why))) in groups {
+    for ((_, ip, kind), g) in groups {
+        let SignInGroup {
+            id,
+            upn,
+            count,
+            first,
+            last,
+            app,
+            why,
+        } = g;
         let when = match (first, last) {
             (Some(f), Some(l)) if count > 1 => format!(
                 " {count} times between {} and {}",
@@ -519,8 +542,11 @@ async fn infrastructure_sign_ins<T: IncidentTenant>(
         }
     }
     for ip in infra.addresses() {
-        let covered = range_of(&ip)
-            .is_some_and(|r| ranges.iter().any(|q| q.cidr == r.cidr && q.prefix.is_some()));
+        let covered = range_of(&ip).is_some_and(|r| {
+            ranges
+                .iter()
+                .any(|q| q.cidr == r.cidr && q.prefix.is_some())
+        });
         if !covered {
             searches.push((
                 ip.clone(),
@@ -569,7 +595,9 @@ async fn infrastructure_sign_ins<T: IncidentTenant>(
             Ok(read) => {
                 captures.extend(Capture::pages(
                     &format!("sweep-sign-ins-{i}"),
-                    &format!("Sign-ins (interactive and non-interactive) of every account from {what}"),
+                    &format!(
+                        "Sign-ins (interactive and non-interactive) of every account from {what}"
+                    ),
                     "GET /beta/auditLogs/signIns",
                     &read.pages,
                 ));

@@ -187,7 +187,10 @@ pub fn windows(case: &CaseView) -> Vec<WatchWindow> {
             .and_then(|b| serde_json::from_value(b.clone()).ok())
             .unwrap_or_default();
         let mut infrastructure = recorded_infrastructure(case, scope);
-        infrastructure.add_addresses(&recorded, "recorded as the attacker's address when the watch began");
+        infrastructure.add_addresses(
+            &recorded,
+            "recorded as the attacker's address when the watch began",
+        );
         let attacker_addresses = infrastructure.labels();
         let account = entry
             .details
@@ -618,10 +621,22 @@ mod tests {
     #[test]
     fn a_refused_token_refresh_after_revocation_is_expected_and_a_success_or_a_password_attempt_is_not(
     ) {
-        assert_eq!(judge_sign_in(&sign_in(false, 50_173), false), SignInVerdict::Refused);
-        assert_eq!(judge_sign_in(&sign_in(false, 0), false), SignInVerdict::Succeeded);
-        assert_eq!(judge_sign_in(&sign_in(true, 0), true), SignInVerdict::Succeeded);
-        assert_eq!(judge_sign_in(&sign_in(true, 50_126), true), SignInVerdict::Attempted);
+        assert_eq!(
+            judge_sign_in(&sign_in(false, 50_173), false),
+            SignInVerdict::Refused
+        );
+        assert_eq!(
+            judge_sign_in(&sign_in(false, 0), false),
+            SignInVerdict::Succeeded
+        );
+        assert_eq!(
+            judge_sign_in(&sign_in(true, 0), true),
+            SignInVerdict::Succeeded
+        );
+        assert_eq!(
+            judge_sign_in(&sign_in(true, 50_126), true),
+            SignInVerdict::Attempted
+        );
     }
 
     #[test]

@@ -1008,7 +1008,11 @@ pub(crate) async fn network_histories<T: IncidentTenant>(
                 "GET /beta/auditLogs/signIns (interactiveUser)",
                 &f.pages,
             ));
-            out.extend(f.items.into_iter().filter(|s| !seen.contains(s.id.as_str())));
+            out.extend(
+                f.items
+                    .into_iter()
+                    .filter(|s| !seen.contains(s.id.as_str())),
+            );
         }
     }
     (out, captures)
@@ -1023,7 +1027,8 @@ pub async fn triage<T: IncidentTenant>(
     let read = read(cx).await?;
     let mut input = read.input;
     let mut captures = read.captures;
-    let found = |f: &Findings| f.window_start.is_some() && f.proposed != CompromiseKind::Undetermined;
+    let found =
+        |f: &Findings| f.window_start.is_some() && f.proposed != CompromiseKind::Undetermined;
     let mut hours = 24;
     let mut findings = analyse(&input, hours);
     if !found(&findings) {
@@ -1048,9 +1053,13 @@ pub async fn triage<T: IncidentTenant>(
         }
         // A colleague matched on the network alone: read their own month, so a network they
         // use every day (their VPN) is told apart from the attacker's.
-        let (history, history_captures) =
-            network_histories(cx, &findings.infrastructure, &input.tenant_sign_ins, &input.user_id)
-                .await;
+        let (history, history_captures) = network_histories(
+            cx,
+            &findings.infrastructure,
+            &input.tenant_sign_ins,
+            &input.user_id,
+        )
+        .await;
         if !history.is_empty() {
             captures.extend(history_captures);
             input.tenant_sign_ins.extend(history);
@@ -1401,6 +1410,201 @@ mod tests {
         assert_eq!(
             findings.earlier_accounts,
             vec!["lidia@contoso.com".to_owned()]
+        );
+    }
+
+    fn with(s: SignIn, asn: i64, refresh: bool, browser: &str) -> SignIn {
+        let mut v = serde_json::to_value(SignInJson::from(&s)).unwrap_or_default();
+        v["autonomousSystemNumber"] = json!(asn);
+        v["isInteractive"] = json!(!refresh);
+        v["deviceDetail"] = json!({"operatingSystem": if browser == "Edge" { "Windows10" } else { "Linux" }, "browser": browser});
+        serde_json::from_value(v).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The fields the tests set, back to JSON.
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct SignInJson {
+        id: String,
+        created_date_time: Option<DateTime<Utc>>,
+        user_id: Option<String>,
+        user_principal_name: Option<String>,
+        ip_address: Option<String>,
+        risk_level_during_sign_in: Option<String>,
+        status: Value,
+    }
+
+    impl From<&SignIn> for SignInJson {
+        fn from(s: &SignIn) -> Self {
+            Self {
+                id: s.id.clone(),
+                created_date_time: s.created_date_time,
+                user_id: s.user_id.clone(),
+                user_principal_name: s.user_principal_name.clone(),
+                ip_address: s.ip_address.clone(),
+                risk_level_during_sign_in: s.risk_level_during_sign_in.clone(),
+                status: json!({"errorCode": s.status.as_ref().and_then(|st| st.error_code)}),
+            }
+        }
+    }
+
+    /// Ines at home for ten days, then an attacker on a hosting network the alert names.
+    fn p1_incident() -> TriageInput {
+        let mut input = TriageInput {
+            user_id: "ines".into(),
+            identity_protection: IdentityProtection::Hidden,
+            ..TriageInput::default()
+        };
+        for d in 1..=10 {
+            input.interactive.push(with(
+                sign_in(
+                    "ines",
+                    &format!("2025-10-{d:02}T08:00:00Z"),
+                    "192.0.2.34",
+                    0,
+                    "hidden",
+                ),
+                5089,
+                false,
+                "Edge",
+            ));
+        }
+        input.interactive.push(with(
+            sign_in("ines", "2025-10-14T09:12:00Z", "203.0.113.45", 0, "hidden"),
+            14061,
+            false,
+            "Chrome",
+        ));
+        input.non_interactive.push(with(
+            sign_in("ines", "2025-10-14T09:30:00Z", "203.0.113.46", 0, "hidden"),
+            14061,
+            true,
+            "Chrome",
+        ));
+        input.alerts.push((
+            "2025-10-14T09:31:00Z".parse().unwrap_or_default(),
+            "Suspicious inbox manipulation rule".into(),
+        ));
+        input.seeds.push(Seed {
+            source: SeedSource::Alert,
+            address: "203.0.113.46".into(),
+            at: "2025-10-14T09:31:00Z".parse().ok(),
+            why: "named in the evidence of the Defender alert".into(),
+        });
+        input
+    }
+
+    #[test]
+    fn without_p2_the_alerts_address_and_its_range_make_token_theft_and_the_findings_say_p2_is_missing(
+    ) {
+        let findings = analyse(&p1_incident(), 24);
+        assert_eq!(
+            findings.proposed,
+            CompromiseKind::TokenTheft,
+            "{:?}",
+            findings.signals
+        );
+        assert_eq!(findings.window_start, "2025-10-14T09:12:00Z".parse().ok());
+        assert!(findings
+            .attacker_addresses
+            .contains(&"203.0.113.45".to_owned()));
+        assert!(!findings
+            .attacker_addresses
+            .contains(&"192.0.2.34".to_owned()));
+        assert!(
+            findings.notes.iter().any(|n| n.contains("no Entra ID P2")),
+            "{:?}",
+            findings.notes
+        );
+    }
+
+    #[test]
+    fn without_p2_a_risk_level_is_never_taken_as_a_seed() {
+        // A tenant without P2 reads every level `hidden`; even a stray "high" must not seed.
+        let mut input = TriageInput {
+            user_id: "ines".into(),
+            identity_protection: IdentityProtection::Hidden,
+            ..TriageInput::default()
+        };
+        input.interactive.push(sign_in(
+            "ines",
+            "2025-10-14T09:12:00Z",
+            "198.51.100.9",
+            0,
+            "high",
+        ));
+        let findings = analyse(&input, 24);
+        assert!(
+            findings.attacker_addresses.is_empty(),
+            "{:?}",
+            findings.attacker_addresses
+        );
+        assert!(findings
+            .notes
+            .iter()
+            .any(|n| n.starts_with("Cannot tell the attacker's addresses")));
+    }
+
+    #[test]
+    fn an_entry_account_from_the_attackers_range_days_earlier_is_named_and_a_travelling_colleague_is_not(
+    ) {
+        let mut input = p1_incident();
+        input.tenant_sign_ins.push(with(
+            sign_in("kenji", "2025-10-09T10:20:00Z", "203.0.113.61", 0, "hidden"),
+            14061,
+            false,
+            "Chrome",
+        ));
+        input.tenant_sign_ins.push(with(
+            sign_in(
+                "tomas",
+                "2025-10-14T08:40:00Z",
+                "2001:db8:c1a0:7::25",
+                0,
+                "hidden",
+            ),
+            3243,
+            false,
+            "Edge",
+        ));
+        let findings = analyse(&input, 24);
+        assert_eq!(
+            findings.earlier_accounts,
+            vec!["kenji@contoso.com".to_owned()]
+        );
+        assert!(
+            findings.earlier[0].why.contains("same /24 as 203.0.113.45"),
+            "{}",
+            findings.earlier[0].why
+        );
+    }
+
+    #[test]
+    fn a_consent_older_than_the_signal_period_is_not_a_signal_but_attribution_still_reads_the_month(
+    ) {
+        let mut input = p1_incident();
+        input.now = "2025-10-14T17:00:00Z".parse().ok();
+        input.consents.push((
+            "2025-10-02T10:00:00Z".parse().unwrap_or_default(),
+            "\"Old app\" with Mail.Read".into(),
+        ));
+        let findings = analyse(&input, 24);
+        assert!(!findings
+            .signals
+            .iter()
+            .any(|s| s.kind == CompromiseKind::ConsentPhishing));
+        assert_eq!(findings.window_start, "2025-10-14T09:12:00Z".parse().ok());
+    }
+
+    #[test]
+    fn the_admins_addresses_are_read_from_the_indicators_as_addresses() {
+        let found = admin_addresses(&[
+            "Phish from 203.0.113.9, and 2001:DB8::1; ticket 4471.".into(),
+            "version 1.2.3 is not an address".into(),
+        ]);
+        assert_eq!(
+            found,
+            vec!["203.0.113.9".to_owned(), "2001:db8::1".to_owned()]
         );
     }
 

@@ -88,7 +88,13 @@ impl Tenant {
     }
 
     /// Runs every step up to (not including) `stop` with the recommendations.
-    async fn run_until(&self, procedure: &Procedure<Client>, id: &CaseId, account: &str, stop: &str) {
+    async fn run_until(
+        &self,
+        procedure: &Procedure<Client>,
+        id: &CaseId,
+        account: &str,
+        stop: &str,
+    ) {
         let env = self.env();
         for key in procedure.keys() {
             if key == stop {
@@ -114,7 +120,11 @@ impl Tenant {
                 )
                 .await
                 .unwrap_or_else(|e| panic!("{key}: {e}"));
-            assert!(outcome.verification.verified, "{key}: {:?}", outcome.verification);
+            assert!(
+                outcome.verification.verified,
+                "{key}: {:?}",
+                outcome.verification
+            );
         }
     }
 }
@@ -122,7 +132,12 @@ impl Tenant {
 fn strings(v: &Value, pointer: &str) -> Vec<String> {
     v.pointer(pointer)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -156,18 +171,36 @@ async fn on_a_p1_tenant_triage_names_the_attackers_three_addresses_and_keeps_hom
     assert_eq!(facts["windowStart"], "2025-10-14T09:12:00Z");
     let addresses = strings(facts, "/attackerAddresses");
     for attacker in ["203.0.113.45", "203.0.113.46", "2001:db8:4f1:20::7"] {
-        assert!(addresses.contains(&attacker.to_owned()), "{attacker} in {addresses:?}");
+        assert!(
+            addresses.contains(&attacker.to_owned()),
+            "{attacker} in {addresses:?}"
+        );
     }
     for look_alike in ["192.0.2.34", "198.51.100.10", "2001:db8:c1a0:7::25"] {
-        assert!(!addresses.contains(&look_alike.to_owned()), "{look_alike} in {addresses:?}");
+        assert!(
+            !addresses.contains(&look_alike.to_owned()),
+            "{look_alike} in {addresses:?}"
+        );
     }
     let mut ranges = members(facts, "range");
     ranges.sort();
-    assert_eq!(ranges, vec!["2001:db8:4f1::/48".to_owned(), "203.0.113.0/24".to_owned()]);
+    assert_eq!(
+        ranges,
+        vec!["2001:db8:4f1::/48".to_owned(), "203.0.113.0/24".to_owned()]
+    );
     assert_eq!(members(facts, "network"), vec!["AS14061".to_owned()]);
-    let evidence = facts.pointer("/infrastructure/members").unwrap().to_string();
-    assert!(evidence.contains("named in the evidence of the Defender alert"), "{evidence}");
-    assert!(evidence.contains("DigitalOcean, a hosting provider"), "{evidence}");
+    let evidence = facts
+        .pointer("/infrastructure/members")
+        .unwrap()
+        .to_string();
+    assert!(
+        evidence.contains("named in the evidence of the Defender alert"),
+        "{evidence}"
+    );
+    assert!(
+        evidence.contains("DigitalOcean, a hosting provider"),
+        "{evidence}"
+    );
     assert!(strings(facts, "/earlierAccounts").is_empty());
     // The rows the admin sees carry the same evidence.
     let v6 = plan
@@ -175,7 +208,11 @@ async fn on_a_p1_tenant_triage_names_the_attackers_three_addresses_and_keeps_hom
         .iter()
         .find(|i| i.label == "2001:db8:4f1:20::7")
         .expect("the IPv6 address is a row");
-    assert!(v6.reasons.iter().any(|r| r.contains("AS14061")), "{:?}", v6.reasons);
+    assert!(
+        v6.reasons.iter().any(|r| r.contains("AS14061")),
+        "{:?}",
+        v6.reasons
+    );
 }
 
 #[tokio::test]
@@ -187,11 +224,22 @@ async fn the_entry_account_that_signed_in_five_days_before_the_alert_is_named_an
     let procedure = Procedure::<Client>::compromised_account(1, account.clone());
     let plan = procedure.plan(&t.env(), &id, "triage").await.unwrap();
     let facts = &plan.facts;
-    assert_eq!(strings(facts, "/earlierAccounts"), vec![KENJI.to_owned()], "{facts}");
+    assert_eq!(
+        strings(facts, "/earlierAccounts"),
+        vec![KENJI.to_owned()],
+        "{facts}"
+    );
     let why = facts["earlier"][0]["why"].as_str().unwrap_or_default();
-    assert!(why.contains("203.0.113.61") && why.contains("same /24 as 203.0.113.77"), "{why}");
+    assert!(
+        why.contains("203.0.113.61") && why.contains("same /24 as 203.0.113.77"),
+        "{why}"
+    );
     assert_eq!(facts["earlier"][0]["firstAt"], "2025-11-15T10:20:00Z");
-    let second_hop = plan.items.iter().find(|i| i.id == "chain:second-hop").unwrap();
+    let second_hop = plan
+        .items
+        .iter()
+        .find(|i| i.id == "chain:second-hop")
+        .unwrap();
     assert!(second_hop.recommended);
     // Hugo's own VPN on the same provider (AS24940) is not the attacker's.
     assert!(!facts.to_string().contains("hugo.lambert@"), "{facts}");
@@ -201,7 +249,10 @@ async fn the_entry_account_that_signed_in_five_days_before_the_alert_is_named_an
     let hits: Vec<&str> = sweep.items.iter().map(|i| i.label.as_str()).collect();
     assert_eq!(hits, vec![KENJI], "{:?} {}", sweep.warnings, sweep.facts);
     assert!(
-        sweep.items[0].details.iter().any(|d| d.contains("203.0.113.61")),
+        sweep.items[0]
+            .details
+            .iter()
+            .any(|d| d.contains("203.0.113.61")),
         "{:?}",
         sweep.items[0].details
     );
@@ -215,9 +266,16 @@ async fn on_the_p1_tenant_the_sweep_finds_no_one_else_and_the_sign_in_check_reco
     let procedure = Procedure::<Client>::compromised_account(1, account.clone());
     t.run_until(&procedure, &id, &account, sweep::KEY).await;
     let sweep = procedure.plan(&t.env(), &id, sweep::KEY).await.unwrap();
-    assert!(sweep.items.is_empty(), "the traveller and Priya are not hits: {:?}", sweep.items);
     assert!(
-        sweep.warnings.iter().any(|w| w.contains("only failed sign-ins")),
+        sweep.items.is_empty(),
+        "the traveller and Priya are not hits: {:?}",
+        sweep.items
+    );
+    assert!(
+        sweep
+            .warnings
+            .iter()
+            .any(|w| w.contains("only failed sign-ins")),
         "Priya's failed try is noted: {:?}",
         sweep.warnings
     );
@@ -228,7 +286,10 @@ async fn on_the_p1_tenant_the_sweep_finds_no_one_else_and_the_sign_in_check_reco
     let rows: Vec<&str> = check.items.iter().map(|i| i.label.as_str()).collect();
     assert!(rows.contains(&"203.0.113.45"), "{rows:?}");
     assert!(rows.contains(&"2001:db8:4f1:20::7"), "{rows:?}");
-    assert!(!rows.contains(&"192.0.2.34") && !rows.contains(&"198.51.100.10"), "{rows:?}");
+    assert!(
+        !rows.contains(&"192.0.2.34") && !rows.contains(&"198.51.100.10"),
+        "{rows:?}"
+    );
 }
 
 /// The aitm-p1 tenant with the attacker coming back from `address`.
@@ -240,7 +301,8 @@ fn returning_from(address: &str) -> Scenario {
 }
 
 #[tokio::test]
-async fn the_watch_sees_the_attacker_back_on_an_unseen_address_of_its_range_but_not_the_user_at_home() {
+async fn the_watch_sees_the_attacker_back_on_an_unseen_address_of_its_range_but_not_the_user_at_home(
+) {
     // 203.0.113.99 was never used before: only its /24 ties it to the attacker.
     let t = Tenant::start(returning_from("203.0.113.99")).await;
     let (id, account) = t.declare().await;
@@ -251,7 +313,11 @@ async fn the_watch_sees_the_attacker_back_on_an_unseen_address_of_its_range_but_
     sim.user_acts(INES, &["signIn"]).unwrap();
     let quiet = watch::recheck(&t.client, &t.store, &id).await.unwrap();
     assert_eq!(quiet.windows.len(), 1);
-    assert!(quiet.new_alerts.is_empty(), "her own sign-in at home: {:?}", quiet.new_alerts);
+    assert!(
+        quiet.new_alerts.is_empty(),
+        "her own sign-in at home: {:?}",
+        quiet.new_alerts
+    );
 
     sim.advance(Duration::minutes(20));
     sim.attacker_returns(INES, &["signIn"]).unwrap();
@@ -262,8 +328,16 @@ async fn the_watch_sees_the_attacker_back_on_an_unseen_address_of_its_range_but_
         .filter(|a| a.kind == AlertKind::SignIn)
         .collect();
     assert_eq!(sign_ins.len(), 1, "{:?}", raised.new_alerts);
-    assert!(sign_ins[0].detail.contains("203.0.113.99"), "{}", sign_ins[0].detail);
-    assert!(sign_ins[0].detail.contains("same /24"), "{}", sign_ins[0].detail);
+    assert!(
+        sign_ins[0].detail.contains("203.0.113.99"),
+        "{}",
+        sign_ins[0].detail
+    );
+    assert!(
+        sign_ins[0].detail.contains("same /24"),
+        "{}",
+        sign_ins[0].detail
+    );
 }
 
 #[tokio::test]
@@ -284,5 +358,9 @@ async fn the_watch_sees_the_attacker_back_on_another_range_of_its_hosting_networ
         .filter(|a| a.kind == AlertKind::SignIn)
         .collect();
     assert_eq!(sign_ins.len(), 1, "{:?}", raised.new_alerts);
-    assert!(sign_ins[0].detail.contains("AS14061"), "{}", sign_ins[0].detail);
+    assert!(
+        sign_ins[0].detail.contains("AS14061"),
+        "{}",
+        sign_ins[0].detail
+    );
 }

@@ -109,6 +109,9 @@ async fn the_attackers_token_refreshes_carry_its_network_and_the_stolen_session(
     assert!(!generated.is_empty(), "{}", fresh.body);
     for s in generated {
         assert_eq!(s["autonomousSystemNumber"], json!(14061), "{s}");
-        assert_eq!(s["sessionId"], "9f3c2b1a-7e6d-4c5b-8a49-3f2e1d0c9b8a", "{s}");
+        assert_eq!(
+            s["sessionId"], "9f3c2b1a-7e6d-4c5b-8a49-3f2e1d0c9b8a",
+            "{s}"
+        );
     }
 }

@@ -214,10 +214,7 @@ pub(super) async fn non_interactive<T: IncidentTenant>(
                     .iter()
                     .filter(|s| s.ip_address.as_deref() == Some(ip.as_str()))
                     .find_map(|s| infra.match_sign_in(s))
-                    .map_or_else(
-                        || "Identity Protection flagged them".to_owned(),
-                        |m| m.why,
-                    );
+                    .map_or_else(|| "Identity Protection flagged them".to_owned(), |m| m.why);
                 let mut row = item(
                     format!("seen:token:{ip}"),
                     "Token refreshes",
@@ -245,8 +242,11 @@ pub(super) async fn non_interactive<T: IncidentTenant>(
         .map(|r| (r.cidr.clone(), r.prefix.clone(), None))
         .collect();
     for ip in infra.addresses() {
-        let covered = range_of(&ip)
-            .is_some_and(|r| ranges.iter().any(|q| q.cidr == r.cidr && q.prefix.is_some()));
+        let covered = range_of(&ip).is_some_and(|r| {
+            ranges
+                .iter()
+                .any(|q| q.cidr == r.cidr && q.prefix.is_some())
+        });
         if !covered {
             targets.push((ip.clone(), None, Some(ip)));
         }
