@@ -229,7 +229,7 @@ pub async fn sweep<T: IncidentTenant>(
             captures.extend(Capture::pages(
                 &format!("sweep-network-history-{i}"),
                 "Interactive sign-ins of an account seen on the attacker's network (is it their usual one?)",
-                "GET /beta/auditLogs/signIns (interactiveUser)",
+                "GET /beta/auditLogs/signIns",
                 &history.pages,
             ));
             let known: BTreeSet<String> = read.iter().map(|s| s.id.clone()).collect();

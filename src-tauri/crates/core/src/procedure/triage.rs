@@ -712,7 +712,7 @@ async fn read<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Read, Error>
             read.captures.extend(Capture::pages(
                 "sign-ins-interactive",
                 "Interactive sign-ins of the account (retention window)",
-                "GET /beta/auditLogs/signIns (interactiveUser)",
+                "GET /beta/auditLogs/signIns",
                 &f.pages,
             ));
             read.input.interactive = f.items;
@@ -724,7 +724,7 @@ async fn read<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Read, Error>
             read.captures.extend(Capture::pages(
                 "sign-ins-non-interactive",
                 "Non-interactive sign-ins (token refreshes) of the account (retention window)",
-                "GET /beta/auditLogs/signIns (nonInteractiveUser)",
+                "GET /beta/auditLogs/signIns",
                 &f.pages,
             ));
             read.input.non_interactive = f.items;
@@ -1005,7 +1005,7 @@ pub(crate) async fn network_histories<T: IncidentTenant>(
             captures.extend(Capture::pages(
                 &format!("sign-ins-network-history-{i}"),
                 "Interactive sign-ins of an account seen on the attacker's network (is it their usual one?)",
-                "GET /beta/auditLogs/signIns (interactiveUser)",
+                "GET /beta/auditLogs/signIns",
                 &f.pages,
             ));
             out.extend(

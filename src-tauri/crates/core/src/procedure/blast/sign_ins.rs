@@ -128,7 +128,7 @@ pub(super) async fn interactive<T: IncidentTenant>(
     draft.capture(
         "interactive",
         "Interactive sign-ins of the account in the incident window",
-        "GET /beta/auditLogs/signIns (interactiveUser)",
+        "GET /beta/auditLogs/signIns",
         &sign_ins.pages,
     );
     let infra = infrastructure(cx, &user.id, draft).await;
@@ -201,7 +201,7 @@ pub(super) async fn non_interactive<T: IncidentTenant>(
             draft.capture(
                 "non-interactive",
                 "Non-interactive sign-ins of the account in the incident window",
-                "GET /beta/auditLogs/signIns (nonInteractiveUser)",
+                "GET /beta/auditLogs/signIns",
                 &list.pages,
             );
             let from_attacker: Vec<&SignIn> = list
@@ -264,7 +264,7 @@ pub(super) async fn non_interactive<T: IncidentTenant>(
                 draft.capture(
                     "service-principal",
                     "Service-principal sign-ins from the attacker's infrastructure",
-                    "GET /beta/auditLogs/signIns (servicePrincipal)",
+                    "GET /beta/auditLogs/signIns",
                     &list.pages,
                 );
                 let mut apps: BTreeMap<String, usize> = BTreeMap::new();
