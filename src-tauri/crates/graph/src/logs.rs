@@ -488,6 +488,26 @@ mod tests {
     }
 
     #[test]
+    fn a_range_is_searched_by_address_prefix_inside_a_quoted_literal() {
+        let q = SignInQuery {
+            ip_prefix: Some("203.0.113.".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            q.to_filter().expect("filter").as_deref(),
+            Some("startswith(ipAddress, '203.0.113.')")
+        );
+        let hostile = SignInQuery {
+            ip_prefix: Some("1.') or true or startswith(ipAddress, '".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            hostile.to_filter().expect("filter").as_deref(),
+            Some("startswith(ipAddress, '1.'') or true or startswith(ipAddress, ''')")
+        );
+    }
+
+    #[test]
     fn hostile_ip_and_activity_values_stay_inside_their_literal() {
         let q = SignInQuery {
             ip_address: Some("1.2.3.4' or true or ipAddress eq '".into()),
