@@ -648,11 +648,21 @@ fn discover(history: &History, ev: &Evidence, b: &mut Builder) {
             .map(|(at, title)| format!("; around the alert \"{title}\" of {}", short_time(*at)))
             .unwrap_or_default();
         let strong_use = !acts.is_empty();
+        let new_country = country_of(s.sign_in).is_some_and(|c| {
+            !before
+                .iter()
+                .any(|p| p.ok && country_of(p.sign_in).as_ref() == Some(&c))
+        });
         let attacker = match hosting {
             Some(_) => {
                 (refreshes > 0 || strong_use) && (!usual_client || alert.is_some() || strong_use)
             }
-            None => alert.is_some() && client.is_some() && !usual_client,
+            // Not hosting: only around an alert, from a client the user never used, and from a
+            // country the user never signed in from or followed by a method or consent (a new
+            // phone on the user's own mobile network is not enough).
+            None => {
+                alert.is_some() && client.is_some() && !usual_client && (new_country || strong_use)
+            }
         };
         if attacker {
             b.add(
@@ -665,6 +675,8 @@ fn discover(history: &History, ev: &Evidence, b: &mut Builder) {
                 "the user's own browser and device, so it looks like the user (travel, a new connection or VPN); ask the user"
             } else if client.is_none() {
                 "the log names no client to compare with the user's"
+            } else if hosting.is_none() {
+                "a new device in the user's own country and nothing done from it; ask the user whether it is theirs"
             } else {
                 "no sign of use followed"
             };
@@ -1592,6 +1604,41 @@ mod tests {
             .kept_out
             .iter()
             .any(|k| k.contains("198.51.100.200") && k.contains("user's own browser")));
+    }
+
+    #[test]
+    fn a_new_phone_on_the_users_own_mobile_network_around_the_alert_is_kept_out_but_abroad_it_is_not(
+    ) {
+        let alerts = [(
+            "2025-03-12T19:43:00Z".parse().unwrap_or_default(),
+            "Suspicious inbox manipulation rule".to_owned(),
+        )];
+        let run_with = |country: &str| {
+            let mut mine = home_history();
+            mine.push(
+                S::new(USER, "2025-03-12T19:30:00Z", "100.64.20.5")
+                    .asn(64_520)
+                    .device("iOS 18", "Safari 18.1")
+                    .country(country)
+                    .build(),
+            );
+            attribute(&Evidence {
+                user_id: USER,
+                user_sign_ins: &mine,
+                tenant_sign_ins: &[],
+                seeds: &[],
+                activities: &[],
+                alerts: &alerts,
+            })
+        };
+        let home = run_with("GB");
+        assert!(home.is_empty(), "{home:#?}");
+        assert!(
+            home.kept_out.iter().any(|k| k.contains("new device")),
+            "{home:#?}"
+        );
+        let abroad = run_with("NG");
+        assert!(has_address(&abroad, "100.64.20.5"), "{abroad:#?}");
     }
 
     #[test]
