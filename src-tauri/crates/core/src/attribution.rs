@@ -6,10 +6,12 @@
 //! [`attribute`] is a pure function. It starts from **seeds** — addresses a Defender alert's
 //! evidence or the admin names, risky sign-ins and detections when P2 shows them, addresses a
 //! sign-in pattern points to (the denied pushes of MFA fatigue, a spray's success) — and from two
-//! rules that need no seed: a sign-in from a network this user had never used in the window, close
-//! to an alert about the user and from a client the user never used; and a first-seen hosting or
-//! VPN network followed by signs of use (token refreshes, a method registered, a consent). From
-//! these it widens, each step written down as evidence in plain words:
+//! rules that need no seed: a first-seen hosting or VPN network followed by signs of use (token
+//! refreshes, a method registered, a consent) from a client the user never used or around an
+//! alert; and a sign-in from any network this user had never used in the window, close to an
+//! alert about the user, from a client the user never used, and from a country the user never
+//! signed in from (or followed by a method or consent). From these it widens, each step written
+//! down as evidence in plain words:
 //!
 //! - the /24 (IPv4) or /48 (IPv6) of an attacker address, unless the user usually signs in from
 //!   that range or several other accounts did before the attacker arrived (an office or a shared
