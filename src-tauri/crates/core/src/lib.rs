@@ -6,6 +6,7 @@
 //! enforces can be tested without a window.
 
 pub mod app_info;
+pub mod attribution;
 pub mod bundle;
 pub mod case;
 pub mod clock;

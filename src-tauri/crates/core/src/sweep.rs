@@ -1,11 +1,13 @@
 //! The sideways sweep (DESIGN §2.5, "also look sideways"): which *other* accounts the attacker
 //! reached. Three looks, each over the incident window found at triage:
-//! - sign-ins from the attacker's addresses (interactive and non-interactive) by other accounts:
-//!   a success is a hit, failures alone are only counted (a spray fails against many);
+//! - sign-ins from the attacker's infrastructure found at triage ([`crate::attribution`]: its
+//!   addresses, ranges, hosting networks and sessions, not exact addresses alone), interactive and
+//!   non-interactive, by other accounts over the sign-in retention window: a success is a hit,
+//!   failures alone are only counted (a spray fails against many);
 //! - inbox rules created or changed by other accounts (Purview audit search): from the attacker's
-//!   addresses, or several accounts within the same hour (a bulk run);
+//!   addresses or ranges, or several accounts within the same hour (a bulk run);
 //! - consents: one app consented by several accounts in the window (a spree), or a consent from
-//!   the attacker's addresses;
+//!   the attacker's addresses or ranges;
 //! - accounts this account acted on as an administrator from the attacker's side (password
 //!   resets, methods added, roles granted: [`acted_on`]).
 //!
@@ -29,13 +31,14 @@ use serde_json::{json, Value};
 mod acted_on;
 
 use crate::{
+    attribution::{self, range_of, Infrastructure, MemberKind, RETENTION_DAYS},
     case::{
         metadata::{AlertSource, CaseMetadata},
         CaseId, CaseLink, CaseStore, CaseView, LinkRelation,
     },
     procedure::{
-        recover::attacker_addresses, tenant::IncidentTenant, Action, Capture, Check, Phase, Plan,
-        PlanItem, Step, StepContext, StepInfo, Verification,
+        tenant::IncidentTenant, triage::recorded_infrastructure, Action, Capture, Check, Phase,
+        Plan, PlanItem, Step, StepContext, StepInfo, Verification,
     },
     Error,
 };
@@ -50,6 +53,8 @@ const DEFAULT_LOOKBACK_DAYS: i64 = 7;
 const BULK_RULE_ACCOUNTS: usize = 3;
 /// Accounts consenting to one app within the window that make a spree.
 const SPREE_ACCOUNTS: usize = 3;
+/// Searches of the sign-in log by range or address at most (the rest is said).
+const MAX_SIGN_IN_SEARCHES: usize = 8;
 /// Operations that create or change an inbox rule.
 const RULE_OPERATIONS: [&str; 3] = ["New-InboxRule", "Set-InboxRule", "UpdateInboxRules"];
 
@@ -99,6 +104,8 @@ pub struct SweepHit {
 pub struct SweepReport {
     /// The attacker's addresses it searched for.
     pub addresses: Vec<String>,
+    /// The attacker's infrastructure it searched for, one line per member with its evidence.
+    pub infrastructure: Vec<String>,
     /// The start of the incident window: bulk rules and consent sprees are looked for from here.
     pub since: DateTime<Utc>,
     /// How far back it searched for the attacker's addresses.
@@ -109,6 +116,17 @@ pub struct SweepReport {
     pub not_available: Vec<String>,
     /// Facts worth knowing that are not hits (failed sign-ins from the addresses).
     pub notes: Vec<String>,
+}
+
+/// The successful sign-ins of one account from one address, of one kind.
+struct SignInGroup {
+    id: Option<String>,
+    upn: Option<String>,
+    count: usize,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+    app: String,
+    why: String,
 }
 
 /// What the looks found about one account before it is resolved: id, name, signals.
@@ -168,7 +186,8 @@ pub async fn sweep<T: IncidentTenant>(
     now: DateTime<Utc>,
 ) -> Result<(SweepReport, Vec<Capture>), Error> {
     let (own_id, own_upn) = own;
-    let addresses = attacker_addresses(case, scope);
+    let infra = recorded_infrastructure(case, scope);
+    let addresses = infra.addresses();
     let mut notes = Vec::new();
     let since = window_start.unwrap_or_else(|| {
         notes.push(format!(
@@ -177,6 +196,7 @@ pub async fn sweep<T: IncidentTenant>(
         now - Duration::days(DEFAULT_LOOKBACK_DAYS)
     });
     let reach_back = since.min(now - Duration::days(DEFAULT_LOOKBACK_DAYS));
+    let retention = now - Duration::days(RETENTION_DAYS);
     let is_own = |id: Option<&str>, upn: Option<&str>| {
         id.is_some_and(|i| same(i, own_id)) || upn.is_some_and(|u| same(u, own_upn))
     };
@@ -184,58 +204,122 @@ pub async fn sweep<T: IncidentTenant>(
     let mut not_available = Vec::new();
     let mut captures = Vec::new();
 
-    // 1. Sign-ins from the attacker's addresses.
-    if addresses.is_empty() {
+    // 1. Sign-ins from the attacker's infrastructure.
+    if infra.is_empty() {
         not_available.push(
-            "Sign-ins from the attacker's addresses: triage recorded no attacker address.".into(),
+            "Sign-ins from the attacker's infrastructure: triage recorded no attacker address."
+                .into(),
         );
     }
     let mut failures: BTreeSet<String> = BTreeSet::new();
-    for ip in &addresses {
-        for (kind, event_types) in [
-            ("interactive", Vec::new()),
-            ("non-interactive", vec![SignInEventType::NonInteractiveUser]),
-        ] {
-            let query = SignInQuery {
-                ip_address: Some(ip.clone()),
-                since: Some(reach_back),
-                event_types,
-                ..SignInQuery::default()
-            };
-            match tenant.sign_ins(&query).await {
-                Ok(read) => {
-                    captures.extend(Capture::pages(
-                        &format!("sweep-sign-ins-{kind}-{}", captures.len()),
-                        &format!("Sign-ins ({kind}) from {ip}, {DEFAULT_LOOKBACK_DAYS} days or the incident window if longer"),
-                        "GET /auditLogs/signIns",
-                        &read.pages,
-                    ));
-                    for s in &read.items {
-                        let (id, upn) = (s.user_id.as_deref(), s.user_principal_name.as_deref());
-                        if is_own(id, upn) {
-                            continue;
-                        }
-                        if succeeded(s) {
-                            found.add(
-                                id,
-                                upn,
-                                Signal {
-                                    kind: HitKind::SignIn,
-                                    at: s.created_date_time,
-                                    text: format!(
-                                        "Signed in ({kind}) from {ip} to {}.",
-                                        s.app_display_name.as_deref().unwrap_or("an app")
-                                    ),
-                                },
-                            );
-                        } else if let Some(who) = id.or(upn) {
-                            failures.insert(who.to_lowercase());
-                        }
-                    }
-                }
-                Err(e) => not_available.push(format!("Sign-ins ({kind}) from {ip}: {e}")),
-            }
+    let (mut read, read_notes) =
+        infrastructure_sign_ins(tenant, &infra, retention, reach_back, &mut captures).await;
+    not_available.extend(read_notes.0);
+    notes.extend(read_notes.1);
+    // An account matched on the network alone: its own month tells whether that network is its
+    // usual one (a colleague's own VPN on the same provider), not the attacker's.
+    let network_only: Vec<String> = attribution::other_accounts(&infra, &read, own_id)
+        .into_iter()
+        .filter(|o| o.matched == MemberKind::Network)
+        .filter_map(|o| o.user_id)
+        .take(MAX_SIGN_IN_SEARCHES)
+        .collect();
+    for (i, id) in network_only.iter().enumerate() {
+        let query = SignInQuery {
+            user_id: Some(id.clone()),
+            since: Some(retention),
+            event_types: vec![SignInEventType::InteractiveUser],
+            ..SignInQuery::default()
+        };
+        if let Ok(history) = tenant.sign_ins(&query).await {
+            captures.extend(Capture::pages(
+                &format!("sweep-network-history-{i}"),
+                "Interactive sign-ins of an account seen on the attacker's network (is it their usual one?)",
+                "GET /beta/auditLogs/signIns",
+                &history.pages,
+            ));
+            let known: BTreeSet<String> = read.iter().map(|s| s.id.clone()).collect();
+            read.extend(history.items.into_iter().filter(|s| !known.contains(&s.id)));
         }
+    }
+    let accepted: BTreeSet<String> = attribution::other_accounts(&infra, &read, own_id)
+        .into_iter()
+        .map(|o| o.account.to_lowercase())
+        .collect();
+    // One signal per account, address and kind of sign-in: a stolen session refreshes hourly.
+    let mut groups: BTreeMap<(String, String, &str), SignInGroup> = BTreeMap::new();
+    for s in &read {
+        let (id, upn) = (s.user_id.as_deref(), s.user_principal_name.as_deref());
+        if is_own(id, upn) {
+            continue;
+        }
+        let Some(m) = infra.match_sign_in(s) else {
+            continue;
+        };
+        if !succeeded(s) {
+            if let Some(who) = id.or(upn) {
+                failures.insert(who.to_lowercase());
+            }
+            continue;
+        }
+        let who = upn.or(id).unwrap_or_default().to_lowercase();
+        if !accepted.contains(&who) {
+            continue;
+        }
+        let kind = if s.is_interactive == Some(false) {
+            "non-interactive"
+        } else {
+            "interactive"
+        };
+        let ip = s.ip_address.clone().unwrap_or_default();
+        let group = groups
+            .entry((who, ip, kind))
+            .or_insert_with(|| SignInGroup {
+                id: id.map(str::to_owned),
+                upn: upn.map(str::to_owned),
+                count: 0,
+                first: None,
+                last: None,
+                app: s
+                    .app_display_name
+                    .clone()
+                    .unwrap_or_else(|| "an app".into()),
+                why: m.why.clone(),
+            });
+        group.count += 1;
+        if let Some(t) = s.created_date_time {
+            group.first = Some(group.first.map_or(t, |f| f.min(t)));
+            group.last = Some(group.last.map_or(t, |l| l.max(t)));
+        }
+    }
+    for ((_, ip, kind), g) in groups {
+        let SignInGroup {
+            id,
+            upn,
+            count,
+            first,
+            last,
+            app,
+            why,
+        } = g;
+        let when = match (first, last) {
+            (Some(f), Some(l)) if count > 1 => format!(
+                " {count} times between {} and {}",
+                f.format("%-d %B %H:%M"),
+                l.format("%-d %B %H:%M")
+            ),
+            (Some(f), _) => format!(" at {}", f.format("%-d %B %H:%M")),
+            _ => String::new(),
+        };
+        found.add(
+            id.as_deref(),
+            upn.as_deref(),
+            Signal {
+                kind: HitKind::SignIn,
+                at: first,
+                text: format!("Signed in ({kind}) from {ip} to {app}{when}: {why}."),
+            },
+        );
     }
 
     // 2. Inbox rules created by other accounts.
@@ -267,7 +351,7 @@ pub async fn sweep<T: IncidentTenant>(
                 let name = rule_name(r.audit_data.as_ref());
                 let at = r.created_date_time.unwrap_or(since);
                 let ip = r.client_ip.as_deref().unwrap_or("");
-                if addresses.iter().any(|a| same(a, ip)) {
+                if let Some(m) = infra.match_address(ip) {
                     found.add(
                         None,
                         Some(&who),
@@ -275,8 +359,9 @@ pub async fn sweep<T: IncidentTenant>(
                             kind: HitKind::InboxRule,
                             at: Some(at),
                             text: format!(
-                                "{} inbox rule \"{name}\" from {ip}, an attacker address.",
-                                r.operation.as_deref().unwrap_or("Changed")
+                                "{} inbox rule \"{name}\" from {ip}: {}.",
+                                r.operation.as_deref().unwrap_or("Changed"),
+                                m.why
                             ),
                         },
                     );
@@ -341,13 +426,11 @@ pub async fn sweep<T: IncidentTenant>(
                     continue;
                 };
                 let consenters = by_app.get(&app_id).map_or(0, |(_, who)| who.len());
-                let from_attacker = ip
-                    .as_deref()
-                    .is_some_and(|ip| addresses.iter().any(|x| same(x, ip)));
+                let from_attacker = ip.as_deref().and_then(|ip| infra.match_address(ip));
                 let in_window = a.activity_date_time.is_some_and(|t| t >= since);
-                if (in_window && consenters >= SPREE_ACCOUNTS) || from_attacker {
-                    let why = if from_attacker {
-                        format!("from {}, an attacker address", ip.as_deref().unwrap_or(""))
+                if (in_window && consenters >= SPREE_ACCOUNTS) || from_attacker.is_some() {
+                    let why = if let Some(m) = &from_attacker {
+                        format!("from {}: {}", ip.as_deref().unwrap_or(""), m.why)
                     } else {
                         format!("one of {consenters} accounts consenting to it in the window")
                     };
@@ -421,13 +504,14 @@ pub async fn sweep<T: IncidentTenant>(
     });
     if !failures.is_empty() {
         notes.push(format!(
-            "{} other account(s) had only failed sign-ins from the attacker's addresses: the attempts did not get in.",
+            "{} other account(s) had only failed sign-ins from the attacker's infrastructure: the attempts did not get in.",
             failures.len()
         ));
     }
     Ok((
         SweepReport {
             addresses,
+            infrastructure: infra.lines(),
             since,
             addresses_since: reach_back,
             hits,
@@ -436,6 +520,112 @@ pub async fn sweep<T: IncidentTenant>(
         },
         captures,
     ))
+}
+
+/// What the infrastructure search could not look at, and facts worth knowing.
+type SearchNotes = (Vec<String>, Vec<String>);
+
+/// Every account's sign-ins (interactive and non-interactive) from the infrastructure: its ranges
+/// and the addresses no range search covers over the retention window (from `retention`), and —
+/// Graph cannot filter by network — every sign-in since `recent` when a hosting network is a
+/// member, matched here. Each read is kept as a capture.
+async fn infrastructure_sign_ins<T: IncidentTenant>(
+    tenant: &T,
+    infra: &Infrastructure,
+    retention: DateTime<Utc>,
+    recent: DateTime<Utc>,
+    captures: &mut Vec<Capture>,
+) -> (Vec<SignIn>, SearchNotes) {
+    let both = vec![
+        SignInEventType::InteractiveUser,
+        SignInEventType::NonInteractiveUser,
+    ];
+    let ranges = infra.ranges();
+    let mut searches: Vec<(String, SignInQuery)> = Vec::new();
+    for range in &ranges {
+        if let Some(prefix) = &range.prefix {
+            searches.push((
+                range.cidr.clone(),
+                SignInQuery {
+                    ip_prefix: Some(prefix.clone()),
+                    since: Some(retention),
+                    event_types: both.clone(),
+                    ..SignInQuery::default()
+                },
+            ));
+        }
+    }
+    for ip in infra.addresses() {
+        let covered = range_of(&ip).is_some_and(|r| {
+            ranges
+                .iter()
+                .any(|q| q.cidr == r.cidr && q.prefix.is_some())
+        });
+        if !covered {
+            searches.push((
+                ip.clone(),
+                SignInQuery {
+                    ip_address: Some(ip),
+                    since: Some(retention),
+                    event_types: both.clone(),
+                    ..SignInQuery::default()
+                },
+            ));
+        }
+    }
+    let mut not_available = Vec::new();
+    let mut notes = Vec::new();
+    if searches.len() > MAX_SIGN_IN_SEARCHES {
+        notes.push(format!(
+            "Only the first {MAX_SIGN_IN_SEARCHES} of the attacker's {} ranges and addresses were searched: cannot tell about the others.",
+            searches.len()
+        ));
+        searches.truncate(MAX_SIGN_IN_SEARCHES);
+    }
+    let networks = infra.networks();
+    if !networks.is_empty() {
+        searches.push((
+            "every address (for the attacker's hosting networks)".into(),
+            SignInQuery {
+                since: Some(recent),
+                event_types: both.clone(),
+                ..SignInQuery::default()
+            },
+        ));
+        notes.push(format!(
+            "Graph cannot search sign-ins by network: other addresses of {} were looked for since {} only; earlier ones cannot be told.",
+            networks
+                .into_iter()
+                .map(attribution::describe_network)
+                .collect::<Vec<_>>()
+                .join(", "),
+            recent.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, (what, query)) in searches.iter().enumerate() {
+        match tenant.sign_ins(query).await {
+            Ok(read) => {
+                captures.extend(Capture::pages(
+                    &format!("sweep-sign-ins-{i}"),
+                    &format!(
+                        "Sign-ins (interactive and non-interactive) of every account from {what}"
+                    ),
+                    "GET /beta/auditLogs/signIns",
+                    &read.pages,
+                ));
+                for s in read.items {
+                    if seen.insert(s.id.clone()) {
+                        out.push(s);
+                    }
+                }
+            }
+            Err(e) => not_available.push(format!("Sign-ins from {what}: {e}")),
+        }
+    }
+    out.sort_by_key(|s| s.created_date_time);
+    (out, (not_available, notes))
 }
 
 fn rule_name(data: Option<&Value>) -> String {
@@ -502,9 +692,9 @@ static INFO: StepInfo = StepInfo {
     key: KEY,
     phase: Phase::Blast,
     title: "Look sideways: other accounts",
-    why: "Attackers rarely stop at one account: the same addresses, a burst of inbox rules or a spree of consents point to the next victim, which containment of this account does not touch.",
+    why: "Attackers rarely stop at one account: the same infrastructure (addresses, their range, their hosting network), a burst of inbox rules or a spree of consents point to the next victim, which containment of this account does not touch.",
     effect: "Nothing in the tenant changes. Your review of the other accounts is recorded; each one you select can be opened as a linked case.",
-    saved_first: "Sign-ins from the attacker's addresses, the inbox-rule audit search and the consent audits read for the sweep.",
+    saved_first: "Sign-ins from the attacker's infrastructure, the inbox-rule audit search and the consent audits read for the sweep.",
     destructive: false,
     refuses_protected: false,
 };

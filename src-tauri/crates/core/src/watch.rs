@@ -9,15 +9,20 @@
 //! stable key so one finding is raised once.
 //!
 //! What raises an alert, and what does not (the user's own activity after recovery):
-//! - a new authentication method registered from an attacker address, or with no registration
-//!   record at all; a method the directory audit shows registered from another address is the
-//!   user's re-registration with the Temporary Access Pass and raises nothing;
+//! - a new authentication method registered from the attacker's infrastructure, or with no
+//!   registration record at all; a method the directory audit shows registered from another
+//!   address is the user's re-registration with the Temporary Access Pass and raises nothing;
 //! - a new inbox rule the containment rules flag (hiding folder, external forward, deletion...);
 //! - forwarding switched on;
 //! - a new consent with scopes that read or send mail or files;
-//! - any sign-in (successful or not) from an attacker address, except a token refresh Entra
-//!   refused because the sessions were revoked (50173): that is the attacker's old token dying
-//!   after containment, not the attacker coming back.
+//! - a successful sign-in, or a failed interactive one, from the attacker's infrastructure as
+//!   triage attributed it ([`crate::attribution`]: its addresses, their /24 or /48, its hosting
+//!   networks, its sessions — not exact addresses alone).
+//!
+//! A *failed* token refresh from that infrastructure raises nothing: after sessions are revoked
+//! the attacker's client keeps trying its refresh token and Entra logs each refusal as a failed
+//! non-interactive sign-in. That is the revocation working, not the attacker getting back in; the
+//! re-check counts them in its notes.
 
 use std::collections::BTreeSet;
 
@@ -31,12 +36,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
+    attribution::Infrastructure,
     case::{journal::EntryKind, CaseId, CaseStore, CaseView, APPLICATION},
     procedure::{
         contain,
         recover::{DEFAULT_WATCH_HOURS, WATCH_KEY},
         tenant::IncidentTenant,
-        triage::RISKY_SCOPES,
+        triage::{recorded_infrastructure, RISKY_SCOPES},
     },
     Error,
 };
@@ -45,9 +51,6 @@ use crate::{
 pub const DEFAULT_INTERVAL_MINUTES: i64 = 15;
 /// How close a registration audit must be to a method's creation time to be its record.
 const REGISTRATION_MATCH_MINUTES: i64 = 5;
-/// Entra's error for a refresh token refused after a revocation or password change
-/// (AADSTS50173): the stale token failing, expected after containment.
-const REFRESH_REFUSED_AFTER_REVOKE: i64 = 50_173;
 
 /// What the account looked like when recovery ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,8 +86,10 @@ pub struct WatchWindow {
     pub closed_at: Option<DateTime<Utc>>,
     /// The baseline.
     pub baseline: Baseline,
-    /// The attacker's addresses found at triage.
+    /// The attacker's addresses, ranges and networks found at triage (short labels).
     pub attacker_addresses: Vec<String>,
+    /// The attacker's infrastructure found at triage, with its evidence.
+    pub infrastructure: Infrastructure,
 }
 
 impl WatchWindow {
@@ -142,6 +147,8 @@ pub struct Recheck {
     pub new_alerts: Vec<WatchAlert>,
     /// Reads that failed, so the admin knows what was not looked at.
     pub gaps: Vec<String>,
+    /// What was seen and is expected, not an alert (refused token refreshes after revocation).
+    pub notes: Vec<String>,
     /// When it ran (the case's clock).
     pub checked_at: DateTime<Utc>,
 }
@@ -175,10 +182,16 @@ pub fn windows(case: &CaseView) -> Vec<WatchWindow> {
             .and_then(|w| w.get("baseline"))
             .and_then(|b| serde_json::from_value(b.clone()).ok())
             .unwrap_or_default();
-        let attacker_addresses = watch
+        let recorded: Vec<String> = watch
             .and_then(|w| w.get("attackerAddresses"))
             .and_then(|b| serde_json::from_value(b.clone()).ok())
             .unwrap_or_default();
+        let mut infrastructure = recorded_infrastructure(case, scope);
+        infrastructure.add_addresses(
+            &recorded,
+            "recorded as the attacker's address when the watch began",
+        );
+        let attacker_addresses = infrastructure.labels();
         let account = entry
             .details
             .pointer("/detail/facts/account")
@@ -194,6 +207,7 @@ pub fn windows(case: &CaseView) -> Vec<WatchWindow> {
             closed_at: case.closed.as_ref().map(|c| c.at),
             baseline,
             attacker_addresses,
+            infrastructure,
         };
         // A later run of the watch step replaces the earlier window of the same account.
         found.retain(|w| w.scope != window.scope);
@@ -240,8 +254,9 @@ pub async fn recheck<T: IncidentTenant>(
         .collect();
     let mut new_alerts = Vec::new();
     let mut gaps = Vec::new();
+    let mut notes = Vec::new();
     for window in &active {
-        let found = look(tenant, window, now, &mut gaps).await?;
+        let found = look(tenant, window, now, &mut gaps, &mut notes).await?;
         for alert in found {
             if known.contains(&(alert.scope.clone(), alert.key.clone()))
                 || new_alerts
@@ -265,6 +280,7 @@ pub async fn recheck<T: IncidentTenant>(
         windows: active,
         new_alerts,
         gaps,
+        notes,
         checked_at: now,
     })
 }
@@ -320,6 +336,7 @@ async fn look<T: IncidentTenant>(
     window: &WatchWindow,
     now: DateTime<Utc>,
     gaps: &mut Vec<String>,
+    notes: &mut Vec<String>,
 ) -> Result<Vec<WatchAlert>, Error> {
     let user = UserRef::new(&window.account)?;
     let Some(resolved) = tenant.user(&user).await? else {
@@ -340,12 +357,7 @@ async fn look<T: IncidentTenant>(
         at,
         observed_at: now,
     };
-    let attacker = |ip: &str| {
-        window
-            .attacker_addresses
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(ip))
-    };
+    let attacker = |ip: &str| window.infrastructure.match_address(ip);
 
     // Methods: new ones, judged by the address their registration came from.
     match tenant.methods(&user).await {
@@ -382,8 +394,9 @@ async fn look<T: IncidentTenant>(
                         .trim_start_matches("#microsoft.graph.")
                         .to_owned();
                     let reason = match ip {
-                        Some(ip) if attacker(ip) => {
-                            format!("registered from {ip}, an address the attacker used")
+                        Some(ip) if attacker(ip).is_some() => {
+                            let why = attacker(ip).map(|m| m.why).unwrap_or_default();
+                            format!("registered from {ip}, the attacker's infrastructure ({why})")
                         }
                         Some(_) => continue, // the user's own re-registration
                         None if record.is_none() => "no registration record explains it".to_owned(),
@@ -495,12 +508,16 @@ async fn look<T: IncidentTenant>(
         Err(e) => gaps.push(format!("Consents: {e}")),
     }
 
-    // Sign-ins from the attacker's addresses.
-    for ip in &window.attacker_addresses {
-        for event_types in [Vec::new(), vec![SignInEventType::NonInteractiveUser]] {
+    // Sign-ins from the attacker's infrastructure.
+    let mut refused = 0usize;
+    let mut last_refused: Option<DateTime<Utc>> = None;
+    if !window.infrastructure.is_empty() {
+        for (event_types, interactive) in [
+            (vec![SignInEventType::InteractiveUser], true),
+            (vec![SignInEventType::NonInteractiveUser], false),
+        ] {
             let query = SignInQuery {
                 user_id: Some(resolved.id.clone()),
-                ip_address: Some(ip.clone()),
                 since: Some(window.from),
                 event_types,
                 ..SignInQuery::default()
@@ -508,42 +525,121 @@ async fn look<T: IncidentTenant>(
             match tenant.sign_ins(&query).await {
                 Ok(sign_ins) => {
                     for s in &sign_ins.items {
-                        let code = s.status.as_ref().and_then(|st| st.error_code);
-                        let ok = code.is_none_or(|c| c == 0);
-                        if code == Some(REFRESH_REFUSED_AFTER_REVOKE)
-                            && s.is_interactive != Some(true)
-                        {
+                        let Some(m) = window.infrastructure.match_sign_in(s) else {
                             continue;
+                        };
+                        match judge_sign_in(s, interactive) {
+                            SignInVerdict::Refused => {
+                                refused += 1;
+                                last_refused = last_refused.max(s.created_date_time);
+                            }
+                            verdict => out.push(alert(
+                                AlertKind::SignIn,
+                                format!("signIn:{}", s.id),
+                                format!(
+                                    "Sign-in from the attacker's infrastructure on {}",
+                                    window.account
+                                ),
+                                format!(
+                                    "{} from {} to {} ({}){}.",
+                                    if verdict == SignInVerdict::Succeeded {
+                                        "A successful sign-in"
+                                    } else {
+                                        "A failed sign-in"
+                                    },
+                                    s.ip_address.as_deref().unwrap_or("an unknown address"),
+                                    s.app_display_name.as_deref().unwrap_or("an app"),
+                                    m.why,
+                                    if verdict == SignInVerdict::Succeeded {
+                                        ": the attacker may be back; contain the account again"
+                                    } else {
+                                        ": the attacker is trying to get back in"
+                                    }
+                                ),
+                                s.created_date_time,
+                            )),
                         }
-                        out.push(alert(
-                            AlertKind::SignIn,
-                            format!("signIn:{}", s.id),
-                            format!("Sign-in from the attacker's address on {}", window.account),
-                            format!(
-                                "{} sign-in from {ip} to {}{}.",
-                                if ok { "A successful" } else { "A failed" },
-                                s.app_display_name.as_deref().unwrap_or("an app"),
-                                if ok {
-                                    ": the attacker may be back; contain the account again"
-                                } else {
-                                    ": the attacker is trying to get back in"
-                                }
-                            ),
-                            s.created_date_time,
-                        ));
                     }
                 }
-                Err(e) => gaps.push(format!("Sign-ins from {ip}: {e}")),
+                Err(e) => gaps.push(format!(
+                    "{} sign-ins from the attacker's infrastructure: {e}",
+                    if interactive {
+                        "Interactive"
+                    } else {
+                        "Non-interactive"
+                    }
+                )),
             }
         }
     }
+    if refused > 0 {
+        notes.push(format!(
+            "{refused} token refresh(es) from the attacker's infrastructure on {} were refused (the last at {}): the revoked session failing as expected, not the attacker getting back in.",
+            window.account,
+            last_refused.map_or_else(|| "an unknown time".into(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        ));
+    }
     Ok(out)
+}
+
+/// What a sign-in from the attacker's infrastructure after recovery means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignInVerdict {
+    /// A token was issued: the attacker holds something that works.
+    Succeeded,
+    /// A password or MFA attempt failed: the attacker is trying to get back in.
+    Attempted,
+    /// A token refresh was refused: the revoked session failing, as expected.
+    Refused,
+}
+
+fn judge_sign_in(s: &firebreak_graph::logs::SignIn, interactive: bool) -> SignInVerdict {
+    let ok = s
+        .status
+        .as_ref()
+        .and_then(|st| st.error_code)
+        .is_none_or(|c| c == 0);
+    let interactive = s.is_interactive.unwrap_or(interactive);
+    match (ok, interactive) {
+        (true, _) => SignInVerdict::Succeeded,
+        (false, true) => SignInVerdict::Attempted,
+        (false, false) => SignInVerdict::Refused,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn sign_in(interactive: bool, code: i64) -> firebreak_graph::logs::SignIn {
+        serde_json::from_value(json!({
+            "id": "s", "createdDateTime": "2025-03-13T01:00:00Z", "ipAddress": "203.0.113.46",
+            "isInteractive": interactive, "status": {"errorCode": code}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_refused_token_refresh_after_revocation_is_expected_and_a_success_or_a_password_attempt_is_not(
+    ) {
+        assert_eq!(
+            judge_sign_in(&sign_in(false, 50_173), false),
+            SignInVerdict::Refused
+        );
+        assert_eq!(
+            judge_sign_in(&sign_in(false, 0), false),
+            SignInVerdict::Succeeded
+        );
+        assert_eq!(
+            judge_sign_in(&sign_in(true, 0), true),
+            SignInVerdict::Succeeded
+        );
+        assert_eq!(
+            judge_sign_in(&sign_in(true, 50_126), true),
+            SignInVerdict::Attempted
+        );
+    }
 
     #[test]
     fn the_chosen_window_length_comes_from_the_done_selection() {
@@ -563,6 +659,7 @@ mod tests {
             closed_at: None,
             baseline: Baseline::default(),
             attacker_addresses: vec![],
+            infrastructure: Infrastructure::default(),
         };
         assert!(w.active(from + Duration::hours(1)));
         assert!(!w.active(from + Duration::hours(73)));

@@ -17,7 +17,7 @@ use crate::{
 };
 
 const SIGN_IN_SELECT: &str = "id,createdDateTime,userId,userPrincipalName,userDisplayName,appId,appDisplayName,ipAddress,clientAppUsed,conditionalAccessStatus,isInteractive,resourceDisplayName,resourceId,correlationId,riskDetail,riskLevelAggregated,riskLevelDuringSignIn,riskState,riskEventTypes_v2,status,location,deviceDetail";
-const BETA_SIGN_IN_EXTRA: &str = ",signInEventTypes,autonomousSystemNumber";
+const BETA_SIGN_IN_EXTRA: &str = ",signInEventTypes,autonomousSystemNumber,sessionId,userAgent";
 const AUDIT_SELECT: &str = "id,activityDateTime,activityDisplayName,category,correlationId,loggedByService,operationType,result,resultReason,initiatedBy,targetResources,additionalDetails";
 const QUERY_SELECT: &str = "id,displayName,filterStartDateTime,filterEndDateTime,recordTypeFilters,keywordFilter,serviceFilters,operationFilters,userPrincipalNameFilters,ipAddressFilters,objectIdFilters,administrativeUnitIdFilters,status";
 const RECORD_SELECT: &str = "id,createdDateTime,auditLogRecordType,operation,organizationId,userType,userId,service,objectId,userPrincipalName,clientIp,administrativeUnits,auditData";
@@ -99,6 +99,11 @@ pub struct SignIn {
     pub sign_in_event_types: Option<Vec<String>>,
     /// Beta: the source network's ASN.
     pub autonomous_system_number: Option<i64>,
+    /// Beta: the session generated at the interactive sign-in that every later token of the
+    /// session carries (links interactive and non-interactive sign-ins).
+    pub session_id: Option<String>,
+    /// Beta: the client's user agent.
+    pub user_agent: Option<String>,
 }
 
 /// Beta sign-in event types.
@@ -133,6 +138,9 @@ pub struct SignInQuery {
     pub user_id: Option<String>,
     /// Only from this IP address (any text; quoted).
     pub ip_address: Option<String>,
+    /// Only from addresses starting with this text (`startswith(ipAddress, '203.0.113.')`, a
+    /// range; quoted).
+    pub ip_prefix: Option<String>,
     /// From this instant on.
     pub since: Option<DateTime<Utc>>,
     /// Before this instant.
@@ -150,6 +158,9 @@ impl SignInQuery {
         }
         if let Some(ip) = &self.ip_address {
             parts.push(format!("ipAddress eq {}", quote(ip)));
+        }
+        if let Some(prefix) = &self.ip_prefix {
+            parts.push(format!("startswith(ipAddress, {})", quote(prefix)));
         }
         if let Some(t) = self.since {
             parts.push(format!("createdDateTime ge {}", datetime(t)));
@@ -473,6 +484,26 @@ mod tests {
         assert_eq!(
             q.to_filter().expect("filter").as_deref(),
             Some("userId eq '6e7b768e-07e2-4810-8459-485f84f8f204' and createdDateTime ge 2024-06-01T00:00:00Z and signInEventTypes/any(t: t eq 'interactiveUser' or t eq 'nonInteractiveUser')")
+        );
+    }
+
+    #[test]
+    fn a_range_is_searched_by_address_prefix_inside_a_quoted_literal() {
+        let q = SignInQuery {
+            ip_prefix: Some("203.0.113.".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            q.to_filter().expect("filter").as_deref(),
+            Some("startswith(ipAddress, '203.0.113.')")
+        );
+        let hostile = SignInQuery {
+            ip_prefix: Some("1.') or true or startswith(ipAddress, '".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            hostile.to_filter().expect("filter").as_deref(),
+            Some("startswith(ipAddress, '1.'') or true or startswith(ipAddress, ''')")
         );
     }
 

@@ -753,6 +753,15 @@ fn attacker_sign_in(
         if let Some(device) = &plan.device_detail {
             map.insert("deviceDetail".to_owned(), device.clone());
         }
+        if let Some(asn) = plan.asn {
+            map.insert("autonomousSystemNumber".to_owned(), json!(asn));
+        }
+        let session = plan.compromised.iter().find(|c| c.user_id == user_id);
+        if let Some(session) = session.and_then(|c| c.session_id.as_ref()) {
+            if !interactive {
+                map.insert("sessionId".to_owned(), json!(session));
+            }
+        }
     }
     sign_in
 }

@@ -35,6 +35,11 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../scenarios/shared-mailbox-delegate.json"),
     ),
     ("bec", include_str!("../scenarios/bec.json")),
+    ("aitm-p1", include_str!("../scenarios/aitm-p1.json")),
+    (
+        "second-hop-p1",
+        include_str!("../scenarios/second-hop-p1.json"),
+    ),
     (
         "undated-methods",
         include_str!("../scenarios/undated-methods.json"),
@@ -323,6 +328,10 @@ pub(crate) struct RecipientPermission {
 pub(crate) struct AttackerPlan {
     #[serde(default)]
     pub(crate) ip_addresses: Vec<String>,
+    /// The autonomous system number of the network the attacker's own sign-ins come from
+    /// (beta `autonomousSystemNumber`), when the scenario says it.
+    #[serde(default)]
+    pub(crate) asn: Option<i64>,
     /// Graph `signInLocation` used for the attacker's sign-ins.
     #[serde(default)]
     pub(crate) location: Option<Value>,
@@ -348,6 +357,7 @@ impl Default for AttackerPlan {
     fn default() -> Self {
         Self {
             ip_addresses: Vec::new(),
+            asn: None,
             location: None,
             device_detail: None,
             compromised: Vec::new(),
@@ -401,6 +411,10 @@ pub(crate) struct CompromisedAccount {
     /// The address the attacker uses for this account (default: the first of `ipAddresses`).
     #[serde(default)]
     pub(crate) ip_address: Option<String>,
+    /// The session id (beta `sessionId`) of the stolen session: the attacker's token refreshes
+    /// carry it, as the sign-ins of one session do.
+    #[serde(default)]
+    pub(crate) session_id: Option<String>,
 }
 
 fn default_reads_per_hour() -> u32 {

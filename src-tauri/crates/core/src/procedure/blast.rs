@@ -704,8 +704,8 @@ async fn window<T: IncidentTenant>(
 }
 
 /// The addresses the attacker used with this account in the window: those of its risk
-/// detections and of its sign-ins Identity Protection rated risky. Reads that fail leave the
-/// set smaller and add a warning.
+/// detections and of its sign-ins Identity Protection rated risky, and those triage attributed.
+/// Reads that fail leave the set smaller and add a warning.
 async fn attacker_addresses<T: IncidentTenant>(
     cx: &StepContext<'_, T>,
     user_id: &str,
@@ -732,6 +732,8 @@ async fn attacker_addresses<T: IncidentTenant>(
                 .filter_map(|s| s.ip_address.clone()),
         );
     }
+    // What triage attributed without Identity Protection (see `attribution`) counts too.
+    addresses.extend(super::triage::recorded_infrastructure(cx.case, cx.scope).addresses());
     addresses.retain(|a| !a.is_empty());
     addresses
 }

@@ -668,10 +668,17 @@ fn describe_method(m: &AuthenticationMethod) -> Vec<String> {
     lines
 }
 
-/// The addresses triage attributed to the attacker, as a predicate. Attribution of addresses
-/// (infrastructure, ranges) is decided elsewhere; this is where it plugs into the methods step.
-pub(super) fn attacker_predicate(addresses: Vec<String>) -> impl Fn(&str) -> bool + Send + Sync {
-    move |ip: &str| addresses.iter().any(|a| a.eq_ignore_ascii_case(ip.trim()))
+/// The addresses triage attributed to the attacker, as a predicate: an address triage named, or
+/// one of the attacker's infrastructure as [`crate::attribution`] decided it (the same /24 or /48,
+/// a hosting network of theirs), never a look-alike attribution kept out.
+pub(super) fn attacker_predicate(
+    addresses: Vec<String>,
+    infrastructure: crate::attribution::Infrastructure,
+) -> impl Fn(&str) -> bool + Send + Sync {
+    move |ip: &str| {
+        addresses.iter().any(|a| a.eq_ignore_ascii_case(ip.trim()))
+            || infrastructure.match_address(ip.trim()).is_some()
+    }
 }
 
 async fn plan_methods<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
@@ -686,7 +693,10 @@ async fn plan_methods<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
     );
     let user_id = cx.tenant.user(cx.user).await?.map(|u| u.id);
     let reach = cx.now - Duration::days(methods::LOG_REACH_DAYS);
-    let attacker = attacker_predicate(super::recover::attacker_addresses(cx.case, cx.scope));
+    let attacker = attacker_predicate(
+        super::recover::attacker_addresses(cx.case, cx.scope),
+        super::triage::recorded_infrastructure(cx.case, cx.scope),
+    );
     // The account's security-info entries and sign-ins over the log's whole reach: the methods
     // registered before the incident are dated by them as much as the attacker's.
     let audit_query = DirectoryAuditQuery {
@@ -1545,10 +1555,37 @@ mod tests {
     }
 
     #[test]
-    fn the_attacker_predicate_matches_triages_addresses_only() {
-        let attacker = attacker_predicate(vec!["203.0.113.45".into()]);
+    fn the_attacker_predicate_matches_triages_addresses_and_the_infrastructure_ranges() {
+        let attacker = attacker_predicate(
+            vec!["203.0.113.45".into()],
+            crate::attribution::Infrastructure::default(),
+        );
         assert!(attacker("203.0.113.45"));
         assert!(attacker(" 203.0.113.45 "));
-        assert!(!attacker("203.0.113.46"));
+        assert!(
+            !attacker("203.0.113.46"),
+            "without an attributed range, the next address is not the attacker's"
+        );
+        let range = crate::attribution::Member {
+            kind: crate::attribution::MemberKind::Range,
+            value: "203.0.113.0/24".into(),
+            evidence: vec!["same /24 as 203.0.113.45".into()],
+            first_seen: None,
+            asn: None,
+            country: None,
+            clients: Vec::new(),
+        };
+        let attacker = attacker_predicate(
+            vec!["203.0.113.45".into()],
+            crate::attribution::Infrastructure {
+                members: vec![range],
+                ..Default::default()
+            },
+        );
+        assert!(
+            attacker("203.0.113.46"),
+            "a method registered from the attacker's /24 is theirs"
+        );
+        assert!(!attacker("198.51.100.7"), "the user's own address is not");
     }
 }

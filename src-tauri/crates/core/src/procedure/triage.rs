@@ -1,31 +1,51 @@
 //! Triage (DESIGN §2.3): what kind of compromise, since when, and is this account the entry point
 //! or the second hop?
 //!
-//! Reads the account's interactive and non-interactive sign-ins, its risk state and detections,
-//! Defender alerts and incidents, its consents — for the last 24 hours, then 7 days when 24 hours
-//! show nothing suspicious — and proposes a [`CompromiseKind`] with the evidence behind it. The
-//! admin confirms or changes the kind; the incident window start (the first suspicious event) is
-//! journaled and used by the later steps to pre-select what appeared during the incident.
+//! Reads the account's interactive and non-interactive sign-ins over the sign-in retention window
+//! (30 days with Entra ID P1), its risk state and detections, Defender alerts and incidents, its
+//! consents and security-info registrations, and proposes a [`CompromiseKind`] with the evidence
+//! behind it. Sign-in patterns and consents are looked for in the last 24 hours, then 7 days when
+//! 24 hours show nothing suspicious.
+//!
+//! Who the attacker is comes from [`crate::attribution`]: the addresses a Defender alert's
+//! evidence or the admin names (the case's indicators), risky sign-ins and detections when
+//! Identity Protection (P2) shows them, the addresses a sign-in pattern points to, and the rules
+//! that need no seed (a first-seen network around an alert from an unfamiliar client, first-seen
+//! hosting followed by signs of use). The resulting infrastructure (addresses, ranges, hosting
+//! networks, sessions, each with its evidence) is journaled in the step's facts beside the plain
+//! `attackerAddresses`; the tenant's sign-ins from its ranges over the whole retention window are
+//! then read, so an entry account that signed in days before the alert is named
+//! (`earlierAccounts`). When Identity Protection's data is hidden (no P2) the findings say so.
+//!
+//! The admin confirms or changes the kind; the incident window start (the first suspicious event)
+//! is journaled and used by the later steps to pre-select what appeared during the incident.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 use firebreak_graph::{
-    logs::{DirectoryAuditQuery, SignIn, SignInEventType, SignInQuery},
-    security::RiskDetection,
+    logs::{DirectoryAudit, DirectoryAuditQuery, SignIn, SignInEventType, SignInQuery},
+    security::{Alert, RiskDetection},
 };
 use futures_util::{
-    future::{join, join5, BoxFuture},
+    future::{join, join3, join5, BoxFuture},
     FutureExt,
 };
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{
     tenant::IncidentTenant, Action, Capture, Check, Phase, Plan, PlanItem, Step, StepContext,
     StepInfo, Verification,
 };
-use crate::{report::incident::CompromiseKind, Error};
+use crate::{
+    attribution::{
+        self, parse_address, range_of, Activity, Evidence, Infrastructure, MemberKind,
+        OtherAccount, Seed, SeedSource, RETENTION_DAYS,
+    },
+    report::incident::CompromiseKind,
+    Error,
+};
 
 /// The triage step's key.
 pub const KEY: &str = "triage";
@@ -38,6 +58,8 @@ const BAD_PASSWORD: i64 = 50_126;
 const SPRAY_ACCOUNTS: usize = 5;
 /// Denials before an approval that make MFA fatigue.
 const FATIGUE_DENIALS: usize = 3;
+/// Ranges of the attacker's infrastructure searched tenant-wide over the retention window.
+const MAX_RANGE_READS: usize = 6;
 /// Scopes that let an app read or send mail or files, or keep access.
 pub const RISKY_SCOPES: [&str; 9] = [
     "Mail.ReadWrite",
@@ -63,6 +85,19 @@ pub struct Signal {
     pub text: String,
 }
 
+/// Whether Identity Protection's risk data could be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum IdentityProtection {
+    /// Risk levels were read (Entra ID P2).
+    Visible,
+    /// Risk levels read `hidden`: the tenant has no Entra ID P2.
+    Hidden,
+    /// Nothing told either way (no risk record, or the reads failed).
+    #[default]
+    Unknown,
+}
+
 /// What triage read and concluded.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -73,13 +108,25 @@ pub struct Findings {
     pub signals: Vec<Signal>,
     /// The first suspicious event: the incident window start.
     pub window_start: Option<DateTime<Utc>>,
-    /// Hours looked back (24, or 168 when 24 showed nothing).
+    /// Hours of sign-ins read (the retention window).
     pub lookback_hours: i64,
-    /// Other accounts that signed in successfully from the same suspicious addresses earlier.
+    /// Hours in which sign-in patterns and consents were looked for (24, or 168 when 24 showed
+    /// nothing).
+    pub signal_hours: i64,
+    /// Other accounts that signed in successfully from the attacker's infrastructure before this
+    /// one did: the entry point, when this account is the second hop.
     pub earlier_accounts: Vec<String>,
-    /// The suspicious addresses (detections, risky sign-ins, denied MFA, spray successes): the
-    /// attacker's, as far as triage can tell. The watch window and the sideways sweep use them.
+    /// The same, with when and why.
+    pub earlier: Vec<OtherAccount>,
+    /// The attacker's addresses (the infrastructure's address members). The watch window and
+    /// older readers use them.
     pub attacker_addresses: Vec<String>,
+    /// The attacker's infrastructure with its evidence.
+    pub infrastructure: Infrastructure,
+    /// Whether Identity Protection's data was visible.
+    pub identity_protection: IdentityProtection,
+    /// What attribution worked from and what it cannot tell, in plain words.
+    pub notes: Vec<String>,
     /// Reads that failed (licence, permission), so the admin knows what triage could not see.
     pub gaps: Vec<String>,
     /// Identity Protection's risk level, when known.
@@ -93,7 +140,8 @@ pub struct TriageInput {
     pub interactive: Vec<SignIn>,
     /// Its non-interactive sign-ins.
     pub non_interactive: Vec<SignIn>,
-    /// Tenant-wide sign-ins in the same period (for spray and second-hop checks).
+    /// Tenant-wide sign-ins read (the last day, and the attacker's ranges over the retention
+    /// window) for spray and second-hop checks.
     pub tenant_sign_ins: Vec<SignIn>,
     /// Its risk detections.
     pub detections: Vec<RiskDetection>,
@@ -101,10 +149,18 @@ pub struct TriageInput {
     pub consents: Vec<(DateTime<Utc>, String)>,
     /// Alerts naming the account: (first activity, title).
     pub alerts: Vec<(DateTime<Utc>, String)>,
+    /// Addresses named by the alerts' evidence or the admin.
+    pub seeds: Vec<Seed>,
+    /// Security-info registrations and consents of the account, with their address.
+    pub activities: Vec<Activity>,
+    /// Whether Identity Protection's data is visible.
+    pub identity_protection: IdentityProtection,
     /// Whether the account has any sign-in method besides the password.
     pub has_mfa_method: Option<bool>,
     /// The account's object id.
     pub user_id: String,
+    /// Now: patterns and consents are looked for in the hours before it (none: everything).
+    pub now: Option<DateTime<Utc>>,
 }
 
 fn failed(s: &SignIn) -> Option<i64> {
@@ -118,35 +174,66 @@ fn risky_level(level: Option<&str>) -> bool {
     matches!(level, Some("low" | "medium" | "high"))
 }
 
-fn range_of(ip: &str) -> String {
-    match ip.rsplit_once('.') {
-        Some((prefix, _)) if !ip.contains(':') => format!("{prefix}.0/24"),
-        _ => ip.to_owned(),
-    }
+fn range_text(ip: &str) -> String {
+    range_of(ip).map_or_else(|| ip.to_owned(), |r| r.cidr)
 }
 
-/// The analysis, a pure function of what was read.
-pub fn analyse(input: &TriageInput, lookback_hours: i64) -> Findings {
+fn hhmm(t: DateTime<Utc>) -> String {
+    t.format("%H:%M").to_string()
+}
+
+/// The analysis, a pure function of what was read: sign-in patterns and consents within
+/// `signal_hours` of `input.now`, attribution over everything read.
+pub fn analyse(input: &TriageInput, signal_hours: i64) -> Findings {
     let mut signals = Vec::new();
+    let recent = |t: Option<DateTime<Utc>>| match (input.now, t) {
+        (Some(now), Some(t)) => t >= now - Duration::hours(signal_hours),
+        (Some(_), None) => false,
+        (None, _) => true,
+    };
     let mut interactive: Vec<&SignIn> = input.interactive.iter().collect();
     interactive.sort_by_key(|s| s.created_date_time);
     let at = |s: &SignIn| s.created_date_time.unwrap_or_default();
+    let p2 = input.identity_protection != IdentityProtection::Hidden;
+    let mut seeds: Vec<Seed> = input.seeds.clone();
 
-    // Suspicious addresses: detections, risky sign-ins, MFA denials.
-    let mut suspicious: BTreeSet<String> = input
-        .detections
-        .iter()
-        .filter_map(|d| d.ip_address.clone())
-        .collect();
-    for s in &interactive {
-        if risky_level(s.risk_level_during_sign_in.as_deref()) {
-            suspicious.extend(s.ip_address.clone());
+    // Identity Protection (P2 only: without it every level reads `hidden`).
+    if p2 {
+        for d in &input.detections {
+            if let Some(ip) = &d.ip_address {
+                seeds.push(Seed {
+                    source: SeedSource::IdentityProtection,
+                    address: ip.clone(),
+                    at: d.activity_date_time,
+                    why: format!(
+                        "Identity Protection detection \"{}\"",
+                        d.risk_event_type.as_deref().unwrap_or("risk")
+                    ),
+                });
+            }
+        }
+        for s in &interactive {
+            if risky_level(s.risk_level_during_sign_in.as_deref()) {
+                if let Some(ip) = &s.ip_address {
+                    seeds.push(Seed {
+                        source: SeedSource::IdentityProtection,
+                        address: ip.clone(),
+                        at: s.created_date_time,
+                        why: format!(
+                            "sign-in at {} rated {} risk by Identity Protection",
+                            at(s).format("%-d %B %H:%M"),
+                            s.risk_level_during_sign_in.as_deref().unwrap_or("")
+                        ),
+                    });
+                }
+            }
         }
     }
 
     // MFA fatigue: several denials followed by an approval.
     let denials: Vec<&&SignIn> = interactive
         .iter()
+        .filter(|s| recent(s.created_date_time))
         .filter(|s| failed(s).is_some_and(|c| MFA_DENIED.contains(&c)))
         .collect();
     if denials.len() >= FATIGUE_DENIALS {
@@ -165,31 +252,43 @@ pub fn analyse(input: &TriageInput, lookback_hours: i64) -> Findings {
                         .ip_address
                         .as_deref()
                         .unwrap_or("an unknown address"),
-                    at(denials[0]).format("%H:%M"),
-                    last_denial.format("%H:%M"),
-                    at(approval).format("%H:%M"),
+                    hhmm(at(denials[0])),
+                    hhmm(last_denial),
+                    hhmm(at(approval)),
                 ),
             });
-            suspicious.extend(denials.iter().filter_map(|s| s.ip_address.clone()));
+            for d in &denials {
+                if let Some(ip) = &d.ip_address {
+                    seeds.push(Seed {
+                        source: SeedSource::Pattern,
+                        address: ip.clone(),
+                        at: d.created_date_time,
+                        why: "MFA requests denied from it before an approval (MFA fatigue)".into(),
+                    });
+                }
+            }
         }
     }
 
     // Password spray: failures across many accounts from one range, then a success here.
     let mut failing: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for s in &input.tenant_sign_ins {
-        if failed(s) == Some(BAD_PASSWORD) {
+        if failed(s) == Some(BAD_PASSWORD) && recent(s.created_date_time) {
             if let (Some(ip), Some(user)) = (&s.ip_address, &s.user_id) {
                 failing
-                    .entry(range_of(ip))
+                    .entry(range_text(ip))
                     .or_default()
                     .insert(user.clone());
             }
         }
     }
-    for s in interactive.iter().filter(|s| failed(s).is_none()) {
+    for s in interactive
+        .iter()
+        .filter(|s| failed(s).is_none() && recent(s.created_date_time))
+    {
         let Some(ip) = &s.ip_address else { continue };
         if let Some(users) = failing
-            .get(&range_of(ip))
+            .get(&range_text(ip))
             .filter(|u| u.len() >= SPRAY_ACCOUNTS)
         {
             signals.push(Signal {
@@ -198,12 +297,20 @@ pub fn analyse(input: &TriageInput, lookback_hours: i64) -> Findings {
                 text: format!(
                     "Wrong-password failures against {} accounts from {}, then this account signed in from {} ({}).",
                     users.len(),
-                    range_of(ip),
+                    range_text(ip),
                     ip,
                     s.client_app_used.as_deref().unwrap_or("unknown client"),
                 ),
             });
-            suspicious.insert(ip.clone());
+            seeds.push(Seed {
+                source: SeedSource::Pattern,
+                address: ip.clone(),
+                at: s.created_date_time,
+                why: format!(
+                    "signed in from it after wrong-password failures against {} accounts from its range (password spray)",
+                    users.len()
+                ),
+            });
             break;
         }
     }
@@ -217,33 +324,79 @@ pub fn analyse(input: &TriageInput, lookback_hours: i64) -> Findings {
         }
     }
 
-    // Token theft / AiTM: a success from a suspicious address, then token refreshes from it.
+    // The attacker's infrastructure.
+    let mut mine: Vec<SignIn> = input.interactive.clone();
+    mine.extend(input.non_interactive.iter().cloned());
+    let infrastructure = attribution::attribute(&Evidence {
+        user_id: &input.user_id,
+        user_sign_ins: &mine,
+        tenant_sign_ins: &input.tenant_sign_ins,
+        seeds: &seeds,
+        activities: &input.activities,
+        alerts: &input.alerts,
+    });
+
+    // Token theft / AiTM: a success from the attacker's infrastructure, then token refreshes
+    // from it.
+    let explained = |ip: &str, signals: &[Signal]| {
+        signals
+            .iter()
+            .any(|g| g.kind != CompromiseKind::TokenTheft && g.text.contains(ip))
+    };
+    let mut refreshes: Vec<&SignIn> = input
+        .non_interactive
+        .iter()
+        .filter(|n| failed(n).is_none() && infrastructure.match_sign_in(n).is_some())
+        .collect();
+    refreshes.sort_by_key(|n| n.created_date_time);
     for s in interactive.iter().filter(|s| failed(s).is_none()) {
         let Some(ip) = &s.ip_address else { continue };
-        if !suspicious.contains(ip)
-            || signals
-                .iter()
-                .any(|g| g.kind != CompromiseKind::TokenTheft && g.text.contains(ip.as_str()))
-        {
+        let Some(why) = infrastructure.match_sign_in(s) else {
+            continue;
+        };
+        if explained(ip, &signals) {
             continue;
         }
-        let refreshes = input
-            .non_interactive
+        let after = refreshes
             .iter()
-            .filter(|n| {
-                n.ip_address.as_deref() == Some(ip) && n.created_date_time >= s.created_date_time
-            })
+            .filter(|n| n.created_date_time >= s.created_date_time)
             .count();
-        if refreshes > 0 {
+        if after > 0 {
             signals.push(Signal {
                 kind: CompromiseKind::TokenTheft,
                 at: at(s),
                 text: format!(
-                    "Sign-in with MFA from {ip} ({}) flagged as risky, then {refreshes} non-interactive token refresh(es) from the same address.",
+                    "Sign-in with MFA from {ip} ({}) — {} — then {after} non-interactive token refresh(es) from the attacker's infrastructure.",
                     s.location.as_ref().and_then(|l| l.country_or_region.clone()).unwrap_or_else(|| "unknown location".into()),
+                    why.why,
                 ),
             });
             break;
+        }
+    }
+    if !signals.iter().any(|g| g.kind == CompromiseKind::TokenTheft) {
+        let unexplained: Vec<&&SignIn> = refreshes
+            .iter()
+            .filter(|n| {
+                n.ip_address
+                    .as_deref()
+                    .is_none_or(|ip| !explained(ip, &signals))
+            })
+            .collect();
+        if let Some(first) = unexplained.first() {
+            let why = infrastructure
+                .match_sign_in(first)
+                .map(|m| m.why)
+                .unwrap_or_default();
+            signals.push(Signal {
+                kind: CompromiseKind::TokenTheft,
+                at: at(first),
+                text: format!(
+                    "{} token refresh(es) from the attacker's infrastructure without a sign-in from there, the first from {} — {why}: a stolen token or session in use.",
+                    unexplained.len(),
+                    first.ip_address.as_deref().unwrap_or("an unknown address"),
+                ),
+            });
         }
     }
     for d in &input.detections {
@@ -265,11 +418,13 @@ pub fn analyse(input: &TriageInput, lookback_hours: i64) -> Findings {
 
     // Consent phishing: a consent with mail/file scopes in the period.
     for (when, text) in &input.consents {
-        signals.push(Signal {
-            kind: CompromiseKind::ConsentPhishing,
-            at: *when,
-            text: format!("Consent given by this account: {text}."),
-        });
+        if recent(Some(*when)) {
+            signals.push(Signal {
+                kind: CompromiseKind::ConsentPhishing,
+                at: *when,
+                text: format!("Consent given by this account: {text}."),
+            });
+        }
     }
 
     if input.has_mfa_method == Some(false) {
@@ -320,34 +475,62 @@ pub fn analyse(input: &TriageInput, lookback_hours: i64) -> Findings {
         .iter()
         .filter(|s| s.kind != CompromiseKind::ServiceAccount)
         .map(|s| s.at)
+        .chain(infrastructure.first_seen)
         .min();
     if window_start.is_none() {
         window_start = input.alerts.iter().map(|(t, _)| *t).min();
     }
 
-    // Second hop: someone else signed in successfully from a suspicious address first.
-    let first = window_start.unwrap_or_default();
-    let earlier_accounts: BTreeSet<String> = input
-        .tenant_sign_ins
-        .iter()
-        .filter(|s| failed(s).is_none())
-        .filter(|s| s.user_id.as_deref() != Some(input.user_id.as_str()))
-        .filter(|s| {
-            s.ip_address
-                .as_ref()
-                .is_some_and(|ip| suspicious.contains(ip))
-        })
-        .filter(|s| s.created_date_time.is_some_and(|t| t < first))
-        .filter_map(|s| s.user_principal_name.clone().or_else(|| s.user_id.clone()))
-        .collect();
+    // Second hop: someone else signed in successfully from the infrastructure first.
+    let first = infrastructure
+        .first_seen
+        .or(window_start)
+        .unwrap_or_default();
+    let earlier: Vec<OtherAccount> =
+        attribution::other_accounts(&infrastructure, &input.tenant_sign_ins, &input.user_id)
+            .into_iter()
+            .filter(|o| o.first_at.is_some_and(|t| t < first))
+            .collect();
+
+    let mut notes = Vec::new();
+    if input.identity_protection == IdentityProtection::Hidden {
+        notes.push(
+            "Identity Protection's risk data is hidden in this tenant (no Entra ID P2): attribution used what Entra ID P1 gives instead — the addresses the alerts and you named, their range and network (hosting or not), country, client and session, and what is new for this account in the sign-ins read."
+                .into(),
+        );
+    }
+    let any_asn = mine.iter().any(|s| s.autonomous_system_number.is_some());
+    if !mine.is_empty() && !any_asn {
+        notes.push(
+            "Cannot tell the network (ASN) of this account's sign-ins: the log gave none, so the attacker's addresses were widened to their /24 only, and a move to another range of the same provider would not be seen."
+                .into(),
+        );
+    }
+    if infrastructure.is_empty() {
+        notes.push(
+            "Cannot tell the attacker's addresses: no alert or risk detection names one, and no sign-in came from a network new to this account around the alert or from a first-seen hosting network in use. If you know an address, add it to the case's indicators and run triage again."
+                .into(),
+        );
+    }
+    notes.extend(
+        infrastructure
+            .cannot_tell
+            .iter()
+            .map(|c| format!("Cannot tell: {c}")),
+    );
 
     Findings {
         proposed,
         signals,
         window_start,
-        lookback_hours,
-        earlier_accounts: earlier_accounts.into_iter().collect(),
-        attacker_addresses: suspicious.into_iter().collect(),
+        lookback_hours: RETENTION_DAYS * 24,
+        signal_hours,
+        earlier_accounts: earlier.iter().map(|o| o.account.clone()).collect(),
+        earlier,
+        attacker_addresses: infrastructure.addresses(),
+        infrastructure,
+        identity_protection: input.identity_protection,
+        notes,
         gaps: Vec::new(),
         risk_level: None,
     }
@@ -375,10 +558,77 @@ struct Read {
     risk_level: Option<String>,
 }
 
-async fn read<T: IncidentTenant>(
-    cx: &StepContext<'_, T>,
-    since: DateTime<Utc>,
-) -> Result<Read, Error> {
+/// Whether an alert's evidence names the account (by object id or user principal name).
+fn names_account(alert: &Alert, user_id: &str, upn: &str) -> bool {
+    alert.evidence.iter().flatten().any(|e| {
+        let account = e.get("userAccount");
+        let field = |key: &str| {
+            account
+                .and_then(|a| a.get(key))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        };
+        field("azureAdUserId").eq_ignore_ascii_case(user_id)
+            || field("userPrincipalName").eq_ignore_ascii_case(upn)
+            || e.to_string().to_lowercase().contains(upn)
+    })
+}
+
+/// The addresses an alert's `ipEvidence` names.
+fn alert_addresses(alert: &Alert) -> Vec<(String, Option<String>)> {
+    alert
+        .evidence
+        .iter()
+        .flatten()
+        .filter(|e| {
+            e.get("@odata.type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.eq_ignore_ascii_case("#microsoft.graph.security.ipEvidence"))
+        })
+        .filter_map(|e| {
+            let ip = e.get("ipAddress").and_then(Value::as_str)?.to_owned();
+            let country = e
+                .get("countryLetterCode")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            Some((ip, country))
+        })
+        .collect()
+}
+
+/// The addresses the admin wrote in the case's indicators.
+pub fn admin_addresses(indicators: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for text in indicators {
+        for token in text.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')')) {
+            let token = token.trim_matches(|c: char| matches!(c, '.' | '"' | '\''));
+            if let Some(ip) = parse_address(token) {
+                let ip = ip.to_string();
+                if !out.contains(&ip) {
+                    out.push(ip);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The address and time of an audit entry's initiating user.
+fn audit_activity(audit: &DirectoryAudit, what: &str) -> Option<Activity> {
+    let ip = audit
+        .initiated_by
+        .as_ref()
+        .and_then(|i| i.pointer("/user/ipAddress"))
+        .and_then(Value::as_str)
+        .filter(|ip| !ip.is_empty())?;
+    Some(Activity {
+        at: audit.activity_date_time?,
+        address: ip.to_owned(),
+        what: what.to_owned(),
+    })
+}
+
+async fn read<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Read, Error> {
     let user = cx
         .tenant
         .user(cx.user)
@@ -393,6 +643,7 @@ async fn read<T: IncidentTenant>(
     let mut read = Read {
         input: TriageInput {
             user_id: user.id.clone(),
+            now: Some(cx.now),
             ..TriageInput::default()
         },
         captures: Vec::new(),
@@ -402,9 +653,13 @@ async fn read<T: IncidentTenant>(
     let gap = |what: &str, e: firebreak_graph::Error, gaps: &mut Vec<String>| {
         gaps.push(format!("{what}: {e}"))
     };
+    let retention = cx.now - Duration::days(RETENTION_DAYS);
+    let week = cx.now - Duration::days(7);
+    // Beta for every sign-in read: only beta gives the network (ASN), session and user agent.
     let base = SignInQuery {
         user_id: Some(user.id.clone()),
-        since: Some(since),
+        since: Some(retention),
+        event_types: vec![SignInEventType::InteractiveUser],
         ..SignInQuery::default()
     };
     let non = SignInQuery {
@@ -412,13 +667,20 @@ async fn read<T: IncidentTenant>(
         ..base.clone()
     };
     let everyone = SignInQuery {
-        since: Some(since),
+        since: Some(cx.now - Duration::hours(24)),
+        event_types: vec![SignInEventType::InteractiveUser],
         ..SignInQuery::default()
     };
     let consents = DirectoryAuditQuery {
-        since: Some(since),
+        since: Some(week),
         initiated_by_user_id: Some(user.id.clone()),
         activity_display_name: Some("Consent to application".into()),
+        ..DirectoryAuditQuery::default()
+    };
+    let registrations = DirectoryAuditQuery {
+        since: Some(retention),
+        target_id: Some(user.id.clone()),
+        activity_display_name: Some("User registered security info".into()),
         ..DirectoryAuditQuery::default()
     };
     // None of these reads needs another's answer: issue them together, so the admin waits for
@@ -426,17 +688,18 @@ async fn read<T: IncidentTenant>(
     let (
         (interactive, non_interactive, tenant_sign_ins, risky, detections),
         (alerts, incidents, consent_audits, grants, methods),
-    ) = join(
+        registered,
+    ) = join3(
         join5(
             cx.tenant.sign_ins(&base),
             cx.tenant.sign_ins(&non),
             cx.tenant.sign_ins(&everyone),
             cx.tenant.risky_user(&user.id),
-            cx.tenant.risk_detections(&user.id, since),
+            cx.tenant.risk_detections(&user.id, retention),
         ),
         join5(
-            cx.tenant.alerts(since),
-            cx.tenant.incidents(since),
+            cx.tenant.alerts(week),
+            cx.tenant.incidents(week),
             cx.tenant.directory_audits(&consents),
             join(
                 cx.tenant.user_grants(cx.user),
@@ -444,14 +707,15 @@ async fn read<T: IncidentTenant>(
             ),
             cx.tenant.methods(cx.user),
         ),
+        cx.tenant.directory_audits(&registrations),
     )
     .await;
     match interactive {
         Ok(f) => {
             read.captures.extend(Capture::pages(
                 "sign-ins-interactive",
-                "Interactive sign-ins of the account",
-                "GET /auditLogs/signIns",
+                "Interactive sign-ins of the account (retention window)",
+                "GET /beta/auditLogs/signIns",
                 &f.pages,
             ));
             read.input.interactive = f.items;
@@ -462,7 +726,7 @@ async fn read<T: IncidentTenant>(
         Ok(f) => {
             read.captures.extend(Capture::pages(
                 "sign-ins-non-interactive",
-                "Non-interactive sign-ins (token refreshes) of the account",
+                "Non-interactive sign-ins (token refreshes) of the account (retention window)",
                 "GET /beta/auditLogs/signIns",
                 &f.pages,
             ));
@@ -474,8 +738,17 @@ async fn read<T: IncidentTenant>(
         Ok(f) => read.input.tenant_sign_ins = f.items,
         Err(e) => gap("Sign-ins of the other accounts", e, &mut read.gaps),
     }
+    let mut hidden = false;
+    let mut visible = false;
     match risky {
-        Ok(r) => read.risk_level = r.and_then(|r| r.risk_level),
+        Ok(r) => {
+            read.risk_level = r.and_then(|r| r.risk_level);
+            match read.risk_level.as_deref() {
+                Some("hidden") => hidden = true,
+                Some(_) => visible = true,
+                None => {}
+            }
+        }
         Err(e) => gap("Risk state", e, &mut read.gaps),
     }
     match detections {
@@ -486,10 +759,28 @@ async fn read<T: IncidentTenant>(
                 "GET /identityProtection/riskDetections",
                 &f.pages,
             ));
+            hidden |= f
+                .items
+                .iter()
+                .any(|d| d.risk_level.as_deref() == Some("hidden"));
             read.input.detections = f.items;
         }
         Err(e) => gap("Risk detections", e, &mut read.gaps),
     }
+    for s in &read.input.interactive {
+        match s.risk_level_during_sign_in.as_deref() {
+            Some("hidden") => hidden = true,
+            Some(_) => visible = true,
+            None => {}
+        }
+    }
+    read.input.identity_protection = if hidden {
+        IdentityProtection::Hidden
+    } else if visible {
+        IdentityProtection::Visible
+    } else {
+        IdentityProtection::Unknown
+    };
     let upn = user
         .user_principal_name
         .clone()
@@ -503,26 +794,36 @@ async fn read<T: IncidentTenant>(
                 "GET /security/alerts_v2",
                 &f.pages,
             ));
-            read.input.alerts = f
-                .items
-                .iter()
-                .filter(|a| {
-                    a.evidence
-                        .iter()
-                        .flatten()
-                        .any(|e| e.to_string().to_lowercase().contains(&upn))
-                })
-                .map(|a| {
-                    (
-                        a.first_activity_date_time
-                            .or(a.created_date_time)
-                            .unwrap_or_default(),
-                        a.title.clone().unwrap_or_default(),
-                    )
-                })
-                .collect();
+            for a in f.items.iter().filter(|a| names_account(a, &user.id, &upn)) {
+                let when = a
+                    .first_activity_date_time
+                    .or(a.created_date_time)
+                    .unwrap_or_default();
+                let title = a.title.clone().unwrap_or_default();
+                for (ip, country) in alert_addresses(a) {
+                    read.input.seeds.push(Seed {
+                        source: SeedSource::Alert,
+                        address: ip,
+                        at: Some(when),
+                        why: format!(
+                            "named in the evidence of the Defender alert \"{title}\" ({}{})",
+                            when.format("%-d %B %H:%M"),
+                            country.map(|c| format!(", {c}")).unwrap_or_default()
+                        ),
+                    });
+                }
+                read.input.alerts.push((when, title));
+            }
         }
         Err(e) => gap("Defender alerts", e, &mut read.gaps),
+    }
+    for ip in admin_addresses(&cx.case.metadata.indicators) {
+        read.input.seeds.push(Seed {
+            source: SeedSource::Admin,
+            address: ip,
+            at: None,
+            why: "named by you in the case's indicators".into(),
+        });
     }
     match incidents {
         Ok(f) => read.captures.extend(Capture::pages(
@@ -556,6 +857,9 @@ async fn read<T: IncidentTenant>(
                     ))
                 });
                 let Some((sp, name)) = target else { continue };
+                read.input
+                    .activities
+                    .extend(audit_activity(audit, &format!("consent to \"{name}\"")));
                 let risky: Vec<&str> = grants
                     .iter()
                     .filter(|g| g.client_id == sp)
@@ -572,6 +876,22 @@ async fn read<T: IncidentTenant>(
         }
         Err(e) => gap("Consent audit", e, &mut read.gaps),
     }
+    match registered {
+        Ok(f) => {
+            read.captures.extend(Capture::pages(
+                "security-info-registrations",
+                "Security-info registrations of the account (directory audit)",
+                "GET /auditLogs/directoryAudits",
+                &f.pages,
+            ));
+            read.input.activities.extend(
+                f.items
+                    .iter()
+                    .filter_map(|a| audit_activity(a, "a sign-in method registered")),
+            );
+        }
+        Err(e) => gap("Security-info registrations", e, &mut read.gaps),
+    }
     match methods {
         Ok(f) => {
             read.input.has_mfa_method = Some(f.items.iter().any(|m| {
@@ -584,26 +904,220 @@ async fn read<T: IncidentTenant>(
     Ok(read)
 }
 
-/// Reads the tenant for the last 24 hours, then 7 days if nothing suspicious showed up.
+/// Reads the tenant's sign-ins (interactive and non-interactive, every account) from the
+/// infrastructure's ranges over the retention window, and from its addresses whose range cannot
+/// be searched by prefix. Returns the sign-ins, their captures, and what could not be read.
+async fn reach<T: IncidentTenant>(
+    cx: &StepContext<'_, T>,
+    infra: &Infrastructure,
+) -> (Vec<SignIn>, Vec<Capture>, Vec<String>) {
+    let since = cx.now - Duration::days(RETENTION_DAYS);
+    let both = vec![
+        SignInEventType::InteractiveUser,
+        SignInEventType::NonInteractiveUser,
+    ];
+    let ranges = infra.ranges();
+    let mut queries: Vec<(String, SignInQuery)> = Vec::new();
+    let mut notes = Vec::new();
+    for range in &ranges {
+        if let Some(prefix) = &range.prefix {
+            queries.push((
+                range.cidr.clone(),
+                SignInQuery {
+                    ip_prefix: Some(prefix.clone()),
+                    since: Some(since),
+                    event_types: both.clone(),
+                    ..SignInQuery::default()
+                },
+            ));
+        }
+    }
+    for ip in infra.addresses() {
+        let covered = range_of(&ip).is_some_and(|r| {
+            ranges
+                .iter()
+                .any(|q| q.cidr == r.cidr && q.prefix.is_some())
+        });
+        if !covered {
+            queries.push((
+                ip.clone(),
+                SignInQuery {
+                    ip_address: Some(ip),
+                    since: Some(since),
+                    event_types: both.clone(),
+                    ..SignInQuery::default()
+                },
+            ));
+        }
+    }
+    if queries.len() > MAX_RANGE_READS {
+        notes.push(format!(
+            "Cannot tell whether other accounts used all of the attacker's infrastructure over {RETENTION_DAYS} days: only the first {MAX_RANGE_READS} of {} ranges and addresses were searched.",
+            queries.len()
+        ));
+        queries.truncate(MAX_RANGE_READS);
+    }
+    let mut sign_ins = Vec::new();
+    let mut captures = Vec::new();
+    for (i, (what, query)) in queries.iter().enumerate() {
+        match cx.tenant.sign_ins(query).await {
+            Ok(f) => {
+                captures.extend(Capture::pages(
+                    &format!("sign-ins-attacker-infrastructure-{i}"),
+                    &format!("Sign-ins of every account from {what} (retention window)"),
+                    "GET /beta/auditLogs/signIns",
+                    &f.pages,
+                ));
+                sign_ins.extend(f.items);
+            }
+            Err(e) => notes.push(format!(
+                "Could not read the sign-ins of other accounts from {what}: {e}"
+            )),
+        }
+    }
+    if !infra.networks().is_empty() {
+        notes.push(format!(
+            "Graph cannot filter sign-ins by network (ASN): other accounts were searched by the attacker's ranges over {RETENTION_DAYS} days, but other addresses of {} only in the last 24 hours.",
+            infra
+                .networks()
+                .into_iter()
+                .map(attribution::describe_network)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    (sign_ins, captures, notes)
+}
+
+/// The sign-ins over the retention window of the other accounts that matched the infrastructure
+/// on its network alone (at most [`MAX_RANGE_READS`] accounts), not already in `known`.
+pub(crate) async fn network_histories<T: IncidentTenant>(
+    cx: &StepContext<'_, T>,
+    infra: &Infrastructure,
+    known: &[SignIn],
+    own_id: &str,
+) -> (Vec<SignIn>, Vec<Capture>) {
+    let candidates: Vec<String> = attribution::other_accounts(infra, known, own_id)
+        .into_iter()
+        .filter(|o| o.matched == MemberKind::Network)
+        .filter_map(|o| o.user_id)
+        .take(MAX_RANGE_READS)
+        .collect();
+    let seen: BTreeSet<&str> = known.iter().map(|s| s.id.as_str()).collect();
+    let mut out = Vec::new();
+    let mut captures = Vec::new();
+    for (i, id) in candidates.iter().enumerate() {
+        let query = SignInQuery {
+            user_id: Some(id.clone()),
+            since: Some(cx.now - Duration::days(RETENTION_DAYS)),
+            event_types: vec![SignInEventType::InteractiveUser],
+            ..SignInQuery::default()
+        };
+        if let Ok(f) = cx.tenant.sign_ins(&query).await {
+            captures.extend(Capture::pages(
+                &format!("sign-ins-network-history-{i}"),
+                "Interactive sign-ins of an account seen on the attacker's network (is it their usual one?)",
+                "GET /beta/auditLogs/signIns",
+                &f.pages,
+            ));
+            out.extend(
+                f.items
+                    .into_iter()
+                    .filter(|s| !seen.contains(s.id.as_str())),
+            );
+        }
+    }
+    (out, captures)
+}
+
+/// Reads the tenant and analyses it: patterns in the last 24 hours, then 7 days if nothing
+/// suspicious showed up; then the tenant's sign-ins from the attacker's infrastructure over the
+/// retention window, and the analysis again with them (the entry account of a second hop).
 pub async fn triage<T: IncidentTenant>(
     cx: &StepContext<'_, T>,
 ) -> Result<(Findings, Vec<Capture>), Error> {
-    let mut result = None;
-    for hours in [24, 24 * 7] {
-        let read = read(cx, cx.now - Duration::hours(hours)).await?;
-        let mut findings = analyse(&read.input, hours);
-        findings.gaps = read.gaps;
-        findings.risk_level = read.risk_level;
-        let found =
-            findings.window_start.is_some() && findings.proposed != CompromiseKind::Undetermined;
-        result = Some((findings, read.captures));
-        if found {
-            break;
+    let read = read(cx).await?;
+    let mut input = read.input;
+    let mut captures = read.captures;
+    let found =
+        |f: &Findings| f.window_start.is_some() && f.proposed != CompromiseKind::Undetermined;
+    let mut hours = 24;
+    let mut findings = analyse(&input, hours);
+    if !found(&findings) {
+        hours = 24 * 7;
+        findings = analyse(&input, hours);
+    }
+    let mut notes = Vec::new();
+    if !findings.infrastructure.is_empty() {
+        let (more, more_captures, reach_notes) = reach(cx, &findings.infrastructure).await;
+        notes = reach_notes;
+        captures.extend(more_captures);
+        let known: BTreeSet<String> = input.tenant_sign_ins.iter().map(|s| s.id.clone()).collect();
+        let mut added = false;
+        for s in more {
+            if !known.contains(&s.id) {
+                input.tenant_sign_ins.push(s);
+                added = true;
+            }
+        }
+        if added {
+            findings = analyse(&input, hours);
+        }
+        // A colleague matched on the network alone: read their own month, so a network they
+        // use every day (their VPN) is told apart from the attacker's.
+        let (history, history_captures) = network_histories(
+            cx,
+            &findings.infrastructure,
+            &input.tenant_sign_ins,
+            &input.user_id,
+        )
+        .await;
+        if !history.is_empty() {
+            captures.extend(history_captures);
+            input.tenant_sign_ins.extend(history);
+            findings = analyse(&input, hours);
         }
     }
-    result.ok_or_else(|| Error::ReportFailed {
-        detail: "triage read nothing".into(),
-    })
+    findings.notes.extend(notes);
+    findings.gaps = read.gaps;
+    findings.risk_level = read.risk_level;
+    Ok((findings, captures))
+}
+
+/// The attacker's infrastructure triage recorded for the account of `scope` in `case`: its
+/// journaled infrastructure, or for a case triaged before attribution existed, its plain
+/// `attackerAddresses`; empty when triage has not finished.
+pub fn recorded_infrastructure(case: &crate::case::CaseView, scope: &str) -> Infrastructure {
+    let id = format!("{scope}.{KEY}");
+    let Some(facts) = case
+        .journal
+        .iter()
+        .rev()
+        .find(|e| {
+            e.kind == crate::case::journal::EntryKind::StepFinished
+                && e.step.as_deref() == Some(id.as_str())
+        })
+        .and_then(|e| e.details.pointer("/detail/facts"))
+    else {
+        return Infrastructure::default();
+    };
+    if let Some(infra) = facts
+        .get("infrastructure")
+        .and_then(|i| serde_json::from_value::<Infrastructure>(i.clone()).ok())
+    {
+        return infra;
+    }
+    let addresses: Vec<String> = facts
+        .get("attackerAddresses")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    Infrastructure::from_addresses(&addresses)
 }
 
 /// Every kind the admin may choose, as its journal id.
@@ -654,7 +1168,7 @@ impl<T: IncidentTenant> Step<T> for Triage {
                     "chain:second-hop",
                     "This account is the second hop (another account was compromised first)",
                     second_hop,
-                    findings.earlier_accounts.iter().map(|a| format!("{a} signed in successfully from a suspicious address earlier.")).collect(),
+                    findings.earlier.iter().map(|o| format!("{} {}.", o.account, o.why)).collect(),
                 ),
             ] {
                 items.push(PlanItem {
@@ -670,7 +1184,39 @@ impl<T: IncidentTenant> Step<T> for Triage {
                     action: Action::Record,
                 });
             }
+            for member in &findings.infrastructure.members {
+                items.push(PlanItem {
+                    id: format!("infrastructure:{}", member.value),
+                    kind: match member.kind {
+                        MemberKind::Address => "Attacker address",
+                        MemberKind::Range => "Attacker range",
+                        MemberKind::Network => "Attacker network",
+                        MemberKind::Session => "Attacker session",
+                    }
+                    .into(),
+                    label: match (member.kind, member.asn) {
+                        (MemberKind::Network, Some(asn)) => attribution::describe_network(asn),
+                        _ => member.value.clone(),
+                    },
+                    details: [
+                        member.country.as_ref().map(|c| format!("Country: {c}")),
+                        (!member.clients.is_empty()).then(|| format!("Client: {}", member.clients.join("; "))),
+                        (member.kind == MemberKind::Address).then_some(member.asn).flatten().map(|a| format!("Network: {}", attribution::describe_network(a))),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+                    created: member.first_seen,
+                    recommended: true,
+                    reasons: member.evidence.clone(),
+                    fixed: true,
+                    group: None,
+                    action: Action::Record,
+                });
+            }
             let mut warnings: Vec<String> = findings.gaps.iter().map(|g| format!("Could not read {g}")).collect();
+            warnings.extend(findings.notes.iter().cloned());
+            warnings.extend(findings.infrastructure.kept_out.iter().map(|k| format!("Not the attacker's: {k}")));
             if findings.window_start.is_none() {
                 warnings.push("No suspicious event was found in 7 days: set the incident window start yourself.".into());
             }
@@ -692,9 +1238,14 @@ impl<T: IncidentTenant> Step<T> for Triage {
                     "proposedKind": findings.proposed,
                     "windowStart": findings.window_start,
                     "lookbackHours": findings.lookback_hours,
+                    "signalHours": findings.signal_hours,
                     "signals": findings.signals,
                     "earlierAccounts": findings.earlier_accounts,
+                    "earlier": findings.earlier,
                     "attackerAddresses": findings.attacker_addresses,
+                    "infrastructure": findings.infrastructure,
+                    "identityProtection": findings.identity_protection,
+                    "attributionNotes": findings.notes,
                     "riskLevel": findings.risk_level,
                     "gaps": findings.gaps,
                 }),
@@ -871,6 +1422,201 @@ mod tests {
         assert_eq!(
             findings.earlier_accounts,
             vec!["lidia@contoso.com".to_owned()]
+        );
+    }
+
+    fn with(s: SignIn, asn: i64, refresh: bool, browser: &str) -> SignIn {
+        let mut v = serde_json::to_value(SignInJson::from(&s)).unwrap_or_default();
+        v["autonomousSystemNumber"] = json!(asn);
+        v["isInteractive"] = json!(!refresh);
+        v["deviceDetail"] = json!({"operatingSystem": if browser == "Edge" { "Windows10" } else { "Linux" }, "browser": browser});
+        serde_json::from_value(v).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The fields the tests set, back to JSON.
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct SignInJson {
+        id: String,
+        created_date_time: Option<DateTime<Utc>>,
+        user_id: Option<String>,
+        user_principal_name: Option<String>,
+        ip_address: Option<String>,
+        risk_level_during_sign_in: Option<String>,
+        status: Value,
+    }
+
+    impl From<&SignIn> for SignInJson {
+        fn from(s: &SignIn) -> Self {
+            Self {
+                id: s.id.clone(),
+                created_date_time: s.created_date_time,
+                user_id: s.user_id.clone(),
+                user_principal_name: s.user_principal_name.clone(),
+                ip_address: s.ip_address.clone(),
+                risk_level_during_sign_in: s.risk_level_during_sign_in.clone(),
+                status: json!({"errorCode": s.status.as_ref().and_then(|st| st.error_code)}),
+            }
+        }
+    }
+
+    /// Ines at home for ten days, then an attacker on a hosting network the alert names.
+    fn p1_incident() -> TriageInput {
+        let mut input = TriageInput {
+            user_id: "ines".into(),
+            identity_protection: IdentityProtection::Hidden,
+            ..TriageInput::default()
+        };
+        for d in 1..=10 {
+            input.interactive.push(with(
+                sign_in(
+                    "ines",
+                    &format!("2025-10-{d:02}T08:00:00Z"),
+                    "192.0.2.34",
+                    0,
+                    "hidden",
+                ),
+                5089,
+                false,
+                "Edge",
+            ));
+        }
+        input.interactive.push(with(
+            sign_in("ines", "2025-10-14T09:12:00Z", "203.0.113.45", 0, "hidden"),
+            14061,
+            false,
+            "Chrome",
+        ));
+        input.non_interactive.push(with(
+            sign_in("ines", "2025-10-14T09:30:00Z", "203.0.113.46", 0, "hidden"),
+            14061,
+            true,
+            "Chrome",
+        ));
+        input.alerts.push((
+            "2025-10-14T09:31:00Z".parse().unwrap_or_default(),
+            "Suspicious inbox manipulation rule".into(),
+        ));
+        input.seeds.push(Seed {
+            source: SeedSource::Alert,
+            address: "203.0.113.46".into(),
+            at: "2025-10-14T09:31:00Z".parse().ok(),
+            why: "named in the evidence of the Defender alert".into(),
+        });
+        input
+    }
+
+    #[test]
+    fn without_p2_the_alerts_address_and_its_range_make_token_theft_and_the_findings_say_p2_is_missing(
+    ) {
+        let findings = analyse(&p1_incident(), 24);
+        assert_eq!(
+            findings.proposed,
+            CompromiseKind::TokenTheft,
+            "{:?}",
+            findings.signals
+        );
+        assert_eq!(findings.window_start, "2025-10-14T09:12:00Z".parse().ok());
+        assert!(findings
+            .attacker_addresses
+            .contains(&"203.0.113.45".to_owned()));
+        assert!(!findings
+            .attacker_addresses
+            .contains(&"192.0.2.34".to_owned()));
+        assert!(
+            findings.notes.iter().any(|n| n.contains("no Entra ID P2")),
+            "{:?}",
+            findings.notes
+        );
+    }
+
+    #[test]
+    fn without_p2_a_risk_level_is_never_taken_as_a_seed() {
+        // A tenant without P2 reads every level `hidden`; even a stray "high" must not seed.
+        let mut input = TriageInput {
+            user_id: "ines".into(),
+            identity_protection: IdentityProtection::Hidden,
+            ..TriageInput::default()
+        };
+        input.interactive.push(sign_in(
+            "ines",
+            "2025-10-14T09:12:00Z",
+            "198.51.100.9",
+            0,
+            "high",
+        ));
+        let findings = analyse(&input, 24);
+        assert!(
+            findings.attacker_addresses.is_empty(),
+            "{:?}",
+            findings.attacker_addresses
+        );
+        assert!(findings
+            .notes
+            .iter()
+            .any(|n| n.starts_with("Cannot tell the attacker's addresses")));
+    }
+
+    #[test]
+    fn an_entry_account_from_the_attackers_range_days_earlier_is_named_and_a_travelling_colleague_is_not(
+    ) {
+        let mut input = p1_incident();
+        input.tenant_sign_ins.push(with(
+            sign_in("kenji", "2025-10-09T10:20:00Z", "203.0.113.61", 0, "hidden"),
+            14061,
+            false,
+            "Chrome",
+        ));
+        input.tenant_sign_ins.push(with(
+            sign_in(
+                "tomas",
+                "2025-10-14T08:40:00Z",
+                "2001:db8:c1a0:7::25",
+                0,
+                "hidden",
+            ),
+            3243,
+            false,
+            "Edge",
+        ));
+        let findings = analyse(&input, 24);
+        assert_eq!(
+            findings.earlier_accounts,
+            vec!["kenji@contoso.com".to_owned()]
+        );
+        assert!(
+            findings.earlier[0].why.contains("same /24 as 203.0.113.45"),
+            "{}",
+            findings.earlier[0].why
+        );
+    }
+
+    #[test]
+    fn a_consent_older_than_the_signal_period_is_not_a_signal_but_attribution_still_reads_the_month(
+    ) {
+        let mut input = p1_incident();
+        input.now = "2025-10-14T17:00:00Z".parse().ok();
+        input.consents.push((
+            "2025-10-02T10:00:00Z".parse().unwrap_or_default(),
+            "\"Old app\" with Mail.Read".into(),
+        ));
+        let findings = analyse(&input, 24);
+        assert!(!findings
+            .signals
+            .iter()
+            .any(|s| s.kind == CompromiseKind::ConsentPhishing));
+        assert_eq!(findings.window_start, "2025-10-14T09:12:00Z".parse().ok());
+    }
+
+    #[test]
+    fn the_admins_addresses_are_read_from_the_indicators_as_addresses() {
+        let found = admin_addresses(&[
+            "Phish from 203.0.113.9, and 2001:DB8::1; ticket 4471.".into(),
+            "version 1.2.3 is not an address".into(),
+        ]);
+        assert_eq!(
+            found,
+            vec!["203.0.113.9".to_owned(), "2001:db8::1".to_owned()]
         );
     }
 

@@ -6,6 +6,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod apps;
+mod attribution;
 mod blast;
 mod bundle;
 mod cases;

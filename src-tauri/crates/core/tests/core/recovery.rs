@@ -409,6 +409,8 @@ async fn on_every_shipped_incident_the_sweep_finds_every_other_account_the_attac
         "service-account",
         "shared-mailbox-delegate",
         "bec",
+        "aitm-p1",
+        "second-hop-p1",
     ] {
         let lab = lab(name).await;
         let env = lab.env(&[BREAK_GLASS]);

@@ -271,8 +271,22 @@ pub(crate) async fn sign_ins(ctx: Ctx) -> Result<Response, GraphError> {
         &hints,
         &accept,
     );
-    // v1.0 answers drop the beta-only properties (signInEventTypes, autonomousSystemNumber…).
-    let page: Vec<Value> = page.into_iter().map(|item| ctx.shape(item)).collect();
+    let p2 = tenant.info.licences.entra_id_p2;
+    let page: Vec<Value> = page
+        .into_iter()
+        .map(|mut item| {
+            if !p2 {
+                // Without Entra ID P2 the risk levels and detail of a sign-in read `hidden`.
+                if let Value::Object(map) = &mut item {
+                    for property in ["riskLevelDuringSignIn", "riskLevelAggregated", "riskDetail"] {
+                        map.insert(property.to_owned(), Value::String("hidden".into()));
+                    }
+                }
+            }
+            // v1.0 answers drop the beta-only properties (signInEventTypes, sessionId…).
+            ctx.shape(item)
+        })
+        .collect();
     let next = next.map(|p| ctx.next_link(p));
     Ok(ctx.collection_body("auditLogs/signIns", page, next, None))
 }

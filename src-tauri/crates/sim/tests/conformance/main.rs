@@ -8,6 +8,7 @@
 
 mod applications;
 mod attacker;
+mod attribution_data;
 mod exchange;
 mod expected;
 mod faults;

@@ -1,6 +1,11 @@
 //! The sign-in and risk checks: interactive sign-ins, non-interactive and service-principal
 //! sign-ins, Identity Protection's risky user and detections. They change nothing; they record
 //! the attacker's addresses and what Identity Protection saw.
+//!
+//! A sign-in is the attacker's when it came from the infrastructure triage attributed
+//! ([`crate::attribution`]: an address, its /24 or /48, a hosting network, a session) or from an
+//! address Identity Protection flagged; each row says which, so the checks work the same on a
+//! tenant without Entra ID P2.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,9 +14,29 @@ use serde_json::json;
 
 use super::{account, attacker_addresses, item, Draft};
 use crate::{
-    procedure::{tenant::IncidentTenant, Action, StepContext},
+    attribution::{range_of, Infrastructure},
+    procedure::{tenant::IncidentTenant, triage::recorded_infrastructure, Action, StepContext},
     Error,
 };
+
+/// The attacker's infrastructure for these checks: what triage attributed, with the addresses
+/// Identity Protection flagged in the window added.
+async fn infrastructure<T: IncidentTenant>(
+    cx: &StepContext<'_, T>,
+    user_id: &str,
+    draft: &mut Draft,
+) -> Infrastructure {
+    let mut infra = recorded_infrastructure(cx.case, cx.scope);
+    let flagged: Vec<String> = attacker_addresses(cx, user_id, draft)
+        .await
+        .into_iter()
+        .collect();
+    infra.add_addresses(
+        &flagged,
+        "Identity Protection flagged a sign-in or detection from it",
+    );
+    infra
+}
 
 /// Whether Identity Protection rated a sign-in risky.
 pub(super) fn risky(s: &SignIn) -> bool {
@@ -89,9 +114,11 @@ pub(super) async fn interactive<T: IncidentTenant>(
 ) -> Result<(), Error> {
     draft.summary("Record the addresses the attacker signed in from with this account.");
     let user = account(cx).await?;
+    // Beta: only beta gives the network (ASN) and session of a sign-in.
     let query = SignInQuery {
         user_id: Some(user.id.clone()),
         since: Some(draft.since),
+        event_types: vec![SignInEventType::InteractiveUser],
         ..SignInQuery::default()
     };
     let sign_ins = match cx.tenant.sign_ins(&query).await {
@@ -101,38 +128,52 @@ pub(super) async fn interactive<T: IncidentTenant>(
     draft.capture(
         "interactive",
         "Interactive sign-ins of the account in the incident window",
-        "GET /auditLogs/signIns",
+        "GET /beta/auditLogs/signIns",
         &sign_ins.pages,
     );
-    let attacker = attacker_addresses(cx, &user.id, draft).await;
+    let infra = infrastructure(cx, &user.id, draft).await;
     let ok: Vec<&SignIn> = sign_ins.items.iter().filter(|s| succeeded(s)).collect();
     let mut ordinary = 0;
+    let mut attacker: BTreeSet<String> = BTreeSet::new();
     for (ip, details) in by_address(&ok) {
-        let flagged_sign_ins = ok
+        let from_ip: Vec<&&SignIn> = ok
             .iter()
-            .filter(|s| s.ip_address.as_deref() == Some(ip.as_str()) && risky(s))
-            .count();
-        if attacker.contains(&ip) || flagged_sign_ins > 0 {
-            let mut row = item(
-                format!("seen:address:{ip}"),
-                "Sign-in address",
-                ip.clone(),
-                details,
-                Action::Record,
-            );
-            row.reasons = vec![
-                "Identity Protection flagged sign-ins or detections from this address: the attacker's."
-                    .into(),
-                "Nothing to undo here: containment already signed the attacker out. The sideways sweep looks for this address on other accounts.".into(),
-            ];
-            draft.finding(row);
-        } else {
-            ordinary += 1;
+            .filter(|s| s.ip_address.as_deref() == Some(ip.as_str()))
+            .collect();
+        let mut why: Vec<String> = from_ip
+            .iter()
+            .filter_map(|s| infra.match_sign_in(s))
+            .map(|m| format!("The attacker's infrastructure: {}.", m.why))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if from_ip.iter().any(|s| risky(s)) {
+            why.push("Identity Protection flagged sign-ins from this address.".into());
         }
+        if why.is_empty() {
+            ordinary += 1;
+            continue;
+        }
+        attacker.insert(ip.clone());
+        let mut row = item(
+            format!("seen:address:{ip}"),
+            "Sign-in address",
+            ip.clone(),
+            details,
+            Action::Record,
+        );
+        why.push("Nothing to undo here: containment already signed the attacker out. The sideways sweep looks for this infrastructure on other accounts.".into());
+        row.reasons = why;
+        draft.finding(row);
     }
-    draft.fact("attackerAddresses", json!(attacker));
+    let mut all: Vec<String> = infra.addresses();
+    all.extend(attacker);
+    all.sort();
+    all.dedup();
+    draft.fact("attackerAddresses", json!(all));
+    draft.fact("infrastructure", json!(infra.lines()));
     draft.clean(format!(
-        "{} successful interactive sign-ins from {ordinary} address(es), none flagged by Identity Protection.",
+        "{} successful interactive sign-ins from {ordinary} address(es), none from the attacker's infrastructure or flagged by Identity Protection.",
         ok.len()
     ));
     Ok(())
@@ -148,7 +189,7 @@ pub(super) async fn non_interactive<T: IncidentTenant>(
         "Record token refreshes and app sign-ins that came from the attacker's addresses.",
     );
     let user = account(cx).await?;
-    let attacker = attacker_addresses(cx, &user.id, draft).await;
+    let infra = infrastructure(cx, &user.id, draft).await;
     let query = SignInQuery {
         user_id: Some(user.id.clone()),
         since: Some(draft.since),
@@ -160,21 +201,20 @@ pub(super) async fn non_interactive<T: IncidentTenant>(
             draft.capture(
                 "non-interactive",
                 "Non-interactive sign-ins of the account in the incident window",
-                "GET /beta/auditLogs/signIns (nonInteractiveUser)",
+                "GET /beta/auditLogs/signIns",
                 &list.pages,
             );
             let from_attacker: Vec<&SignIn> = list
                 .items
                 .iter()
-                .filter(|s| {
-                    succeeded(s)
-                        && (risky(s)
-                            || s.ip_address
-                                .as_ref()
-                                .is_some_and(|ip| attacker.contains(ip)))
-                })
+                .filter(|s| succeeded(s) && (risky(s) || infra.match_sign_in(s).is_some()))
                 .collect();
             for (ip, details) in by_address(&from_attacker) {
+                let why = from_attacker
+                    .iter()
+                    .filter(|s| s.ip_address.as_deref() == Some(ip.as_str()))
+                    .find_map(|s| infra.match_sign_in(s))
+                    .map_or_else(|| "Identity Protection flagged them".to_owned(), |m| m.why);
                 let mut row = item(
                     format!("seen:token:{ip}"),
                     "Token refreshes",
@@ -182,19 +222,39 @@ pub(super) async fn non_interactive<T: IncidentTenant>(
                     details,
                     Action::Record,
                 );
-                row.reasons = vec!["Tokens refreshed from the attacker's address: the stolen session was in use (revoked at containment).".into()];
+                row.reasons = vec![format!("Tokens refreshed from the attacker's infrastructure ({why}): the stolen session was in use (revoked at containment).")];
                 draft.finding(row);
             }
             draft.clean(format!(
-                "{} non-interactive sign-ins, none from the attacker's addresses.",
+                "{} non-interactive sign-ins, none from the attacker's infrastructure.",
                 list.items.len()
             ));
         }
         Err(e) => draft.gap("Non-interactive sign-ins", e)?,
     }
-    for ip in &attacker {
+    // Service principals signing in from the infrastructure: by range where Graph can search a
+    // prefix, by address otherwise.
+    let ranges = infra.ranges();
+    // (what, prefix to search, address to search)
+    let mut targets: Vec<(String, Option<String>, Option<String>)> = ranges
+        .iter()
+        .filter(|r| r.prefix.is_some())
+        .map(|r| (r.cidr.clone(), r.prefix.clone(), None))
+        .collect();
+    for ip in infra.addresses() {
+        let covered = range_of(&ip).is_some_and(|r| {
+            ranges
+                .iter()
+                .any(|q| q.cidr == r.cidr && q.prefix.is_some())
+        });
+        if !covered {
+            targets.push((ip.clone(), None, Some(ip)));
+        }
+    }
+    for (ip, prefix, address) in &targets {
         let query = SignInQuery {
-            ip_address: Some(ip.clone()),
+            ip_address: address.clone(),
+            ip_prefix: prefix.clone(),
             since: Some(draft.since),
             event_types: vec![SignInEventType::ServicePrincipal],
             ..SignInQuery::default()
@@ -203,8 +263,8 @@ pub(super) async fn non_interactive<T: IncidentTenant>(
             Ok(list) => {
                 draft.capture(
                     "service-principal",
-                    "Service-principal sign-ins from the attacker's addresses",
-                    "GET /beta/auditLogs/signIns (servicePrincipal)",
+                    "Service-principal sign-ins from the attacker's infrastructure",
+                    "GET /beta/auditLogs/signIns",
                     &list.pages,
                 );
                 let mut apps: BTreeMap<String, usize> = BTreeMap::new();
@@ -226,7 +286,7 @@ pub(super) async fn non_interactive<T: IncidentTenant>(
                         vec![format!("{count} sign-in(s) from {ip}")],
                         Action::Record,
                     );
-                    row.reasons = vec!["An app signed in with its own credentials from the attacker's address: see \"Credentials added to apps\".".into()];
+                    row.reasons = vec![format!("An app signed in with its own credentials from the attacker's infrastructure ({ip}): see \"Credentials added to apps\".")];
                     draft.finding(row);
                 }
             }
@@ -236,8 +296,8 @@ pub(super) async fn non_interactive<T: IncidentTenant>(
             }
         }
     }
-    if attacker.is_empty() {
-        draft.clean("Identity Protection named no attacker address, so app sign-ins were not searched by address.");
+    if targets.is_empty() {
+        draft.clean("Neither triage nor Identity Protection named an attacker address, so app sign-ins were not searched by address.");
     }
     Ok(())
 }
