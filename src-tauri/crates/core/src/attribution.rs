@@ -35,7 +35,7 @@ use std::{
 };
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use firebreak_graph::logs::SignIn;
+use firebreak_graph::logs::{SignIn, SignInEventType, SignInQuery};
 use serde::{Deserialize, Serialize};
 
 /// How many days of sign-ins Entra ID keeps with P1 or P2 (without P1 there are none to read).
@@ -947,6 +947,42 @@ impl Infrastructure {
         self.members_of(MemberKind::Address)
             .map(|m| m.value.clone())
             .collect()
+    }
+
+    /// The sign-in reads that find every account's sign-ins (interactive and non-interactive)
+    /// from the infrastructure since `since`: one per range Graph can search by prefix, and one
+    /// per address whose range it cannot. Each is named by the range or address it covers.
+    pub fn sign_in_searches(&self, since: DateTime<Utc>) -> Vec<(String, SignInQuery)> {
+        let query = |ip_prefix: Option<String>, ip_address: Option<String>| SignInQuery {
+            ip_prefix,
+            ip_address,
+            since: Some(since),
+            event_types: vec![
+                SignInEventType::InteractiveUser,
+                SignInEventType::NonInteractiveUser,
+            ],
+            ..SignInQuery::default()
+        };
+        let ranges = self.ranges();
+        let mut searches: Vec<(String, SignInQuery)> = ranges
+            .iter()
+            .filter_map(|r| {
+                r.prefix
+                    .as_ref()
+                    .map(|p| (r.cidr.clone(), query(Some(p.clone()), None)))
+            })
+            .collect();
+        for ip in self.addresses() {
+            let covered = range_of(&ip).is_some_and(|r| {
+                ranges
+                    .iter()
+                    .any(|q| q.cidr == r.cidr && q.prefix.is_some())
+            });
+            if !covered {
+                searches.push((ip.clone(), query(None, Some(ip))));
+            }
+        }
+        searches
     }
 
     /// The ranges, with the prefix to search each by.

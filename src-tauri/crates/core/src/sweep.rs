@@ -31,7 +31,7 @@ use serde_json::{json, Value};
 mod acted_on;
 
 use crate::{
-    attribution::{self, range_of, Infrastructure, MemberKind, RETENTION_DAYS},
+    attribution::{self, Infrastructure, MemberKind, RETENTION_DAYS},
     case::{
         metadata::{AlertSource, CaseMetadata},
         CaseId, CaseLink, CaseStore, CaseView, LinkRelation,
@@ -536,43 +536,7 @@ async fn infrastructure_sign_ins<T: IncidentTenant>(
     recent: DateTime<Utc>,
     captures: &mut Vec<Capture>,
 ) -> (Vec<SignIn>, SearchNotes) {
-    let both = vec![
-        SignInEventType::InteractiveUser,
-        SignInEventType::NonInteractiveUser,
-    ];
-    let ranges = infra.ranges();
-    let mut searches: Vec<(String, SignInQuery)> = Vec::new();
-    for range in &ranges {
-        if let Some(prefix) = &range.prefix {
-            searches.push((
-                range.cidr.clone(),
-                SignInQuery {
-                    ip_prefix: Some(prefix.clone()),
-                    since: Some(retention),
-                    event_types: both.clone(),
-                    ..SignInQuery::default()
-                },
-            ));
-        }
-    }
-    for ip in infra.addresses() {
-        let covered = range_of(&ip).is_some_and(|r| {
-            ranges
-                .iter()
-                .any(|q| q.cidr == r.cidr && q.prefix.is_some())
-        });
-        if !covered {
-            searches.push((
-                ip.clone(),
-                SignInQuery {
-                    ip_address: Some(ip),
-                    since: Some(retention),
-                    event_types: both.clone(),
-                    ..SignInQuery::default()
-                },
-            ));
-        }
-    }
+    let mut searches = infra.sign_in_searches(retention);
     let mut not_available = Vec::new();
     let mut notes = Vec::new();
     if searches.len() > MAX_SIGN_IN_SEARCHES {
@@ -588,7 +552,10 @@ async fn infrastructure_sign_ins<T: IncidentTenant>(
             "every address (for the attacker's hosting networks)".into(),
             SignInQuery {
                 since: Some(recent),
-                event_types: both.clone(),
+                event_types: vec![
+                    SignInEventType::InteractiveUser,
+                    SignInEventType::NonInteractiveUser,
+                ],
                 ..SignInQuery::default()
             },
         ));

@@ -912,44 +912,8 @@ async fn reach<T: IncidentTenant>(
     infra: &Infrastructure,
 ) -> (Vec<SignIn>, Vec<Capture>, Vec<String>) {
     let since = cx.now - Duration::days(RETENTION_DAYS);
-    let both = vec![
-        SignInEventType::InteractiveUser,
-        SignInEventType::NonInteractiveUser,
-    ];
-    let ranges = infra.ranges();
-    let mut queries: Vec<(String, SignInQuery)> = Vec::new();
+    let mut queries = infra.sign_in_searches(since);
     let mut notes = Vec::new();
-    for range in &ranges {
-        if let Some(prefix) = &range.prefix {
-            queries.push((
-                range.cidr.clone(),
-                SignInQuery {
-                    ip_prefix: Some(prefix.clone()),
-                    since: Some(since),
-                    event_types: both.clone(),
-                    ..SignInQuery::default()
-                },
-            ));
-        }
-    }
-    for ip in infra.addresses() {
-        let covered = range_of(&ip).is_some_and(|r| {
-            ranges
-                .iter()
-                .any(|q| q.cidr == r.cidr && q.prefix.is_some())
-        });
-        if !covered {
-            queries.push((
-                ip.clone(),
-                SignInQuery {
-                    ip_address: Some(ip),
-                    since: Some(since),
-                    event_types: both.clone(),
-                    ..SignInQuery::default()
-                },
-            ));
-        }
-    }
     if queries.len() > MAX_RANGE_READS {
         notes.push(format!(
             "Cannot tell whether other accounts used all of the attacker's infrastructure over {RETENTION_DAYS} days: only the first {MAX_RANGE_READS} of {} ranges and addresses were searched.",

@@ -3,71 +3,43 @@
 //! second hop's entry account that signed in five days earlier is found, and the sweep, the
 //! blast-radius sign-in check and the watch use the infrastructure rather than exact addresses.
 
-use std::sync::Arc;
-
 use chrono::Duration;
 use firebreak_core::{
-    case::{CaseId, CaseStore, ADMIN},
-    paths::DataRoot,
-    practice::{self, HeadlessClock},
+    case::{CaseId, ADMIN},
+    practice,
     procedure::{Confirmation, Env, Procedure},
     sweep,
-    tenant::{self, SignIn, TenantProfile, TrainingTenant},
     watch::{self, AlertKind},
 };
-use firebreak_graph::{Client, SecretString};
-use firebreak_sim::{Scenario, SimOptions, SimServer};
+use firebreak_graph::Client;
+use firebreak_sim::Scenario;
 use serde_json::Value;
 
-use crate::practice::Control;
+use crate::practice::Lab;
 
 const BREAK_GLASS: &str = "breakglass@contoso-training.onmicrosoft.com";
 const INES: &str = "ines.duarte@contoso-training.onmicrosoft.com";
 const ROSA: &str = "rosa.jimenez@contoso-training.onmicrosoft.com";
 const KENJI: &str = "kenji.watanabe@contoso-training.onmicrosoft.com";
 
-struct Tenant {
-    _tmp: tempfile::TempDir,
-    control: Arc<Control>,
-    client: Client,
-    store: CaseStore,
+/// The practice lab (simulator, client on its clock, case store) with this file's helpers.
+struct Tenant(Lab);
+
+impl std::ops::Deref for Tenant {
+    type Target = Lab;
+
+    fn deref(&self) -> &Lab {
+        &self.0
+    }
 }
 
 impl Tenant {
     async fn start(scenario: Scenario) -> Self {
-        let secret = scenario.client_secret().unwrap().to_owned();
-        let client_id = scenario.client_id().to_owned();
-        let server = SimServer::start(scenario, SimOptions::default())
-            .await
-            .unwrap();
-        let training = TrainingTenant {
-            base_url: server.base_url(),
-            tenant_id: server.tenant_id(),
-            client_id,
-            client_secret: SecretString::from(secret),
-            break_glass_upn: Some(BREAK_GLASS.into()),
-        };
-        let control = Arc::new(Control(server));
-        let clock = HeadlessClock(control.clone());
-        let client = tenant::connect(
-            &TenantProfile::training(),
-            SignIn::Training(&training),
-            Arc::new(clock.clone()),
-        )
-        .unwrap();
-        let tmp = tempfile::tempdir().unwrap();
-        let root = DataRoot::open(tmp.path().join("data")).unwrap();
-        let store = CaseStore::new(&root, Arc::new(clock)).unwrap();
-        Self {
-            _tmp: tmp,
-            control,
-            client,
-            store,
-        }
+        Self(crate::practice::lab_with(scenario).await)
     }
 
     async fn builtin(name: &str) -> Self {
-        Self::start(Scenario::builtin(name).unwrap()).await
+        Self(crate::practice::lab(name).await)
     }
 
     fn env(&self) -> Env<'_, Client> {
