@@ -1227,7 +1227,12 @@ impl<'a> Facts<'a> {
             .filter_map(|(_, t)| t.lookback_hours)
             .max()
         {
-            retention.push_str(&format!(" Triage looked back {hours} hours."));
+            let span = if hours >= 48 && hours % 24 == 0 {
+                format!("{} days", hours / 24)
+            } else {
+                format!("{hours} hours")
+            };
+            retention.push_str(&format!(" Triage looked back {span}."));
         }
         let gaps: Vec<&str> = self
             .triages
