@@ -90,7 +90,7 @@ pub async fn run(name: &str, latency: Duration) -> Result<Containment, Failure> 
     }
     lab.control
         .advance(practice::PracticeOptions::default().settle);
-    let (problems, _) = practice::judge(&lab.control.score(), &user_ids, &reached);
+    let problems = practice::judge(&lab.control.score(), &user_ids, &reached).problems;
     Ok(Containment {
         measured,
         steps,
