@@ -1,4 +1,4 @@
-//! Who to tell about a case and what to say (DESIGN §2.7): a contact card per role — the affected
+//! Who to tell about a case and what to say (spec/design.md §2.7): a contact card per role — the affected
 //! user, their manager, the security lead, the privacy lead, finance when money may be at stake,
 //! and the NIS2 authority where the organisation is in scope — each with ready-to-adapt wording
 //! filled in from the case.

@@ -42,7 +42,7 @@ use crate::{
     Error,
 };
 
-/// The phase of the response a step belongs to (DESIGN §2.3–§2.8). Phases come in this order: a
+/// The phase of the response a step belongs to (spec/design.md §2.3–§2.8). Phases come in this order: a
 /// step needs every step of an earlier phase done. Within triage, containment and recovery the
 /// steps are ordered too; the blast-radius checks are not (any order, several planned at once).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -50,11 +50,11 @@ use crate::{
 pub enum Phase {
     /// What kind of compromise, since when.
     Triage,
-    /// Containment in the order of DESIGN §2.4.
+    /// Containment in the order of spec/design.md §2.4.
     Contain,
-    /// The blast-radius checks of DESIGN §2.5.
+    /// The blast-radius checks of spec/design.md §2.5.
     Blast,
-    /// Recovery and watch (DESIGN §2.8).
+    /// Recovery and watch (spec/design.md §2.8).
     Recover,
 }
 
@@ -85,7 +85,7 @@ pub struct StepInfo {
     pub phase: Phase,
     /// Its title.
     pub title: &'static str,
-    /// Why it comes where it does (DESIGN §7), one or two sentences.
+    /// Why it comes where it does (spec/design.md §7), one or two sentences.
     pub why: &'static str,
     /// The effect in plain words, for the confirmation dialog.
     pub effect: &'static str,
@@ -479,7 +479,7 @@ impl<T: IncidentTenant> Procedure<T> {
         }
     }
 
-    /// The compromised-account procedure: triage, then containment in the order of DESIGN §2.4.
+    /// The compromised-account procedure: triage, then containment in the order of spec/design.md §2.4.
     pub fn compromised_account(index: usize, account: impl Into<String>) -> Self {
         let mut steps: Vec<Box<dyn Step<T>>> = vec![Box::new(triage::Triage)];
         steps.extend(contain::steps());

@@ -1,4 +1,4 @@
-//! The sideways sweep (DESIGN §2.5, "also look sideways"): which *other* accounts the attacker
+//! The sideways sweep (spec/design.md §2.5, "also look sideways"): which *other* accounts the attacker
 //! reached. Three looks, each over the incident window found at triage:
 //! - sign-ins from the attacker's infrastructure found at triage ([`crate::attribution`]: its
 //!   addresses, ranges, hosting networks and sessions, not exact addresses alone), interactive and

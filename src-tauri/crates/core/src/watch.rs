@@ -1,4 +1,4 @@
-//! The watch window after recovery (DESIGN §2.8): while the application runs, each recovered
+//! The watch window after recovery (spec/design.md §2.8): while the application runs, each recovered
 //! account is re-checked against the baseline its recovery recorded, and anything new is journaled
 //! as an alert in the case (the shell also raises it on the desktop).
 //!

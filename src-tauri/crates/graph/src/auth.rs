@@ -35,7 +35,7 @@ use crate::{
 
 /// How long before expiry a cached token is replaced.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
-/// Lifetime of a client assertion (ENDPOINTS.md §5: keep it 5-10 minutes).
+/// Lifetime of a client assertion (spec/graph/endpoints.md §5: keep it 5-10 minutes).
 const ASSERTION_LIFETIME: i64 = 600;
 
 /// How the client proves who it is.

@@ -28,7 +28,7 @@ use crate::{
     Error,
 };
 
-/// Outlook allows 4 concurrent requests per app per mailbox (ENDPOINTS.md §2).
+/// Outlook allows 4 concurrent requests per app per mailbox (spec/graph/endpoints.md §2).
 pub const MAILBOX_CONCURRENCY: usize = 4;
 
 /// Everything a client needs besides its credentials.

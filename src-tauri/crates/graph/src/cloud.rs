@@ -74,7 +74,7 @@ impl Cloud {
         }
     }
 
-    /// Whether the Purview audit-log query API exists in this cloud (ENDPOINTS.md: global only).
+    /// Whether the Purview audit-log query API exists in this cloud (spec/graph/endpoints.md: global only).
     pub fn has_audit_log_query(self) -> bool {
         self == Cloud::Worldwide
     }

@@ -1,7 +1,7 @@
 //! The Exchange Online admin API (`POST /adminapi/beta/{tenant}/InvokeCommand`) and the cmdlets
 //! the mailbox step needs: Get-Mailbox / Set-Mailbox (forwarding, GrantSendOnBehalfTo),
 //! Get-InboxRule (with and without -IncludeHidden) / Remove-InboxRule, Get/Remove-MailboxPermission,
-//! Get/Remove-RecipientPermission and Get-AcceptedDomain. Shapes from ENDPOINTS.md §4.
+//! Get/Remove-RecipientPermission and Get-AcceptedDomain. Shapes from spec/graph/endpoints.md §4.
 //!
 //! Values go into the JSON body (never into the URL), so a hostile rule identity cannot change
 //! the request; mailbox identities are still validated as a GUID or UPN.

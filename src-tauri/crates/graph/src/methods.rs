@@ -1,7 +1,7 @@
 //! Authentication methods: the polymorphic list, each kind's list/get/delete, and creating a
 //! Temporary Access Pass for recovery.
 //!
-//! ENDPOINTS.md: these endpoints support no query options, so no `$select` is sent here.
+//! spec/graph/endpoints.md: these endpoints support no query options, so no `$select` is sent here.
 
 use chrono::{DateTime, Utc};
 use reqwest::Method;

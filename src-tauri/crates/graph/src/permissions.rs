@@ -2,7 +2,7 @@
 //! (and the broader ones that also satisfy it), the delegated scopes, the Entra roles a delegated
 //! admin needs, and the procedure steps the operation serves.
 //!
-//! This is the one place that knows these facts (read from `shared/graph/ENDPOINTS.md` §4 and §6).
+//! This is the one place that knows these facts (read from `spec/graph/endpoints.md` §4 and §6).
 //! The client uses it to turn a 403 into "missing X, needed to Y", and the readiness check uses it
 //! to list every gap before an incident instead of during one.
 
@@ -190,7 +190,7 @@ pub enum Operation {
     AcquireToken,
 }
 
-/// What one operation needs, as read from ENDPOINTS.md.
+/// What one operation needs, as read from spec/graph/endpoints.md.
 #[derive(Debug, Clone, Copy, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Requirement {

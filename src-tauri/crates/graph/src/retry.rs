@@ -2,7 +2,7 @@
 //! connection), the `Retry-After` header, how many attempts were made, and a jitter value the caller
 //! draws. No clock, no network, no randomness inside, so every rule is unit-tested.
 //!
-//! Rules (ENDPOINTS.md §2 "Throttling"): 429, 503 and 504 are retried; `Retry-After` is honoured
+//! Rules (spec/graph/endpoints.md §2 "Throttling"): 429, 503 and 504 are retried; `Retry-After` is honoured
 //! exactly (never retried earlier); without it the wait grows exponentially from `base_delay`,
 //! capped at `max_delay`, with "equal jitter" (between half and all of the step) so parallel
 //! requests do not retry in lockstep. Attempts are bounded. A `Retry-After` longer than

@@ -1,7 +1,7 @@
 //! The Exchange Online admin API (`POST /adminapi/beta/{tenant}/InvokeCommand`) for the cmdlets
 //! the procedures use: Get-Mailbox, Set-Mailbox (forwarding, GrantSendOnBehalfTo), Get-InboxRule
 //! (with `IncludeHidden`), Remove-InboxRule, Get-/Remove-MailboxPermission and
-//! Get-/Remove-RecipientPermission, with the OData response and error shapes of ENDPOINTS.md §4.
+//! Get-/Remove-RecipientPermission, with the OData response and error shapes of spec/graph/endpoints.md §4.
 
 use std::sync::Arc;
 

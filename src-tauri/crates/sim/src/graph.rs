@@ -1,5 +1,5 @@
 //! Microsoft Graph: the routes under `/v1.0` and `/beta`, the caller context every handler gets
-//! (verified token, version, query options), permission checks per operation (ENDPOINTS.md §6),
+//! (verified token, version, query options), permission checks per operation (spec/graph/endpoints.md §6),
 //! and the shared shapes of entity and collection responses with `@odata.nextLink` paging.
 
 mod applications;
@@ -188,7 +188,7 @@ async fn method_not_allowed() -> GraphError {
     )
 }
 
-/// The permissions one operation accepts (ENDPOINTS.md §6: any listed alternative suffices, and a
+/// The permissions one operation accepts (spec/graph/endpoints.md §6: any listed alternative suffices, and a
 /// `.ReadWrite.` permission satisfies the matching `.Read.` one).
 pub(crate) struct Perm {
     pub(crate) app: &'static [&'static str],

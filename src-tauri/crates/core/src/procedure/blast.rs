@@ -1,4 +1,4 @@
-//! Map the blast radius (DESIGN §2.5): fifteen checks of what the attacker could have done with
+//! Map the blast radius (spec/design.md §2.5): fifteen checks of what the attacker could have done with
 //! the account, each a procedure step of the [`Phase::Blast`] phase.
 //!
 //! Every check plans from a fresh read of the incident window (triage's start, or the last 30
@@ -40,7 +40,7 @@ use crate::{
     Error,
 };
 
-/// The fifteen checks' step keys, in the order DESIGN §2.5 lists them.
+/// The fifteen checks' step keys, in the order spec/design.md §2.5 lists them.
 pub const CHECK_KEYS: [&str; 15] = [
     "blast-sign-ins",
     "blast-non-interactive",

@@ -1,4 +1,4 @@
-//! Containment of a compromised account, in the order of DESIGN §2.4: preserve, revoke sessions,
+//! Containment of a compromised account, in the order of spec/design.md §2.4: preserve, revoke sessions,
 //! disable, reset the password, authentication methods, mailbox (rules, forwarding, delegates),
 //! consent grants, confirm compromised. Each step's plan comes from a fresh read; the flagging
 //! rules here decide the recommended selection and say why for every object.

@@ -1,4 +1,4 @@
-//! Recovery (DESIGN §2.8): give the account back to its owner, and only once it is safe to.
+//! Recovery (spec/design.md §2.8): give the account back to its owner, and only once it is safe to.
 //!
 //! The gate ([`blockers`]) holds every recovery step until each containment step finished *and
 //! was verified* against the tenant (the optional "mark as compromised" may be skipped) and every
@@ -35,7 +35,7 @@ use crate::{
 pub const KEYS: [&str; 4] = ["enable", "tap", "password", "watch"];
 /// The watch step's key: its finished entry holds the watch window and the baseline.
 pub const WATCH_KEY: &str = "watch";
-/// The default watch window (DESIGN §2.8).
+/// The default watch window (spec/design.md §2.8).
 pub const DEFAULT_WATCH_HOURS: i64 = 72;
 /// Containment steps that may be skipped with a reason without holding recovery.
 const OPTIONAL_CONTAINMENT: [&str; 1] = ["confirm-compromised"];

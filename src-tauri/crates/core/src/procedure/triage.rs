@@ -1,4 +1,4 @@
-//! Triage (DESIGN §2.3): what kind of compromise, since when, and is this account the entry point
+//! Triage (spec/design.md §2.3): what kind of compromise, since when, and is this account the entry point
 //! or the second hop?
 //!
 //! Reads the account's interactive and non-interactive sign-ins over the sign-in retention window

@@ -1214,7 +1214,7 @@ impl<'a> Facts<'a> {
         }
     }
 
-    /// What the licences' log retention could and could not show (DESIGN §7).
+    /// What the licences' log retention could and could not show (spec/design.md §7).
     fn retention(&self) -> String {
         let mut retention = String::from(
             "What the logs can show: Entra sign-in and audit logs are kept about 7 days on Entra \

@@ -57,7 +57,7 @@ impl CompromiseKind {
     }
 }
 
-/// Recommendations for `kind` (DESIGN §7), followed by those that apply to every compromise.
+/// Recommendations for `kind` (spec/design.md §7), followed by those that apply to every compromise.
 pub fn recommendations_for(kind: CompromiseKind) -> Vec<String> {
     let specific: &[&str] = match kind {
         CompromiseKind::MfaFatigue => &[

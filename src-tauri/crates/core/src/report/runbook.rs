@@ -29,7 +29,7 @@ pub struct ContainmentStep {
     pub why: &'static str,
 }
 
-/// The containment order (DESIGN §2.4) with the reason for each position (§7 "Why the order").
+/// The containment order (spec/design.md §2.4) with the reason for each position (§7 "Why the order").
 pub const CONTAINMENT_ORDER: [ContainmentStep; 8] = [
     ContainmentStep {
         number: 0,
@@ -96,7 +96,7 @@ pub const CONTAINMENT_ORDER: [ContainmentStep; 8] = [
     },
 ];
 
-/// The fifteen blast-radius checks (DESIGN §2.5).
+/// The fifteen blast-radius checks (spec/design.md §2.5).
 pub const BLAST_RADIUS_CHECKS: [&str; 15] = [
     "Interactive sign-ins",
     "Non-interactive and service-principal sign-ins",
@@ -115,7 +115,7 @@ pub const BLAST_RADIUS_CHECKS: [&str; 15] = [
     "Conditional Access policy edits",
 ];
 
-/// One line of the response-time targets (DESIGN §7).
+/// One line of the response-time targets (spec/design.md §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResponseTarget {
     /// The kind of incident.

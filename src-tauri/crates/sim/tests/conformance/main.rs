@@ -1,6 +1,6 @@
 //! Conformance tests of the simulated tenant, over real loopback HTTP: every Graph response is
 //! validated against Microsoft's OpenAPI description as it arrives; every operation of
-//! ENDPOINTS.md §6 is exercised across the shipped scenarios; and the behaviours the app relies on
+//! spec/graph/endpoints.md §6 is exercised across the shipped scenarios; and the behaviours the app relies on
 //! (paging, filters, permissions, token flows, faults, the Exchange cmdlets, the attacker, the
 //! score, the generated large tenant) are checked.
 

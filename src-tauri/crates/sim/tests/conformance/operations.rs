@@ -1,4 +1,4 @@
-//! Every operation of ENDPOINTS.md §6 (plus TAP creation and service-principal PATCH), exercised
+//! Every operation of spec/graph/endpoints.md §6 (plus TAP creation and service-principal PATCH), exercised
 //! across all shipped scenarios, each answer validated against Microsoft's description.
 
 use std::collections::BTreeSet;

@@ -1,5 +1,5 @@
 //! Microsoft's OpenAPI description (`spec/graph/graph-subset.openapi.json`) turned into JSON
-//! Schema validators, with the normalisations ENDPOINTS.md §3 prescribes: the PowerShell flavour's
+//! Schema validators, with the normalisations spec/graph/endpoints.md §3 prescribes: the PowerShell flavour's
 //! open-type marker `additionalProperties: {type: object}` means "extra properties allowed";
 //! OpenAPI 3.0 `nullable: true` becomes a `null` member of `type` (and of `enum`); a 204 must have
 //! no body.
@@ -161,7 +161,7 @@ impl Description {
                 });
             }
         }
-        // Operations the app uses that the description subset does not carry (ENDPOINTS.md:
+        // Operations the app uses that the description subset does not carry (spec/graph/endpoints.md:
         // TAP creation answers the TAP entity with 201; PATCH answers 204 like PATCH /users).
         routes.push(Route {
             method: "POST".into(),
