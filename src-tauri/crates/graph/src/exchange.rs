@@ -374,16 +374,24 @@ impl Client {
 
     /// Remove-InboxRule for the rule `identity` (the `Identity` Get-InboxRule returned).
     /// Returns Exchange's warnings.
+    ///
+    /// A full identity (`owner\RuleIdentity`) already names the mailbox and is sent alone:
+    /// Exchange refuses `Mailbox` beside it. A bare rule identity is sent with `Mailbox`.
     pub async fn remove_inbox_rule(
         &self,
         mailbox: &UserRef,
         identity: &str,
     ) -> Result<Vec<String>, Error> {
         check_identity("inbox rule identity", identity)?;
+        let parameters = if identity.contains('\\') {
+            json!({ "Identity": identity, "Confirm": false })
+        } else {
+            json!({ "Mailbox": mailbox.as_str(), "Identity": identity, "Confirm": false })
+        };
         let call = self.cmdlet(
             Operation::ExchangeRemoveInboxRule,
             "Remove-InboxRule",
-            json!({ "Mailbox": mailbox.as_str(), "Identity": identity, "Confirm": false }),
+            parameters,
             None,
         )?;
         self.run_cmdlet(&call).await

@@ -798,18 +798,34 @@ fn rights_param(parameters: &Map<String, Value>) -> Result<Vec<String>, ExoError
     }
 }
 
+/// The mailbox a Remove-InboxRule acts on. Exchange takes it from the owner part of a full rule
+/// `Identity` (`owner\\RuleIdentity`, as Get-InboxRule returns it), or from `Mailbox` with a bare
+/// rule identity or name — and refuses both at once (spec/graph-behaviour.md, "Removing an inbox
+/// rule").
+fn rule_owner(parameters: &Map<String, Value>) -> Result<String, ExoError> {
+    let wanted = param_str(parameters, "Identity").unwrap_or_default();
+    let mailbox = param_str(parameters, "Mailbox").filter(|m| !m.trim().is_empty());
+    match (wanted.split_once('\\'), mailbox) {
+        (Some(_), Some(_)) => Err(ExoError::parameter(
+            "You can't use both the Identity and Mailbox parameters to specify a mailbox.",
+        )),
+        (Some((owner, _)), None) if !owner.trim().is_empty() => Ok(owner.to_owned()),
+        (_, Some(mailbox)) => Ok(mailbox),
+        _ => mailbox_identity(parameters, "Mailbox"),
+    }
+}
+
 /// Runs a Set-/Remove- cmdlet; returns the warnings Exchange would print.
 fn mutate(
     tenant: &mut Tenant,
     cmdlet: &str,
     parameters: &Map<String, Value>,
 ) -> Result<Vec<String>, ExoError> {
-    let id_param = if cmdlet == "Remove-InboxRule" {
-        "Mailbox"
+    let identity = if cmdlet == "Remove-InboxRule" {
+        rule_owner(parameters)?
     } else {
-        "Identity"
+        mailbox_identity(parameters, "Identity")?
     };
-    let identity = mailbox_identity(parameters, id_param)?;
     let owner_id = find_mailbox(tenant, &identity)
         .map(|u| u.id().to_owned())
         .ok_or_else(|| ExoError::not_found(&identity))?;

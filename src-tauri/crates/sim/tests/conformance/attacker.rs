@@ -133,7 +133,7 @@ async fn revoke_disable_reset_in_order_leaves_the_attacker_nothing() {
             sim.exo(
                 &exo,
                 "Remove-InboxRule",
-                json!({"Mailbox": megan, "Identity": rule["Identity"], "Confirm": false}),
+                json!({"Identity": rule["Identity"], "Confirm": false}),
             )
             .await;
         }

@@ -39,11 +39,27 @@ async fn inbox_rules_hidden_ones_only_with_include_hidden_and_removal_by_identit
         "Graph never shows hidden rules"
     );
 
-    let removed = sim
+    let both = sim
         .exo(
             &token,
             "Remove-InboxRule",
             json!({"Mailbox": megan, "Identity": hidden["Identity"], "Confirm": false}),
+        )
+        .await;
+    assert_eq!(
+        both.status, 400,
+        "a full rule identity already names the mailbox: Exchange refuses Mailbox beside it: {}",
+        both.body
+    );
+    assert!(both
+        .body
+        .to_string()
+        .contains("can't use both the Identity and Mailbox"));
+    let removed = sim
+        .exo(
+            &token,
+            "Remove-InboxRule",
+            json!({"Identity": hidden["Identity"], "Confirm": false}),
         )
         .await;
     assert_eq!(removed.status, 200, "{}", removed.body);
@@ -56,14 +72,24 @@ async fn inbox_rules_hidden_ones_only_with_include_hidden_and_removal_by_identit
         )
         .await;
     assert_eq!(after.value().len(), 2);
+    let bare = hidden["Identity"]
+        .as_str()
+        .unwrap()
+        .rsplit('\\')
+        .next()
+        .unwrap()
+        .to_owned();
     let again = sim
         .exo(
             &token,
             "Remove-InboxRule",
-            json!({"Mailbox": megan, "Identity": hidden["Identity"], "Confirm": false}),
+            json!({"Mailbox": megan, "Identity": bare, "Confirm": false}),
         )
         .await;
-    assert_eq!(again.status, 404);
+    assert_eq!(
+        again.status, 404,
+        "Mailbox with the bare rule identity is the other documented form"
+    );
     assert!(again.body["error"]["details"][0]["message"]
         .as_str()
         .unwrap()
