@@ -24,6 +24,18 @@ const RECIPIENT_PERMISSION_SELECT: &str =
     "Identity,Trustee,AccessRights,AccessControlType,IsInherited,InheritanceType";
 const ACCEPTED_DOMAIN_SELECT: &str = "Identity,Name,DomainName,DomainType,Default";
 
+/// Reads an Exchange flag that arrives as a JSON boolean, as the string `"True"`/`"False"` (any
+/// case; the admin API serialises some PowerShell booleans as text), or null. Any other value
+/// reads as unknown (`None`) rather than failing the whole page.
+fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::Bool(b)) => Some(b),
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => Some(true),
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    })
+}
+
 /// Accepts a JSON array of strings, a single string, or null.
 fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
@@ -65,11 +77,13 @@ pub struct Mailbox {
     /// A recipient in the directory when forwarding internally.
     pub forwarding_address: Option<String>,
     /// Whether a copy stays in the mailbox.
+    #[serde(default, deserialize_with = "flag")]
     pub deliver_to_mailbox_and_forward: Option<bool>,
     /// Send-on-behalf delegates.
     #[serde(default, deserialize_with = "strings")]
     pub grant_send_on_behalf_to: Vec<String>,
     /// Mailbox auditing.
+    #[serde(default, deserialize_with = "flag")]
     pub audit_enabled: Option<bool>,
     /// Refresh tokens issued before this are invalid.
     pub sts_refresh_tokens_valid_from: Option<String>,
@@ -101,6 +115,7 @@ pub struct InboxRule {
     /// Name (attacker-controlled).
     pub name: Option<String>,
     /// Enabled.
+    #[serde(default, deserialize_with = "flag")]
     pub enabled: Option<bool>,
     /// Priority.
     pub priority: Option<i64>,
@@ -116,14 +131,17 @@ pub struct InboxRule {
     #[serde(default, deserialize_with = "strings")]
     pub redirect_to: Vec<String>,
     /// Delete.
+    #[serde(default, deserialize_with = "flag")]
     pub delete_message: Option<bool>,
     /// Soft delete.
+    #[serde(default, deserialize_with = "flag")]
     pub soft_delete_message: Option<bool>,
     /// Move to folder.
     pub move_to_folder: Option<String>,
     /// Copy to folder.
     pub copy_to_folder: Option<String>,
     /// Mark as read.
+    #[serde(default, deserialize_with = "flag")]
     pub mark_as_read: Option<bool>,
     /// Subject contains.
     #[serde(default, deserialize_with = "strings")]
@@ -141,6 +159,7 @@ pub struct InboxRule {
     #[serde(default, deserialize_with = "strings")]
     pub from: Vec<String>,
     /// Stop processing more rules.
+    #[serde(default, deserialize_with = "flag")]
     pub stop_processing_rules: Option<bool>,
 }
 
@@ -157,6 +176,7 @@ pub struct AcceptedDomain {
     /// `Authoritative`, `InternalRelay` or `ExternalRelay`.
     pub domain_type: Option<String>,
     /// Whether it is the organisation's default domain.
+    #[serde(default, deserialize_with = "flag")]
     pub default: Option<bool>,
 }
 
@@ -184,8 +204,10 @@ pub struct MailboxPermission {
     #[serde(default, deserialize_with = "strings")]
     pub access_rights: Vec<String>,
     /// Inherited (not removable here).
+    #[serde(default, deserialize_with = "flag")]
     pub is_inherited: Option<bool>,
     /// A deny entry.
+    #[serde(default, deserialize_with = "flag")]
     pub deny: Option<bool>,
     /// Inheritance type, as sent.
     pub inheritance_type: Option<String>,
@@ -205,6 +227,7 @@ pub struct RecipientPermission {
     /// Allow / Deny.
     pub access_control_type: Option<String>,
     /// Inherited.
+    #[serde(default, deserialize_with = "flag")]
     pub is_inherited: Option<bool>,
     /// Inheritance type, as sent.
     pub inheritance_type: Option<String>,
@@ -510,5 +533,31 @@ mod tests {
         assert!(check_identity("rule", "adele\\1234").is_ok());
         assert!(check_identity("rule", "").is_err());
         assert!(check_identity("rule", "a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn exchange_flags_are_read_as_booleans_or_as_text_and_one_odd_value_does_not_fail_the_row() {
+        let row: MailboxPermission = serde_json::from_value(json!({
+            "Identity": "finance", "User": "lidia@contoso.example",
+            "AccessRights": ["FullAccess"], "IsInherited": "False", "Deny": "True"
+        }))
+        .unwrap();
+        assert_eq!(row.is_inherited, Some(false));
+        assert_eq!(row.deny, Some(true));
+        let row: MailboxPermission = serde_json::from_value(json!({
+            "User": "x", "IsInherited": false, "Deny": null
+        }))
+        .unwrap();
+        assert_eq!((row.is_inherited, row.deny), (Some(false), None));
+        let rule: InboxRule = serde_json::from_value(json!({
+            "Name": "r", "Enabled": "TRUE", "DeleteMessage": 1, "MarkAsRead": "false"
+        }))
+        .unwrap();
+        assert_eq!(rule.enabled, Some(true));
+        assert_eq!(
+            rule.delete_message, None,
+            "an odd value is unknown, not a failed page"
+        );
+        assert_eq!(rule.mark_as_read, Some(false));
     }
 }

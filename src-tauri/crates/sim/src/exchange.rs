@@ -697,14 +697,26 @@ fn rule_is(owner: &UserRecord, rule: &InboxRule, wanted: &str) -> bool {
     bare == identity || wanted.eq_ignore_ascii_case(&rule.name)
 }
 
+/// A PowerShell boolean as the admin API sometimes serialises it: the text `True` / `False`.
+/// Tools that parse Get-MailboxPermission compare `Deny` with the string "False"
+/// (spec/graph-behaviour.md, "Exchange flags as text"), so the simulator serves these two flags
+/// that way and a client that only accepts JSON booleans fails in tests.
+fn text_flag(value: bool) -> &'static str {
+    if value {
+        "True"
+    } else {
+        "False"
+    }
+}
+
 fn permission_row(owner: &UserRecord, permission: &MailboxPermission) -> Value {
     json!({
         "Identity": alias(owner),
         "User": permission.user,
         "AccessRights@odata.type": "#Collection(String)",
         "AccessRights": permission.access_rights,
-        "IsInherited": permission.is_inherited,
-        "Deny": permission.deny,
+        "IsInherited": text_flag(permission.is_inherited),
+        "Deny": text_flag(permission.deny),
         "InheritanceType": "All",
     })
 }
