@@ -7,7 +7,7 @@ use chrono::Duration;
 use firebreak_core::{
     case::{CaseId, ADMIN},
     practice,
-    procedure::{Confirmation, Env, Procedure},
+    procedure::{Env, Procedure},
     sweep,
     watch::{self, AlertKind},
 };
@@ -67,37 +67,7 @@ impl Tenant {
         account: &str,
         stop: &str,
     ) {
-        let env = self.env();
-        for key in procedure.keys() {
-            if key == stop {
-                return;
-            }
-            let plan = procedure.plan(&env, id, key).await.unwrap();
-            if plan.facts.pointer("/check/status").and_then(Value::as_str) == Some("manual") {
-                procedure
-                    .skip(env.store, ADMIN, id, key, "checked by hand in the portal")
-                    .unwrap();
-                continue;
-            }
-            let outcome = procedure
-                .run(
-                    &env,
-                    id,
-                    key,
-                    &Confirmation {
-                        selected: plan.recommended(),
-                        typed_account: Some(account.into()),
-                        ..Confirmation::default()
-                    },
-                )
-                .await
-                .unwrap_or_else(|e| panic!("{key}: {e}"));
-            assert!(
-                outcome.verification.verified,
-                "{key}: {:?}",
-                outcome.verification
-            );
-        }
+        crate::recovery::run_until_as(procedure, &self.env(), id, account, stop).await;
     }
 }
 
@@ -294,11 +264,7 @@ async fn the_watch_sees_the_attacker_back_on_an_unseen_address_of_its_range_but_
     sim.advance(Duration::minutes(20));
     sim.attacker_returns(INES, &["signIn"]).unwrap();
     let raised = watch::recheck(&t.client, &t.store, &id).await.unwrap();
-    let sign_ins: Vec<_> = raised
-        .new_alerts
-        .iter()
-        .filter(|a| a.kind == AlertKind::SignIn)
-        .collect();
+    let sign_ins = sign_in_alerts(&raised);
     assert_eq!(sign_ins.len(), 1, "{:?}", raised.new_alerts);
     assert!(
         sign_ins[0].detail.contains("203.0.113.99"),
@@ -324,15 +290,20 @@ async fn the_watch_sees_the_attacker_back_on_another_range_of_its_hosting_networ
     sim.advance(Duration::minutes(30));
     sim.attacker_returns(INES, &["signIn"]).unwrap();
     let raised = watch::recheck(&t.client, &t.store, &id).await.unwrap();
-    let sign_ins: Vec<_> = raised
-        .new_alerts
-        .iter()
-        .filter(|a| a.kind == AlertKind::SignIn)
-        .collect();
+    let sign_ins = sign_in_alerts(&raised);
     assert_eq!(sign_ins.len(), 1, "{:?}", raised.new_alerts);
     assert!(
         sign_ins[0].detail.contains("AS14061"),
         "{}",
         sign_ins[0].detail
     );
+}
+
+/// The sign-in alerts a re-check raised.
+fn sign_in_alerts(raised: &watch::Recheck) -> Vec<&watch::WatchAlert> {
+    raised
+        .new_alerts
+        .iter()
+        .filter(|a| a.kind == AlertKind::SignIn)
+        .collect()
 }

@@ -56,7 +56,7 @@ async fn run_until(procedure: &Procedure<Client>, env: &Env<'_, Client>, id: &Ca
 }
 
 /// [`run_until`] for the account `account`.
-async fn run_until_as(
+pub(crate) async fn run_until_as(
     procedure: &Procedure<Client>,
     env: &Env<'_, Client>,
     id: &CaseId,

@@ -507,17 +507,7 @@ async fn app_registration<T: IncidentTenant>(
             .into_iter()
             .chain(super::super::consents::flag_detail(&warnings))
             .collect(),
-            if *secret {
-                Action::RemoveApplicationPassword {
-                    application: app.id.clone(),
-                    key_id: key_id.clone(),
-                }
-            } else {
-                Action::RemoveApplicationCertificate {
-                    application: app.id.clone(),
-                    key_id: key_id.clone(),
-                }
-            },
+            removal(&app.id, key_id, *secret),
         );
         row.created = event.audit.activity_date_time;
         row.recommended = true;
@@ -554,17 +544,7 @@ async fn app_registration<T: IncidentTenant>(
                 format!("Valid from {} until {}", show(*start), show(*end)),
                 client.clone(),
             ],
-            if *secret {
-                Action::RemoveApplicationPassword {
-                    application: app.id.clone(),
-                    key_id: key_id.clone(),
-                }
-            } else {
-                Action::RemoveApplicationCertificate {
-                    application: app.id.clone(),
-                    key_id: key_id.clone(),
-                }
-            },
+            removal(&app.id, key_id, *secret),
         );
         row.created = *start;
         row.reasons = vec!["Not added by the account in the incident window: kept. Select it only if the app's owners say it is not theirs.".into()];
@@ -781,6 +761,23 @@ pub(super) async fn conditional_access<T: IncidentTenant>(
     }
     draft.clean("The account changed no Conditional Access policy in the window.");
     Ok(())
+}
+
+/// The change that removes one credential of an application: a client secret through
+/// `removePassword`, a certificate by rewriting the app's certificate list without it.
+fn removal(application: &str, key_id: &str, secret: bool) -> Action {
+    let (application, key_id) = (application.to_owned(), key_id.to_owned());
+    if secret {
+        Action::RemoveApplicationPassword {
+            application,
+            key_id,
+        }
+    } else {
+        Action::RemoveApplicationCertificate {
+            application,
+            key_id,
+        }
+    }
 }
 
 #[cfg(test)]
