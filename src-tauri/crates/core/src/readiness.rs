@@ -642,31 +642,69 @@ fn role_findings(
             findings.push(f);
         }
     } else if let Some(c) = claims.get(&Resource::Exchange) {
-        let exchange_admin = role_template_id("Exchange Administrator").unwrap_or_default();
-        if c.wids
-            .iter()
-            .any(|w| w.eq_ignore_ascii_case(exchange_admin) || w.eq_ignore_ascii_case(global_admin))
-        {
-            findings.push(finding(
-                "roles.exchange",
-                Area::Role,
-                Status::Pass,
-                "The app holds an Exchange role",
-                "Exchange cmdlets are allowed.",
-            ));
-        } else {
-            findings.push(with_fix(
-                finding(
-                    "roles.exchange",
-                    Area::Role,
-                    Status::CannotTell,
-                    "Exchange role of the app not visible",
-                    "Exchange cmdlets need an Entra role on the app's service principal; the token does not show one.",
-                ),
-                "Assign Exchange Administrator to the app (Entra admin center › Roles and administrators › Exchange Administrator › Add assignments › the app).",
-            ));
-        }
+        findings.push(exchange_app_roles(&c.wids));
     }
+}
+
+/// What the app's Entra roles (its Exchange token's `wids`) let it do in Exchange: a role that
+/// can change mailboxes, a read-only role that cannot read inbox rules or change anything, or
+/// none the token shows (spec/exchange.md, "Roles").
+fn exchange_app_roles(wids: &[String]) -> Finding {
+    use firebreak_graph::permissions::{EXCHANGE_READ_ROLES, EXCHANGE_WRITE_ROLES};
+    let held = |roles: &[&'static str]| -> Vec<&'static str> {
+        roles
+            .iter()
+            .copied()
+            .filter(|r| {
+                role_template_id(r)
+                    .is_some_and(|id| wids.iter().any(|w| w.eq_ignore_ascii_case(id)))
+            })
+            .collect()
+    };
+    let writers = held(EXCHANGE_WRITE_ROLES);
+    let readers = held(EXCHANGE_READ_ROLES);
+    let assign = format!(
+        "Assign {} to the app (Entra admin center › Roles and administrators › {} › Add assignments › the app); Exchange Administrator and Global Administrator also work but give more than the steps need.",
+        EXCHANGE_WRITE_ROLES[0], EXCHANGE_WRITE_ROLES[0]
+    );
+    if let Some(role) = writers.first() {
+        return finding(
+            "roles.exchange",
+            Area::Role,
+            Status::Pass,
+            format!("The app holds {role} in Exchange"),
+            "It can read inbox rules and remove rules, forwarding and delegates.",
+        );
+    }
+    if let Some(role) = readers.first() {
+        let mut f = finding(
+            "roles.exchange",
+            Area::Role,
+            Status::Gap,
+            format!("The app's Exchange role ({role}) can only read"),
+            format!(
+                "{role} reads mailbox settings and permissions, but Exchange refuses it inbox rules (they are inside the mailbox, outside the role's read scope) and every change. It needs one of: {}.",
+                EXCHANGE_WRITE_ROLES.join(", ")
+            ),
+        );
+        f.blocks = step_names([Step::Mailbox]);
+        f.missing = Some(EXCHANGE_WRITE_ROLES[0].to_owned());
+        f.fix = Some(assign);
+        return f;
+    }
+    with_fix(
+        finding(
+            "roles.exchange",
+            Area::Role,
+            Status::CannotTell,
+            "Exchange role of the app not visible",
+            format!(
+                "Exchange cmdlets need an Entra role on the app's service principal ({}); the token shows none. Without one Exchange answers every cmdlet with 403 and an empty body.",
+                EXCHANGE_WRITE_ROLES.join(", ")
+            ),
+        ),
+        &assign,
+    )
 }
 
 #[cfg(test)]
@@ -746,6 +784,24 @@ mod tests {
             }
             Ok(self.break_glass_exists.then_some(true))
         }
+    }
+
+    #[test]
+    fn the_apps_exchange_role_decides_what_the_mailbox_step_can_do() {
+        let id = |name: &str| role_template_id(name).unwrap().to_owned();
+        let recipient = exchange_app_roles(&[id("Exchange Recipient Administrator")]);
+        assert_eq!(recipient.status, Status::Pass, "{recipient:?}");
+        let reader = exchange_app_roles(&[id("Global Reader")]);
+        assert_eq!(reader.status, Status::Gap, "{reader:?}");
+        assert!(reader.detail.contains("inbox rules"), "{}", reader.detail);
+        assert_eq!(reader.blocks, vec![Step::Mailbox.name().to_owned()]);
+        assert_eq!(
+            reader.missing.as_deref(),
+            Some("Exchange Recipient Administrator")
+        );
+        let none = exchange_app_roles(&[]);
+        assert_eq!(none.status, Status::CannotTell, "{none:?}");
+        assert!(none.detail.contains("403"), "{}", none.detail);
     }
 
     fn profile() -> TenantProfile {

@@ -472,7 +472,11 @@ impl Client {
                 raw,
             };
         }
-        if status == 403 && code != "Authentication_RequestFromNonPremiumTenantOrB2CTenant" {
+        let exchange_role_refusal =
+            op.resource() == Resource::Exchange && is_exchange_role_refusal(status, &raw);
+        if exchange_role_refusal
+            || (status == 403 && code != "Authentication_RequestFromNonPremiumTenantOrB2CTenant")
+        {
             return Error::PermissionDenied {
                 operation: op,
                 explanation: explain_denial(op, self.is_delegated()),
@@ -551,6 +555,18 @@ impl Client {
         }
     }
 
+    /// The `X-AnchorMailbox` of an Exchange request about `mailbox`: the mailbox itself when it is
+    /// named by its address (`UPN:` as the ExchangeOnlineManagement module writes it), otherwise
+    /// the organisation-wide anchor. An object id is not an address Exchange routes by.
+    pub(crate) fn anchor_for(&self, mailbox: Option<&crate::odata::UserRef>) -> String {
+        match mailbox {
+            Some(m) if m.as_str().contains('@') => format!("UPN:{}", m.as_str()),
+            _ => self.anchor_mailbox(),
+        }
+    }
+
+    /// The organisation-wide `X-AnchorMailbox`: the signed-in admin's mailbox for a delegated
+    /// sign-in, the organisation's arbitration mailbox for an app.
     pub(crate) fn anchor_mailbox(&self) -> String {
         match (&self.inner.config.admin_upn, self.is_delegated()) {
             (Some(upn), true) => format!("UPN:{upn}"),
@@ -565,6 +581,16 @@ impl Client {
 enum Attempt {
     Done(u16, HeaderMap, String),
     NoAnswer(String),
+}
+
+/// Whether an Exchange answer says the caller's role does not reach the cmdlet or the mailbox:
+/// 401 "User is not allowed to call <cmdlet>" for a role without the cmdlet, or the read-scope
+/// refusal Global Reader gets from Get-InboxRule (spec/exchange.md, "Roles"). Both are a missing
+/// role, not a failed sign-in.
+fn is_exchange_role_refusal(status: u16, body: &str) -> bool {
+    (status == 401 && body.contains("is not allowed to call"))
+        || body.contains("out of the current user's read scope")
+        || body.contains("isn't within your current write scope")
 }
 
 /// Decodes `body` as `T`; a failure keeps the raw body.

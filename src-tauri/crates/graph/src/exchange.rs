@@ -234,12 +234,17 @@ pub struct RecipientPermission {
 }
 
 impl Client {
+    /// Builds an `InvokeCommand` call. `mailbox` is the mailbox the cmdlet acts on: the request
+    /// is routed to it (`X-AnchorMailbox`), because cmdlets that work inside a mailbox (its inbox
+    /// rules) fail with "Cmdlet needs proxy" when they land on another mailbox's server
+    /// (spec/exchange.md, "Routing"). Organisation-wide cmdlets pass `None`.
     fn cmdlet(
         &self,
         op: Operation,
         cmdlet: &str,
         parameters: Value,
         select: Option<&str>,
+        mailbox: Option<&UserRef>,
     ) -> Result<Call, Error> {
         let query = select
             .map(|s| vec![("$select", s.to_owned())])
@@ -252,7 +257,7 @@ impl Client {
         Ok(Call::new(op, Method::POST, url)
             .json(json!({ "CmdletInput": { "CmdletName": cmdlet, "Parameters": parameters } }))
             .header("X-CmdletName", cmdlet)
-            .header("X-AnchorMailbox", self.anchor_mailbox())
+            .header("X-AnchorMailbox", self.anchor_for(mailbox))
             .header("Prefer", "odata.maxpagesize=1000")
             .header("X-ResponseFormat", "json")
             .header("connection-id", uuid::Uuid::new_v4().to_string())
@@ -279,6 +284,7 @@ impl Client {
             "Get-Mailbox",
             json!({ "Identity": identity.as_str() }),
             Some(MAILBOX_SELECT),
+            Some(identity),
         );
         let mut pages = self.cmdlet_pages(call, Operation::ExchangeGetMailbox);
         match pages.next().await {
@@ -301,6 +307,7 @@ impl Client {
                 "Get-Mailbox",
                 json!({ "RecipientTypeDetails": recipient_type_details, "ResultSize": "Unlimited" }),
                 Some(MAILBOX_SELECT),
+                None,
             )
         });
         self.cmdlet_pages(call, Operation::ExchangeGetMailbox)
@@ -335,6 +342,7 @@ impl Client {
                 "DeliverToMailboxAndForward": false,
             }),
             None,
+            Some(identity),
         )?;
         self.run_cmdlet(&call).await
     }
@@ -357,6 +365,7 @@ impl Client {
                 },
             }),
             None,
+            Some(identity),
         )?;
         self.run_cmdlet(&call).await
     }
@@ -368,6 +377,7 @@ impl Client {
             "Get-InboxRule",
             json!({ "Mailbox": mailbox.as_str(), "IncludeHidden": true }),
             Some(RULE_SELECT),
+            Some(mailbox),
         );
         self.cmdlet_pages(call, Operation::ExchangeGetInboxRule)
     }
@@ -380,6 +390,7 @@ impl Client {
             "Get-InboxRule",
             json!({ "Mailbox": mailbox.as_str() }),
             Some(RULE_SELECT),
+            Some(mailbox),
         );
         self.cmdlet_pages(call, Operation::ExchangeGetInboxRule)
     }
@@ -391,6 +402,7 @@ impl Client {
             "Get-AcceptedDomain",
             json!({}),
             Some(ACCEPTED_DOMAIN_SELECT),
+            None,
         );
         self.cmdlet_pages(call, Operation::ExchangeGetAcceptedDomain)
     }
@@ -416,6 +428,7 @@ impl Client {
             "Remove-InboxRule",
             parameters,
             None,
+            Some(mailbox),
         )?;
         self.run_cmdlet(&call).await
     }
@@ -427,6 +440,7 @@ impl Client {
             "Get-MailboxPermission",
             json!({ "Identity": identity.as_str() }),
             Some(PERMISSION_SELECT),
+            Some(identity),
         );
         self.cmdlet_pages(call, Operation::ExchangeGetMailboxPermission)
     }
@@ -450,6 +464,7 @@ impl Client {
                 "Confirm": false,
             }),
             None,
+            Some(identity),
         )?;
         self.run_cmdlet(&call).await
     }
@@ -461,6 +476,7 @@ impl Client {
             "Get-RecipientPermission",
             json!({ "Identity": identity.as_str(), "AccessRights": "SendAs" }),
             Some(RECIPIENT_PERMISSION_SELECT),
+            Some(identity),
         );
         self.cmdlet_pages(call, Operation::ExchangeGetRecipientPermission)
     }
@@ -483,6 +499,7 @@ impl Client {
                 "Confirm": false,
             }),
             None,
+            Some(identity),
         )?;
         self.run_cmdlet(&call).await
     }

@@ -243,8 +243,23 @@ fn satisfied(any_of: &[&[&str]], granted: &[String]) -> bool {
 
 use Step::*;
 
-const EXCHANGE_ROLES: &[&str] = &["Exchange Administrator", "Global Administrator"];
+/// Roles that open the Exchange admin API's reads (Get-Mailbox, the permission lists, the
+/// accepted domains), least privileged first (spec/exchange.md, "Roles").
+pub const EXCHANGE_READ_ROLES: &[&str] = &[
+    "Exchange Recipient Administrator",
+    "Exchange Administrator",
+    "Global Reader",
+    "Global Administrator",
+];
+/// Roles that may read inbox rules and change mailboxes: Get-InboxRule reads inside the mailbox,
+/// which Global Reader's scope does not reach (spec/exchange.md, "Roles").
+pub const EXCHANGE_WRITE_ROLES: &[&str] = &[
+    "Exchange Recipient Administrator",
+    "Exchange Administrator",
+    "Global Administrator",
+];
 const EXCHANGE_APP: &[&[&str]] = &[&["Exchange.ManageAsApp"]];
+const EXCHANGE_DELEGATED: &[&[&str]] = &[&["Exchange.Manage"]];
 const USER_ADMIN_ROLES: &[&str] = &[
     "User Administrator",
     "Helpdesk Administrator",
@@ -737,8 +752,8 @@ pub const REQUIREMENTS: &[Requirement] = &[
         purpose: "read the mailbox's forwarding and delegates (Get-Mailbox)",
         resource: Resource::Exchange,
         application: EXCHANGE_APP,
-        delegated: &[],
-        roles: EXCHANGE_ROLES,
+        delegated: EXCHANGE_DELEGATED,
+        roles: EXCHANGE_READ_ROLES,
         steps: &[Preserve, Mailbox],
     },
     Requirement {
@@ -746,8 +761,8 @@ pub const REQUIREMENTS: &[Requirement] = &[
         purpose: "remove mailbox forwarding or send-on-behalf delegates (Set-Mailbox)",
         resource: Resource::Exchange,
         application: EXCHANGE_APP,
-        delegated: &[],
-        roles: EXCHANGE_ROLES,
+        delegated: EXCHANGE_DELEGATED,
+        roles: EXCHANGE_WRITE_ROLES,
         steps: &[Mailbox],
     },
     Requirement {
@@ -755,8 +770,8 @@ pub const REQUIREMENTS: &[Requirement] = &[
         purpose: "read inbox rules including hidden ones (Get-InboxRule)",
         resource: Resource::Exchange,
         application: EXCHANGE_APP,
-        delegated: &[],
-        roles: EXCHANGE_ROLES,
+        delegated: EXCHANGE_DELEGATED,
+        roles: EXCHANGE_WRITE_ROLES,
         steps: &[Preserve, Mailbox],
     },
     Requirement {
@@ -764,8 +779,8 @@ pub const REQUIREMENTS: &[Requirement] = &[
         purpose: "remove an inbox rule (Remove-InboxRule)",
         resource: Resource::Exchange,
         application: EXCHANGE_APP,
-        delegated: &[],
-        roles: EXCHANGE_ROLES,
+        delegated: EXCHANGE_DELEGATED,
+        roles: EXCHANGE_WRITE_ROLES,
         steps: &[Mailbox],
     },
     Requirement {
@@ -773,8 +788,8 @@ pub const REQUIREMENTS: &[Requirement] = &[
         purpose: "read FullAccess delegates (Get-MailboxPermission)",
         resource: Resource::Exchange,
         application: EXCHANGE_APP,
-        delegated: &[],
-        roles: EXCHANGE_ROLES,
+        delegated: EXCHANGE_DELEGATED,
+        roles: EXCHANGE_READ_ROLES,
         steps: &[Preserve, Mailbox],
     },
     Requirement {
@@ -782,8 +797,8 @@ pub const REQUIREMENTS: &[Requirement] = &[
         purpose: "remove a FullAccess delegate (Remove-MailboxPermission)",
         resource: Resource::Exchange,
         application: EXCHANGE_APP,
-        delegated: &[],
-        roles: EXCHANGE_ROLES,
+        delegated: EXCHANGE_DELEGATED,
+        roles: EXCHANGE_WRITE_ROLES,
         steps: &[Mailbox],
     },
     Requirement {
@@ -791,8 +806,8 @@ pub const REQUIREMENTS: &[Requirement] = &[
         purpose: "read SendAs delegates (Get-RecipientPermission)",
         resource: Resource::Exchange,
         application: EXCHANGE_APP,
-        delegated: &[],
-        roles: EXCHANGE_ROLES,
+        delegated: EXCHANGE_DELEGATED,
+        roles: EXCHANGE_READ_ROLES,
         steps: &[Preserve, Mailbox],
     },
     Requirement {
@@ -800,8 +815,8 @@ pub const REQUIREMENTS: &[Requirement] = &[
         purpose: "remove a SendAs delegate (Remove-RecipientPermission)",
         resource: Resource::Exchange,
         application: EXCHANGE_APP,
-        delegated: &[],
-        roles: EXCHANGE_ROLES,
+        delegated: EXCHANGE_DELEGATED,
+        roles: EXCHANGE_WRITE_ROLES,
         steps: &[Mailbox],
     },
     Requirement {
@@ -809,8 +824,8 @@ pub const REQUIREMENTS: &[Requirement] = &[
         purpose: "read the organisation's mail domains, to tell internal forwarding from external (Get-AcceptedDomain)",
         resource: Resource::Exchange,
         application: EXCHANGE_APP,
-        delegated: &[],
-        roles: EXCHANGE_ROLES,
+        delegated: EXCHANGE_DELEGATED,
+        roles: EXCHANGE_READ_ROLES,
         steps: &[Mailbox],
     },
     Requirement {
@@ -877,6 +892,10 @@ pub const ROLE_TEMPLATE_IDS: &[(&str, &str)] = &[
     (
         "Exchange Administrator",
         "29232cdf-9323-42fd-ade2-1d097af3e4de",
+    ),
+    (
+        "Exchange Recipient Administrator",
+        "31392ffb-586c-42d1-9346-e59415a2cc4e",
     ),
     (
         "Application Administrator",

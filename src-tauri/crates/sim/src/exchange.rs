@@ -16,16 +16,46 @@ use crate::server::Sim;
 use crate::tenant::{Tenant, UserRecord};
 use crate::token::{role_template_id, Claims, EXCHANGE_AUDIENCE};
 
+/// The Entra roles that open the admin API's read cmdlets to an app or an admin: the roles
+/// Microsoft lists as supported for app-only access (spec/exchange.md, "Roles").
 const READ_ROLES: &[&str] = &[
     "Global Administrator",
     "Exchange Administrator",
+    "Exchange Recipient Administrator",
     "Global Reader",
     "Security Reader",
     "Security Administrator",
     "Compliance Administrator",
     "Helpdesk Administrator",
 ];
-const WRITE_ROLES: &[&str] = &["Global Administrator", "Exchange Administrator"];
+/// Get-InboxRule reads inside the mailbox: Global Reader (and the other read-only roles) are
+/// refused with a scope error (spec/exchange.md, "Roles").
+const RULE_READ_ROLES: &[&str] = &[
+    "Global Administrator",
+    "Exchange Administrator",
+    "Exchange Recipient Administrator",
+];
+/// The roles that may change mailboxes, rules and mailbox permissions.
+const WRITE_ROLES: &[&str] = &[
+    "Global Administrator",
+    "Exchange Administrator",
+    "Exchange Recipient Administrator",
+];
+/// The read-only roles that may run the admin API but whose read scope ends outside mailboxes.
+const READ_ONLY_ROLES: &[&str] = &[
+    "Global Reader",
+    "Security Reader",
+    "Security Administrator",
+    "Compliance Administrator",
+    "Helpdesk Administrator",
+];
+/// The mailbox servers of the simulated organisation. Mailboxes are spread over them by their
+/// Exchange GUID; the arbitration (system) mailbox the organisation-wide anchor names lives on
+/// the first one (spec/exchange.md, "Routing").
+const SERVERS: [&str; 2] = [
+    "AM0PR04MB6011.eurprd04.prod.outlook.com",
+    "DB9PR02MB7342.eurprd02.prod.outlook.com",
+];
 const CONTENT_TYPE: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 
 /// A cmdlet failure in Exchange's shape.
@@ -186,8 +216,15 @@ fn run(
             "The tenant '{tenant_key}' in the URL does not match the token's tenant."
         )));
     }
-    let writes = cmdlet.starts_with("Set-") || cmdlet.starts_with("Remove-");
-    check_roles(&tenant, &claims, writes)?;
+    let target = target_mailbox(&cmdlet, &parameters);
+    match check_roles(&tenant, &claims, &cmdlet, target.as_deref()) {
+        Ok(()) => {}
+        Err(Refusal::Error(e)) => return Err(e),
+        Err(Refusal::Forbidden) => return Ok(StatusCode::FORBIDDEN.into_response()),
+    }
+    if matches!(cmdlet.as_str(), "Get-InboxRule" | "Remove-InboxRule") {
+        check_routing(&tenant, &claims, headers, target.as_deref())?;
+    }
     let select: Option<Vec<String>> = uri.query().and_then(|q| {
         form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k == "$select")
@@ -307,19 +344,34 @@ fn run(
     Ok(response)
 }
 
-fn check_roles(tenant: &Tenant, claims: &Claims, writes: bool) -> Result<(), ExoError> {
-    let allowed = if writes { WRITE_ROLES } else { READ_ROLES };
-    let allowed_ids: Vec<&str> = allowed.iter().filter_map(|r| role_template_id(r)).collect();
+/// Why the caller's roles do not open a cmdlet.
+enum Refusal {
+    /// A cmdlet error in Exchange's shape (a missing permission, a read outside the role's scope).
+    Error(ExoError),
+    /// No role that opens the admin API at all: Exchange answers 403 with an empty body
+    /// (spec/exchange.md, "Roles").
+    Forbidden,
+}
+
+/// Checks the token's Exchange permission and the caller's Entra roles (the app's service
+/// principal's roles for app-only access, the admin's `wids` for delegated access) against what
+/// `cmdlet` needs; `target` names the mailbox, for the scope error.
+fn check_roles(
+    tenant: &Tenant,
+    claims: &Claims,
+    cmdlet: &str,
+    target: Option<&str>,
+) -> Result<(), Refusal> {
     if claims.is_app_only() {
         let has_permission = claims
             .roles
             .as_ref()
             .is_some_and(|r| r.iter().any(|p| p == "Exchange.ManageAsApp"));
         if !has_permission {
-            return Err(ExoError::unauthorized(format!(
+            return Err(Refusal::Error(ExoError::unauthorized(format!(
                 "The application {} has no Exchange.ManageAsApp permission: add it (Office 365 Exchange Online, application permission) and grant admin consent.",
                 claims.appid
-            )));
+            ))));
         }
     } else if !claims
         .scp
@@ -328,11 +380,11 @@ fn check_roles(tenant: &Tenant, claims: &Claims, writes: bool) -> Result<(), Exo
         .split_whitespace()
         .any(|s| s == "Exchange.Manage")
     {
-        return Err(ExoError::unauthorized(
+        return Err(Refusal::Error(ExoError::unauthorized(
             "The token has no Exchange.Manage delegated permission.",
-        ));
+        )));
     }
-    let roles: Vec<String> = if claims.is_app_only() {
+    let held: Vec<String> = if claims.is_app_only() {
         tenant
             .app
             .entra_roles
@@ -343,19 +395,101 @@ fn check_roles(tenant: &Tenant, claims: &Claims, writes: bool) -> Result<(), Exo
     } else {
         claims.wids.clone()
     };
-    if roles.iter().any(|r| allowed_ids.contains(&r.as_str())) {
+    let holds_any = |roles: &[&str]| {
+        roles
+            .iter()
+            .filter_map(|r| role_template_id(r))
+            .any(|id| held.iter().any(|h| h.eq_ignore_ascii_case(id)))
+    };
+    let writes = cmdlet.starts_with("Set-") || cmdlet.starts_with("Remove-");
+    if !holds_any(READ_ROLES) {
+        return Err(Refusal::Forbidden);
+    }
+    if writes && !holds_any(WRITE_ROLES) {
+        // A supported role whose Exchange role group lacks the cmdlet.
+        return Err(Refusal::Error(ExoError {
+            status: StatusCode::UNAUTHORIZED,
+            exception: "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+            code: "Unauthorized",
+            message: format!("User is not allowed to call {cmdlet}"),
+        }));
+    }
+    if cmdlet == "Get-InboxRule" && !holds_any(RULE_READ_ROLES) {
+        debug_assert!(holds_any(READ_ONLY_ROLES));
+        let name = target.unwrap_or_default();
+        return Err(Refusal::Error(ExoError::new(
+            StatusCode::BAD_REQUEST,
+            "Microsoft.Exchange.Data.Storage.AccessDeniedException",
+            format!("The operation on mailbox \"{name}\" failed because it's out of the current user's read scope. You may need elevated permissions."),
+        )));
+    }
+    Ok(())
+}
+
+/// The mailbox server a request is routed to: the one holding the mailbox `X-AnchorMailbox`
+/// names (`UPN:`, `SMTP:` or a bare address), the organisation's arbitration mailbox for an
+/// `APP:SystemMailbox…` anchor, and the signed-in admin's own mailbox when no anchor resolves
+/// (spec/exchange.md, "Routing").
+fn routed_server(tenant: &Tenant, claims: &Claims, headers: &HeaderMap) -> &'static str {
+    let anchor = headers
+        .get("x-anchormailbox")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .trim();
+    let (kind, value) = anchor.split_once(':').unwrap_or(("", anchor));
+    if kind.eq_ignore_ascii_case("APP") {
+        return SERVERS[0];
+    }
+    find_mailbox(tenant, value)
+        .or_else(|| {
+            claims
+                .upn
+                .as_deref()
+                .and_then(|upn| find_mailbox(tenant, upn))
+        })
+        .map(mailbox_server)
+        .unwrap_or(SERVERS[0])
+}
+
+/// The server a mailbox lives on.
+fn mailbox_server(user: &UserRecord) -> &'static str {
+    let spread = exchange_guid(user)
+        .bytes()
+        .fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(u32::from(b)));
+    SERVERS[(spread % 2) as usize]
+}
+
+/// Inbox rules live in the mailbox itself: Get-InboxRule and Remove-InboxRule run on the server
+/// that holds it, and a request routed elsewhere is refused rather than proxied
+/// (spec/exchange.md, "Routing").
+fn check_routing(
+    tenant: &Tenant,
+    claims: &Claims,
+    headers: &HeaderMap,
+    target: Option<&str>,
+) -> Result<(), ExoError> {
+    let Some(mailbox) = target.and_then(|t| find_mailbox(tenant, t)) else {
+        return Ok(());
+    };
+    let current = routed_server(tenant, claims, headers);
+    let required = mailbox_server(mailbox);
+    if current == required {
         return Ok(());
     }
-    Err(ExoError {
-        status: StatusCode::FORBIDDEN,
-        exception: "Microsoft.Exchange.Security.Authorization.UnauthorizedAccessException",
-        code: "Forbidden",
-        message: format!(
-            "The role assigned to application {} isn't supported in this scenario. Assign one of these Entra roles to its service principal: {}.",
-            claims.appid,
-            allowed.join(", ")
-        ),
-    })
+    Err(ExoError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Microsoft.Exchange.Configuration.Tasks.CmdletProxyNotAvailableException",
+        format!("Cmdlet needs proxy. Current Server FQDN : {current}, Required Server FQDN : {required}"),
+    ))
+}
+
+/// The mailbox a cmdlet acts on, as the caller named it (before it is resolved).
+fn target_mailbox(cmdlet: &str, parameters: &Map<String, Value>) -> Option<String> {
+    match cmdlet {
+        "Get-InboxRule" => param_str(parameters, "Mailbox"),
+        "Remove-InboxRule" => rule_owner(parameters).ok(),
+        _ => param_str(parameters, "Identity"),
+    }
 }
 
 fn select_row(row: Value, props: &[String]) -> Value {

@@ -297,6 +297,7 @@ pub(crate) fn role_template_id(name: &str) -> Option<&'static str> {
         "Global Administrator" => "62e90394-69f5-4237-9190-012177145e10",
         "Global Reader" => "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
         "Exchange Administrator" => "29232cdf-9323-42fd-ade2-1d097af3e4de",
+        "Exchange Recipient Administrator" => "31392ffb-586c-42d1-9346-e59415a2cc4e",
         "Security Administrator" => "194ae4cb-b126-40b2-bd5b-6091b380977d",
         "Security Reader" => "5d6b6bb7-de71-4623-b4af-96380a352509",
         "Security Operator" => "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f",

@@ -122,3 +122,74 @@ async fn full_access_and_send_as_delegates_are_read_and_removed() {
         "removing a right nobody holds comes back as Exchange's warning"
     );
 }
+
+#[tokio::test]
+async fn inbox_rules_of_every_mailbox_are_read_and_removed_wherever_the_mailbox_lives() {
+    // The organisation's mailboxes sit on different servers; a rule cmdlet routed to another
+    // mailbox's server is refused ("Cmdlet needs proxy"), so each call must name its mailbox.
+    let t = start("aitm").await;
+    let mailboxes = collect_items(t.client.list_mailboxes("UserMailbox"))
+        .await
+        .unwrap();
+    assert!(mailboxes.len() > 2);
+    let mut removed = 0;
+    for mailbox in &mailboxes {
+        let upn = user(mailbox.user_principal_name.as_deref().unwrap());
+        let rules = t
+            .client
+            .all_inbox_rules(&upn)
+            .await
+            .unwrap_or_else(|e| panic!("{upn}: {e}"));
+        if let Some(identity) = rules.first().and_then(|r| r.identity.clone()) {
+            t.client
+                .remove_inbox_rule(&upn, &identity)
+                .await
+                .unwrap_or_else(|e| panic!("{upn}: {e}"));
+            removed += 1;
+        }
+    }
+    assert!(removed > 0, "some mailbox had a rule to remove");
+}
+
+#[tokio::test]
+async fn a_role_that_does_not_reach_rules_or_changes_is_explained_as_a_missing_role() {
+    let t = crate::support::start_changed("aitm", |s| {
+        s["app"]["entraRoles"] = serde_json::json!(["Global Reader"]);
+    })
+    .await;
+    let megan = user(MEGAN);
+    t.client
+        .get_mailbox(&megan)
+        .await
+        .expect("Global Reader reads mailboxes");
+    let rules = t.client.all_inbox_rules(&megan).await.unwrap_err();
+    assert!(
+        matches!(rules, firebreak_graph::Error::PermissionDenied { .. }),
+        "{rules:?}"
+    );
+    assert!(
+        rules
+            .to_string()
+            .contains("Exchange Recipient Administrator"),
+        "{rules}"
+    );
+    let change = t.client.clear_mailbox_forwarding(&megan).await.unwrap_err();
+    assert!(
+        matches!(change, firebreak_graph::Error::PermissionDenied { .. }),
+        "{change:?}"
+    );
+
+    let t = crate::support::start_changed("aitm", |s| {
+        s["app"]["entraRoles"] = serde_json::json!([]);
+    })
+    .await;
+    let none = t.client.get_mailbox(&megan).await.unwrap_err();
+    assert!(
+        matches!(none, firebreak_graph::Error::PermissionDenied { .. }),
+        "{none:?}"
+    );
+    assert!(
+        none.to_string().contains("Exchange Administrator"),
+        "{none}"
+    );
+}

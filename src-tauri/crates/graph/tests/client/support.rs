@@ -87,9 +87,26 @@ pub async fn start(scenario: &str) -> Tenant {
 }
 
 pub async fn start_with(scenario: &str, options: SimOptions) -> Tenant {
-    let sim = SimServer::start(Scenario::builtin(scenario).unwrap(), options)
-        .await
-        .unwrap();
+    start_scenario(Scenario::builtin(scenario).unwrap(), options).await
+}
+
+/// A built-in scenario's JSON changed by `change` (e.g. the app's roles), started.
+pub async fn start_changed(scenario: &str, change: impl FnOnce(&mut Value)) -> Tenant {
+    let path = format!(
+        "{}/../sim/scenarios/{scenario}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut json: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    change(&mut json);
+    start_scenario(
+        Scenario::from_json(&json.to_string()).unwrap(),
+        SimOptions::default(),
+    )
+    .await
+}
+
+async fn start_scenario(scenario: Scenario, options: SimOptions) -> Tenant {
+    let sim = SimServer::start(scenario, options).await.unwrap();
     let clock = TestClock::at(sim.now());
     let client = client_for(&sim, clock.clone(), secret_credentials());
     Tenant {

@@ -259,46 +259,132 @@ async fn exchange_errors_and_paging_follow_the_admin_api() {
     assert_eq!(seen, 200, "every generated mailbox, 50 per page");
 }
 
-#[tokio::test]
-async fn exchange_needs_manage_as_app_and_an_entra_role() {
+/// A scenario whose app holds `entra_roles` (and Exchange.ManageAsApp).
+async fn app_with_roles(entra_roles: serde_json::Value) -> Sim {
     let mut scenario: serde_json::Value =
         serde_json::from_str(include_str!("../../scenarios/aitm.json")).unwrap();
-    scenario["app"]["entraRoles"] = json!([]);
-    let sim = Sim::start_with(
+    scenario["app"]["entraRoles"] = entra_roles;
+    Sim::start_with(
         firebreak_sim::Scenario::from_json(&scenario.to_string()).unwrap(),
         Default::default(),
     )
-    .await;
-    let token = sim.secret_token(EXCHANGE).await;
-    let refused = sim.exo(&token, "Get-Mailbox", json!({})).await;
-    assert_eq!(refused.status, 403);
-    assert!(refused.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("Exchange Administrator"));
+    .await
+}
 
-    scenario["app"]["entraRoles"] = json!(["Global Reader"]);
-    scenario["app"]["roles"] = json!(["User.Read.All", "Exchange.ManageAsApp"]);
-    let sim = Sim::start_with(
-        firebreak_sim::Scenario::from_json(&scenario.to_string()).unwrap(),
-        Default::default(),
-    )
-    .await;
+#[tokio::test]
+async fn exchange_needs_manage_as_app_and_an_entra_role() {
+    // No role at all: 403 with an empty body, whatever the cmdlet.
+    let sim = app_with_roles(json!([])).await;
     let token = sim.secret_token(EXCHANGE).await;
+    let refused = sim.exo_raw(&token, "Get-Mailbox", json!({}), &[]).await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.is_null(), "empty body: {}", refused.body);
+
+    // Global Reader reads mailboxes and permissions, but not inbox rules, and changes nothing.
+    let sim = app_with_roles(json!(["Global Reader"])).await;
+    let token = sim.secret_token(EXCHANGE).await;
+    let megan = sim.upn("megan.bowen");
+    assert_eq!(sim.exo(&token, "Get-Mailbox", json!({})).await.status, 200);
     assert_eq!(
-        sim.exo(&token, "Get-Mailbox", json!({})).await.status,
-        200,
-        "a reader may read"
+        sim.exo(&token, "Get-MailboxPermission", json!({"Identity": megan}))
+            .await
+            .status,
+        200
     );
+    let rules = sim
+        .exo(&token, "Get-InboxRule", json!({"Mailbox": megan}))
+        .await;
+    assert_eq!(rules.status, 400, "{}", rules.body);
+    assert!(
+        rules
+            .body
+            .to_string()
+            .contains("out of the current user's read scope"),
+        "{}",
+        rules.body
+    );
+    let change = sim
+        .exo_raw(
+            &token,
+            "Set-Mailbox",
+            json!({"Identity": megan, "ForwardingSmtpAddress": null}),
+            &[],
+        )
+        .await;
+    assert_eq!(change.status, 401, "but not change: {}", change.body);
+    assert!(change
+        .body
+        .to_string()
+        .contains("User is not allowed to call Set-Mailbox"));
+
+    // Exchange Recipient Administrator is enough for everything the mailbox step does.
+    let sim = app_with_roles(json!(["Exchange Recipient Administrator"])).await;
+    let token = sim.secret_token(EXCHANGE).await;
+    let megan = sim.upn("megan.bowen");
+    let rules = sim
+        .exo(
+            &token,
+            "Get-InboxRule",
+            json!({"Mailbox": megan, "IncludeHidden": true}),
+        )
+        .await;
+    assert_eq!(rules.status, 200, "{}", rules.body);
     assert_eq!(
         sim.exo(
             &token,
             "Set-Mailbox",
-            json!({"Identity": sim.upn("megan.bowen"), "ForwardingSmtpAddress": null})
+            json!({"Identity": megan, "ForwardingSmtpAddress": null})
         )
         .await
         .status,
-        403,
-        "but not change"
+        200
+    );
+}
+
+#[tokio::test]
+async fn inbox_rule_cmdlets_must_be_routed_to_the_mailbox_they_act_on() {
+    let sim = Sim::start("aitm").await;
+    let token = sim.secret_token(EXCHANGE).await;
+    let system = format!(
+        "APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{}",
+        sim.tenant
+    );
+    let listed = sim
+        .exo(&token, "Get-Mailbox", json!({"ResultSize": "Unlimited"}))
+        .await;
+    let upns: Vec<String> = listed.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["UserPrincipalName"].as_str().map(str::to_owned))
+        .collect();
+    let mut elsewhere = 0;
+    for upn in &upns {
+        let anchored = sim
+            .exo(&token, "Get-InboxRule", json!({"Mailbox": upn}))
+            .await;
+        assert_eq!(anchored.status, 200, "{upn}: {}", anchored.body);
+        let fixed = sim
+            .exo_raw(
+                &token,
+                "Get-InboxRule",
+                json!({"Mailbox": upn}),
+                &[("X-AnchorMailbox", system.as_str())],
+            )
+            .await;
+        if fixed.status != 200 {
+            elsewhere += 1;
+            assert_eq!(fixed.status, 500);
+            assert!(
+                fixed.body.to_string().contains("Cmdlet needs proxy"),
+                "{}",
+                fixed.body
+            );
+        }
+    }
+    assert!(
+        elsewhere > 0 && elsewhere < upns.len(),
+        "the organisation's mailboxes are spread over servers ({elsewhere} of {} elsewhere)",
+        upns.len()
     );
 }

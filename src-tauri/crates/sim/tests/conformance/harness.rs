@@ -269,6 +269,18 @@ impl Sim {
             .bearer_auth(token)
             .header("X-CmdletName", cmdlet)
             .json(&json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}));
+        // Route to the mailbox the cmdlet names, as a well-behaved client does; a test about
+        // routing passes its own X-AnchorMailbox.
+        let anchored = headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("x-anchormailbox"));
+        let named = ["Mailbox", "Identity", "User"]
+            .iter()
+            .find_map(|p| parameters_text(&parameters, p));
+        if let (false, Some(mailbox)) = (anchored, named) {
+            let owner = mailbox.split('\\').next().unwrap_or_default().to_owned();
+            request = request.header("X-AnchorMailbox", format!("UPN:{owner}"));
+        }
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -340,4 +352,13 @@ pub fn claims(token: &str) -> Value {
 
 pub fn enc(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// A cmdlet parameter's text value, when it has one.
+fn parameters_text(parameters: &Value, name: &str) -> Option<String> {
+    parameters
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_owned)
 }
