@@ -70,7 +70,12 @@ async fn full_access_and_send_as_delegates_are_read_and_removed() {
         let who = p.user.clone().unwrap();
         let warnings = t
             .client
-            .remove_mailbox_permission(&megan, &who, &["FullAccess".into()])
+            .remove_mailbox_permission(
+                &megan,
+                &who,
+                &["FullAccess".into()],
+                p.inheritance_type.as_deref(),
+            )
             .await
             .unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
@@ -114,6 +119,7 @@ async fn full_access_and_send_as_delegates_are_read_and_removed() {
             &megan,
             "nobody@contoso-training.onmicrosoft.com",
             &["FullAccess".into()],
+            None,
         )
         .await
         .unwrap();
@@ -121,4 +127,92 @@ async fn full_access_and_send_as_delegates_are_read_and_removed() {
         !nothing.is_empty(),
         "removing a right nobody holds comes back as Exchange's warning"
     );
+}
+
+#[tokio::test]
+async fn an_exchange_error_tells_its_cause_not_exchanges_generic_message() {
+    let t = start("aitm").await;
+    let nobody = user("nobody@contoso-training.onmicrosoft.com");
+    let err = t.client.get_mailbox(&nobody).await.unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    assert!(err.is_not_found());
+    let cause = err.message().unwrap_or_default();
+    assert!(
+        cause.starts_with("The operation couldn't be performed because object 'nobody@contoso-training.onmicrosoft.com' couldn't be found"),
+        "the cause from the details, without its Ex…|type| prefix: {cause}"
+    );
+    let told = err.to_string();
+    assert!(told.contains("couldn't be found"), "{told}");
+    assert!(!told.contains("Error executing cmdlet"), "{told}");
+    assert!(
+        err.raw_body()
+            .is_some_and(|raw| raw.contains("Error executing cmdlet")),
+        "the body is kept as received for support"
+    );
+}
+
+#[tokio::test]
+async fn a_failure_reported_inside_a_success_is_an_error_with_its_cause() {
+    let t = start("shared-mailbox-delegate").await;
+    let finance = user("finance@contoso-training.onmicrosoft.com");
+    let lidia = "lidia.holloway@contoso-training.onmicrosoft.com";
+    t.faults(serde_json::json!({"exchangeErrorsInSuccessNext": 1}))
+        .await;
+    let err = t
+        .client
+        .remove_mailbox_permission(&finance, lidia, &["FullAccess".into()], None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, firebreak_graph::Error::CmdletFailed { .. }),
+        "{err:?}"
+    );
+    let told = err.to_string();
+    assert!(
+        told.contains("Active Directory operation failed") && !told.contains('|'),
+        "the cause in plain words: {told}"
+    );
+    let still = collect_items(t.client.get_mailbox_permissions(&finance))
+        .await
+        .unwrap();
+    assert!(still.iter().any(|p| p.user.as_deref() == Some(lidia)));
+}
+
+#[tokio::test]
+async fn a_delegate_is_removed_with_the_inheritance_exchange_listed() {
+    let t = crate::support::start_with_scenario(
+        "shared-mailbox-delegate",
+        |scenario| {
+            for u in scenario["users"].as_array_mut().unwrap() {
+                for p in u["mailbox"]["permissions"].as_array_mut().into_iter().flatten() {
+                    p["inheritanceType"] = serde_json::json!("SelfAndChildren");
+                }
+            }
+        },
+    )
+    .await;
+    let finance = user("finance@contoso-training.onmicrosoft.com");
+    let rows = collect_items(t.client.get_mailbox_permissions(&finance))
+        .await
+        .unwrap();
+    let lidia = rows
+        .iter()
+        .find(|p| p.user.as_deref() == Some("lidia.holloway@contoso-training.onmicrosoft.com"))
+        .unwrap();
+    assert_eq!(lidia.inheritance_type.as_deref(), Some("SelfAndChildren"));
+    let warnings = t
+        .client
+        .remove_mailbox_permission(
+            &finance,
+            lidia.user.as_deref().unwrap(),
+            &lidia.access_rights,
+            lidia.inheritance_type.as_deref(),
+        )
+        .await
+        .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let after = collect_items(t.client.get_mailbox_permissions(&finance))
+        .await
+        .unwrap();
+    assert!(!after.iter().any(|p| p.user == lidia.user));
 }

@@ -87,9 +87,22 @@ pub async fn start(scenario: &str) -> Tenant {
 }
 
 pub async fn start_with(scenario: &str, options: SimOptions) -> Tenant {
-    let sim = SimServer::start(Scenario::builtin(scenario).unwrap(), options)
-        .await
-        .unwrap();
+    start_scenario(Scenario::builtin(scenario).unwrap(), options).await
+}
+
+/// Starts the shipped scenario `name` changed by `change` (on its JSON).
+pub async fn start_with_scenario(name: &str, change: impl FnOnce(&mut Value)) -> Tenant {
+    let mut json = serde_json::to_value(Scenario::builtin(name).unwrap()).unwrap();
+    change(&mut json);
+    start_scenario(
+        Scenario::from_json(&json.to_string()).unwrap(),
+        SimOptions::default(),
+    )
+    .await
+}
+
+async fn start_scenario(scenario: Scenario, options: SimOptions) -> Tenant {
+    let sim = SimServer::start(scenario, options).await.unwrap();
     let clock = TestClock::at(sim.now());
     let client = client_for(&sim, clock.clone(), secret_credentials());
     Tenant {
