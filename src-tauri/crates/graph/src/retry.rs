@@ -124,8 +124,8 @@ pub fn is_throttling_text(body: &str) -> bool {
 
 /// The exceptions Exchange's own module retries (its `RetryableExceptions`), and those other
 /// admin tools retry besides (the cmdlet proxy and backend hand-offs, a busy server, any
-/// `…TransientException`): spec/exchange.md, "Retries and timeouts". Matched in the error's
-/// details as the module does.
+/// `…TransientException`, the cmdlet proxy's `…Exception` and `…Failure`): spec/exchange.md,
+/// "Retries and timeouts". Matched in the exception type the error's details name.
 pub const TRANSIENT_EXCHANGE_EXCEPTIONS: &[&str] = &[
     "DCOverloadedException",
     "SuitabilityDirectoryException",
@@ -157,7 +157,7 @@ pub fn is_transient_exchange_failure(body: &str) -> bool {
     details.chain(inner).any(|exception| {
         TRANSIENT_EXCHANGE_EXCEPTIONS
             .iter()
-            .any(|name| exception.trim().ends_with(name))
+            .any(|name| exception.contains(name))
     })
 }
 

@@ -183,10 +183,15 @@ async fn a_delegate_is_removed_with_the_inheritance_exchange_listed() {
     let t = crate::support::start_with_scenario(
         "shared-mailbox-delegate",
         |scenario| {
-            for u in scenario["users"].as_array_mut().unwrap() {
-                for p in u["mailbox"]["permissions"].as_array_mut().into_iter().flatten() {
-                    p["inheritanceType"] = serde_json::json!("SelfAndChildren");
-                }
+            let rows = scenario["users"]
+                .as_array_mut()
+                .unwrap()
+                .iter_mut()
+                .filter_map(|u| u.pointer_mut("/mailbox/permissions"))
+                .filter_map(|p| p.as_array_mut())
+                .flatten();
+            for row in rows {
+                row["inheritanceType"] = serde_json::json!("SelfAndChildren");
             }
         },
     )
