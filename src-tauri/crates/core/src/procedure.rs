@@ -1137,12 +1137,10 @@ fn exchange_change(
             "Exchange reported nothing to change: {}",
             warnings.join(" ")
         ))),
-        Err(e) if removal == Removal::Yes && e.is_not_found() => {
-            Ok(Performed::nothing(format!(
-                "Already gone: Exchange could not find it ({}).",
-                e.message().unwrap_or("not found")
-            )))
-        }
+        Err(e) if removal == Removal::Yes && e.is_not_found() => Ok(Performed::nothing(format!(
+            "Already gone: Exchange could not find it ({}).",
+            e.message().unwrap_or("not found")
+        ))),
         Err(e) => Err(e.into()),
     }
 }

@@ -262,7 +262,9 @@ pub(crate) fn cause(raw: &str) -> Option<Cause> {
         .and_then(Value::as_str)
         .and_then(detail_cause);
     detail.or_else(|| {
-        let inner = error.get("innererror").or_else(|| error.get("innerError"))?;
+        let inner = error
+            .get("innererror")
+            .or_else(|| error.get("innerError"))?;
         let exception = inner.get("internalexception")?;
         let message = exception.get("message").and_then(Value::as_str)?.trim();
         (!message.is_empty()).then(|| Cause {
@@ -709,7 +711,9 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(err.to_string().contains("Active Directory operation failed."));
+        assert!(err
+            .to_string()
+            .contains("Active Directory operation failed."));
     }
 
     #[test]

@@ -350,7 +350,10 @@ mod tests {
             parse_retry_after("1.5", now),
             Some(Duration::from_millis(1500))
         );
-        assert_eq!(parse_retry_after(" 0.25 ", now), Some(Duration::from_millis(250)));
+        assert_eq!(
+            parse_retry_after(" 0.25 ", now),
+            Some(Duration::from_millis(250))
+        );
         for odd in ["1.5.2", "NaN", "inf", "-0.5", "1e99", ".5x"] {
             assert_eq!(parse_retry_after(odd, now), None, "{odd}");
         }
@@ -371,7 +374,10 @@ mod tests {
             "Microsoft.Exchange.Data.Storage.StorageTransientException",
             "Microsoft.Exchange.Configuration.Tasks.CmdletProxyNotAvailableException",
         ] {
-            assert!(is_transient_exchange_failure(&detail(exception)), "{exception}");
+            assert!(
+                is_transient_exchange_failure(&detail(exception)),
+                "{exception}"
+            );
         }
         let inner = r#"{"error":{"message":"Invalid Operation","innererror":{"internalexception":{"type":"Microsoft.Exchange.Net.ServerBusyException","message":"busy"}}}}"#;
         assert!(is_transient_exchange_failure(inner));

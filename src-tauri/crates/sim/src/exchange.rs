@@ -99,7 +99,12 @@ impl ExoError {
     /// The `Ex<id>|<exception type>|<cause>` line of `error.details[0].message`.
     fn detail_line(&self) -> String {
         let short = self.exception.rsplit('.').next().unwrap_or(self.exception);
-        format!("Ex{:06X}|{}|{}", short.len() * 7919, self.exception, self.message)
+        format!(
+            "Ex{:06X}|{}|{}",
+            short.len() * 7919,
+            self.exception,
+            self.message
+        )
     }
 
     fn render(self) -> Response {
@@ -1136,7 +1141,8 @@ fn mutate(
             let rights = rights_param(parameters)?;
             // The ACE is the delegate's with this inheritance: another inheritance is another
             // ACE, and removing one that is not there changes nothing (spec/exchange.md).
-            let inheritance = param_str(parameters, "InheritanceType").unwrap_or_else(|| ALL.to_owned());
+            let inheritance =
+                param_str(parameters, "InheritanceType").unwrap_or_else(|| ALL.to_owned());
             let (snapshot, object): (Vec<(usize, bool)>, String) = {
                 let user = tenant
                     .user(&owner_id)

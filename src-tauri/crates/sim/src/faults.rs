@@ -75,13 +75,19 @@ pub(crate) struct RequestKind {
 /// What to do to one request.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Fault {
-    Throttle { retry_after: f64 },
-    Unavailable { retry_after: f64 },
+    Throttle {
+        retry_after: f64,
+    },
+    Unavailable {
+        retry_after: f64,
+    },
     Drop,
     /// Run the request, then close the connection without answering.
     DropAnswer,
     /// Answer with transient Exchange exception number `n` (they take turns).
-    ExchangeTransient { n: u64 },
+    ExchangeTransient {
+        n: u64,
+    },
 }
 
 /// The live fault configuration with its deterministic rate accumulators.
@@ -191,7 +197,9 @@ mod tests {
             throttle_rate: 0.25,
             ..Faults::default()
         });
-        let hits: Vec<bool> = (0..8).map(|_| state.next(RequestKind::default()).is_some()).collect();
+        let hits: Vec<bool> = (0..8)
+            .map(|_| state.next(RequestKind::default()).is_some())
+            .collect();
         assert_eq!(hits, [false, false, false, true, false, false, false, true]);
     }
 
@@ -212,7 +220,10 @@ mod tests {
             ..Faults::default()
         });
         assert_eq!(state.next(RequestKind::default()), Some(Fault::Drop));
-        assert_eq!(state.next(RequestKind::default()), Some(Fault::Throttle { retry_after: 7.0 }));
+        assert_eq!(
+            state.next(RequestKind::default()),
+            Some(Fault::Throttle { retry_after: 7.0 })
+        );
         assert_eq!(
             state.next(RequestKind::default()),
             Some(Fault::Unavailable { retry_after: 7.0 })
@@ -246,9 +257,19 @@ mod tests {
             exchange_transient_next: 2,
             ..Faults::default()
         });
-        assert_eq!(state.next(RequestKind::default()), None, "a Graph request is not Exchange's");
-        assert_eq!(state.next(EXCHANGE), Some(Fault::ExchangeTransient { n: 0 }));
-        assert_eq!(state.next(EXCHANGE), Some(Fault::ExchangeTransient { n: 1 }));
+        assert_eq!(
+            state.next(RequestKind::default()),
+            None,
+            "a Graph request is not Exchange's"
+        );
+        assert_eq!(
+            state.next(EXCHANGE),
+            Some(Fault::ExchangeTransient { n: 0 })
+        );
+        assert_eq!(
+            state.next(EXCHANGE),
+            Some(Fault::ExchangeTransient { n: 1 })
+        );
         assert_eq!(state.next(EXCHANGE), None);
     }
 }

@@ -65,7 +65,14 @@ async fn up_to_the_mailbox_step() -> (Lab, CaseId, Procedure<Client>) {
         .unwrap()
         .id;
     let procedure = Procedure::<Client>::compromised_account(1, MEGAN);
-    run_until_as(&procedure, &lab.env(&[BREAK_GLASS]), &case, MEGAN, "mailbox").await;
+    run_until_as(
+        &procedure,
+        &lab.env(&[BREAK_GLASS]),
+        &case,
+        MEGAN,
+        "mailbox",
+    )
+    .await;
     (lab, case, procedure)
 }
 
@@ -188,7 +195,9 @@ async fn a_change_exchange_had_nothing_to_do_for_is_reported_and_the_read_back_d
         "{forwarding}"
     );
     assert!(
-        finished.to_string().contains("Exchange reported nothing to change"),
+        finished
+            .to_string()
+            .contains("Exchange reported nothing to change"),
         "journaled: {finished}"
     );
 }

@@ -180,21 +180,18 @@ async fn a_failure_reported_inside_a_success_is_an_error_with_its_cause() {
 
 #[tokio::test]
 async fn a_delegate_is_removed_with_the_inheritance_exchange_listed() {
-    let t = crate::support::start_with_scenario(
-        "shared-mailbox-delegate",
-        |scenario| {
-            let rows = scenario["users"]
-                .as_array_mut()
-                .unwrap()
-                .iter_mut()
-                .filter_map(|u| u.pointer_mut("/mailbox/permissions"))
-                .filter_map(|p| p.as_array_mut())
-                .flatten();
-            for row in rows {
-                row["inheritanceType"] = serde_json::json!("SelfAndChildren");
-            }
-        },
-    )
+    let t = crate::support::start_with_scenario("shared-mailbox-delegate", |scenario| {
+        let rows = scenario["users"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .filter_map(|u| u.pointer_mut("/mailbox/permissions"))
+            .filter_map(|p| p.as_array_mut())
+            .flatten();
+        for row in rows {
+            row["inheritanceType"] = serde_json::json!("SelfAndChildren");
+        }
+    })
     .await;
     let finance = user("finance@contoso-training.onmicrosoft.com");
     let rows = collect_items(t.client.get_mailbox_permissions(&finance))

@@ -420,7 +420,11 @@ async fn nothing_to_change_is_a_warning_inside_a_success() {
 
 #[tokio::test]
 async fn a_mailbox_permission_is_removed_only_with_its_own_inheritance() {
-    let sim = Sim::start_with(finance_with_inheritance("SelfAndChildren"), Default::default()).await;
+    let sim = Sim::start_with(
+        finance_with_inheritance("SelfAndChildren"),
+        Default::default(),
+    )
+    .await;
     let token = sim.secret_token(EXCHANGE).await;
     let finance = sim.upn("finance");
     let lidia = sim.upn("lidia.holloway");
@@ -428,9 +432,13 @@ async fn a_mailbox_permission_is_removed_only_with_its_own_inheritance() {
         rows.into_iter().filter(|p| p["User"] == lidia).collect()
     };
     let listed = lidias(
-        sim.exo(&token, "Get-MailboxPermission", json!({"Identity": finance}))
-            .await
-            .value(),
+        sim.exo(
+            &token,
+            "Get-MailboxPermission",
+            json!({"Identity": finance}),
+        )
+        .await
+        .value(),
     );
     assert_eq!(listed[0]["InheritanceType"], "SelfAndChildren");
 
@@ -445,18 +453,26 @@ async fn a_mailbox_permission_is_removed_only_with_its_own_inheritance() {
         wrong.body
     );
     let still = lidias(
-        sim.exo(&token, "Get-MailboxPermission", json!({"Identity": finance}))
-            .await
-            .value(),
+        sim.exo(
+            &token,
+            "Get-MailboxPermission",
+            json!({"Identity": finance}),
+        )
+        .await
+        .value(),
     );
     assert_eq!(still.len(), 1, "nothing was removed");
 
     let right = sim.exo(&token, "Remove-MailboxPermission", json!({"Identity": finance, "User": lidia, "AccessRights": ["FullAccess"], "InheritanceType": "SelfAndChildren", "Confirm": false})).await;
     assert_eq!(right.body["@adminapi.warnings"], json!([]));
     let gone = lidias(
-        sim.exo(&token, "Get-MailboxPermission", json!({"Identity": finance}))
-            .await
-            .value(),
+        sim.exo(
+            &token,
+            "Get-MailboxPermission",
+            json!({"Identity": finance}),
+        )
+        .await
+        .value(),
     );
     assert!(gone.is_empty(), "{gone:?}");
 }
@@ -474,7 +490,11 @@ async fn a_failure_inside_a_success_changes_nothing() {
     )
     .await;
     let read = sim
-        .exo(&token, "Get-MailboxPermission", json!({"Identity": finance}))
+        .exo(
+            &token,
+            "Get-MailboxPermission",
+            json!({"Identity": finance}),
+        )
         .await;
     assert!(
         read.body.get("@adminapi.errors").is_none(),
@@ -492,16 +512,24 @@ async fn a_failure_inside_a_success_changes_nothing() {
     );
     let held = |rows: Vec<serde_json::Value>| rows.iter().any(|p| p["User"] == lidia);
     assert!(held(
-        sim.exo(&token, "Get-MailboxPermission", json!({"Identity": finance}))
-            .await
-            .value()
+        sim.exo(
+            &token,
+            "Get-MailboxPermission",
+            json!({"Identity": finance})
+        )
+        .await
+        .value()
     ));
     let done = sim.exo(&token, "Remove-MailboxPermission", remove).await;
     assert!(done.body.get("@adminapi.errors").is_none());
     assert!(!held(
-        sim.exo(&token, "Get-MailboxPermission", json!({"Identity": finance}))
-            .await
-            .value()
+        sim.exo(
+            &token,
+            "Get-MailboxPermission",
+            json!({"Identity": finance})
+        )
+        .await
+        .value()
     ));
 }
 
@@ -538,7 +566,10 @@ async fn transient_exchange_failures_name_the_exception_the_module_retries() {
     );
     assert_eq!(
         (second.status, exception(&second).as_str()),
-        (400, "Microsoft.Exchange.Data.Directory.DCOverloadedException"),
+        (
+            400,
+            "Microsoft.Exchange.Data.Directory.DCOverloadedException"
+        ),
         "the status alone does not say it is worth retrying"
     );
     assert_eq!(sim.exo(&token, "Get-Mailbox", megan).await.status, 200);
@@ -572,7 +603,10 @@ async fn a_lost_answer_leaves_the_change_done_and_retry_after_may_be_a_fraction(
             &[],
         )
         .await;
-    assert_eq!(throttled.status, 429, "a read is not a change: throttled instead");
+    assert_eq!(
+        throttled.status, 429,
+        "a read is not a change: throttled instead"
+    );
     assert_eq!(
         throttled
             .headers
