@@ -129,6 +129,9 @@ pub enum Action {
         user: String,
         /// The rights to remove.
         rights: Vec<String>,
+        /// The row's `InheritanceType` as Get-MailboxPermission listed it (`None`: not given,
+        /// Exchange's default `All`). Exchange removes only the entry with this inheritance.
+        inheritance_type: Option<String>,
     },
     /// Remove a SendAs permission.
     RemoveRecipientPermission {
@@ -337,6 +340,18 @@ impl Verification {
         Self {
             verified: checks.iter().all(|c| c.ok),
             checks,
+        }
+    }
+
+    /// Adds to each item's read-back what the tenant said when it had nothing to change (an
+    /// Exchange warning, an object already gone), so the step result shows it beside whether the
+    /// read-back confirmed the item. The read-back alone decides whether it is verified; an item
+    /// without a read-back keeps its note in the journal only (`nothingToChange`).
+    fn note_nothing_to_change(&mut self, notes: &[(String, String)]) {
+        for (item, why) in notes {
+            if let Some(check) = self.checks.iter_mut().find(|c| &c.item == item) {
+                check.detail = format!("{} {why}", check.detail);
+            }
         }
     }
 
@@ -742,6 +757,7 @@ impl<T: IncidentTenant> Procedure<T> {
         };
         let mut done = Vec::new();
         let mut handoff = None;
+        let mut nothing_to_change: Vec<(String, String)> = Vec::new();
         for item_id in &selected {
             let Some(item) = plan.items.iter().find(|i| &i.id == item_id) else {
                 continue;
@@ -753,7 +769,12 @@ impl<T: IncidentTenant> Procedure<T> {
             )
             .await
             {
-                Ok(secret) => handoff = handoff.or(secret),
+                Ok(performed) => {
+                    handoff = handoff.or(performed.handoff);
+                    if let Some(why) = performed.nothing_to_change {
+                        nothing_to_change.push((item_id.clone(), why));
+                    }
+                }
                 Err(error) => {
                     let reason = format!("{} could not be changed: {error}", item.label);
                     env.store.fail_step(
@@ -768,8 +789,13 @@ impl<T: IncidentTenant> Procedure<T> {
             }
             done.push(item_id.clone());
         }
-        let verification = step.verify(&cx, &selected, started.since).await?;
-        let mut finished = json!({ "done": done, "checks": verification.checks, "windowStart": facts.get("windowStart"), "facts": facts, "note": note });
+        let mut verification = step.verify(&cx, &selected, started.since).await?;
+        verification.note_nothing_to_change(&nothing_to_change);
+        let nothing: Vec<Value> = nothing_to_change
+            .iter()
+            .map(|(item, why)| json!({ "item": item, "why": why }))
+            .collect();
+        let mut finished = json!({ "done": done, "checks": verification.checks, "nothingToChange": nothing, "windowStart": facts.get("windowStart"), "facts": facts, "note": note });
         if let Some(result) = check_result(&facts) {
             finished["checkResult"] = json!(result);
         }
@@ -985,19 +1011,41 @@ fn target_action(action: &Action) -> &Action {
     }
 }
 
+/// What performing one action gave back besides success.
+#[derive(Default)]
+struct Performed {
+    /// A secret for the admin (a Temporary Access Pass).
+    handoff: Option<recover::Handoff>,
+    /// Why the tenant had nothing to change, in its words: Exchange's warning, or the object
+    /// already gone. The read-back decides whether the item is done.
+    nothing_to_change: Option<String>,
+}
+
+impl Performed {
+    fn nothing(why: String) -> Self {
+        Self {
+            handoff: None,
+            nothing_to_change: Some(why),
+        }
+    }
+}
+
 /// Performs one action on the tenant.
 async fn perform<T: IncidentTenant>(
     tenant: &T,
     user: &UserRef,
     action: &Action,
-) -> Result<Option<recover::Handoff>, Error> {
+) -> Result<Performed, Error> {
     let changed: Result<(), Error> = match action {
         Action::Record => Ok(()),
         Action::EnableAccount => Ok(tenant.set_account_enabled(user, true).await?),
         Action::IssueTemporaryAccessPass { lifetime_minutes } => {
             return recover::issue_pass(tenant, user, *lifetime_minutes)
                 .await
-                .map(Some)
+                .map(|pass| Performed {
+                    handoff: Some(pass),
+                    nothing_to_change: None,
+                })
         }
         Action::RevokeSessions => Ok(tenant.revoke_sessions(user).await?),
         Action::DisableAccount => Ok(tenant.set_account_enabled(user, false).await?),
@@ -1007,17 +1055,36 @@ async fn perform<T: IncidentTenant>(
         }
         Action::DeleteMethod { kind, id } => Ok(tenant.delete_method(user, *kind, id).await?),
         Action::RemoveInboxRule { identity } => {
-            Ok(tenant.remove_inbox_rule(user, identity).await?)
+            return exchange_change(tenant.remove_inbox_rule(user, identity).await, Removal::Yes)
         }
-        Action::ClearForwarding => Ok(tenant.clear_forwarding(user).await?),
-        Action::RemoveMailboxPermission { user: who, rights } => {
-            Ok(tenant.remove_mailbox_permission(user, who, rights).await?)
+        Action::ClearForwarding => {
+            return exchange_change(tenant.clear_forwarding(user).await, Removal::No)
         }
-        Action::RemoveRecipientPermission { trustee, rights } => Ok(tenant
-            .remove_recipient_permission(user, trustee, rights)
-            .await?),
+        Action::RemoveMailboxPermission {
+            user: who,
+            rights,
+            inheritance_type,
+        } => {
+            return exchange_change(
+                tenant
+                    .remove_mailbox_permission(user, who, rights, inheritance_type.as_deref())
+                    .await,
+                Removal::Yes,
+            )
+        }
+        Action::RemoveRecipientPermission { trustee, rights } => {
+            return exchange_change(
+                tenant
+                    .remove_recipient_permission(user, trustee, rights)
+                    .await,
+                Removal::Yes,
+            )
+        }
         Action::RemoveSendOnBehalf { trustee } => {
-            Ok(tenant.remove_send_on_behalf(user, trustee).await?)
+            return exchange_change(
+                tenant.remove_send_on_behalf(user, trustee).await,
+                Removal::No,
+            )
         }
         Action::DeleteGrant { id } => Ok(tenant.delete_grant(id).await?),
         Action::DisableServicePrincipal { id } => Ok(tenant.disable_service_principal(id).await?),
@@ -1046,7 +1113,36 @@ async fn perform<T: IncidentTenant>(
             Ok(tenant.confirm_compromised(&resolved.id).await?)
         }
     };
-    changed.map(|()| None)
+    changed.map(|()| Performed::default())
+}
+
+/// Whether an Exchange change removes an object (a Remove- cmdlet) rather than setting a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Removal {
+    Yes,
+    No,
+}
+
+/// An Exchange change's outcome (spec/exchange.md, "Warnings and no-ops"). Its warnings mean
+/// there was nothing to change. For a removal, an object Exchange cannot find is already gone:
+/// a retry after a lost answer whose first try went through, or someone removed it meanwhile.
+/// Either way the read-back decides whether the item is done.
+fn exchange_change(
+    result: Result<tenant::ExchangeWarnings, firebreak_graph::Error>,
+    removal: Removal,
+) -> Result<Performed, Error> {
+    match result {
+        Ok(warnings) if warnings.is_empty() => Ok(Performed::default()),
+        Ok(warnings) => Ok(Performed::nothing(format!(
+            "Exchange reported nothing to change: {}",
+            warnings.join(" ")
+        ))),
+        Err(e) if removal == Removal::Yes && e.is_not_found() => Ok(Performed::nothing(format!(
+            "Already gone: Exchange could not find it ({}).",
+            e.message().unwrap_or("not found")
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Rewrites an app registration's certificates without `key_id`, keeping every other one as read

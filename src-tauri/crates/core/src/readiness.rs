@@ -770,6 +770,7 @@ mod tests {
                     status: 403,
                     code: "Authentication_RequestFromNonPremiumTenantOrB2CTenant".into(),
                     message: "Neither tenant is B2C or tenant doesn't have premium license".into(),
+                    exception: None,
                     request_id: None,
                     raw: String::new(),
                 })

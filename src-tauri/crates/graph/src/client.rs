@@ -24,12 +24,19 @@ use crate::{
     clock::{Clock, SystemClock},
     cloud::Endpoints,
     permissions::{explain_denial, Operation, Resource},
-    retry::{is_throttling_text, parse_retry_after, Decision, Failure, RetryPolicy},
+    retry::{
+        is_throttling_text, is_transient_exchange_failure, parse_retry_after, Decision, Failure,
+        RetryPolicy,
+    },
     Error,
 };
 
 /// Outlook allows 4 concurrent requests per app per mailbox (spec/graph/endpoints.md §2).
 pub const MAILBOX_CONCURRENCY: usize = 4;
+
+/// How long one Exchange admin API request may take: the 960 seconds Exchange's own module
+/// allows, a minute more than the service's own limit (spec/exchange.md).
+pub const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(960);
 
 /// Everything a client needs besides its credentials.
 #[derive(Debug, Clone)]
@@ -42,15 +49,18 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// Time and waiting.
     pub clock: Arc<dyn Clock>,
-    /// Per-request timeout.
+    /// Per-request timeout for Graph and the token endpoints.
     pub timeout: Duration,
+    /// Per-request timeout for the Exchange admin API, whose cmdlets may run long on large
+    /// mailboxes: its own module waits 16 minutes (spec/exchange.md, "Retries and timeouts").
+    pub exchange_timeout: Duration,
     /// The signed-in admin's UPN (delegated mode), for Exchange's `X-AnchorMailbox`.
     pub admin_upn: Option<String>,
 }
 
 impl ClientConfig {
     /// Defaults for `endpoints` and `tenant`: the default retry policy, the system clock, a
-    /// 100-second timeout.
+    /// 100-second timeout ([`EXCHANGE_TIMEOUT`] for Exchange).
     pub fn new(endpoints: Endpoints, tenant: impl Into<String>) -> Self {
         Self {
             endpoints,
@@ -58,6 +68,7 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             clock: Arc::new(SystemClock),
             timeout: Duration::from_secs(100),
+            exchange_timeout: EXCHANGE_TIMEOUT,
             admin_upn: None,
         }
     }
@@ -341,14 +352,7 @@ impl Client {
                         .get("retry-after")
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| parse_retry_after(v, self.inner.config.clock.now()));
-                    // Exchange sometimes throttles in plain text rather than with a 429 body (or
-                    // even a 429 status): it is the same "wait and try again".
-                    let failure = if !matches!(status, 429 | 503 | 504) && is_throttling_text(&body)
-                    {
-                        Failure::Throttled
-                    } else {
-                        Failure::Status(status)
-                    };
+                    let failure = classify(call.op, status, &body);
                     match policy.decide(failure, retry_after, attempt, fastrand::f64()) {
                         Decision::Stop => {
                             return Err(self.service_error(call.op, status, &headers, body, attempt))
@@ -395,6 +399,9 @@ impl Client {
             .bearer_auth(token.expose_secret())
             .header("Accept", "application/json")
             .header("client-request-id", uuid::Uuid::new_v4().to_string());
+        if call.op.resource() == Resource::Exchange {
+            request = request.timeout(self.inner.config.exchange_timeout);
+        }
         for (name, value) in &call.headers {
             request = request.header(*name, value);
         }
@@ -441,9 +448,16 @@ impl Client {
         let parsed: Body = serde_json::from_str(&raw).unwrap_or_default();
         let error = parsed.error.unwrap_or_default();
         let code = error.code.unwrap_or_default();
-        let message = error
-            .message
-            .unwrap_or_else(|| raw.trim().chars().take(300).collect());
+        let cause = (op.resource() == Resource::Exchange)
+            .then(|| crate::exchange::cause(&raw))
+            .flatten();
+        let exception = cause.as_ref().and_then(|c| c.exception.clone());
+        let message = match cause {
+            Some(cause) => cause.message,
+            None => error
+                .message
+                .unwrap_or_else(|| raw.trim().chars().take(300).collect()),
+        };
         let request_id = headers
             .get("request-id")
             .and_then(|v| v.to_str().ok())
@@ -491,6 +505,7 @@ impl Client {
             status,
             code,
             message,
+            exception,
             request_id,
             raw,
         }
@@ -576,6 +591,22 @@ impl Client {
             ),
         }
     }
+}
+
+/// What a failed answer means for retrying: Exchange's plain-text throttling (whatever its
+/// status, even 200-less 4xx) and its named transient failures are worth another try; anything
+/// else is judged by its status.
+fn classify(op: Operation, status: u16, body: &str) -> Failure {
+    if matches!(status, 429 | 503 | 504) {
+        return Failure::Status(status);
+    }
+    if is_throttling_text(body) {
+        return Failure::Throttled;
+    }
+    if op.resource() == Resource::Exchange && is_transient_exchange_failure(body) {
+        return Failure::Transient;
+    }
+    Failure::Status(status)
 }
 
 enum Attempt {

@@ -36,8 +36,13 @@ pub enum Error {
         status: u16,
         /// The service's error code (empty when the body had none).
         code: String,
-        /// The service's message (or the start of a non-JSON body).
+        /// The service's message (or the start of a non-JSON body). For Exchange, the cause from
+        /// the error's details rather than its generic "Error executing cmdlet".
         message: String,
+        /// The exception Exchange named as the cause (e.g.
+        /// `Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException`); `None`
+        /// for Graph and for Exchange answers that name none.
+        exception: Option<String>,
         /// The `request-id` response header (or `innerError.request-id`).
         request_id: Option<String>,
         /// The response body exactly as received.
@@ -62,6 +67,17 @@ pub enum Error {
         /// The `request-id` response header (or `innerError.request-id`).
         request_id: Option<String>,
         /// The last response body exactly as received.
+        raw: String,
+    },
+    /// Exchange answered 200 but reported the cmdlet's failure inside the answer
+    /// (`@adminapi.errors`): the change may not have happened.
+    #[error("{} reported an error while Firebreak tried to {}, although the request itself went through: {}. Firebreak reads the mailbox back to see what changed; run the step again if it is not done.", .operation.resource().name(), .operation.requirement().purpose, .messages.join("; "))]
+    CmdletFailed {
+        /// What was attempted.
+        operation: Operation,
+        /// Each error Exchange reported, its cause only.
+        messages: Vec<String>,
+        /// The body exactly as received.
         raw: String,
     },
     /// A successful response whose body was not what Microsoft documents.
@@ -243,6 +259,17 @@ impl Error {
         }
     }
 
+    /// The service's own message (for Exchange, the cause from the error's details), when it
+    /// answered with one.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Error::PermissionDenied { message, .. }
+            | Error::Service { message, .. }
+            | Error::Throttled { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
     /// The `request-id` to quote to Microsoft support.
     pub fn request_id(&self) -> Option<&str> {
         match self {
@@ -259,15 +286,30 @@ impl Error {
             Error::PermissionDenied { raw, .. }
             | Error::Service { raw, .. }
             | Error::Throttled { raw, .. }
+            | Error::CmdletFailed { raw, .. }
             | Error::Decode { raw, .. } => Some(raw),
             _ => None,
         }
     }
 
-    /// Whether the object asked for does not exist.
+    /// Whether the object asked for does not exist: a 404, a `NotFound` code, or Exchange naming
+    /// its not-found exception whatever the status.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::Service { status: 404, .. })
-            || matches!(self, Error::Service { code, .. } if code.contains("NotFound"))
+        match self {
+            Error::Service {
+                status,
+                code,
+                exception,
+                ..
+            } => {
+                *status == 404
+                    || code.contains("NotFound")
+                    || exception
+                        .as_deref()
+                        .is_some_and(|e| e.ends_with("ObjectNotFoundException"))
+            }
+            _ => false,
+        }
     }
 
     /// Whether the service was still throttling when Firebreak gave up.

@@ -5,6 +5,11 @@
 //!
 //! Values go into the JSON body (never into the URL), so a hostile rule identity cannot change
 //! the request; mailbox identities are still validated as a GUID or UPN.
+//!
+//! Exchange tells more than a status (spec/exchange.md): the cause of a failure is in the error's
+//! details, not its generic message ([`cause`]); a change that had nothing to do succeeds with a
+//! warning (`@adminapi.warnings`, returned to the caller); a failure can arrive inside a 200
+//! (`@adminapi.errors`, turned into [`Error::CmdletFailed`]).
 
 use reqwest::Method;
 use serde::{Deserialize, Deserializer};
@@ -233,6 +238,111 @@ pub struct RecipientPermission {
     pub inheritance_type: Option<String>,
 }
 
+/// The cause of an Exchange failure, as the error's details name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Cause {
+    /// The exception type, when named (`Microsoft.Exchange…ManagementObjectNotFoundException`).
+    pub(crate) exception: Option<String>,
+    /// The cause in Exchange's words.
+    pub(crate) message: String,
+}
+
+/// Reads the cause of an Exchange error body: `error.details[0].message` (the cmdlet's own
+/// `Ex<id>|<type>|<cause>` line, or a JSON object with `Message` and `TypeName`), else
+/// `error.innererror.internalexception`. `None` when the body names neither (its `error.message`
+/// is then all there is).
+pub(crate) fn cause(raw: &str) -> Option<Cause> {
+    let body: Value = serde_json::from_str(raw).ok()?;
+    let error = body.get("error")?;
+    let detail = error
+        .get("details")
+        .and_then(Value::as_array)
+        .and_then(|d| d.first())
+        .and_then(|d| d.get("message"))
+        .and_then(Value::as_str)
+        .and_then(detail_cause);
+    detail.or_else(|| {
+        let inner = error
+            .get("innererror")
+            .or_else(|| error.get("innerError"))?;
+        let exception = inner.get("internalexception")?;
+        let message = exception.get("message").and_then(Value::as_str)?.trim();
+        (!message.is_empty()).then(|| Cause {
+            exception: exception
+                .get("type")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            message: message.to_owned(),
+        })
+    })
+}
+
+/// One detail line: `Ex6F9304|Microsoft.Exchange…Exception|The operation couldn't…` (the id may
+/// be empty), a JSON object `{"Message", "TypeName"}`, or plain text.
+fn detail_cause(line: &str) -> Option<Cause> {
+    let line = line.trim();
+    if let Ok(Value::Object(object)) = serde_json::from_str::<Value>(line) {
+        let message = object.get("Message").and_then(Value::as_str)?.trim();
+        return (!message.is_empty()).then(|| Cause {
+            exception: object
+                .get("TypeName")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            message: message.to_owned(),
+        });
+    }
+    let cause = match line.splitn(3, '|').collect::<Vec<_>>().as_slice() {
+        [id, exception, message]
+            if (id.is_empty() || id.starts_with("Ex")) && exception.contains("Exception") =>
+        {
+            Cause {
+                exception: Some(exception.trim().to_owned()),
+                message: message.trim().to_owned(),
+            }
+        }
+        _ => Cause {
+            exception: None,
+            message: line.to_owned(),
+        },
+    };
+    (!cause.message.is_empty()).then_some(cause)
+}
+
+/// The failures a 200 answer reports in `@adminapi.errors` (each a cmdlet error line or an object
+/// with a `message`), as [`Error::CmdletFailed`].
+fn errors_in_success(op: Operation, raw: &str) -> Result<(), Error> {
+    #[derive(Deserialize, Default)]
+    struct Answer {
+        #[serde(rename = "@adminapi.errors", default)]
+        errors: Option<Vec<Value>>,
+    }
+    let answer: Answer = serde_json::from_str(raw).unwrap_or_default();
+    let messages: Vec<String> = answer
+        .errors
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| match e {
+            Value::String(line) => detail_cause(line).map(|c| c.message),
+            Value::Object(o) => o
+                .get("message")
+                .or_else(|| o.get("Message"))
+                .and_then(Value::as_str)
+                .and_then(detail_cause)
+                .map(|c| c.message),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        })
+        .collect();
+    if messages.is_empty() {
+        return Ok(());
+    }
+    Err(Error::CmdletFailed {
+        operation: op,
+        messages,
+        raw: raw.to_owned(),
+    })
+}
+
 impl Client {
     /// Builds an `InvokeCommand` call. `mailbox` is the mailbox the cmdlet acts on: the request
     /// is routed to it (`X-AnchorMailbox`), because cmdlets that work inside a mailbox (its inbox
@@ -265,13 +375,23 @@ impl Client {
             .idempotent(true))
     }
 
+    /// Pages of a read cmdlet; a page whose 200 answer reports a failure in `@adminapi.errors`
+    /// is that failure, not a (partial) result.
     fn cmdlet_pages<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
         call: Result<Call, Error>,
         op: Operation,
     ) -> PageStream<T> {
+        use futures_util::StreamExt;
         match call {
-            Ok(call) => self.pages(call),
+            Ok(call) => self
+                .pages(call)
+                .map(move |page| {
+                    let page: Page<T> = page?;
+                    errors_in_success(op, &page.raw)?;
+                    Ok(page)
+                })
+                .boxed(),
             Err(e) => self.stream_or_error(op, Err(e)),
         }
     }
@@ -314,19 +434,21 @@ impl Client {
     }
 
     /// Sends a cmdlet without output and returns Exchange's warnings (`@adminapi.warnings`), e.g.
-    /// that there was nothing to remove.
+    /// that there was nothing to remove. A failure reported inside the 200 answer
+    /// (`@adminapi.errors`) is an error.
     async fn run_cmdlet(&self, call: &Call) -> Result<Vec<String>, Error> {
         #[derive(Deserialize, Default)]
         struct Answer {
             #[serde(rename = "@adminapi.warnings", default)]
-            warnings: Vec<String>,
+            warnings: Option<Vec<String>>,
         }
         let response = self.send(call).await?;
         if response.body.trim().is_empty() {
             return Ok(Vec::new());
         }
+        errors_in_success(call.op, &response.body)?;
         let answer: Answer = crate::client::decode(call.op, &response.body)?;
-        Ok(answer.warnings)
+        Ok(answer.warnings.unwrap_or_default())
     }
 
     /// Set-Mailbox: removes mailbox-level forwarding (both kinds) and keeps delivery local.
@@ -445,14 +567,20 @@ impl Client {
         self.cmdlet_pages(call, Operation::ExchangeGetMailboxPermission)
     }
 
-    /// Remove-MailboxPermission: takes `access_rights` (e.g. FullAccess) away from `user`.
+    /// Remove-MailboxPermission: takes `access_rights` (e.g. FullAccess) away from `user`, on the
+    /// entry with this `inheritance_type` (as Get-MailboxPermission listed it; `None` for `All`,
+    /// Exchange's default). An entry with another inheritance is another entry: Exchange would
+    /// answer that there is nothing to remove. Returns Exchange's warnings.
     pub async fn remove_mailbox_permission(
         &self,
         identity: &UserRef,
         user: &str,
         access_rights: &[String],
+        inheritance_type: Option<&str>,
     ) -> Result<Vec<String>, Error> {
         check_identity("delegate", user)?;
+        let inheritance_type = inheritance_type.unwrap_or("All");
+        check_identity("inheritance type", inheritance_type)?;
         let call = self.cmdlet(
             Operation::ExchangeRemoveMailboxPermission,
             "Remove-MailboxPermission",
@@ -460,7 +588,7 @@ impl Client {
                 "Identity": identity.as_str(),
                 "User": user,
                 "AccessRights": access_rights,
-                "InheritanceType": "All",
+                "InheritanceType": inheritance_type,
                 "Confirm": false,
             }),
             None,
@@ -482,6 +610,7 @@ impl Client {
     }
 
     /// Remove-RecipientPermission: takes `access_rights` (e.g. SendAs) away from `trustee`.
+    /// Returns Exchange's warnings.
     pub async fn remove_recipient_permission(
         &self,
         identity: &UserRef,
@@ -543,6 +672,65 @@ mod tests {
         )
         .expect("decode");
         assert!(mailbox.forwards());
+    }
+
+    #[test]
+    fn the_cause_is_read_from_the_details_then_the_internal_exception() {
+        let details = r#"{"error":{"code":"InternalServerError","message":"Error executing cmdlet","details":[{"code":"Client","target":"","message":"Ex6F9304|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|The operation couldn't be performed because object 'x' couldn't be found on 'EXHV-1242'."}],"innererror":{"message":"Error executing cmdlet","type":"Microsoft.Exchange.Admin.OData.Core.ODataServiceException"}}}"#;
+        assert_eq!(
+            cause(details),
+            Some(Cause {
+                exception: Some(
+                    "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
+                        .into()
+                ),
+                message: "The operation couldn't be performed because object 'x' couldn't be found on 'EXHV-1242'.".into(),
+            })
+        );
+        let nested = r#"{"error":{"code":"BadRequest","message":"Error executing cmdlet","details":[{"code":"Context","target":"","message":"{\"Message\":\"The object 'CN=rg' already exists.\",\"TypeName\":\"Microsoft.Exchange.Data.Directory.ADObjectAlreadyExistsException\"}"}]}}"#;
+        assert_eq!(
+            cause(nested).map(|c| c.message),
+            Some("The object 'CN=rg' already exists.".into())
+        );
+        let inner = r#"{"error":{"code":"BadRequest","message":"Invalid Operation","innererror":{"message":"Invalid Operation","type":"RestApiException","internalexception":{"message":"A parameter cannot be found that matches parameter name 'Identiti'.","type":"System.Management.Automation.ParameterBindingException"}}}}"#;
+        assert_eq!(
+            cause(inner).map(|c| c.message),
+            Some("A parameter cannot be found that matches parameter name 'Identiti'.".into())
+        );
+        let plain = r#"{"error":{"code":"Forbidden","message":"The role assigned to application x isn't supported."}}"#;
+        assert_eq!(cause(plain), None, "error.message is then all there is");
+        assert_eq!(
+            cause("|Microsoft.Exchange.X.FooException|Rule 'a|b' failed").map(|c| c.message),
+            None,
+            "not JSON: no cause"
+        );
+        assert_eq!(
+            detail_cause("|Microsoft.Exchange.X.FooException|Rule 'a|b' failed").map(|c| c.message),
+            Some("Rule 'a|b' failed".into()),
+            "an empty id is still the cmdlet's line; a '|' in the cause stays"
+        );
+    }
+
+    #[test]
+    fn errors_inside_a_success_are_failures_and_an_empty_list_is_not() {
+        let op = Operation::ExchangeRemoveMailboxPermission;
+        assert!(errors_in_success(op, r#"{"value":[],"@adminapi.warnings":[]}"#).is_ok());
+        assert!(errors_in_success(op, r#"{"value":[],"@adminapi.errors":[]}"#).is_ok());
+        let err = errors_in_success(
+            op,
+            r#"{"value":[],"@adminapi.errors":["Ex1|Microsoft.Exchange.Data.Directory.ADOperationException|Active Directory operation failed.",{"message":"second"}]}"#,
+        )
+        .unwrap_err();
+        match &err {
+            Error::CmdletFailed { messages, raw, .. } => {
+                assert_eq!(messages, &["Active Directory operation failed.", "second"]);
+                assert!(raw.contains("@adminapi.errors"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(err
+            .to_string()
+            .contains("Active Directory operation failed."));
     }
 
     #[test]

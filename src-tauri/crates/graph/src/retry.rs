@@ -9,7 +9,11 @@
 //! `max_retry_after` stops instead of leaving the admin staring at a frozen step.
 //!
 //! Exchange Online's admin API sometimes says "slow down" in plain text rather than JSON
-//! ([`is_throttling_text`]); that answer is retried like a 429 whatever its status.
+//! ([`is_throttling_text`]); that answer is retried like a 429 whatever its status. It also
+//! answers passing trouble on its side (a domain controller in maintenance or overloaded, a
+//! storage hiccup) with an error that names the exception, under a 400 or a 500; the exceptions
+//! its own module retries are retried here too ([`is_transient_exchange_failure`],
+//! spec/exchange.md "Retries and timeouts").
 
 use std::time::Duration;
 
@@ -50,6 +54,9 @@ pub enum Failure {
     /// The service answered that it is throttling in words rather than with a 429 (Exchange
     /// Online's plain-text answer, [`is_throttling_text`]); the request was not run.
     Throttled,
+    /// Exchange named a passing failure on its side ([`is_transient_exchange_failure`]); retried
+    /// like a 503.
+    Transient,
 }
 
 /// The verdict.
@@ -73,7 +80,7 @@ impl RetryPolicy {
     ) -> Decision {
         let retryable = match failure {
             Failure::Status(s) => matches!(s, 429 | 503 | 504),
-            Failure::Connection | Failure::Throttled => true,
+            Failure::Connection | Failure::Throttled | Failure::Transient => true,
         };
         if !retryable || attempt >= self.max_attempts {
             return Decision::Stop;
@@ -115,11 +122,58 @@ pub fn is_throttling_text(body: &str) -> bool {
     start.eq_ignore_ascii_case(EXCHANGE_THROTTLING_TEXT)
 }
 
-/// Reads a `Retry-After` header: delay-seconds or an HTTP-date (relative to `now`).
+/// The exceptions Exchange's own module retries (its `RetryableExceptions`), and those other
+/// admin tools retry besides (the cmdlet proxy and backend hand-offs, a busy server, any
+/// `…TransientException`, the cmdlet proxy's `…Exception` and `…Failure`): spec/exchange.md,
+/// "Retries and timeouts". Matched in the exception type the error's details name.
+pub const TRANSIENT_EXCHANGE_EXCEPTIONS: &[&str] = &[
+    "DCOverloadedException",
+    "SuitabilityDirectoryException",
+    "ServerInMMException",
+    "ADServerSettingsChangedException",
+    "TransientException",
+    "ServerBusyException",
+    "BackendCommunicationException",
+    "CmdletProxyNotAvailable",
+];
+
+/// Whether an Exchange error body names one of [`TRANSIENT_EXCHANGE_EXCEPTIONS`] as its cause, in
+/// `error.details` or `error.innererror.internalexception` (never in free text elsewhere, so a
+/// rule or mailbox name cannot make a failure look transient).
+pub fn is_transient_exchange_failure(body: &str) -> bool {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
+        return false;
+    };
+    let error = &value["error"];
+    let details = error["details"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["message"].as_str())
+        .filter_map(|m| m.split('|').nth(1));
+    let inner = ["innererror", "innerError"]
+        .iter()
+        .filter_map(|k| error[k]["internalexception"]["type"].as_str());
+    details.chain(inner).any(|exception| {
+        TRANSIENT_EXCHANGE_EXCEPTIONS
+            .iter()
+            .any(|name| exception.contains(name))
+    })
+}
+
+/// Reads a `Retry-After` header: delay-seconds (whole or decimal, as Exchange's module reads
+/// them) or an HTTP-date (relative to `now`).
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
+    }
+    if value.starts_with(|c: char| c.is_ascii_digit()) {
+        return value
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
+            .map(Duration::from_secs_f64);
     }
     let at = DateTime::parse_from_rfc2822(value)
         .ok()?
@@ -287,5 +341,56 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
+    }
+
+    #[test]
+    fn retry_after_in_decimal_seconds_is_honoured_to_the_millisecond() {
+        let now = Utc::now();
+        assert_eq!(
+            parse_retry_after("1.5", now),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            parse_retry_after(" 0.25 ", now),
+            Some(Duration::from_millis(250))
+        );
+        for odd in ["1.5.2", "NaN", "inf", "-0.5", "1e99", ".5x"] {
+            assert_eq!(parse_retry_after(odd, now), None, "{odd}");
+        }
+    }
+
+    #[test]
+    fn exchanges_named_transient_failures_are_retried_and_nothing_else_is() {
+        let detail = |exception: &str| {
+            format!(
+                r#"{{"error":{{"code":"InternalServerError","message":"Error executing cmdlet","details":[{{"code":"Client","target":"","message":"Ex6F9304|{exception}|Please try again."}}]}}}}"#
+            )
+        };
+        for exception in [
+            "Microsoft.Exchange.Data.Directory.ServerInMMException",
+            "Microsoft.Exchange.Data.Directory.DCOverloadedException",
+            "Microsoft.Exchange.Data.Directory.ADServerSettingsChangedException",
+            "Microsoft.Exchange.Data.Directory.SuitabilityDirectoryException",
+            "Microsoft.Exchange.Data.Storage.StorageTransientException",
+            "Microsoft.Exchange.Configuration.Tasks.CmdletProxyNotAvailableException",
+        ] {
+            assert!(
+                is_transient_exchange_failure(&detail(exception)),
+                "{exception}"
+            );
+        }
+        let inner = r#"{"error":{"message":"Invalid Operation","innererror":{"internalexception":{"type":"Microsoft.Exchange.Net.ServerBusyException","message":"busy"}}}}"#;
+        assert!(is_transient_exchange_failure(inner));
+        for permanent in [
+            detail("Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"),
+            r#"{"error":{"code":"BadRequest","message":"ServerInMMException"}}"#.to_owned(),
+            "ServerInMMException".to_owned(),
+        ] {
+            assert!(!is_transient_exchange_failure(&permanent), "{permanent}");
+        }
+        assert!(matches!(
+            policy().decide(Failure::Transient, None, 1, 0.0),
+            Decision::Wait(_)
+        ));
     }
 }

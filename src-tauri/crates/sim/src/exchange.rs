@@ -58,12 +58,31 @@ const SERVERS: [&str; 2] = [
 ];
 const CONTENT_TYPE: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 
+/// Where Exchange puts the cause of a failure (spec/exchange.md, "Errors").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// A cmdlet threw: `error.message` is the generic "Error executing cmdlet" and the cause is
+    /// in `error.details[0].message` as `Ex<id>|<exception type>|<cause>`.
+    Cmdlet,
+    /// The request was refused before a cmdlet ran (a parameter that does not bind): the generic
+    /// "Invalid Operation", no details, the cause in `error.innererror.internalexception`.
+    Rest,
+    /// Authentication, authorisation and throttling: the cause in `error.message` itself.
+    Plain,
+}
+
+/// What `error.message` says when a cmdlet threw.
+const CMDLET_FAILED: &str = "Error executing cmdlet";
+/// What `error.message` says when the request was refused before a cmdlet ran.
+const INVALID_OPERATION: &str = "Invalid Operation";
+
 /// A cmdlet failure in Exchange's shape.
 struct ExoError {
     status: StatusCode,
     exception: &'static str,
     code: &'static str,
     message: String,
+    shape: Shape,
 }
 
 impl ExoError {
@@ -73,6 +92,7 @@ impl ExoError {
             exception,
             code: "InternalServerError",
             message: message.into(),
+            shape: Shape::Cmdlet,
         }
     }
 
@@ -85,11 +105,15 @@ impl ExoError {
     }
 
     fn parameter(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "System.Management.Automation.ParameterBindingException",
-            message,
-        )
+        Self {
+            code: "BadRequest",
+            shape: Shape::Rest,
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "System.Management.Automation.ParameterBindingException",
+                message,
+            )
+        }
     }
 
     fn unauthorized(message: impl Into<String>) -> Self {
@@ -98,24 +122,81 @@ impl ExoError {
             exception: "Microsoft.Exchange.Security.Authorization.UnauthorizedAccessException",
             code: "Unauthorized",
             message: message.into(),
+            shape: Shape::Plain,
         }
     }
 
-    fn render(self) -> Response {
+    /// The `Ex<id>|<exception type>|<cause>` line of `error.details[0].message`.
+    fn detail_line(&self) -> String {
         let short = self.exception.rsplit('.').next().unwrap_or(self.exception);
-        let body = json!({"error": {
-            "code": self.code,
-            "message": self.message,
-            "details": [{"code": "Context", "target": "", "message": format!("Ex{:06X}|{}|{}", short.len() * 7919, self.exception, self.message)}],
-            "innererror": {"message": self.message, "type": "Microsoft.Exchange.Admin.Rest.Server.Exceptions.RestApiException",
-                           "internalexception": {"message": self.message, "type": self.exception}},
-        }});
-        let mut response = (self.status, axum::Json(body)).into_response();
+        format!(
+            "Ex{:06X}|{}|{}",
+            short.len() * 7919,
+            self.exception,
+            self.message
+        )
+    }
+
+    fn render(self) -> Response {
+        let error = match self.shape {
+            Shape::Cmdlet => json!({
+                "code": self.code,
+                "message": CMDLET_FAILED,
+                "details": [{"code": "Client", "target": "", "message": self.detail_line()}],
+                "innererror": {"message": CMDLET_FAILED, "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException"},
+            }),
+            Shape::Rest => json!({
+                "code": self.code,
+                "message": INVALID_OPERATION,
+                "innererror": {"message": INVALID_OPERATION, "type": "Microsoft.Exchange.Admin.Rest.Server.Exceptions.RestApiException",
+                               "internalexception": {"message": self.message, "type": self.exception}},
+            }),
+            Shape::Plain => json!({"code": self.code, "message": self.message}),
+        };
+        let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
         if let Ok(value) = HeaderValue::from_str(self.exception) {
             response.headers_mut().insert("x-exceptiontype", value);
         }
         response
     }
+}
+
+/// The transient failures Exchange's own module retries (spec/exchange.md, "Retries and
+/// timeouts"): the exception's type and a cause in Exchange's words. The module matches only the
+/// type's name; the sentences are ours.
+const TRANSIENT: &[(&str, &str)] = &[
+    (
+        "Microsoft.Exchange.Data.Directory.ServerInMMException",
+        "The domain controller 'LOOPBACK01DC01.PROD.OUTLOOK.COM' is not available for use at the moment. Please try again.",
+    ),
+    (
+        "Microsoft.Exchange.Data.Directory.DCOverloadedException",
+        "The domain controller 'LOOPBACK01DC02.PROD.OUTLOOK.COM' is overloaded. Please try again later.",
+    ),
+    (
+        "Microsoft.Exchange.Data.Directory.ADServerSettingsChangedException",
+        "An error caused a change in the current set of domain controllers.",
+    ),
+    (
+        "Microsoft.Exchange.Data.Directory.SuitabilityDirectoryException",
+        "The domain controller 'LOOPBACK01DC03.PROD.OUTLOOK.COM' isn't suitable for this request at the moment. Please try again.",
+    ),
+    (
+        "Microsoft.Exchange.Data.Storage.StorageTransientException",
+        "The mailbox database is temporarily unavailable. Please try again.",
+    ),
+];
+
+/// Transient Exchange failure number `n` (they take turns), as a cmdlet error: with status 500,
+/// and every second one with 400, since the status alone does not say it is worth retrying.
+pub(crate) fn transient_failure(n: u64) -> Response {
+    let (exception, cause) = TRANSIENT[(n as usize) % TRANSIENT.len()];
+    let mut error = ExoError::new(StatusCode::INTERNAL_SERVER_ERROR, exception, cause);
+    if n % 2 == 1 {
+        error.status = StatusCode::BAD_REQUEST;
+        error.code = "BadRequest";
+    }
+    error.render()
 }
 
 /// What Exchange Online's admin API says when the tenant has too many admin requests running
@@ -125,7 +206,7 @@ pub(crate) const THROTTLED_TEXT: &str =
 
 /// A throttled `InvokeCommand`: 429 with `Retry-After`, either as Exchange's JSON error or as the
 /// plain-text answer Exchange Online also gives.
-pub(crate) fn throttled(retry_after: u64, in_text: bool) -> Response {
+pub(crate) fn throttled(retry_after: f64, in_text: bool) -> Response {
     let mut response = if in_text {
         (
             StatusCode::TOO_MANY_REQUESTS,
@@ -143,9 +224,10 @@ pub(crate) fn throttled(retry_after: u64, in_text: bool) -> Response {
             "Too many requests. Retry after the number of seconds in the Retry-After header.",
         );
         error.code = "TooManyRequests";
+        error.shape = Shape::Plain;
         error.render()
     };
-    if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+    if let Ok(value) = HeaderValue::from_str(&crate::server::retry_after_text(retry_after)) {
         response.headers_mut().insert("retry-after", value);
     }
     response
@@ -243,14 +325,36 @@ fn run(
         })
         .unwrap_or(1000)
         .clamp(1, 1000);
-    let (rows, warnings) = match cmdlet.as_str() {
-        "Get-Mailbox" => (get_mailbox(&tenant, &parameters)?, Vec::new()),
-        "Get-InboxRule" => (get_inbox_rules(&tenant, &parameters)?, Vec::new()),
-        "Get-MailboxPermission" => (get_mailbox_permissions(&tenant, &parameters)?, Vec::new()),
-        "Get-RecipientPermission" => (get_recipient_permissions(&tenant, &parameters)?, Vec::new()),
-        "Get-AcceptedDomain" => (get_accepted_domains(&tenant, &parameters)?, Vec::new()),
+    let (rows, warnings, errors) = match cmdlet.as_str() {
+        "Get-Mailbox" => (get_mailbox(&tenant, &parameters)?, Vec::new(), Vec::new()),
+        "Get-InboxRule" => (get_inbox_rules(&tenant, &parameters)?, Vec::new(), Vec::new()),
+        "Get-MailboxPermission" => (
+            get_mailbox_permissions(&tenant, &parameters)?,
+            Vec::new(),
+            Vec::new(),
+        ),
+        "Get-RecipientPermission" => (
+            get_recipient_permissions(&tenant, &parameters)?,
+            Vec::new(),
+            Vec::new(),
+        ),
+        "Get-AcceptedDomain" => (
+            get_accepted_domains(&tenant, &parameters)?,
+            Vec::new(),
+            Vec::new(),
+        ),
         "Set-Mailbox" | "Remove-InboxRule" | "Remove-MailboxPermission" | "Remove-RecipientPermission" => {
-            let outcome = mutate(&mut tenant, &cmdlet, &parameters);
+            // A failure reported inside a 200 answer: nothing changes (spec/exchange.md).
+            let errors: Vec<String> = if sim.exchange_error_in_success() {
+                vec![error_in_success()]
+            } else {
+                Vec::new()
+            };
+            let outcome = if errors.is_empty() {
+                mutate(&mut tenant, &cmdlet, &parameters)
+            } else {
+                Ok(Vec::new())
+            };
             let (status, warnings) = match &outcome {
                 Ok(w) => (200, w.clone()),
                 Err(e) => (e.status.as_u16(), Vec::new()),
@@ -258,9 +362,9 @@ fn run(
             let mut logged = parameters.clone();
             logged.remove("Confirm");
             let caller = claims.upn.clone().unwrap_or_else(|| claims.appid.clone());
-            tenant.record_action(now, json!({"surface": "exchange", "cmdlet": cmdlet, "parameters": logged, "status": status, "caller": caller, "warnings": warnings}));
+            tenant.record_action(now, json!({"surface": "exchange", "cmdlet": cmdlet, "parameters": logged, "status": status, "caller": caller, "warnings": warnings, "errors": errors}));
             outcome?;
-            (Vec::new(), warnings)
+            (Vec::new(), warnings, errors)
         }
         other => {
             return Err(ExoError::new(
@@ -312,6 +416,9 @@ fn run(
         json!("#Collection(String)"),
     );
     out.insert("@adminapi.warnings".to_owned(), json!(warnings));
+    if !errors.is_empty() {
+        out.insert("@adminapi.errors".to_owned(), json!(errors));
+    }
     out.insert("value".to_owned(), Value::Array(page));
     if offset + page_size < total {
         let mut query: Vec<(String, String)> = uri
@@ -342,6 +449,17 @@ fn run(
     h.insert("rate-limit-remaining", HeaderValue::from_static("9999"));
     h.insert("rate-limit-reset", HeaderValue::from_static("60"));
     Ok(response)
+}
+
+/// The failure a change reports inside a 200 answer under the `exchangeErrorsInSuccessNext`
+/// fault: a cmdlet error line as the module prints it (the wording is ours).
+fn error_in_success() -> String {
+    let error = ExoError::new(
+        StatusCode::OK,
+        "Microsoft.Exchange.Data.Directory.ADOperationException",
+        "Active Directory operation failed on LOOPBACK01DC01.PROD.OUTLOOK.COM. This error is not retriable. Additional information: the object could not be updated.",
+    );
+    error.detail_line()
 }
 
 /// Why the caller's roles do not open a cmdlet.
@@ -411,6 +529,7 @@ fn check_roles(
             status: StatusCode::UNAUTHORIZED,
             exception: "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
             code: "Unauthorized",
+            shape: Shape::Plain,
             message: format!("User is not allowed to call {cmdlet}"),
         }));
     }
@@ -835,6 +954,27 @@ fn rule_is(owner: &UserRecord, rule: &InboxRule, wanted: &str) -> bool {
 /// Tools that parse Get-MailboxPermission compare `Deny` with the string "False"
 /// (spec/graph-behaviour.md, "Exchange flags as text"), so the simulator serves these two flags
 /// that way and a client that only accepts JSON booleans fails in tests.
+/// The inheritance a mailbox permission has, and a removal assumes, unless told otherwise.
+const ALL: &str = "All";
+
+/// The mailbox's directory object name, as Exchange's permission warnings print it.
+fn directory_name(tenant: &Tenant, owner: &UserRecord) -> String {
+    format!(
+        "CN={},OU={},OU=Microsoft Exchange Hosted Organizations,DC=LOOPBACK01A001,DC=PROD,DC=OUTLOOK,DC=COM",
+        alias(owner),
+        tenant.info.domain
+    )
+}
+
+/// What Set-Mailbox says when every setting already had the value sent (spec/exchange.md,
+/// "Warnings and no-ops").
+fn nothing_modified(owner: &UserRecord) -> String {
+    format!(
+        "The command completed successfully but no settings of '{}' have been modified.",
+        alias(owner)
+    )
+}
+
 fn text_flag(value: bool) -> &'static str {
     if value {
         "True"
@@ -851,7 +991,7 @@ fn permission_row(owner: &UserRecord, permission: &MailboxPermission) -> Value {
         "AccessRights": permission.access_rights,
         "IsInherited": text_flag(permission.is_inherited),
         "Deny": text_flag(permission.deny),
-        "InheritanceType": "All",
+        "InheritanceType": permission.inheritance_type.as_deref().unwrap_or(ALL),
     })
 }
 
@@ -872,6 +1012,7 @@ fn get_mailbox_permissions(
         access_rights: vec!["FullAccess".to_owned(), "ReadPermission".to_owned()],
         is_inherited: false,
         deny: false,
+        inheritance_type: None,
     };
     Ok(std::iter::once(&own)
         .chain(mailbox.permissions.iter())
@@ -1026,10 +1167,12 @@ fn mutate(
             let user = tenant
                 .user_mut(&owner_id)
                 .ok_or_else(|| ExoError::not_found(&identity))?;
+            let unchanged = nothing_modified(user);
             let mailbox = user
                 .mailbox
                 .as_mut()
                 .ok_or_else(|| ExoError::not_found(&identity))?;
+            let before = serde_json::to_value(&*mailbox).unwrap_or(Value::Null);
             match param(parameters, "ForwardingSmtpAddress") {
                 Some(Value::String(address)) if !address.is_empty() => {
                     let bare = address
@@ -1066,7 +1209,12 @@ fn mutate(
             if let Some(list) = send_on_behalf {
                 mailbox.grant_send_on_behalf_to = list;
             }
-            Ok(Vec::new())
+            let after = serde_json::to_value(&*mailbox).unwrap_or(Value::Null);
+            Ok(if before == after {
+                vec![unchanged]
+            } else {
+                Vec::new()
+            })
         }
         "Remove-InboxRule" => {
             only(
@@ -1125,7 +1273,11 @@ fn mutate(
             )?;
             let trustee = param_str(parameters, "User").ok_or_else(|| ExoError::parameter("Cannot process command because of one or more missing mandatory parameters: User."))?;
             let rights = rights_param(parameters)?;
-            let snapshot: Vec<(usize, bool)> = {
+            // The ACE is the delegate's with this inheritance: another inheritance is another
+            // ACE, and removing one that is not there changes nothing (spec/exchange.md).
+            let inheritance =
+                param_str(parameters, "InheritanceType").unwrap_or_else(|| ALL.to_owned());
+            let (snapshot, object): (Vec<(usize, bool)>, String) = {
                 let user = tenant
                     .user(&owner_id)
                     .ok_or_else(|| ExoError::not_found(&identity))?;
@@ -1133,12 +1285,20 @@ fn mutate(
                     .mailbox
                     .as_ref()
                     .ok_or_else(|| ExoError::not_found(&identity))?;
-                mailbox
+                let rows = mailbox
                     .permissions
                     .iter()
                     .enumerate()
-                    .map(|(i, p)| (i, trustee_is(tenant, &p.user, &trustee)))
-                    .collect()
+                    .map(|(i, p)| {
+                        let same_inheritance = p
+                            .inheritance_type
+                            .as_deref()
+                            .unwrap_or(ALL)
+                            .eq_ignore_ascii_case(&inheritance);
+                        (i, same_inheritance && trustee_is(tenant, &p.user, &trustee))
+                    })
+                    .collect();
+                (rows, directory_name(tenant, user))
             };
             let user = tenant
                 .user_mut(&owner_id)
@@ -1165,7 +1325,7 @@ fn mutate(
             Ok(if removed {
                 Vec::new()
             } else {
-                vec![format!("An Active Directory error 0x80072030 occurred when trying to remove the access control entry for '{trustee}': the ACE doesn't exist on the object.")]
+                vec![format!("Can't remove the access control entry on the object \"{object}\" for account \"{trustee}\" because the ACE doesn't exist on the object.")]
             })
         }
         "Remove-RecipientPermission" => {
@@ -1180,7 +1340,7 @@ fn mutate(
                     "Cannot bind parameter 'AccessRights': the only valid value is SendAs.",
                 ));
             }
-            let keep: Vec<bool> = {
+            let (keep, object): (Vec<bool>, String) = {
                 let user = tenant
                     .user(&owner_id)
                     .ok_or_else(|| ExoError::not_found(&identity))?;
@@ -1188,11 +1348,12 @@ fn mutate(
                     .mailbox
                     .as_ref()
                     .ok_or_else(|| ExoError::not_found(&identity))?;
-                mailbox
+                let keep = mailbox
                     .recipient_permissions
                     .iter()
                     .map(|p| !trustee_is(tenant, &p.trustee, &trustee))
-                    .collect()
+                    .collect();
+                (keep, directory_name(tenant, user))
             };
             let user = tenant
                 .user_mut(&owner_id)
@@ -1208,7 +1369,7 @@ fn mutate(
                 .retain(|_| flags.next().unwrap_or(true));
             Ok(if mailbox.recipient_permissions.len() == before {
                 vec![format!(
-                    "The ACE for '{trustee}' with SendAs doesn't exist on the recipient."
+                    "Can't remove the access control entry on the object \"{object}\" for account \"{trustee}\" because the ACE isn't present."
                 )]
             } else {
                 Vec::new()

@@ -310,6 +310,10 @@ pub(crate) struct MailboxPermission {
     pub(crate) is_inherited: bool,
     #[serde(default)]
     pub(crate) deny: bool,
+    /// How the right reaches the mailbox's folders (`All` when absent, as Add-MailboxPermission
+    /// grants it by default); a removal must name the same (spec/exchange.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) inheritance_type: Option<String>,
 }
 
 /// A recipient permission (Get-RecipientPermission row, i.e. SendAs).

@@ -25,7 +25,7 @@ use tower::ServiceExt;
 
 use crate::clock::Clock;
 use crate::error::SimError;
-use crate::faults::{Fault, FaultState, Faults};
+use crate::faults::{Fault, FaultState, Faults, RequestKind};
 use crate::request_log::{LoggedRequest, RequestLog};
 use crate::scenario::Scenario;
 use crate::tenant::{derived_guid, Tenant};
@@ -74,8 +74,19 @@ impl Sim {
         crate::attacker::advance(&mut tenant, now);
     }
 
-    fn next_fault(&self) -> Option<Fault> {
-        self.faults.lock().unwrap_or_else(|e| e.into_inner()).next()
+    fn next_fault(&self, request: RequestKind) -> Option<Fault> {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next(request)
+    }
+
+    /// Whether this Exchange change answers 200 with its failure in `@adminapi.errors`.
+    pub(crate) fn exchange_error_in_success(&self) -> bool {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .exchange_error_in_success()
     }
 
     pub(crate) fn fault_config(&self) -> Faults {
@@ -161,6 +172,15 @@ impl SimServer {
     pub fn advance(&self, by: chrono::Duration) {
         self.sim.clock.advance(by);
         self.sim.catch_up();
+    }
+
+    /// Replaces the faults, as `POST /_sim/faults` does.
+    pub fn set_faults(&self, faults: Faults) {
+        self.sim
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set(faults);
     }
 
     /// The score against the answer key, as `GET /_sim/score` returns it.
@@ -317,7 +337,7 @@ async fn inject_faults(State(sim): State<Arc<Sim>>, request: Request, next: Next
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    match sim.next_fault() {
+    match sim.next_fault(request_kind(&request)) {
         None => next.run(request).await,
         Some(Fault::Drop) => {
             if let Some(kill) = request.extensions().get::<ConnectionKill>() {
@@ -325,6 +345,15 @@ async fn inject_faults(State(sim): State<Arc<Sim>>, request: Request, next: Next
             }
             std::future::pending::<Response>().await
         }
+        Some(Fault::DropAnswer) => {
+            let kill = request.extensions().get::<ConnectionKill>().cloned();
+            let _lost = next.run(request).await;
+            if let Some(kill) = kill {
+                kill.0.notify_one();
+            }
+            std::future::pending::<Response>().await
+        }
+        Some(Fault::ExchangeTransient { n }) => crate::exchange::transient_failure(n),
         Some(Fault::Throttle { retry_after }) => {
             throttled(&sim, &request, StatusCode::TOO_MANY_REQUESTS, retry_after)
         }
@@ -334,7 +363,23 @@ async fn inject_faults(State(sim): State<Arc<Sim>>, request: Request, next: Next
     }
 }
 
-fn throttled(sim: &Sim, request: &Request, status: StatusCode, retry_after: u64) -> Response {
+/// Whether `request` is Exchange's and whether it changes something: a Graph request other than
+/// GET, an Exchange cmdlet other than Get- (by the `X-CmdletName` header clients send).
+fn request_kind(request: &Request) -> RequestKind {
+    let exchange = request.uri().path().starts_with("/adminapi/");
+    let change = if exchange {
+        request
+            .headers()
+            .get("x-cmdletname")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| !c.is_empty() && !c.starts_with("Get-"))
+    } else {
+        request.method() != axum::http::Method::GET
+    };
+    RequestKind { exchange, change }
+}
+
+fn throttled(sim: &Sim, request: &Request, status: StatusCode, retry_after: f64) -> Response {
     if status == StatusCode::TOO_MANY_REQUESTS && request.uri().path().starts_with("/adminapi/") {
         let in_text = sim
             .faults
@@ -354,10 +399,20 @@ fn throttled(sim: &Sim, request: &Request, status: StatusCode, retry_after: u64)
     let ids = RequestIds::new(request.headers());
     let mut response = error_body(sim, &ids, status, code, message);
     ids.apply(&mut response);
-    if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+    if let Ok(value) = HeaderValue::from_str(&retry_after_text(retry_after)) {
         response.headers_mut().insert("retry-after", value);
     }
     response
+}
+
+/// A `Retry-After` value: whole seconds as an integer (`2`), a fraction as a decimal (`1.5`).
+pub(crate) fn retry_after_text(seconds: f64) -> String {
+    let seconds = if seconds.is_finite() {
+        seconds.max(0.0)
+    } else {
+        0.0
+    };
+    format!("{seconds}")
 }
 
 /// The `request-id` / `client-request-id` pair of one Graph request.

@@ -1020,6 +1020,7 @@ async fn plan_mailbox<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
             action: Action::RemoveMailboxPermission {
                 user,
                 rights: p.access_rights.clone(),
+                inheritance_type: p.inheritance_type.clone(),
             },
         });
     }

@@ -84,8 +84,13 @@ pub async fn fetch_all<T>(mut stream: PageStream<T>) -> Result<Fetched<T>, Graph
     Ok(all)
 }
 
+/// What Exchange said about a change that went through: its warnings (`@adminapi.warnings`), e.g.
+/// that there was nothing to remove or nothing was modified (spec/exchange.md, "Warnings and
+/// no-ops"). Empty when it just did it.
+pub type ExchangeWarnings = Vec<String>;
+
 /// The tenant operations the procedures use. Every future is `Send` so procedures can run in
-/// the application's async runtime.
+/// the application's async runtime. The Exchange changes return Exchange's warnings.
 #[allow(missing_docs)] // each method is named after the Graph or Exchange operation it performs
 pub trait IncidentTenant: Sync {
     /// Every shared mailbox (Get-Mailbox -RecipientTypeDetails SharedMailbox).
@@ -144,7 +149,7 @@ pub trait IncidentTenant: Sync {
         &self,
         mailbox: &UserRef,
         identity: &str,
-    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    ) -> impl Future<Output = Result<ExchangeWarnings, GraphError>> + Send;
     /// The mailbox, or `Ok(None)` when the account has none.
     fn mailbox(
         &self,
@@ -153,22 +158,24 @@ pub trait IncidentTenant: Sync {
     fn clear_forwarding(
         &self,
         mailbox: &UserRef,
-    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    ) -> impl Future<Output = Result<ExchangeWarnings, GraphError>> + Send;
     fn remove_send_on_behalf(
         &self,
         mailbox: &UserRef,
         trustee: &str,
-    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    ) -> impl Future<Output = Result<ExchangeWarnings, GraphError>> + Send;
     fn mailbox_permissions(
         &self,
         mailbox: &UserRef,
     ) -> impl Future<Output = Result<Fetched<MailboxPermission>, GraphError>> + Send;
+    /// Removes the entry with `inheritance_type` as listed (`None`: Exchange's default, `All`).
     fn remove_mailbox_permission(
         &self,
         mailbox: &UserRef,
         user: &str,
         rights: &[String],
-    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+        inheritance_type: Option<&str>,
+    ) -> impl Future<Output = Result<ExchangeWarnings, GraphError>> + Send;
     fn recipient_permissions(
         &self,
         mailbox: &UserRef,
@@ -178,7 +185,7 @@ pub trait IncidentTenant: Sync {
         mailbox: &UserRef,
         trustee: &str,
         rights: &[String],
-    ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    ) -> impl Future<Output = Result<ExchangeWarnings, GraphError>> + Send;
     fn user_grants(
         &self,
         user: &UserRef,
@@ -346,25 +353,25 @@ impl IncidentTenant for Client {
     async fn accepted_domains(&self) -> Result<Fetched<AcceptedDomain>, GraphError> {
         fetch_all(self.get_accepted_domains()).await
     }
-    async fn remove_inbox_rule(&self, mailbox: &UserRef, identity: &str) -> Result<(), GraphError> {
-        Client::remove_inbox_rule(self, mailbox, identity)
-            .await
-            .map(|_| ())
+    async fn remove_inbox_rule(
+        &self,
+        mailbox: &UserRef,
+        identity: &str,
+    ) -> Result<ExchangeWarnings, GraphError> {
+        Client::remove_inbox_rule(self, mailbox, identity).await
     }
     async fn mailbox(&self, mailbox: &UserRef) -> Result<Option<Fetched<Mailbox>>, GraphError> {
         Ok(absent_on_not_found(self.get_mailbox(mailbox).await)?.map(Fetched::from_page))
     }
-    async fn clear_forwarding(&self, mailbox: &UserRef) -> Result<(), GraphError> {
-        self.clear_mailbox_forwarding(mailbox).await.map(|_| ())
+    async fn clear_forwarding(&self, mailbox: &UserRef) -> Result<ExchangeWarnings, GraphError> {
+        self.clear_mailbox_forwarding(mailbox).await
     }
     async fn remove_send_on_behalf(
         &self,
         mailbox: &UserRef,
         trustee: &str,
-    ) -> Result<(), GraphError> {
-        Client::remove_send_on_behalf(self, mailbox, &[trustee.to_owned()])
-            .await
-            .map(|_| ())
+    ) -> Result<ExchangeWarnings, GraphError> {
+        Client::remove_send_on_behalf(self, mailbox, &[trustee.to_owned()]).await
     }
     async fn mailbox_permissions(
         &self,
@@ -377,10 +384,9 @@ impl IncidentTenant for Client {
         mailbox: &UserRef,
         user: &str,
         rights: &[String],
-    ) -> Result<(), GraphError> {
-        Client::remove_mailbox_permission(self, mailbox, user, rights)
-            .await
-            .map(|_| ())
+        inheritance_type: Option<&str>,
+    ) -> Result<ExchangeWarnings, GraphError> {
+        Client::remove_mailbox_permission(self, mailbox, user, rights, inheritance_type).await
     }
     async fn recipient_permissions(
         &self,
@@ -393,10 +399,8 @@ impl IncidentTenant for Client {
         mailbox: &UserRef,
         trustee: &str,
         rights: &[String],
-    ) -> Result<(), GraphError> {
-        Client::remove_recipient_permission(self, mailbox, trustee, rights)
-            .await
-            .map(|_| ())
+    ) -> Result<ExchangeWarnings, GraphError> {
+        Client::remove_recipient_permission(self, mailbox, trustee, rights).await
     }
     async fn user_grants(
         &self,

@@ -11,6 +11,7 @@ mod blast;
 mod bundle;
 mod cases;
 mod evidence;
+mod exchange;
 mod keychain;
 mod practice;
 mod practice_crash;

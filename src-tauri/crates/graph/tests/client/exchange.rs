@@ -70,7 +70,12 @@ async fn full_access_and_send_as_delegates_are_read_and_removed() {
         let who = p.user.clone().unwrap();
         let warnings = t
             .client
-            .remove_mailbox_permission(&megan, &who, &["FullAccess".into()])
+            .remove_mailbox_permission(
+                &megan,
+                &who,
+                &["FullAccess".into()],
+                p.inheritance_type.as_deref(),
+            )
             .await
             .unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
@@ -114,6 +119,7 @@ async fn full_access_and_send_as_delegates_are_read_and_removed() {
             &megan,
             "nobody@contoso-training.onmicrosoft.com",
             &["FullAccess".into()],
+            None,
         )
         .await
         .unwrap();
@@ -153,7 +159,7 @@ async fn inbox_rules_of_every_mailbox_are_read_and_removed_wherever_the_mailbox_
 
 #[tokio::test]
 async fn a_role_that_does_not_reach_rules_or_changes_is_explained_as_a_missing_role() {
-    let t = crate::support::start_changed("aitm", |s| {
+    let t = crate::support::start_with_scenario("aitm", |s| {
         s["app"]["entraRoles"] = serde_json::json!(["Global Reader"]);
     })
     .await;
@@ -179,7 +185,7 @@ async fn a_role_that_does_not_reach_rules_or_changes_is_explained_as_a_missing_r
         "{change:?}"
     );
 
-    let t = crate::support::start_changed("aitm", |s| {
+    let t = crate::support::start_with_scenario("aitm", |s| {
         s["app"]["entraRoles"] = serde_json::json!([]);
     })
     .await;
@@ -192,4 +198,94 @@ async fn a_role_that_does_not_reach_rules_or_changes_is_explained_as_a_missing_r
         none.to_string().contains("Exchange Administrator"),
         "{none}"
     );
+}
+
+#[tokio::test]
+async fn an_exchange_error_tells_its_cause_not_exchanges_generic_message() {
+    let t = start("aitm").await;
+    let nobody = user("nobody@contoso-training.onmicrosoft.com");
+    let err = t.client.get_mailbox(&nobody).await.unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    assert!(err.is_not_found());
+    let cause = err.message().unwrap_or_default();
+    assert!(
+        cause.starts_with("The operation couldn't be performed because object 'nobody@contoso-training.onmicrosoft.com' couldn't be found"),
+        "the cause from the details, without its Ex…|type| prefix: {cause}"
+    );
+    let told = err.to_string();
+    assert!(told.contains("couldn't be found"), "{told}");
+    assert!(!told.contains("Error executing cmdlet"), "{told}");
+    assert!(
+        err.raw_body()
+            .is_some_and(|raw| raw.contains("Error executing cmdlet")),
+        "the body is kept as received for support"
+    );
+}
+
+#[tokio::test]
+async fn a_failure_reported_inside_a_success_is_an_error_with_its_cause() {
+    let t = start("shared-mailbox-delegate").await;
+    let finance = user("finance@contoso-training.onmicrosoft.com");
+    let lidia = "lidia.holloway@contoso-training.onmicrosoft.com";
+    t.faults(serde_json::json!({"exchangeErrorsInSuccessNext": 1}))
+        .await;
+    let err = t
+        .client
+        .remove_mailbox_permission(&finance, lidia, &["FullAccess".into()], None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, firebreak_graph::Error::CmdletFailed { .. }),
+        "{err:?}"
+    );
+    let told = err.to_string();
+    assert!(
+        told.contains("Active Directory operation failed") && !told.contains('|'),
+        "the cause in plain words: {told}"
+    );
+    let still = collect_items(t.client.get_mailbox_permissions(&finance))
+        .await
+        .unwrap();
+    assert!(still.iter().any(|p| p.user.as_deref() == Some(lidia)));
+}
+
+#[tokio::test]
+async fn a_delegate_is_removed_with_the_inheritance_exchange_listed() {
+    let t = crate::support::start_with_scenario("shared-mailbox-delegate", |scenario| {
+        let rows = scenario["users"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .filter_map(|u| u.pointer_mut("/mailbox/permissions"))
+            .filter_map(|p| p.as_array_mut())
+            .flatten();
+        for row in rows {
+            row["inheritanceType"] = serde_json::json!("SelfAndChildren");
+        }
+    })
+    .await;
+    let finance = user("finance@contoso-training.onmicrosoft.com");
+    let rows = collect_items(t.client.get_mailbox_permissions(&finance))
+        .await
+        .unwrap();
+    let lidia = rows
+        .iter()
+        .find(|p| p.user.as_deref() == Some("lidia.holloway@contoso-training.onmicrosoft.com"))
+        .unwrap();
+    assert_eq!(lidia.inheritance_type.as_deref(), Some("SelfAndChildren"));
+    let warnings = t
+        .client
+        .remove_mailbox_permission(
+            &finance,
+            lidia.user.as_deref().unwrap(),
+            &lidia.access_rights,
+            lidia.inheritance_type.as_deref(),
+        )
+        .await
+        .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let after = collect_items(t.client.get_mailbox_permissions(&finance))
+        .await
+        .unwrap();
+    assert!(!after.iter().any(|p| p.user == lidia.user));
 }

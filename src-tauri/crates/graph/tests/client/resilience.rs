@@ -14,7 +14,9 @@ use futures_util::StreamExt;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{client_for, secret_credentials, start, start_with, user, MEGAN};
+use crate::support::{
+    client_for, config_for, secret_credentials, start, start_with, user, TestClock, MEGAN,
+};
 
 #[tokio::test]
 async fn a_429_storm_is_ridden_out_honouring_retry_after() {
@@ -88,6 +90,51 @@ async fn an_endless_exchange_storm_stops_with_the_raw_text_and_what_to_do() {
     ] {
         assert!(told.contains(expected), "{expected:?} missing from: {told}");
     }
+}
+
+#[tokio::test]
+async fn exchanges_named_transient_failures_are_retried_like_an_unavailable_service() {
+    let t = start("aitm").await;
+    t.client.token_claims(Resource::Exchange).await.unwrap();
+    // Domain controller in maintenance (500), overloaded (400), then the set changed (500).
+    t.faults(json!({"exchangeTransientNext": 3})).await;
+    let page = t.client.get_mailbox(&user(MEGAN)).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(t.clock.sleeps().len(), 3, "{:?}", t.clock.sleeps());
+}
+
+#[tokio::test]
+async fn a_retry_after_in_decimal_seconds_is_waited_exactly() {
+    let t = start("aitm").await;
+    t.client.token_claims(Resource::Exchange).await.unwrap();
+    t.faults(json!({"throttleNext": 2, "retryAfterSeconds": 1.5}))
+        .await;
+    t.client.get_mailbox(&user(MEGAN)).await.unwrap();
+    assert_eq!(
+        t.clock.sleeps(),
+        vec![Duration::from_millis(1500); 2],
+        "JSON and plain-text answers alike"
+    );
+}
+
+#[tokio::test]
+async fn an_exchange_request_may_take_longer_than_a_graph_one() {
+    let t = start("aitm").await;
+    let clock = TestClock::at(t.sim.now());
+    let mut config = config_for(&t.sim, clock);
+    config.timeout = Duration::from_millis(300);
+    config.retry.max_attempts = 2;
+    let client = firebreak_graph::Client::new(config, secret_credentials()).unwrap();
+    client.token_claims(Resource::Graph).await.unwrap();
+    client.token_claims(Resource::Exchange).await.unwrap();
+    t.faults(json!({"latencyMs": 700})).await;
+    let graph = client.get_user(&user(MEGAN)).await.unwrap_err();
+    assert!(matches!(graph, Error::Transport { .. }), "{graph:?}");
+    let exchange = client.get_mailbox(&user(MEGAN)).await;
+    assert!(
+        exchange.is_ok(),
+        "Exchange has its own, longer timeout: {exchange:?}"
+    );
 }
 
 #[tokio::test]

@@ -90,13 +90,9 @@ pub async fn start_with(scenario: &str, options: SimOptions) -> Tenant {
     start_scenario(Scenario::builtin(scenario).unwrap(), options).await
 }
 
-/// A built-in scenario's JSON changed by `change` (e.g. the app's roles), started.
-pub async fn start_changed(scenario: &str, change: impl FnOnce(&mut Value)) -> Tenant {
-    let path = format!(
-        "{}/../sim/scenarios/{scenario}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut json: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+/// Starts the shipped scenario `name` changed by `change` (on its JSON).
+pub async fn start_with_scenario(name: &str, change: impl FnOnce(&mut Value)) -> Tenant {
+    let mut json = serde_json::to_value(Scenario::builtin(name).unwrap()).unwrap();
     change(&mut json);
     start_scenario(
         Scenario::from_json(&json.to_string()).unwrap(),

@@ -388,3 +388,340 @@ async fn inbox_rule_cmdlets_must_be_routed_to_the_mailbox_they_act_on() {
         upns.len()
     );
 }
+
+/// The shared-mailbox scenario with Lidia's FullAccess on Finance granted with `inheritance`.
+fn finance_with_inheritance(inheritance: &str) -> firebreak_sim::Scenario {
+    let mut scenario: serde_json::Value =
+        serde_json::from_str(include_str!("../../scenarios/shared-mailbox-delegate.json")).unwrap();
+    let finance = scenario["users"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|u| u["user"]["userPrincipalName"] == "finance@contoso-training.onmicrosoft.com")
+        .unwrap();
+    for permission in finance["mailbox"]["permissions"].as_array_mut().unwrap() {
+        if permission["user"] == "lidia.holloway@contoso-training.onmicrosoft.com" {
+            permission["inheritanceType"] = json!(inheritance);
+        }
+    }
+    firebreak_sim::Scenario::from_json(&scenario.to_string()).unwrap()
+}
+
+#[tokio::test]
+async fn the_cause_of_an_exchange_error_is_in_its_details_not_its_message() {
+    let sim = Sim::start("aitm").await;
+    let token = sim.secret_token(EXCHANGE).await;
+    let unknown = sim
+        .exo(
+            &token,
+            "Get-Mailbox",
+            json!({"Identity": "nobody@example.net"}),
+        )
+        .await;
+    let error = &unknown.body["error"];
+    assert_eq!(
+        error["message"], "Error executing cmdlet",
+        "a cmdlet's failure has a generic message: {}",
+        unknown.body
+    );
+    let detail = error["details"][0]["message"].as_str().unwrap();
+    let parts: Vec<&str> = detail.splitn(3, '|').collect();
+    assert_eq!(
+        parts[1],
+        "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
+    );
+    assert!(
+        parts[2].contains("'nobody@example.net' couldn't be found"),
+        "{detail}"
+    );
+    assert!(error["innererror"]["internalexception"].is_null());
+
+    let unbound = sim
+        .exo(&token, "Get-Mailbox", json!({"Identiti": "x"}))
+        .await;
+    let error = &unbound.body["error"];
+    assert_eq!(error["message"], "Invalid Operation", "{}", unbound.body);
+    assert!(
+        error["details"].is_null(),
+        "refused before a cmdlet ran: no details"
+    );
+    assert!(error["innererror"]["internalexception"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("'Identiti'"));
+
+    let wrong_audience = sim
+        .exo_raw(&sim.token(), "Get-Mailbox", json!({}), &[])
+        .await;
+    let error = &wrong_audience.body["error"];
+    assert!(
+        error["message"].as_str().unwrap().len() > 30 && error["details"].is_null(),
+        "authentication failures carry their cause in the message alone: {}",
+        wrong_audience.body
+    );
+}
+
+#[tokio::test]
+async fn nothing_to_change_is_a_warning_inside_a_success() {
+    let sim = Sim::start("shared-mailbox-delegate").await;
+    let token = sim.secret_token(EXCHANGE).await;
+    let finance = sim.upn("finance");
+    let warnings = |reply: &crate::harness::Reply| -> Vec<String> {
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body["@adminapi.warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let clear = json!({"Identity": finance, "ForwardingSmtpAddress": null, "ForwardingAddress": null, "DeliverToMailboxAndForward": false});
+    let first = sim.exo(&token, "Set-Mailbox", clear.clone()).await;
+    assert!(warnings(&first).is_empty(), "a change: no warning");
+    let again = sim.exo(&token, "Set-Mailbox", clear).await;
+    assert_eq!(
+        warnings(&again),
+        ["The command completed successfully but no settings of 'finance' have been modified."]
+    );
+
+    let nobody = "nobody@contoso-training.onmicrosoft.com";
+    let full = sim.exo(&token, "Remove-MailboxPermission", json!({"Identity": finance, "User": nobody, "AccessRights": ["FullAccess"], "InheritanceType": "All", "Confirm": false})).await;
+    let text = warnings(&full).join(" ");
+    assert!(
+        text.starts_with("Can't remove the access control entry on the object \"CN=finance,")
+            && text.ends_with(&format!(
+                "for account \"{nobody}\" because the ACE doesn't exist on the object."
+            )),
+        "{text}"
+    );
+    let send_as = sim.exo(&token, "Remove-RecipientPermission", json!({"Identity": finance, "Trustee": nobody, "AccessRights": ["SendAs"], "Confirm": false})).await;
+    assert!(
+        warnings(&send_as)
+            .join(" ")
+            .ends_with("because the ACE isn't present."),
+        "{}",
+        send_as.body
+    );
+}
+
+#[tokio::test]
+async fn a_mailbox_permission_is_removed_only_with_its_own_inheritance() {
+    let sim = Sim::start_with(
+        finance_with_inheritance("SelfAndChildren"),
+        Default::default(),
+    )
+    .await;
+    let token = sim.secret_token(EXCHANGE).await;
+    let finance = sim.upn("finance");
+    let lidia = sim.upn("lidia.holloway");
+    let lidias = |rows: Vec<serde_json::Value>| -> Vec<serde_json::Value> {
+        rows.into_iter().filter(|p| p["User"] == lidia).collect()
+    };
+    let listed = lidias(
+        sim.exo(
+            &token,
+            "Get-MailboxPermission",
+            json!({"Identity": finance}),
+        )
+        .await
+        .value(),
+    );
+    assert_eq!(listed[0]["InheritanceType"], "SelfAndChildren");
+
+    let wrong = sim.exo(&token, "Remove-MailboxPermission", json!({"Identity": finance, "User": lidia, "AccessRights": ["FullAccess"], "InheritanceType": "All", "Confirm": false})).await;
+    assert_eq!(wrong.status, 200);
+    assert!(
+        wrong.body["@adminapi.warnings"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("because the ACE doesn't exist on the object."),
+        "another inheritance is another entry: {}",
+        wrong.body
+    );
+    let still = lidias(
+        sim.exo(
+            &token,
+            "Get-MailboxPermission",
+            json!({"Identity": finance}),
+        )
+        .await
+        .value(),
+    );
+    assert_eq!(still.len(), 1, "nothing was removed");
+
+    let right = sim.exo(&token, "Remove-MailboxPermission", json!({"Identity": finance, "User": lidia, "AccessRights": ["FullAccess"], "InheritanceType": "SelfAndChildren", "Confirm": false})).await;
+    assert_eq!(right.body["@adminapi.warnings"], json!([]));
+    let gone = lidias(
+        sim.exo(
+            &token,
+            "Get-MailboxPermission",
+            json!({"Identity": finance}),
+        )
+        .await
+        .value(),
+    );
+    assert!(gone.is_empty(), "{gone:?}");
+}
+
+#[tokio::test]
+async fn a_failure_inside_a_success_changes_nothing() {
+    let sim = Sim::start("shared-mailbox-delegate").await;
+    let token = sim.secret_token(EXCHANGE).await;
+    let finance = sim.upn("finance");
+    let lidia = sim.upn("lidia.holloway");
+    sim.control(
+        reqwest::Method::POST,
+        "/faults",
+        Some(json!({"exchangeErrorsInSuccessNext": 1})),
+    )
+    .await;
+    let read = sim
+        .exo(
+            &token,
+            "Get-MailboxPermission",
+            json!({"Identity": finance}),
+        )
+        .await;
+    assert!(
+        read.body.get("@adminapi.errors").is_none(),
+        "reads are not affected"
+    );
+    let remove = json!({"Identity": finance, "User": lidia, "AccessRights": ["FullAccess"], "InheritanceType": "All", "Confirm": false});
+    let failed = sim
+        .exo(&token, "Remove-MailboxPermission", remove.clone())
+        .await;
+    assert_eq!(failed.status, 200);
+    let error = failed.body["@adminapi.errors"][0].as_str().unwrap();
+    assert!(
+        error.contains("|Microsoft.Exchange.Data.Directory.ADOperationException|"),
+        "{error}"
+    );
+    let held = |rows: Vec<serde_json::Value>| rows.iter().any(|p| p["User"] == lidia);
+    assert!(held(
+        sim.exo(
+            &token,
+            "Get-MailboxPermission",
+            json!({"Identity": finance})
+        )
+        .await
+        .value()
+    ));
+    let done = sim.exo(&token, "Remove-MailboxPermission", remove).await;
+    assert!(done.body.get("@adminapi.errors").is_none());
+    assert!(!held(
+        sim.exo(
+            &token,
+            "Get-MailboxPermission",
+            json!({"Identity": finance})
+        )
+        .await
+        .value()
+    ));
+}
+
+#[tokio::test]
+async fn transient_exchange_failures_name_the_exception_the_module_retries() {
+    let sim = Sim::start("aitm").await;
+    let token = sim.secret_token(EXCHANGE).await;
+    sim.control(
+        reqwest::Method::POST,
+        "/faults",
+        Some(json!({"exchangeTransientNext": 2})),
+    )
+    .await;
+    assert_eq!(
+        sim.get("/v1.0/users?$top=1").await.status,
+        200,
+        "Graph is not Exchange"
+    );
+    let megan = json!({"Identity": sim.upn("megan.bowen")});
+    let first = sim.exo(&token, "Get-Mailbox", megan.clone()).await;
+    let second = sim.exo(&token, "Get-Mailbox", megan.clone()).await;
+    let exception = |reply: &crate::harness::Reply| {
+        reply.body["error"]["details"][0]["message"]
+            .as_str()
+            .unwrap()
+            .split('|')
+            .nth(1)
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        (first.status, exception(&first).as_str()),
+        (500, "Microsoft.Exchange.Data.Directory.ServerInMMException")
+    );
+    assert_eq!(
+        (second.status, exception(&second).as_str()),
+        (
+            400,
+            "Microsoft.Exchange.Data.Directory.DCOverloadedException"
+        ),
+        "the status alone does not say it is worth retrying"
+    );
+    assert_eq!(sim.exo(&token, "Get-Mailbox", megan).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_lost_answer_leaves_the_change_done_and_retry_after_may_be_a_fraction() {
+    let sim = Sim::start("aitm").await;
+    let token = sim.secret_token(EXCHANGE).await;
+    let megan = sim.upn("megan.bowen");
+    let rules = sim
+        .exo(
+            &token,
+            "Get-InboxRule",
+            json!({"Mailbox": megan, "IncludeHidden": true}),
+        )
+        .await
+        .value();
+    let identity = rules[0]["Identity"].clone();
+    sim.control(
+        reqwest::Method::POST,
+        "/faults",
+        Some(json!({"dropAnswerNext": 1, "throttleNext": 1, "retryAfterSeconds": 1.5})),
+    )
+    .await;
+    let throttled = sim
+        .exo_raw(
+            &token,
+            "Get-InboxRule",
+            json!({"Mailbox": megan, "IncludeHidden": true}),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        throttled.status, 429,
+        "a read is not a change: throttled instead"
+    );
+    assert_eq!(
+        throttled
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1.5")
+    );
+    let lost = sim
+        .http
+        .post(format!("{}/adminapi/beta/{}/InvokeCommand", sim.base, sim.tenant))
+        .bearer_auth(&token)
+        .header("X-CmdletName", "Remove-InboxRule")
+        .header(
+            "X-AnchorMailbox",
+            format!("UPN:{}", identity.as_str().unwrap_or_default().split('\\').next().unwrap_or_default()),
+        )
+        .json(&json!({"CmdletInput": {"CmdletName": "Remove-InboxRule", "Parameters": {"Identity": identity, "Confirm": false}}}))
+        .send()
+        .await;
+    assert!(lost.is_err(), "no answer: {lost:?}");
+    let again = sim
+        .exo(
+            &token,
+            "Remove-InboxRule",
+            json!({"Identity": identity, "Confirm": false}),
+        )
+        .await;
+    assert_eq!(
+        again.status, 404,
+        "the first try went through: a retry finds nothing"
+    );
+}

@@ -236,19 +236,29 @@ impl Sim {
                 reply.body
             );
         } else {
-            let message = reply.body["error"]["details"][0]["message"]
-                .as_str()
-                .unwrap_or_default();
-            assert_eq!(
-                message.split('|').count(),
-                3,
-                "details[].message is code|exception|text: {}",
+            // Exchange's shapes (spec/exchange.md, "Errors"): a cmdlet's failure has its cause in
+            // details[0].message as `Ex<id>|<exception>|<cause>`; a request refused before any
+            // cmdlet ran has it in innererror.internalexception; authentication and throttling
+            // answers have it in error.message alone.
+            let error = &reply.body["error"];
+            assert!(
+                error["code"].is_string() && error["message"].is_string(),
+                "{}",
                 reply.body
             );
-            assert!(
-                reply.body["error"]["code"].is_string()
-                    && reply.body["error"]["message"].is_string()
-            );
+            match error["details"][0]["message"].as_str() {
+                Some(detail) => assert!(
+                    detail.splitn(3, '|').count() == 3 && detail.starts_with("Ex"),
+                    "details[].message is id|exception|cause: {}",
+                    reply.body
+                ),
+                None => assert!(
+                    error["innererror"]["internalexception"]["message"].is_string()
+                        || error.get("innererror").is_none(),
+                    "without details the cause is in innererror.internalexception or error.message: {}",
+                    reply.body
+                ),
+            }
         }
         reply
     }

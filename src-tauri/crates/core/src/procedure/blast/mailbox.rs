@@ -418,6 +418,7 @@ async fn delegates<T: IncidentTenant>(
                 let remove = Action::RemoveMailboxPermission {
                     user: holder.clone(),
                     rights: row.access_rights.clone(),
+                    inheritance_type: row.inheritance_type.clone(),
                 };
                 add(
                     draft,
