@@ -163,6 +163,15 @@ impl SimServer {
         self.sim.catch_up();
     }
 
+    /// Replaces the fault settings, as `POST /_sim/faults` does (without expiring tokens).
+    pub fn set_faults(&self, faults: Faults) {
+        self.sim
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set(faults);
+    }
+
     /// The score against the answer key, as `GET /_sim/score` returns it.
     pub fn score(&self) -> serde_json::Value {
         crate::control::score(&self.sim)

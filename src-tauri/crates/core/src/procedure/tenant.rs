@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use firebreak_graph::{
     applications::{Application, KeyCredential},
     directory::{GrantFilter, OAuth2PermissionGrant, ServicePrincipal, User},
-    exchange::{AcceptedDomain, InboxRule, Mailbox, MailboxPermission, RecipientPermission},
+    exchange::{
+        AcceptedDomain, InboxRule, Mailbox, MailboxPermission, Recipient, RecipientPermission,
+    },
     logs::{DirectoryAudit, DirectoryAuditQuery, SignIn, SignInQuery},
     methods::{AuthenticationMethod, MethodKind, TemporaryAccessPass},
     security::{Alert, Incident, RiskDetection, RiskyUser},
@@ -145,6 +147,12 @@ pub trait IncidentTenant: Sync {
         mailbox: &UserRef,
         identity: &str,
     ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    /// The mail-enabled object a name, object id, alias or address names (Get-Recipient), or
+    /// `Ok(None)` when none does.
+    fn recipient(
+        &self,
+        identity: &str,
+    ) -> impl Future<Output = Result<Option<Fetched<Recipient>>, GraphError>> + Send;
     /// The mailbox, or `Ok(None)` when the account has none.
     fn mailbox(
         &self,
@@ -350,6 +358,9 @@ impl IncidentTenant for Client {
         Client::remove_inbox_rule(self, mailbox, identity)
             .await
             .map(|_| ())
+    }
+    async fn recipient(&self, identity: &str) -> Result<Option<Fetched<Recipient>>, GraphError> {
+        Ok(absent_on_not_found(self.get_recipient(identity).await)?.map(Fetched::from_page))
     }
     async fn mailbox(&self, mailbox: &UserRef) -> Result<Option<Fetched<Mailbox>>, GraphError> {
         Ok(absent_on_not_found(self.get_mailbox(mailbox).await)?.map(Fetched::from_page))

@@ -12,6 +12,7 @@ mod bundle;
 mod cases;
 mod evidence;
 mod keychain;
+mod mailbox;
 mod practice;
 mod practice_crash;
 mod recovery;

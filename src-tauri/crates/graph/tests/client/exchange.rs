@@ -122,3 +122,35 @@ async fn full_access_and_send_as_delegates_are_read_and_removed() {
         "removing a right nobody holds comes back as Exchange's warning"
     );
 }
+
+#[tokio::test]
+async fn get_recipient_says_a_mail_contact_delivers_outside_and_a_sid_names_no_one() {
+    let t = start("undated-methods").await;
+    let contact = t
+        .client
+        .get_recipient("Priya Raman (home)")
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert_eq!(contact.recipient_type_details.as_deref(), Some("MailContact"));
+    assert_eq!(
+        contact.delivery_address().as_deref(),
+        Some("priya.raman.home@mailbox.example")
+    );
+    assert!(!contact.is_group());
+    let group = t
+        .client
+        .get_recipient("Accounts Payable")
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert!(group.is_group());
+    let orphan = t
+        .client
+        .get_recipient("S-1-5-21-2704283817-4139672356-1960338527-1183")
+        .await
+        .unwrap_err();
+    assert!(orphan.is_not_found(), "{orphan}");
+}
