@@ -222,7 +222,10 @@ fn run(
         "Get-RecipientPermission" => (get_recipient_permissions(&tenant, &parameters)?, Vec::new()),
         "Get-AcceptedDomain" => (get_accepted_domains(&tenant, &parameters)?, Vec::new()),
         "Get-Recipient" => (get_recipients(&tenant, &parameters)?, Vec::new()),
-        "Set-Mailbox" | "Remove-InboxRule" | "Remove-MailboxPermission" | "Remove-RecipientPermission" => {
+        "Set-Mailbox"
+        | "Remove-InboxRule"
+        | "Remove-MailboxPermission"
+        | "Remove-RecipientPermission" => {
             let outcome = mutate(&mut tenant, &cmdlet, &parameters);
             let (status, warnings) = match &outcome {
                 Ok(w) => (200, w.clone()),
@@ -510,9 +513,14 @@ fn find_recipients<'a>(tenant: &'a Tenant, identity: &str) -> Vec<Found<'a>> {
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("smtp"))
         .map_or(wanted, |(_, rest)| rest);
     let matches = |object: &Value, name: String| {
-        [text(object, "id"), text(object, "mail"), text(object, "mailNickname"), name.as_str()]
-            .iter()
-            .any(|v| !v.is_empty() && (v.eq_ignore_ascii_case(wanted) || v.eq_ignore_ascii_case(bare)))
+        [
+            text(object, "id"),
+            text(object, "mail"),
+            text(object, "mailNickname"),
+            name.as_str(),
+        ]
+        .iter()
+        .any(|v| !v.is_empty() && (v.eq_ignore_ascii_case(wanted) || v.eq_ignore_ascii_case(bare)))
     };
     let mut found: Vec<Found> = Vec::new();
     if let Some(user) = find_mailbox(tenant, wanted).or_else(|| find_mailbox(tenant, bare)) {
@@ -529,7 +537,9 @@ fn find_recipients<'a>(tenant: &'a Tenant, identity: &str) -> Vec<Found<'a>> {
         tenant
             .groups
             .iter()
-            .filter(|g| g.get("mailEnabled") == Some(&Value::Bool(true)) && matches(g, group_name(g)))
+            .filter(|g| {
+                g.get("mailEnabled") == Some(&Value::Bool(true)) && matches(g, group_name(g))
+            })
             .map(Found::Group),
     );
     found
@@ -569,7 +579,10 @@ fn found_row(found: &Found) -> Value {
             } else if group.get("securityEnabled") == Some(&Value::Bool(true)) {
                 ("MailUniversalSecurityGroup", "MailUniversalSecurityGroup")
             } else {
-                ("MailUniversalDistributionGroup", "MailUniversalDistributionGroup")
+                (
+                    "MailUniversalDistributionGroup",
+                    "MailUniversalDistributionGroup",
+                )
             };
             json!({
                 "Identity": group_name(group), "Name": group_name(group),
@@ -689,7 +702,9 @@ fn get_mailbox(tenant: &Tenant, parameters: &Map<String, Value>) -> Result<Vec<V
             .user
             .get("signInSessionsValidFromDateTime")
             .and_then(Value::as_str);
-        u.mailbox.as_ref().map(|m| mailbox_row(tenant, u, m, sessions))
+        u.mailbox
+            .as_ref()
+            .map(|m| mailbox_row(tenant, u, m, sessions))
     };
     match param_str(parameters, "Identity") {
         Some(identity) => {

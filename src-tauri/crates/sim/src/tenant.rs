@@ -11,8 +11,8 @@ use crate::attacker::AttackerState;
 use crate::clock::{graph_time, parse_time};
 use crate::generator::Generated;
 use crate::scenario::{
-    AnswerKey, AppRegistration, AuditQueryTiming, InboxRule, Mailbox, RuleActions,
-    RuleConditions, Scenario, TenantInfo,
+    AnswerKey, AppRegistration, AuditQueryTiming, InboxRule, Mailbox, RuleActions, RuleConditions,
+    Scenario, TenantInfo,
 };
 use crate::token::RegisteredCert;
 
@@ -425,13 +425,23 @@ fn system_rules(owner_id: &str, mailbox: &Mailbox) -> Vec<InboxRule> {
         .unwrap_or(0);
     let mut names: Vec<(String, bool)> = vec![
         ("Junk E-Mail Rule".to_owned(), true),
-        ("Microsoft.Exchange.OOF.InternalSenders.Global".to_owned(), false),
-        ("Microsoft.Exchange.OOF.KnownExternalSenders.Global".to_owned(), false),
-        ("Microsoft.Exchange.OOF.AllExternalSenders.Global".to_owned(), false),
+        (
+            "Microsoft.Exchange.OOF.InternalSenders.Global".to_owned(),
+            false,
+        ),
+        (
+            "Microsoft.Exchange.OOF.KnownExternalSenders.Global".to_owned(),
+            false,
+        ),
+        (
+            "Microsoft.Exchange.OOF.AllExternalSenders.Global".to_owned(),
+            false,
+        ),
     ];
     if !mailbox.grant_send_on_behalf_to.is_empty() {
         let digest = Sha256::digest(format!("{owner_id}/delegate-rule").as_bytes());
-        let number = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % 1_000_000_000;
+        let number =
+            u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % 1_000_000_000;
         names.push((format!("Delegate Rule -{number}"), true));
     }
     names

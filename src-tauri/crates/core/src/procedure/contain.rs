@@ -936,7 +936,9 @@ async fn plan_mailbox<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
             return Ok(plan);
         }
         // Nothing at all could be read: the step cannot plan.
-        Err(e) if rules.is_err() && permissions.is_err() && send_as.is_err() => return Err(e.into()),
+        Err(e) if rules.is_err() && permissions.is_err() && send_as.is_err() => {
+            return Err(e.into())
+        }
         Err(e) => {
             plan.warnings.push(unreadable(
                 "The mailbox's forwarding and send-on-behalf delegates",

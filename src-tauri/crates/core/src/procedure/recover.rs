@@ -20,11 +20,8 @@ use futures_util::{future::BoxFuture, FutureExt};
 use serde_json::{json, Value};
 
 use super::{
-    blast,
-    contain::user_snapshot,
-    tenant::IncidentTenant,
-    Action, Capture, Check, Phase, Plan, PlanItem, Position, Procedure, Step, StepContext,
-    StepInfo, Verification,
+    blast, contain::user_snapshot, tenant::IncidentTenant, Action, Capture, Check, Phase, Plan,
+    PlanItem, Position, Procedure, Step, StepContext, StepInfo, Verification,
 };
 use crate::{
     case::{journal::EntryKind, steps::StepStatus, CaseId, CaseStore, CaseView},

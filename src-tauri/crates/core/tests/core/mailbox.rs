@@ -50,7 +50,8 @@ fn row<'a>(plan: &'a Plan, id: &str) -> &'a PlanItem {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cmdlet_the_admin_cannot_run_leaves_the_rules_and_the_forwarding_in_the_plan() {
     let lab = lab_changed(|json| {
-        priyas_mailbox(json)["forwardingSmtpAddress"] = json!(format!("smtp:{THEIR_EMAIL_ADDRESS}"));
+        priyas_mailbox(json)["forwardingSmtpAddress"] =
+            json!(format!("smtp:{THEIR_EMAIL_ADDRESS}"));
     })
     .await;
     let (procedure, case) = run_through(&lab, &BEFORE_MAILBOX).await;
@@ -66,9 +67,11 @@ async fn a_cmdlet_the_admin_cannot_run_leaves_the_rules_and_the_forwarding_in_th
     let forwarding = row(&plan, "forwarding");
     assert!(forwarding.recommended, "{forwarding:#?}");
     assert!(
-        plan.warnings.iter().any(|w| w.contains("FullAccess delegates could not be read")
-            && w.contains("Get-MailboxPermission")
-            && w.contains("The rest of this plan is complete")),
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("FullAccess delegates could not be read")
+                && w.contains("Get-MailboxPermission")
+                && w.contains("The rest of this plan is complete")),
         "{:#?}",
         plan.warnings
     );
@@ -161,7 +164,10 @@ async fn forwarding_to_a_mail_contact_outside_is_removed_and_every_name_is_resol
         forwarding.recommended,
         "a contact's mail leaves the organisation: {forwarding:#?}"
     );
-    assert!(forwarding.label.contains(CONTACT_ADDRESS), "{forwarding:#?}");
+    assert!(
+        forwarding.label.contains(CONTACT_ADDRESS),
+        "{forwarding:#?}"
+    );
     assert!(
         forwarding
             .reasons
@@ -182,7 +188,10 @@ async fn forwarding_to_a_mail_contact_outside_is_removed_and_every_name_is_resol
     );
 
     let orphan = row(&plan, &format!("full-access:{ORPHANED_SID}"));
-    assert_eq!(orphan.label, format!("could not be resolved: {ORPHANED_SID}"));
+    assert_eq!(
+        orphan.label,
+        format!("could not be resolved: {ORPHANED_SID}")
+    );
     assert!(!orphan.recommended);
     assert!(
         orphan.reasons[0].contains("could not tell who holds this"),

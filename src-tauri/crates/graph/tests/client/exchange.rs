@@ -133,7 +133,10 @@ async fn get_recipient_says_a_mail_contact_delivers_outside_and_a_sid_names_no_o
         .unwrap()
         .items
         .remove(0);
-    assert_eq!(contact.recipient_type_details.as_deref(), Some("MailContact"));
+    assert_eq!(
+        contact.recipient_type_details.as_deref(),
+        Some("MailContact")
+    );
     assert_eq!(
         contact.delivery_address().as_deref(),
         Some("priya.raman.home@mailbox.example")

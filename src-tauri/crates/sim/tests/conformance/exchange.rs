@@ -338,8 +338,16 @@ async fn every_mailbox_has_the_hidden_rules_exchange_keeps_and_a_delegates_mailb
             .iter()
             .find(|r| r["Name"] == builtin)
             .unwrap_or_else(|| panic!("{builtin} missing: {all_names:?}"));
-        for action in ["ForwardTo", "RedirectTo", "ForwardAsAttachmentTo", "MoveToFolder"] {
-            assert!(rule[action].is_null(), "{builtin} shows no {action}: {rule}");
+        for action in [
+            "ForwardTo",
+            "RedirectTo",
+            "ForwardAsAttachmentTo",
+            "MoveToFolder",
+        ] {
+            assert!(
+                rule[action].is_null(),
+                "{builtin} shows no {action}: {rule}"
+            );
         }
         assert_eq!(rule["DeleteMessage"], false);
         assert_eq!(rule["Enabled"], builtin == "Junk E-Mail Rule");
@@ -352,7 +360,11 @@ async fn every_mailbox_has_the_hidden_rules_exchange_keeps_and_a_delegates_mailb
         .exo(&token, "Get-InboxRule", json!({"Mailbox": grady}))
         .await
         .value();
-    assert_eq!(names(&visible), ["Finance digest"], "all of them are hidden");
+    assert_eq!(
+        names(&visible),
+        ["Finance digest"],
+        "all of them are hidden"
+    );
     let graph = sim
         .get(&format!(
             "/v1.0/users/{grady}/mailFolders/inbox/messageRules"
@@ -455,7 +467,10 @@ async fn new_mailboxes_are_named_by_object_id_and_get_recipient_says_who_a_name_
         )
         .await
         .value();
-    assert_eq!(group[0]["RecipientTypeDetails"], "MailUniversalSecurityGroup");
+    assert_eq!(
+        group[0]["RecipientTypeDetails"],
+        "MailUniversalSecurityGroup"
+    );
     let sid = sim
         .exo(
             &token,
@@ -478,11 +493,10 @@ async fn an_orphaned_sid_is_listed_among_a_mailboxs_permissions() {
         )
         .await
         .value();
-    assert!(permissions.iter().any(|p| p["User"]
-        .as_str()
-        .unwrap()
-        .starts_with("S-1-5-21-")
-        && p["AccessRights"] == json!(["FullAccess"])));
+    assert!(permissions
+        .iter()
+        .any(|p| p["User"].as_str().unwrap().starts_with("S-1-5-21-")
+            && p["AccessRights"] == json!(["FullAccess"])));
 }
 
 #[tokio::test]
@@ -498,14 +512,13 @@ async fn a_cmdlet_outside_the_callers_roles_fails_every_time_while_the_others_an
     .await;
     for _ in 0..2 {
         let refused = sim
-            .exo(
-                &token,
-                "Get-MailboxPermission",
-                json!({"Identity": megan}),
-            )
+            .exo(&token, "Get-MailboxPermission", json!({"Identity": megan}))
             .await;
         assert_eq!(refused.status, 400, "{}", refused.body);
-        assert!(refused.body.to_string().contains("CommandNotFoundException"));
+        assert!(refused
+            .body
+            .to_string()
+            .contains("CommandNotFoundException"));
     }
     let mailbox = sim
         .exo(&token, "Get-Mailbox", json!({"Identity": megan}))

@@ -68,7 +68,9 @@ impl Resolved {
         match &self.who {
             Who::Address(a) => a.clone(),
             Who::Person { name, address } => with(name, address),
-            Who::Contact { name, external } => format!("{name} (mail contact, mail goes to {external})"),
+            Who::Contact { name, external } => {
+                format!("{name} (mail contact, mail goes to {external})")
+            }
             Who::Group { name, address } => format!("Group {}", with(name, address)),
             Who::System => self.raw.clone(),
             Who::Unresolved(_) => format!("could not be resolved: {}", self.raw),
@@ -255,9 +257,7 @@ pub fn judge_forwarding(
         return None;
     }
     let external = targets.iter().any(|t| t.external(organisation));
-    let unresolved = targets
-        .iter()
-        .any(|t| matches!(t.who, Who::Unresolved(_)));
+    let unresolved = targets.iter().any(|t| matches!(t.who, Who::Unresolved(_)));
     let mut reasons = vec![if external {
         "Forwards every message outside the organisation.".to_owned()
     } else if unresolved {

@@ -248,9 +248,9 @@ pub fn system_rule_name(name: &str) -> bool {
     let name = name.trim();
     name.eq_ignore_ascii_case(JUNK_RULE)
         || name.starts_with(OOF_RULE_PREFIX)
-        || name.strip_prefix(DELEGATE_RULE_PREFIX).is_some_and(|n| {
-            !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())
-        })
+        || name
+            .strip_prefix(DELEGATE_RULE_PREFIX)
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Whether the rule does anything Get-InboxRule can show: forward, redirect, delete, move,
@@ -669,7 +669,12 @@ mod tests {
             );
             assert!(!judge_rule(&r, &hidden).0, "{name}");
         }
-        for name in ["Delegate Rule -x", "Delegate Rule -", "Junk E-Mail Rule 2", "OOF"] {
+        for name in [
+            "Delegate Rule -x",
+            "Delegate Rule -",
+            "Junk E-Mail Rule 2",
+            "OOF",
+        ] {
             assert!(!system_rule_name(name), "{name}");
         }
         let mut look_alike = rule("Microsoft.Exchange.OOF.KnownSenders");
