@@ -257,8 +257,13 @@ pub(super) async fn rules<T: IncidentTenant>(
     for w in warnings {
         draft.warn(w);
     }
+    let builtin = if builtin > 0 {
+        format!(" ({builtin} hidden rule(s) Exchange keeps in every mailbox are not listed)")
+    } else {
+        String::new()
+    };
     draft.clean(format!(
-        "{looked} inbox rule(s) in {} mailbox(es), none suspicious (besides {builtin} hidden rule(s) Exchange keeps in every mailbox, which are not listed).",
+        "{looked} inbox rule(s) in {} mailbox(es), none suspicious{builtin}.",
         reached.len()
     ));
     Ok(())
