@@ -1,7 +1,8 @@
 //! The Exchange Online admin API (`POST /adminapi/beta/{tenant}/InvokeCommand`) and the cmdlets
 //! the mailbox step needs: Get-Mailbox / Set-Mailbox (forwarding, GrantSendOnBehalfTo),
 //! Get-InboxRule (with and without -IncludeHidden) / Remove-InboxRule, Get/Remove-MailboxPermission,
-//! Get/Remove-RecipientPermission and Get-AcceptedDomain. Shapes from spec/graph/endpoints.md §4.
+//! Get/Remove-RecipientPermission, Get-AcceptedDomain and Get-Recipient (who a name, object id
+//! or address in those answers is). Shapes from spec/graph/endpoints.md §4.
 //!
 //! Values go into the JSON body (never into the URL), so a hostile rule identity cannot change
 //! the request; mailbox identities are still validated as a GUID or UPN.
@@ -28,6 +29,7 @@ const PERMISSION_SELECT: &str = "Identity,User,AccessRights,IsInherited,Deny,Inh
 const RECIPIENT_PERMISSION_SELECT: &str =
     "Identity,Trustee,AccessRights,AccessControlType,IsInherited,InheritanceType";
 const ACCEPTED_DOMAIN_SELECT: &str = "Identity,Name,DomainName,DomainType,Default";
+const RECIPIENT_SELECT: &str = "Identity,Name,DisplayName,Alias,PrimarySmtpAddress,ExternalEmailAddress,ExternalDirectoryObjectId,RecipientType,RecipientTypeDetails";
 
 /// Reads an Exchange flag that arrives as a JSON boolean, as the string `"True"`/`"False"` (any
 /// case; the admin API serialises some PowerShell booleans as text), or null. Any other value
@@ -194,6 +196,58 @@ impl AcceptedDomain {
             .domain_type
             .as_deref()
             .is_some_and(|t| t.eq_ignore_ascii_case("ExternalRelay"))
+    }
+}
+
+/// A Get-Recipient result: any mail-enabled object (mailbox, mail user, mail contact, group).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Recipient {
+    /// Identity (the object's name; a directory object id for objects made since 2023).
+    pub identity: Option<String>,
+    /// Name, as other objects refer to it.
+    pub name: Option<String>,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Alias.
+    pub alias: Option<String>,
+    /// Primary SMTP address.
+    pub primary_smtp_address: Option<String>,
+    /// Where mail to a mail contact or mail user really goes (`SMTP:someone@example.net`).
+    pub external_email_address: Option<String>,
+    /// The Entra object id.
+    pub external_directory_object_id: Option<String>,
+    /// UserMailbox, MailContact, MailUniversalSecurityGroup, ...
+    pub recipient_type: Option<String>,
+    /// The finer kind: UserMailbox, SharedMailbox, MailContact, MailUser, GroupMailbox, ...
+    pub recipient_type_details: Option<String>,
+}
+
+impl Recipient {
+    /// Where mail sent to this recipient ends up: the external address of a mail contact or
+    /// mail user (without its `SMTP:` prefix), else its primary SMTP address.
+    pub fn delivery_address(&self) -> Option<String> {
+        let external = self
+            .external_email_address
+            .as_deref()
+            .map(|a| {
+                a.split_once(':')
+                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("smtp"))
+                    .map_or(a, |(_, rest)| rest)
+            })
+            .filter(|a| !a.trim().is_empty());
+        external
+            .or(self.primary_smtp_address.as_deref())
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty())
+    }
+
+    /// Whether it is a group (mail-enabled security or distribution group, Microsoft 365 group).
+    pub fn is_group(&self) -> bool {
+        self.recipient_type_details
+            .as_deref()
+            .or(self.recipient_type.as_deref())
+            .is_some_and(|t| t.contains("Group"))
     }
 }
 
@@ -527,6 +581,29 @@ impl Client {
             None,
         );
         self.cmdlet_pages(call, Operation::ExchangeGetAcceptedDomain)
+    }
+
+    /// Get-Recipient `-Identity`: the mail-enabled object a name, object id, alias or address
+    /// names (a 404 when none does).
+    pub async fn get_recipient(&self, identity: &str) -> Result<Page<Recipient>, Error> {
+        use futures_util::StreamExt;
+        check_identity("recipient", identity)?;
+        let call = self.cmdlet(
+            Operation::ExchangeGetRecipient,
+            "Get-Recipient",
+            json!({ "Identity": identity }),
+            Some(RECIPIENT_SELECT),
+            None,
+        );
+        let mut pages = self.cmdlet_pages(call, Operation::ExchangeGetRecipient);
+        match pages.next().await {
+            Some(page) => page,
+            None => Ok(Page {
+                raw: String::new(),
+                items: Vec::new(),
+                next_link: None,
+            }),
+        }
     }
 
     /// Remove-InboxRule for the rule `identity` (the `Identity` Get-InboxRule returned).

@@ -186,6 +186,8 @@ pub enum Operation {
     ExchangeRemoveRecipientPermission,
     /// `Get-AcceptedDomain` (the organisation's mail domains).
     ExchangeGetAcceptedDomain,
+    /// `Get-Recipient` (who a name or object id in another answer is).
+    ExchangeGetRecipient,
     /// A token request to the Entra token endpoint.
     AcquireToken,
 }
@@ -822,6 +824,15 @@ pub const REQUIREMENTS: &[Requirement] = &[
     Requirement {
         operation: Operation::ExchangeGetAcceptedDomain,
         purpose: "read the organisation's mail domains, to tell internal forwarding from external (Get-AcceptedDomain)",
+        resource: Resource::Exchange,
+        application: EXCHANGE_APP,
+        delegated: EXCHANGE_DELEGATED,
+        roles: EXCHANGE_READ_ROLES,
+        steps: &[Mailbox],
+    },
+    Requirement {
+        operation: Operation::ExchangeGetRecipient,
+        purpose: "tell who a forwarding target, delegate or permission holder is (Get-Recipient)",
         resource: Resource::Exchange,
         application: EXCHANGE_APP,
         delegated: EXCHANGE_DELEGATED,

@@ -1,7 +1,8 @@
 //! The Exchange Online admin API (`POST /adminapi/beta/{tenant}/InvokeCommand`) for the cmdlets
 //! the procedures use: Get-Mailbox, Set-Mailbox (forwarding, GrantSendOnBehalfTo), Get-InboxRule
-//! (with `IncludeHidden`), Remove-InboxRule, Get-/Remove-MailboxPermission and
-//! Get-/Remove-RecipientPermission, with the OData response and error shapes of spec/graph/endpoints.md §4.
+//! (with `IncludeHidden`), Remove-InboxRule, Get-/Remove-MailboxPermission,
+//! Get-/Remove-RecipientPermission, Get-AcceptedDomain and Get-Recipient, with the OData response
+//! and error shapes of spec/graph/endpoints.md §4 and the behaviour of spec/exchange.md.
 
 use std::sync::Arc;
 
@@ -307,6 +308,14 @@ fn run(
     if matches!(cmdlet.as_str(), "Get-InboxRule" | "Remove-InboxRule") {
         check_routing(&tenant, &claims, headers, target.as_deref())?;
     }
+    if sim
+        .fault_config()
+        .missing_cmdlets
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(&cmdlet))
+    {
+        return Err(unknown_cmdlet(&cmdlet));
+    }
     let select: Option<Vec<String>> = uri.query().and_then(|q| {
         form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k == "$select")
@@ -327,7 +336,11 @@ fn run(
         .clamp(1, 1000);
     let (rows, warnings, errors) = match cmdlet.as_str() {
         "Get-Mailbox" => (get_mailbox(&tenant, &parameters)?, Vec::new(), Vec::new()),
-        "Get-InboxRule" => (get_inbox_rules(&tenant, &parameters)?, Vec::new(), Vec::new()),
+        "Get-InboxRule" => (
+            get_inbox_rules(&tenant, &parameters)?,
+            Vec::new(),
+            Vec::new(),
+        ),
         "Get-MailboxPermission" => (
             get_mailbox_permissions(&tenant, &parameters)?,
             Vec::new(),
@@ -343,7 +356,15 @@ fn run(
             Vec::new(),
             Vec::new(),
         ),
-        "Set-Mailbox" | "Remove-InboxRule" | "Remove-MailboxPermission" | "Remove-RecipientPermission" => {
+        "Get-Recipient" => (
+            get_recipients(&tenant, &parameters)?,
+            Vec::new(),
+            Vec::new(),
+        ),
+        "Set-Mailbox"
+        | "Remove-InboxRule"
+        | "Remove-MailboxPermission"
+        | "Remove-RecipientPermission" => {
             // A failure reported inside a 200 answer: nothing changes (spec/exchange.md).
             let errors: Vec<String> = if sim.exchange_error_in_success() {
                 vec![error_in_success()]
@@ -366,13 +387,7 @@ fn run(
             outcome?;
             (Vec::new(), warnings, errors)
         }
-        other => {
-            return Err(ExoError::new(
-                StatusCode::BAD_REQUEST,
-                "System.Management.Automation.CommandNotFoundException",
-                format!("The term '{other}' is not recognized as a name of a cmdlet available through this endpoint."),
-            ))
-        }
+        other => return Err(unknown_cmdlet(other)),
     };
     drop(tenant);
     let offset = uri
@@ -449,6 +464,16 @@ fn run(
     h.insert("rate-limit-remaining", HeaderValue::from_static("9999"));
     h.insert("rate-limit-reset", HeaderValue::from_static("60"));
     Ok(response)
+}
+
+/// Exchange's answer to a cmdlet it does not offer the caller: one it does not have, or one
+/// outside the caller's RBAC roles.
+fn unknown_cmdlet(cmdlet: &str) -> ExoError {
+    ExoError::new(
+        StatusCode::BAD_REQUEST,
+        "System.Management.Automation.CommandNotFoundException",
+        format!("The term '{cmdlet}' is not recognized as a name of a cmdlet available through this endpoint."),
+    )
 }
 
 /// The failure a change reports inside a 200 answer under the `exchangeErrorsInSuccessNext`
@@ -657,6 +682,38 @@ fn alias(user: &UserRecord) -> String {
         .unwrap_or_else(|| user.upn().split('@').next().unwrap_or_default().to_owned())
 }
 
+/// The date from which Exchange Online names a new mailbox after its directory object id: the
+/// change Microsoft rolled out from late 2022 and resumed in January 2023 (spec/exchange.md,
+/// "Identities"). Older mailboxes keep the name they were made with (here their alias).
+const NAMED_BY_OBJECT_ID_FROM: &str = "2023-01-01T00:00:00Z";
+
+/// A mailbox's `Name` (and `Identity`): its directory object id when made after the change,
+/// else its alias. Other objects refer to it by this name.
+fn exchange_name(user: &UserRecord) -> String {
+    let created = user
+        .user
+        .get("createdDateTime")
+        .and_then(Value::as_str)
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    let from = chrono::DateTime::parse_from_rfc3339(NAMED_BY_OBJECT_ID_FROM).ok();
+    match (created, from) {
+        (Some(created), Some(from)) if created >= from => user.id().to_owned(),
+        _ => alias(user),
+    }
+}
+
+/// How Get-Mailbox writes a reference to another recipient (a forwarding target, a delegate):
+/// by that recipient's `Name` — an object id, an alias or a display name — never by address.
+/// A reference to nothing the tenant has is written as stored.
+fn reference(tenant: &Tenant, stored: &str) -> String {
+    match find_recipients(tenant, stored).as_slice() {
+        [Found::Mailbox(user)] => exchange_name(user),
+        [Found::Contact(contact)] => contact_name(contact),
+        [Found::Group(group)] => group_name(group),
+        _ => stored.to_owned(),
+    }
+}
+
 fn exchange_guid(user: &UserRecord) -> String {
     crate::tenant::derived_guid(&format!("exchange/{}", user.id()))
 }
@@ -675,9 +732,165 @@ fn find_mailbox<'a>(tenant: &'a Tenant, identity: &str) -> Option<&'a UserRecord
                     .and_then(Value::as_str)
                     .is_some_and(|m| m.eq_ignore_ascii_case(identity))
                 || alias(u).eq_ignore_ascii_case(identity)
+                || exchange_name(u).eq_ignore_ascii_case(identity)
                 || u.display_name().eq_ignore_ascii_case(identity)
                 || exchange_guid(u).eq_ignore_ascii_case(identity)
         })
+}
+
+/// A mail-enabled object Get-Recipient can return.
+enum Found<'a> {
+    Mailbox(&'a UserRecord),
+    /// A Graph `orgContact` with a mail address: an Exchange mail contact.
+    Contact(&'a Value),
+    /// A mail-enabled Graph `group`.
+    Group(&'a Value),
+}
+
+fn text<'a>(object: &'a Value, key: &str) -> &'a str {
+    object.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// A mail contact's `Name`: its display name, as the admin center sets it.
+fn contact_name(contact: &Value) -> String {
+    let name = text(contact, "displayName");
+    if name.is_empty() {
+        text(contact, "mailNickname").to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+fn group_name(group: &Value) -> String {
+    contact_name(group)
+}
+
+/// Every mail-enabled object `identity` names: by object id, name, alias, display name or
+/// address (a mailbox also by UPN and Exchange GUID), as Exchange's recipient identities do.
+fn find_recipients<'a>(tenant: &'a Tenant, identity: &str) -> Vec<Found<'a>> {
+    let wanted = identity.trim();
+    let bare = wanted
+        .split_once(':')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("smtp"))
+        .map_or(wanted, |(_, rest)| rest);
+    let matches = |object: &Value, name: String| {
+        [
+            text(object, "id"),
+            text(object, "mail"),
+            text(object, "mailNickname"),
+            name.as_str(),
+        ]
+        .iter()
+        .any(|v| !v.is_empty() && (v.eq_ignore_ascii_case(wanted) || v.eq_ignore_ascii_case(bare)))
+    };
+    let mut found: Vec<Found> = Vec::new();
+    if let Some(user) = find_mailbox(tenant, wanted).or_else(|| find_mailbox(tenant, bare)) {
+        found.push(Found::Mailbox(user));
+    }
+    found.extend(
+        tenant
+            .contacts
+            .iter()
+            .filter(|c| !text(c, "mail").is_empty() && matches(c, contact_name(c)))
+            .map(Found::Contact),
+    );
+    found.extend(
+        tenant
+            .groups
+            .iter()
+            .filter(|g| {
+                g.get("mailEnabled") == Some(&Value::Bool(true)) && matches(g, group_name(g))
+            })
+            .map(Found::Group),
+    );
+    found
+}
+
+fn found_row(found: &Found) -> Value {
+    match found {
+        Found::Mailbox(user) => {
+            let kind = user
+                .mailbox
+                .as_ref()
+                .map_or("UserMailbox", |m| m.recipient_type_details.as_str());
+            json!({
+                "Identity": exchange_name(user), "Name": exchange_name(user),
+                "DisplayName": user.display_name(), "Alias": alias(user),
+                "PrimarySmtpAddress": user.user.get("mail").and_then(Value::as_str).unwrap_or(user.upn()),
+                "ExternalEmailAddress": null,
+                "ExternalDirectoryObjectId": user.id(),
+                "RecipientType": "UserMailbox", "RecipientTypeDetails": kind,
+            })
+        }
+        Found::Contact(contact) => json!({
+            "Identity": contact_name(contact), "Name": contact_name(contact),
+            "DisplayName": text(contact, "displayName"), "Alias": text(contact, "mailNickname"),
+            "PrimarySmtpAddress": text(contact, "mail"),
+            "ExternalEmailAddress": format!("SMTP:{}", text(contact, "mail")),
+            "ExternalDirectoryObjectId": text(contact, "id"),
+            "RecipientType": "MailContact", "RecipientTypeDetails": "MailContact",
+        }),
+        Found::Group(group) => {
+            let unified = group
+                .get("groupTypes")
+                .and_then(Value::as_array)
+                .is_some_and(|t| t.iter().any(|x| x == "Unified"));
+            let (kind, details) = if unified {
+                ("MailUniversalDistributionGroup", "GroupMailbox")
+            } else if group.get("securityEnabled") == Some(&Value::Bool(true)) {
+                ("MailUniversalSecurityGroup", "MailUniversalSecurityGroup")
+            } else {
+                (
+                    "MailUniversalDistributionGroup",
+                    "MailUniversalDistributionGroup",
+                )
+            };
+            json!({
+                "Identity": group_name(group), "Name": group_name(group),
+                "DisplayName": text(group, "displayName"), "Alias": text(group, "mailNickname"),
+                "PrimarySmtpAddress": text(group, "mail"),
+                "ExternalEmailAddress": null,
+                "ExternalDirectoryObjectId": text(group, "id"),
+                "RecipientType": kind, "RecipientTypeDetails": details,
+            })
+        }
+    }
+}
+
+/// Get-Recipient: the mail-enabled object `Identity` names (mailbox, mail contact, mail-enabled
+/// group), or every one without it. A security identifier names nothing here: the account it
+/// belonged to is gone.
+fn get_recipients(
+    tenant: &Tenant,
+    parameters: &Map<String, Value>,
+) -> Result<Vec<Value>, ExoError> {
+    only(parameters, &["Identity", "ResultSize"])?;
+    match param_str(parameters, "Identity") {
+        Some(identity) => match find_recipients(tenant, &identity).as_slice() {
+            [] => Err(ExoError::not_found(&identity)),
+            [one] => Ok(vec![found_row(one)]),
+            _ => Err(ExoError::new(
+                StatusCode::BAD_REQUEST,
+                "Microsoft.Exchange.Configuration.Tasks.ManagementObjectAmbiguousException",
+                format!("The operation couldn't be performed because '{identity}' matches multiple entries."),
+            )),
+        },
+        None => Ok(tenant
+            .users
+            .iter()
+            .filter(|u| u.mailbox.is_some())
+            .map(Found::Mailbox)
+            .chain(tenant.contacts.iter().filter(|c| !text(c, "mail").is_empty()).map(Found::Contact))
+            .chain(
+                tenant
+                    .groups
+                    .iter()
+                    .filter(|g| g.get("mailEnabled") == Some(&Value::Bool(true)))
+                    .map(Found::Group),
+            )
+            .map(|f| found_row(&f))
+            .collect()),
+    }
 }
 
 fn mailbox_identity(parameters: &Map<String, Value>, name: &str) -> Result<String, ExoError> {
@@ -702,11 +915,16 @@ fn trustee_is(tenant: &Tenant, trustee: &str, wanted: &str) -> bool {
     }
 }
 
-fn mailbox_row(user: &UserRecord, mailbox: &Mailbox, sessions_from: Option<&str>) -> Value {
+fn mailbox_row(
+    tenant: &Tenant,
+    user: &UserRecord,
+    mailbox: &Mailbox,
+    sessions_from: Option<&str>,
+) -> Value {
     let upn = user.upn();
     json!({
-        "Identity": alias(user),
-        "Name": alias(user),
+        "Identity": exchange_name(user),
+        "Name": exchange_name(user),
         "Alias": alias(user),
         "DisplayName": user.display_name(),
         "UserPrincipalName": upn,
@@ -720,11 +938,11 @@ fn mailbox_row(user: &UserRecord, mailbox: &Mailbox, sessions_from: Option<&str>
         "Guid": crate::tenant::derived_guid(&format!("exchange-object/{}", user.id())),
         "RecipientTypeDetails": mailbox.recipient_type_details,
         "IsShared": mailbox.recipient_type_details == "SharedMailbox",
-        "ForwardingAddress": mailbox.forwarding_address,
+        "ForwardingAddress": mailbox.forwarding_address.as_deref().map(|r| reference(tenant, r)),
         "ForwardingSmtpAddress": mailbox.forwarding_smtp_address,
         "DeliverToMailboxAndForward": mailbox.deliver_to_mailbox_and_forward,
         "GrantSendOnBehalfTo@odata.type": "#Collection(String)",
-        "GrantSendOnBehalfTo": mailbox.grant_send_on_behalf_to,
+        "GrantSendOnBehalfTo": mailbox.grant_send_on_behalf_to.iter().map(|r| reference(tenant, r)).collect::<Vec<_>>(),
         "AuditEnabled": mailbox.audit_enabled,
         "HiddenFromAddressListsEnabled": false,
         "AccountDisabled": !user.account_enabled(),
@@ -745,7 +963,9 @@ fn get_mailbox(tenant: &Tenant, parameters: &Map<String, Value>) -> Result<Vec<V
             .user
             .get("signInSessionsValidFromDateTime")
             .and_then(Value::as_str);
-        u.mailbox.as_ref().map(|m| mailbox_row(u, m, sessions))
+        u.mailbox
+            .as_ref()
+            .map(|m| mailbox_row(tenant, u, m, sessions))
     };
     match param_str(parameters, "Identity") {
         Some(identity) => {
@@ -830,13 +1050,13 @@ fn rule_row(tenant: &Tenant, owner: &UserRecord, rule: &InboxRule) -> Value {
         description.push_str(&format!("\tmove the message to folder '{folder}'\r\n"));
     }
     json!({
-        "Identity": format!("{}\\{identity}", alias(owner)),
+        "Identity": format!("{}\\{identity}", exchange_name(owner)),
         "RuleIdentity@odata.type": "#UInt64",
         "RuleIdentity": number,
         "Name": rule.name,
         "Enabled": rule.enabled,
         "Priority": rule.priority.max(1),
-        "MailboxOwnerId": alias(owner),
+        "MailboxOwnerId": exchange_name(owner),
         "Description": description,
         "IsValid": true,
         "InError": false,
@@ -985,7 +1205,7 @@ fn text_flag(value: bool) -> &'static str {
 
 fn permission_row(owner: &UserRecord, permission: &MailboxPermission) -> Value {
     json!({
-        "Identity": alias(owner),
+        "Identity": exchange_name(owner),
         "User": permission.user,
         "AccessRights@odata.type": "#Collection(String)",
         "AccessRights": permission.access_rights,
@@ -1027,7 +1247,7 @@ fn get_mailbox_permissions(
 
 fn recipient_row(owner: &UserRecord, permission: &RecipientPermission) -> Value {
     json!({
-        "Identity": alias(owner),
+        "Identity": exchange_name(owner),
         "Trustee": permission.trustee,
         "AccessControlType": "Allow",
         "AccessRights@odata.type": "#Collection(String)",
@@ -1133,10 +1353,11 @@ fn mutate(
             )?;
             let forwarding_address = match param(parameters, "ForwardingAddress") {
                 Some(Value::String(target)) if !target.is_empty() => {
-                    let found = tenant
-                        .user(target)
-                        .or_else(|| find_mailbox(tenant, target))
-                        .map(alias);
+                    let found = match find_recipients(tenant, target).as_slice() {
+                        [Found::Mailbox(user)] => Some(alias(user)),
+                        [Found::Contact(contact)] => Some(contact_name(contact)),
+                        _ => tenant.user(target).map(alias),
+                    };
                     Some(Some(found.ok_or_else(|| ExoError::not_found(target))?))
                 }
                 Some(Value::Null) | Some(Value::String(_)) => Some(None),

@@ -42,6 +42,10 @@ pub struct Faults {
     pub exchange_errors_in_success_next: u32,
     /// Access tokens stop working this many simulated seconds after issue, whatever their `exp`.
     pub token_lifetime_seconds: Option<i64>,
+    /// Exchange cmdlets the caller's roles do not include: Exchange answers each as a command it
+    /// does not know (`CommandNotFoundException`), every time, as it does for a cmdlet outside
+    /// the admin's RBAC roles (spec/exchange.md, "Partial reads").
+    pub missing_cmdlets: Vec<String>,
 }
 
 impl Default for Faults {
@@ -59,6 +63,7 @@ impl Default for Faults {
             exchange_transient_next: 0,
             exchange_errors_in_success_next: 0,
             token_lifetime_seconds: None,
+            missing_cmdlets: Vec::new(),
         }
     }
 }

@@ -82,6 +82,10 @@ pub struct Scenario {
     pub(crate) users: Vec<UserEntry>,
     #[serde(default)]
     pub(crate) groups: Vec<Value>,
+    /// Organisational contacts (Graph `orgContact`); one with a `mail` address is an Exchange
+    /// mail contact, whose mail goes to that address.
+    #[serde(default)]
+    pub(crate) contacts: Vec<Value>,
     #[serde(default)]
     pub(crate) directory_roles: Vec<Value>,
     #[serde(default)]

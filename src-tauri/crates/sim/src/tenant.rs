@@ -11,7 +11,8 @@ use crate::attacker::AttackerState;
 use crate::clock::{graph_time, parse_time};
 use crate::generator::Generated;
 use crate::scenario::{
-    AnswerKey, AppRegistration, AuditQueryTiming, InboxRule, Mailbox, Scenario, TenantInfo,
+    AnswerKey, AppRegistration, AuditQueryTiming, InboxRule, Mailbox, RuleActions, RuleConditions,
+    Scenario, TenantInfo,
 };
 use crate::token::RegisteredCert;
 
@@ -104,6 +105,7 @@ pub(crate) struct Tenant {
     pub(crate) certificates: Vec<RegisteredCert>,
     pub(crate) users: Vec<UserRecord>,
     pub(crate) groups: Vec<Value>,
+    pub(crate) contacts: Vec<Value>,
     pub(crate) directory_roles: Vec<Value>,
     pub(crate) service_principals: Vec<Value>,
     pub(crate) applications: Vec<Value>,
@@ -162,6 +164,7 @@ impl Tenant {
             certificates,
             users,
             groups: scenario.groups.clone(),
+            contacts: scenario.contacts.clone(),
             directory_roles: scenario.directory_roles.clone(),
             service_principals: scenario.service_principals.clone(),
             applications: scenario.applications.clone(),
@@ -407,6 +410,60 @@ pub(crate) fn rule_identity(owner_id: &str, rule: &InboxRule) -> String {
     })
 }
 
+/// The hidden rules Exchange keeps in every mailbox, as `Get-InboxRule -IncludeHidden` lists
+/// them: the junk-mail rule, the three automatic-reply rules (off while automatic replies are),
+/// and, for a mailbox with send-on-behalf delegates, Outlook's calendar-delegate rule. None shows
+/// an action Get-InboxRule can express (spec/exchange.md, "Hidden system rules"). Their
+/// identities are derived apart from the mailbox's own rules, so a look-alike of the same name
+/// is a different rule.
+fn system_rules(owner_id: &str, mailbox: &Mailbox) -> Vec<InboxRule> {
+    let after = mailbox
+        .inbox_rules
+        .iter()
+        .map(|r| r.priority)
+        .max()
+        .unwrap_or(0);
+    let mut names: Vec<(String, bool)> = vec![
+        ("Junk E-Mail Rule".to_owned(), true),
+        (
+            "Microsoft.Exchange.OOF.InternalSenders.Global".to_owned(),
+            false,
+        ),
+        (
+            "Microsoft.Exchange.OOF.KnownExternalSenders.Global".to_owned(),
+            false,
+        ),
+        (
+            "Microsoft.Exchange.OOF.AllExternalSenders.Global".to_owned(),
+            false,
+        ),
+    ];
+    if !mailbox.grant_send_on_behalf_to.is_empty() {
+        let digest = Sha256::digest(format!("{owner_id}/delegate-rule").as_bytes());
+        let number =
+            u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % 1_000_000_000;
+        names.push((format!("Delegate Rule -{number}"), true));
+    }
+    names
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, enabled))| {
+            let mut rule = InboxRule {
+                rule_identity: None,
+                name,
+                enabled,
+                priority: after + 1 + i as u32,
+                hidden: true,
+                created_date_time: None,
+                conditions: RuleConditions::default(),
+                actions: RuleActions::default(),
+            };
+            rule.rule_identity = Some(rule_identity(&format!("{owner_id}/system"), &rule));
+            rule
+        })
+        .collect()
+}
+
 /// The Graph messageRule id of a rule (base64 of a prefix and the rule identity).
 pub(crate) fn graph_rule_id(owner_id: &str, rule: &InboxRule) -> String {
     use base64::Engine;
@@ -528,6 +585,8 @@ fn normalise_user(user: &mut UserRecord, now: DateTime<Utc>) {
         normalise_method(method);
     }
     if let Some(mailbox) = &mut user.mailbox {
+        let system = system_rules(&id, mailbox);
+        mailbox.inbox_rules.extend(system);
         for rule in &mut mailbox.inbox_rules {
             if rule.rule_identity.is_none() {
                 rule.rule_identity = Some(rule_identity(&id, rule));

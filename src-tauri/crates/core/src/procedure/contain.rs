@@ -26,13 +26,18 @@ use super::{
 use crate::Error;
 
 mod methods;
+mod recipients;
 mod rules;
 
 pub use methods::{
     judge_method, match_registrations, MethodEvidence, MethodJudgement, MethodVerdict,
     Registration, SecurityInfoAction, UserHistory, LOG_REACH_DAYS,
 };
-pub use rules::{judge_rule, organisation, read_rules, MailboxRules, Organisation, RuleContext};
+pub use recipients::{judge_forwarding, mailbox_references, resolve, Directory, Resolved, Who};
+pub use rules::{
+    builtin_rule, judge_rule, organisation, read_rules, system_rule_name, MailboxRules,
+    Organisation, RuleContext,
+};
 
 /// Tolerance between the tenant's clock and ours when checking that a change happened after the
 /// step started.
@@ -325,6 +330,12 @@ impl<T: IncidentTenant> Step<T> for Contain {
                                         .account_enabled
                                         .map_or("unknown".into(), |e| e.to_string())
                                 ),
+                            });
+                        } else if let Some(why) = unread_in(&fresh, id) {
+                            checks.push(Check {
+                                item: id.clone(),
+                                ok: false,
+                                detail: why,
                             });
                         } else {
                             let still = fresh.items.iter().any(|i| &i.id == id);
@@ -873,13 +884,42 @@ pub(super) fn describe_rule(rule: &InboxRule) -> Vec<String> {
     lines
 }
 
+/// The id prefixes of the mailbox plan's rows, by the read that lists them: a read that failed
+/// is recorded in the plan's facts (`unreadable`) so the read-back never takes a row missing
+/// because its read failed for a row removed.
+const RULE_ROWS: &str = "rule:";
+const FORWARDING_ROWS: &str = "forwarding";
+const SEND_ON_BEHALF_ROWS: &str = "send-on-behalf:";
+const FULL_ACCESS_ROWS: &str = "full-access:";
+const SEND_AS_ROWS: &str = "send-as:";
+
+/// Why `id` cannot be confirmed gone, when the read that lists rows like it failed in the
+/// fresh plan (its facts' `unreadable`).
+fn unread_in(fresh: &Plan, id: &str) -> Option<String> {
+    fresh.facts["unreadable"]
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .any(|prefix| id.starts_with(prefix))
+        .then(|| "Could not be read back: the read that lists it failed, so Firebreak cannot confirm it is gone. Plan this step again to check.".to_owned())
+}
+
+/// The warning for one read of the mailbox step that failed: what could not be read, what that
+/// leaves out, and where the admin can look instead. The rest of the plan stands.
+fn unreadable(what: &str, cmdlet: &str, where_else: &str, e: &firebreak_graph::Error) -> String {
+    format!(
+        "{what} could not be read ({cmdlet} failed: {e}), so none is listed here. The rest of this plan is complete: run it, then plan this step again once the cause is fixed, or check them in {where_else}."
+    )
+}
+
 async fn plan_mailbox<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
     let mut plan = empty_plan(
         cx,
         "Remove the selected inbox rules, the forwarding and the selected delegates.".into(),
     );
     // Four independent reads, within Outlook's four per mailbox: issue them together (the rules
-    // are read twice, one after the other, to tell the hidden ones).
+    // are read twice, one after the other, to tell the hidden ones). Each that fails becomes a
+    // warning; the others still make the plan.
     let mut rule_warnings = Vec::new();
     let (mailbox, rules, permissions, send_as) = futures_util::future::join4(
         cx.tenant.mailbox(cx.user),
@@ -888,42 +928,200 @@ async fn plan_mailbox<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
         cx.tenant.recipient_permissions(cx.user),
     )
     .await;
-    let Some(mailbox) = mailbox? else {
-        plan.warnings
-            .push("The account has no Exchange Online mailbox: nothing to do here.".into());
-        return Ok(plan);
+    let mailbox = match mailbox {
+        Ok(Some(m)) => Some(m),
+        Ok(None) => {
+            plan.warnings
+                .push("The account has no Exchange Online mailbox: nothing to do here.".into());
+            return Ok(plan);
+        }
+        // Nothing at all could be read: the step cannot plan.
+        Err(e) if rules.is_err() && permissions.is_err() && send_as.is_err() => {
+            return Err(e.into())
+        }
+        Err(e) => {
+            plan.warnings.push(unreadable(
+                "The mailbox's forwarding and send-on-behalf delegates",
+                "Get-Mailbox",
+                "the Exchange admin center (Recipients > Mailboxes > the mailbox > Mail flow settings and Delegation)",
+                &e,
+            ));
+            None
+        }
     };
     plan.warnings.extend(rule_warnings);
     let organisation = rules::organisation(cx.tenant, cx.account, &mut plan.warnings).await;
-    plan.captures.extend(capture(
-        "mailbox",
-        "settings",
-        "Mailbox forwarding and send-on-behalf before removal",
-        "Exchange Get-Mailbox",
-        &mailbox.pages,
-    ));
-    let rules = rules?;
-    plan.captures.extend(capture(
-        "mailbox",
-        "inbox-rules",
-        "Inbox rules including hidden ones, full definition, before removal",
-        "Exchange Get-InboxRule -IncludeHidden",
-        &rules.rules.pages,
-    ));
+    let mut unread: Vec<&str> = Vec::new();
+    let references: Vec<String> = mailbox
+        .iter()
+        .flat_map(|m| m.items.iter())
+        .flat_map(|m| recipients::mailbox_references(m).into_iter())
+        .map(Some)
+        .chain(
+            permissions
+                .iter()
+                .flat_map(|p| p.items.iter().map(|r| r.user.clone())),
+        )
+        .chain(
+            send_as
+                .iter()
+                .flat_map(|p| p.items.iter().map(|r| r.trustee.clone())),
+        )
+        .flatten()
+        .collect();
+    let directory = recipients::resolve(cx.tenant, &references).await;
+    match &mailbox {
+        Some(mailbox) => {
+            plan.captures.extend(capture(
+                "mailbox",
+                "settings",
+                "Mailbox forwarding and send-on-behalf before removal",
+                "Exchange Get-Mailbox",
+                &mailbox.pages,
+            ));
+            if let Some(m) = mailbox.items.first() {
+                plan.items
+                    .extend(mailbox_setting_items(m, &directory, &organisation));
+            }
+        }
+        None => unread.extend([FORWARDING_ROWS, SEND_ON_BEHALF_ROWS]),
+    }
+    let mut builtin = Vec::new();
+    match rules {
+        Ok(rules) => {
+            plan.captures.extend(capture(
+                "mailbox",
+                "inbox-rules",
+                "Inbox rules including hidden ones, full definition, before removal",
+                "Exchange Get-InboxRule -IncludeHidden",
+                &rules.rules.pages,
+            ));
+            plan.items
+                .extend(rule_items(&rules, &organisation, &mut builtin));
+        }
+        Err(e) => {
+            unread.push(RULE_ROWS);
+            plan.warnings.push(unreadable(
+                "The mailbox's inbox rules",
+                "Get-InboxRule",
+                "Outlook on the web (Settings > Mail > Rules; hidden rules only through Get-InboxRule -IncludeHidden)",
+                &e,
+            ));
+        }
+    }
+    match permissions {
+        Ok(permissions) => {
+            plan.captures.extend(capture(
+                "mailbox",
+                "permissions",
+                "Mailbox permissions before removal",
+                "Exchange Get-MailboxPermission",
+                &permissions.pages,
+            ));
+            plan.items.extend(
+                permissions
+                    .items
+                    .iter()
+                    .filter(|p| p.is_inherited != Some(true) && p.deny != Some(true))
+                    .filter_map(|p| {
+                        let holder = directory.get(p.user.as_deref()?);
+                        delegate_item(
+                            FULL_ACCESS_ROWS,
+                            "Mailbox permission",
+                            holder,
+                            (&p.access_rights, p.inheritance_type.clone()),
+                            &organisation,
+                        )
+                    }),
+            );
+        }
+        Err(e) => {
+            unread.push(FULL_ACCESS_ROWS);
+            plan.warnings.push(unreadable(
+                "The mailbox's FullAccess delegates",
+                "Get-MailboxPermission",
+                "the Exchange admin center (Recipients > Mailboxes > the mailbox > Delegation)",
+                &e,
+            ));
+        }
+    }
+    match send_as {
+        Ok(send_as) => {
+            plan.captures.extend(capture(
+                "mailbox",
+                "send-as",
+                "SendAs permissions before removal",
+                "Exchange Get-RecipientPermission",
+                &send_as.pages,
+            ));
+            plan.items.extend(
+                send_as
+                    .items
+                    .iter()
+                    .filter(|p| p.is_inherited != Some(true))
+                    .filter_map(|p| {
+                        let holder = directory.get(p.trustee.as_deref()?);
+                        delegate_item(
+                            SEND_AS_ROWS,
+                            "Send as",
+                            holder,
+                            (&p.access_rights, None),
+                            &organisation,
+                        )
+                    }),
+            );
+        }
+        Err(e) => {
+            unread.push(SEND_AS_ROWS);
+            plan.warnings.push(unreadable(
+                "The mailbox's SendAs delegates",
+                "Get-RecipientPermission",
+                "the Exchange admin center (Recipients > Mailboxes > the mailbox > Delegation)",
+                &e,
+            ));
+        }
+    }
+    if !builtin.is_empty() {
+        plan.warnings.push(format!(
+            "Not listed: {} hidden rule(s) Exchange keeps in every mailbox ({}). They do nothing Firebreak can read beyond their built-in job and are not removed.",
+            builtin.len(),
+            builtin.join(", ")
+        ));
+    }
+    if plan.items.is_empty() && unread.is_empty() {
+        plan.warnings
+            .push("No inbox rules, forwarding or delegates: nothing to remove.".into());
+    }
+    plan.facts = json!({ "unreadable": unread, "builtInRules": builtin });
+    Ok(plan)
+}
+
+/// The mailbox's inbox rules as rows, judged by what they do; the rules Exchange itself keeps
+/// are left out and their names added to `builtin`.
+fn rule_items(
+    rules: &MailboxRules,
+    organisation: &Organisation,
+    builtin: &mut Vec<String>,
+) -> Vec<PlanItem> {
+    let mut items = Vec::new();
     for rule in &rules.rules.items {
         let Some(identity) = rule.identity.clone() else {
             continue;
         };
+        if rules.is_builtin(rule) {
+            builtin.push(rule.name.clone().unwrap_or_default());
+            continue;
+        }
         let hidden = rules.is_hidden(rule);
         let (recommended, reasons) = judge_rule(
             rule,
             &RuleContext {
-                organisation: &organisation,
+                organisation,
                 hidden,
             },
         );
-        plan.items.push(PlanItem {
-            id: format!("rule:{identity}"),
+        items.push(PlanItem {
+            id: format!("{RULE_ROWS}{identity}"),
             kind: if hidden {
                 "Inbox rule (hidden)".into()
             } else {
@@ -939,127 +1137,102 @@ async fn plan_mailbox<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
             action: Action::RemoveInboxRule { identity },
         });
     }
-    if let Some(m) = mailbox.items.first() {
-        let targets: Vec<String> = [
-            m.forwarding_smtp_address.clone(),
-            m.forwarding_address.clone(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if !targets.is_empty() {
-            let external = targets.iter().any(|t| organisation.is_external(t));
-            plan.items.push(PlanItem {
-                id: "forwarding".into(),
-                kind: "Mailbox forwarding".into(),
-                label: targets.join(", "),
-                details: vec![format!(
-                    "Keep a copy in the mailbox: {}",
-                    m.deliver_to_mailbox_and_forward.unwrap_or(false)
-                )],
-                created: None,
-                recommended: external,
-                reasons: vec![if external {
-                    "Forwards every message outside the organisation.".into()
-                } else {
-                    "Forwards inside the organisation; check with the user before removing.".into()
-                }],
-                fixed: false,
-                group: None,
-                action: Action::ClearForwarding,
-            });
-        }
-        for trustee in &m.grant_send_on_behalf_to {
-            plan.items.push(PlanItem {
-                id: format!("send-on-behalf:{trustee}"),
-                kind: "Send on behalf".into(),
-                label: trustee.clone(),
-                details: Vec::new(),
-                created: None,
-                recommended: false,
-                reasons: vec!["Exchange keeps no date for delegates: check with the user.".into()],
-                fixed: false,
-                group: None,
-                action: Action::RemoveSendOnBehalf {
-                    trustee: trustee.clone(),
-                },
-            });
-        }
-    }
-    let permissions = permissions?;
-    plan.captures.extend(capture(
-        "mailbox",
-        "permissions",
-        "Mailbox permissions before removal",
-        "Exchange Get-MailboxPermission",
-        &permissions.pages,
-    ));
-    for p in &permissions.items {
-        let Some(user) = p.user.clone() else { continue };
-        if p.is_inherited == Some(true)
-            || p.deny == Some(true)
-            || user.to_uppercase().starts_with("NT AUTHORITY")
-        {
-            continue;
-        }
-        let external = organisation.is_external(&user);
-        plan.items.push(PlanItem {
-            id: format!("full-access:{user}"),
-            kind: "Mailbox permission".into(),
-            label: user.clone(),
-            details: vec![format!("Rights: {}", p.access_rights.join(", "))],
+    items
+}
+
+/// The forwarding and send-on-behalf rows of a Get-Mailbox answer, each target resolved.
+fn mailbox_setting_items(
+    m: &firebreak_graph::exchange::Mailbox,
+    directory: &recipients::Directory,
+    organisation: &Organisation,
+) -> Vec<PlanItem> {
+    let mut items = Vec::new();
+    if let Some(forwarding) = recipients::judge_forwarding(m, directory, organisation, "the user") {
+        items.push(PlanItem {
+            id: FORWARDING_ROWS.into(),
+            kind: "Mailbox forwarding".into(),
+            label: forwarding.label,
+            details: vec![format!(
+                "Keep a copy in the mailbox: {}",
+                m.deliver_to_mailbox_and_forward.unwrap_or(false)
+            )],
             created: None,
-            recommended: external,
-            reasons: vec![if external {
-                "A delegate outside the organisation.".into()
-            } else {
-                "Exchange keeps no date for delegates: check with the user.".into()
-            }],
+            recommended: forwarding.external,
+            reasons: forwarding.reasons,
             fixed: false,
             group: None,
-            action: Action::RemoveMailboxPermission {
-                user,
-                rights: p.access_rights.clone(),
-                inheritance_type: p.inheritance_type.clone(),
-            },
+            action: Action::ClearForwarding,
         });
     }
-    let send_as = send_as?;
-    plan.captures.extend(capture(
-        "mailbox",
-        "send-as",
-        "SendAs permissions before removal",
-        "Exchange Get-RecipientPermission",
-        &send_as.pages,
-    ));
-    for p in &send_as.items {
-        let Some(trustee) = p.trustee.clone() else {
-            continue;
-        };
-        if p.is_inherited == Some(true) || trustee.to_uppercase().starts_with("NT AUTHORITY") {
-            continue;
-        }
-        plan.items.push(PlanItem {
-            id: format!("send-as:{trustee}"),
-            kind: "Send as".into(),
-            label: trustee.clone(),
-            details: vec![format!("Rights: {}", p.access_rights.join(", "))],
+    for trustee in &m.grant_send_on_behalf_to {
+        let delegate = directory.get(trustee);
+        let mut reasons =
+            vec!["Exchange keeps no date for delegates: check with the user.".to_owned()];
+        reasons.extend(delegate.explanation());
+        items.push(PlanItem {
+            id: format!("{SEND_ON_BEHALF_ROWS}{trustee}"),
+            kind: "Send on behalf".into(),
+            label: delegate.label(),
+            details: Vec::new(),
             created: None,
             recommended: false,
-            reasons: vec!["Exchange keeps no date for delegates: check with the user.".into()],
+            reasons,
             fixed: false,
             group: None,
-            action: Action::RemoveRecipientPermission {
-                trustee,
-                rights: p.access_rights.clone(),
+            action: Action::RemoveSendOnBehalf {
+                trustee: trustee.clone(),
             },
         });
     }
-    if plan.items.is_empty() {
-        plan.warnings
-            .push("No inbox rules, forwarding or delegates: nothing to remove.".into());
+    items
+}
+
+/// A FullAccess (`full-access:`) or SendAs (`send-as:`) row for one holder, or `None` for
+/// Exchange's own `NT AUTHORITY\SELF`. A holder outside the organisation is recommended; a
+/// group or an unresolvable holder says so, and the latter is never recommended.
+fn delegate_item(
+    prefix: &str,
+    kind: &str,
+    holder: recipients::Resolved,
+    (rights, inheritance_type): (&[String], Option<String>),
+    organisation: &Organisation,
+) -> Option<PlanItem> {
+    if holder.who == recipients::Who::System {
+        return None;
     }
-    Ok(plan)
+    let external = holder.external(organisation);
+    let mut reasons = vec![if external {
+        "A delegate outside the organisation.".to_owned()
+    } else if matches!(holder.who, recipients::Who::Unresolved(_)) {
+        "Firebreak could not tell who holds this, so it does not propose removing it: removing it is tidying up, and does not take access from anyone Firebreak can name.".to_owned()
+    } else {
+        "Exchange keeps no date for delegates: check with the user.".to_owned()
+    }];
+    reasons.extend(holder.explanation());
+    let action = if prefix == FULL_ACCESS_ROWS {
+        Action::RemoveMailboxPermission {
+            user: holder.raw.clone(),
+            rights: rights.to_vec(),
+            inheritance_type,
+        }
+    } else {
+        Action::RemoveRecipientPermission {
+            trustee: holder.raw.clone(),
+            rights: rights.to_vec(),
+        }
+    };
+    Some(PlanItem {
+        id: format!("{prefix}{}", holder.raw),
+        kind: kind.into(),
+        label: holder.label(),
+        details: vec![format!("Rights: {}", rights.join(", "))],
+        created: None,
+        recommended: external,
+        reasons,
+        fixed: false,
+        group: None,
+        action,
+    })
 }
 
 fn publisher_verified(sp: &firebreak_graph::directory::ServicePrincipal) -> bool {

@@ -20,11 +20,8 @@ use futures_util::{future::BoxFuture, FutureExt};
 use serde_json::{json, Value};
 
 use super::{
-    blast,
-    contain::user_snapshot,
-    tenant::{Fetched, IncidentTenant},
-    Action, Capture, Check, Phase, Plan, PlanItem, Position, Procedure, Step, StepContext,
-    StepInfo, Verification,
+    blast, contain::user_snapshot, tenant::IncidentTenant, Action, Capture, Check, Phase, Plan,
+    PlanItem, Position, Procedure, Step, StepContext, StepInfo, Verification,
 };
 use crate::{
     case::{journal::EntryKind, steps::StepStatus, CaseId, CaseStore, CaseView},
@@ -646,18 +643,24 @@ async fn plan_watch<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, 
                 "Exchange Get-Mailbox",
                 &mailbox.pages,
             ));
-            let found: Fetched<_> = cx.tenant.inbox_rules(cx.user).await?;
-            rules = found
-                .items
-                .iter()
-                .filter_map(|r| r.identity.clone())
-                .collect();
-            plan.captures.extend(Capture::pages(
-                "watch-baseline-inbox-rules",
-                "Baseline: inbox rules including hidden ones",
-                "Exchange Get-InboxRule -IncludeHidden",
-                &found.pages,
-            ));
+            match cx.tenant.inbox_rules(cx.user).await {
+                Ok(found) => {
+                    rules = found
+                        .items
+                        .iter()
+                        .filter_map(|r| r.identity.clone())
+                        .collect();
+                    plan.captures.extend(Capture::pages(
+                        "watch-baseline-inbox-rules",
+                        "Baseline: inbox rules including hidden ones",
+                        "Exchange Get-InboxRule -IncludeHidden",
+                        &found.pages,
+                    ));
+                }
+                Err(e) => plan.warnings.push(format!(
+                    "The inbox rules could not be read (Get-InboxRule failed: {e}), so they have no baseline: the watch will raise any suspicious rule it finds, even one there now. The rest of the baseline stands; take it again later to include the rules."
+                )),
+            }
         }
         Ok(None) => plan
             .warnings

@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use firebreak_graph::{
     applications::{Application, KeyCredential},
     directory::{GrantFilter, OAuth2PermissionGrant, ServicePrincipal, User},
-    exchange::{AcceptedDomain, InboxRule, Mailbox, MailboxPermission, RecipientPermission},
+    exchange::{
+        AcceptedDomain, InboxRule, Mailbox, MailboxPermission, Recipient, RecipientPermission,
+    },
     logs::{DirectoryAudit, DirectoryAuditQuery, SignIn, SignInQuery},
     methods::{AuthenticationMethod, MethodKind, TemporaryAccessPass},
     security::{Alert, Incident, RiskDetection, RiskyUser},
@@ -150,6 +152,12 @@ pub trait IncidentTenant: Sync {
         mailbox: &UserRef,
         identity: &str,
     ) -> impl Future<Output = Result<ExchangeWarnings, GraphError>> + Send;
+    /// The mail-enabled object a name, object id, alias or address names (Get-Recipient), or
+    /// `Ok(None)` when none does.
+    fn recipient(
+        &self,
+        identity: &str,
+    ) -> impl Future<Output = Result<Option<Fetched<Recipient>>, GraphError>> + Send;
     /// The mailbox, or `Ok(None)` when the account has none.
     fn mailbox(
         &self,
@@ -359,6 +367,9 @@ impl IncidentTenant for Client {
         identity: &str,
     ) -> Result<ExchangeWarnings, GraphError> {
         Client::remove_inbox_rule(self, mailbox, identity).await
+    }
+    async fn recipient(&self, identity: &str) -> Result<Option<Fetched<Recipient>>, GraphError> {
+        Ok(absent_on_not_found(self.get_recipient(identity).await)?.map(Fetched::from_page))
     }
     async fn mailbox(&self, mailbox: &UserRef) -> Result<Option<Fetched<Mailbox>>, GraphError> {
         Ok(absent_on_not_found(self.get_mailbox(mailbox).await)?.map(Fetched::from_page))

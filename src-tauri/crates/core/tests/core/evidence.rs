@@ -16,15 +16,15 @@ use serde_json::Value;
 
 use crate::practice::{lab, options, Lab};
 
-const PRIYA: &str = "priya.raman@contoso-training.onmicrosoft.com";
-const BREAK_GLASS: &str = "breakglass@contoso-training.onmicrosoft.com";
+pub(crate) const PRIYA: &str = "priya.raman@contoso-training.onmicrosoft.com";
+pub(crate) const BREAK_GLASS: &str = "breakglass@contoso-training.onmicrosoft.com";
 /// Her own phone, registered eight months ago (no creation time, no entry in the log's reach).
 const HER_PHONE: &str = "3179e48a-750b-4051-897c-87b9720928f7";
 /// The attacker's alternate mobile phone.
 const THEIR_PHONE: &str = "b6332ec1-7057-4abe-9331-3d72ed82f1d0";
 /// The attacker's e-mail method, added from a second address.
-const THEIR_EMAIL_ADDRESS: &str = "priya.raman.finance@mailbox.example";
-const THEIR_RULE: &str = "5502163981286309304";
+pub(crate) const THEIR_EMAIL_ADDRESS: &str = "priya.raman.finance@mailbox.example";
+pub(crate) const THEIR_RULE: &str = "5502163981286309304";
 const HER_RULES: [&str; 3] = [
     "5502163981286309301",
     "5502163981286309302",
@@ -47,7 +47,7 @@ fn metadata(now: chrono::DateTime<chrono::Utc>) -> CaseMetadata {
 }
 
 /// Declares the case and runs `keys` with the tool's recommendations, the account name typed.
-async fn run_through(lab: &Lab, keys: &[&str]) -> (Procedure<Client>, CaseId) {
+pub(crate) async fn run_through(lab: &Lab, keys: &[&str]) -> (Procedure<Client>, CaseId) {
     let case = lab
         .store
         .declare(ADMIN, metadata(lab.control.0.now()))

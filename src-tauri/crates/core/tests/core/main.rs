@@ -13,6 +13,7 @@ mod cases;
 mod evidence;
 mod exchange;
 mod keychain;
+mod mailbox;
 mod practice;
 mod practice_crash;
 mod recovery;

@@ -489,7 +489,7 @@ const ISAIAH: &str = "isaiah.langer@contoso-training.onmicrosoft.com";
 const DIEGO: &str = "diego.siciliani@contoso-training.onmicrosoft.com";
 
 /// A shipped scenario's JSON, to change in a test.
-fn scenario_json(name: &str) -> Value {
+pub(crate) fn scenario_json(name: &str) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../sim/scenarios")
         .join(format!("{name}.json"));

@@ -289,3 +289,38 @@ async fn a_delegate_is_removed_with_the_inheritance_exchange_listed() {
         .unwrap();
     assert!(!after.iter().any(|p| p.user == lidia.user));
 }
+
+#[tokio::test]
+async fn get_recipient_says_a_mail_contact_delivers_outside_and_a_sid_names_no_one() {
+    let t = start("undated-methods").await;
+    let contact = t
+        .client
+        .get_recipient("Priya Raman (home)")
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert_eq!(
+        contact.recipient_type_details.as_deref(),
+        Some("MailContact")
+    );
+    assert_eq!(
+        contact.delivery_address().as_deref(),
+        Some("priya.raman.home@mailbox.example")
+    );
+    assert!(!contact.is_group());
+    let group = t
+        .client
+        .get_recipient("Accounts Payable")
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert!(group.is_group());
+    let orphan = t
+        .client
+        .get_recipient("S-1-5-21-2704283817-4139672356-1960338527-1183")
+        .await
+        .unwrap_err();
+    assert!(orphan.is_not_found(), "{orphan}");
+}

@@ -20,7 +20,11 @@ async fn inbox_rules_hidden_ones_only_with_include_hidden_and_removal_by_identit
             json!({"Mailbox": megan, "IncludeHidden": true}),
         )
         .await;
-    assert_eq!(all.value().len(), 3);
+    assert_eq!(
+        all.value().len(),
+        7,
+        "her three and the four Exchange keeps in every mailbox"
+    );
     let hidden = all
         .value()
         .into_iter()
@@ -71,7 +75,7 @@ async fn inbox_rules_hidden_ones_only_with_include_hidden_and_removal_by_identit
             json!({"Mailbox": megan, "IncludeHidden": true}),
         )
         .await;
-    assert_eq!(after.value().len(), 2);
+    assert_eq!(after.value().len(), 6);
     let bare = hidden["Identity"]
         .as_str()
         .unwrap()
@@ -724,4 +728,223 @@ async fn a_lost_answer_leaves_the_change_done_and_retry_after_may_be_a_fraction(
         again.status, 404,
         "the first try went through: a retry finds nothing"
     );
+}
+
+#[tokio::test]
+async fn every_mailbox_has_the_hidden_rules_exchange_keeps_and_a_delegates_mailbox_its_delegate_rule(
+) {
+    let sim = Sim::start("shared-mailbox-delegate").await;
+    let token = sim.secret_token(EXCHANGE).await;
+    let names = |rules: &[serde_json::Value]| -> Vec<String> {
+        rules
+            .iter()
+            .map(|r| r["Name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let grady = sim.upn("grady.archie");
+    let all = sim
+        .exo(
+            &token,
+            "Get-InboxRule",
+            json!({"Mailbox": grady, "IncludeHidden": true}),
+        )
+        .await
+        .value();
+    let all_names = names(&all);
+    for builtin in [
+        "Junk E-Mail Rule",
+        "Microsoft.Exchange.OOF.InternalSenders.Global",
+        "Microsoft.Exchange.OOF.KnownExternalSenders.Global",
+        "Microsoft.Exchange.OOF.AllExternalSenders.Global",
+    ] {
+        let rule = all
+            .iter()
+            .find(|r| r["Name"] == builtin)
+            .unwrap_or_else(|| panic!("{builtin} missing: {all_names:?}"));
+        for action in [
+            "ForwardTo",
+            "RedirectTo",
+            "ForwardAsAttachmentTo",
+            "MoveToFolder",
+        ] {
+            assert!(
+                rule[action].is_null(),
+                "{builtin} shows no {action}: {rule}"
+            );
+        }
+        assert_eq!(rule["DeleteMessage"], false);
+        assert_eq!(rule["Enabled"], builtin == "Junk E-Mail Rule");
+    }
+    assert!(
+        !all_names.iter().any(|n| n.starts_with("Delegate Rule -")),
+        "no delegates, no delegate rule: {all_names:?}"
+    );
+    let visible = sim
+        .exo(&token, "Get-InboxRule", json!({"Mailbox": grady}))
+        .await
+        .value();
+    assert_eq!(
+        names(&visible),
+        ["Finance digest"],
+        "all of them are hidden"
+    );
+    let graph = sim
+        .get(&format!(
+            "/v1.0/users/{grady}/mailFolders/inbox/messageRules"
+        ))
+        .await;
+    assert_eq!(graph.value().len(), 1, "nor does Graph list them");
+
+    // Finance has a send-on-behalf delegate: Outlook's delegate rule is there too.
+    let finance = sim
+        .exo(
+            &token,
+            "Get-InboxRule",
+            json!({"Mailbox": sim.upn("finance"), "IncludeHidden": true}),
+        )
+        .await
+        .value();
+    let delegate = names(&finance)
+        .into_iter()
+        .find(|n| n.starts_with("Delegate Rule -"))
+        .expect("the delegate rule");
+    assert!(delegate["Delegate Rule -".len()..]
+        .chars()
+        .all(|c| c.is_ascii_digit()));
+}
+
+#[tokio::test]
+async fn new_mailboxes_are_named_by_object_id_and_get_recipient_says_who_a_name_is() {
+    let sim = Sim::start("undated-methods").await;
+    let token = sim.secret_token(EXCHANGE).await;
+    let priya = sim.upn("priya.raman");
+    let mailbox = sim
+        .exo(&token, "Get-Mailbox", json!({"Identity": priya}))
+        .await
+        .value()[0]
+        .clone();
+    let object_id = mailbox["ExternalDirectoryObjectId"].as_str().unwrap();
+    assert_eq!(
+        mailbox["Name"], object_id,
+        "made in 2023: named by her object id"
+    );
+    assert_eq!(mailbox["Identity"], object_id);
+    let rules = sim
+        .exo(&token, "Get-InboxRule", json!({"Mailbox": priya}))
+        .await
+        .value();
+    assert!(rules.iter().all(|r| r["Identity"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{object_id}\\"))
+        && r["MailboxOwnerId"] == object_id));
+    let removed = sim
+        .exo(
+            &token,
+            "Remove-InboxRule",
+            json!({"Identity": rules[0]["Identity"], "Confirm": false}),
+        )
+        .await;
+    assert_eq!(removed.status, 200, "{}", removed.body);
+
+    // Forwarding to a mail contact is written by the contact's name, not an address.
+    let set = sim
+        .exo(
+            &token,
+            "Set-Mailbox",
+            json!({"Identity": priya, "ForwardingAddress": "priya.raman.home@mailbox.example"}),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let mailbox = sim
+        .exo(&token, "Get-Mailbox", json!({"Identity": priya}))
+        .await
+        .value()[0]
+        .clone();
+    assert_eq!(mailbox["ForwardingAddress"], "Priya Raman (home)");
+    let contact = sim
+        .exo(
+            &token,
+            "Get-Recipient",
+            json!({"Identity": "Priya Raman (home)"}),
+        )
+        .await
+        .value();
+    assert_eq!(contact.len(), 1);
+    assert_eq!(contact[0]["RecipientTypeDetails"], "MailContact");
+    assert_eq!(
+        contact[0]["ExternalEmailAddress"],
+        "SMTP:priya.raman.home@mailbox.example"
+    );
+    let by_id = sim
+        .exo(&token, "Get-Recipient", json!({"Identity": object_id}))
+        .await
+        .value();
+    assert_eq!(by_id[0]["PrimarySmtpAddress"], priya.as_str());
+    assert_eq!(by_id[0]["RecipientTypeDetails"], "UserMailbox");
+    let group = sim
+        .exo(
+            &token,
+            "Get-Recipient",
+            json!({"Identity": "Accounts Payable"}),
+        )
+        .await
+        .value();
+    assert_eq!(
+        group[0]["RecipientTypeDetails"],
+        "MailUniversalSecurityGroup"
+    );
+    let sid = sim
+        .exo(
+            &token,
+            "Get-Recipient",
+            json!({"Identity": "S-1-5-21-2704283817-4139672356-1960338527-1183"}),
+        )
+        .await;
+    assert_eq!(sid.status, 404, "a deleted account's SID names no one");
+}
+
+#[tokio::test]
+async fn an_orphaned_sid_is_listed_among_a_mailboxs_permissions() {
+    let sim = Sim::start("shared-mailbox-delegate").await;
+    let token = sim.secret_token(EXCHANGE).await;
+    let permissions = sim
+        .exo(
+            &token,
+            "Get-MailboxPermission",
+            json!({"Identity": sim.upn("finance")}),
+        )
+        .await
+        .value();
+    assert!(permissions
+        .iter()
+        .any(|p| p["User"].as_str().unwrap().starts_with("S-1-5-21-")
+            && p["AccessRights"] == json!(["FullAccess"])));
+}
+
+#[tokio::test]
+async fn a_cmdlet_outside_the_callers_roles_fails_every_time_while_the_others_answer() {
+    let sim = Sim::start("aitm").await;
+    let token = sim.secret_token(EXCHANGE).await;
+    let megan = sim.upn("megan.bowen");
+    sim.control(
+        reqwest::Method::POST,
+        "/faults",
+        Some(json!({"missingCmdlets": ["Get-MailboxPermission"]})),
+    )
+    .await;
+    for _ in 0..2 {
+        let refused = sim
+            .exo(&token, "Get-MailboxPermission", json!({"Identity": megan}))
+            .await;
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert!(refused
+            .body
+            .to_string()
+            .contains("CommandNotFoundException"));
+    }
+    let mailbox = sim
+        .exo(&token, "Get-Mailbox", json!({"Identity": megan}))
+        .await;
+    assert_eq!(mailbox.status, 200, "{}", mailbox.body);
 }

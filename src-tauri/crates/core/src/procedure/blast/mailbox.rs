@@ -12,7 +12,10 @@ use serde_json::json;
 use super::{attacker_addresses, item, Draft};
 use crate::{
     procedure::{
-        contain::{describe_rule, judge_rule, organisation, read_rules, RuleContext},
+        contain::{
+            describe_rule, judge_forwarding, judge_rule, mailbox_references, organisation,
+            read_rules, resolve, Directory, RuleContext, Who,
+        },
         tenant::IncidentTenant,
         Action, StepContext,
     },
@@ -196,6 +199,7 @@ pub(super) async fn rules<T: IncidentTenant>(
     let organisation = organisation(cx.tenant, cx.account, &mut warnings).await;
     let reached = reach(cx, draft).await?;
     let mut looked = 0;
+    let mut builtin = 0;
     for r in &reached {
         let read = read_rules(cx.tenant, &UserRef::new(&r.upn)?, &mut warnings).await;
         for w in warnings.drain(..) {
@@ -219,6 +223,10 @@ pub(super) async fn rules<T: IncidentTenant>(
             let Some(identity) = rule.identity.clone() else {
                 continue;
             };
+            if mailbox_rules.is_builtin(rule) {
+                builtin += 1;
+                continue;
+            }
             looked += 1;
             let hidden = mailbox_rules.is_hidden(rule);
             let (recommended, reasons) = judge_rule(
@@ -249,8 +257,13 @@ pub(super) async fn rules<T: IncidentTenant>(
     for w in warnings {
         draft.warn(w);
     }
+    let builtin = if builtin > 0 {
+        format!(" ({builtin} hidden rule(s) Exchange keeps in every mailbox are not listed)")
+    } else {
+        String::new()
+    };
     draft.clean(format!(
-        "{looked} inbox rule(s) in {} mailbox(es), none suspicious.",
+        "{looked} inbox rule(s) in {} mailbox(es), none suspicious{builtin}.",
         reached.len()
     ));
     Ok(())
@@ -271,23 +284,25 @@ pub(super) async fn forwarding<T: IncidentTenant>(
         draft.warn(w);
     }
     let reached = reach(cx, draft).await?;
-    for r in &reached {
-        let targets: Vec<String> = [
-            r.mailbox.forwarding_smtp_address.clone(),
-            r.mailbox.forwarding_address.clone(),
-        ]
-        .into_iter()
-        .flatten()
-        .filter(|t| !t.is_empty())
+    let references: Vec<String> = reached
+        .iter()
+        .flat_map(|r| mailbox_references(&r.mailbox))
         .collect();
-        if targets.is_empty() {
+    let directory = resolve(cx.tenant, &references).await;
+    for r in &reached {
+        let Some(forwarding) = judge_forwarding(
+            &r.mailbox,
+            &directory,
+            &organisation,
+            "the mailbox's owners",
+        ) else {
             continue;
-        }
-        let external = targets.iter().any(|t| organisation.is_external(t));
+        };
+        let external = forwarding.external;
         let mut row = item(
             format!("forwarding:{}", r.upn),
             "Mailbox forwarding",
-            targets.join(", "),
+            forwarding.label,
             vec![
                 whose(r),
                 format!(
@@ -298,12 +313,7 @@ pub(super) async fn forwarding<T: IncidentTenant>(
             on(r, Action::ClearForwarding),
         );
         row.recommended = external;
-        row.reasons = vec![if external {
-            "Forwards every message outside the organisation.".into()
-        } else {
-            "Forwards inside the organisation; check with the mailbox's owners before removing."
-                .into()
-        }];
+        row.reasons = forwarding.reasons;
         if external {
             draft.finding(row);
         } else {
@@ -361,7 +371,8 @@ async fn attacker_actors<T: IncidentTenant>(
         .collect())
 }
 
-/// Rows for the FullAccess and SendAs holders of a shared mailbox.
+/// Rows for the FullAccess and SendAs holders of a shared mailbox, each holder resolved to who
+/// it is (a person, a group, or a leftover that cannot be resolved).
 async fn delegates<T: IncidentTenant>(
     cx: &StepContext<'_, T>,
     draft: &mut Draft,
@@ -369,92 +380,118 @@ async fn delegates<T: IncidentTenant>(
     actors: &BTreeSet<String>,
 ) -> Result<(), Error> {
     let target = UserRef::new(&r.upn)?;
-    // One row per holder: recommended for removal only when the holder acted from the
-    // attacker's addresses.
-    let add = |draft: &mut Draft,
-               id: &str,
-               kind: &str,
-               holder: String,
-               rights: &[String],
-               remove: Action| {
-        let misused = actors
-            .iter()
-            .any(|a| holds(&holder, a) || holds(a, &holder));
-        let mut line = item(
-            format!("{id}:{}:{holder}", r.upn),
-            kind,
-            holder,
-            vec![whose(r), format!("Rights: {}", rights.join(", "))],
-            Action::On {
-                target: r.upn.clone(),
-                action: Box::new(remove),
-            },
-        );
-        line.recommended = misused;
-        line.reasons = vec![if misused {
-            "This delegate acted on mailboxes from the attacker's address: the path the attacker used. Remove it and ask its owner whether the access is still needed.".to_owned()
-        } else {
-            "No activity from the attacker's addresses: keep it unless the mailbox's owners say otherwise.".to_owned()
-        }];
-        if misused {
-            draft.finding(line);
-        } else {
-            draft.row(line);
-        }
-    };
-    let named = |holder: &Option<String>| {
-        holder
-            .as_deref()
-            .is_some_and(|u| !u.to_uppercase().starts_with("NT AUTHORITY"))
-    };
-    match cx.tenant.mailbox_permissions(&target).await {
+    let permissions = cx.tenant.mailbox_permissions(&target).await;
+    let send_as = cx.tenant.recipient_permissions(&target).await;
+    let holders: Vec<String> = permissions
+        .iter()
+        .flat_map(|p| p.items.iter().filter_map(|x| x.user.clone()))
+        .chain(
+            send_as
+                .iter()
+                .flat_map(|p| p.items.iter().filter_map(|x| x.trustee.clone())),
+        )
+        .collect();
+    let directory = resolve(cx.tenant, &holders).await;
+    match permissions {
         Ok(p) => {
             for row in p
                 .items
                 .iter()
-                .filter(|p| p.is_inherited != Some(true) && p.deny != Some(true) && named(&p.user))
+                .filter(|p| p.is_inherited != Some(true) && p.deny != Some(true))
             {
-                let holder = row.user.clone().unwrap_or_default();
+                let Some(holder) = row.user.clone() else {
+                    continue;
+                };
                 let remove = Action::RemoveMailboxPermission {
                     user: holder.clone(),
                     rights: row.access_rights.clone(),
                     inheritance_type: row.inheritance_type.clone(),
                 };
-                add(
-                    draft,
-                    "full-access",
-                    "Mailbox permission",
-                    holder,
-                    &row.access_rights,
+                let line = Delegate {
+                    id: "full-access",
+                    kind: "Mailbox permission",
+                    rights: &row.access_rights,
                     remove,
-                );
+                };
+                line.add(draft, r, &directory, &holder, actors);
             }
         }
         Err(e) => draft.gap(&format!("Mailbox permissions of {}", r.upn), e)?,
     }
-    match cx.tenant.recipient_permissions(&target).await {
+    match send_as {
         Ok(p) => {
-            for row in p
-                .items
-                .iter()
-                .filter(|p| p.is_inherited != Some(true) && named(&p.trustee))
-            {
-                let holder = row.trustee.clone().unwrap_or_default();
+            for row in p.items.iter().filter(|p| p.is_inherited != Some(true)) {
+                let Some(holder) = row.trustee.clone() else {
+                    continue;
+                };
                 let remove = Action::RemoveRecipientPermission {
                     trustee: holder.clone(),
                     rights: row.access_rights.clone(),
                 };
-                add(
-                    draft,
-                    "send-as",
-                    "Send as",
-                    holder,
-                    &row.access_rights,
+                let line = Delegate {
+                    id: "send-as",
+                    kind: "Send as",
+                    rights: &row.access_rights,
                     remove,
-                );
+                };
+                line.add(draft, r, &directory, &holder, actors);
             }
         }
         Err(e) => draft.gap(&format!("SendAs permissions of {}", r.upn), e)?,
     }
     Ok(())
+}
+
+/// One delegate right on a shared mailbox, before it becomes a row.
+struct Delegate<'a> {
+    id: &'static str,
+    kind: &'static str,
+    rights: &'a [String],
+    remove: Action,
+}
+
+impl Delegate<'_> {
+    /// Adds the row: recommended for removal only when the holder acted from the attacker's
+    /// addresses; Exchange's own principal is skipped, and a holder that cannot be resolved is
+    /// shown as such and never recommended.
+    fn add(
+        self,
+        draft: &mut Draft,
+        r: &Reached,
+        directory: &Directory,
+        holder: &str,
+        actors: &BTreeSet<String>,
+    ) {
+        let who = directory.get(holder);
+        if who.who == Who::System {
+            return;
+        }
+        let misused = actors.iter().any(|a| {
+            holds(holder, a) || holds(a, holder) || who.address().is_some_and(|x| holds(x, a))
+        });
+        let mut line = item(
+            format!("{}:{}:{holder}", self.id, r.upn),
+            self.kind,
+            who.label(),
+            vec![whose(r), format!("Rights: {}", self.rights.join(", "))],
+            Action::On {
+                target: r.upn.clone(),
+                action: Box::new(self.remove),
+            },
+        );
+        line.recommended = misused;
+        line.reasons = vec![if misused {
+            "This delegate acted on mailboxes from the attacker's address: the path the attacker used. Remove it and ask its owner whether the access is still needed.".to_owned()
+        } else if matches!(who.who, Who::Unresolved(_)) {
+            "Firebreak could not tell who holds this, so it does not propose removing it: removing it is tidying up, and does not take access from anyone Firebreak can name.".to_owned()
+        } else {
+            "No activity from the attacker's addresses: keep it unless the mailbox's owners say otherwise.".to_owned()
+        }];
+        line.reasons.extend(who.explanation());
+        if misused {
+            draft.finding(line);
+        } else {
+            draft.row(line);
+        }
+    }
 }

@@ -126,8 +126,13 @@ const SENSITIVE_WORDS: [&str; 58] = [
     "fattura",
     "pagamento",
 ];
-/// The name of the junk-mail rule every mailbox has, which `-IncludeHidden` also lists.
-const JUNK_RULE: &str = "Junk E-mail Rule";
+/// The junk-mail rule every mailbox has, which `-IncludeHidden` also lists.
+const JUNK_RULE: &str = "Junk E-Mail Rule";
+/// The automatic-reply rules Exchange keeps (`…InternalSenders.Global`,
+/// `…KnownExternalSenders.Global`, `…AllExternalSenders.Global`).
+const OOF_RULE_PREFIX: &str = "Microsoft.Exchange.OOF.";
+/// The rule Outlook keeps for a calendar delegate: `Delegate Rule -<number>`.
+const DELEGATE_RULE_PREFIX: &str = "Delegate Rule -";
 
 /// The organisation's mail domains: forwarding there stays inside.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -221,10 +226,52 @@ pub struct MailboxRules {
 impl MailboxRules {
     /// Whether `rule` is hidden (`false` when that could not be told).
     pub fn is_hidden(&self, rule: &InboxRule) -> bool {
+        self.hidden_state(rule) == Some(true)
+    }
+
+    /// Whether `rule` is hidden, `None` when that could not be told.
+    pub fn hidden_state(&self, rule: &InboxRule) -> Option<bool> {
         self.hidden
             .as_ref()
-            .is_some_and(|h| rule_key(rule).is_some_and(|k| h.contains(&k)))
+            .map(|h| rule_key(rule).is_some_and(|k| h.contains(&k)))
     }
+
+    /// Whether `rule` is one Exchange itself keeps in the mailbox (see [`builtin_rule`]).
+    pub fn is_builtin(&self, rule: &InboxRule) -> bool {
+        builtin_rule(rule, self.hidden_state(rule))
+    }
+}
+
+/// Whether `name` is one Exchange gives its own rules: the junk-mail rule, an automatic-reply
+/// rule, or Outlook's calendar-delegate rule (spec/exchange.md, "Hidden system rules").
+pub fn system_rule_name(name: &str) -> bool {
+    let name = name.trim();
+    name.eq_ignore_ascii_case(JUNK_RULE)
+        || name.starts_with(OOF_RULE_PREFIX)
+        || name
+            .strip_prefix(DELEGATE_RULE_PREFIX)
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Whether the rule does anything Get-InboxRule can show: forward, redirect, delete, move,
+/// copy or mark read.
+fn acts(rule: &InboxRule) -> bool {
+    !rule.forward_to.is_empty()
+        || !rule.forward_as_attachment_to.is_empty()
+        || !rule.redirect_to.is_empty()
+        || rule.delete_message == Some(true)
+        || rule.soft_delete_message == Some(true)
+        || rule.move_to_folder.is_some()
+        || rule.copy_to_folder.is_some()
+        || rule.mark_as_read == Some(true)
+}
+
+/// Whether a rule is one Exchange keeps in every mailbox rather than anyone's artefact: a
+/// system name, hidden (or hidden-ness unknown), and none of the actions Get-InboxRule shows
+/// (the built-in ones do their job through actions it cannot express). A rule wearing such a
+/// name that forwards, deletes or moves mail is not one of them and is judged like any other.
+pub fn builtin_rule(rule: &InboxRule, hidden: Option<bool>) -> bool {
+    hidden != Some(false) && system_rule_name(rule.name.as_deref().unwrap_or("")) && !acts(rule)
 }
 
 fn rule_key(rule: &InboxRule) -> Option<String> {
@@ -468,15 +515,19 @@ pub fn judge_rule(rule: &InboxRule, cx: &RuleContext<'_>) -> (bool, Vec<String>)
 
     // How it presents itself.
     if cx.hidden {
-        let builtin = name == JUNK_RULE && doing.is_empty();
-        if builtin {
-            notes.push("Hidden, but it is the mailbox's own junk-mail rule and does nothing else Firebreak can read.".into());
+        if builtin_rule(rule, Some(true)) {
+            notes.push("Hidden, but it is one of the rules Exchange keeps in every mailbox and does nothing else Firebreak can read.".into());
         } else {
             flags.push(
                 "Hidden: Outlook and Get-InboxRule do not show it unless asked for hidden rules."
                     .into(),
             );
         }
+    }
+    if system_rule_name(name) && acts(rule) {
+        flags.push(format!(
+            "It wears the name of a rule Exchange keeps in every mailbox (\"{name}\"), but that rule never forwards, redirects, deletes, moves or marks mail: this one does."
+        ));
     }
     if !visible_text(name) {
         flags.push(format!(
@@ -593,6 +644,49 @@ mod tests {
         assert!(
             judge_rule(&disguised, &hidden).0,
             "the name alone does not excuse it"
+        );
+    }
+
+    #[test]
+    fn the_rules_exchange_keeps_are_built_in_only_while_hidden_and_doing_nothing_they_never_do() {
+        let hidden = RuleContext {
+            organisation: &org(),
+            hidden: true,
+        };
+        for name in [
+            "Junk E-Mail Rule",
+            "Junk E-mail Rule",
+            "Microsoft.Exchange.OOF.InternalSenders.Global",
+            "Microsoft.Exchange.OOF.AllExternalSenders.Global",
+            "Delegate Rule -283947561",
+        ] {
+            let r = rule(name);
+            assert!(builtin_rule(&r, Some(true)), "{name}");
+            assert!(builtin_rule(&r, None), "hidden-ness unknown: {name}");
+            assert!(
+                !builtin_rule(&r, Some(false)),
+                "a visible one is someone's own: {name}"
+            );
+            assert!(!judge_rule(&r, &hidden).0, "{name}");
+        }
+        for name in [
+            "Delegate Rule -x",
+            "Delegate Rule -",
+            "Junk E-Mail Rule 2",
+            "OOF",
+        ] {
+            assert!(!system_rule_name(name), "{name}");
+        }
+        let mut look_alike = rule("Microsoft.Exchange.OOF.KnownSenders");
+        look_alike.move_to_folder = Some("priya:\\RSS Feeds".into());
+        assert!(!builtin_rule(&look_alike, Some(true)));
+        let (flagged, reasons) = judge_rule(&look_alike, &hidden);
+        assert!(flagged);
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("wears the name of a rule Exchange keeps")),
+            "{reasons:?}"
         );
     }
 
