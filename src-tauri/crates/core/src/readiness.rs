@@ -719,16 +719,40 @@ fn account_write_findings(findings: &mut Vec<Finding>, caller: &Caller) {
             caller.holdings()
         );
         let step = req.steps.first().map_or("", |s| s.name());
-        let id = format!("role.{}", serde_json::json!(op).as_str().unwrap_or_default());
+        let id = format!(
+            "role.{}",
+            serde_json::json!(op).as_str().unwrap_or_default()
+        );
         let mut f = if ordinary.is_none() && protected.is_empty() {
-            finding(id, Area::Role, Status::Pass, format!("{step}: the permission is enough, no directory role needed"), detail)
+            finding(
+                id,
+                Area::Role,
+                Status::Pass,
+                format!("{step}: the permission is enough, no directory role needed"),
+                detail,
+            )
         } else if ok_ordinary && ok_protected {
-            finding(id, Area::Role, Status::Pass, format!("{step}: {} holds the role it needs", caller.who()), detail)
+            finding(
+                id,
+                Area::Role,
+                Status::Pass,
+                format!("{step}: {} holds the role it needs", caller.who()),
+                detail,
+            )
         } else {
             let (title, wanted) = if ok_ordinary {
-                (format!("{step}: {} cannot do it on an administrator's account", caller.who()), protected.clone())
+                (
+                    format!(
+                        "{step}: {} cannot do it on an administrator's account",
+                        caller.who()
+                    ),
+                    protected.clone(),
+                )
             } else {
-                (format!("{step} needs a directory role {} lacks", caller.who()), ordinary.clone().unwrap_or_default())
+                (
+                    format!("{step} needs a directory role {} lacks", caller.who()),
+                    ordinary.clone().unwrap_or_default(),
+                )
             };
             let mut f = finding(id, Area::Role, Status::Gap, title, detail);
             f.missing = wanted.first().map(|r| (*r).to_owned());

@@ -24,8 +24,8 @@ use crate::{
     clock::{Clock, SystemClock},
     cloud::Endpoints,
     permissions::{explain_denial, explain_denial_for, Operation, Resource},
-    roles::Caller,
     retry::{is_throttling_text, parse_retry_after, Decision, Failure, RetryPolicy},
+    roles::Caller,
     Error,
 };
 

@@ -864,9 +864,15 @@ pub const ROLE_TEMPLATE_IDS: &[(&str, &str)] = &[
         "Password Administrator",
         "966707d0-3269-4727-9be2-8c3a10f19b9d",
     ),
-    ("Groups Administrator", "fdd7a751-b60b-444a-984c-02652fe8fa1c"),
+    (
+        "Groups Administrator",
+        "fdd7a751-b60b-444a-984c-02652fe8fa1c",
+    ),
     ("Guest Inviter", "95e79109-95c0-4d8e-aee3-d01accf2d47b"),
-    ("Message Center Reader", "790c1fb9-7f7d-4f88-86a1-ef1f95c05c1b"),
+    (
+        "Message Center Reader",
+        "790c1fb9-7f7d-4f88-86a1-ef1f95c05c1b",
+    ),
     (
         "User Experience Success Manager",
         "27460883-1df1-4691-b032-3b79643e5e63",

@@ -48,7 +48,10 @@ const SENSITIVE: &[&str] = &[AUTH_ADMIN, USER_ADMIN, PRIVILEGED_AUTH_ADMIN, GLOB
 /// "all other built-in and custom roles": Privileged Authentication or Global Administrator only.
 /// The sensitive-actions table is the same rows restricted to its own columns.
 const ROWS: &[(&str, &[&str])] = &[
-    (AUTH_ADMIN, &[AUTH_ADMIN, PRIVILEGED_AUTH_ADMIN, GLOBAL_ADMIN]),
+    (
+        AUTH_ADMIN,
+        &[AUTH_ADMIN, PRIVILEGED_AUTH_ADMIN, GLOBAL_ADMIN],
+    ),
     ("Directory Readers", ANYONE),
     (
         "Groups Administrator",
@@ -67,7 +70,10 @@ const ROWS: &[(&str, &[&str])] = &[
     ("Message Center Reader", ABOVE_READERS),
     (PASSWORD_ADMIN, ANYONE),
     ("Reports Reader", ABOVE_READERS),
-    (USER_ADMIN, &[USER_ADMIN, PRIVILEGED_AUTH_ADMIN, GLOBAL_ADMIN]),
+    (
+        USER_ADMIN,
+        &[USER_ADMIN, PRIVILEGED_AUTH_ADMIN, GLOBAL_ADMIN],
+    ),
     ("User Experience Success Manager", ABOVE_READERS),
     ("Usage Summary Reports Reader", ABOVE_READERS),
 ];
@@ -419,15 +425,26 @@ mod tests {
             &holding(HELPDESK_ADMIN),
         )
         .unwrap();
-        assert!(need.held, "User Administrator may reset a Helpdesk Administrator");
+        assert!(
+            need.held,
+            "User Administrator may reset a Helpdesk Administrator"
+        );
     }
 
     #[test]
     fn helpdesk_administrator_resets_but_cannot_block_sign_in() {
         let helpdesk = caller(true, &[HELPDESK_ADMIN]);
         let ordinary = TargetStanding::default();
-        assert!(role_need(Operation::ResetPassword, &helpdesk, &ordinary).unwrap().held);
-        assert!(role_need(Operation::RevokeSignInSessions, &helpdesk, &ordinary).unwrap().held);
+        assert!(
+            role_need(Operation::ResetPassword, &helpdesk, &ordinary)
+                .unwrap()
+                .held
+        );
+        assert!(
+            role_need(Operation::RevokeSignInSessions, &helpdesk, &ordinary)
+                .unwrap()
+                .held
+        );
         let block = role_need(Operation::SetAccountEnabled, &helpdesk, &ordinary).unwrap();
         assert!(!block.held);
         assert!(!block.needed.contains(&HELPDESK_ADMIN));

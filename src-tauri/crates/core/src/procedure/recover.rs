@@ -335,7 +335,9 @@ impl<T: IncidentTenant> Step<T> for Recover {
                 Kind::Password | Kind::Watch => None,
             };
             if let Some(operation) = writes {
-                super::roles::note_role(cx, operation).await.apply(&mut plan);
+                super::roles::note_role(cx, operation)
+                    .await
+                    .apply(&mut plan);
             }
             plan.saved_first = plan
                 .captures

@@ -35,7 +35,10 @@ fn aitm(app_roles: &[&str], tier_zero: bool) -> Scenario {
     if tier_zero {
         for user in scenario["users"].as_array_mut().unwrap() {
             if user["user"]["id"] == MEGAN_ID {
-                user["memberOf"].as_array_mut().unwrap().push(json!(TIER_ZERO));
+                user["memberOf"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!(TIER_ZERO));
             }
         }
     }
@@ -87,7 +90,11 @@ async fn run(lab: &Lab, procedure: &Procedure<Client>, case: &CaseId, keys: &[&s
 #[tokio::test(flavor = "multi_thread")]
 async fn blocking_a_tier_zero_account_with_user_administrator_is_flagged_in_the_plan_and_the_refusal_names_the_role(
 ) {
-    let lab = lab_with(aitm(&["Exchange Administrator", "User Administrator"], true)).await;
+    let lab = lab_with(aitm(
+        &["Exchange Administrator", "User Administrator"],
+        true,
+    ))
+    .await;
     let case = declare(&lab);
     let procedure = Procedure::<Client>::compromised_account(1, MEGAN);
     // Revoking sessions needs no role for an app, whoever the account is.
@@ -127,7 +134,11 @@ async fn blocking_a_tier_zero_account_with_user_administrator_is_flagged_in_the_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_ordinary_account_s_reset_names_the_role_it_needs_and_that_the_app_holds_it() {
-    let lab = lab_with(aitm(&["Exchange Administrator", "User Administrator"], false)).await;
+    let lab = lab_with(aitm(
+        &["Exchange Administrator", "User Administrator"],
+        false,
+    ))
+    .await;
     let case = declare(&lab);
     let procedure = Procedure::<Client>::compromised_account(1, MEGAN);
     run(

@@ -87,7 +87,9 @@ async fn readiness_against_a_tenant_lacking_two_permissions_and_p1_names_exactly
         .find(|f| f.id == "role.setAccountEnabled")
         .unwrap();
     assert!(
-        block.title.contains("cannot do it on an administrator's account"),
+        block
+            .title
+            .contains("cannot do it on an administrator's account"),
         "{}",
         block.title
     );

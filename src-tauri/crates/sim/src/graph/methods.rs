@@ -9,10 +9,10 @@ use axum::Json;
 use rand::Rng;
 use serde_json::{json, Map, Value};
 
+use super::roles::Write;
 use super::{directory_not_found, json_body, no_content, Ctx};
 use crate::clock::{graph_time, parse_time};
 use crate::server::GraphError;
-use super::roles::Write;
 use crate::tenant::{str_of, Tenant};
 
 /// One typed method collection.

@@ -87,8 +87,7 @@ fn assert_refused(reply: &Reply, what: &str) {
     assert_eq!(reply.status, 403, "{what}: {}", reply.body);
     assert_eq!(reply.code(), "Authorization_RequestDenied", "{what}");
     assert_eq!(
-        reply.body["error"]["message"],
-        "Insufficient privileges to complete the operation.",
+        reply.body["error"]["message"], "Insufficient privileges to complete the operation.",
         "{what}"
     );
 }
@@ -114,12 +113,20 @@ async fn user_administrator_resets_an_ordinary_account_but_not_an_administrator_
     let token = sim.token();
     assert_eq!(reset(&sim, &token, MEGAN).await.status, 204);
     assert_refused(&reset(&sim, &token, ALEX_GLOBAL_ADMIN).await, "reset a GA");
-    assert_refused(&disable(&sim, &token, ALEX_GLOBAL_ADMIN).await, "disable a GA");
+    assert_refused(
+        &disable(&sim, &token, ALEX_GLOBAL_ADMIN).await,
+        "disable a GA",
+    );
     assert_refused(&reset(&sim, &token, LEE).await, "reset a group member");
-    assert_refused(&disable(&sim, &token, NESTOR).await, "disable a group owner");
+    assert_refused(
+        &disable(&sim, &token, NESTOR).await,
+        "disable a group owner",
+    );
     // Nothing was changed by the refusals.
     let alex = sim
-        .get(&format!("/v1.0/users/{ALEX_GLOBAL_ADMIN}?$select=accountEnabled"))
+        .get(&format!(
+            "/v1.0/users/{ALEX_GLOBAL_ADMIN}?$select=accountEnabled"
+        ))
         .await;
     assert_ne!(alex.body["accountEnabled"], json!(false), "{}", alex.body);
     sim.server.shutdown().await;
