@@ -22,6 +22,7 @@ pub mod checks;
 pub mod consents;
 pub mod contain;
 pub mod recover;
+mod roles;
 pub mod tenant;
 pub mod triage;
 

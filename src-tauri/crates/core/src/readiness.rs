@@ -12,7 +12,8 @@ use std::{collections::BTreeMap, future::Future};
 use chrono::{DateTime, Utc};
 use firebreak_graph::{
     logs::SignInQuery,
-    permissions::{role_template_id, Requirement, REQUIREMENTS, ROLE_TEMPLATE_IDS},
+    permissions::{role_template_id, Operation, Requirement, REQUIREMENTS, ROLE_TEMPLATE_IDS},
+    roles::{self, Caller, TargetStanding},
     Cloud, Error as GraphError, Resource, Step, TokenClaims, UserRef,
 };
 use futures_util::StreamExt;
@@ -338,8 +339,12 @@ pub async fn run_readiness<P: TenantProbe>(
         }
     }
 
-    // 3. Entra roles: delegated admins need roles; the app needs one for Exchange.
+    // 3. Entra roles: delegated admins need roles; the app needs one for Exchange; and the
+    // writes on an account need a directory role besides the permission, more on an admin's.
     role_findings(&mut findings, &claims, delegated);
+    if let Some(c) = claims.get(&Resource::Graph) {
+        account_write_findings(&mut findings, &Caller::from_claims(c, delegated));
+    }
 
     // 4. Sign-in logs (P1) and 5. audit-log search.
     let graph_ok = claims.contains_key(&Resource::Graph);
@@ -604,7 +609,11 @@ fn role_findings(
             return;
         }
         let mut missing: BTreeMap<String, Vec<Step>> = BTreeMap::new();
-        for req in REQUIREMENTS.iter().filter(|r| !r.roles.is_empty()) {
+        // The writes on an account are judged per step below, with the account's standing.
+        for req in REQUIREMENTS
+            .iter()
+            .filter(|r| !r.roles.is_empty() && roles::app_roles(r.operation).is_none())
+        {
             if !req.roles.iter().any(|r| held.contains(r)) {
                 missing
                     .entry(req.roles.join(" or "))
@@ -707,10 +716,100 @@ fn exchange_app_roles(wids: &[String]) -> Finding {
     )
 }
 
+/// The writes on an account whose directory role depends on the account, each once.
+const ACCOUNT_WRITES: [Operation; 4] = [
+    Operation::RevokeSignInSessions,
+    Operation::SetAccountEnabled,
+    Operation::ResetPassword,
+    Operation::DeleteAuthenticationMethod,
+];
+
+/// One finding per write on an account: the directory role it needs on an ordinary account and
+/// on an administrator's (or a member or owner of a role-assignable group), and whether the
+/// caller holds it. A role missing for ordinary accounts blocks the step; one missing only for
+/// administrators blocks it for them, which is a gap too: a compromised admin is the worst case.
+fn account_write_findings(findings: &mut Vec<Finding>, caller: &Caller) {
+    let admin = TargetStanding {
+        roles: vec![roles::GLOBAL_ADMIN.to_owned()],
+        role_assignable_groups: Vec::new(),
+    };
+    for op in ACCOUNT_WRITES {
+        let req = op.requirement();
+        let ordinary = roles::roles_needed(op, caller.delegated, None);
+        let protected = roles::roles_needed(op, caller.delegated, Some(&admin)).unwrap_or_default();
+        let ok_ordinary = roles::holds_for_ordinary(op, caller);
+        let ok_protected = roles::holds_for_protected(op, caller);
+        let needs = match &ordinary {
+            Some(r) => format!("{} on an ordinary account", roles::either(r)),
+            None => "no directory role on an ordinary account".to_owned(),
+        };
+        let needs_admin = if protected.is_empty() {
+            "and none on an administrator's".to_owned()
+        } else {
+            format!(
+                "and {} on an account that holds an admin role or belongs to a role-assignable group",
+                roles::either(&protected)
+            )
+        };
+        let detail = format!(
+            "To {}, Microsoft requires {needs} {needs_admin}; {}.",
+            req.purpose,
+            caller.holdings()
+        );
+        let step = req.steps.first().map_or("", |s| s.name());
+        let id = format!(
+            "role.{}",
+            serde_json::json!(op).as_str().unwrap_or_default()
+        );
+        let mut f = if ordinary.is_none() && protected.is_empty() {
+            finding(
+                id,
+                Area::Role,
+                Status::Pass,
+                format!("{step}: the permission is enough, no directory role needed"),
+                detail,
+            )
+        } else if ok_ordinary && ok_protected {
+            finding(
+                id,
+                Area::Role,
+                Status::Pass,
+                format!("{step}: {} holds the role it needs", caller.who()),
+                detail,
+            )
+        } else {
+            let (title, wanted) = if ok_ordinary {
+                (
+                    format!(
+                        "{step}: {} cannot do it on an administrator's account",
+                        caller.who()
+                    ),
+                    protected.clone(),
+                )
+            } else {
+                (
+                    format!("{step} needs a directory role {} lacks", caller.who()),
+                    ordinary.clone().unwrap_or_default(),
+                )
+            };
+            let mut f = finding(id, Area::Role, Status::Gap, title, detail);
+            f.missing = wanted.first().map(|r| (*r).to_owned());
+            f.fix = Some(format!(
+                "Assign {} to {} (Entra admin center › Roles and administrators › the role › Add assignments{}), then test the profile again.",
+                roles::either(&wanted),
+                caller.who(),
+                if caller.delegated { "" } else { " › the app" }
+            ));
+            f
+        };
+        f.blocks = step_names(req.steps.iter().copied());
+        findings.push(f);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use firebreak_graph::permissions::Operation;
 
     struct Fake {
         delegated: bool,
@@ -747,6 +846,9 @@ mod tests {
             match resource {
                 Resource::Graph => Ok(TokenClaims {
                     roles: self.graph_roles.clone(),
+                    wids: vec![role_template_id("Privileged Authentication Administrator")
+                        .unwrap_or_default()
+                        .to_owned()],
                     ..Default::default()
                 }),
                 Resource::Exchange if self.exchange => Ok(TokenClaims {

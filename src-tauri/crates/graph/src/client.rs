@@ -23,11 +23,12 @@ use crate::{
     auth::{decode_claims, Credentials, TokenClaims, TokenSource},
     clock::{Clock, SystemClock},
     cloud::Endpoints,
-    permissions::{explain_denial, Operation, Resource},
+    permissions::{explain_denial, explain_denial_for, Operation, Resource},
     retry::{
         is_throttling_text, is_transient_exchange_failure, parse_retry_after, Decision, Failure,
         RetryPolicy,
     },
+    roles::Caller,
     Error,
 };
 
@@ -355,7 +356,16 @@ impl Client {
                     let failure = classify(call.op, status, &body);
                     match policy.decide(failure, retry_after, attempt, fastrand::f64()) {
                         Decision::Stop => {
-                            return Err(self.service_error(call.op, status, &headers, body, attempt))
+                            let caller = (status == 403)
+                                .then(|| decode_claims(token.expose_secret()).ok())
+                                .flatten();
+                            return Err(self.service_error(
+                                call.op,
+                                (status, &headers),
+                                body,
+                                attempt,
+                                caller.as_ref(),
+                            ));
                         }
                         Decision::Wait(wait) => {
                             log::info!(
@@ -423,13 +433,16 @@ impl Client {
         }
     }
 
+    /// The error for a refused request. `claims` are those of the token the request carried (read
+    /// for a 403 only), so a refusal can be explained by the role the caller lacks rather than a
+    /// permission it already has.
     fn service_error(
         &self,
         op: Operation,
-        status: u16,
-        headers: &HeaderMap,
+        (status, headers): (u16, &HeaderMap),
         raw: String,
         attempts: u32,
+        claims: Option<&TokenClaims>,
     ) -> Error {
         #[derive(Deserialize, Default)]
         struct Body {
@@ -493,7 +506,18 @@ impl Client {
         {
             return Error::PermissionDenied {
                 operation: op,
-                explanation: explain_denial(op, self.is_delegated()),
+                explanation: match claims {
+                    Some(claims) => {
+                        let delegated = self.is_delegated();
+                        let granted = if delegated {
+                            claims.scopes()
+                        } else {
+                            claims.roles.clone()
+                        };
+                        explain_denial_for(op, &Caller::from_claims(claims, delegated), &granted)
+                    }
+                    None => explain_denial(op, self.is_delegated()),
+                },
                 code,
                 message,
                 request_id,

@@ -9,9 +9,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::{
-    client::{Call, Client, PageStream},
+    client::{collect_items, Call, Client, PageStream},
     odata::{build_url, object_id, opaque_id, quote, UserRef},
     permissions::Operation,
+    roles::TargetStanding,
     Error,
 };
 
@@ -71,6 +72,13 @@ pub struct DirectoryObject {
     pub id: String,
     /// Display name.
     pub display_name: Option<String>,
+    /// A directory role's built-in template (only when read in full, see
+    /// [`Client::target_standing`]).
+    #[serde(default)]
+    pub role_template_id: Option<String>,
+    /// Whether a group can hold directory roles (only when read in full).
+    #[serde(default)]
+    pub is_assignable_to_role: Option<bool>,
 }
 
 /// `microsoft.graph.oAuth2PermissionGrant`: a delegated consent.
@@ -264,6 +272,23 @@ impl Client {
             &[("$select", OBJECT_SELECT.into())],
         );
         self.stream_or_error(Operation::ListMemberOf, url)
+    }
+
+    /// The account's directory roles and role-assignable groups (member or owner), which decide
+    /// the role a write on it needs ([`crate::roles`]). Reads `memberOf` and `ownedObjects` in
+    /// full: a directory role's `roleTemplateId` and a group's `isAssignableToRole` are default
+    /// properties of their own types, not of the collection's `directoryObject`.
+    pub async fn target_standing(&self, user: &UserRef) -> Result<TargetStanding, Error> {
+        let all = |op: Operation, segment: &str| {
+            let url = self.v1(&["users", user.as_str(), segment], &[]);
+            collect_items::<DirectoryObject>(self.stream_or_error(op, url))
+        };
+        let (member_of, owned) = futures_util::future::try_join(
+            all(Operation::ListMemberOf, "memberOf"),
+            all(Operation::ListOwnedObjects, "ownedObjects"),
+        )
+        .await?;
+        Ok(TargetStanding::from_objects(&member_of, &owned))
     }
 
     /// `GET /users/{id}/ownedObjects`: apps, service principals and groups the user owns.

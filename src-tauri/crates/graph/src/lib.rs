@@ -8,7 +8,8 @@
 //! raw body. It knows nothing of cases, procedures or Tauri.
 //!
 //! Map: [`client`] (configuration, request loop, paging), [`auth`] (credentials, certificates,
-//! device code, tokens), [`cloud`], [`odata`], [`retry`], [`permissions`], and one module per
+//! device code, tokens), [`cloud`], [`odata`], [`retry`], [`permissions`] (what each operation
+//! needs), [`roles`] (which directory role a write needs on one account), and one module per
 //! resource area: [`directory`], [`applications`], [`methods`], [`mail`], [`logs`], [`security`], [`exchange`].
 
 pub mod applications;
@@ -25,6 +26,7 @@ pub mod methods;
 pub mod odata;
 pub mod permissions;
 pub mod retry;
+pub mod roles;
 pub mod security;
 
 pub use auth::{

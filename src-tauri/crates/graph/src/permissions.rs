@@ -376,7 +376,12 @@ pub const REQUIREMENTS: &[Requirement] = &[
             &["User.ReadWrite.All"],
             &["Directory.ReadWrite.All"],
         ],
-        roles: USER_ADMIN_ROLES,
+        // Helpdesk Administrator may not block sign-in ("Who can perform sensitive actions").
+        roles: &[
+            "User Administrator",
+            "Authentication Administrator",
+            "Privileged Authentication Administrator",
+        ],
         steps: &[DisableAccount, Recover],
     },
     Requirement {
@@ -882,6 +887,27 @@ pub const ROLE_TEMPLATE_IDS: &[(&str, &str)] = &[
         "729827e3-9c14-49f7-bb1b-9608f156bbb8",
     ),
     (
+        "Password Administrator",
+        "966707d0-3269-4727-9be2-8c3a10f19b9d",
+    ),
+    (
+        "Groups Administrator",
+        "fdd7a751-b60b-444a-984c-02652fe8fa1c",
+    ),
+    ("Guest Inviter", "95e79109-95c0-4d8e-aee3-d01accf2d47b"),
+    (
+        "Message Center Reader",
+        "790c1fb9-7f7d-4f88-86a1-ef1f95c05c1b",
+    ),
+    (
+        "User Experience Success Manager",
+        "27460883-1df1-4691-b032-3b79643e5e63",
+    ),
+    (
+        "Usage Summary Reports Reader",
+        "75934031-6c7e-415a-99d7-48dbd49e875e",
+    ),
+    (
         "Authentication Administrator",
         "c4e39bd9-1100-46d3-8c65-fb160da0071f",
     ),
@@ -926,15 +952,62 @@ pub fn role_template_id(name: &str) -> Option<&'static str> {
         .map(|(_, id)| *id)
 }
 
-/// The sentence a 403 turns into: which permission is missing, what it blocks, how to fix it.
-pub fn explain_denial(operation: Operation, delegated: bool) -> String {
-    let req = operation.requirement();
-    let steps = if req.steps.is_empty() {
+fn blocked_steps(req: &Requirement) -> String {
+    if req.steps.is_empty() {
         String::new()
     } else {
         let names: Vec<&str> = req.steps.iter().map(|s| s.name()).collect();
         format!(" This blocks: {}.", names.join(", "))
+    }
+}
+
+/// The sentence a 403 turns into, knowing who called: when the caller's token already carries
+/// the permission, the refusal is about a directory role, and the sentence names the roles the
+/// write needs (on an ordinary account and on an administrator's) and the ones the caller holds,
+/// instead of asking for a permission that is already there. `granted` is the token's
+/// application permissions (`roles`) or delegated scopes (`scp`).
+pub fn explain_denial_for(
+    operation: Operation,
+    caller: &crate::roles::Caller,
+    granted: &[String],
+) -> String {
+    let req = operation.requirement();
+    let permitted = if caller.delegated {
+        req.satisfied_by_scopes(granted)
+    } else {
+        req.satisfied_by_roles(granted)
     };
+    let governed = crate::roles::app_roles(operation).is_some();
+    if !permitted || !governed {
+        return explain_denial(operation, caller.delegated);
+    }
+    let either = crate::roles::either;
+    let ordinary = crate::roles::roles_needed(operation, caller.delegated, None);
+    let admin = crate::roles::TargetStanding {
+        roles: vec![crate::roles::GLOBAL_ADMIN.to_owned()],
+        role_assignable_groups: Vec::new(),
+    };
+    let protected =
+        crate::roles::roles_needed(operation, caller.delegated, Some(&admin)).unwrap_or_default();
+    let ordinary = match ordinary {
+        Some(roles) => format!("{} for an ordinary account, ", either(&roles)),
+        None => "no role for an ordinary account, but ".to_owned(),
+    };
+    format!(
+        "Firebreak could not {}: {} has the permission for it, but Microsoft also requires a directory role: {ordinary}{} for an account that holds an admin role or belongs to a role-assignable group; {}.{} Assign the role to {} (Entra admin center › Roles and administrators › the role › Add assignments), wait a few minutes for new tokens to carry it, and run the step again.",
+        req.purpose,
+        caller.who(),
+        either(&protected),
+        caller.holdings(),
+        blocked_steps(req),
+        caller.who(),
+    )
+}
+
+/// The sentence a 403 turns into: which permission is missing, what it blocks, how to fix it.
+pub fn explain_denial(operation: Operation, delegated: bool) -> String {
+    let req = operation.requirement();
+    let steps = blocked_steps(req);
     let roles = req.roles.join(" or ");
     if delegated {
         let scopes = req.least_delegated().join(" + ");
@@ -949,13 +1022,17 @@ pub fn explain_denial(operation: Operation, delegated: bool) -> String {
         )
     } else {
         let perms = req.least_application().join(" + ");
-        let role_part = if req.resource == Resource::Exchange {
-            format!(" The app's service principal also needs the Entra role {roles}.")
-        } else {
-            String::new()
-        };
+        if req.resource == Resource::Exchange {
+            // Exchange answers a missing role and a missing permission alike (spec/exchange.md,
+            // "Roles"): name both, and where to see which one is missing.
+            return format!(
+                "Firebreak could not {}: Exchange refused the app. It needs the application permission {perms} ({}, admin-consented) and one of the Entra roles {roles} on its service principal.{steps} The readiness check shows which of the two is missing.",
+                req.purpose,
+                req.resource.name()
+            );
+        }
         format!(
-            "Firebreak could not {}: missing application permission {perms} ({}).{steps} Add it to the app registration and grant admin consent.{role_part}",
+            "Firebreak could not {}: missing application permission {perms} ({}).{steps} Add it to the app registration and grant admin consent.",
             req.purpose,
             req.resource.name()
         )

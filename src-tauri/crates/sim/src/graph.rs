@@ -8,6 +8,7 @@ mod audit;
 mod logs;
 mod mail;
 mod methods;
+mod roles;
 mod security;
 mod users;
 

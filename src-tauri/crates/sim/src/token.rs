@@ -302,6 +302,8 @@ pub(crate) fn role_template_id(name: &str) -> Option<&'static str> {
         "Security Reader" => "5d6b6bb7-de71-4623-b4af-96380a352509",
         "Security Operator" => "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f",
         "Helpdesk Administrator" => "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+        "Password Administrator" => "966707d0-3269-4727-9be2-8c3a10f19b9d",
+        "Groups Administrator" => "fdd7a751-b60b-444a-984c-02652fe8fa1c",
         "Compliance Administrator" => "17315797-102d-40b4-93e0-432062caca18",
         "User Administrator" => "fe930be7-5e62-47db-91af-98c3a49a38b1",
         "Authentication Administrator" => "c4e39bd9-1100-46d3-8c65-fb160da0071f",

@@ -11,6 +11,7 @@ use firebreak_graph::{
     exchange::InboxRule,
     logs::{DirectoryAudit, DirectoryAuditQuery, SignInEventType, SignInQuery},
     methods::{AuthenticationMethod, MethodKind},
+    permissions::Operation,
 };
 use futures_util::{
     future::{join_all, BoxFuture},
@@ -19,6 +20,7 @@ use futures_util::{
 use serde_json::{json, Value};
 
 use super::{
+    roles::note_role,
     tenant::{Fetched, IncidentTenant},
     triage::RISKY_SCOPES,
     Action, Capture, Check, Phase, Plan, PlanItem, Step, StepContext, StepInfo, Verification,
@@ -568,24 +570,29 @@ async fn plan_account<T: IncidentTenant>(
     kind: Kind,
     cx: &StepContext<'_, T>,
 ) -> Result<Plan, Error> {
-    let (user, snapshot) = user_snapshot(cx).await?;
-    let (action, summary, label) = match kind {
+    let (action, summary, label, operation) = match kind {
         Kind::Revoke => (
             Action::RevokeSessions,
             "Revoke every session and refresh token of the account.",
             "Sign out everywhere",
+            Operation::RevokeSignInSessions,
         ),
         Kind::Disable => (
             Action::DisableAccount,
             "Block sign-in for the account.",
             "Block sign-in",
+            Operation::SetAccountEnabled,
         ),
         _ => (
             Action::ResetPassword,
             "Set a long random password (never shown) with change required at next sign-in.",
             "New random password",
+            Operation::ResetPassword,
         ),
     };
+    let (snapshot, role) =
+        futures_util::future::join(user_snapshot(cx), note_role(cx, operation)).await;
+    let (user, snapshot) = snapshot?;
     let mut plan = empty_plan(cx, summary.into());
     plan.items.push(account_item(cx, action, label));
     plan.captures.push(Capture {
@@ -612,6 +619,7 @@ async fn plan_account<T: IncidentTenant>(
             .push("Sign-in is already blocked; this records it and checks again.".into());
     }
     plan.facts = snapshot;
+    role.apply(&mut plan);
     Ok(plan)
 }
 
@@ -693,7 +701,12 @@ pub(super) fn attacker_predicate(
 }
 
 async fn plan_methods<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
-    let methods = cx.tenant.methods(cx.user).await?;
+    let (methods, role) = futures_util::future::join(
+        cx.tenant.methods(cx.user),
+        note_role(cx, Operation::DeleteAuthenticationMethod),
+    )
+    .await;
+    let methods = methods?;
     let mut plan = empty_plan(cx, "Delete the selected sign-in methods.".into());
     plan.captures = capture(
         "methods",
@@ -837,6 +850,7 @@ async fn plan_methods<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
     }
     plan.warnings
         .push("The password is not listed: it was reset in the previous step.".into());
+    role.apply(&mut plan);
     Ok(plan)
 }
 

@@ -15,7 +15,7 @@
 //!    ([`crate::watch`] re-checks the account against it while the application runs).
 
 use chrono::{DateTime, Duration, Utc};
-use firebreak_graph::{methods::MethodKind, SecretString};
+use firebreak_graph::{methods::MethodKind, permissions::Operation, SecretString};
 use futures_util::{future::BoxFuture, FutureExt};
 use serde_json::{json, Value};
 
@@ -326,6 +326,16 @@ impl<T: IncidentTenant> Step<T> for Recover {
                 Kind::Password => plan_password(cx).await?,
                 Kind::Watch => plan_watch(cx).await?,
             };
+            let writes = match self.0 {
+                Kind::Enable => Some(Operation::SetAccountEnabled),
+                Kind::Tap => Some(Operation::CreateTemporaryAccessPass),
+                Kind::Password | Kind::Watch => None,
+            };
+            if let Some(operation) = writes {
+                super::roles::note_role(cx, operation)
+                    .await
+                    .apply(&mut plan);
+            }
             plan.saved_first = plan
                 .captures
                 .iter()

@@ -15,8 +15,9 @@ use firebreak_graph::{
     },
     logs::{DirectoryAudit, DirectoryAuditQuery, SignIn, SignInQuery},
     methods::{AuthenticationMethod, MethodKind, TemporaryAccessPass},
+    roles::{Caller, TargetStanding},
     security::{Alert, Incident, RiskDetection, RiskyUser},
-    Client, Error as GraphError, Page, PageStream, SecretString, UserRef,
+    Client, Error as GraphError, Page, PageStream, Resource, SecretString, UserRef,
 };
 use futures_util::StreamExt;
 
@@ -108,6 +109,14 @@ pub trait IncidentTenant: Sync {
     /// The user, or `Ok(None)` when no such user exists.
     fn user(&self, user: &UserRef)
         -> impl Future<Output = Result<Option<User>, GraphError>> + Send;
+    /// Who is calling (the app or a signed-in admin) and the directory roles its Graph token
+    /// carries (`wids`).
+    fn caller(&self) -> impl Future<Output = Result<Caller, GraphError>> + Send;
+    /// The account's directory roles and role-assignable groups (member or owner).
+    fn target_standing(
+        &self,
+        user: &UserRef,
+    ) -> impl Future<Output = Result<TargetStanding, GraphError>> + Send;
     fn revoke_sessions(
         &self,
         user: &UserRef,
@@ -324,6 +333,13 @@ impl IncidentTenant for Client {
     }
     async fn user(&self, user: &UserRef) -> Result<Option<User>, GraphError> {
         absent_on_not_found(self.get_user(user).await)
+    }
+    async fn caller(&self) -> Result<Caller, GraphError> {
+        let claims = self.token_claims(Resource::Graph).await?;
+        Ok(Caller::from_claims(&claims, self.is_delegated()))
+    }
+    async fn target_standing(&self, user: &UserRef) -> Result<TargetStanding, GraphError> {
+        Client::target_standing(self, user).await
     }
     async fn revoke_sessions(&self, user: &UserRef) -> Result<(), GraphError> {
         self.revoke_sign_in_sessions(user).await.map(|_| ())

@@ -27,6 +27,9 @@ pub struct ContainmentStep {
     pub action: &'static str,
     /// Why it comes at this point of the order.
     pub why: &'static str,
+    /// The directory role the step needs, on an ordinary account and on an administrator's
+    /// (spec/graph-behaviour.md, "Roles for writes"); empty when no role is in question.
+    pub roles: &'static str,
 }
 
 /// The containment order (spec/design.md §2.4) with the reason for each position (§7 "Why the order").
@@ -38,6 +41,7 @@ pub const CONTAINMENT_ORDER: [ContainmentStep; 8] = [
                  rules, forwarding, delegates and consent grants. Change nothing before this.",
         why: "The next steps destroy that state, and exports are the only evidence that outlives \
               log retention.",
+        roles: "",
     },
     ContainmentStep {
         number: 1,
@@ -45,6 +49,7 @@ pub const CONTAINMENT_ORDER: [ContainmentStep; 8] = [
         action: "Revoke the user's refresh tokens and sign-in sessions.",
         why: "A stolen token still works while you do the rest: it could add a new MFA method or \
               recovery address and let the attacker back in.",
+        roles: "Role: Helpdesk, User or Authentication Administrator; for an admin's account (or a member of a role-assignable group) Privileged Authentication Administrator.",
     },
     ContainmentStep {
         number: 2,
@@ -55,6 +60,7 @@ pub const CONTAINMENT_ORDER: [ContainmentStep; 8] = [
         why:
             "Stops new sign-ins and, where Continuous Access Evaluation works, ends access sooner; \
               other access tokens live about an hour.",
+        roles: "Role: User or Authentication Administrator (not Helpdesk); for an admin's account Privileged Authentication Administrator.",
     },
     ContainmentStep {
         number: 3,
@@ -62,6 +68,7 @@ pub const CONTAINMENT_ORDER: [ContainmentStep; 8] = [
         action: "Set a long random password nobody sees; require a change at next sign-in.",
         why: "Only after revoking: with a live token the attacker can watch the reset and walk \
               back in through self-service reset.",
+        roles: "Role: Helpdesk or User Administrator (an app needs User Administrator too); for an admin's account Privileged Authentication Administrator.",
     },
     ContainmentStep {
         number: 4,
@@ -69,6 +76,7 @@ pub const CONTAINMENT_ORDER: [ContainmentStep; 8] = [
         action: "List every method with its creation time; remove those added in or after the \
                  incident window. Never remove everything blindly.",
         why: "With the attacker out and unable to return, the review cannot be raced.",
+        roles: "Role: Authentication Administrator; for an admin's account Privileged Authentication Administrator.",
     },
     ContainmentStep {
         number: 5,
@@ -78,6 +86,7 @@ pub const CONTAINMENT_ORDER: [ContainmentStep; 8] = [
                  rule's full definition before removing it.",
         why: "Rules and forwarding keep working without any sign-in, so they must be removed \
               explicitly, once no new ones can appear.",
+        roles: "",
     },
     ContainmentStep {
         number: 6,
@@ -86,6 +95,7 @@ pub const CONTAINMENT_ORDER: [ContainmentStep; 8] = [
                  Files.ReadWrite.All, offline_access) and admin consents made in the window; \
                  revoke the attacker's.",
         why: "An app's token keeps reading mail after the password changes; it needs no sign-in.",
+        roles: "",
     },
     ContainmentStep {
         number: 7,
@@ -93,6 +103,7 @@ pub const CONTAINMENT_ORDER: [ContainmentStep; 8] = [
         action: "Mark the user confirmed compromised in Identity Protection.",
         why: "Raises the user's risk so risk-based Conditional Access acts on it, and teaches \
               detection what this attack looked like.",
+        roles: "",
     },
 ];
 
@@ -491,7 +502,13 @@ fn containment_column(
         y += action.height();
         let why = set_text(fonts, &format!("Why here: {}", step.why), st.why, text_w);
         c.block(page, x + indent, y, text_w, &why);
-        y += why.height() + 5.0 * scale;
+        y += why.height();
+        if !step.roles.is_empty() {
+            let roles = set_text(fonts, step.roles, st.why, text_w);
+            c.block(page, x + indent, y, text_w, &roles);
+            y += roles.height();
+        }
+        y += 5.0 * scale;
     }
     y
 }
@@ -841,6 +858,44 @@ mod tests {
         assert!(
             path.ends_with("runbook-a4-20260301-234700.pdf"),
             "an explicit paper wins"
+        );
+    }
+
+    #[test]
+    fn the_runbook_names_the_roles_microsoft_requires_for_each_write_on_the_account() {
+        use firebreak_graph::{permissions::Operation, roles};
+        let admin = roles::TargetStanding {
+            roles: vec![roles::GLOBAL_ADMIN.to_owned()],
+            role_assignable_groups: Vec::new(),
+        };
+        for (number, op) in [
+            (1, Operation::RevokeSignInSessions),
+            (2, Operation::SetAccountEnabled),
+            (3, Operation::ResetPassword),
+            (4, Operation::DeleteAuthenticationMethod),
+        ] {
+            let step = CONTAINMENT_ORDER[number];
+            let (ordinary_text, protected_text) = step.roles.split_once(';').expect("both cases");
+            let ordinary_text = ordinary_text.replace("(not Helpdesk)", "");
+            let ordinary = roles::roles_needed(op, true, None).expect("a role");
+            for role in ["Helpdesk", "User", "Authentication"] {
+                let named = ordinary_text.contains(&format!("{role} "))
+                    || ordinary_text.contains(&format!("{role},"));
+                assert!(
+                    !named || ordinary.contains(&format!("{role} Administrator").as_str()),
+                    "{}: Microsoft does not let {role} Administrator do this",
+                    step.title
+                );
+            }
+            let protected = roles::roles_needed(op, true, Some(&admin)).expect("a role");
+            for role in protected.iter().filter(|r| **r != roles::GLOBAL_ADMIN) {
+                assert!(protected_text.contains(role), "{}: {role}", step.title);
+            }
+        }
+        assert!(
+            roles::roles_needed(Operation::SetAccountEnabled, true, None)
+                .is_some_and(|r| !r.contains(&"Helpdesk Administrator"))
+                && CONTAINMENT_ORDER[2].roles.contains("not Helpdesk")
         );
     }
 

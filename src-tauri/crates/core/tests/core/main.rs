@@ -18,5 +18,6 @@ mod practice;
 mod practice_crash;
 mod recovery;
 mod report;
+mod roles;
 mod support;
 mod tenant_connection;

@@ -58,12 +58,47 @@ async fn readiness_against_a_tenant_lacking_two_permissions_and_p1_names_exactly
         BTreeSet::from([
             "permission.AuditLogsQuery.Read.All",
             "permission.UserAuthenticationMethod.ReadWrite.All",
+            "role.resetPassword",
+            "role.setAccountEnabled",
             "signInLogs.premium",
         ]),
         "{}",
         report.to_text()
     );
     assert!(!report.ready);
+    // The app has User-PasswordProfile.ReadWrite.All but no directory role: Microsoft refuses the
+    // reset all the same, and the check says which role to assign, not which permission to add.
+    let reset = report
+        .gaps()
+        .find(|f| f.id == "role.resetPassword")
+        .unwrap();
+    assert_eq!(reset.missing.as_deref(), Some("User Administrator"));
+    assert_eq!(reset.blocks, vec!["Reset password".to_owned()]);
+    assert!(
+        reset.detail.contains("the app holds Exchange Administrator")
+            && reset.detail.contains(
+                "Privileged Authentication Administrator or Global Administrator on an account that holds an admin role"
+            ),
+        "{}",
+        reset.detail
+    );
+    let block = report
+        .gaps()
+        .find(|f| f.id == "role.setAccountEnabled")
+        .unwrap();
+    assert!(
+        block
+            .title
+            .contains("cannot do it on an administrator's account"),
+        "{}",
+        block.title
+    );
+    let revoke = report
+        .findings
+        .iter()
+        .find(|f| f.id == "role.revokeSignInSessions")
+        .unwrap();
+    assert_eq!(revoke.status, Status::Pass);
     let methods = report
         .gaps()
         .find(|f| f.id == "permission.UserAuthenticationMethod.ReadWrite.All")

@@ -9,10 +9,11 @@ use axum::Json;
 use rand::Rng;
 use serde_json::{json, Map, Value};
 
+use super::roles::Write;
 use super::{directory_not_found, json_body, no_content, Ctx};
 use crate::clock::{graph_time, parse_time};
 use crate::server::GraphError;
-use crate::tenant::str_of;
+use crate::tenant::{str_of, Tenant};
 
 /// One typed method collection.
 struct Kind {
@@ -121,6 +122,18 @@ fn check(ctx: &Ctx, accepted: &[&str], roles: &[&str]) -> Result<(), GraphError>
     ctx.require_any(accepted, roles)
 }
 
+/// Refuses a delegated admin whose role may not change this account's methods (an
+/// Authentication Administrator cannot touch an administrator's; spec/graph-behaviour.md,
+/// "Roles for writes"). An unknown user is left to the caller's own 404.
+fn may_change_methods(ctx: &Ctx, tenant: &Tenant, user: &str) -> Result<(), GraphError> {
+    match tenant.user(user) {
+        Some(target) if !super::roles::may(&ctx.claims, tenant, Write::Methods, target) => {
+            Err(super::denied())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Resolves `{kind}`: `None` = the polymorphic `methods` collection.
 fn kind_of(ctx: &Ctx, segment: &str) -> Result<Option<&'static Kind>, GraphError> {
     if segment == "methods" {
@@ -224,6 +237,7 @@ pub(crate) async fn delete_method(
     accepted.extend_from_slice(kind.write);
     check(&ctx, &accepted, WRITE_ROLES)?;
     let mut tenant = ctx.sim.lock_tenant();
+    may_change_methods(&ctx, &tenant, &user)?;
     let now = ctx.now;
     let record = tenant
         .user_mut(&user)
@@ -302,6 +316,7 @@ pub(crate) async fn create(
         None => now,
     };
     let mut tenant = ctx.sim.lock_tenant();
+    may_change_methods(&ctx, &tenant, &user)?;
     let id = tenant.new_guid("tap");
     let record = tenant
         .user_mut(&user)

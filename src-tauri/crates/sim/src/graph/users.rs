@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::roles::{self, Write};
 use super::{bad_body, directory_not_found, no_content, Ctx, Perm};
 use crate::clock::graph_time;
 use crate::odata::{FilterSpec, ENDS, EQ, NE, RANGE, STARTS};
@@ -30,9 +31,10 @@ const ENABLE_DISABLE: Perm = Perm {
         "User.ReadWrite.All",
         "Directory.ReadWrite.All",
     ],
+    // Helpdesk Administrator may reset passwords but not block sign-in (spec/graph-behaviour.md,
+    // "Roles for writes").
     roles: &[
         "User Administrator",
-        "Helpdesk Administrator",
         "Authentication Administrator",
         "Privileged Authentication Administrator",
     ],
@@ -50,6 +52,7 @@ const PASSWORD_PROFILE: Perm = Perm {
         "Directory.AccessAsUser.All",
     ],
     roles: &[
+        "Password Administrator",
         "User Administrator",
         "Helpdesk Administrator",
         "Authentication Administrator",
@@ -396,32 +399,6 @@ pub(crate) async fn me(ctx: Ctx) -> Result<Response, GraphError> {
     Ok(Json(Value::Object(out)).into_response())
 }
 
-/// Privileged roles whose holders only a Privileged Authentication Administrator (or Global
-/// Administrator) may reset or disable.
-const PRIVILEGED_TARGET_ROLES: &[&str] = &[
-    "62e90394-69f5-4237-9190-012177145e10",
-    "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
-    "e8611ab8-c189-46e8-94e1-60213ab1f814",
-    "194ae4cb-b126-40b2-bd5b-6091b380977d",
-    "29232cdf-9323-42fd-ade2-1d097af3e4de",
-    "fe930be7-5e62-47db-91af-98c3a49a38b1",
-];
-
-fn may_touch_sensitive(ctx: &Ctx, tenant: &Tenant, target: &UserRecord) -> bool {
-    let target_roles = crate::token::user_role_ids(tenant, target.id());
-    if !target_roles
-        .iter()
-        .any(|r| PRIVILEGED_TARGET_ROLES.contains(&r.as_str()))
-    {
-        return true;
-    }
-    let strong = [
-        "62e90394-69f5-4237-9190-012177145e10",
-        "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
-    ];
-    ctx.claims.wids.iter().any(|w| strong.contains(&w.as_str()))
-}
-
 /// PATCH /users/{id}
 pub(crate) async fn patch_user(
     ctx: Ctx,
@@ -469,13 +446,19 @@ pub(crate) async fn patch_user(
     }
     let mut tenant = ctx.sim.lock_tenant();
     let target = find_user(&tenant, &key)?.clone();
-    if !may_touch_sensitive(&ctx, &tenant, &target)
-        && (body.contains_key("passwordProfile") || body.contains_key("accountEnabled"))
-    {
+    let refused = [
+        ("passwordProfile", Write::Password),
+        ("accountEnabled", Write::AccountEnabled),
+    ]
+    .into_iter()
+    .any(|(name, write)| {
+        body.contains_key(name) && !roles::may(&ctx.claims, &tenant, write, &target)
+    });
+    if refused {
         ctx.record(
             &mut tenant,
             StatusCode::FORBIDDEN,
-            json!({"target": target.upn(), "change": "refused: target holds a privileged role"}),
+            json!({"target": target.upn(), "change": "refused: the caller holds no directory role that may change this account"}),
         );
         return Err(super::denied());
     }
@@ -556,7 +539,7 @@ pub(crate) async fn revoke_sessions(
     ctx.require(&REVOKE)?;
     let mut tenant = ctx.sim.lock_tenant();
     let target = find_user(&tenant, &key)?.clone();
-    if !may_touch_sensitive(&ctx, &tenant, &target) {
+    if !roles::may(&ctx.claims, &tenant, Write::Revoke, &target) {
         return Err(super::denied());
     }
     let now = ctx.now;

@@ -18,6 +18,7 @@ mod operations;
 mod queries;
 mod registrations;
 mod requests;
+mod roles;
 mod schema;
 mod strict;
 mod tokens;
