@@ -40,7 +40,13 @@ impl Replication {
     /// Notes a write of `property` of `user_id` at `now` whose value before was `previous`. A
     /// second write while the first has not replicated keeps the older value being answered and
     /// restarts the lag, as a reader of a lagging replica would see.
-    pub(crate) fn wrote(&mut self, user_id: &str, property: &str, previous: Value, now: DateTime<Utc>) {
+    pub(crate) fn wrote(
+        &mut self,
+        user_id: &str,
+        property: &str,
+        previous: Value,
+        now: DateTime<Utc>,
+    ) {
         if self.lag <= Duration::zero() {
             return;
         }
@@ -63,7 +69,12 @@ impl Replication {
 
     /// The value a read at `now` still answers for `property` of `user_id`, when a write has not
     /// replicated yet (property names compared without case, as Graph's `$select` does).
-    pub(crate) fn answered(&self, user_id: &str, property: &str, now: DateTime<Utc>) -> Option<&Value> {
+    pub(crate) fn answered(
+        &self,
+        user_id: &str,
+        property: &str,
+        now: DateTime<Utc>,
+    ) -> Option<&Value> {
         self.stale
             .iter()
             .find(|s| {
@@ -89,9 +100,20 @@ mod tests {
         let mut r = Replication::new(20);
         let now = t("2025-01-01T10:00:00Z");
         r.wrote("U1", "accountEnabled", json!(true), now);
-        r.wrote("u1", "accountEnabled", json!(false), now + Duration::seconds(5));
-        assert_eq!(r.answered("u1", "AccountEnabled", now + Duration::seconds(24)), Some(&json!(true)));
-        assert_eq!(r.answered("u1", "accountEnabled", now + Duration::seconds(25)), None);
+        r.wrote(
+            "u1",
+            "accountEnabled",
+            json!(false),
+            now + Duration::seconds(5),
+        );
+        assert_eq!(
+            r.answered("u1", "AccountEnabled", now + Duration::seconds(24)),
+            Some(&json!(true))
+        );
+        assert_eq!(
+            r.answered("u1", "accountEnabled", now + Duration::seconds(25)),
+            None
+        );
         assert_eq!(r.answered("u2", "accountEnabled", now), None);
     }
 

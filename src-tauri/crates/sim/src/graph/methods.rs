@@ -144,7 +144,11 @@ fn kind_of(ctx: &Ctx, segment: &str) -> Result<Option<&'static Kind>, GraphError
 
 /// The user's methods as a Graph read at `now` answers them: the list from before a recent
 /// write while it has not replicated (spec/graph-behaviour.md, "Read-after-write consistency").
-fn answered_methods<'a>(tenant: &'a Tenant, record: &'a UserRecord, now: DateTime<Utc>) -> &'a [Value] {
+fn answered_methods<'a>(
+    tenant: &'a Tenant,
+    record: &'a UserRecord,
+    now: DateTime<Utc>,
+) -> &'a [Value] {
     tenant
         .replication
         .answered(record.id(), METHODS, now)
@@ -175,7 +179,12 @@ fn deletion_refused(record: &UserRecord, method: &Value) -> Option<GraphError> {
     let phone_of = |m: &Value, t: &str| {
         str_of(m, "@odata.type") == Some(PHONE_TYPE) && str_of(m, "phoneType") == Some(t)
     };
-    if phone_of(method, "mobile") && record.methods.iter().any(|m| phone_of(m, "alternateMobile")) {
+    if phone_of(method, "mobile")
+        && record
+            .methods
+            .iter()
+            .any(|m| phone_of(m, "alternateMobile"))
+    {
         return Some(GraphError::new(
             StatusCode::BAD_REQUEST,
             "badRequest",

@@ -109,10 +109,12 @@ async fn an_authenticator_registered_for_notifications_only_has_no_creation_time
         .all_pages("/v1.0/auditLogs/directoryAudits?$top=50", &[])
         .await;
     assert!(
-        audits.iter().any(|a| a["activityDateTime"] == "2025-04-08T08:03:47Z"
-            && a["resultReason"]
-                .as_str()
-                .is_some_and(|r| r.contains("Authenticator"))),
+        audits
+            .iter()
+            .any(|a| a["activityDateTime"] == "2025-04-08T08:03:47Z"
+                && a["resultReason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("Authenticator"))),
         "no registration entry names the Authenticator"
     );
 }
@@ -141,14 +143,12 @@ async fn a_read_right_after_a_write_answers_the_previous_value_until_the_lag_has
         lagging["signInSessionsValidFromDateTime"],
         before["signInSessionsValidFromDateTime"]
     );
-    let listed = |reply: &crate::harness::Reply| {
-        reply
-            .value()
-            .iter()
-            .any(|m| m["id"] == EMAIL)
-    };
+    let listed = |reply: &crate::harness::Reply| reply.value().iter().any(|m| m["id"] == EMAIL);
     let methods = format!("{user}/authentication/methods");
-    assert!(listed(&sim.get(&methods).await), "the deletion showed at once");
+    assert!(
+        listed(&sim.get(&methods).await),
+        "the deletion showed at once"
+    );
 
     sim.advance_minutes(1).await;
     let replicated = sim.get(&select).await.body;
