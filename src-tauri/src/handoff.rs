@@ -119,6 +119,7 @@ mod tests {
     fn pass(minutes: u32, from: DateTime<Utc>) -> Handoff {
         Handoff {
             what: "Temporary Access Pass".into(),
+            method_id: "tap-1".into(),
             secret: SecretString::from("Zx9!pass#Q2w"),
             valid_from: Some(from),
             lifetime_minutes: Some(minutes),

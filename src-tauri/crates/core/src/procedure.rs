@@ -9,14 +9,19 @@
 //! 4. destructive steps need the account name typed; the selection must name plan items;
 //! 5. `step_started` is journaled with the plan, the tool's recommended selection and the admin's
 //!    final selection; then the raw reads are saved as evidence — before any change;
-//! 6. the selected actions are performed; a failure is journaled as `step_failed`;
-//! 7. the tenant is read back and the step finishes verified or not verified.
+//! 6. the selected actions are performed in plan order; a failure is journaled as `step_failed`,
+//!    except a method deletion Graph refuses for its order, which is retried after the others
+//!    and, if still refused, reported on its row (`act`);
+//! 7. the tenant is read back — after a change, again with growing pauses for about two minutes
+//!    while the directory replicates — and the step finishes verified or not verified.
 //!
 //! A step interrupted by a crash is never repeated blindly: [`Procedure::reverify`] reads the
-//! tenant and records whether the journaled selection took effect. Steps plug in through the
+//! tenant and records whether the journaled selection took effect; it also re-checks a step that
+//! finished unverified, without repeating its change. Steps plug in through the
 //! [`Step`] trait, so triage ([`triage`]), containment ([`contain`]) and later procedures share
 //! this machinery. The tenant is reached through [`tenant::IncidentTenant`].
 
+mod act;
 pub mod blast;
 pub mod checks;
 pub mod consents;
@@ -756,49 +761,40 @@ impl<T: IncidentTenant> Procedure<T> {
                 return Err(error);
             }
         };
-        let mut done = Vec::new();
-        let mut handoff = None;
-        let mut nothing_to_change: Vec<(String, String)> = Vec::new();
-        for item_id in &selected {
-            let Some(item) = plan.items.iter().find(|i| &i.id == item_id) else {
-                continue;
-            };
-            match perform(
-                env.tenant,
-                &target_user(&user, &item.action)?,
-                target_action(&item.action),
-            )
-            .await
-            {
-                Ok(performed) => {
-                    handoff = handoff.or(performed.handoff);
-                    if let Some(why) = performed.nothing_to_change {
-                        nothing_to_change.push((item_id.clone(), why));
-                    }
-                }
-                Err(error) => {
-                    let reason = format!("{} could not be changed: {error}", item.label);
-                    env.store.fail_step(
-                        case_id,
-                        env.actor,
-                        &id,
-                        &reason,
-                        json!({ "done": done }),
-                    )?;
-                    return Err(error);
-                }
+        let performed = match act::perform_selection(env.tenant, &user, &plan, &selected).await {
+            Ok(performed) => performed,
+            Err((error, label, done)) => {
+                let reason = format!("{label} could not be changed: {error}");
+                env.store
+                    .fail_step(case_id, env.actor, &id, &reason, json!({ "done": done }))?;
+                return Err(error);
             }
-            done.push(item_id.clone());
-        }
-        let mut verification = step.verify(&cx, &selected, started.since).await?;
-        verification.note_nothing_to_change(&nothing_to_change);
-        let nothing: Vec<Value> = nothing_to_change
+        };
+        let mut verification = act::read_back(
+            step,
+            &cx,
+            &selected,
+            started.since,
+            &performed,
+            performed.changed_tenant(&plan),
+        )
+        .await?;
+        verification.note_nothing_to_change(&performed.nothing_to_change);
+        let nothing: Vec<Value> = performed
+            .nothing_to_change
             .iter()
             .map(|(item, why)| json!({ "item": item, "why": why }))
             .collect();
-        let mut finished = json!({ "done": done, "checks": verification.checks, "nothingToChange": nothing, "windowStart": facts.get("windowStart"), "facts": facts, "note": note });
+        let done = &performed.done;
+        let refused: Vec<&str> = performed.refused.iter().map(|r| r.item.as_str()).collect();
+        let handoff = performed.handoff;
+        let mut finished = json!({ "done": done, "refused": refused, "checks": verification.checks, "nothingToChange": nothing, "windowStart": facts.get("windowStart"), "facts": facts, "note": note });
         if let Some(result) = check_result(&facts) {
             finished["checkResult"] = json!(result);
+        }
+        if let Some(pass) = &handoff {
+            // What was issued, never the secret: a re-run looks for this pass before another.
+            finished["issued"] = json!({ "methodId": pass.method_id, "validFrom": pass.valid_from, "lifetimeMinutes": pass.lifetime_minutes });
         }
         let state =
             env.store
@@ -934,8 +930,9 @@ impl<T: IncidentTenant> Procedure<T> {
         store.skip_step(case_id, actor, &self.step_id(key), reason)
     }
 
-    /// Re-verifies an interrupted or failed step against the tenant with the selection journaled
-    /// when it started, and records whether it was found done.
+    /// Re-verifies an interrupted, failed or finished-but-unverified step against the tenant with
+    /// the selection journaled when it started, and records whether it was found done. Nothing is
+    /// sent to the tenant but reads.
     pub async fn reverify(
         &self,
         env: &Env<'_, T>,

@@ -299,6 +299,15 @@ impl Client {
         &self.inner.config.clock
     }
 
+    /// Waits `duration` on the client's clock (a test or headless clock lets simulated time pass
+    /// instead): for callers that poll the tenant, such as a read-back waiting for replication.
+    pub fn pause(
+        &self,
+        duration: std::time::Duration,
+    ) -> futures_util::future::BoxFuture<'static, ()> {
+        self.inner.config.clock.sleep(duration)
+    }
+
     /// Runs `f` unless the handle's cancellation fires first.
     pub(crate) async fn run_cancellable<F: std::future::Future>(
         &self,

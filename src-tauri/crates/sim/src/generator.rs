@@ -163,7 +163,7 @@ impl Generated {
                     "displayName": format!("iPhone {}", 11 + n % 5),
                     "createdDateTime": graph_time(self.end - Duration::days(200 + (n as i64 % 300))),
                 })];
-                UserRecord { user, methods, mailbox: Some(empty_mailbox()), member_of: Vec::new(), owned_objects: Vec::new() }
+                UserRecord { user, methods, mailbox: Some(empty_mailbox()), member_of: Vec::new(), owned_objects: Vec::new(), default_method: None }
             })
             .collect()
     }

@@ -27,6 +27,7 @@ mod faults;
 mod generator;
 mod graph;
 mod odata;
+mod replication;
 mod request_log;
 mod scenario;
 mod server;

@@ -125,6 +125,10 @@ pub struct Scenario {
     pub(crate) generator: Option<GeneratorSpec>,
     #[serde(default)]
     pub(crate) audit_query: AuditQueryTiming,
+    /// Seconds during which a read after a write still answers the property's previous value
+    /// (spec/graph-behaviour.md, "Read-after-write consistency"); 0, the default, for none.
+    #[serde(default)]
+    pub(crate) replication_lag_seconds: u32,
 }
 
 /// The tenant's identity and licences.
@@ -206,6 +210,10 @@ pub(crate) struct UserEntry {
     /// Ids of service principals and groups the user owns.
     #[serde(default)]
     pub(crate) owned_objects: Vec<String>,
+    /// The id of the method Entra treats as the user's default sign-in method (what Graph's beta
+    /// `signInPreferences` would name); it cannot be deleted while other methods remain.
+    #[serde(default)]
+    pub(crate) default_method: Option<String>,
 }
 
 /// An Exchange Online mailbox.

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::attacker::AttackerState;
 use crate::clock::{graph_time, parse_time};
 use crate::generator::Generated;
+use crate::replication::Replication;
 use crate::scenario::{
     AnswerKey, AppRegistration, AuditQueryTiming, InboxRule, Mailbox, RuleActions, RuleConditions,
     Scenario, TenantInfo,
@@ -27,6 +28,8 @@ pub(crate) struct UserRecord {
     pub(crate) mailbox: Option<Mailbox>,
     pub(crate) member_of: Vec<String>,
     pub(crate) owned_objects: Vec<String>,
+    /// The id of the user's default sign-in method, when the scenario names one.
+    pub(crate) default_method: Option<String>,
 }
 
 impl UserRecord {
@@ -126,6 +129,8 @@ pub(crate) struct Tenant {
     pub(crate) actions: Vec<Value>,
     pub(crate) generated: Option<Generated>,
     pub(crate) next_serial: u64,
+    /// Values Graph still answers after a write (the scenario's replication lag).
+    pub(crate) replication: Replication,
 }
 
 impl Tenant {
@@ -144,6 +149,7 @@ impl Tenant {
                 mailbox: entry.mailbox.clone(),
                 member_of: entry.member_of.clone(),
                 owned_objects: entry.owned_objects.clone(),
+                default_method: entry.default_method.clone(),
             })
             .collect();
         let generated = scenario
@@ -185,6 +191,7 @@ impl Tenant {
             actions: Vec::new(),
             generated,
             next_serial: 1,
+            replication: Replication::new(scenario.replication_lag_seconds),
         };
         for group in &mut tenant.groups {
             fill_object(group, &[("@odata.type", json!("#microsoft.graph.group"))]);

@@ -127,9 +127,16 @@ pub(crate) fn check(
             "Step {step} is not running in this session, so it cannot be marked as ended. Start \
              it first (re-verify it if it was interrupted)."
         )),
-        (StepAction::Reverify, Some(StepStatus::Interrupted | StepStatus::Failed { .. })) => Ok(()),
+        (
+            StepAction::Reverify,
+            Some(
+                StepStatus::Interrupted
+                | StepStatus::Failed { .. }
+                | StepStatus::Finished { verified: false },
+            ),
+        ) => Ok(()),
         (StepAction::Reverify, _) => refuse(format!(
-            "Step {step} was neither interrupted nor failed; there is nothing to re-verify."
+            "Step {step} is neither interrupted, failed nor finished unverified; there is nothing to re-verify."
         )),
     }
 }
@@ -169,8 +176,14 @@ pub(crate) fn apply(states: &mut BTreeMap<String, StepState>, entry: &JournalEnt
         EntryKind::StepReverified => {
             let found_done = serde_json::from_value::<ReverifiedDetails>(entry.details.clone())
                 .is_ok_and(|d| d.found_done);
+            let was_unverified = states
+                .get(step)
+                .is_some_and(|s| s.status == StepStatus::Finished { verified: false });
             if found_done {
                 StepStatus::Finished { verified: true }
+            } else if was_unverified {
+                // Its change was made; the tenant does not show it yet. Still finished.
+                StepStatus::Finished { verified: false }
             } else {
                 StepStatus::ReadyToRetry
             }

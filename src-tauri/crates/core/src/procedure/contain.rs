@@ -32,8 +32,9 @@ mod recipients;
 mod rules;
 
 pub use methods::{
-    judge_method, match_registrations, MethodEvidence, MethodJudgement, MethodVerdict,
-    Registration, SecurityInfoAction, UserHistory, LOG_REACH_DAYS,
+    deletion_rank, judge_method, judge_shared, match_registrations, shared_registrations,
+    MethodEvidence, MethodJudgement, MethodVerdict, Registration, SecurityInfoAction, UserHistory,
+    LOG_REACH_DAYS,
 };
 pub use recipients::{judge_forwarding, mailbox_references, resolve, Directory, Resolved, Who};
 pub use rules::{
@@ -792,12 +793,16 @@ async fn plan_methods<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
             "No incident window was recorded at triage: only methods registered from the attacker's addresses are pre-selected; review the others yourself.".into(),
         );
     }
-    let removable: Vec<&AuthenticationMethod> = methods
+    // Listed (and so deleted) in an order the tenant accepts: spec/graph-behaviour.md, "Method
+    // deletion order".
+    let mut removable: Vec<&AuthenticationMethod> = methods
         .items
         .iter()
         .filter(|m| m.kind().is_some_and(MethodKind::deletable))
         .collect();
+    removable.sort_by_key(|m| deletion_rank(m));
     let found = match_registrations(&removable, &records);
+    let shared = shared_registrations(&removable, &records, &found);
     let mut evidence = Vec::new();
     for m in &methods.items {
         if m.kind().is_none() {
@@ -807,13 +812,23 @@ async fn plan_methods<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
             ));
         }
     }
-    for (m, registration) in removable.iter().zip(&found) {
+    for ((m, registration), candidates) in removable.iter().zip(&found).zip(&shared) {
         let Some(kind) = m.kind() else { continue };
         let registration = registration.map(|i| &records[i]);
-        let verdict = judge_method(m, registration, &judgement);
+        let verdict = if candidates.is_empty() {
+            judge_method(m, registration, &judgement)
+        } else {
+            let candidates: Vec<&Registration> = candidates.iter().map(|i| &records[*i]).collect();
+            judge_shared(m, &candidates, &judgement)
+        };
         let mut details = describe_method(m);
         details.push(match registration {
             Some(r) => r.describe(),
+            None if !candidates.is_empty() => candidates
+                .iter()
+                .map(|i| records[*i].describe())
+                .collect::<Vec<_>>()
+                .join(" "),
             None => "Directory audit: no registration entry for this method.".into(),
         });
         evidence.push(json!({

@@ -65,6 +65,9 @@ pub fn steps<T: IncidentTenant>() -> Vec<Box<dyn Step<T>>> {
 pub struct Handoff {
     /// What it is, in plain words.
     pub what: String,
+    /// The tenant's id of what was created (the pass's method id): journaled, so a re-run finds
+    /// it instead of issuing another.
+    pub method_id: String,
     /// The secret itself.
     pub secret: SecretString,
     /// When it starts to work.
@@ -368,7 +371,7 @@ impl<T: IncidentTenant> Step<T> for Recover {
                         ),
                     }]))
                 }
-                Kind::Tap => verify_tap(cx, after).await,
+                Kind::Tap => verify_tap(cx, selected, after).await,
                 Kind::Password => verify_password(cx, selected, after).await,
                 Kind::Watch => Ok(Verification::from_checks(vec![Check {
                     item: "baseline".into(),
@@ -429,6 +432,9 @@ async fn plan_tap<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Er
         "GET /users/{id}/authentication/methods",
         &methods.pages,
     );
+    if keep_issued_pass(cx, &methods.items, &mut plan) {
+        return Ok(plan);
+    }
     // Entra allows one pass per user: an old one must go first (it is listed, never shown).
     for old in methods.items.iter().filter(|m| is_tap(m)) {
         let mut removal = item(
@@ -473,15 +479,83 @@ async fn plan_tap<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Er
     Ok(plan)
 }
 
+/// The plan item that keeps the pass an earlier run issued.
+const KEEP_ISSUED: &str = "tap:issued";
+
+/// The method id of the pass an earlier run of this step issued, from the journal.
+fn issued_earlier(cx: &StepContext<'_, impl IncidentTenant>) -> Option<String> {
+    let id = format!("{}.{}", cx.scope, TAP.key);
+    cx.case
+        .journal
+        .iter()
+        .rev()
+        .filter(|e| e.kind == EntryKind::StepFinished && e.step.as_deref() == Some(id.as_str()))
+        .find_map(|e| e.details.pointer("/detail/issued/methodId")?.as_str())
+        .map(str::to_owned)
+}
+
+/// When the pass an earlier run issued is still on the account, the plan keeps it and creates
+/// nothing (returns true): another pass would replace the one already given to the user
+/// (spec/graph-behaviour.md, "Read-after-write consistency").
+fn keep_issued_pass(
+    cx: &StepContext<'_, impl IncidentTenant>,
+    methods: &[firebreak_graph::methods::AuthenticationMethod],
+    plan: &mut Plan,
+) -> bool {
+    let Some(issued) = issued_earlier(cx) else {
+        return false;
+    };
+    let Some(pass) = methods
+        .iter()
+        .find(|m| is_tap(m) && m.id.eq_ignore_ascii_case(&issued))
+    else {
+        return false;
+    };
+    let mut keep = item(
+        KEEP_ISSUED,
+        "Temporary Access Pass",
+        "The pass this step already issued",
+        Action::Record,
+    );
+    keep.created = pass.created_date_time;
+    keep.fixed = true;
+    keep.recommended = true;
+    keep.details = vec![format!(
+        "Pass {} issued {}, still on the account.",
+        pass.id,
+        show_time(pass.created_date_time)
+    )];
+    keep.reasons = vec!["A new pass would replace the one you already gave the user, so Firebreak does not create another. If the user never received it, delete it in the Entra admin center (Users > the user > Authentication methods) and run this step again.".into()];
+    plan.summary = "The Temporary Access Pass this step issued is still on the account: nothing new is created.".into();
+    plan.warnings.push(format!(
+        "This step already issued Temporary Access Pass {} ({}); it is still on the account.",
+        pass.id,
+        show_time(pass.created_date_time)
+    ));
+    plan.items.push(keep);
+    plan.facts = json!({ "existingPasses": methods.iter().filter(|m| is_tap(m)).count(), "issuedEarlier": issued });
+    true
+}
+
 async fn verify_tap<T: IncidentTenant>(
     cx: &StepContext<'_, T>,
+    selected: &[String],
     after: DateTime<Utc>,
 ) -> Result<Verification, Error> {
     let methods = cx.tenant.methods(cx.user).await?;
+    let kept = selected
+        .iter()
+        .any(|s| s == KEEP_ISSUED)
+        .then(|| issued_earlier(cx))
+        .flatten();
     let fresh: Vec<_> = methods
         .items
         .iter()
-        .filter(|m| is_tap(m) && m.created_date_time.is_none_or(|c| c >= after))
+        .filter(|m| is_tap(m))
+        .filter(|m| match &kept {
+            Some(id) => m.id.eq_ignore_ascii_case(id),
+            None => m.created_date_time.is_none_or(|c| c >= after),
+        })
         .collect();
     let checks = match fresh.first() {
         None => vec![Check {
@@ -732,6 +806,7 @@ pub(super) async fn issue_pass<T: IncidentTenant>(
     })?;
     Ok(Handoff {
         what: format!("Temporary Access Pass for {user}"),
+        method_id: pass.id.clone(),
         secret,
         valid_from: pass.start_date_time.or(pass.created_date_time),
         lifetime_minutes: pass.lifetime_in_minutes.or(Some(lifetime_minutes)),
@@ -768,6 +843,7 @@ mod tests {
     fn the_pass_is_not_in_the_debug_output_of_a_handoff() {
         let handoff = Handoff {
             what: "Temporary Access Pass".into(),
+            method_id: "tap-1".into(),
             secret: SecretString::from("Tq9#kP2m@xW4"),
             valid_from: None,
             lifetime_minutes: Some(60),

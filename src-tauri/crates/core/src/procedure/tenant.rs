@@ -106,6 +106,8 @@ pub trait IncidentTenant: Sync {
         &self,
         query: &firebreak_graph::logs::NewAuditLogQuery,
     ) -> impl Future<Output = Result<AuditSearch, GraphError>> + Send;
+    /// Waits `duration` on the tenant client's clock (simulated time in tests and practice).
+    fn pause(&self, duration: std::time::Duration) -> impl Future<Output = ()> + Send;
     /// The user, or `Ok(None)` when no such user exists.
     fn user(&self, user: &UserRef)
         -> impl Future<Output = Result<Option<User>, GraphError>> + Send;
@@ -330,6 +332,9 @@ impl IncidentTenant for Client {
             reused,
             records,
         })
+    }
+    async fn pause(&self, duration: std::time::Duration) {
+        Client::pause(self, duration).await;
     }
     async fn user(&self, user: &UserRef) -> Result<Option<User>, GraphError> {
         absent_on_not_found(self.get_user(user).await)

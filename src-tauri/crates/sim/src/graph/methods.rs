@@ -11,9 +11,12 @@ use serde_json::{json, Map, Value};
 
 use super::roles::Write;
 use super::{directory_not_found, json_body, no_content, Ctx};
+use chrono::{DateTime, Utc};
+
 use crate::clock::{graph_time, parse_time};
+use crate::replication::METHODS;
 use crate::server::GraphError;
-use crate::tenant::{str_of, Tenant};
+use crate::tenant::{str_of, Tenant, UserRecord};
 
 /// One typed method collection.
 struct Kind {
@@ -152,6 +155,61 @@ fn kind_of(ctx: &Ctx, segment: &str) -> Result<Option<&'static Kind>, GraphError
     Ok(Some(kind))
 }
 
+/// The user's methods as a Graph read at `now` answers them: the list from before a recent
+/// write while it has not replicated (spec/graph-behaviour.md, "Read-after-write consistency").
+fn answered_methods<'a>(
+    tenant: &'a Tenant,
+    record: &'a UserRecord,
+    now: DateTime<Utc>,
+) -> &'a [Value] {
+    tenant
+        .replication
+        .answered(record.id(), METHODS, now)
+        .and_then(Value::as_array)
+        .map_or(&record.methods[..], Vec::as_slice)
+}
+
+/// Why Entra refuses to delete `method` of `record` now, if it does: the default method while
+/// other methods remain, and a mobile phone while an alternate mobile exists
+/// (spec/graph-behaviour.md, "Method deletion order").
+fn deletion_refused(record: &UserRecord, method: &Value) -> Option<GraphError> {
+    let id = str_of(method, "id").unwrap_or_default();
+    let is_default = record
+        .default_method
+        .as_deref()
+        .is_some_and(|d| d.eq_ignore_ascii_case(id));
+    let others = record.methods.iter().any(|m| {
+        str_of(m, "id").is_some_and(|other| !other.eq_ignore_ascii_case(id))
+            && str_of(m, "@odata.type") != Some(PASSWORD_TYPE)
+    });
+    if is_default && others {
+        return Some(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "badRequest",
+            "Cannot delete default method with other methods configured. Please change default method before deletion.",
+        ));
+    }
+    let phone_of = |m: &Value, t: &str| {
+        str_of(m, "@odata.type") == Some(PHONE_TYPE) && str_of(m, "phoneType") == Some(t)
+    };
+    if phone_of(method, "mobile")
+        && record
+            .methods
+            .iter()
+            .any(|m| phone_of(m, "alternateMobile"))
+    {
+        return Some(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "badRequest",
+            "A user can't have an alternateMobile phone without a mobile phone. Delete the alternateMobile phone first, or update the mobile number instead.",
+        ));
+    }
+    None
+}
+
+const PASSWORD_TYPE: &str = "#microsoft.graph.passwordAuthenticationMethod";
+const PHONE_TYPE: &str = "#microsoft.graph.phoneAuthenticationMethod";
+
 fn render(method: &Value, typed: bool) -> Value {
     let mut method = method.clone();
     if typed {
@@ -177,8 +235,7 @@ pub(crate) async fn list(
     let record = tenant
         .user(&user)
         .ok_or_else(|| directory_not_found(&user))?;
-    let items: Vec<Value> = record
-        .methods
+    let items: Vec<Value> = answered_methods(&tenant, record, ctx.now)
         .iter()
         .filter(|m| kind.is_none_or(|k| str_of(m, "@odata.type") == Some(k.odata_type)))
         .map(|m| render(m, kind.is_some()))
@@ -202,8 +259,7 @@ pub(crate) async fn get_method(
     let record = tenant
         .user(&user)
         .ok_or_else(|| directory_not_found(&user))?;
-    let method = record
-        .methods
+    let method = answered_methods(&tenant, record, ctx.now)
         .iter()
         .find(|m| {
             str_of(m, "id").is_some_and(|mid| mid.eq_ignore_ascii_case(&id))
@@ -250,9 +306,27 @@ pub(crate) async fn delete_method(
                 && str_of(m, "@odata.type") == Some(kind.odata_type)
         })
         .ok_or_else(|| directory_not_found(&id))?;
+    if let Some(refusal) = deletion_refused(record, &record.methods[position]) {
+        let upn = record.upn().to_owned();
+        ctx.record(
+            &mut tenant,
+            StatusCode::BAD_REQUEST,
+            json!({"target": upn, "change": "refused: authentication method deletion", "methodId": id}),
+        );
+        return Err(refusal);
+    }
+    let before = Value::Array(record.methods.clone());
     let removed = record.methods.remove(position);
+    if record
+        .default_method
+        .as_deref()
+        .is_some_and(|d| d.eq_ignore_ascii_case(&id))
+    {
+        record.default_method = None;
+    }
     let user_id = record.id().to_owned();
     let upn = record.upn().to_owned();
+    tenant.replication.wrote(&user_id, METHODS, before, now);
     ctx.record(&mut tenant, StatusCode::NO_CONTENT, json!({"target": upn, "targetId": user_id, "change": "removed authentication method", "removed": removed}));
     let audit_id = tenant.new_guid("audit");
     tenant.push_directory_audit(json!({
@@ -349,9 +423,11 @@ pub(crate) async fn create(
     stored.insert("methodUsabilityReason".to_owned(), json!("EnabledByPolicy"));
     // Only the creation response shows the pass; later reads return null, as in Entra.
     stored.insert("temporaryAccessPass".to_owned(), Value::Null);
+    let before = Value::Array(record.methods.clone());
     record.methods.push(Value::Object(stored.clone()));
     let user_id = record.id().to_owned();
     let upn = record.upn().to_owned();
+    tenant.replication.wrote(&user_id, METHODS, before, now);
     ctx.record(&mut tenant, StatusCode::CREATED, json!({"target": upn, "targetId": user_id, "change": "created Temporary Access Pass", "methodId": id, "temporaryAccessPass": "[redacted]"}));
     stored.insert("temporaryAccessPass".to_owned(), json!(pass));
     stored.remove("@odata.type");

@@ -199,12 +199,16 @@ fn render_user(ctx: &Ctx, tenant: &Tenant, user: &UserRecord) -> Result<Value, G
             );
             continue;
         }
-        // Graph answers every selected (or default) property, `null` when the user has no value.
-        let value = user
-            .user
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map_or(Value::Null, |(_, v)| v.clone());
+        // Graph answers every selected (or default) property, `null` when the user has no value;
+        // a property written moments ago may still answer its previous value.
+        let value = match tenant.replication.answered(user.id(), name, ctx.now) {
+            Some(previous) => previous.clone(),
+            None => user
+                .user
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map_or(Value::Null, |(_, v)| v.clone()),
+        };
         out.insert(name.clone(), value);
     }
     out.insert("id".to_owned(), json!(user.id()));
@@ -464,6 +468,7 @@ pub(crate) async fn patch_user(
     }
     let now = ctx.now;
     let mut summary = serde_json::Map::new();
+    remember_previous(&mut tenant, &target, &body, now);
     let user = tenant
         .user_mut(&key)
         .ok_or_else(|| directory_not_found(&key))?;
@@ -531,6 +536,43 @@ pub(crate) async fn patch_user(
     Ok(no_content())
 }
 
+const SESSIONS_VALID_FROM: &str = "signInSessionsValidFromDateTime";
+const PASSWORD_CHANGED: &str = "lastPasswordChangeDateTime";
+
+/// Notes the values a PATCH with `body` is about to change, for the replication lag: a password
+/// change moves the password and sessions times, any other property itself.
+fn remember_previous(
+    tenant: &mut Tenant,
+    target: &UserRecord,
+    body: &serde_json::Map<String, Value>,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let mut properties: Vec<&str> = Vec::new();
+    for name in body.keys() {
+        if name == "passwordProfile" {
+            properties.extend([PASSWORD_CHANGED, SESSIONS_VALID_FROM]);
+        } else {
+            properties.push(name);
+        }
+    }
+    remember(tenant, target, &properties, now);
+}
+
+/// Notes the current value of each of `properties` of `target` before a write.
+fn remember(
+    tenant: &mut Tenant,
+    target: &UserRecord,
+    properties: &[&str],
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    for property in properties {
+        let previous = target.user.get(*property).cloned().unwrap_or(Value::Null);
+        tenant
+            .replication
+            .wrote(target.id(), property, previous, now);
+    }
+}
+
 /// POST /users/{id}/revokeSignInSessions (with or without the namespace)
 pub(crate) async fn revoke_sessions(
     ctx: Ctx,
@@ -543,6 +585,7 @@ pub(crate) async fn revoke_sessions(
         return Err(super::denied());
     }
     let now = ctx.now;
+    remember(&mut tenant, &target, &[SESSIONS_VALID_FROM], now);
     if let Some(user) = tenant.user_mut(&key) {
         user.user.insert(
             "signInSessionsValidFromDateTime".to_owned(),

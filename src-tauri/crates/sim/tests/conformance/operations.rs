@@ -230,9 +230,10 @@ async fn changes(sim: &Sim, users: &[Value], grants: &[Value]) {
     for user in users.iter().take(20) {
         let id = user["id"].as_str().unwrap();
         for kind in TYPED_KINDS.iter().filter(|k| **k != "passwordMethods") {
+            // Entra refuses a mobile phone while an alternate mobile exists: take the last listed.
             if let Some(method) = ids(sim, &format!("/v1.0/users/{id}/authentication/{kind}"))
                 .await
-                .first()
+                .last()
             {
                 let reply = sim
                     .graph(

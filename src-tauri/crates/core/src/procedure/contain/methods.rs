@@ -398,9 +398,11 @@ pub fn match_registrations(
         }
     }
     // Undated methods by slot: the latest registration of the kind, the exact phone type first.
+    // Two undated methods sharing a slot cannot be told apart this way (see `shared_registrations`).
+    let crowded = crowded_slots(methods, &found);
     for exact in [true, false] {
         for (m, method) in methods.iter().enumerate() {
-            if method.created_date_time.is_some() || found[m].is_some() {
+            if method.created_date_time.is_some() || found[m].is_some() || crowded[m] {
                 continue;
             }
             let Some(kind) = method.kind() else { continue };
@@ -440,6 +442,106 @@ pub fn match_registrations(
         }
     }
     found
+}
+
+/// The slot of a method: its kind, and for a phone its type.
+fn slot(method: &AuthenticationMethod) -> Option<(MethodKind, Option<&str>)> {
+    let kind = method.kind()?;
+    Some((kind, other_str(method, "phoneType")))
+}
+
+/// For each method, whether it is undated, unexplained by number or address, and shares its slot
+/// with another such method (two Authenticator apps registered for notifications only).
+fn crowded_slots(methods: &[&AuthenticationMethod], found: &[Option<usize>]) -> Vec<bool> {
+    let open = |m: usize| methods[m].created_date_time.is_none() && found[m].is_none();
+    (0..methods.len())
+        .map(|m| {
+            open(m)
+                && slot(methods[m]).is_some()
+                && (0..methods.len())
+                    .any(|o| o != m && open(o) && slot(methods[o]) == slot(methods[m]))
+        })
+        .collect()
+}
+
+/// For each method [`match_registrations`] left unmatched because another undated method shares
+/// its slot: the registrations of that slot no other method took. The log cannot say which of
+/// them is whose (spec/graph-behaviour.md, "Method deletion order"), so they are judged together
+/// ([`judge_shared`]). Empty for every other method.
+pub fn shared_registrations(
+    methods: &[&AuthenticationMethod],
+    records: &[Registration],
+    found: &[Option<usize>],
+) -> Vec<Vec<usize>> {
+    let crowded = crowded_slots(methods, found);
+    let used: BTreeSet<usize> = found.iter().flatten().copied().collect();
+    (0..methods.len())
+        .map(|m| {
+            if !crowded[m] {
+                return Vec::new();
+            }
+            (0..records.len())
+                .filter(|i| !used.contains(i))
+                .filter(|i| {
+                    records[*i].action == SecurityInfoAction::Registered
+                        && records[*i].succeeded
+                        && records[*i].kind == methods[m].kind()
+                        && records[*i].fits(methods[m])
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Judges a method that shares its slot with other undated methods against every registration of
+/// that slot: if any of them is the attacker's, the method is pre-selected (removing the user's own
+/// costs a new registration with the Temporary Access Pass; keeping the attacker's costs the
+/// account); otherwise it is left to the admin.
+pub fn judge_shared(
+    method: &AuthenticationMethod,
+    candidates: &[&Registration],
+    cx: &MethodJudgement<'_>,
+) -> MethodVerdict {
+    let kind = method.kind().map_or("sign-in method", |k| match k {
+        MethodKind::MicrosoftAuthenticator => "Authenticator app",
+        MethodKind::Phone => "phone",
+        _ => "method",
+    });
+    let opening = format!(
+        "Several {kind}s on this account have no creation time, and the directory audit's {} registration(s) of that kind do not say which is which.",
+        candidates.len()
+    );
+    let verdicts: Vec<MethodVerdict> = candidates
+        .iter()
+        .map(|r| judge_method(method, Some(r), cx))
+        .collect();
+    match verdicts.iter().find(|v| v.recommended) {
+        Some(bad) => {
+            let mut reasons = vec![format!("{opening} One of them is the attacker's, so each is pre-selected; the user registers again with the Temporary Access Pass.")];
+            reasons.extend(bad.reasons.iter().cloned());
+            verdict(true, bad.evidence, reasons)
+        }
+        None => {
+            let mut reasons = vec![format!("{opening} None of those registrations points to the attacker: ask the user which devices are theirs.")];
+            reasons.extend(verdicts.into_iter().flat_map(|v| v.reasons));
+            verdict(false, MethodEvidence::UnclearInWindow, reasons)
+        }
+    }
+}
+
+/// Where a method goes in the deletion order: the alternate mobile before the mobile, and the
+/// kinds most often the default sign-in method (Authenticator notification, text or call to the
+/// mobile) last (spec/graph-behaviour.md, "Method deletion order").
+pub fn deletion_rank(method: &AuthenticationMethod) -> u8 {
+    match (method.kind(), other_str(method, "phoneType")) {
+        (Some(MethodKind::Phone), Some("alternateMobile")) => 0,
+        (Some(MethodKind::Phone), Some("office")) | (Some(MethodKind::Email), _) => 1,
+        (Some(MethodKind::TemporaryAccessPass), _) => 1,
+        (Some(MethodKind::MicrosoftAuthenticator), _) => 4,
+        (Some(MethodKind::Phone), _) => 5,
+        (Some(MethodKind::SoftwareOath), _) => 3,
+        _ => 2,
+    }
 }
 
 /// What the account's own history says: the addresses it signed in from before the incident,
@@ -1091,6 +1193,66 @@ mod tests {
             match_registrations(&[&phone, &email], &records),
             vec![None, None],
             "two candidates: the entry cannot say which"
+        );
+    }
+
+    #[test]
+    fn two_undated_authenticators_are_not_told_apart_by_guessing_and_both_go_when_one_is_the_attackers(
+    ) {
+        // Both registered for notifications only: no creation time. The user's is listed first.
+        let mine = method(
+            "microsoftAuthenticator",
+            json!({"id": "mine", "displayName": "iPhone 12"}),
+        );
+        let theirs = method(
+            "microsoftAuthenticator",
+            json!({"id": "theirs", "displayName": "SM-A145R"}),
+        );
+        let records = vec![
+            audit(
+                "2025-02-20T09:00:00Z",
+                "User registered security info",
+                "User registered Authenticator App with Notification",
+                OFFICE,
+                Some(OFFICE_UA),
+            ),
+            audit(
+                "2025-03-12T19:25:00Z",
+                "User registered security info",
+                "User registered Authenticator App with Notification",
+                ATTACKER,
+                Some(ATTACKER_UA),
+            ),
+        ];
+        let methods = [&mine, &theirs];
+        let found = match_registrations(&methods, &records);
+        assert_eq!(found, vec![None, None], "the log cannot say which is whose");
+        let shared = shared_registrations(&methods, &records, &found);
+        assert_eq!(shared, vec![vec![0, 1], vec![0, 1]]);
+        let cx = judgement(&records);
+        for m in methods {
+            let candidates: Vec<&Registration> = records.iter().collect();
+            let v = judge_shared(m, &candidates, &cx);
+            assert!(v.recommended, "{v:?}");
+            assert_eq!(v.evidence, MethodEvidence::AttackerAddress);
+            assert!(v.reasons[0].contains("do not say which is which"), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn the_deletion_order_puts_the_alternate_mobile_first_and_the_likely_defaults_last() {
+        let mobile = method("phone", json!({"id": "mobile", "phoneType": "mobile"}));
+        let alternate = method(
+            "phone",
+            json!({"id": "alternate", "phoneType": "alternateMobile"}),
+        );
+        let app = method("microsoftAuthenticator", json!({"id": "app"}));
+        let email = method("email", json!({"id": "email"}));
+        let mut order = [&mobile, &app, &email, &alternate];
+        order.sort_by_key(|m| deletion_rank(m));
+        assert_eq!(
+            order.map(|m| m.id.as_str()),
+            ["alternate", "email", "app", "mobile"]
         );
     }
 }
