@@ -472,7 +472,7 @@ impl Client {
                 raw,
             };
         }
-        if status == 403 && code != "Authentication_RequestFromNonPremiumTenantOrB2CTenant" {
+        if status == 403 && !crate::error::is_licence_refusal(&code, &message) {
             return Error::PermissionDenied {
                 operation: op,
                 explanation: explain_denial(op, self.is_delegated()),

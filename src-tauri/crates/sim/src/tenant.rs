@@ -124,6 +124,10 @@ pub(crate) struct Tenant {
     pub(crate) actions: Vec<Value>,
     pub(crate) generated: Option<Generated>,
     pub(crate) next_serial: u64,
+    /// When the last `confirmCompromised` was accepted (Identity Protection's per-tenant pace).
+    pub(crate) last_confirm: Option<crate::clock::Mark>,
+    /// Confirmations Identity Protection is still processing: the user id and when it was asked.
+    pub(crate) risk_processing: Vec<(String, crate::clock::Mark)>,
 }
 
 impl Tenant {
@@ -182,6 +186,8 @@ impl Tenant {
             actions: Vec::new(),
             generated,
             next_serial: 1,
+            last_confirm: None,
+            risk_processing: Vec::new(),
         };
         for group in &mut tenant.groups {
             fill_object(group, &[("@odata.type", json!("#microsoft.graph.group"))]);

@@ -289,12 +289,9 @@ impl<T: IncidentTenant> Step<T> for Contain {
                         .await?
                         .map(|u| u.id)
                         .unwrap_or_default();
-                    let state = cx.tenant.risky_user(&id).await?.and_then(|r| r.risk_state);
-                    Ok(Verification::from_checks(vec![Check {
-                        item: "confirm".into(),
-                        ok: state.as_deref() == Some("confirmedCompromised"),
-                        detail: format!("Risk state: {}", state.as_deref().unwrap_or("none")),
-                    }]))
+                    // Identity Protection processes the confirmation asynchronously.
+                    let risky = cx.tenant.settled_risky_user(&id).await?;
+                    Ok(Verification::from_checks(vec![confirm_check(risky.as_ref())]))
                 }
                 Kind::Methods | Kind::Mailbox | Kind::Grants => {
                     let fresh = <Self as Step<T>>::plan(self, cx).await?;
@@ -344,6 +341,24 @@ impl<T: IncidentTenant> Step<T> for Contain {
             }
         }
         .boxed()
+    }
+}
+
+/// The read-back of the confirmation: the risk state once Identity Protection has processed it.
+fn confirm_check(risky: Option<&firebreak_graph::security::RiskyUser>) -> Check {
+    let state = risky.and_then(|r| r.risk_state.as_deref());
+    let processing = risky.and_then(|r| r.is_processing) == Some(true);
+    Check {
+        item: "confirm".into(),
+        ok: state == Some("confirmedCompromised") && !processing,
+        detail: if processing {
+            format!(
+                "Identity Protection is still processing the confirmation (risk state so far: {}). Re-check this step in a few minutes; do not send it again.",
+                state.unwrap_or("none")
+            )
+        } else {
+            format!("Risk state: {}", state.unwrap_or("none"))
+        },
     }
 }
 
@@ -553,6 +568,29 @@ pub(super) async fn user_snapshot<T: IncidentTenant>(
     Ok((user, snapshot))
 }
 
+/// What revoking sessions leaves alive (spec/graph-behaviour.md, "Guests and token lifetime").
+const TOKEN_TAIL: &str = "Revoking ends refresh tokens and browser sessions, not the access tokens already issued: each keeps working until it expires, 60 to 90 minutes after it was issued, except in services that apply Continuous Access Evaluation (Exchange Online, SharePoint Online, Teams) to a client that supports it. Refused token refreshes from the attacker in that time are expected; block sign-in next.";
+
+/// Whether the account is a guest (B2B), whose sign-in belongs to its home organisation.
+fn is_guest(user: &firebreak_graph::directory::User) -> bool {
+    user.user_type
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("Guest"))
+}
+
+/// What a step on a guest account cannot reach, and what to do instead (spec/graph-behaviour.md,
+/// "Guests and token lifetime").
+fn guest_warning(kind: Kind, account: &str) -> String {
+    let what = match kind {
+        Kind::Revoke => "revoking its sessions here does not end the sessions and tokens its home organisation issued",
+        Kind::Reset => "its password (and MFA) belong to its home organisation, so a reset here does not change what the attacker signs in with",
+        _ => "blocking sign-in here keeps it out of this tenant only; it stays signed in at its home organisation",
+    };
+    format!(
+        "{account} is a guest (B2B) account that signs in through its home organisation: {what}. Remove the guest from this tenant (Entra admin center › Users › the guest › Delete), or keep its sign-in blocked here, and ask its home organisation's administrator to revoke its sessions and reset its password there."
+    )
+}
+
 async fn plan_account<T: IncidentTenant>(
     kind: Kind,
     cx: &StepContext<'_, T>,
@@ -590,6 +628,12 @@ async fn plan_account<T: IncidentTenant>(
         source_operation: "GET /users/{id}".into(),
         body: snapshot.to_string(),
     });
+    if kind == Kind::Revoke {
+        plan.warnings.push(TOKEN_TAIL.into());
+    }
+    if is_guest(&user) {
+        plan.warnings.push(guest_warning(kind, cx.account));
+    }
     if kind == Kind::Disable && user.on_premises_sync_enabled == Some(true) {
         plan.warnings.push(
             "This account is synced from on-premises Active Directory: the next sync will enable it again. Disable it in Active Directory too."
@@ -603,6 +647,9 @@ async fn plan_account<T: IncidentTenant>(
     plan.facts = snapshot;
     Ok(plan)
 }
+
+/// What the confirm step says in a tenant without Entra ID P2.
+const NO_P2: &str = "This tenant has no Microsoft Entra ID P2: Identity Protection refuses to mark a user confirmed compromised. Skip this step with that reason; the rest of containment does not depend on it.";
 
 async fn plan_confirm<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
     let user = cx
@@ -626,6 +673,15 @@ async fn plan_confirm<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
             None
         }
     };
+    // Without Entra ID P2 Identity Protection hides risk levels and refuses the confirmation
+    // (spec/graph-behaviour.md, "confirmCompromised").
+    let no_p2 = super::triage::recorded_identity_protection(cx.case, cx.scope)
+        == super::triage::IdentityProtection::Hidden
+        || matches!(&risky, Ok(Some(r)) if r.risk_level.as_deref() == Some("hidden"))
+        || matches!(&risky, Err(e) if e.is_premium_required());
+    if no_p2 {
+        plan.warnings.push(NO_P2.into());
+    }
     plan.captures.push(Capture {
         name_hint: "confirm-risk-state".into(),
         description: "The user's risk state before the change".into(),
@@ -641,8 +697,12 @@ async fn plan_confirm<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
             state.as_deref().unwrap_or("none")
         )],
         created: None,
-        recommended: state.as_deref() != Some("confirmedCompromised"),
-        reasons: vec!["Triage found a compromise; confirming it feeds Identity Protection.".into()],
+        recommended: !no_p2 && state.as_deref() != Some("confirmedCompromised"),
+        reasons: vec![if no_p2 {
+            NO_P2.into()
+        } else {
+            "Triage found a compromise; confirming it feeds Identity Protection.".into()
+        }],
         fixed: false,
         group: None,
         action: Action::ConfirmCompromised,

@@ -10,6 +10,7 @@ mod attribution;
 mod blast;
 mod bundle;
 mod cases;
+mod entra_writes;
 mod evidence;
 mod keychain;
 mod practice;

@@ -9,6 +9,7 @@
 mod applications;
 mod attacker;
 mod attribution_data;
+mod entra_writes;
 mod exchange;
 mod expected;
 mod faults;
