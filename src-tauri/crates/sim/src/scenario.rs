@@ -140,6 +140,43 @@ pub(crate) struct TenantInfo {
     /// `isProcessing` until then).
     #[serde(default = "default_risk_processing_seconds")]
     pub(crate) risk_processing_seconds: i64,
+    /// Accounts synchronised from on-premises Active Directory (users with
+    /// `onPremisesSyncEnabled: true`) and how the tenant signs them in.
+    #[serde(default)]
+    pub(crate) hybrid: Hybrid,
+}
+
+/// A hybrid tenant's Entra Connect settings (spec/graph-behaviour.md, "Synchronised accounts").
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct Hybrid {
+    /// `passwordHashSync`, `passThrough` or `federated`: with the last two, sign-in checks the
+    /// password in Active Directory.
+    #[serde(default = "password_hash_sync")]
+    pub(crate) authentication: String,
+    /// Whether a cloud password change is accepted for a synchronised account.
+    #[serde(default)]
+    pub(crate) password_writeback: bool,
+    /// Minutes between synchronisation cycles (Entra Connect's default is 30).
+    #[serde(default = "thirty")]
+    pub(crate) sync_interval_minutes: i64,
+}
+
+impl Default for Hybrid {
+    fn default() -> Self {
+        Self {
+            authentication: password_hash_sync(),
+            password_writeback: false,
+            sync_interval_minutes: thirty(),
+        }
+    }
+}
+
+fn password_hash_sync() -> String {
+    "passwordHashSync".to_owned()
+}
+fn thirty() -> i64 {
+    30
 }
 
 fn default_risk_processing_seconds() -> i64 {

@@ -128,6 +128,8 @@ pub(crate) struct Tenant {
     pub(crate) last_confirm: Option<crate::clock::Mark>,
     /// Confirmations Identity Protection is still processing: the user id and when it was asked.
     pub(crate) risk_processing: Vec<(String, crate::clock::Mark)>,
+    /// Active Directory behind the synchronised accounts.
+    pub(crate) on_premises: crate::hybrid::OnPremises,
 }
 
 impl Tenant {
@@ -188,6 +190,10 @@ impl Tenant {
             next_serial: 1,
             last_confirm: None,
             risk_processing: Vec::new(),
+            on_premises: crate::hybrid::OnPremises::new(
+                scenario.now,
+                scenario.tenant.hybrid.sync_interval_minutes,
+            ),
         };
         for group in &mut tenant.groups {
             fill_object(group, &[("@odata.type", json!("#microsoft.graph.group"))]);

@@ -189,3 +189,110 @@ async fn a_pass_lifetime_outside_the_policy_bounds_is_refused() {
     }
     assert_eq!(create_pass(&sim, &megan, 480).await.status, 201);
 }
+
+// Synchronised accounts (issue 23, item 2; spec/graph-behaviour.md, "Synchronised accounts").
+
+const DIEGO: &str = "39e8f104-b7ae-598f-be6f-1deb3bf6f9eb";
+const ROSA: &str = "03128975-7a89-54b7-bbaa-339df50e3cc0";
+
+async fn patch(sim: &Sim, user: &str, body: Value) -> crate::harness::Reply {
+    sim.graph(Method::PATCH, &format!("/v1.0/users/{user}"), Some(body))
+        .await
+}
+
+fn new_password() -> Value {
+    json!({"passwordProfile": {"password": "xWwvJ]6NMw+bWH-d", "forceChangePasswordNextSignIn": true}})
+}
+
+async fn enabled(sim: &Sim, user: &str) -> Value {
+    sim.get(&format!("/v1.0/users/{user}?$select=accountEnabled"))
+        .await
+        .body["accountEnabled"]
+        .clone()
+}
+
+/// The kinds of hold the attacker still has on `user`.
+async fn holds(sim: &Sim, user: &str) -> Vec<String> {
+    let score = sim.control(Method::GET, "/score", None).await;
+    score["attackerAccess"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["userId"] == json!(user))
+        .flat_map(|e| e["holds"].as_array().cloned().unwrap_or_default())
+        .filter_map(|h| h["kind"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_cloud_password_reset_of_a_synchronised_account_is_refused_without_writeback() {
+    let sim = Sim::start("password-spray").await;
+    let reply = patch(&sim, DIEGO, new_password()).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(reply.code(), "Request_BadRequest");
+    assert_eq!(
+        reply.body["error"]["message"],
+        json!("Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.")
+    );
+    assert!(holds(&sim, DIEGO).await.contains(&"password".to_owned()));
+    // Reset in Active Directory, it reaches the cloud at the next synchronisation.
+    sim.control(
+        Method::POST,
+        "/onPremises",
+        Some(json!({"user": DIEGO, "action": "resetPassword"})),
+    )
+    .await;
+    sim.advance_minutes(31).await;
+    assert!(
+        !holds(&sim, DIEGO).await.contains(&"password".to_owned()),
+        "the password synchronised from Active Directory is one the attacker does not know"
+    );
+}
+
+#[tokio::test]
+async fn a_blocked_sign_in_is_undone_at_the_next_sync_unless_disabled_on_premises() {
+    let sim = Sim::start("password-spray").await;
+    assert_eq!(patch(&sim, DIEGO, json!({"accountEnabled": false})).await.status, 204);
+    assert_eq!(enabled(&sim, DIEGO).await, json!(false));
+    sim.advance_minutes(31).await;
+    assert_eq!(
+        enabled(&sim, DIEGO).await,
+        json!(true),
+        "the account is enabled in Active Directory, so the sync enables it again"
+    );
+    assert_eq!(patch(&sim, DIEGO, json!({"accountEnabled": false})).await.status, 204);
+    sim.control(
+        Method::POST,
+        "/onPremises",
+        Some(json!({"user": DIEGO, "action": "disable"})),
+    )
+    .await;
+    sim.advance_minutes(31).await;
+    assert_eq!(enabled(&sim, DIEGO).await, json!(false));
+}
+
+#[tokio::test]
+async fn with_pass_through_a_cloud_reset_leaves_the_password_in_active_directory_working() {
+    let sim = Sim::start("second-hop-p1").await;
+    let revoked = sim
+        .graph(
+            Method::POST,
+            &format!("/v1.0/users/{ROSA}/revokeSignInSessions"),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, 200);
+    let reply = patch(&sim, ROSA, new_password()).await;
+    assert_eq!(reply.status, 204, "password writeback accepts it: {}", reply.body);
+    assert!(
+        holds(&sim, ROSA).await.contains(&"password".to_owned()),
+        "the cloud change does not touch the password pass-through checks"
+    );
+    sim.control(
+        Method::POST,
+        "/onPremises",
+        Some(json!({"user": ROSA, "action": "resetPassword"})),
+    )
+    .await;
+    assert!(!holds(&sim, ROSA).await.contains(&"password".to_owned()));
+}
