@@ -134,8 +134,9 @@ pub(crate) fn act(
 /// The admin acts on a synchronised account in Active Directory (`disable`, `enable`,
 /// `resetPassword`), as the on-premises half of a containment step.
 pub(crate) fn on_premises_act(sim: &Sim, user: &str, action: &str) -> Result<Value, String> {
-    let action = crate::hybrid::OnPremAction::parse(action)
-        .ok_or_else(|| format!("unknown on-premises action {action}: disable, enable or resetPassword"))?;
+    let action = crate::hybrid::OnPremAction::parse(action).ok_or_else(|| {
+        format!("unknown on-premises action {action}: disable, enable or resetPassword")
+    })?;
     let now = sim.clock.now();
     let mut tenant = sim.lock_tenant();
     crate::hybrid::act(&mut tenant, user, action, now)

@@ -64,7 +64,10 @@ impl OnPremises {
 
 /// Whether the account is mastered on-premises.
 pub(crate) fn is_synced(user: &UserRecord) -> bool {
-    user.user.get("onPremisesSyncEnabled").and_then(Value::as_bool) == Some(true)
+    user.user
+        .get("onPremisesSyncEnabled")
+        .and_then(Value::as_bool)
+        == Some(true)
 }
 
 /// Whether sign-in checks the password in Active Directory (pass-through or federation), so a
@@ -118,9 +121,7 @@ pub(crate) fn act(
     action: OnPremAction,
     now: DateTime<Utc>,
 ) -> Result<Value, String> {
-    let record = tenant
-        .user(user)
-        .ok_or_else(|| format!("no user {user}"))?;
+    let record = tenant.user(user).ok_or_else(|| format!("no user {user}"))?;
     if !is_synced(record) {
         return Err(format!(
             "{} is a cloud account: it has no Active Directory object to change",

@@ -21,7 +21,8 @@ use serde_json::{json, Value};
 use super::{
     tenant::{Fetched, IncidentTenant},
     triage::RISKY_SCOPES,
-    Action, Capture, Check, Phase, Plan, PlanItem, Step, StepContext, StepInfo, Verification,
+    Action, Capture, Check, OnPremisesTask, Phase, Plan, PlanItem, Step, StepContext, StepInfo,
+    Verification,
 };
 use crate::Error;
 
@@ -247,6 +248,24 @@ impl<T: IncidentTenant> Step<T> for Contain {
                 }])),
                 Kind::Revoke | Kind::Disable | Kind::Reset => {
                     let user = cx.tenant.user(cx.user).await?;
+                    let mut checks: Vec<Check> = selected
+                        .iter()
+                        .filter(|id| id.starts_with("onprem:"))
+                        .map(|id| {
+                            let seen = user.as_ref().and_then(|u| match self.0 {
+                                Kind::Disable => (u.account_enabled == Some(false))
+                                    .then(|| "sign-in is blocked".to_owned()),
+                                _ => u
+                                    .last_password_change_date_time
+                                    .filter(|t| *t >= after)
+                                    .map(|t| format!("password changed {}", show_time(Some(t)))),
+                            });
+                            on_premises_check(id, seen)
+                        })
+                        .collect();
+                    if !selected.iter().any(|id| id == "account") {
+                        return Ok(Verification::from_checks(checks));
+                    }
                     let (ok, detail) = match (self.0, &user) {
                         (_, None) => (false, "The account no longer exists.".to_owned()),
                         (Kind::Revoke, Some(u)) => (
@@ -273,11 +292,15 @@ impl<T: IncidentTenant> Step<T> for Contain {
                             ),
                         ),
                     };
-                    Ok(Verification::from_checks(vec![Check {
-                        item: "account".into(),
-                        ok,
-                        detail,
-                    }]))
+                    checks.insert(
+                        0,
+                        Check {
+                            item: "account".into(),
+                            ok,
+                            detail,
+                        },
+                    );
+                    Ok(Verification::from_checks(checks))
                 }
                 Kind::ConfirmCompromised => {
                     if selected.is_empty() {
@@ -568,6 +591,62 @@ pub(super) async fn user_snapshot<T: IncidentTenant>(
     Ok((user, snapshot))
 }
 
+/// For an account mastered in on-premises Active Directory, the half of the step only the admin can
+/// do there (spec/graph-behaviour.md, "Synchronised accounts"): the block is set back at the next
+/// synchronisation unless the account is disabled there too, and a cloud password reset is refused
+/// (or, accepted, never checked by pass-through or federated sign-in).
+fn plan_synchronised(kind: Kind, cx: &StepContext<'_, impl IncidentTenant>, plan: &mut Plan) {
+    let (task, why) = match kind {
+        Kind::Disable => (
+            OnPremisesTask::DisableAccount,
+            "Active Directory is the source of this account: the next synchronisation (every 30 minutes by default) enables it again in Entra unless it is disabled there too.",
+        ),
+        Kind::Reset => (
+            OnPremisesTask::ResetPassword,
+            "Active Directory holds this account's password: Entra refuses a cloud reset unless passwords are written back, and with pass-through authentication or federation a cloud reset is never checked at sign-in, so the password the attacker knows keeps working.",
+        ),
+        _ => return,
+    };
+    plan.warnings.push(format!(
+        "{} is synchronised from on-premises Active Directory. {why} Do it in Active Directory, then confirm here with a note saying who did it and when.",
+        cx.account
+    ));
+    if kind == Kind::Reset {
+        // The cloud reset stays on offer (a tenant that writes passwords back accepts it) but is
+        // not what stops the attacker.
+        if let Some(cloud) = plan.items.iter_mut().find(|i| i.id == "account") {
+            cloud.fixed = false;
+            cloud.recommended = false;
+            cloud.reasons = vec!["Not recommended for a synchronised account: refused unless passwords are written back, and it changes only the cloud password.".into()];
+        }
+    }
+    plan.items.push(PlanItem {
+        id: format!("onprem:{}", task.name()),
+        kind: "Active Directory (on-premises)".into(),
+        label: cx.account.to_owned(),
+        details: vec![task.instruction().to_owned()],
+        created: None,
+        recommended: true,
+        reasons: vec![why.to_owned()],
+        fixed: false,
+        group: None,
+        action: Action::OnPremises { task },
+    });
+}
+
+/// The read-back of a step done in Active Directory: recorded on the admin's word until the next
+/// synchronisation shows it, which the watch checks.
+pub(super) fn on_premises_check(item: &str, seen: Option<String>) -> Check {
+    Check {
+        item: item.to_owned(),
+        ok: true,
+        detail: match seen {
+            Some(seen) => format!("Done on-premises by the admin (see the note). Entra already shows it: {seen}."),
+            None => "Done on-premises by the admin (see the note). Entra shows it after the next synchronisation (every 30 minutes by default); the watch checks the account again.".to_owned(),
+        },
+    }
+}
+
 /// What revoking sessions leaves alive (spec/graph-behaviour.md, "Guests and token lifetime").
 const TOKEN_TAIL: &str = "Revoking ends refresh tokens and browser sessions, not the access tokens already issued: each keeps working until it expires, 60 to 90 minutes after it was issued, except in services that apply Continuous Access Evaluation (Exchange Online, SharePoint Online, Teams) to a client that supports it. Refused token refreshes from the attacker in that time are expected; block sign-in next.";
 
@@ -615,6 +694,9 @@ async fn plan_account<T: IncidentTenant>(
     };
     let mut plan = empty_plan(cx, summary.into());
     plan.items.push(account_item(cx, action, label));
+    if user.on_premises_sync_enabled == Some(true) {
+        plan_synchronised(kind, cx, &mut plan);
+    }
     plan.captures.push(Capture {
         name_hint: format!(
             "{}-account",
@@ -633,12 +715,6 @@ async fn plan_account<T: IncidentTenant>(
     }
     if is_guest(&user) {
         plan.warnings.push(guest_warning(kind, cx.account));
-    }
-    if kind == Kind::Disable && user.on_premises_sync_enabled == Some(true) {
-        plan.warnings.push(
-            "This account is synced from on-premises Active Directory: the next sync will enable it again. Disable it in Active Directory too."
-                .into(),
-        );
     }
     if kind == Kind::Disable && user.account_enabled == Some(false) {
         plan.warnings

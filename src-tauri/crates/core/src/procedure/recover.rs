@@ -24,10 +24,10 @@ use serde_json::{json, Value};
 
 use super::{
     blast,
-    contain::user_snapshot,
+    contain::{on_premises_check, user_snapshot},
     tenant::{Fetched, IncidentTenant},
-    Action, Capture, Check, Phase, Plan, PlanItem, Position, Procedure, Step, StepContext,
-    StepInfo, Verification,
+    Action, Capture, Check, OnPremisesTask, Phase, Plan, PlanItem, Position, Procedure, Step,
+    StepContext, StepInfo, Verification,
 };
 use crate::{
     case::{journal::EntryKind, steps::StepStatus, CaseId, CaseStore, CaseView},
@@ -354,7 +354,7 @@ impl<T: IncidentTenant> Step<T> for Recover {
             match self.0 {
                 Kind::Enable => {
                     let (user, _) = user_snapshot(cx).await?;
-                    Ok(Verification::from_checks(vec![Check {
+                    let mut checks = vec![Check {
                         item: "account".into(),
                         ok: user.account_enabled == Some(true),
                         detail: format!(
@@ -362,7 +362,14 @@ impl<T: IncidentTenant> Step<T> for Recover {
                             user.account_enabled
                                 .map_or("unknown".into(), |e| e.to_string())
                         ),
-                    }]))
+                    }];
+                    checks.extend(
+                        selected
+                            .iter()
+                            .filter(|id| id.starts_with("onprem:"))
+                            .map(|id| on_premises_check(id, None)),
+                    );
+                    Ok(Verification::from_checks(checks))
                 }
                 Kind::Tap => verify_tap(cx, after).await,
                 Kind::Password => verify_password(cx, selected, after).await,
@@ -395,9 +402,19 @@ async fn plan_enable<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan,
     }
     if user.on_premises_sync_enabled == Some(true) {
         plan.warnings.push(
-            "This account is synced from on-premises Active Directory: enable it there too, or the next sync blocks it again."
+            "This account is synchronised from on-premises Active Directory, where containment disabled it: enable it there too, or the next synchronisation blocks it again. Confirm here with a note saying who did it and when."
                 .into(),
         );
+        let task = OnPremisesTask::EnableAccount;
+        let mut on_premises = item(
+            &format!("onprem:{}", task.name()),
+            "Active Directory (on-premises)",
+            cx.account,
+            Action::OnPremises { task },
+        );
+        on_premises.details = vec![task.instruction().to_owned()];
+        on_premises.recommended = true;
+        plan.items.push(on_premises);
     }
     plan.captures.push(Capture {
         name_hint: "recover-enable-account".into(),
@@ -641,12 +658,26 @@ async fn plan_password<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Pla
             show_time(user.last_password_change_date_time)
         ),
     ];
-    let mut again = item(
-        "password:reset",
-        "Password",
-        "Set a new random password (never shown), change required at next sign-in",
-        Action::ResetPassword,
-    );
+    // A synchronised account's password is reset in Active Directory (spec/graph-behaviour.md,
+    // "Synchronised accounts").
+    let mut again = if user.on_premises_sync_enabled == Some(true) {
+        let task = OnPremisesTask::ResetPassword;
+        let mut on_premises = item(
+            "password:reset",
+            "Password",
+            "Reset it again in Active Directory (on-premises), change required at next logon",
+            Action::OnPremises { task },
+        );
+        on_premises.details = vec![task.instruction().to_owned()];
+        on_premises
+    } else {
+        item(
+            "password:reset",
+            "Password",
+            "Set a new random password (never shown), change required at next sign-in",
+            Action::ResetPassword,
+        )
+    };
     again.group = Some("password".into());
     if changed_since {
         again.recommended = true;
@@ -687,7 +718,15 @@ async fn verify_password<T: IncidentTenant>(
 ) -> Result<Verification, Error> {
     let (user, _) = user_snapshot(cx).await?;
     let changed = user.last_password_change_date_time;
-    let check = if selected.iter().any(|s| s == "password:reset") {
+    let synchronised = user.on_premises_sync_enabled == Some(true);
+    let check = if synchronised && selected.iter().any(|s| s == "password:reset") {
+        on_premises_check(
+            "password:reset",
+            changed
+                .filter(|t| *t >= after)
+                .map(|t| format!("password changed {}", show_time(Some(t)))),
+        )
+    } else if selected.iter().any(|s| s == "password:reset") {
         Check {
             item: "password:reset".into(),
             ok: changed.is_some_and(|t| t >= after),

@@ -232,3 +232,97 @@ async fn revoking_says_what_it_leaves_alive_and_a_guest_is_sent_to_its_home_orga
         reset.warnings
     );
 }
+
+// Synchronised accounts (issue 23, item 2; spec/graph-behaviour.md, "Synchronised accounts").
+
+#[tokio::test]
+async fn a_synchronised_account_is_disabled_and_reset_in_active_directory_with_the_admins_note() {
+    let lab = lab("password-spray").await;
+    let env = lab.env(&[BREAK_GLASS]);
+    let diego = "diego.siciliani@contoso-training.onmicrosoft.com";
+    let id = declare(&lab, diego);
+    let procedure = Procedure::<Client>::compromised_account(1, diego);
+
+    let disable = procedure.plan(&env, &id, "disable").await.unwrap();
+    assert_eq!(
+        disable.recommended(),
+        vec!["account".to_owned(), "onprem:disable".to_owned()],
+        "block in Entra now and disable in Active Directory, or the next sync undoes it"
+    );
+    assert!(
+        disable.items.iter().any(|i| i
+            .details
+            .iter()
+            .any(|d| d.contains("Active Directory Users and Computers"))),
+        "{:?}",
+        disable.items
+    );
+
+    let reset = procedure.plan(&env, &id, "reset").await.unwrap();
+    assert_eq!(
+        reset.recommended(),
+        vec!["onprem:resetPassword".to_owned()],
+        "the cloud reset is refused for an account mastered on-premises"
+    );
+    assert!(
+        reset
+            .warnings
+            .iter()
+            .any(|w| w.contains("synchronised from on-premises Active Directory")),
+        "{:?}",
+        reset.warnings
+    );
+
+    run_until_as(&procedure, &env, &id, diego, "disable").await;
+    let disabled = procedure
+        .run(
+            &env,
+            &id,
+            "disable",
+            &Confirmation {
+                selected: disable.recommended(),
+                typed_account: Some(diego.into()),
+                note: Some("Disabled in ADUC by Sam at 10:02".into()),
+                ..Confirmation::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        disabled.verification.verified,
+        "{:?}",
+        disabled.verification
+    );
+    let confirmation = |note: Option<&str>| Confirmation {
+        selected: vec!["onprem:resetPassword".to_owned()],
+        typed_account: Some(diego.into()),
+        note: note.map(str::to_owned),
+        ..Confirmation::default()
+    };
+    let refused = procedure
+        .run(&env, &id, "reset", &confirmation(None))
+        .await
+        .expect_err("an on-premises step needs the admin's note");
+    assert!(refused.to_string().contains("note"), "{refused}");
+    lab.control
+        .0
+        .on_premises(diego, "resetPassword")
+        .expect("the admin resets it in Active Directory");
+    let outcome = procedure
+        .run(
+            &env,
+            &id,
+            "reset",
+            &confirmation(Some("Reset in ADUC by Sam at 10:05")),
+        )
+        .await
+        .unwrap();
+    assert!(outcome.verification.verified, "{:?}", outcome.verification);
+    assert!(
+        outcome.verification.checks[0]
+            .detail
+            .starts_with("Done on-premises by the admin"),
+        "{:?}",
+        outcome.verification.checks
+    );
+}

@@ -252,7 +252,12 @@ async fn a_cloud_password_reset_of_a_synchronised_account_is_refused_without_wri
 #[tokio::test]
 async fn a_blocked_sign_in_is_undone_at_the_next_sync_unless_disabled_on_premises() {
     let sim = Sim::start("password-spray").await;
-    assert_eq!(patch(&sim, DIEGO, json!({"accountEnabled": false})).await.status, 204);
+    assert_eq!(
+        patch(&sim, DIEGO, json!({"accountEnabled": false}))
+            .await
+            .status,
+        204
+    );
     assert_eq!(enabled(&sim, DIEGO).await, json!(false));
     sim.advance_minutes(31).await;
     assert_eq!(
@@ -260,7 +265,12 @@ async fn a_blocked_sign_in_is_undone_at_the_next_sync_unless_disabled_on_premise
         json!(true),
         "the account is enabled in Active Directory, so the sync enables it again"
     );
-    assert_eq!(patch(&sim, DIEGO, json!({"accountEnabled": false})).await.status, 204);
+    assert_eq!(
+        patch(&sim, DIEGO, json!({"accountEnabled": false}))
+            .await
+            .status,
+        204
+    );
     sim.control(
         Method::POST,
         "/onPremises",
@@ -283,7 +293,11 @@ async fn with_pass_through_a_cloud_reset_leaves_the_password_in_active_directory
         .await;
     assert_eq!(revoked.status, 200);
     let reply = patch(&sim, ROSA, new_password()).await;
-    assert_eq!(reply.status, 204, "password writeback accepts it: {}", reply.body);
+    assert_eq!(
+        reply.status, 204,
+        "password writeback accepts it: {}",
+        reply.body
+    );
     assert!(
         holds(&sim, ROSA).await.contains(&"password".to_owned()),
         "the cloud change does not touch the password pass-through checks"
