@@ -326,3 +326,42 @@ async fn a_synchronised_account_is_disabled_and_reset_in_active_directory_with_t
         outcome.verification.checks
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_watch_alerts_when_a_sync_blocks_a_recovered_synchronised_account_again() {
+    let lab = lab("password-spray").await;
+    let run = firebreak_core::practice::run_headless(
+        &lab.client,
+        lab.control.as_ref(),
+        &lab.store,
+        "password-spray",
+        &crate::practice::options(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        run.contained(),
+        "{:?} {:?}",
+        run.problems,
+        run.attacker_access
+    );
+    let diego = "diego.siciliani@contoso-training.onmicrosoft.com";
+    let quiet = firebreak_core::watch::recheck(&lab.client, &lab.store, &run.case_id)
+        .await
+        .unwrap();
+    assert!(quiet.new_alerts.is_empty(), "{:?}", quiet.new_alerts);
+    // Someone disables it in Active Directory again; the next sync blocks it in Entra.
+    lab.control.0.on_premises(diego, "disable").unwrap();
+    lab.control.0.advance(Duration::minutes(31));
+    let raised = firebreak_core::watch::recheck(&lab.client, &lab.store, &run.case_id)
+        .await
+        .unwrap();
+    assert!(
+        raised
+            .new_alerts
+            .iter()
+            .any(|a| a.kind == firebreak_core::watch::AlertKind::SignInState),
+        "{:?}",
+        raised.new_alerts
+    );
+}
