@@ -82,6 +82,13 @@ impl TrainingControl for SimControl {
     fn score(&self) -> serde_json::Value {
         self.0.score()
     }
+    fn on_premises(
+        &self,
+        account: &str,
+        task: firebreak_core::procedure::OnPremisesTask,
+    ) -> Result<(), String> {
+        self.0.on_premises(account, task.name()).map(|_| ())
+    }
 }
 
 fn failed(message: String) -> IpcError {

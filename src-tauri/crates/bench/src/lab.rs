@@ -33,6 +33,13 @@ impl TrainingControl for Control {
     fn score(&self) -> serde_json::Value {
         self.0.score()
     }
+    fn on_premises(
+        &self,
+        account: &str,
+        task: firebreak_core::procedure::OnPremisesTask,
+    ) -> Result<(), String> {
+        self.0.on_premises(account, task.name()).map(|_| ())
+    }
 }
 
 /// A simulated tenant with a client and a case store.

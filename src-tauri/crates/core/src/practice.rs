@@ -23,7 +23,9 @@ use crate::{
         CaseId, CaseStore, CaseView, ADMIN,
     },
     clock::Clock,
-    procedure::{blast, tenant::IncidentTenant, Confirmation, Env, Phase, Procedure},
+    procedure::{
+        blast, tenant::IncidentTenant, Confirmation, Env, OnPremisesTask, Phase, Procedure,
+    },
     sweep, Error,
 };
 
@@ -35,6 +37,14 @@ pub trait TrainingControl: Send + Sync {
     fn advance(&self, by: Duration);
     /// The simulator's score (`GET /_sim/score`).
     fn score(&self) -> Value;
+    /// Plays the admin's part in on-premises Active Directory for a synchronised account
+    /// (`POST /_sim/onPremises`). A training tenant without Active Directory refuses.
+    fn on_premises(&self, account: &str, task: OnPremisesTask) -> Result<(), String> {
+        Err(format!(
+            "this training tenant has no Active Directory to {} {account} in",
+            task.name()
+        ))
+    }
 }
 
 /// The simulated clock as the case store's clock, so journal times match the tenant's.
@@ -420,6 +430,7 @@ async fn run_procedure<T: IncidentTenant>(
                 let done = run_checks(
                     procedure,
                     env,
+                    control,
                     &pending.case_id,
                     &pending.account,
                     reached_ids,
@@ -450,6 +461,7 @@ async fn run_procedure<T: IncidentTenant>(
         let mut step = run_recommended(
             procedure,
             env,
+            control,
             &pending.case_id,
             key,
             &pending.account,
@@ -470,6 +482,7 @@ async fn run_procedure<T: IncidentTenant>(
 async fn run_checks<T: IncidentTenant>(
     procedure: &Procedure<T>,
     env: &Env<'_, T>,
+    control: &dyn TrainingControl,
     case_id: &CaseId,
     account: &str,
     reached_ids: &mut BTreeSet<String>,
@@ -499,8 +512,19 @@ async fn run_checks<T: IncidentTenant>(
         for item in &plan.items {
             reached_ids.extend(item.id.split(':').skip(1).map(str::to_owned));
         }
-        steps
-            .push(run_recommended(procedure, env, case_id, key, account, plan, reached_ids).await?);
+        steps.push(
+            run_recommended(
+                procedure,
+                env,
+                control,
+                case_id,
+                key,
+                account,
+                plan,
+                reached_ids,
+            )
+            .await?,
+        );
     }
     Ok(steps)
 }
@@ -510,9 +534,11 @@ async fn run_checks<T: IncidentTenant>(
 /// still reads mail, a check planned a minute earlier finds more), the step is planned again
 /// and run with the fresh recommendation, once — what a person does after "review the plan
 /// again".
+#[allow(clippy::too_many_arguments)]
 async fn run_recommended<T: IncidentTenant>(
     procedure: &Procedure<T>,
     env: &Env<'_, T>,
+    control: &dyn TrainingControl,
     case_id: &CaseId,
     key: &str,
     account: &str,
@@ -523,7 +549,7 @@ async fn run_recommended<T: IncidentTenant>(
         selected: plan.recommended(),
         typed_account: Some(account.to_owned()),
         window_start: None,
-        note: None,
+        note: on_premises(control, plan, account),
     };
     let mut confirmation = confirm(&plan);
     let outcome = match procedure.run(env, case_id, key, &confirmation).await {
@@ -543,6 +569,34 @@ async fn run_recommended<T: IncidentTenant>(
         verified: outcome.verification.verified,
         skipped: None,
     })
+}
+
+/// Does in the training tenant's Active Directory what the recommended on-premises items of
+/// `plan` ask of the admin, and returns the note the admin would write (`None` when the plan asks
+/// nothing on-premises).
+fn on_premises(
+    control: &dyn TrainingControl,
+    plan: &crate::procedure::Plan,
+    account: &str,
+) -> Option<String> {
+    let recommended = plan.recommended();
+    let done: Vec<String> = plan
+        .items
+        .iter()
+        .filter(|i| recommended.contains(&i.id))
+        .filter_map(|i| match i.action {
+            crate::procedure::Action::OnPremises { task } => Some(task),
+            _ => None,
+        })
+        .map(|task| match control.on_premises(account, task) {
+            Ok(()) => format!(
+                "{} done in Active Directory by the practice run",
+                task.name()
+            ),
+            Err(why) => format!("{} not done: {why}", task.name()),
+        })
+        .collect();
+    (!done.is_empty()).then(|| done.join("; "))
 }
 
 /// Declares the case of a practice run at `now` (simulated time) for the accounts the training

@@ -189,11 +189,50 @@ pub enum Action {
     },
     /// Allow sign-in again (recovery).
     EnableAccount,
+    /// Done by the admin in on-premises Active Directory, for an account mastered there: nothing
+    /// is sent to the tenant; the admin's note records it and a later read (the step's read-back
+    /// after synchronisation, the watch) checks it.
+    OnPremises {
+        /// What the admin does there.
+        task: OnPremisesTask,
+    },
     /// Create a one-time Temporary Access Pass; the pass comes back as the outcome's handoff.
     IssueTemporaryAccessPass {
         /// How long it works, in minutes.
         lifetime_minutes: u32,
     },
+}
+
+/// What the admin does in Active Directory for an account synchronised from it
+/// (spec/graph-behaviour.md, "Synchronised accounts").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnPremisesTask {
+    /// Disable the account, so the next synchronisation keeps sign-in blocked.
+    DisableAccount,
+    /// Reset the password, the one pass-through and federated sign-ins check.
+    ResetPassword,
+    /// Enable the account again (recovery), so the next synchronisation does not block it.
+    EnableAccount,
+}
+
+impl OnPremisesTask {
+    /// The exact steps, in the admin's words.
+    pub fn instruction(self) -> &'static str {
+        match self {
+            Self::DisableAccount => "In Active Directory Users and Computers, find the account, right-click it and choose Disable Account. Then wait for the next synchronisation (every 30 minutes by default), or run Start-ADSyncSyncCycle -PolicyType Delta on the Entra Connect server.",
+            Self::ResetPassword => "In Active Directory Users and Computers, right-click the account, choose Reset Password, set a long random password nobody is told, and tick \"User must change password at next logon\". Then wait for the next synchronisation, or run Start-ADSyncSyncCycle -PolicyType Delta on the Entra Connect server.",
+            Self::EnableAccount => "In Active Directory Users and Computers, right-click the account and choose Enable Account, so the next synchronisation does not block it again.",
+        }
+    }
+
+    /// A stable name (`disable`, `resetPassword`, `enable`), as the training tenant takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::DisableAccount => "disable",
+            Self::ResetPassword => "resetPassword",
+            Self::EnableAccount => "enable",
+        }
+    }
 }
 
 /// One object the step will change (or one choice it offers), as the plan table shows it. Every
@@ -717,6 +756,16 @@ impl<T: IncidentTenant> Procedure<T> {
             .as_deref()
             .map(str::trim)
             .filter(|n| !n.is_empty());
+        let on_premises = plan
+            .items
+            .iter()
+            .any(|i| selected.contains(&i.id) && matches!(i.action, Action::OnPremises { .. }));
+        if note.is_none() && on_premises {
+            return Err(refused(
+                &id,
+                "Say in the note what you did in Active Directory, who did it and when: Firebreak cannot see on-premises changes, so the note is the record until the next synchronisation shows them.",
+            ));
+        }
         if note.is_none() && selected.iter().any(|s| s == blast::FOUND_ANSWER) {
             return Err(refused(
                 &id,
@@ -1035,7 +1084,7 @@ async fn perform<T: IncidentTenant>(
     action: &Action,
 ) -> Result<Performed, Error> {
     let changed: Result<(), Error> = match action {
-        Action::Record => Ok(()),
+        Action::Record | Action::OnPremises { .. } => Ok(()),
         Action::EnableAccount => Ok(tenant.set_account_enabled(user, true).await?),
         Action::IssueTemporaryAccessPass { lifetime_minutes } => {
             return recover::issue_pass(tenant, user, *lifetime_minutes)

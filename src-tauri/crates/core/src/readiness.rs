@@ -12,6 +12,7 @@ use std::{collections::BTreeMap, future::Future};
 use chrono::{DateTime, Utc};
 use firebreak_graph::{
     logs::SignInQuery,
+    methods::TemporaryAccessPassPolicy,
     permissions::{role_template_id, Operation, Requirement, REQUIREMENTS, ROLE_TEMPLATE_IDS},
     roles::{self, Caller, TargetStanding},
     Cloud, Error as GraphError, Resource, Step, TokenClaims, UserRef,
@@ -34,6 +35,10 @@ pub trait TenantProbe: Sync {
     fn probe_sign_in_logs(&self) -> impl Future<Output = Result<(), GraphError>> + Send;
     /// Lists audit-log queries (Purview).
     fn probe_audit_log_query(&self) -> impl Future<Output = Result<(), GraphError>> + Send;
+    /// Reads the Temporary Access Pass policy.
+    fn probe_temporary_access_pass_policy(
+        &self,
+    ) -> impl Future<Output = Result<TemporaryAccessPassPolicy, GraphError>> + Send;
     /// Looks a user up; `Ok(None)` when no such user exists, else whether sign-in is enabled.
     fn probe_user(
         &self,
@@ -65,6 +70,12 @@ impl TenantProbe for firebreak_graph::Client {
             Some(Err(e)) => Err(e),
             _ => Ok(()),
         }
+    }
+
+    fn probe_temporary_access_pass_policy(
+        &self,
+    ) -> impl Future<Output = Result<TemporaryAccessPassPolicy, GraphError>> + Send {
+        self.get_temporary_access_pass_policy()
     }
 
     fn probe_user(
@@ -114,6 +125,8 @@ pub enum Area {
     Retention,
     /// The break-glass account.
     BreakGlass,
+    /// What recovery relies on (the Temporary Access Pass policy).
+    Recovery,
 }
 
 /// One line of the checklist.
@@ -455,7 +468,14 @@ pub async fn run_readiness<P: TenantProbe>(
         detail,
     ));
 
-    // 7. Break-glass account.
+    // 7. The Temporary Access Pass policy recovery relies on.
+    if graph_ok {
+        findings.push(pass_policy_finding(
+            probe.probe_temporary_access_pass_policy().await,
+        ));
+    }
+
+    // 8. Break-glass account.
     match &profile.break_glass_upn {
         None => findings.push(with_fix(
             finding(
@@ -509,6 +529,78 @@ pub async fn run_readiness<P: TenantProbe>(
         findings,
         ready,
     }
+}
+
+/// What the tenant's Temporary Access Pass policy means for recovery: Entra refuses a pass when the
+/// method is off, when the account is outside the groups the policy covers, and when the lifetime
+/// is outside its bounds (spec/graph-behaviour.md, "Temporary Access Pass policy").
+fn pass_policy_finding(policy: Result<TemporaryAccessPassPolicy, GraphError>) -> Finding {
+    const ID: &str = "recovery.temporaryAccessPass";
+    const WHERE: &str = "In the Entra admin center, open Protection › Authentication methods › Policies › Temporary Access Pass";
+    let policy = match policy {
+        Ok(policy) => policy,
+        Err(e @ GraphError::PermissionDenied { .. }) => {
+            return finding(
+                ID,
+                Area::Recovery,
+                Status::CannotTell,
+                "Temporary Access Pass policy not checked",
+                format!("Refused for lack of permission (see the permission gaps): {e}"),
+            );
+        }
+        Err(e) => {
+            return finding(
+                ID,
+                Area::Recovery,
+                Status::CannotTell,
+                "Temporary Access Pass policy not checked",
+                e.to_string(),
+            );
+        }
+    };
+    let bounds = match (
+        policy.minimum_lifetime_in_minutes,
+        policy.maximum_lifetime_in_minutes,
+    ) {
+        (Some(min), Some(max)) => format!("passes may last {min} to {max} minutes"),
+        _ => "the lifetime bounds were not given".to_owned(),
+    };
+    if !policy.is_enabled() {
+        return with_fix(
+            finding(ID, Area::Recovery, Status::Gap, "Temporary Access Pass is turned off", "Recovery gives the user a one-time Temporary Access Pass to register MFA again; with the method off, Entra refuses to create one."),
+            format!("{WHERE}, turn it on for all users (or for a group every account may belong to), one-time use, and save."),
+        );
+    }
+    if !policy.includes_all_users() || !policy.exclude_targets.is_empty() {
+        return with_fix(
+            finding(ID, Area::Recovery, Status::Info, "Temporary Access Pass limited to some groups", format!("The method is on, but only for members of the groups the policy includes ({}) and not of those it excludes ({}); {bounds}. Entra refuses a pass to anyone else.", group_list(&policy.include_targets), group_list(&policy.exclude_targets))),
+            format!("{WHERE} and include all users, or check before an incident that every account you may have to recover is in an included group."),
+        );
+    }
+    if !(policy.allows_lifetime(60) || policy.allows_lifetime(480)) {
+        return with_fix(
+            finding(ID, Area::Recovery, Status::Info, "Temporary Access Pass lifetimes are unusual", format!("The method is on for all users, but {bounds}: Firebreak will offer the policy's default instead of one hour.")),
+            format!("{WHERE} and allow one hour (60 minutes) if that suits the organisation."),
+        );
+    }
+    finding(
+        ID,
+        Area::Recovery,
+        Status::Pass,
+        "Temporary Access Pass can be issued",
+        format!("The method is on for all users; {bounds}."),
+    )
+}
+
+fn group_list(targets: &[firebreak_graph::methods::PolicyTarget]) -> String {
+    if targets.is_empty() {
+        return "none".to_owned();
+    }
+    targets
+        .iter()
+        .map(|t| t.id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The permissions to add for `resource`, fewest first: each unsatisfied requirement offers its
@@ -881,6 +973,11 @@ mod tests {
         async fn probe_audit_log_query(&self) -> Result<(), GraphError> {
             Ok(())
         }
+        async fn probe_temporary_access_pass_policy(
+            &self,
+        ) -> Result<TemporaryAccessPassPolicy, GraphError> {
+            Ok(enabled_pass_policy())
+        }
         async fn probe_user(&self, _upn: &str) -> Result<Option<bool>, GraphError> {
             if self.graph_roles.is_empty() {
                 return Err(denied(Operation::ReadUser));
@@ -905,6 +1002,51 @@ mod tests {
         let none = exchange_app_roles(&[]);
         assert_eq!(none.status, Status::CannotTell, "{none:?}");
         assert!(none.detail.contains("403"), "{}", none.detail);
+    }
+
+    /// Entra's documented defaults, turned on for all users.
+    fn enabled_pass_policy() -> TemporaryAccessPassPolicy {
+        serde_json::from_value(serde_json::json!({
+            "state": "enabled", "defaultLifetimeInMinutes": 60, "minimumLifetimeInMinutes": 60,
+            "maximumLifetimeInMinutes": 480, "isUsableOnce": false,
+            "includeTargets": [{"id": "all_users", "targetType": "group"}], "excludeTargets": [],
+        }))
+        .expect("policy")
+    }
+
+    #[test]
+    fn each_pass_policy_problem_gets_its_own_finding() {
+        let ok = pass_policy_finding(Ok(enabled_pass_policy()));
+        assert_eq!(ok.status, Status::Pass, "{ok:?}");
+        assert!(ok.detail.contains("60 to 480 minutes"), "{}", ok.detail);
+
+        let mut off = enabled_pass_policy();
+        off.state = Some("disabled".into());
+        let off = pass_policy_finding(Ok(off));
+        assert_eq!(off.status, Status::Gap, "a pass cannot be issued: {off:?}");
+        assert!(off.title.contains("turned off"));
+        assert!(off.fix.as_deref().is_some_and(|f| f.contains("turn it on")));
+
+        let mut scoped = enabled_pass_policy();
+        scoped.include_targets[0].id = "5b7c5c2b-8d63-4d0e-9a43-1d0a4a3f0b11".into();
+        let scoped = pass_policy_finding(Ok(scoped));
+        assert!(
+            scoped.title.contains("limited to some groups"),
+            "{scoped:?}"
+        );
+        assert!(scoped
+            .detail
+            .contains("5b7c5c2b-8d63-4d0e-9a43-1d0a4a3f0b11"));
+
+        let mut short = enabled_pass_policy();
+        short.minimum_lifetime_in_minutes = Some(10);
+        short.maximum_lifetime_in_minutes = Some(30);
+        let short = pass_policy_finding(Ok(short));
+        assert!(short.title.contains("lifetimes"), "{short:?}");
+        assert!(short.detail.contains("10 to 30 minutes"));
+
+        let unread = pass_policy_finding(Err(denied(Operation::ReadTemporaryAccessPassPolicy)));
+        assert_eq!(unread.status, Status::CannotTell);
     }
 
     fn profile() -> TenantProfile {
@@ -1052,6 +1194,11 @@ mod tests {
             }
             async fn probe_user(&self, _u: &str) -> Result<Option<bool>, GraphError> {
                 Ok(Some(true))
+            }
+            async fn probe_temporary_access_pass_policy(
+                &self,
+            ) -> Result<TemporaryAccessPassPolicy, GraphError> {
+                Ok(enabled_pass_policy())
             }
         }
         let r = run_readiness(&profile(), &Delegated, now()).await;

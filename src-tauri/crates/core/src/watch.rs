@@ -15,6 +15,7 @@
 //! - a new inbox rule the containment rules flag (hiding folder, external forward, deletion...);
 //! - forwarding switched on;
 //! - a new consent with scopes that read or send mail or files;
+//! - sign-in blocked again on an account synchronised from Active Directory (a sync set it back);
 //! - a successful sign-in, or a failed interactive one, from the attacker's infrastructure as
 //!   triage attributed it ([`crate::attribution`]: its addresses, their /24 or /48, its hosting
 //!   networks, its sessions — not exact addresses alone).
@@ -113,6 +114,8 @@ pub enum AlertKind {
     Grant,
     /// A sign-in from an attacker address.
     SignIn,
+    /// Sign-in blocked again on an account synchronised from Active Directory.
+    SignInState,
 }
 
 /// One alert, as journaled (`watch_alert` details).
@@ -358,6 +361,18 @@ async fn look<T: IncidentTenant>(
         observed_at: now,
     };
     let attacker = |ip: &str| window.infrastructure.match_address(ip);
+
+    // A synchronised account takes its sign-in state from Active Directory at every sync
+    // (spec/graph-behaviour.md, "Synchronised accounts").
+    if resolved.on_premises_sync_enabled == Some(true) && resolved.account_enabled == Some(false) {
+        out.push(alert(
+            AlertKind::SignInState,
+            "signInBlocked".into(),
+            format!("Sign-in is blocked again for {}", window.account),
+            "Recovery allowed sign-in, but Entra now blocks it. The account is synchronised from Active Directory: a sync set the block back because the account is still disabled there, or someone disabled it. If recovery is meant to stand, enable it in Active Directory Users and Computers; if you did not expect this, find out who disabled it.".into(),
+            None,
+        ));
+    }
 
     // Methods: new ones, judged by the address their registration came from.
     match tenant.methods(&user).await {

@@ -511,7 +511,7 @@ impl Client {
         let exchange_role_refusal =
             op.resource() == Resource::Exchange && is_exchange_role_refusal(status, &raw);
         if exchange_role_refusal
-            || (status == 403 && code != "Authentication_RequestFromNonPremiumTenantOrB2CTenant")
+            || (status == 403 && !crate::error::is_licence_refusal(&code, &message))
         {
             return Error::PermissionDenied {
                 operation: op,

@@ -184,10 +184,21 @@ fn request_suffix(request_id: &Option<String>) -> String {
     }
 }
 
+/// Whether a 403 says the tenant lacks a licence rather than a permission: the logs APIs' own code,
+/// or Identity Protection's "not licensed for this feature" (spec/graph-behaviour.md,
+/// "confirmCompromised").
+pub(crate) fn is_licence_refusal(code: &str, message: &str) -> bool {
+    code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+        || (code == "Forbidden" && message.to_lowercase().contains("not licensed"))
+}
+
 fn advice(status: u16, code: &str) -> &'static str {
     match (status, code) {
         (_, "Authentication_RequestFromNonPremiumTenantOrB2CTenant") => {
             " Sign-in logs need Microsoft Entra ID P1 or P2 in this tenant."
+        }
+        (403, "Forbidden") => {
+            " The tenant lacks the licence this needs: Identity Protection actions need Microsoft Entra ID P2. Without it, skip this step and record why."
         }
         (403, _) => "",
         (401, _) => " The access token was refused: check the tenant id and that the app registration still exists.",
@@ -319,7 +330,7 @@ impl Error {
 
     /// Whether the tenant lacks the licence (Entra ID P1/P2) the operation needs.
     pub fn is_premium_required(&self) -> bool {
-        matches!(self, Error::Service { code, .. } | Error::PermissionDenied { code, .. }
-            if code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant")
+        matches!(self, Error::Service { code, message, .. } | Error::PermissionDenied { code, message, .. }
+            if is_licence_refusal(code, message))
     }
 }

@@ -158,7 +158,95 @@ pub struct TemporaryAccessPass {
     pub temporary_access_pass: Option<SecretString>,
 }
 
+/// The tenant's Temporary Access Pass policy
+/// (`temporaryAccessPassAuthenticationMethodConfiguration`): whether a pass can be issued, to whom
+/// and for how long.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TemporaryAccessPassPolicy {
+    /// `enabled` or `disabled`.
+    pub state: Option<String>,
+    /// The lifetime a pass gets when none is asked for.
+    pub default_lifetime_in_minutes: Option<u32>,
+    /// The shortest lifetime a pass may have.
+    pub minimum_lifetime_in_minutes: Option<u32>,
+    /// The longest lifetime a pass may have.
+    pub maximum_lifetime_in_minutes: Option<u32>,
+    /// Whether every pass is one-time.
+    pub is_usable_once: Option<bool>,
+    /// Who may get a pass (`all_users` or group ids).
+    #[serde(default)]
+    pub include_targets: Vec<PolicyTarget>,
+    /// Groups who may not.
+    #[serde(default)]
+    pub exclude_targets: Vec<PolicyTarget>,
+}
+
+/// A group (or `all_users`) a policy includes or excludes.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyTarget {
+    /// The group's object id, or `all_users`.
+    pub id: String,
+    /// `group` or `user`.
+    pub target_type: Option<String>,
+}
+
+impl TemporaryAccessPassPolicy {
+    /// Whether the method is turned on.
+    pub fn is_enabled(&self) -> bool {
+        self.state
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("enabled"))
+    }
+
+    /// Whether the policy includes every user.
+    pub fn includes_all_users(&self) -> bool {
+        self.include_targets
+            .iter()
+            .any(|t| t.id.eq_ignore_ascii_case("all_users"))
+    }
+
+    /// Whether a user in the groups `member_of` (object ids) may hold a pass.
+    pub fn covers(&self, member_of: &[String]) -> bool {
+        let member = |t: &PolicyTarget| member_of.iter().any(|g| g.eq_ignore_ascii_case(&t.id));
+        (self.includes_all_users() || self.include_targets.iter().any(member))
+            && !self.exclude_targets.iter().any(member)
+    }
+
+    /// Whether a pass of `minutes` is within the policy's bounds (unknown bounds allow it).
+    pub fn allows_lifetime(&self, minutes: u32) -> bool {
+        self.minimum_lifetime_in_minutes
+            .is_none_or(|m| minutes >= m)
+            && self
+                .maximum_lifetime_in_minutes
+                .is_none_or(|m| minutes <= m)
+    }
+}
+
 impl Client {
+    /// `GET /policies/authenticationMethodsPolicy/authenticationMethodConfigurations/TemporaryAccessPass`.
+    pub async fn get_temporary_access_pass_policy(
+        &self,
+    ) -> Result<TemporaryAccessPassPolicy, Error> {
+        let url = build_url(
+            &self.graph_root(false),
+            &[
+                "policies",
+                "authenticationMethodsPolicy",
+                "authenticationMethodConfigurations",
+                "TemporaryAccessPass",
+            ],
+            &[],
+        )?;
+        self.fetch(&Call::new(
+            Operation::ReadTemporaryAccessPassPolicy,
+            Method::GET,
+            url,
+        ))
+        .await
+    }
+
     fn methods_url(
         &self,
         user: &UserRef,

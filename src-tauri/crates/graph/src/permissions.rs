@@ -122,6 +122,8 @@ pub enum Operation {
     DeleteAuthenticationMethod,
     /// `POST /users/{id}/authentication/temporaryAccessPassMethods`.
     CreateTemporaryAccessPass,
+    /// `GET /policies/authenticationMethodsPolicy/authenticationMethodConfigurations/TemporaryAccessPass`.
+    ReadTemporaryAccessPassPolicy,
     /// `GET /users/{id}/mailFolders/inbox/messageRules[/{id}]`.
     ReadMessageRules,
     /// `DELETE /users/{id}/mailFolders/inbox/messageRules/{id}`.
@@ -669,6 +671,23 @@ pub const REQUIREMENTS: &[Requirement] = &[
         ],
         roles: SECURITY_READ_ROLES,
         steps: &[Triage, BlastRadius],
+    },
+    Requirement {
+        operation: Operation::ReadTemporaryAccessPassPolicy,
+        purpose: "read the Temporary Access Pass policy",
+        resource: Resource::Graph,
+        application: &[
+            &["Policy.Read.AuthenticationMethod"],
+            &["Policy.ReadWrite.AuthenticationMethod"],
+            &["Policy.Read.All"],
+        ],
+        delegated: &[
+            &["Policy.Read.AuthenticationMethod"],
+            &["Policy.ReadWrite.AuthenticationMethod"],
+            &["Policy.Read.All"],
+        ],
+        roles: &["Global Reader", "Authentication Policy Administrator"],
+        steps: &[Recover],
     },
     Requirement {
         operation: Operation::ConfirmCompromised,

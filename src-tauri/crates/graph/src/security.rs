@@ -191,6 +191,30 @@ impl Client {
             .await
     }
 
+    /// Reads the risky user every `interval` while Identity Protection is still processing a
+    /// change to it (`isProcessing`, as after `confirmCompromised`), until `timeout` has passed on
+    /// the client's clock (or as many polls as fit in it, so a clock that stands still cannot keep
+    /// it waiting for ever); returns the last state seen.
+    pub async fn wait_for_risky_user(
+        &self,
+        user_id: &str,
+        interval: std::time::Duration,
+        timeout: std::time::Duration,
+    ) -> Result<RiskyUser, Error> {
+        let clock = self.clock().clone();
+        let deadline = clock.now() + chrono::Duration::from_std(timeout).unwrap_or_default();
+        let max_polls = timeout.as_millis() / interval.as_millis().max(1) + 1;
+        let mut polls = 0u128;
+        loop {
+            let risky = self.get_risky_user(user_id).await?;
+            polls += 1;
+            if risky.is_processing != Some(true) || clock.now() >= deadline || polls >= max_polls {
+                return Ok(risky);
+            }
+            self.run_cancellable(clock.sleep(interval)).await?;
+        }
+    }
+
     /// `GET /identityProtection/riskDetections` for one user, since `since`.
     pub fn list_risk_detections(
         &self,

@@ -203,6 +203,15 @@ fn password_known(tenant: &Tenant, account: &Account) -> bool {
     let Some(known) = account.password_known_at else {
         return false;
     };
+    if crate::hybrid::password_checked_on_premises(tenant, &account.user_id) {
+        // Sign-in checks Active Directory: the cloud's password change date says nothing.
+        return tenant
+            .user(&account.user_id)
+            .is_some_and(|u| u.account_enabled())
+            && !crate::hybrid::disabled_on_premises(tenant, &account.user_id)
+            && crate::hybrid::password_changed_on_premises(tenant, &account.user_id)
+                .is_none_or(|changed| changed <= known);
+    }
     tenant.user(&account.user_id).is_some_and(|u| {
         u.account_enabled()
             && u.user
@@ -300,7 +309,11 @@ pub(crate) fn footholds(tenant: &Tenant, now: DateTime<Utc>) -> Vec<Value> {
                 &account.user_id,
                 Some(json!({
                     "kind": "password",
-                    "detail": "the password the attacker knows was never reset and the account is enabled",
+                    "detail": if crate::hybrid::password_checked_on_premises(tenant, &account.user_id) {
+                        "the password the attacker knows still works: sign-in checks it in Active Directory, where it was never reset, and the account is enabled"
+                    } else {
+                        "the password the attacker knows was never reset and the account is enabled"
+                    },
                 })),
             );
         }
@@ -487,6 +500,16 @@ pub(crate) fn on_enabled(tenant: &mut Tenant, user_id: &str, now: DateTime<Utc>)
 /// The responder reset the password. Before a revoke (and a disable), the attacker's access token
 /// still works for a while: they use it to register a method of their own.
 pub(crate) fn on_password_reset(tenant: &mut Tenant, user_id: &str, now: DateTime<Utc>) {
+    reset(tenant, user_id, now, false);
+}
+
+/// The responder changed the cloud password of an account whose sign-in checks the password in
+/// Active Directory: the sessions end, but the password the attacker knows still signs in.
+pub(crate) fn on_cloud_password_only(tenant: &mut Tenant, user_id: &str, now: DateTime<Utc>) {
+    reset(tenant, user_id, now, true);
+}
+
+fn reset(tenant: &mut Tenant, user_id: &str, now: DateTime<Utc>, keeps_password: bool) {
     let delay = Duration::minutes(tenant.attacker.plan.register_method_after_minutes);
     let attacker = &mut tenant.attacker;
     let mut react = false;
@@ -507,8 +530,12 @@ pub(crate) fn on_password_reset(tenant: &mut Tenant, user_id: &str, now: DateTim
             account.lost_at = Some(now);
             lost = true;
         }
-        // The new password is one the attacker does not know.
-        account.password_known_at = None;
+        // The new password is one the attacker does not know, unless sign-in checks the old one
+        // in Active Directory (a cloud change of a synchronised account; spec/graph-behaviour.md,
+        // "Synchronised accounts").
+        if !keeps_password {
+            account.password_known_at = None;
+        }
     }
     if react {
         attacker.pending.push((

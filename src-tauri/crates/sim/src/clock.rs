@@ -49,6 +49,33 @@ impl Clock {
     }
 }
 
+/// A moment marked on both clocks, for the service's own pacing (a rate limit, an asynchronous
+/// job): the time since it is what passed on the simulated clock or in reality, whichever is more.
+/// A test with a frozen clock that really waits, and a headless run whose waits only move the
+/// simulated clock, both see time pass, as a client of the real service would.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mark {
+    simulated: DateTime<Utc>,
+    real: Instant,
+}
+
+impl Mark {
+    /// Marks `now` (the simulated time) and the real instant.
+    pub(crate) fn at(now: DateTime<Utc>) -> Self {
+        Self {
+            simulated: now,
+            real: Instant::now(),
+        }
+    }
+
+    /// The time since the mark at simulated time `now`.
+    pub(crate) fn elapsed(&self, now: DateTime<Utc>) -> Duration {
+        let simulated = now - self.simulated;
+        let real = Duration::from_std(self.real.elapsed()).unwrap_or_else(|_| Duration::zero());
+        simulated.max(real)
+    }
+}
+
 /// Formats a time the way Graph writes `DateTimeOffset` values: UTC with a `Z`, whole seconds.
 pub(crate) fn graph_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -95,5 +122,16 @@ mod tests {
             Some("2024-06-11T08:47:25Z")
         );
         assert!(parse_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn a_mark_counts_the_simulated_time_that_passed() {
+        let start = parse_time("2025-03-12T23:50:00Z").unwrap();
+        let mark = Mark::at(start);
+        assert!(mark.elapsed(start) < Duration::seconds(1));
+        assert_eq!(
+            mark.elapsed(start + Duration::seconds(30)),
+            Duration::seconds(30)
+        );
     }
 }

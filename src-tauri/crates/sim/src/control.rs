@@ -49,6 +49,7 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
         .route("/scenario", get(scenario))
         .route("/attacker/return", post(attacker_return))
         .route("/user/activity", post(user_activity))
+        .route("/onPremises", post(on_premises))
         .route(
             "/requests",
             get(|State(sim): State<Arc<Sim>>| async move {
@@ -128,6 +129,36 @@ pub(crate) fn act(
         json!({"surface": "control", "change": surface, "user": user, "done": done}),
     );
     Ok(json!({"done": done}))
+}
+
+/// The admin acts on a synchronised account in Active Directory (`disable`, `enable`,
+/// `resetPassword`), as the on-premises half of a containment step.
+pub(crate) fn on_premises_act(sim: &Sim, user: &str, action: &str) -> Result<Value, String> {
+    let action = crate::hybrid::OnPremAction::parse(action).ok_or_else(|| {
+        format!("unknown on-premises action {action}: disable, enable or resetPassword")
+    })?;
+    let now = sim.clock.now();
+    let mut tenant = sim.lock_tenant();
+    crate::hybrid::act(&mut tenant, user, action, now)
+}
+
+#[derive(Deserialize)]
+struct OnPremisesRequest {
+    user: String,
+    action: String,
+}
+
+async fn on_premises(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    let Ok(request) = serde_json::from_slice::<OnPremisesRequest>(&body) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "send {\"user\": \"upn or id\", \"action\": \"disable\" | \"enable\" | \"resetPassword\"}",
+        );
+    };
+    match on_premises_act(&sim, &request.user, &request.action) {
+        Ok(done) => Json(done).into_response(),
+        Err(message) => problem(StatusCode::BAD_REQUEST, &message),
+    }
 }
 
 async fn attacker_return(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {

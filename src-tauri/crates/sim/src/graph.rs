@@ -8,6 +8,7 @@ mod audit;
 mod logs;
 mod mail;
 mod methods;
+mod policies;
 mod roles;
 mod security;
 mod users;
@@ -128,6 +129,10 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
         .route(
             "/applications/{app}/microsoft.graph.removeKey",
             post(applications::remove_key),
+        )
+        .route(
+            "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/{config}",
+            get(policies::method_configuration),
         )
         .route("/auditLogs/signIns", get(logs::sign_ins))
         .route("/auditLogs/directoryAudits", get(logs::directory_audits))

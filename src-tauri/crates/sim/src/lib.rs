@@ -26,6 +26,7 @@ mod exchange;
 mod faults;
 mod generator;
 mod graph;
+mod hybrid;
 mod odata;
 mod replication;
 mod request_log;

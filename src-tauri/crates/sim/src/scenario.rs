@@ -141,6 +141,105 @@ pub(crate) struct TenantInfo {
     pub(crate) display_name: String,
     #[serde(default)]
     pub(crate) licences: Licences,
+    /// The Temporary Access Pass policy of the authentication methods policy.
+    #[serde(default)]
+    pub(crate) temporary_access_pass: TapPolicy,
+    /// Seconds Identity Protection takes to process a `confirmCompromised` (the risky user shows
+    /// `isProcessing` until then).
+    #[serde(default = "default_risk_processing_seconds")]
+    pub(crate) risk_processing_seconds: i64,
+    /// Accounts synchronised from on-premises Active Directory (users with
+    /// `onPremisesSyncEnabled: true`) and how the tenant signs them in.
+    #[serde(default)]
+    pub(crate) hybrid: Hybrid,
+}
+
+/// A hybrid tenant's Entra Connect settings (spec/graph-behaviour.md, "Synchronised accounts").
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct Hybrid {
+    /// `passwordHashSync`, `passThrough` or `federated`: with the last two, sign-in checks the
+    /// password in Active Directory.
+    #[serde(default = "password_hash_sync")]
+    pub(crate) authentication: String,
+    /// Whether a cloud password change is accepted for a synchronised account.
+    #[serde(default)]
+    pub(crate) password_writeback: bool,
+    /// Minutes between synchronisation cycles (Entra Connect's default is 30).
+    #[serde(default = "thirty")]
+    pub(crate) sync_interval_minutes: i64,
+}
+
+impl Default for Hybrid {
+    fn default() -> Self {
+        Self {
+            authentication: password_hash_sync(),
+            password_writeback: false,
+            sync_interval_minutes: thirty(),
+        }
+    }
+}
+
+fn password_hash_sync() -> String {
+    "passwordHashSync".to_owned()
+}
+fn thirty() -> i64 {
+    30
+}
+
+fn default_risk_processing_seconds() -> i64 {
+    10
+}
+
+/// The tenant's Temporary Access Pass policy (`temporaryAccessPassAuthenticationMethodConfiguration`);
+/// the defaults are Entra's documented ones except that the method is enabled for all users.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct TapPolicy {
+    /// `enabled` or `disabled`.
+    #[serde(default = "enabled")]
+    pub(crate) state: String,
+    #[serde(default = "one_hour")]
+    pub(crate) default_lifetime_in_minutes: i64,
+    #[serde(default = "one_hour")]
+    pub(crate) minimum_lifetime_in_minutes: i64,
+    #[serde(default = "eight_hours")]
+    pub(crate) maximum_lifetime_in_minutes: i64,
+    #[serde(default)]
+    pub(crate) is_usable_once: bool,
+    /// Group ids whose members may get a pass; `all_users` for everyone.
+    #[serde(default = "all_users")]
+    pub(crate) include_groups: Vec<String>,
+    /// Group ids whose members may not.
+    #[serde(default)]
+    pub(crate) exclude_groups: Vec<String>,
+}
+
+impl Default for TapPolicy {
+    fn default() -> Self {
+        Self {
+            state: enabled(),
+            default_lifetime_in_minutes: one_hour(),
+            minimum_lifetime_in_minutes: one_hour(),
+            maximum_lifetime_in_minutes: eight_hours(),
+            is_usable_once: false,
+            include_groups: all_users(),
+            exclude_groups: Vec::new(),
+        }
+    }
+}
+
+fn enabled() -> String {
+    "enabled".to_owned()
+}
+fn one_hour() -> i64 {
+    60
+}
+fn eight_hours() -> i64 {
+    480
+}
+fn all_users() -> Vec<String> {
+    vec!["all_users".to_owned()]
 }
 
 /// Which licences the tenant has; they decide what the logs APIs answer.

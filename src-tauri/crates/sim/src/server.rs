@@ -71,6 +71,7 @@ impl Sim {
     pub(crate) fn catch_up(&self) {
         let now = self.clock.now();
         let mut tenant = self.lock_tenant();
+        crate::hybrid::sync(&mut tenant, now);
         crate::attacker::advance(&mut tenant, now);
     }
 
@@ -208,6 +209,12 @@ impl SimServer {
     ) -> Result<serde_json::Value, String> {
         let actions: Vec<String> = actions.iter().map(|a| (*a).to_owned()).collect();
         crate::control::act(&self.sim, crate::control::Actor::Attacker, user, &actions)
+    }
+
+    /// The admin acts now on a synchronised account in Active Directory (`disable`, `enable`,
+    /// `resetPassword`), as `POST /_sim/onPremises` does. Returns what was done, or why not.
+    pub fn on_premises(&self, user: &str, action: &str) -> Result<serde_json::Value, String> {
+        crate::control::on_premises_act(&self.sim, user, action)
     }
 
     /// The account's owner acts now from their usual address (`signIn`, `registerMethod`), as

@@ -131,6 +131,12 @@ pub(crate) struct Tenant {
     pub(crate) next_serial: u64,
     /// Values Graph still answers after a write (the scenario's replication lag).
     pub(crate) replication: Replication,
+    /// When the last `confirmCompromised` was accepted (Identity Protection's per-tenant pace).
+    pub(crate) last_confirm: Option<crate::clock::Mark>,
+    /// Confirmations Identity Protection is still processing: the user id and when it was asked.
+    pub(crate) risk_processing: Vec<(String, crate::clock::Mark)>,
+    /// Active Directory behind the synchronised accounts.
+    pub(crate) on_premises: crate::hybrid::OnPremises,
 }
 
 impl Tenant {
@@ -192,6 +198,12 @@ impl Tenant {
             generated,
             next_serial: 1,
             replication: Replication::new(scenario.replication_lag_seconds),
+            last_confirm: None,
+            risk_processing: Vec::new(),
+            on_premises: crate::hybrid::OnPremises::new(
+                scenario.now,
+                scenario.tenant.hybrid.sync_interval_minutes,
+            ),
         };
         for group in &mut tenant.groups {
             fill_object(group, &[("@odata.type", json!("#microsoft.graph.group"))]);

@@ -23,7 +23,8 @@ use super::{
     roles::note_role,
     tenant::{Fetched, IncidentTenant},
     triage::RISKY_SCOPES,
-    Action, Capture, Check, Phase, Plan, PlanItem, Step, StepContext, StepInfo, Verification,
+    Action, Capture, Check, OnPremisesTask, Phase, Plan, PlanItem, Step, StepContext, StepInfo,
+    Verification,
 };
 use crate::Error;
 
@@ -255,6 +256,24 @@ impl<T: IncidentTenant> Step<T> for Contain {
                 }])),
                 Kind::Revoke | Kind::Disable | Kind::Reset => {
                     let user = cx.tenant.user(cx.user).await?;
+                    let mut checks: Vec<Check> = selected
+                        .iter()
+                        .filter(|id| id.starts_with("onprem:"))
+                        .map(|id| {
+                            let seen = user.as_ref().and_then(|u| match self.0 {
+                                Kind::Disable => (u.account_enabled == Some(false))
+                                    .then(|| "sign-in is blocked".to_owned()),
+                                _ => u
+                                    .last_password_change_date_time
+                                    .filter(|t| *t >= after)
+                                    .map(|t| format!("password changed {}", show_time(Some(t)))),
+                            });
+                            on_premises_check(id, seen)
+                        })
+                        .collect();
+                    if !selected.iter().any(|id| id == "account") {
+                        return Ok(Verification::from_checks(checks));
+                    }
                     let (ok, detail) = match (self.0, &user) {
                         (_, None) => (false, "The account no longer exists.".to_owned()),
                         (Kind::Revoke, Some(u)) => (
@@ -281,11 +300,15 @@ impl<T: IncidentTenant> Step<T> for Contain {
                             ),
                         ),
                     };
-                    Ok(Verification::from_checks(vec![Check {
-                        item: "account".into(),
-                        ok,
-                        detail,
-                    }]))
+                    checks.insert(
+                        0,
+                        Check {
+                            item: "account".into(),
+                            ok,
+                            detail,
+                        },
+                    );
+                    Ok(Verification::from_checks(checks))
                 }
                 Kind::ConfirmCompromised => {
                     if selected.is_empty() {
@@ -297,12 +320,9 @@ impl<T: IncidentTenant> Step<T> for Contain {
                         .await?
                         .map(|u| u.id)
                         .unwrap_or_default();
-                    let state = cx.tenant.risky_user(&id).await?.and_then(|r| r.risk_state);
-                    Ok(Verification::from_checks(vec![Check {
-                        item: "confirm".into(),
-                        ok: state.as_deref() == Some("confirmedCompromised"),
-                        detail: format!("Risk state: {}", state.as_deref().unwrap_or("none")),
-                    }]))
+                    // Identity Protection processes the confirmation asynchronously.
+                    let risky = cx.tenant.settled_risky_user(&id).await?;
+                    Ok(Verification::from_checks(vec![confirm_check(risky.as_ref())]))
                 }
                 Kind::Methods | Kind::Mailbox | Kind::Grants => {
                     let fresh = <Self as Step<T>>::plan(self, cx).await?;
@@ -358,6 +378,24 @@ impl<T: IncidentTenant> Step<T> for Contain {
             }
         }
         .boxed()
+    }
+}
+
+/// The read-back of the confirmation: the risk state once Identity Protection has processed it.
+fn confirm_check(risky: Option<&firebreak_graph::security::RiskyUser>) -> Check {
+    let state = risky.and_then(|r| r.risk_state.as_deref());
+    let processing = risky.and_then(|r| r.is_processing) == Some(true);
+    Check {
+        item: "confirm".into(),
+        ok: state == Some("confirmedCompromised") && !processing,
+        detail: if processing {
+            format!(
+                "Identity Protection is still processing the confirmation (risk state so far: {}). Re-check this step in a few minutes; do not send it again.",
+                state.unwrap_or("none")
+            )
+        } else {
+            format!("Risk state: {}", state.unwrap_or("none"))
+        },
     }
 }
 
@@ -567,6 +605,85 @@ pub(super) async fn user_snapshot<T: IncidentTenant>(
     Ok((user, snapshot))
 }
 
+/// For an account mastered in on-premises Active Directory, the half of the step only the admin can
+/// do there (spec/graph-behaviour.md, "Synchronised accounts"): the block is set back at the next
+/// synchronisation unless the account is disabled there too, and a cloud password reset is refused
+/// (or, accepted, never checked by pass-through or federated sign-in).
+fn plan_synchronised(kind: Kind, cx: &StepContext<'_, impl IncidentTenant>, plan: &mut Plan) {
+    let (task, why) = match kind {
+        Kind::Disable => (
+            OnPremisesTask::DisableAccount,
+            "Active Directory is the source of this account: the next synchronisation (every 30 minutes by default) enables it again in Entra unless it is disabled there too.",
+        ),
+        Kind::Reset => (
+            OnPremisesTask::ResetPassword,
+            "Active Directory holds this account's password: Entra refuses a cloud reset unless passwords are written back, and with pass-through authentication or federation a cloud reset is never checked at sign-in, so the password the attacker knows keeps working.",
+        ),
+        _ => return,
+    };
+    plan.warnings.push(format!(
+        "{} is synchronised from on-premises Active Directory. {why} Do it in Active Directory, then confirm here with a note saying who did it and when.",
+        cx.account
+    ));
+    if kind == Kind::Reset {
+        // The cloud reset stays on offer (a tenant that writes passwords back accepts it) but is
+        // not what stops the attacker.
+        if let Some(cloud) = plan.items.iter_mut().find(|i| i.id == "account") {
+            cloud.fixed = false;
+            cloud.recommended = false;
+            cloud.reasons = vec!["Not recommended for a synchronised account: refused unless passwords are written back, and it changes only the cloud password.".into()];
+        }
+    }
+    plan.items.push(PlanItem {
+        id: format!("onprem:{}", task.name()),
+        kind: "Active Directory (on-premises)".into(),
+        label: cx.account.to_owned(),
+        details: vec![task.instruction().to_owned()],
+        created: None,
+        recommended: true,
+        reasons: vec![why.to_owned()],
+        fixed: false,
+        group: None,
+        action: Action::OnPremises { task },
+    });
+}
+
+/// The read-back of a step done in Active Directory: recorded on the admin's word until the next
+/// synchronisation shows it, which the watch checks.
+pub(super) fn on_premises_check(item: &str, seen: Option<String>) -> Check {
+    Check {
+        item: item.to_owned(),
+        ok: true,
+        detail: match seen {
+            Some(seen) => format!("Done on-premises by the admin (see the note). Entra already shows it: {seen}."),
+            None => "Done on-premises by the admin (see the note). Entra shows it after the next synchronisation (every 30 minutes by default); the watch checks the account again.".to_owned(),
+        },
+    }
+}
+
+/// What revoking sessions leaves alive (spec/graph-behaviour.md, "Guests and token lifetime").
+const TOKEN_TAIL: &str = "Revoking ends refresh tokens and browser sessions, not the access tokens already issued: each keeps working until it expires, 60 to 90 minutes after it was issued, except in services that apply Continuous Access Evaluation (Exchange Online, SharePoint Online, Teams) to a client that supports it. Refused token refreshes from the attacker in that time are expected; block sign-in next.";
+
+/// Whether the account is a guest (B2B), whose sign-in belongs to its home organisation.
+fn is_guest(user: &firebreak_graph::directory::User) -> bool {
+    user.user_type
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("Guest"))
+}
+
+/// What a step on a guest account cannot reach, and what to do instead (spec/graph-behaviour.md,
+/// "Guests and token lifetime").
+fn guest_warning(kind: Kind, account: &str) -> String {
+    let what = match kind {
+        Kind::Revoke => "revoking its sessions here does not end the sessions and tokens its home organisation issued",
+        Kind::Reset => "its password (and MFA) belong to its home organisation, so a reset here does not change what the attacker signs in with",
+        _ => "blocking sign-in here keeps it out of this tenant only; it stays signed in at its home organisation",
+    };
+    format!(
+        "{account} is a guest (B2B) account that signs in through its home organisation: {what}. Remove the guest from this tenant (Entra admin center › Users › the guest › Delete), or keep its sign-in blocked here, and ask its home organisation's administrator to revoke its sessions and reset its password there."
+    )
+}
+
 async fn plan_account<T: IncidentTenant>(
     kind: Kind,
     cx: &StepContext<'_, T>,
@@ -596,6 +713,9 @@ async fn plan_account<T: IncidentTenant>(
     let (user, snapshot) = snapshot?;
     let mut plan = empty_plan(cx, summary.into());
     plan.items.push(account_item(cx, action, label));
+    if user.on_premises_sync_enabled == Some(true) {
+        plan_synchronised(kind, cx, &mut plan);
+    }
     plan.captures.push(Capture {
         name_hint: format!(
             "{}-account",
@@ -609,11 +729,11 @@ async fn plan_account<T: IncidentTenant>(
         source_operation: "GET /users/{id}".into(),
         body: snapshot.to_string(),
     });
-    if kind == Kind::Disable && user.on_premises_sync_enabled == Some(true) {
-        plan.warnings.push(
-            "This account is synced from on-premises Active Directory: the next sync will enable it again. Disable it in Active Directory too."
-                .into(),
-        );
+    if kind == Kind::Revoke {
+        plan.warnings.push(TOKEN_TAIL.into());
+    }
+    if is_guest(&user) {
+        plan.warnings.push(guest_warning(kind, cx.account));
     }
     if kind == Kind::Disable && user.account_enabled == Some(false) {
         plan.warnings
@@ -623,6 +743,9 @@ async fn plan_account<T: IncidentTenant>(
     role.apply(&mut plan);
     Ok(plan)
 }
+
+/// What the confirm step says in a tenant without Entra ID P2.
+const NO_P2: &str = "This tenant has no Microsoft Entra ID P2: Identity Protection refuses to mark a user confirmed compromised. Skip this step with that reason; the rest of containment does not depend on it.";
 
 async fn plan_confirm<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
     let user = cx
@@ -646,6 +769,15 @@ async fn plan_confirm<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
             None
         }
     };
+    // Without Entra ID P2 Identity Protection hides risk levels and refuses the confirmation
+    // (spec/graph-behaviour.md, "confirmCompromised").
+    let no_p2 = super::triage::recorded_identity_protection(cx.case, cx.scope)
+        == super::triage::IdentityProtection::Hidden
+        || matches!(&risky, Ok(Some(r)) if r.risk_level.as_deref() == Some("hidden"))
+        || matches!(&risky, Err(e) if e.is_premium_required());
+    if no_p2 {
+        plan.warnings.push(NO_P2.into());
+    }
     plan.captures.push(Capture {
         name_hint: "confirm-risk-state".into(),
         description: "The user's risk state before the change".into(),
@@ -661,8 +793,12 @@ async fn plan_confirm<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
             state.as_deref().unwrap_or("none")
         )],
         created: None,
-        recommended: state.as_deref() != Some("confirmedCompromised"),
-        reasons: vec!["Triage found a compromise; confirming it feeds Identity Protection.".into()],
+        recommended: !no_p2 && state.as_deref() != Some("confirmedCompromised"),
+        reasons: vec![if no_p2 {
+            NO_P2.into()
+        } else {
+            "Triage found a compromise; confirming it feeds Identity Protection.".into()
+        }],
         fixed: false,
         group: None,
         action: Action::ConfirmCompromised,

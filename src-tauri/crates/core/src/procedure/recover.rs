@@ -15,13 +15,20 @@
 //!    ([`crate::watch`] re-checks the account against it while the application runs).
 
 use chrono::{DateTime, Duration, Utc};
-use firebreak_graph::{methods::MethodKind, permissions::Operation, SecretString};
+use firebreak_graph::{
+    methods::{MethodKind, TemporaryAccessPassPolicy},
+    permissions::Operation,
+    SecretString,
+};
 use futures_util::{future::BoxFuture, FutureExt};
 use serde_json::{json, Value};
 
 use super::{
-    blast, contain::user_snapshot, tenant::IncidentTenant, Action, Capture, Check, Phase, Plan,
-    PlanItem, Position, Procedure, Step, StepContext, StepInfo, Verification,
+    blast,
+    contain::{on_premises_check, user_snapshot},
+    tenant::IncidentTenant,
+    Action, Capture, Check, OnPremisesTask, Phase, Plan, PlanItem, Position, Procedure, Step,
+    StepContext, StepInfo, Verification,
 };
 use crate::{
     case::{journal::EntryKind, steps::StepStatus, CaseId, CaseStore, CaseView},
@@ -361,7 +368,7 @@ impl<T: IncidentTenant> Step<T> for Recover {
             match self.0 {
                 Kind::Enable => {
                     let (user, _) = user_snapshot(cx).await?;
-                    Ok(Verification::from_checks(vec![Check {
+                    let mut checks = vec![Check {
                         item: "account".into(),
                         ok: user.account_enabled == Some(true),
                         detail: format!(
@@ -369,7 +376,14 @@ impl<T: IncidentTenant> Step<T> for Recover {
                             user.account_enabled
                                 .map_or("unknown".into(), |e| e.to_string())
                         ),
-                    }]))
+                    }];
+                    checks.extend(
+                        selected
+                            .iter()
+                            .filter(|id| id.starts_with("onprem:"))
+                            .map(|id| on_premises_check(id, None)),
+                    );
+                    Ok(Verification::from_checks(checks))
                 }
                 Kind::Tap => verify_tap(cx, selected, after).await,
                 Kind::Password => verify_password(cx, selected, after).await,
@@ -402,9 +416,19 @@ async fn plan_enable<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan,
     }
     if user.on_premises_sync_enabled == Some(true) {
         plan.warnings.push(
-            "This account is synced from on-premises Active Directory: enable it there too, or the next sync blocks it again."
+            "This account is synchronised from on-premises Active Directory, where containment disabled it: enable it there too, or the next synchronisation blocks it again. Confirm here with a note saying who did it and when."
                 .into(),
         );
+        let task = OnPremisesTask::EnableAccount;
+        let mut on_premises = item(
+            &format!("onprem:{}", task.name()),
+            "Active Directory (on-premises)",
+            cx.account,
+            Action::OnPremises { task },
+        );
+        on_premises.details = vec![task.instruction().to_owned()];
+        on_premises.recommended = true;
+        plan.items.push(on_premises);
     }
     plan.captures.push(Capture {
         name_hint: "recover-enable-account".into(),
@@ -421,7 +445,12 @@ fn is_tap(m: &firebreak_graph::methods::AuthenticationMethod) -> bool {
 }
 
 async fn plan_tap<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Error> {
-    let methods = cx.tenant.methods(cx.user).await?;
+    let (methods, policy) = futures_util::future::join(
+        cx.tenant.methods(cx.user),
+        read_pass_policy(cx.tenant, cx.user),
+    )
+    .await;
+    let methods = methods?;
     let mut plan = plan_for(
         cx,
         "Create a one-time Temporary Access Pass for the user to register MFA again.",
@@ -458,7 +487,21 @@ async fn plan_tap<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Er
         ));
         plan.items.push(removal);
     }
-    for (i, (minutes, label)) in TAP_LIFETIMES.iter().enumerate() {
+    let blocked = match &policy {
+        PassPolicy::Read { policy, groups } => {
+            let blocked = pass_policy_blocker(policy, groups, cx.account);
+            plan.warnings.extend(blocked.clone());
+            blocked.is_some()
+        }
+        PassPolicy::Unreadable(why) => {
+            plan.warnings.push(format!(
+                "Firebreak could not read the tenant's Temporary Access Pass policy ({why}), so it cannot tell whether the pass will be allowed. If creating it fails, the message says which rule refused it."
+            ));
+            false
+        }
+    };
+    let offered = lifetimes_offered(&policy);
+    for (i, (minutes, label)) in offered.iter().enumerate() {
         let mut choice = item(
             &format!("tap:{minutes}"),
             "Temporary Access Pass",
@@ -468,14 +511,17 @@ async fn plan_tap<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan, Er
             },
         );
         choice.group = Some("lifetime".into());
-        choice.recommended = i == 0;
+        choice.recommended = i == 0 && !blocked;
         choice.details = vec![
             format!("Works for {minutes} minutes from creation, for one sign-in."),
             "Delivered to your clipboard only, cleared after 60 seconds.".into(),
         ];
         plan.items.push(choice);
     }
-    plan.facts = json!({ "existingPasses": methods.items.iter().filter(|m| is_tap(m)).count() });
+    plan.facts = json!({
+        "existingPasses": methods.items.iter().filter(|m| is_tap(m)).count(),
+        "passPolicy": policy.facts(),
+    });
     Ok(plan)
 }
 
@@ -535,6 +581,94 @@ fn keep_issued_pass(
     plan.items.push(keep);
     plan.facts = json!({ "existingPasses": methods.iter().filter(|m| is_tap(m)).count(), "issuedEarlier": issued });
     true
+}
+
+/// The tenant's Temporary Access Pass policy with the groups of the account, or why it could not
+/// be read.
+enum PassPolicy {
+    Read {
+        policy: TemporaryAccessPassPolicy,
+        groups: Vec<String>,
+    },
+    Unreadable(String),
+}
+
+impl PassPolicy {
+    fn facts(&self) -> Value {
+        match self {
+            PassPolicy::Read { policy, .. } => json!({
+                "state": policy.state,
+                "minimumLifetimeInMinutes": policy.minimum_lifetime_in_minutes,
+                "maximumLifetimeInMinutes": policy.maximum_lifetime_in_minutes,
+                "allUsers": policy.includes_all_users(),
+            }),
+            PassPolicy::Unreadable(why) => json!({ "unreadable": why }),
+        }
+    }
+}
+
+async fn read_pass_policy<T: IncidentTenant>(
+    tenant: &T,
+    user: &firebreak_graph::UserRef,
+) -> PassPolicy {
+    let (policy, groups) = futures_util::future::join(
+        tenant.temporary_access_pass_policy(),
+        tenant.member_of(user),
+    )
+    .await;
+    match (policy, groups) {
+        (Ok(policy), Ok(groups)) => PassPolicy::Read {
+            policy,
+            groups: groups.items.into_iter().map(|g| g.id).collect(),
+        },
+        (Err(e), _) | (_, Err(e)) => PassPolicy::Unreadable(e.to_string()),
+    }
+}
+
+/// Why the policy will refuse a pass for this account, in the admin's words; `None` when it allows
+/// one (spec/graph-behaviour.md, "Temporary Access Pass policy").
+fn pass_policy_blocker(
+    policy: &TemporaryAccessPassPolicy,
+    groups: &[String],
+    account: &str,
+) -> Option<String> {
+    if !policy.is_enabled() {
+        return Some("The Temporary Access Pass method is turned off in this tenant, so Entra will refuse to create a pass. Turn it on in the Entra admin center (Protection › Authentication methods › Policies › Temporary Access Pass), or help the user re-register another way, then plan this step again.".into());
+    }
+    if !policy.covers(groups) {
+        return Some(format!(
+            "{account} is outside the Temporary Access Pass policy: it is not in a group the policy includes, or it is in a group the policy excludes, so Entra will refuse to create a pass. Add the account to an included group (or take it out of the excluded one) in the Entra admin center (Protection › Authentication methods › Policies › Temporary Access Pass), then plan this step again."
+        ));
+    }
+    None
+}
+
+/// The lifetimes to offer: Firebreak's usual ones within the policy's bounds, or the policy's own
+/// default when none fits.
+fn lifetimes_offered(policy: &PassPolicy) -> Vec<(u32, String)> {
+    let PassPolicy::Read { policy, .. } = policy else {
+        return TAP_LIFETIMES
+            .iter()
+            .map(|(m, l)| (*m, (*l).to_owned()))
+            .collect();
+    };
+    let fitting: Vec<(u32, String)> = TAP_LIFETIMES
+        .iter()
+        .filter(|(m, _)| policy.allows_lifetime(*m))
+        .map(|(m, l)| (*m, (*l).to_owned()))
+        .collect();
+    if !fitting.is_empty() {
+        return fitting;
+    }
+    let minutes = policy
+        .default_lifetime_in_minutes
+        .filter(|m| policy.allows_lifetime(*m))
+        .or(policy.minimum_lifetime_in_minutes)
+        .unwrap_or(60);
+    vec![(
+        minutes,
+        format!("One-time pass, valid for {minutes} minutes (the tenant's policy allows no other)"),
+    )]
 }
 
 async fn verify_tap<T: IncidentTenant>(
@@ -609,12 +743,26 @@ async fn plan_password<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Pla
             show_time(user.last_password_change_date_time)
         ),
     ];
-    let mut again = item(
-        "password:reset",
-        "Password",
-        "Set a new random password (never shown), change required at next sign-in",
-        Action::ResetPassword,
-    );
+    // A synchronised account's password is reset in Active Directory (spec/graph-behaviour.md,
+    // "Synchronised accounts").
+    let mut again = if user.on_premises_sync_enabled == Some(true) {
+        let task = OnPremisesTask::ResetPassword;
+        let mut on_premises = item(
+            "password:reset",
+            "Password",
+            "Reset it again in Active Directory (on-premises), change required at next logon",
+            Action::OnPremises { task },
+        );
+        on_premises.details = vec![task.instruction().to_owned()];
+        on_premises
+    } else {
+        item(
+            "password:reset",
+            "Password",
+            "Set a new random password (never shown), change required at next sign-in",
+            Action::ResetPassword,
+        )
+    };
     again.group = Some("password".into());
     if changed_since {
         again.recommended = true;
@@ -655,7 +803,15 @@ async fn verify_password<T: IncidentTenant>(
 ) -> Result<Verification, Error> {
     let (user, _) = user_snapshot(cx).await?;
     let changed = user.last_password_change_date_time;
-    let check = if selected.iter().any(|s| s == "password:reset") {
+    let synchronised = user.on_premises_sync_enabled == Some(true);
+    let check = if synchronised && selected.iter().any(|s| s == "password:reset") {
+        on_premises_check(
+            "password:reset",
+            changed
+                .filter(|t| *t >= after)
+                .map(|t| format!("password changed {}", show_time(Some(t)))),
+        )
+    } else if selected.iter().any(|s| s == "password:reset") {
         Check {
             item: "password:reset".into(),
             ok: changed.is_some_and(|t| t >= after),
@@ -794,9 +950,13 @@ pub(super) async fn issue_pass<T: IncidentTenant>(
     user: &firebreak_graph::UserRef,
     lifetime_minutes: u32,
 ) -> Result<Handoff, Error> {
-    let pass = tenant
+    let pass = match tenant
         .create_temporary_access_pass(user, lifetime_minutes)
-        .await?;
+        .await
+    {
+        Ok(pass) => pass,
+        Err(e) => return Err(explain_pass_refusal(tenant, user, lifetime_minutes, e).await),
+    };
     let secret = pass.temporary_access_pass.ok_or_else(|| Error::StepRefused {
         step: "tap".into(),
         message: format!(
@@ -811,6 +971,49 @@ pub(super) async fn issue_pass<T: IncidentTenant>(
         valid_from: pass.start_date_time.or(pass.created_date_time),
         lifetime_minutes: pass.lifetime_in_minutes.or(Some(lifetime_minutes)),
     })
+}
+
+/// Turns Entra's refusal to create a pass into what happened and what to do: the policy is off,
+/// the account is outside it, or the lifetime is outside its bounds (spec/graph-behaviour.md,
+/// "Temporary Access Pass policy"). Entra answers the first two with the same words, so the
+/// policy is read again to tell them apart.
+async fn explain_pass_refusal<T: IncidentTenant>(
+    tenant: &T,
+    user: &firebreak_graph::UserRef,
+    lifetime_minutes: u32,
+    error: firebreak_graph::Error,
+) -> Error {
+    let firebreak_graph::Error::Service {
+        status: 400,
+        message,
+        ..
+    } = &error
+    else {
+        return error.into();
+    };
+    let refused = |message: String| Error::StepRefused {
+        step: "tap".into(),
+        message,
+    };
+    if message.contains("LifetimeInMinutes") {
+        return refused(format!(
+            "Entra refused a pass valid for {lifetime_minutes} minutes: the tenant's Temporary Access Pass policy allows another range ({message}). Plan this step again to be offered a lifetime within it, or change the bounds in the Entra admin center (Protection › Authentication methods › Policies › Temporary Access Pass)."
+        ));
+    }
+    if !message.contains("does not allow") {
+        return error.into();
+    }
+    match read_pass_policy(tenant, user).await {
+        PassPolicy::Read { policy, groups } => {
+            match pass_policy_blocker(&policy, &groups, user.as_str()) {
+                Some(why) => refused(why),
+                None => refused(format!("Entra's authentication methods policy refused the pass ({message}), though the Temporary Access Pass policy Firebreak can read allows it. Check the policy in the Entra admin center (Protection › Authentication methods › Policies › Temporary Access Pass).")),
+            }
+        }
+        PassPolicy::Unreadable(why) => refused(format!(
+            "Entra's Temporary Access Pass policy refused the pass ({message}): the method is turned off, or the account is outside the groups it covers. Firebreak could not read the policy to tell which ({why}); check it in the Entra admin center (Protection › Authentication methods › Policies › Temporary Access Pass)."
+        )),
+    }
 }
 
 /// The attacker's addresses triage found for the account of `scope` (empty when triage recorded

@@ -9,12 +9,12 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use firebreak_graph::{
     applications::{Application, KeyCredential},
-    directory::{GrantFilter, OAuth2PermissionGrant, ServicePrincipal, User},
+    directory::{DirectoryObject, GrantFilter, OAuth2PermissionGrant, ServicePrincipal, User},
     exchange::{
         AcceptedDomain, InboxRule, Mailbox, MailboxPermission, Recipient, RecipientPermission,
     },
     logs::{DirectoryAudit, DirectoryAuditQuery, SignIn, SignInQuery},
-    methods::{AuthenticationMethod, MethodKind, TemporaryAccessPass},
+    methods::{AuthenticationMethod, MethodKind, TemporaryAccessPass, TemporaryAccessPassPolicy},
     roles::{Caller, TargetStanding},
     security::{Alert, Incident, RiskDetection, RiskyUser},
     Client, Error as GraphError, Page, PageStream, Resource, SecretString, UserRef,
@@ -235,6 +235,12 @@ pub trait IncidentTenant: Sync {
         &self,
         user_id: &str,
     ) -> impl Future<Output = Result<Option<RiskyUser>, GraphError>> + Send;
+    /// The user's risk state once Identity Protection has finished processing a change to it
+    /// (`isProcessing` false), waiting up to two minutes; the last state seen after that.
+    fn settled_risky_user(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<RiskyUser>, GraphError>> + Send;
     fn risk_detections(
         &self,
         user_id: &str,
@@ -252,6 +258,15 @@ pub trait IncidentTenant: Sync {
         &self,
         user_id: &str,
     ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    /// The tenant's Temporary Access Pass policy.
+    fn temporary_access_pass_policy(
+        &self,
+    ) -> impl Future<Output = Result<TemporaryAccessPassPolicy, GraphError>> + Send;
+    /// The groups and directory roles the user is a direct member of.
+    fn member_of(
+        &self,
+        user: &UserRef,
+    ) -> impl Future<Output = Result<Fetched<DirectoryObject>, GraphError>> + Send;
     /// Creates a one-time Temporary Access Pass; the pass is in the answer only.
     fn create_temporary_access_pass(
         &self,
@@ -468,6 +483,11 @@ impl IncidentTenant for Client {
     async fn risky_user(&self, user_id: &str) -> Result<Option<RiskyUser>, GraphError> {
         absent_on_not_found(self.get_risky_user(user_id).await)
     }
+    async fn settled_risky_user(&self, user_id: &str) -> Result<Option<RiskyUser>, GraphError> {
+        let interval = std::time::Duration::from_secs(5);
+        let patience = std::time::Duration::from_secs(120);
+        absent_on_not_found(self.wait_for_risky_user(user_id, interval, patience).await)
+    }
     async fn risk_detections(
         &self,
         user_id: &str,
@@ -480,6 +500,12 @@ impl IncidentTenant for Client {
     }
     async fn alerts(&self, since: DateTime<Utc>) -> Result<Fetched<Alert>, GraphError> {
         fetch_all(self.list_alerts(Some(since))).await
+    }
+    async fn temporary_access_pass_policy(&self) -> Result<TemporaryAccessPassPolicy, GraphError> {
+        self.get_temporary_access_pass_policy().await
+    }
+    async fn member_of(&self, user: &UserRef) -> Result<Fetched<DirectoryObject>, GraphError> {
+        fetch_all(self.list_member_of(user)).await
     }
     async fn create_temporary_access_pass(
         &self,

@@ -1052,17 +1052,7 @@ pub async fn triage<T: IncidentTenant>(
 /// journaled infrastructure, or for a case triaged before attribution existed, its plain
 /// `attackerAddresses`; empty when triage has not finished.
 pub fn recorded_infrastructure(case: &crate::case::CaseView, scope: &str) -> Infrastructure {
-    let id = format!("{scope}.{KEY}");
-    let Some(facts) = case
-        .journal
-        .iter()
-        .rev()
-        .find(|e| {
-            e.kind == crate::case::journal::EntryKind::StepFinished
-                && e.step.as_deref() == Some(id.as_str())
-        })
-        .and_then(|e| e.details.pointer("/detail/facts"))
-    else {
+    let Some(facts) = recorded_facts(case, scope) else {
         return Infrastructure::default();
     };
     if let Some(infra) = facts
@@ -1082,6 +1072,35 @@ pub fn recorded_infrastructure(case: &crate::case::CaseView, scope: &str) -> Inf
         })
         .unwrap_or_default();
     Infrastructure::from_addresses(&addresses)
+}
+
+/// The facts triage journaled for the account of `scope`, once it has finished.
+fn recorded_facts<'c>(case: &'c crate::case::CaseView, scope: &str) -> Option<&'c Value> {
+    let id = format!("{scope}.{KEY}");
+    case.journal
+        .iter()
+        .rev()
+        .find(|e| {
+            e.kind == crate::case::journal::EntryKind::StepFinished
+                && e.step.as_deref() == Some(id.as_str())
+        })
+        .and_then(|e| e.details.pointer("/detail/facts"))
+}
+
+/// Whether triage of the account of `scope` saw Identity Protection's risk levels (Entra ID P2),
+/// saw them hidden (no P2), or could not tell.
+pub fn recorded_identity_protection(
+    case: &crate::case::CaseView,
+    scope: &str,
+) -> IdentityProtection {
+    match recorded_facts(case, scope)
+        .and_then(|f| f.get("identityProtection"))
+        .and_then(Value::as_str)
+    {
+        Some("visible") => IdentityProtection::Visible,
+        Some("hidden") => IdentityProtection::Hidden,
+        _ => IdentityProtection::Unknown,
+    }
 }
 
 /// Every kind the admin may choose, as its journal id.

@@ -32,6 +32,13 @@ impl TrainingControl for Control {
     fn score(&self) -> Value {
         self.0.score()
     }
+    fn on_premises(
+        &self,
+        account: &str,
+        task: firebreak_core::procedure::OnPremisesTask,
+    ) -> Result<(), String> {
+        self.0.on_premises(account, task.name()).map(|_| ())
+    }
 }
 
 pub(crate) struct Lab {

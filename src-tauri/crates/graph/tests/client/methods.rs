@@ -86,3 +86,15 @@ async fn a_temporary_access_pass_is_created_and_stays_secret() {
     );
     assert_eq!(tap.lifetime_in_minutes, Some(60));
 }
+
+#[tokio::test]
+async fn the_temporary_access_pass_policy_is_read() {
+    let t = crate::support::start("aitm").await;
+    let policy = t.client.get_temporary_access_pass_policy().await.unwrap();
+    assert!(policy.is_enabled());
+    assert!(policy.includes_all_users());
+    assert_eq!(policy.minimum_lifetime_in_minutes, Some(60));
+    assert_eq!(policy.maximum_lifetime_in_minutes, Some(480));
+    assert!(policy.allows_lifetime(60) && !policy.allows_lifetime(30));
+    assert!(policy.covers(&["987ba368-6858-5b40-9d6d-14473b630200".to_owned()]));
+}

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::{graph_time, parse_time};
 use crate::replication::METHODS;
+use crate::scenario::TapPolicy;
 use crate::server::GraphError;
 use crate::tenant::{str_of, Tenant, UserRecord};
 
@@ -338,6 +339,19 @@ pub(crate) async fn delete_method(
     Ok(no_content())
 }
 
+/// Whether the Temporary Access Pass policy lets a user with these group memberships hold a pass:
+/// the method is enabled, the user is in an included group (or all users are) and in no excluded
+/// group (spec/graph-behaviour.md, "Temporary Access Pass policy").
+fn tap_allowed(policy: &TapPolicy, member_of: &[String]) -> bool {
+    let member = |group: &String| member_of.iter().any(|m| m.eq_ignore_ascii_case(group));
+    policy.state == "enabled"
+        && policy
+            .include_groups
+            .iter()
+            .any(|g| g == "all_users" || member(g))
+        && !policy.exclude_groups.iter().any(member)
+}
+
 /// POST /users/{id}/authentication/temporaryAccessPassMethods
 pub(crate) async fn create(
     ctx: Ctx,
@@ -361,23 +375,32 @@ pub(crate) async fn create(
         WRITE_ROLES,
     )?;
     let body = json_body(&body)?;
+    let policy = ctx.sim.lock_tenant().info.temporary_access_pass.clone();
     let lifetime = match body.get("lifetimeInMinutes") {
-        None | Some(Value::Null) => 60,
+        None | Some(Value::Null) => policy.default_lifetime_in_minutes,
         Some(v) => v
             .as_i64()
-            .filter(|n| (10..=43200).contains(n))
+            .filter(|n| {
+                (policy.minimum_lifetime_in_minutes..=policy.maximum_lifetime_in_minutes)
+                    .contains(n)
+            })
             .ok_or_else(|| {
                 GraphError::new(
                     StatusCode::BAD_REQUEST,
                     "badRequest",
-                    "lifetimeInMinutes must be between 10 and 43200 minutes.",
+                    format!(
+                        "Invalid LifetimeInMinutes specified. The valid range between {} and {}.",
+                        policy.minimum_lifetime_in_minutes, policy.maximum_lifetime_in_minutes
+                    ),
                 )
             })?,
     };
-    let once = body
-        .get("isUsableOnce")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    // A policy restricting passes to one use makes every pass one-time.
+    let once = policy.is_usable_once
+        || body
+            .get("isUsableOnce")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
     let now = ctx.now;
     let start = match body.get("startDateTime").and_then(Value::as_str) {
         Some(text) => parse_time(text).ok_or_else(|| {
@@ -395,6 +418,13 @@ pub(crate) async fn create(
     let record = tenant
         .user_mut(&user)
         .ok_or_else(|| directory_not_found(&user))?;
+    if !tap_allowed(&policy, &record.member_of) {
+        return Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "badRequest",
+            "Converged UserCredentialPolicy does not allow creating or updating this authentication method. AuthMethodType [TemporaryAccessPass].",
+        ));
+    }
     if record.methods.iter().any(|m| {
         str_of(m, "@odata.type") == Some("#microsoft.graph.temporaryAccessPassAuthenticationMethod")
     }) {

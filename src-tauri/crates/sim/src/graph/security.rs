@@ -8,10 +8,12 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::{bad_body, directory_not_found, json_body, no_content, Ctx, Perm};
-use crate::clock::graph_time;
+use chrono::{DateTime, Duration, Utc};
+
+use crate::clock::{graph_time, Mark};
 use crate::odata::{FilterSpec, EQ, RANGE, STARTS};
 use crate::server::GraphError;
-use crate::tenant::str_of;
+use crate::tenant::{str_of, Tenant};
 
 const READ_RISKY_USERS: Perm = Perm {
     app: &["IdentityRiskyUser.Read.All"],
@@ -147,7 +149,8 @@ pub(crate) async fn risky_users(ctx: Ctx) -> Result<Response, GraphError> {
     ctx.describe("microsoft.graph.riskyUser")?;
     ctx.check_filter(&RISKY_USER_FILTER, "BadRequest")?;
     let page_size = ctx.page_size(20, 500, "BadRequest")?;
-    let tenant = ctx.sim.lock_tenant();
+    let mut tenant = ctx.sim.lock_tenant();
+    settle_confirmations(&mut tenant, ctx.now);
     let p2 = tenant.info.licences.entra_id_p2;
     let items: Vec<Value> = filtered(&ctx, &tenant.risky_users)
         .into_iter()
@@ -166,7 +169,8 @@ pub(crate) async fn risky_user(ctx: Ctx, Path(id): Path<String>) -> Result<Respo
     ctx.require(&READ_RISKY_USERS)?;
     ctx.refuse_options(&["select"])?;
     ctx.describe("microsoft.graph.riskyUser")?;
-    let tenant = ctx.sim.lock_tenant();
+    let mut tenant = ctx.sim.lock_tenant();
+    settle_confirmations(&mut tenant, ctx.now);
     let item = tenant
         .risky_users
         .iter()
@@ -177,6 +181,54 @@ pub(crate) async fn risky_user(ctx: Ctx, Path(id): Path<String>) -> Result<Respo
         "identityProtection/riskyUsers/$entity",
         licensed_view(tenant.info.licences.entra_id_p2, item),
     ))
+}
+
+/// Identity Protection's refusal in a tenant without Entra ID P2 (spec/graph-behaviour.md,
+/// "confirmCompromised").
+fn not_licensed() -> GraphError {
+    GraphError::new(
+        StatusCode::FORBIDDEN,
+        "Forbidden",
+        "Your tenant is not licensed for this feature.",
+    )
+}
+
+/// Identity Protection accepts one `confirmCompromised` a second per tenant and says so with a 429
+/// that carries no `Retry-After` (spec/graph-behaviour.md, "confirmCompromised").
+fn too_many_confirmations() -> GraphError {
+    GraphError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "TooManyRequests",
+        "Too many requests. Please try again later.",
+    )
+}
+
+/// Applies the confirmations Identity Protection has finished processing by `now`: until then the
+/// risky user shows `isProcessing` and its previous risk.
+pub(crate) fn settle_confirmations(tenant: &mut Tenant, now: DateTime<Utc>) {
+    let delay = Duration::seconds(tenant.info.risk_processing_seconds.max(0));
+    let (done, pending): (Vec<_>, Vec<_>) = std::mem::take(&mut tenant.risk_processing)
+        .into_iter()
+        .partition(|(_, mark)| mark.elapsed(now) >= delay);
+    tenant.risk_processing = pending;
+    for (id, _) in done {
+        if let Some(Value::Object(record)) = tenant
+            .risky_users
+            .iter_mut()
+            .find(|r| str_of(r, "id") == Some(id.as_str()))
+        {
+            record.extend([
+                ("riskState".to_owned(), json!("confirmedCompromised")),
+                ("riskLevel".to_owned(), json!("high")),
+                (
+                    "riskDetail".to_owned(),
+                    json!("adminConfirmedUserCompromised"),
+                ),
+                ("riskLastUpdatedDateTime".to_owned(), json!(graph_time(now))),
+                ("isProcessing".to_owned(), json!(false)),
+            ]);
+        }
+    }
 }
 
 /// POST /identityProtection/riskyUsers/confirmCompromised (with or without the namespace)
@@ -201,40 +253,49 @@ pub(crate) async fn confirm_compromised(ctx: Ctx, body: Bytes) -> Result<Respons
         ));
     }
     let mut tenant = ctx.sim.lock_tenant();
+    if !tenant.info.licences.entra_id_p2 {
+        return Err(not_licensed());
+    }
+    if tenant
+        .last_confirm
+        .is_some_and(|last| last.elapsed(ctx.now) < Duration::seconds(1))
+    {
+        ctx.record(
+            &mut tenant,
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"change": "confirmCompromised refused: one request a second per tenant"}),
+        );
+        return Err(too_many_confirmations());
+    }
     for id in &ids {
         if tenant.user(id).is_none() {
             return Err(directory_not_found(id));
         }
     }
-    let now = graph_time(ctx.now);
+    tenant.last_confirm = Some(Mark::at(ctx.now));
     for id in &ids {
         let (upn, name) = tenant
             .user(id)
             .map(|u| (u.upn().to_owned(), u.display_name().to_owned()))
             .unwrap_or_default();
-        let updated = json!({
-            "riskState": "confirmedCompromised", "riskLevel": "high", "riskDetail": "adminConfirmedUserCompromised",
-            "riskLastUpdatedDateTime": now,
-        });
         match tenant
             .risky_users
             .iter_mut()
             .find(|r| str_of(r, "id") == Some(id.as_str()))
         {
             Some(Value::Object(existing)) => {
-                if let Value::Object(updated) = updated {
-                    existing.extend(updated);
-                }
+                existing.insert("isProcessing".to_owned(), json!(true));
             }
-            _ => {
-                let mut record = json!({"id": id, "isDeleted": false, "isProcessing": false, "userPrincipalName": upn, "userDisplayName": name});
-                if let (Value::Object(record), Value::Object(updated)) = (&mut record, updated) {
-                    record.extend(updated);
-                }
-                tenant.risky_users.push(record);
-            }
+            _ => tenant.risky_users.push(json!({
+                "id": id, "isDeleted": false, "isProcessing": true, "userPrincipalName": upn,
+                "userDisplayName": name, "riskState": "none", "riskLevel": "none",
+                "riskDetail": "none", "riskLastUpdatedDateTime": graph_time(ctx.now),
+            })),
         }
+        tenant.risk_processing.retain(|(pending, _)| pending != id);
+        tenant.risk_processing.push((id.clone(), Mark::at(ctx.now)));
     }
+    settle_confirmations(&mut tenant, ctx.now);
     ctx.record(
         &mut tenant,
         StatusCode::NO_CONTENT,

@@ -450,6 +450,11 @@ pub(crate) async fn patch_user(
     }
     let mut tenant = ctx.sim.lock_tenant();
     let target = find_user(&tenant, &key)?.clone();
+    if body.contains_key("passwordProfile") {
+        if let Some(refusal) = crate::hybrid::refuse_cloud_password(&tenant, &target) {
+            return Err(refusal);
+        }
+    }
     let refused = [
         ("passwordProfile", Write::Password),
         ("accountEnabled", Write::AccountEnabled),
@@ -507,7 +512,11 @@ pub(crate) async fn patch_user(
     let target_upn = user.upn().to_owned();
     ctx.record(&mut tenant, StatusCode::NO_CONTENT, json!({"target": target_upn, "targetId": target_id, "change": Value::Object(summary.clone())}));
     if summary.contains_key("passwordReset") {
-        crate::attacker::on_password_reset(&mut tenant, &target_id, now);
+        if crate::hybrid::password_checked_on_premises(&tenant, &target_id) {
+            crate::attacker::on_cloud_password_only(&mut tenant, &target_id, now);
+        } else {
+            crate::attacker::on_password_reset(&mut tenant, &target_id, now);
+        }
     }
     if summary.get("accountEnabled") == Some(&json!(false)) {
         crate::attacker::on_disabled(&mut tenant, &target_id, now);

@@ -68,6 +68,7 @@ pub const ANSWERS: &[Answer] = &[
     answer("GET", "/users/{user-id}/authentication/passwordMethods/{passwordAuthenticationMethod-id}", "microsoft.graph.passwordAuthenticationMethod", false),
     answer("GET", "/users/{user-id}/authentication/platformCredentialMethods", "microsoft.graph.platformCredentialAuthenticationMethod", true),
     answer("GET", "/users/{user-id}/authentication/platformCredentialMethods/{platformCredentialAuthenticationMethod-id}", "microsoft.graph.platformCredentialAuthenticationMethod", false),
+    answer("GET", "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/{authenticationMethodConfiguration-id}", "microsoft.graph.temporaryAccessPassAuthenticationMethodConfiguration", false),
     answer("GET", "/users/{user-id}/mailboxSettings", "microsoft.graph.mailboxSettings", false),
     answer("GET", "/users/{user-id}/mailFolders/{mailFolder-id}/messageRules", "microsoft.graph.messageRule", true),
     answer("GET", "/users/{user-id}/mailFolders/{mailFolder-id}/messageRules/{messageRule-id}", "microsoft.graph.messageRule", false),
@@ -160,6 +161,11 @@ pub const REQUIRED: &[Required] = &[
         entity: "microsoft.graph.temporaryAccessPassAuthenticationMethod",
         props: &["id", "temporaryAccessPass", "createdDateTime", "startDateTime", "lifetimeInMinutes", "isUsableOnce", "isUsable", "methodUsabilityReason"],
         source: "v1.0/api/temporaryaccesspassauthenticationmethod-get.md (the create example, authentication-post-temporaryaccesspassmethods.md, shows the same)",
+    },
+    Required {
+        entity: "microsoft.graph.temporaryAccessPassAuthenticationMethodConfiguration",
+        props: &["id", "state", "defaultLifetimeInMinutes", "defaultLength", "minimumLifetimeInMinutes", "maximumLifetimeInMinutes", "isUsableOnce", "includeTargets", "excludeTargets"],
+        source: "v1.0/api/temporaryaccesspassauthenticationmethodconfiguration-get.md",
     },
     Required {
         entity: "microsoft.graph.windowsHelloForBusinessAuthenticationMethod",

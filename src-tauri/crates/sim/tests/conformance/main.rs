@@ -14,6 +14,7 @@ mod exchange;
 mod expected;
 mod faults;
 mod harness;
+mod identity_protection;
 mod large;
 mod operations;
 mod queries;
