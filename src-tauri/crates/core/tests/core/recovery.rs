@@ -92,6 +92,21 @@ pub(crate) async fn run_until_as(
                 &Confirmation {
                     selected: plan.recommended(),
                     typed_account: Some(account.into()),
+                    // A synchronised account's Active Directory half is the admin's to do and
+                    // to record (spec/graph-behaviour.md, "Synchronised accounts").
+                    note: plan
+                        .items
+                        .iter()
+                        .any(|i| {
+                            matches!(
+                                i.action,
+                                firebreak_core::procedure::Action::OnPremises { .. }
+                            )
+                        })
+                        .then(|| {
+                            "Done in Active Directory Users and Computers by the test admin."
+                                .to_owned()
+                        }),
                     ..Confirmation::default()
                 },
             )
