@@ -27,6 +27,7 @@ mod faults;
 mod generator;
 mod graph;
 mod hybrid;
+pub mod incident;
 mod odata;
 mod replication;
 mod request_log;
