@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::SimError;
 use crate::scenario::Scenario;
 
 /// How large a generated tenant is.
@@ -48,11 +49,11 @@ impl fmt::Display for Size {
 }
 
 /// One generated incident: the scenario named `generated-<seed>-<size>`, titled with its seed.
-pub fn generate(seed: u64, size: Size) -> Scenario {
+pub fn generate(seed: u64, size: Size) -> Result<Scenario, SimError> {
     // Placeholder while the composer is written: the shipped aitm scenario under the generated
     // name. Replaced by `compose(&draw(seed, size))`.
-    let mut scenario = Scenario::builtin("aitm").expect("the aitm scenario is shipped");
+    let mut scenario = Scenario::builtin("aitm")?;
     scenario.name = format!("generated-{seed}-{size}");
     scenario.title = format!("A new incident (seed {seed}, {size})");
-    scenario
+    Ok(scenario)
 }

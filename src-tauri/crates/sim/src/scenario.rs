@@ -571,8 +571,42 @@ pub(crate) struct AnswerKey {
     pub(crate) attacker: Vec<Artefact>,
     #[serde(default)]
     pub(crate) legitimate: Vec<Artefact>,
+    /// Addresses legitimate users sign in from that a careless rule could call the attacker's (a
+    /// traveller's hotel, a VPN exit on the attacker's provider, the office): naming one as
+    /// attacker infrastructure counts against a response.
+    #[serde(default)]
+    pub(crate) legitimate_addresses: Vec<LegitimateAddress>,
+    /// What the attacker already took before the exercise began (the debrief's "what was lost").
+    #[serde(default)]
+    pub(crate) lost: Vec<Loss>,
     #[serde(default)]
     pub(crate) notes: String,
+}
+
+/// An address a legitimate user signs in from.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct LegitimateAddress {
+    pub(crate) address: String,
+    #[serde(default)]
+    pub(crate) user_id: Option<String>,
+    #[serde(default)]
+    pub(crate) description: String,
+}
+
+/// Mail the attacker forwarded, sent or read before the exercise.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct Loss {
+    #[serde(default)]
+    pub(crate) user_id: Option<String>,
+    /// `forwarded`, `sent` or `read`.
+    pub(crate) what: String,
+    pub(crate) count: u32,
+    #[serde(default)]
+    pub(crate) to: Option<String>,
+    #[serde(default)]
+    pub(crate) description: String,
 }
 
 /// One artefact of the answer key.
