@@ -6,11 +6,13 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use firebreak_sim::incident::{self, Size};
 use firebreak_sim::{Scenario, SimOptions, SimServer};
 
 const USAGE: &str = "usage:
   firebreak-sim scenarios
   firebreak-sim serve --scenario NAME_OR_PATH [--port N] [--latency-ms N] [--clock-rate R] [--device-code-interval S]
+  firebreak-sim generate --seed N [--size small|org|large] [--out FILE]
 
 --clock-rate: simulated seconds per real second (default 1; 0 freezes the clock, which then moves
 only through POST /_sim/clock).";
@@ -27,6 +29,13 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Some("generate") => match generate(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("firebreak-sim generate: {message}\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
         Some("serve") => match serve_options(&args[1..]) {
             Ok((scenario, options)) => serve(scenario, options),
             Err(message) => {
@@ -39,6 +48,40 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `generate --seed N [--size S] [--out FILE]`: writes one generated incident as a scenario file
+/// (standard output without `--out`), loadable by `serve` and `firebreak practice`.
+fn generate(args: &[String]) -> Result<(), String> {
+    let (mut seed, mut size, mut out) = (None, Size::Small, None);
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--seed" => {
+                seed = Some(
+                    value
+                        .parse::<u64>()
+                        .map_err(|_| "--seed needs a whole number".to_owned())?,
+                )
+            }
+            "--size" => size = value.parse()?,
+            "--out" => out = Some(value.clone()),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    let seed = seed.ok_or("--seed is required")?;
+    let scenario = incident::generate(seed, size).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(&scenario).map_err(|e| e.to_string())?;
+    match out {
+        Some(path) => {
+            std::fs::write(&path, text + "\n")
+                .map_err(|e| format!("could not write {path}: {e}"))?;
+            eprintln!("{}", scenario.title());
+        }
+        None => println!("{text}"),
+    }
+    Ok(())
 }
 
 fn serve_options(args: &[String]) -> Result<(Scenario, SimOptions), String> {

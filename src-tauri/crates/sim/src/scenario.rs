@@ -762,7 +762,7 @@ impl Scenario {
     }
 
     /// Checks references and uniqueness so that a broken file fails at load, not mid-exercise.
-    fn check(&self) -> Result<(), SimError> {
+    pub(crate) fn check(&self) -> Result<(), SimError> {
         let bad = |msg: String| Err(SimError::InvalidScenario(msg));
         if !is_guid(&self.tenant.id) {
             return bad(format!("tenant.id '{}' is not a GUID", self.tenant.id));

@@ -54,14 +54,21 @@ impl Performed {
     }
 }
 
-/// Whether `error`, answered to `action`, is a refusal that another order may avoid: Graph's 400
-/// to a method deletion. Anything else (a permission, throttling, the network) stops the step.
+/// Whether `error`, answered to `action`, is a refusal that does not stop the step: Graph's 400
+/// to a method deletion (another order may avoid it), or Identity Protection refusing
+/// `confirmCompromised` in a tenant without Entra ID P2 (nothing else depends on it; the row says
+/// why). Anything else (a permission, throttling, the network) stops the step.
 fn order_refusal(action: &Action, error: &Error) -> bool {
-    matches!(super::target_action(action), Action::DeleteMethod { .. })
-        && matches!(
+    match super::target_action(action) {
+        Action::DeleteMethod { .. } => matches!(
             error,
             Error::Tenant(e) if matches!(**e, firebreak_graph::Error::Service { status: 400, .. })
-        )
+        ),
+        Action::ConfirmCompromised => {
+            matches!(error, Error::Tenant(e) if e.is_premium_required())
+        }
+        _ => false,
+    }
 }
 
 /// Performs the `selected` items of `plan` in plan order. Refusals that another order may avoid
@@ -140,7 +147,14 @@ pub(super) async fn read_back<T: IncidentTenant>(
     }
     for check in &mut verification.checks {
         if let Some(refusal) = performed.refused.iter().find(|r| r.item == check.item) {
-            if !check.ok {
+            if !check.ok && check.item == "confirm" {
+                check.detail = format!(
+                    "{} Not done: Identity Protection refused it because this tenant has no \
+                     Microsoft Entra ID P2 ({}). Nothing else in the containment depends on it; \
+                     skip this step with that reason.",
+                    check.detail, refusal.error
+                );
+            } else if !check.ok {
                 check.detail = format!(
                     "{} Microsoft Graph refused to delete it, also after the other changes: {} \
                      If this is the account's default sign-in method, change the default in the \

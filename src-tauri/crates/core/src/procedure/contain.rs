@@ -1538,6 +1538,30 @@ pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> R
                     .map(str::to_owned)
             })
     };
+    // The address each in-window consent was given from, when the audit entry names it.
+    let consented_from = |client: &str| {
+        consents
+            .iter()
+            .filter(|a| {
+                a.target_resources
+                    .iter()
+                    .flatten()
+                    .any(|t| t.get("id").and_then(Value::as_str) == Some(client))
+            })
+            .filter_map(|a| {
+                a.initiated_by
+                    .as_ref()
+                    .and_then(|i| i.pointer("/user/ipAddress"))
+                    .and_then(Value::as_str)
+                    .filter(|ip| !ip.trim().is_empty())
+                    .map(str::to_owned)
+            })
+            .collect::<Vec<String>>()
+    };
+    let attacker = attacker_predicate(
+        super::recover::attacker_addresses(cx.case, cx.scope),
+        super::triage::recorded_infrastructure(cx.case, cx.scope),
+    );
     let by_account_grants = super::consents::tenant_wide_by_account(&events, &tenant_wide.items);
     let given_by_account = |grant_id: &str| {
         by_account_grants
@@ -1653,7 +1677,20 @@ pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> R
                     show_time(Some(t))
                 ));
             }
-            !risky.is_empty() && (when.is_some() || suspicious_app)
+            // A verified publisher's app consented to in the window from an address that is
+            // not the attacker's (the user at home or at the office) is what people do every
+            // day: shown with the question, not preselected. From the attacker's address, or
+            // from an address the log does not name, it is recommended.
+            let from = consented_from(&grant.client_id);
+            let own_address =
+                when.is_some() && !from.is_empty() && !from.iter().any(|ip| attacker(ip));
+            if own_address && !suspicious_app {
+                reasons.push(format!(
+                    "Given from {}, not an address triage attributed to the attacker, to an app whose publisher Microsoft verified: ask the user whether they gave it; revoke it if not.",
+                    from.join(", ")
+                ));
+            }
+            !risky.is_empty() && (suspicious_app || (when.is_some() && !own_address))
         };
         reasons.push(match sp.as_ref().and_then(super::consents::verified_publisher) {
             _ if first_party => "Microsoft's own app (published from Microsoft's tenant): kept unless you know the account had no reason to consent to it.".into(),

@@ -710,6 +710,9 @@ async fn read<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Read, Error>
         cx.tenant.directory_audits(&registrations),
     )
     .await;
+    // Sign-in logs refused for the licence mean no Entra ID P1, so no P2 either: Identity
+    // Protection's actions will be refused too.
+    let mut hidden = matches!(&interactive, Err(e) if e.is_premium_required());
     match interactive {
         Ok(f) => {
             read.captures.extend(Capture::pages(
@@ -738,7 +741,6 @@ async fn read<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Read, Error>
         Ok(f) => read.input.tenant_sign_ins = f.items,
         Err(e) => gap("Sign-ins of the other accounts", e, &mut read.gaps),
     }
-    let mut hidden = false;
     let mut visible = false;
     match risky {
         Ok(r) => {
