@@ -570,7 +570,15 @@ pub fn attribute(ev: &Evidence<'_>) -> Infrastructure {
         .filter(|s| s.ip.is_some_and(|ip| attributed.contains(&ip)))
         .map(|s| s.at)
         .chain(ev.seeds.iter().filter_map(|s| s.at))
-        .min();
+        .min()
+        // No dated seed and no sign-in from the addresses: an alert dates the arrival; with no
+        // sign-in read at all (Entra ID Free) there is nothing to compare with, so any instant
+        // widens alike.
+        .or_else(|| ev.alerts.iter().map(|(at, _)| *at).min())
+        .or_else(|| {
+            (history.mine.is_empty() && history.others.is_empty())
+                .then_some(DateTime::<Utc>::MAX_UTC)
+        });
     if let Some(arrived) = arrived {
         for _ in 0..MAX_ROUNDS {
             if !widen(&history, arrived, &mut b) {

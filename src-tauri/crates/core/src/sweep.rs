@@ -214,8 +214,26 @@ pub async fn sweep<T: IncidentTenant>(
     let mut failures: BTreeSet<String> = BTreeSet::new();
     let (mut read, read_notes) =
         infrastructure_sign_ins(tenant, &infra, retention, reach_back, &mut captures).await;
+    let sign_ins_unread = !read_notes.0.is_empty();
     not_available.extend(read_notes.0);
     notes.extend(read_notes.1);
+    // Without the sign-in log (Entra ID Free, or a permission missing), the unified audit log
+    // still records interactive sign-ins and mailbox work by address: search it for the
+    // attacker's exact addresses.
+    if sign_ins_unread && !addresses.is_empty() {
+        audit_activity(
+            tenant,
+            (&case.id.to_string(), scope),
+            &addresses,
+            (reach_back, now),
+            &is_own,
+            &mut found,
+            &mut failures,
+            &mut captures,
+            (&mut not_available, &mut notes),
+        )
+        .await;
+    }
     // An account matched on the network alone: its own month tells whether that network is its
     // usual one (a colleague's own VPN on the same provider), not the attacker's.
     let network_only: Vec<String> = attribution::other_accounts(&infra, &read, own_id)
@@ -524,6 +542,108 @@ pub async fn sweep<T: IncidentTenant>(
 
 /// What the infrastructure search could not look at, and facts worth knowing.
 type SearchNotes = (Vec<String>, Vec<String>);
+
+/// Operations of the unified audit log that say a sign-in failed (the account was not reached).
+const FAILED_SIGN_IN_OPERATIONS: [&str; 1] = ["UserLoginFailed"];
+
+/// The sign-in look's stand-in when the sign-in log cannot be read: one Purview audit search for
+/// anything done from the attacker's exact addresses (Entra ID sign-ins are kept there as
+/// `AzureActiveDirectoryStsLogon` records, mailbox work as Exchange records) by any account. The
+/// audit log is searched by exact address only, so ranges and networks are said to be unsearched.
+#[allow(clippy::too_many_arguments)]
+async fn audit_activity<T: IncidentTenant>(
+    tenant: &T,
+    (case_id, scope): (&str, &str),
+    addresses: &[String],
+    (since, now): (DateTime<Utc>, DateTime<Utc>),
+    is_own: &(dyn Fn(Option<&str>, Option<&str>) -> bool + Sync),
+    found: &mut Collected,
+    failures: &mut BTreeSet<String>,
+    captures: &mut Vec<Capture>,
+    (not_available, notes): (&mut Vec<String>, &mut Vec<String>),
+) {
+    let query = NewAuditLogQuery {
+        display_name: format!("Firebreak sweep {case_id} {scope} attacker addresses"),
+        filter_start_date_time: since,
+        filter_end_date_time: now,
+        ip_address_filters: addresses.to_vec(),
+        ..NewAuditLogQuery::default()
+    };
+    let search = match tenant.reusable_audit_search(&query).await {
+        Ok(search) if search.succeeded() => search,
+        Ok(search) => {
+            not_available.push(format!(
+                "Activity from the attacker's addresses in the audit log: the Purview audit search {} ended {} before Firebreak could read it. Run the sweep again later.",
+                search.query_id, search.status
+            ));
+            return;
+        }
+        Err(e) => {
+            not_available.push(format!(
+                "Activity from the attacker's addresses in the audit log: {e}"
+            ));
+            return;
+        }
+    };
+    captures.extend(Capture::pages(
+        "sweep-address-audit",
+        &format!(
+            "Purview audit search {} (anything done from the attacker's addresses, every account)",
+            search.query_id
+        ),
+        "POST /security/auditLog/queries",
+        &search.records.pages,
+    ));
+    notes.push(format!(
+        "The sign-in log could not be read, so the unified audit log was searched instead for the attacker's exact addresses ({}) since {}: it cannot be searched by range or network.",
+        addresses.join(", "),
+        since.format("%Y-%m-%d %H:%M UTC")
+    ));
+    // One signal per account, address and operation.
+    let mut groups: BTreeMap<(String, String, String), (usize, Option<DateTime<Utc>>)> =
+        BTreeMap::new();
+    for r in &search.records.items {
+        let upn = r.user_principal_name.as_deref().or(r.user_id.as_deref());
+        let Some(who) = upn.filter(|u| !u.is_empty()) else {
+            continue;
+        };
+        if is_own(None, Some(who)) {
+            continue;
+        }
+        let operation = r.operation.clone().unwrap_or_else(|| "Activity".into());
+        if FAILED_SIGN_IN_OPERATIONS
+            .iter()
+            .any(|o| same(o, &operation))
+        {
+            failures.insert(who.to_lowercase());
+            continue;
+        }
+        let ip = r.client_ip.clone().unwrap_or_default();
+        let group = groups
+            .entry((who.to_owned(), ip, operation))
+            .or_insert((0, None));
+        group.0 += 1;
+        if let Some(t) = r.created_date_time {
+            group.1 = Some(group.1.map_or(t, |f| f.min(t)));
+        }
+    }
+    for ((who, ip, operation), (count, first)) in groups {
+        let when = first
+            .map(|f| format!(", first at {}", f.format("%-d %B %H:%M")))
+            .unwrap_or_default();
+        found.add(
+            None,
+            Some(&who),
+            Signal {
+                kind: HitKind::SignIn,
+                at: first,
+                text: format!(
+                    "{operation} from {ip} ({count} audit record(s){when}): the attacker's address, seen in the unified audit log."
+                ),
+            },
+        );
+    }
+}
 
 /// Every account's sign-ins (interactive and non-interactive) from the infrastructure: its ranges
 /// and the addresses no range search covers over the retention window (from `retention`), and —

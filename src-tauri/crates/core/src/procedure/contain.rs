@@ -900,6 +900,38 @@ async fn plan_methods<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
     };
     let sign_ins = match sign_ins {
         Ok(s) => Some(s.items),
+        // No sign-in log in this tenant: the unified audit log keeps the interactive ones.
+        Err(e) if e.is_premium_required() => {
+            let upn = cx
+                .tenant
+                .user(cx.user)
+                .await?
+                .and_then(|u| u.user_principal_name);
+            let upn = upn.unwrap_or_else(|| cx.account.to_owned());
+            match super::triage::audit_log_sign_ins(
+                cx,
+                user_id.as_deref().unwrap_or(cx.account),
+                &upn,
+                reach,
+            )
+            .await
+            {
+                Ok(found) => {
+                    plan.warnings.push(format!(
+                        "The sign-in log cannot be read in this tenant: the user's usual addresses come from the {} sign-in(s) the unified audit log recorded.",
+                        found.sign_ins.len()
+                    ));
+                    plan.captures.extend(found.captures);
+                    Some(found.sign_ins)
+                }
+                Err(audit) => {
+                    plan.warnings.push(format!(
+                        "The account's sign-ins could not be read, so the addresses the user normally uses are unknown: {e}; the unified audit log could not stand in either: {audit}"
+                    ));
+                    None
+                }
+            }
+        }
         Err(e) => {
             plan.warnings.push(format!(
                 "The account's sign-ins could not be read, so the addresses the user normally uses are unknown: {e}"

@@ -596,6 +596,135 @@ fn alert_addresses(alert: &Alert) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
+/// Unified audit log operations that are an Entra ID sign-in (record type
+/// `AzureActiveDirectoryStsLogon`), and the one of them that failed.
+const AUDIT_SIGN_IN_OPERATIONS: [&str; 2] = ["UserLoggedIn", "UserLoginFailed"];
+/// Mailbox work whose address the audit log keeps: the account's activity beside its sign-ins.
+const AUDIT_MAILBOX_OPERATIONS: [&str; 6] = [
+    "MailItemsAccessed",
+    "New-InboxRule",
+    "Set-InboxRule",
+    "UpdateInboxRules",
+    "Set-Mailbox",
+    "Send",
+];
+
+/// What the unified audit log gives in place of the sign-in log.
+pub(crate) struct AuditLogSignIns {
+    /// The account's interactive sign-ins, oldest first (address and time only).
+    pub(crate) sign_ins: Vec<SignIn>,
+    /// Its mailbox work, with the address.
+    pub(crate) activities: Vec<Activity>,
+    /// The search's records as read.
+    pub(crate) captures: Vec<Capture>,
+}
+
+/// Without the sign-in log (Entra ID Free), the account's interactive sign-ins as the unified
+/// audit log keeps them (`AzureActiveDirectoryStsLogon` records), and its mailbox work with their
+/// addresses: one Purview audit search from `since`, named for the case and account so that a
+/// later step reuses it. The audit log lacks the network, location, app and session.
+pub(crate) async fn audit_log_sign_ins<T: IncidentTenant>(
+    cx: &StepContext<'_, T>,
+    user_id: &str,
+    upn: &str,
+    since: DateTime<Utc>,
+) -> Result<AuditLogSignIns, String> {
+    let query = firebreak_graph::logs::NewAuditLogQuery {
+        display_name: format!(
+            "Firebreak {} {} sign-ins from the audit log",
+            cx.case.id, cx.scope
+        ),
+        filter_start_date_time: since,
+        filter_end_date_time: cx.now,
+        operation_filters: AUDIT_SIGN_IN_OPERATIONS
+            .iter()
+            .chain(AUDIT_MAILBOX_OPERATIONS.iter())
+            .map(|s| (*s).to_owned())
+            .collect(),
+        user_principal_name_filters: vec![upn.to_owned()],
+        ..firebreak_graph::logs::NewAuditLogQuery::default()
+    };
+    let search = match cx.tenant.reusable_audit_search(&query).await {
+        Ok(search) if search.succeeded() => search,
+        Ok(search) => {
+            return Err(format!(
+                "the Purview audit search {} ended {} before Firebreak could read it; run this step again later",
+                search.query_id, search.status
+            ))
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let mut out = AuditLogSignIns {
+        sign_ins: Vec::new(),
+        activities: Vec::new(),
+        captures: Capture::pages(
+            "sign-ins-audit-log",
+            "The account's sign-ins and mailbox work from the unified audit log (no sign-in log in this tenant)",
+            "POST /security/auditLog/queries",
+            &search.records.pages,
+        ),
+    };
+    for r in &search.records.items {
+        let (Some(at), Some(ip)) = (
+            r.created_date_time,
+            r.client_ip.as_deref().filter(|ip| !ip.is_empty()),
+        ) else {
+            continue;
+        };
+        let operation = r.operation.as_deref().unwrap_or("");
+        if AUDIT_SIGN_IN_OPERATIONS.contains(&operation) {
+            let failed = operation == AUDIT_SIGN_IN_OPERATIONS[1];
+            let sign_in = serde_json::from_value::<SignIn>(json!({
+                "id": format!("audit:{}", r.id),
+                "createdDateTime": at,
+                "userId": user_id,
+                "userPrincipalName": upn,
+                "ipAddress": ip,
+                "isInteractive": true,
+                "appDisplayName": "a sign-in the unified audit log recorded",
+                "status": {"errorCode": if failed { 50126 } else { 0 }},
+            }));
+            out.sign_ins.extend(sign_in.ok());
+        } else {
+            out.activities.push(Activity {
+                at,
+                address: ip.to_owned(),
+                what: format!("{operation} (unified audit log)"),
+            });
+        }
+    }
+    out.sign_ins.sort_by_key(|s| s.created_date_time);
+    Ok(out)
+}
+
+/// Triage's use of [`audit_log_sign_ins`]: the sign-ins and activities join the read, and a gap
+/// says what the audit log does not keep.
+async fn read_audit_log_sign_ins<T: IncidentTenant>(
+    cx: &StepContext<'_, T>,
+    user: &firebreak_graph::directory::User,
+    since: DateTime<Utc>,
+    read: &mut Read,
+) {
+    let upn = user
+        .user_principal_name
+        .clone()
+        .unwrap_or_else(|| cx.account.to_owned());
+    match audit_log_sign_ins(cx, &user.id, &upn, since).await {
+        Ok(found) => {
+            read.gaps.push(format!(
+                "The sign-in log cannot be read in this tenant: {} sign-in(s) of the account were read from the unified audit log instead, which keeps the address and time but not the network, location, app or session.",
+                found.sign_ins.len()
+            ));
+            read.captures.extend(found.captures);
+            read.input.interactive.extend(found.sign_ins);
+            read.input.activities.extend(found.activities);
+        }
+        Err(e) => read
+            .gaps
+            .push(format!("Sign-ins from the unified audit log: {e}")),
+    }
+}
+
 /// The addresses the admin wrote in the case's indicators.
 pub fn admin_addresses(indicators: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -713,6 +842,7 @@ async fn read<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Read, Error>
     // Sign-in logs refused for the licence mean no Entra ID P1, so no P2 either: Identity
     // Protection's actions will be refused too.
     let mut hidden = matches!(&interactive, Err(e) if e.is_premium_required());
+    let sign_in_log_refused = hidden;
     match interactive {
         Ok(f) => {
             read.captures.extend(Capture::pages(
@@ -736,6 +866,9 @@ async fn read<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Read, Error>
             read.input.non_interactive = f.items;
         }
         Err(e) => gap("Non-interactive sign-ins", e, &mut read.gaps),
+    }
+    if sign_in_log_refused {
+        read_audit_log_sign_ins(cx, &user, retention, &mut read).await;
     }
     match tenant_sign_ins {
         Ok(f) => read.input.tenant_sign_ins = f.items,

@@ -564,6 +564,33 @@ impl<'a> Builder<'a> {
             "userAgent": if attacker { ATTACKER_UA } else { USER_UA },
         });
         self.sign_ins.push(record);
+        if interactive {
+            // The unified audit log keeps interactive Entra ID sign-ins too (record type
+            // AzureActiveDirectoryStsLogon), whatever the Entra ID licence: on a Free tenant it
+            // is the only place a search by address finds them.
+            let operation = if status.0 == 0 {
+                "UserLoggedIn"
+            } else {
+                "UserLoginFailed"
+            };
+            let upn = self.people[person].upn.clone();
+            self.records.push(json!({
+                "id": guid_of(self.parts.seed, &format!("ual/{label}")),
+                "createdDateTime": graph_time(at),
+                "auditLogRecordType": "AzureActiveDirectoryStsLogon",
+                "operation": operation,
+                "userPrincipalName": upn,
+                "userId": upn,
+                "service": "AzureActiveDirectory",
+                "clientIp": ip,
+                "objectId": "",
+                "userType": "Regular",
+                "administrativeUnits": [],
+                "auditData": {"@odata.type": "#microsoft.graph.security.auditData", "CreationTime": graph_time(at),
+                    "Operation": operation, "UserId": upn, "ClientIP": ip, "Workload": "AzureActiveDirectory",
+                    "ResultStatus": if status.0 == 0 { "Success" } else { "Failed" }},
+            }));
+        }
     }
 
     fn attacker_sign_in(
@@ -955,9 +982,8 @@ impl<'a> Builder<'a> {
                     Some(&session),
                 );
                 self.hop_compromised(target, session, at, hop.address, true);
-                let id = self.people[target].id.clone();
-                self.attacker_key.push(json!({"kind": "password", "userId": id, "id": graph_time(at - Duration::minutes(6)),
-                    "description": "The password the attacker set through the entry account's User Administrator role"}));
+                // The password the attacker set is the attacker model's (knowsPassword), not an
+                // artefact: the score reads it from the account.
                 self.method(
                     target,
                     hop.address,
@@ -1094,7 +1120,12 @@ impl<'a> Builder<'a> {
         at: DateTime<Utc>,
     ) {
         let ip = self.address(address);
-        let h = self.h(&format!("rule/{}/{action:?}", self.people[person].id));
+        // Two rules on one mailbox never share an identity, whatever else they share.
+        let h = self.h(&format!(
+            "rule/{}/{action:?}/{hidden}/{deleted_again}/{}",
+            self.people[person].id,
+            self.people[person].rules.len()
+        ));
         let names = [
             ". .",
             "..",
