@@ -220,11 +220,17 @@ pub async fn sweep<T: IncidentTenant>(
     // Without the sign-in log (Entra ID Free, or a permission missing), the unified audit log
     // still records interactive sign-ins and mailbox work by address: search it for the
     // attacker's exact addresses.
-    if sign_ins_unread && !addresses.is_empty() {
+    let mut searched = addresses.clone();
+    for ip in removed_method_addresses(case, scope) {
+        if !searched.contains(&ip) {
+            searched.push(ip);
+        }
+    }
+    if sign_ins_unread && !searched.is_empty() {
         audit_activity(
             tenant,
             (&case.id.to_string(), scope),
-            &addresses,
+            &searched,
             (reach_back, now),
             &is_own,
             &mut found,
@@ -542,6 +548,39 @@ pub async fn sweep<T: IncidentTenant>(
 
 /// What the infrastructure search could not look at, and facts worth knowing.
 type SearchNotes = (Vec<String>, Vec<String>);
+
+/// The addresses the sign-in methods removed from the account of `scope` as the attacker's were
+/// registered from (the methods step's journaled plan and selection): without the sign-in log to
+/// widen the attacker's infrastructure, they are addresses the attacker is known to have used.
+fn removed_method_addresses(case: &CaseView, scope: &str) -> Vec<String> {
+    let id = format!("{scope}.methods");
+    let Some(started) = case.journal.iter().rev().find(|e| {
+        e.kind == crate::case::journal::EntryKind::StepStarted
+            && e.step.as_deref() == Some(id.as_str())
+    }) else {
+        return Vec::new();
+    };
+    let detail = &started.details["detail"];
+    let selected: BTreeSet<&str> = detail["selected"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for method in detail["facts"]["methods"].as_array().into_iter().flatten() {
+        let chosen = method["methodId"]
+            .as_str()
+            .is_some_and(|m| selected.contains(format!("method:{m}").as_str()));
+        let address = method["registration"]["address"].as_str();
+        if let (true, Some(ip)) = (chosen, address) {
+            if crate::attribution::parse_address(ip).is_some() && !out.iter().any(|o| o == ip) {
+                out.push(ip.to_owned());
+            }
+        }
+    }
+    out
+}
 
 /// Operations of the unified audit log that say a sign-in failed (the account was not reached).
 const FAILED_SIGN_IN_OPERATIONS: [&str; 1] = ["UserLoginFailed"];

@@ -674,7 +674,21 @@ pub(crate) async fn audit_log_sign_ins<T: IncidentTenant>(
         let operation = r.operation.as_deref().unwrap_or("");
         if AUDIT_SIGN_IN_OPERATIONS.contains(&operation) {
             let failed = operation == AUDIT_SIGN_IN_OPERATIONS[1];
+            // The record's ExtendedProperties carry the browser's user agent.
+            let user_agent = r
+                .audit_data
+                .as_ref()
+                .and_then(|d| d.get("ExtendedProperties"))
+                .and_then(Value::as_array)
+                .and_then(|ps| {
+                    ps.iter()
+                        .find(|p| p.get("Name").and_then(Value::as_str) == Some("UserAgent"))
+                })
+                .and_then(|p| p.get("Value"))
+                .and_then(Value::as_str)
+                .filter(|ua| !ua.is_empty());
             let sign_in = serde_json::from_value::<SignIn>(json!({
+                "userAgent": user_agent,
                 "id": format!("audit:{}", r.id),
                 "createdDateTime": at,
                 "userId": user_id,

@@ -588,7 +588,9 @@ impl<'a> Builder<'a> {
                 "administrativeUnits": [],
                 "auditData": {"@odata.type": "#microsoft.graph.security.auditData", "CreationTime": graph_time(at),
                     "Operation": operation, "UserId": upn, "ClientIP": ip, "Workload": "AzureActiveDirectory",
-                    "ResultStatus": if status.0 == 0 { "Success" } else { "Failed" }},
+                    "ResultStatus": if status.0 == 0 { "Success" } else { "Failed" },
+                    "ExtendedProperties": [{"Name": "UserAgent", "Value": if attacker { ATTACKER_UA } else { USER_UA }},
+                        {"Name": "RequestType", "Value": "OAuth2:Authorize"}]},
             }));
         }
     }
