@@ -8,13 +8,14 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 APP := target/debug/firebreak
 
-.PHONY: run test deps test-deps ui app bindings check-bindings e2e bench clean help
+.PHONY: run test deps test-deps ui app bindings check-bindings e2e bench soak clean help
 
 help:
 	@echo "make run    build and open Firebreak"
 	@echo "make test   run every check and test (ends with 'N passed, N failed')"
 	@echo "make bindings  regenerate ui/src/lib/bindings.ts from the Rust commands"
 	@echo "make bench  measure against the goals of issue #9 and write BENCHMARKS.md"
+	@echo "make soak   contain many generated incidents (SEEDS=0..2000 SIZES=small,org,large)"
 
 run: deps app
 	$(APP)
@@ -44,6 +45,13 @@ BENCH := target/release/firebreak-bench
 bench: test-deps ui
 	cargo build --release --locked -p firebreak -p firebreak-bench
 	xvfb-run -a -s "-screen 0 1280x800x24" $(BENCH) --app target/release/firebreak --out BENCHMARKS.md
+
+# The incident generator's long run (issue 19): every seed of SEEDS at every size of SIZES,
+# contained by the headless practice run in a release build. Not part of `make test`.
+SEEDS ?= 32..232
+SIZES ?= small,org,large
+soak: test-deps
+	FIREBREAK_SOAK_SEEDS=$(SEEDS) FIREBREAK_SOAK_SIZES=$(SIZES) cargo test --release --locked -p firebreak-core --test core generated::soak -- --ignored --nocapture
 
 e2e: app
 	cargo test -p firebreak-e2e --locked

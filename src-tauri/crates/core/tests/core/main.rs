@@ -13,6 +13,7 @@ mod cases;
 mod entra_writes;
 mod evidence;
 mod exchange;
+mod generated;
 mod identity_protection;
 mod keychain;
 mod mailbox;

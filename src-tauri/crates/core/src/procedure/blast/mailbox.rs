@@ -320,30 +320,130 @@ pub(super) async fn forwarding<T: IncidentTenant>(
             draft.row(row);
         }
     }
+    // The delegates of the account's own mailbox are reviewed too: an attacker holding the
+    // account can give a second account it holds the right to send as it.
+    let own_delegated = reached
+        .iter()
+        .any(|r| r.own && !r.mailbox.grant_send_on_behalf_to.is_empty());
     let shared: Vec<&Reached> = reached.iter().filter(|r| !r.own).collect();
-    if shared.is_empty() {
-        draft.clean("No forwarding to outside the organisation; the account holds no rights on shared mailboxes.");
+    if shared.is_empty() && !own_delegated {
+        draft.clean("No forwarding to outside the organisation; the account holds no rights on shared mailboxes and has no send-on-behalf delegate.");
         return Ok(());
     }
     let user = super::account(cx).await?;
     let attacker = attacker_addresses(cx, &user.id, draft).await;
-    let actors = attacker_actors(cx, draft, &attacker).await?;
-    for r in shared {
-        delegates(cx, draft, r, &actors).await?;
+    let seen = attacker_actors(cx, draft, &attacker).await?;
+    for r in reached.iter().filter(|r| r.own) {
+        send_on_behalf(draft, r, &directory, &seen);
+        delegates(cx, draft, r, &seen).await?;
     }
-    draft.clean("No forwarding to outside the organisation and no delegate used from the attacker's addresses.");
+    for r in shared {
+        delegates(cx, draft, r, &seen).await?;
+    }
+    draft.clean("No forwarding to outside the organisation and no delegate used or given from the attacker's addresses.");
     Ok(())
 }
 
-/// Who acted on mailboxes from the attacker's addresses (Purview audit search), lower-case UPNs.
+/// What the audit search over the attacker's addresses showed about delegates.
+#[derive(Default)]
+struct Seen {
+    /// Who acted on mailboxes from the attacker's addresses (lower-case UPNs).
+    actors: BTreeSet<String>,
+    /// Delegates given a right from the attacker's addresses (Set-Mailbox GrantSendOnBehalfTo,
+    /// Add-MailboxPermission User, Add-RecipientPermission Trustee), as the cmdlet named them.
+    granted: BTreeSet<String>,
+}
+
+impl Seen {
+    /// Why `holder` (resolved as `who`) is the attacker's path, if the search says so.
+    fn misuse(
+        &self,
+        holder: &str,
+        who: &crate::procedure::contain::Resolved,
+    ) -> Option<&'static str> {
+        let matches = |set: &BTreeSet<String>| {
+            set.iter().any(|a| {
+                holds(holder, a) || holds(a, holder) || who.address().is_some_and(|x| holds(x, a))
+            })
+        };
+        if matches(&self.granted) {
+            Some("This right was given from the attacker's address: the attacker made it. Remove it.")
+        } else if matches(&self.actors) {
+            Some("This delegate acted on mailboxes from the attacker's address: the path the attacker used. Remove it and ask its owner whether the access is still needed.")
+        } else {
+            None
+        }
+    }
+}
+
+/// The delegates named by one audit record that gives a mailbox right.
+fn granted_in(record: &firebreak_graph::logs::AuditLogRecord) -> Vec<String> {
+    let parameter = match record.operation.as_deref() {
+        Some("Set-Mailbox") => "GrantSendOnBehalfTo",
+        Some("Add-MailboxPermission") => "User",
+        Some("Add-RecipientPermission") => "Trustee",
+        _ => return Vec::new(),
+    };
+    record
+        .audit_data
+        .as_ref()
+        .and_then(|d| d.get("Parameters"))
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|p| p.get("Name").and_then(serde_json::Value::as_str) == Some(parameter))
+        .filter_map(|p| p.get("Value").and_then(serde_json::Value::as_str))
+        .flat_map(|v| v.split([',', ';']))
+        .map(|v| {
+            v.trim()
+                .trim_matches(|c| c == '{' || c == '}' || c == '"')
+                .to_lowercase()
+        })
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// Rows for the send-on-behalf delegates of the account's own mailbox.
+fn send_on_behalf(draft: &mut Draft, r: &Reached, directory: &Directory, seen: &Seen) {
+    for trustee in &r.mailbox.grant_send_on_behalf_to {
+        let who = directory.get(trustee);
+        let misuse = seen.misuse(trustee, &who);
+        let mut line = item(
+            format!("send-on-behalf:{}:{trustee}", r.upn),
+            "Send on behalf",
+            who.label(),
+            vec![whose(r)],
+            on(
+                r,
+                Action::RemoveSendOnBehalf {
+                    trustee: trustee.clone(),
+                },
+            ),
+        );
+        line.recommended = misuse.is_some();
+        line.reasons = vec![misuse.map_or_else(
+            || "Exchange keeps no date for delegates and nothing from the attacker's addresses gave it: keep it unless the user says otherwise.".to_owned(),
+            str::to_owned,
+        )];
+        line.reasons.extend(who.explanation());
+        if misuse.is_some() {
+            draft.finding(line);
+        } else {
+            draft.row(line);
+        }
+    }
+}
+
+/// Who acted on mailboxes from the attacker's addresses, and which delegates were given a right
+/// from them (one Purview audit search).
 async fn attacker_actors<T: IncidentTenant>(
     cx: &StepContext<'_, T>,
     draft: &mut Draft,
     attacker: &BTreeSet<String>,
-) -> Result<BTreeSet<String>, Error> {
+) -> Result<Seen, Error> {
     if attacker.is_empty() {
         draft.warn("Identity Protection named no attacker address, so delegates cannot be judged: review each one with the mailbox's owners.");
-        return Ok(BTreeSet::new());
+        return Ok(Seen::default());
     }
     let start = cx.now - Duration::days(DELEGATE_LOOKBACK_DAYS);
     let query = NewAuditLogQuery {
@@ -360,15 +460,18 @@ async fn attacker_actors<T: IncidentTenant>(
     };
     let Some(search) = super::audit::run(cx, draft, &query, "delegate-review").await? else {
         draft.warn("Without the audit search, delegates are shown but not judged.");
-        return Ok(BTreeSet::new());
+        return Ok(Seen::default());
     };
-    Ok(search
-        .records
-        .items
-        .iter()
-        .filter_map(|r| r.user_principal_name.clone().or_else(|| r.user_id.clone()))
-        .map(|u| u.to_lowercase())
-        .collect())
+    Ok(Seen {
+        actors: search
+            .records
+            .items
+            .iter()
+            .filter_map(|r| r.user_principal_name.clone().or_else(|| r.user_id.clone()))
+            .map(|u| u.to_lowercase())
+            .collect(),
+        granted: search.records.items.iter().flat_map(granted_in).collect(),
+    })
 }
 
 /// Rows for the FullAccess and SendAs holders of a shared mailbox, each holder resolved to who
@@ -377,7 +480,7 @@ async fn delegates<T: IncidentTenant>(
     cx: &StepContext<'_, T>,
     draft: &mut Draft,
     r: &Reached,
-    actors: &BTreeSet<String>,
+    seen: &Seen,
 ) -> Result<(), Error> {
     let target = UserRef::new(&r.upn)?;
     let permissions = cx.tenant.mailbox_permissions(&target).await;
@@ -413,7 +516,7 @@ async fn delegates<T: IncidentTenant>(
                     rights: &row.access_rights,
                     remove,
                 };
-                line.add(draft, r, &directory, &holder, actors);
+                line.add(draft, r, &directory, &holder, seen);
             }
         }
         Err(e) => draft.gap(&format!("Mailbox permissions of {}", r.upn), e)?,
@@ -434,7 +537,7 @@ async fn delegates<T: IncidentTenant>(
                     rights: &row.access_rights,
                     remove,
                 };
-                line.add(draft, r, &directory, &holder, actors);
+                line.add(draft, r, &directory, &holder, seen);
             }
         }
         Err(e) => draft.gap(&format!("SendAs permissions of {}", r.upn), e)?,
@@ -452,43 +555,31 @@ struct Delegate<'a> {
 
 impl Delegate<'_> {
     /// Adds the row: recommended for removal only when the holder acted from the attacker's
-    /// addresses; Exchange's own principal is skipped, and a holder that cannot be resolved is
-    /// shown as such and never recommended.
-    fn add(
-        self,
-        draft: &mut Draft,
-        r: &Reached,
-        directory: &Directory,
-        holder: &str,
-        actors: &BTreeSet<String>,
-    ) {
+    /// addresses or was given the right from them; Exchange's own principal is skipped, and a
+    /// holder that cannot be resolved is shown as such and never recommended.
+    fn add(self, draft: &mut Draft, r: &Reached, directory: &Directory, holder: &str, seen: &Seen) {
         let who = directory.get(holder);
-        if who.who == Who::System {
+        if who.who == Who::System || holds(holder, &r.upn) {
             return;
         }
-        let misused = actors.iter().any(|a| {
-            holds(holder, a) || holds(a, holder) || who.address().is_some_and(|x| holds(x, a))
-        });
+        let misuse = seen.misuse(holder, &who);
         let mut line = item(
             format!("{}:{}:{holder}", self.id, r.upn),
             self.kind,
             who.label(),
             vec![whose(r), format!("Rights: {}", self.rights.join(", "))],
-            Action::On {
-                target: r.upn.clone(),
-                action: Box::new(self.remove),
-            },
+            on(r, self.remove),
         );
-        line.recommended = misused;
-        line.reasons = vec![if misused {
-            "This delegate acted on mailboxes from the attacker's address: the path the attacker used. Remove it and ask its owner whether the access is still needed.".to_owned()
+        line.recommended = misuse.is_some();
+        line.reasons = vec![if let Some(why) = misuse {
+            why.to_owned()
         } else if matches!(who.who, Who::Unresolved(_)) {
             "Firebreak could not tell who holds this, so it does not propose removing it: removing it is tidying up, and does not take access from anyone Firebreak can name.".to_owned()
         } else {
             "No activity from the attacker's addresses: keep it unless the mailbox's owners say otherwise.".to_owned()
         }];
         line.reasons.extend(who.explanation());
-        if misused {
+        if misuse.is_some() {
             draft.finding(line);
         } else {
             draft.row(line);
