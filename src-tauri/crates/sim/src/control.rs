@@ -519,5 +519,21 @@ pub(crate) fn score(sim: &Sim) -> Value {
         "mailItemsReadByAttacker": tenant.attacker.items_read,
         "attackerLog": tenant.attacker.log,
         "notes": tenant.answer_key.notes,
+        // The whole answer key for the debrief: every artefact with whether it is still there,
+        // the addresses and accounts that are not the attacker's, and what was lost before.
+        "answerKey": {
+            "attacker": attacker_artefacts.iter().map(|a| {
+                let mut v = describe(a);
+                v["present"] = json!(present(&tenant, a));
+                v
+            }).collect::<Vec<_>>(),
+            "legitimate": tenant.answer_key.legitimate.iter().map(|a| {
+                let mut v = describe(a);
+                v["present"] = json!(present(&tenant, a));
+                v
+            }).collect::<Vec<_>>(),
+            "legitimateAddresses": tenant.answer_key.legitimate_addresses,
+            "lost": tenant.answer_key.lost,
+        },
     })
 }
