@@ -383,7 +383,20 @@ pub async fn run_headless<T: IncidentTenant>(
             score = control.score();
         }
     }
-    let judgement = judge(&score, &user_ids, &reached_ids);
+    let mut judgement = judge(&score, &user_ids, &reached_ids);
+    let mut infrastructure = Vec::new();
+    for id in std::iter::once(&case.id).chain(&linked_cases) {
+        let view = store.case(id)?;
+        for index in 1..=view.metadata.accounts.len() {
+            infrastructure.push(crate::procedure::triage::recorded_infrastructure(
+                &view,
+                &format!("a{index}"),
+            ));
+        }
+    }
+    judgement
+        .problems
+        .extend(accusations(&score, &user_ids, &infrastructure));
     Ok(PracticeRun {
         case_id: case.id,
         linked_cases,
@@ -734,10 +747,76 @@ pub fn judge(
     out
 }
 
+/// What the response accused that the answer key says is legitimate: an account it contained
+/// (by object id, `contained`) that the key lists as a legitimate user, and a legitimate address
+/// (a traveller's hotel, the office, a colleague's VPN exit) that some account's recorded
+/// infrastructure names, by address or range.
+pub fn accusations(
+    score: &Value,
+    contained: &BTreeSet<String>,
+    infrastructure: &[crate::attribution::Infrastructure],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
+    for user in score
+        .pointer("/answerKey/legitimate")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|a| a.get("kind").and_then(Value::as_str) == Some("user"))
+    {
+        if contained.contains(&text(user, "id").to_lowercase()) {
+            out.push(format!(
+                "A legitimate account was treated as compromised: {}",
+                text(user, "description")
+            ));
+        }
+    }
+    for address in score
+        .pointer("/answerKey/legitimateAddresses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let ip = text(address, "address");
+        if let Some(m) = infrastructure.iter().find_map(|i| i.match_address(&ip)) {
+            out.push(format!(
+                "A legitimate address was named attacker infrastructure: {ip} ({}), matched as {}",
+                text(address, "description"),
+                m.why
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_legitimate_address_inside_an_attacker_range_is_an_accusation_and_one_outside_is_not() {
+        let score = json!({"answerKey": {
+        "legitimate": [{"kind": "user", "id": "u-helpdesk", "description": "the service desk"}],
+        "legitimateAddresses": [
+            {"address": "203.0.113.77", "description": "a colleague's hotel"},
+            {"address": "198.51.100.10", "description": "the office"}
+        ]}});
+        let infra: crate::attribution::Infrastructure = serde_json::from_value(json!({
+            "members": [{"kind": "range", "value": "203.0.113.0/24", "evidence": ["the range of 203.0.113.5"],
+                         "asn": null, "country": null, "clients": [], "firstSeen": null}],
+            "keptOut": [], "cannotTell": [], "firstSeen": null}))
+        .unwrap();
+        let found = accusations(&score, &BTreeSet::new(), &[infra.clone()]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("203.0.113.77"), "{found:?}");
+        // Containing the service desk's account is an accusation; containing another is not.
+        let contained: BTreeSet<String> = ["u-helpdesk".to_owned()].into();
+        assert_eq!(accusations(&score, &contained, &[]).len(), 1);
+        let other: BTreeSet<String> = ["u-megan".to_owned()].into();
+        assert!(accusations(&score, &other, &[infra]).len() == 1);
+    }
 
     /// A score in which the attacker is fully contained.
     fn clean() -> Value {

@@ -51,6 +51,8 @@ struct Account {
     enabled_at: Option<DateTime<Utc>>,
     /// The address the attacker uses for this account.
     ip: Option<String>,
+    /// Addresses its session rotates among, one per hour in turn (empty: `ip`).
+    rotation: Vec<String>,
     /// How long an access token lives after its refresh.
     access_token_minutes: i64,
     /// Whether a revocation ends the access token at once (continuous access evaluation).
@@ -111,6 +113,7 @@ impl AttackerState {
                     lost_at: None,
                     enabled_at: None,
                     ip: c.ip_address.clone(),
+                    rotation: c.ip_addresses.clone(),
                     access_token_minutes: c.access_token_minutes.max(1),
                     cae_capable: c.cae_capable,
                     token_issued: last_refresh_before(start).max(c.session_since),
@@ -144,6 +147,22 @@ impl AttackerState {
             .first()
             .cloned()
             .unwrap_or_else(|| "203.0.113.66".to_owned())
+    }
+
+    /// The address the attacker uses for `user_id` at `at`: the hour's turn of its rotation when
+    /// the scenario gives one, else its own address, else the plan's first.
+    fn ip_for_at(&self, user_id: &str, at: DateTime<Utc>) -> String {
+        let rotation = self
+            .accounts
+            .iter()
+            .find(|a| a.user_id == user_id)
+            .map(|a| a.rotation.as_slice())
+            .unwrap_or_default();
+        if rotation.is_empty() {
+            return self.ip_for(user_id);
+        }
+        let hour = usize::try_from(at.timestamp().div_euclid(3600)).unwrap_or_default();
+        rotation[hour % rotation.len()].clone()
     }
 
     /// The address the attacker uses for `user_id`: its own when the scenario names one.
@@ -638,7 +657,7 @@ fn register_method(tenant: &mut Tenant, user_id: &str, at: DateTime<Utc>) {
         }
     }
     normalise_method(&mut method);
-    let ip = tenant.attacker.ip_for(user_id);
+    let ip = tenant.attacker.ip_for_at(user_id, at);
     let Some(user) = tenant.user_mut(user_id) else {
         return;
     };
@@ -706,7 +725,7 @@ fn reset_back_in(tenant: &mut Tenant, now: DateTime<Utc>) {
             continue;
         }
         // Self-service password reset with the attacker's own method, then a fresh sign-in.
-        let ip = tenant.attacker.ip_for(&user_id);
+        let ip = tenant.attacker.ip_for_at(&user_id, at);
         let upn = tenant
             .user(&user_id)
             .map(|u| u.upn().to_owned())
@@ -752,7 +771,7 @@ fn attacker_sign_in(
     interactive: bool,
 ) -> Value {
     let id = tenant.new_guid("attacker-signin");
-    let ip = tenant.attacker.ip_for(user_id);
+    let ip = tenant.attacker.ip_for_at(user_id, at);
     let plan = &tenant.attacker.plan;
     let account = tenant
         .attacker
@@ -854,7 +873,7 @@ fn activity(tenant: &mut Tenant, tick: DateTime<Utc>) {
         let account = &mut tenant.attacker.accounts[index];
         account.token_issued = refresh_at.max(account.session_since);
         if reads > 0 {
-            let ip = tenant.attacker.ip_for(&user_id);
+            let ip = tenant.attacker.ip_for_at(&user_id, tick);
             mail_items_accessed(tenant, &user_id, tick, reads, &ip, None);
             tenant.attacker.items_read += u64::from(reads);
         }
@@ -886,7 +905,7 @@ fn activity(tenant: &mut Tenant, tick: DateTime<Utc>) {
             tenant.push_sign_in(sign_in);
         }
         if token_works && reads > 0 {
-            let ip = tenant.attacker.ip_for(&user_id);
+            let ip = tenant.attacker.ip_for_at(&user_id, tick);
             mail_items_accessed(tenant, &user_id, tick, reads, &ip, None);
             tenant.attacker.items_read += u64::from(reads);
             let until = token_tail(tenant, &tenant.attacker.accounts[index], tick)

@@ -526,6 +526,10 @@ pub(crate) struct CompromisedAccount {
     /// The address the attacker uses for this account (default: the first of `ipAddresses`).
     #[serde(default)]
     pub(crate) ip_address: Option<String>,
+    /// Addresses the attacker's session rotates among during the exercise, one per hour in turn
+    /// (a VPN or proxy pool); empty: always `ipAddress`.
+    #[serde(default)]
+    pub(crate) ip_addresses: Vec<String>,
     /// The session id (beta `sessionId`) of the stolen session: the attacker's token refreshes
     /// carry it, as the sign-ins of one session do.
     #[serde(default)]

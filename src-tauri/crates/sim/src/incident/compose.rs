@@ -2123,7 +2123,9 @@ impl Builder<'_> {
             .map(|s| {
                 let last = s.addresses[s.addresses.len() - 1];
                 json!({"userId": self.people[s.person].id, "sessionSince": graph_time(s.since), "readsPerHour": 12,
-                       "sessionId": s.id, "knowsPassword": s.knows_password, "ipAddress": self.address(last)})
+                       "sessionId": s.id, "knowsPassword": s.knows_password, "ipAddress": self.address(last),
+                       // The session moves between every address it was used from, hour by hour.
+                       "ipAddresses": s.addresses.iter().map(|a| self.address(*a)).collect::<Vec<_>>()})
             })
             .collect();
         let first = self.provider(0);
