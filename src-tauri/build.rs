@@ -37,6 +37,7 @@ const COMMANDS: &[&str] = &[
     "reverify_step",
     "list_scenarios",
     "start_practice",
+    "start_generated_practice",
     "practice_debrief",
     "recovery_status",
     "recheck_watch",

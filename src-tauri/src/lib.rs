@@ -65,6 +65,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::procedure::reverify_step,
             commands::procedure::list_scenarios,
             commands::procedure::start_practice,
+            commands::procedure::start_generated_practice,
             commands::procedure::practice_debrief,
             commands::recovery::recovery_status,
             commands::recovery::recheck_watch,

@@ -4,11 +4,16 @@
 //! run's session and lock but is timed by the simulated clock, so the journal and the tenant
 //! agree on "now". Sessions live in memory and end with the process; the case stays on disk.
 //!
+//! Besides the shipped scenarios, a practice can play a generated incident
+//! (`firebreak_sim::incident`): the same seed and size always give the same incident, so the
+//! session keeps both for the practice screen and the debrief to show, and the admin can replay it.
+//!
 //! The simulator's clock runs at real speed while the admin works; the debrief lets three hours
 //! pass once (as the headless run does) so the attacker can try to come back before scoring.
 
 use std::{
     collections::HashMap,
+    hash::{BuildHasher, Hasher},
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc, Mutex, PoisonError,
@@ -21,7 +26,10 @@ use firebreak_core::{
     practice::{self, PracticeOptions, TrainingClock, TrainingControl},
     tenant::{self, SignIn, TenantProfile},
 };
-use firebreak_sim::{Scenario, SimOptions, SimServer};
+use firebreak_sim::{
+    incident::{self, Size},
+    Scenario, SimOptions, SimServer,
+};
 
 use crate::{
     ipc::{IpcError, IpcErrorKind},
@@ -55,6 +63,29 @@ pub fn scenarios() -> Vec<ScenarioCard> {
         .collect()
 }
 
+/// A generated incident a practice plays: what replays it, and what it was (for the debrief).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generated {
+    /// The generator's seed.
+    pub seed: u32,
+    /// The tenant's size.
+    pub size: Size,
+    /// What the trainee is told (the alert and who it names; no more than a shipped card says).
+    pub briefing: String,
+    /// One line naming the parts. It gives the answer away: the debrief shows it, nothing before.
+    pub summary: String,
+}
+
+/// A seed for "a new incident" when the admin gave none. Below a million so it is easy to write
+/// down; `RandomState` is seeded from the operating system's randomness.
+pub fn random_seed() -> u32 {
+    let n = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    // The remainder is below a million, so it fits.
+    u32::try_from(n % 1_000_000).unwrap_or(0)
+}
+
 /// The practice sessions of this run, by case id. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Practices {
@@ -67,6 +98,7 @@ pub struct Session {
     control: Arc<SimControl>,
     responder: Arc<Responder>,
     settled: AtomicBool,
+    generated: Option<Generated>,
 }
 
 /// The simulator's clock and score for core.
@@ -91,6 +123,12 @@ impl TrainingControl for SimControl {
     }
 }
 
+fn could_not_start(why: &str) -> IpcError {
+    failed(format!(
+        "The practice tenant could not start ({why}). Try again; if it happens again, report it with the log file."
+    ))
+}
+
 fn failed(message: String) -> IpcError {
     IpcError {
         kind: IpcErrorKind::Failed,
@@ -104,12 +142,43 @@ impl Practices {
         if NOT_INCIDENTS.contains(&name) {
             return Err(failed(format!("{name} is not a practice incident.")));
         }
-        let could_not = |e: String| {
-            failed(format!(
-                "The practice tenant could not start ({e}). Try again; if it happens again, report it with the log file."
-            ))
+        let scenario = Scenario::builtin(name).map_err(|e| could_not_start(&e.to_string()))?;
+        self.launch(cases, scenario, None).await
+    }
+
+    /// Generates the incident of `seed` at `size`, starts it in a fresh training tenant and
+    /// declares its case in `cases`; returns the case and what the practice screen shows.
+    pub async fn start_generated(
+        &self,
+        cases: &CaseStore,
+        seed: u32,
+        size: Size,
+    ) -> Result<(CaseView, Generated), IpcError> {
+        // An organisation-sized or large tenant takes a while to compose: off the async workers.
+        let scenario = tokio::task::spawn_blocking(move || incident::generate(seed.into(), size))
+            .await
+            .map_err(|e| could_not_start(&e.to_string()))?
+            .map_err(|e| could_not_start(&e.to_string()))?;
+        let generated = Generated {
+            seed,
+            size,
+            briefing: scenario.briefing().to_owned(),
+            summary: incident::draw(seed.into(), size).summary(),
         };
-        let scenario = Scenario::builtin(name).map_err(|e| could_not(e.to_string()))?;
+        let case = self
+            .launch(cases, scenario, Some(generated.clone()))
+            .await?;
+        Ok((case, generated))
+    }
+
+    /// Starts `scenario` in a fresh training tenant, declares its case and keeps the session.
+    async fn launch(
+        &self,
+        cases: &CaseStore,
+        scenario: Scenario,
+        generated: Option<Generated>,
+    ) -> Result<CaseView, IpcError> {
+        let name = scenario.name().to_owned();
         let title = scenario.title().to_owned();
         let options = SimOptions {
             clock_rate: 1.0,
@@ -117,7 +186,7 @@ impl Practices {
         };
         let (server, training) = crate::tenants::start_simulated(scenario, options)
             .await
-            .map_err(could_not)?;
+            .map_err(|e| could_not_start(&e))?;
         let control = Arc::new(SimControl(server));
         let clock = TrainingClock(control.clone());
         let client = tenant::connect(
@@ -140,6 +209,7 @@ impl Practices {
                 training.break_glass_upn.into_iter().collect(),
             )),
             settled: AtomicBool::new(false),
+            generated,
         };
         lock(&self.sessions).insert(case.id.clone(), Arc::new(session));
         Ok(case)
@@ -178,6 +248,11 @@ impl Session {
     /// The simulator's base URL (loopback), shown in the debrief for scenario authors.
     pub fn tenant_url(&self) -> String {
         self.control.0.base_url()
+    }
+
+    /// The generated incident this practice plays, if it is not a shipped scenario.
+    pub fn generated(&self) -> Option<&Generated> {
+        self.generated.as_ref()
     }
 
     /// Lets three simulated hours pass once (the attacker tries to come back), then returns the
@@ -241,5 +316,79 @@ mod tests {
         let (score, attacker) = session.debrief();
         assert!(score.get("attackerArtefacts").is_some(), "{score}");
         assert!(attacker.get("log").is_some(), "{attacker}");
+    }
+
+    #[tokio::test]
+    async fn a_generated_practice_keeps_its_seed_and_the_same_seed_plays_the_same_incident() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = DataRoot::open(tmp.path()).expect("root");
+        let cases = CaseStore::new(&root, Arc::new(SystemClock)).expect("store");
+        let practices = Practices::default();
+        let (case, generated) = practices
+            .start_generated(&cases, 7, Size::Small)
+            .await
+            .expect("start");
+        assert_eq!((generated.seed, generated.size), (7, Size::Small));
+        assert!(
+            case.metadata.title.contains("seed 7"),
+            "the case says which incident it is: {}",
+            case.metadata.title
+        );
+        assert!(!case.metadata.accounts.is_empty());
+        assert!(
+            !generated.briefing.contains(&generated.summary),
+            "the briefing does not give the answer away"
+        );
+        let session = practices.session(&case.id).expect("session");
+        assert_eq!(
+            session.generated(),
+            Some(&generated),
+            "the debrief finds the seed"
+        );
+
+        let (again, replayed) = practices
+            .start_generated(&cases, 7, Size::Small)
+            .await
+            .expect("start again");
+        assert_ne!(again.id, case.id, "a replay is a new case");
+        assert_eq!(
+            again.metadata.accounts, case.metadata.accounts,
+            "the same seed names the same account"
+        );
+        assert_eq!(replayed, generated, "and plays the same incident");
+
+        let (score, _) = session.debrief();
+        let attacker = score
+            .pointer("/answerKey/attacker")
+            .and_then(serde_json::Value::as_array)
+            .expect("an answer key");
+        assert!(!attacker.is_empty(), "{score}");
+        assert!(
+            practices
+                .find(&again.id)
+                .is_some_and(|s| s.generated().is_some()),
+            "each replay keeps its own session"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_shipped_scenario_is_not_a_generated_incident() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = DataRoot::open(tmp.path()).expect("root");
+        let cases = CaseStore::new(&root, Arc::new(SystemClock)).expect("store");
+        let practices = Practices::default();
+        let case = practices.start(&cases, "aitm").await.expect("start");
+        let session = practices.session(&case.id).expect("session");
+        assert!(session.generated().is_none());
+    }
+
+    #[test]
+    fn random_seeds_are_short_enough_to_write_down_and_vary() {
+        let seeds: std::collections::HashSet<u32> = (0..20).map(|_| random_seed()).collect();
+        assert!(seeds.iter().all(|s| *s < 1_000_000), "{seeds:?}");
+        assert!(
+            seeds.len() > 1,
+            "twenty draws are not all the same: {seeds:?}"
+        );
     }
 }

@@ -145,6 +145,23 @@ pub async fn start_practice(
     Ok(practices.start(state.cases(), &scenario).await?.into())
 }
 
+/// Generates an incident from `seed` (a random one when none is given) at `size`, starts it in a
+/// fresh training tenant and opens its case; returns the seed so the admin can replay it.
+#[tauri::command]
+#[specta::specta]
+pub async fn start_generated_practice(
+    state: State<'_, AppState>,
+    practices: State<'_, Practices>,
+    seed: Option<u32>,
+    size: ipc::IncidentSize,
+) -> Result<ipc::GeneratedPractice, ipc::IpcError> {
+    let seed = seed.unwrap_or_else(crate::practice::random_seed);
+    let started = practices
+        .start_generated(state.cases(), seed, size.into())
+        .await?;
+    Ok(started.into())
+}
+
 /// The simulator's score and what the attacker did (lets three simulated hours pass once).
 #[tauri::command]
 #[specta::specta]
@@ -158,5 +175,6 @@ pub fn practice_debrief(
         session.tenant_url(),
         &score,
         &attacker,
+        session.generated().map(Into::into),
     ))
 }

@@ -1,10 +1,11 @@
 //! Wire types of the containment wizard and the Practice section: where each step stands, a
-//! step's plan, its outcome, the practice scenarios and the debrief. Every string that came from
-//! the tenant is attacker-controlled and rendered as text by the UI.
+//! step's plan, its outcome, the practice scenarios, generated incidents and the debrief. Every
+//! string that came from the tenant is attacker-controlled and rendered as text by the UI.
 
 use chrono::{DateTime, Utc};
 use firebreak_core::procedure;
-use serde::Serialize;
+use firebreak_sim::incident::Size;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use specta::Type;
 
@@ -232,6 +233,88 @@ impl From<crate::practice::ScenarioCard> for PracticeScenario {
     }
 }
 
+/// How large a generated incident's tenant is. Larger tenants take longer to start and to search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum IncidentSize {
+    /// 20–40 users; starts in moments.
+    Small,
+    /// 150–300 users, an organisation Firebreak is built for.
+    Org,
+    /// 1,000–2,000 users.
+    Large,
+}
+
+impl From<IncidentSize> for Size {
+    fn from(size: IncidentSize) -> Self {
+        match size {
+            IncidentSize::Small => Size::Small,
+            IncidentSize::Org => Size::Org,
+            IncidentSize::Large => Size::Large,
+        }
+    }
+}
+
+impl From<Size> for IncidentSize {
+    fn from(size: Size) -> Self {
+        match size {
+            Size::Small => IncidentSize::Small,
+            Size::Org => IncidentSize::Org,
+            Size::Large => IncidentSize::Large,
+        }
+    }
+}
+
+/// A practice started on a generated incident: its case and what replays it. Nothing here gives
+/// the answer away.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneratedPractice {
+    /// The practice case, opened on the response.
+    pub case: super::CaseView,
+    /// The seed: the same seed and size start the same incident again.
+    pub seed: u32,
+    /// The tenant's size.
+    pub size: IncidentSize,
+    /// What the trainee is told (names from the generated tenant).
+    pub briefing: String,
+}
+
+impl From<(firebreak_core::case::CaseView, crate::practice::Generated)> for GeneratedPractice {
+    fn from(
+        (case, generated): (firebreak_core::case::CaseView, crate::practice::Generated),
+    ) -> Self {
+        Self {
+            case: case.into(),
+            seed: generated.seed,
+            size: generated.size.into(),
+            briefing: generated.briefing,
+        }
+    }
+}
+
+/// The generated incident a debriefed practice played.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneratedIncident {
+    /// Its seed.
+    pub seed: u32,
+    /// Its size.
+    pub size: IncidentSize,
+    /// One line naming its parts (how the attacker got in, the licence, where they went next).
+    pub summary: String,
+}
+
+impl From<&crate::practice::Generated> for GeneratedIncident {
+    fn from(g: &crate::practice::Generated) -> Self {
+        Self {
+            seed: g.seed,
+            size: g.size.into(),
+            summary: g.summary.clone(),
+        }
+    }
+}
+
 /// The practice debrief: the simulator's score and what the attacker did.
 #[derive(Debug, Clone, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
@@ -254,6 +337,71 @@ pub struct PracticeDebrief {
     pub attacker_regained_access: bool,
     /// What the attacker did, in order.
     pub attacker_actions: Vec<AttackerAction>,
+    /// The whole answer key, each artefact with whether it is still there.
+    pub answer_key: AnswerKey,
+    /// Set when the practice played a generated incident.
+    pub generated: Option<GeneratedIncident>,
+}
+
+/// The scenario's answer key as the debrief shows it.
+#[derive(Debug, Clone, Default, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AnswerKey {
+    /// What the attacker had, including what it added during the exercise.
+    pub attacker: Vec<KeyArtefact>,
+    /// The legitimate look-alikes, which should all still be there.
+    pub legitimate: Vec<KeyArtefact>,
+    /// Addresses legitimate users sign in from, which are not the attacker's.
+    pub legitimate_addresses: Vec<KeyAddress>,
+    /// What the attacker had already taken before the exercise began.
+    pub lost: Vec<KeyLoss>,
+    /// The scenario author's notes (for a generated incident: its parts and the attacker's
+    /// addresses).
+    pub notes: String,
+}
+
+/// One artefact of the answer key.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyArtefact {
+    /// What kind of object (`authenticationMethod`, `inboxRule`, ...).
+    pub kind: String,
+    /// The user or mailbox it belongs to, where it belongs to one.
+    pub user_id: Option<String>,
+    /// Its id in the tenant.
+    pub id: String,
+    /// What it is, in words.
+    pub description: String,
+    /// Whether it is still in the tenant.
+    pub present: bool,
+}
+
+/// An address a legitimate user signs in from.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyAddress {
+    /// The IP address.
+    pub address: String,
+    /// Whose it is, where it is one user's.
+    pub user_id: Option<String>,
+    /// Why it is legitimate.
+    pub description: String,
+}
+
+/// Mail the attacker forwarded, sent or read before the exercise began.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyLoss {
+    /// Whose mail.
+    pub user_id: Option<String>,
+    /// `forwarded`, `sent` or `read`.
+    pub what: String,
+    /// How many messages.
+    pub count: u32,
+    /// Where it went, if anywhere.
+    pub to: Option<String>,
+    /// In words.
+    pub description: String,
 }
 
 /// One thing the attacker did.
@@ -285,9 +433,66 @@ fn text(v: &Value, key: &str) -> String {
     v.get(key).and_then(Value::as_str).unwrap_or("").to_owned()
 }
 
+fn optional_text(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn list<'a>(v: &'a Value, pointer: &str) -> impl Iterator<Item = &'a Value> {
+    v.pointer(pointer)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
+fn artefacts(score: &Value, pointer: &str) -> Vec<KeyArtefact> {
+    list(score, pointer)
+        .map(|a| KeyArtefact {
+            kind: text(a, "kind"),
+            user_id: optional_text(a, "userId"),
+            id: text(a, "id"),
+            description: text(a, "description"),
+            // A missing flag is read as "still there": the debrief then points at it.
+            present: a.get("present").and_then(Value::as_bool).unwrap_or(true),
+        })
+        .collect()
+}
+
+impl AnswerKey {
+    /// From the score's `answerKey` and `notes`; what is missing is read as empty.
+    fn from_score(score: &Value) -> Self {
+        Self {
+            attacker: artefacts(score, "/answerKey/attacker"),
+            legitimate: artefacts(score, "/answerKey/legitimate"),
+            legitimate_addresses: list(score, "/answerKey/legitimateAddresses")
+                .map(|a| KeyAddress {
+                    address: text(a, "address"),
+                    user_id: optional_text(a, "userId"),
+                    description: text(a, "description"),
+                })
+                .collect(),
+            lost: list(score, "/answerKey/lost")
+                .map(|l| KeyLoss {
+                    user_id: optional_text(l, "userId"),
+                    what: text(l, "what"),
+                    count: count(l, "/count"),
+                    to: optional_text(l, "to"),
+                    description: text(l, "description"),
+                })
+                .collect(),
+            notes: text(score, "notes"),
+        }
+    }
+}
+
 impl PracticeDebrief {
-    /// From the simulator's `/_sim/score` and `/_sim/attacker` answers.
-    pub fn new(tenant_url: String, score: &Value, attacker: &Value) -> Self {
+    /// From the simulator's `/_sim/score` and `/_sim/attacker` answers, and the generated
+    /// incident the practice played, if any.
+    pub fn new(
+        tenant_url: String,
+        score: &Value,
+        attacker: &Value,
+        generated: Option<GeneratedIncident>,
+    ) -> Self {
         Self {
             tenant_url,
             attacker_total: count(score, "/attackerArtefacts/total"),
@@ -311,6 +516,8 @@ impl PracticeDebrief {
                     detail: text(a, "detail"),
                 })
                 .collect(),
+            answer_key: AnswerKey::from_score(score),
+            generated,
         }
     }
 }
@@ -334,7 +541,7 @@ mod tests {
         let attacker = json!({"log": [
             {"at": "2025-03-12T23:58:00Z", "userId": "u1", "action": "registeredMethod", "detail": "<b>x</b>"}
         ]});
-        let debrief = PracticeDebrief::new("http://127.0.0.1:1".into(), &score, &attacker);
+        let debrief = PracticeDebrief::new("http://127.0.0.1:1".into(), &score, &attacker, None);
         assert_eq!((debrief.attacker_total, debrief.attacker_removed), (5, 4));
         assert_eq!(debrief.attacker_remaining, ["Inbox rule \"..\""]);
         assert_eq!(debrief.added_during_exercise.len(), 1);
@@ -350,9 +557,60 @@ mod tests {
 
     #[test]
     fn an_empty_score_is_read_as_nothing_rather_than_refused() {
-        let debrief = PracticeDebrief::new(String::new(), &json!({}), &json!({}));
+        let debrief = PracticeDebrief::new(String::new(), &json!({}), &json!({}), None);
         assert_eq!(debrief.attacker_total, 0);
+        assert!(debrief.answer_key.attacker.is_empty());
+        assert!(debrief.answer_key.notes.is_empty());
+        assert!(debrief.generated.is_none());
         assert!(!debrief.attacker_regained_access);
         assert!(debrief.attacker_actions.is_empty());
+    }
+
+    #[test]
+    fn the_debrief_carries_the_whole_answer_key_and_the_generated_incident() {
+        let score = json!({
+            "notes": "seed 7 (small, 30 users, Entra ID P2): entry Aitm ...",
+            "answerKey": {
+                "attacker": [
+                    {"kind": "inboxRule", "userId": "u1", "id": "r1", "description": "<img src=x>", "present": true},
+                    {"kind": "authenticationMethod", "userId": "u1", "id": "m1", "description": "Attacker's phone", "present": false},
+                    {"kind": "oauth2PermissionGrant", "userId": null, "id": "g1", "description": "Consent"}
+                ],
+                "legitimate": [
+                    {"kind": "authenticationMethod", "userId": "u2", "id": "m2", "description": "Her own phone", "present": false}
+                ],
+                "legitimateAddresses": [{"address": "203.0.113.9", "userId": "u2", "description": "Hotel wifi"}],
+                "lost": [{"userId": "u1", "what": "forwarded", "count": 12, "to": "x@example.net", "description": "Invoices"}]
+            }
+        });
+        let generated = GeneratedIncident {
+            seed: 7,
+            size: IncidentSize::Small,
+            summary: "seed 7 (small)".into(),
+        };
+        let debrief = PracticeDebrief::new(String::new(), &score, &json!({}), Some(generated));
+        let key = &debrief.answer_key;
+        let attacker: Vec<(&str, bool)> = key
+            .attacker
+            .iter()
+            .map(|a| (a.id.as_str(), a.present))
+            .collect();
+        assert_eq!(
+            attacker,
+            [("r1", true), ("m1", false), ("g1", true)],
+            "in order; an artefact without a flag is counted as still there"
+        );
+        assert_eq!(key.attacker[0].description, "<img src=x>", "verbatim");
+        assert_eq!(key.attacker[0].user_id.as_deref(), Some("u1"));
+        assert_eq!(key.attacker[2].user_id, None);
+        assert!(!key.legitimate[0].present, "the look-alike was removed");
+        assert_eq!(key.legitimate_addresses[0].address, "203.0.113.9");
+        assert_eq!(
+            (key.lost[0].what.as_str(), key.lost[0].count),
+            ("forwarded", 12)
+        );
+        assert_eq!(key.lost[0].to.as_deref(), Some("x@example.net"));
+        assert!(key.notes.starts_with("seed 7"));
+        assert_eq!(debrief.generated.map(|g| g.seed), Some(7));
     }
 }

@@ -27,8 +27,11 @@ import type {
 } from './bindings'
 import type {
   AccountProcedure_Serialize,
+  AnswerKey_Serialize,
   CaseStep_Serialize,
-  PracticeDebrief,
+  GeneratedPractice_Serialize,
+  IncidentSize,
+  PracticeDebrief_Serialize,
   PracticeScenario,
   StepPlan_Serialize,
   StepResult_Serialize,
@@ -94,7 +97,19 @@ export type Organisation = Organisation_Serialize
 /** The organisation's details as the settings form sends them. */
 export type OrganisationInput = Organisation_Deserialize
 
-export type { AttackerAction, PracticeDebrief, PracticeScenario, ReadBack } from './bindings'
+export type { AttackerAction, GeneratedIncident, IncidentSize, PracticeScenario, ReadBack } from './bindings'
+/** The practice debrief: the score, the whole answer key and what the attacker did. */
+export type PracticeDebrief = PracticeDebrief_Serialize
+/** The scenario's answer key, each artefact with whether it is still there. */
+export type AnswerKey = AnswerKey_Serialize
+/** One artefact of the answer key (attacker-controlled text). */
+export type KeyArtefact = AnswerKey['attacker'][number]
+/** An address a legitimate user signs in from. */
+export type KeyAddress = AnswerKey['legitimateAddresses'][number]
+/** Mail taken before the exercise began. */
+export type KeyLoss = AnswerKey['lost'][number]
+/** A practice started on a generated incident: its case, seed, size and briefing. */
+export type GeneratedPractice = GeneratedPractice_Serialize
 export type { CaseContactInput, ContactOrigin } from './bindings'
 /** The Communication panel of a case: deadlines, contacts and their wording. */
 export type CommunicationView = CommunicationView_Serialize
@@ -210,6 +225,11 @@ export interface Backend {
   listScenarios(): Promise<PracticeScenario[]>
   /** Starts a scenario in a fresh training tenant and returns its new case. */
   startPractice(scenario: string): Promise<Outcome<CaseView>>
+  /**
+   * Generates an incident from `seed` (a random one when null) at `size`, starts it in a fresh
+   * training tenant and returns its new case with the seed that replays it.
+   */
+  startGeneratedPractice(seed: number | null, size: IncidentSize): Promise<Outcome<GeneratedPractice>>
   practiceDebrief(caseId: string): Promise<Outcome<PracticeDebrief>>
   /** The incident report's first page (an SVG of glyph outlines: show it as an image) and lessons. */
   reportPreview(caseId: string): Promise<Outcome<ReportPreview>>
@@ -274,6 +294,7 @@ export const tauriBackend: Backend = {
   copyTemporaryAccessPass: (caseId) => commands.copyTemporaryAccessPass(caseId),
   listScenarios: () => commands.listScenarios(),
   startPractice: (scenario) => commands.startPractice(scenario),
+  startGeneratedPractice: (seed, size) => commands.startGeneratedPractice(seed, size),
   practiceDebrief: (caseId) => commands.practiceDebrief(caseId),
   reportPreview: (caseId) => commands.reportPreview(caseId),
   saveLessons: (caseId, lessons) => commands.saveLessons(caseId, lessons),

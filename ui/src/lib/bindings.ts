@@ -103,8 +103,13 @@ export const commands = {
 	listScenarios: () => __TAURI_INVOKE<PracticeScenario[]>("list_scenarios"),
 	/**  Starts a scenario in a fresh training tenant and opens its case. */
 	startPractice: (scenario: string) => typedError<CaseView_Serialize, IpcError>(__TAURI_INVOKE("start_practice", { scenario })),
+	/**
+	 *  Generates an incident from `seed` (a random one when none is given) at `size`, starts it in a
+	 *  fresh training tenant and opens its case; returns the seed so the admin can replay it.
+	 */
+	startGeneratedPractice: (seed: number | null, size: IncidentSize) => typedError<GeneratedPractice_Serialize, IpcError>(__TAURI_INVOKE("start_generated_practice", { seed, size })),
 	/**  The simulator's score and what the attacker did (lets three simulated hours pass once). */
-	practiceDebrief: (caseId: string) => typedError<PracticeDebrief, IpcError>(__TAURI_INVOKE("practice_debrief", { caseId })),
+	practiceDebrief: (caseId: string) => typedError<PracticeDebrief_Serialize, IpcError>(__TAURI_INVOKE("practice_debrief", { caseId })),
 	/**  Where recovery, the watch window, the linked cases and the case's closing stand. */
 	recoveryStatus: (caseId: string) => typedError<RecoveryStatus_Serialize, IpcError>(__TAURI_INVOKE("recovery_status", { caseId })),
 	/**  Re-checks the case's watched accounts now; new alerts are journaled and notified. */
@@ -216,6 +221,43 @@ export type AlertSource =
 "financeOrVendorCall" | 
 /**  Found while reviewing logs. */
 "auditReview";
+
+/**  The scenario's answer key as the debrief shows it. */
+export type AnswerKey = AnswerKey_Serialize | AnswerKey_Deserialize;
+
+/**  The scenario's answer key as the debrief shows it. */
+export type AnswerKey_Deserialize = {
+	/**  What the attacker had, including what it added during the exercise. */
+	attacker: KeyArtefact_Deserialize[],
+	/**  The legitimate look-alikes, which should all still be there. */
+	legitimate: KeyArtefact_Deserialize[],
+	/**  Addresses legitimate users sign in from, which are not the attacker's. */
+	legitimateAddresses: KeyAddress_Deserialize[],
+	/**  What the attacker had already taken before the exercise began. */
+	lost: KeyLoss_Deserialize[],
+	/**
+	 *  The scenario author's notes (for a generated incident: its parts and the attacker's
+	 *  addresses).
+	 */
+	notes: string,
+};
+
+/**  The scenario's answer key as the debrief shows it. */
+export type AnswerKey_Serialize = {
+	/**  What the attacker had, including what it added during the exercise. */
+	attacker: KeyArtefact_Serialize[],
+	/**  The legitimate look-alikes, which should all still be there. */
+	legitimate: KeyArtefact_Serialize[],
+	/**  Addresses legitimate users sign in from, which are not the attacker's. */
+	legitimateAddresses: KeyAddress_Serialize[],
+	/**  What the attacker had already taken before the exercise began. */
+	lost: KeyLoss_Serialize[],
+	/**
+	 *  The scenario author's notes (for a generated incident: its parts and the attacker's
+	 *  addresses).
+	 */
+	notes: string,
+};
 
 /**  Facts about this installation, as the home screen shows them. */
 export type AppInfo = {
@@ -955,6 +997,52 @@ export type FindingStatus =
 /**  A fact to know. */
 "info";
 
+/**  The generated incident a debriefed practice played. */
+export type GeneratedIncident = {
+	/**  Its seed. */
+	seed: number,
+	/**  Its size. */
+	size: IncidentSize,
+	/**  One line naming its parts (how the attacker got in, the licence, where they went next). */
+	summary: string,
+};
+
+/**
+ *  A practice started on a generated incident: its case and what replays it. Nothing here gives
+ *  the answer away.
+ */
+export type GeneratedPractice = GeneratedPractice_Serialize | GeneratedPractice_Deserialize;
+
+/**
+ *  A practice started on a generated incident: its case and what replays it. Nothing here gives
+ *  the answer away.
+ */
+export type GeneratedPractice_Deserialize = {
+	/**  The practice case, opened on the response. */
+	case: CaseView_Deserialize,
+	/**  The seed: the same seed and size start the same incident again. */
+	seed: number,
+	/**  The tenant's size. */
+	size: IncidentSize,
+	/**  What the trainee is told (names from the generated tenant). */
+	briefing: string,
+};
+
+/**
+ *  A practice started on a generated incident: its case and what replays it. Nothing here gives
+ *  the answer away.
+ */
+export type GeneratedPractice_Serialize = {
+	/**  The practice case, opened on the response. */
+	case: CaseView_Serialize,
+	/**  The seed: the same seed and size start the same incident again. */
+	seed: number,
+	/**  The tenant's size. */
+	size: IncidentSize,
+	/**  What the trainee is told (names from the generated tenant). */
+	briefing: string,
+};
+
 /**  How bad it is. */
 export type IncidentSeverity = 
 /**  Active data theft. */
@@ -963,6 +1051,15 @@ export type IncidentSeverity =
 "high" | 
 /**  Suspicious. */
 "medium";
+
+/**  How large a generated incident's tenant is. Larger tenants take longer to start and to search. */
+export type IncidentSize = 
+/**  20–40 users; starts in moments. */
+"small" | 
+/**  150–300 users, an organisation Firebreak is built for. */
+"org" | 
+/**  1,000–2,000 users. */
+"large";
 
 /**  The error every command returns: a kind for the UI to branch on and a message for the admin. */
 export type IpcError = {
@@ -1044,6 +1141,91 @@ export type JournalState =
 "tornTail" | 
 /**  An entry was altered or damaged. */
 "broken";
+
+/**  An address a legitimate user signs in from. */
+export type KeyAddress = KeyAddress_Serialize | KeyAddress_Deserialize;
+
+/**  An address a legitimate user signs in from. */
+export type KeyAddress_Deserialize = {
+	/**  The IP address. */
+	address: string,
+	/**  Whose it is, where it is one user's. */
+	userId?: string | null,
+	/**  Why it is legitimate. */
+	description: string,
+};
+
+/**  An address a legitimate user signs in from. */
+export type KeyAddress_Serialize = {
+	/**  The IP address. */
+	address: string,
+	/**  Whose it is, where it is one user's. */
+	userId: string | null,
+	/**  Why it is legitimate. */
+	description: string,
+};
+
+/**  One artefact of the answer key. */
+export type KeyArtefact = KeyArtefact_Serialize | KeyArtefact_Deserialize;
+
+/**  One artefact of the answer key. */
+export type KeyArtefact_Deserialize = {
+	/**  What kind of object (`authenticationMethod`, `inboxRule`, ...). */
+	kind: string,
+	/**  The user or mailbox it belongs to, where it belongs to one. */
+	userId?: string | null,
+	/**  Its id in the tenant. */
+	id: string,
+	/**  What it is, in words. */
+	description: string,
+	/**  Whether it is still in the tenant. */
+	present: boolean,
+};
+
+/**  One artefact of the answer key. */
+export type KeyArtefact_Serialize = {
+	/**  What kind of object (`authenticationMethod`, `inboxRule`, ...). */
+	kind: string,
+	/**  The user or mailbox it belongs to, where it belongs to one. */
+	userId: string | null,
+	/**  Its id in the tenant. */
+	id: string,
+	/**  What it is, in words. */
+	description: string,
+	/**  Whether it is still in the tenant. */
+	present: boolean,
+};
+
+/**  Mail the attacker forwarded, sent or read before the exercise began. */
+export type KeyLoss = KeyLoss_Serialize | KeyLoss_Deserialize;
+
+/**  Mail the attacker forwarded, sent or read before the exercise began. */
+export type KeyLoss_Deserialize = {
+	/**  Whose mail. */
+	userId?: string | null,
+	/**  `forwarded`, `sent` or `read`. */
+	what: string,
+	/**  How many messages. */
+	count: number,
+	/**  Where it went, if anywhere. */
+	to?: string | null,
+	/**  In words. */
+	description: string,
+};
+
+/**  Mail the attacker forwarded, sent or read before the exercise began. */
+export type KeyLoss_Serialize = {
+	/**  Whose mail. */
+	userId: string | null,
+	/**  `forwarded`, `sent` or `read`. */
+	what: string,
+	/**  How many messages. */
+	count: number,
+	/**  Where it went, if anywhere. */
+	to: string | null,
+	/**  In words. */
+	description: string,
+};
 
 /**  The lessons-learned fields of the report, as the admin edits them. */
 export type Lessons = {
@@ -1262,7 +1444,10 @@ export type PlanRow_Serialize = {
 };
 
 /**  The practice debrief: the simulator's score and what the attacker did. */
-export type PracticeDebrief = {
+export type PracticeDebrief = PracticeDebrief_Serialize | PracticeDebrief_Deserialize;
+
+/**  The practice debrief: the simulator's score and what the attacker did. */
+export type PracticeDebrief_Deserialize = {
 	/**  The simulated tenant's loopback address (for scenario authors and tests). */
 	tenantUrl: string,
 	/**  Attacker artefacts in the scenario plus those it added during the exercise. */
@@ -1281,6 +1466,36 @@ export type PracticeDebrief = {
 	attackerRegainedAccess: boolean,
 	/**  What the attacker did, in order. */
 	attackerActions: AttackerAction[],
+	/**  The whole answer key, each artefact with whether it is still there. */
+	answerKey: AnswerKey_Deserialize,
+	/**  Set when the practice played a generated incident. */
+	generated?: GeneratedIncident | null,
+};
+
+/**  The practice debrief: the simulator's score and what the attacker did. */
+export type PracticeDebrief_Serialize = {
+	/**  The simulated tenant's loopback address (for scenario authors and tests). */
+	tenantUrl: string,
+	/**  Attacker artefacts in the scenario plus those it added during the exercise. */
+	attackerTotal: number,
+	/**  How many of them are gone. */
+	attackerRemoved: number,
+	/**  Those still there. */
+	attackerRemaining: string[],
+	/**  Artefacts the attacker added while you worked. */
+	addedDuringExercise: string[],
+	/**  Legitimate look-alikes in the scenario. */
+	lookAlikesTotal: number,
+	/**  Look-alikes you removed (should be none). */
+	lookAlikesRemoved: string[],
+	/**  Whether the attacker got back in. */
+	attackerRegainedAccess: boolean,
+	/**  What the attacker did, in order. */
+	attackerActions: AttackerAction[],
+	/**  The whole answer key, each artefact with whether it is still there. */
+	answerKey: AnswerKey_Serialize,
+	/**  Set when the practice played a generated incident. */
+	generated: GeneratedIncident | null,
 };
 
 /**  A practice scenario card. */

@@ -48,6 +48,7 @@ export function fakeBackend(overrides: Partial<Backend> = {}): Backend {
     copyTemporaryAccessPass: async () => ({ status: 'error', error: notUsed }),
     listScenarios: async () => [],
     startPractice: async () => ({ status: 'error', error: notUsed }),
+    startGeneratedPractice: async () => ({ status: 'error', error: notUsed }),
     practiceDebrief: async () => ({ status: 'error', error: notUsed }),
     reportPreview: async () => ({ status: 'error', error: notUsed }),
     saveLessons: async () => ({ status: 'error', error: notUsed }),
