@@ -1,7 +1,7 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte'
 import { describe, expect, it } from 'vitest'
 import App from '../App.svelte'
-import type { AccountProcedure, Backend, CaseView, StepPlan, WizardStep } from '../lib/backend'
+import type { AccountProcedure, AnswerKey, Backend, CaseView, GeneratedPractice, IncidentSize, StepPlan, WizardStep } from '../lib/backend'
 import { fakeBackend } from '../test/fakeBackend'
 
 const hostile = '<img src=x onerror="window.pwned=1">'
@@ -296,6 +296,8 @@ describe('Practice', () => {
           lookAlikesRemoved: [],
           attackerRegainedAccess: false,
           attackerActions: [{ at: '2026-03-01T21:05:00Z', action: 'addedInboxRule', detail: hostile }],
+          answerKey: { attacker: [], legitimate: [], legitimateAddresses: [], lost: [], notes: '' },
+          generated: null,
         },
       }),
     }, 'wizard-complete')
@@ -317,4 +319,126 @@ describe('Practice', () => {
     expect(card.closest('section')?.textContent).toContain(hostile)
     expect(document.querySelector('img[src=x]')).toBeNull()
   })
+
+  it('starts a new incident of the chosen size and seed and shows the seed while practising', async () => {
+    const started: [number | null, IncidentSize][] = []
+    render(App, {
+      backend: fakeBackend({
+        startGeneratedPractice: async (seed, size) => {
+          started.push([seed, size])
+          return { status: 'ok', data: generatedPractice(48213, size) }
+        },
+        openCase: async () => ({ status: 'ok', data: caseView() }),
+        procedureView: async () => ({ status: 'ok', data: procedure([step('triage', 'current')]) }),
+      }),
+    })
+    await fireEvent.click(screen.getByRole('button', { name: 'Practice' }))
+    const card = await screen.findByTestId('new-incident')
+    expect((within(card).getByTestId('incident-size-small') as HTMLInputElement).checked).toBe(true)
+    expect(card.textContent).toMatch(/larger/)
+    expect(card.textContent).toMatch(/slowest/)
+    await fireEvent.click(within(card).getByTestId('incident-size-org'))
+    await fireEvent.input(within(card).getByLabelText(/Seed/), { target: { value: ' 48213 ' } })
+    await fireEvent.click(within(card).getByTestId('start-generated'))
+    const banner = await screen.findByTestId('generated-seed')
+    expect(started).toEqual([[48213, 'org']])
+    expect(banner.textContent).toContain('Generated incident, seed 48213')
+    expect(banner.textContent).toContain(hostile)
+    expect(document.querySelector('img[src=x]')).toBeNull()
+    expect(screen.queryByText(/entry Aitm/), 'the parts are kept for the debrief').toBeNull()
+  })
+
+  it('refuses a seed that is not digits, says why and keeps the focus on the field', async () => {
+    let calls = 0
+    render(App, {
+      backend: fakeBackend({
+        startGeneratedPractice: async () => {
+          calls++
+          return { status: 'ok', data: generatedPractice(1, 'small') }
+        },
+      }),
+    })
+    await fireEvent.click(screen.getByRole('button', { name: 'Practice' }))
+    const card = await screen.findByTestId('new-incident')
+    const seed = within(card).getByLabelText(/Seed/)
+    await fireEvent.input(seed, { target: { value: '12e3' } })
+    await fireEvent.click(within(card).getByTestId('start-generated'))
+    const error = await within(card).findByTestId('seed-error')
+    expect(error.textContent).toMatch(/digits only/)
+    expect(seed.getAttribute('aria-invalid')).toBe('true')
+    expect(seed.getAttribute('aria-describedby')).toBe('seed-error')
+    expect(document.activeElement).toBe(seed)
+    expect(calls, 'nothing is started with a bad seed').toBe(0)
+
+    await fireEvent.input(seed, { target: { value: '' } })
+    await fireEvent.click(within(card).getByTestId('start-generated'))
+    await screen.findByTestId('generated-seed')
+    expect(calls, 'an empty seed asks for a new incident').toBe(1)
+  })
+
+  it('shows a failed start as an error and stays on the cards', async () => {
+    render(App, {
+      backend: fakeBackend({
+        startGeneratedPractice: async () => ({ status: 'error', error: { kind: 'failed', message: 'The practice tenant could not start.' } }),
+      }),
+    })
+    await fireEvent.click(screen.getByRole('button', { name: 'Practice' }))
+    await fireEvent.click(within(await screen.findByTestId('new-incident')).getByTestId('start-generated'))
+    expect((await screen.findByTestId('practice-error')).textContent).toContain('could not start')
+    expect(screen.getByTestId('new-incident')).toBeTruthy()
+  })
+
+  it('lists the answer key with what was missed first, every string as text', async () => {
+    const key: AnswerKey = {
+      attacker: [
+        { kind: 'authenticationMethod', userId: 'u1', id: 'm1', description: 'Authenticator on the attacker\'s phone', present: false },
+        { kind: 'inboxRule', userId: 'u1', id: 'r1', description: hostile, present: true },
+      ],
+      legitimate: [
+        { kind: 'inboxRule', userId: 'u2', id: 'r2', description: 'Her own rule \'Newsletters\'', present: true },
+        { kind: 'servicePrincipal', userId: null, id: 'sp', description: 'Zoom, a verified app', present: false },
+      ],
+      legitimateAddresses: [{ address: '198.51.100.10', userId: null, description: 'the office' }],
+      lost: [{ userId: 'u1', what: 'forwarded', count: 12, to: hostile, description: 'Invoices forwarded out' }],
+      notes: `seed 48213 (org): entry Aitm ${hostile}`,
+    }
+    await startPractice({
+      procedureView: async () => ({ status: 'ok', data: procedure([doneTriage]) }),
+      practiceDebrief: async () => ({
+        status: 'ok',
+        data: {
+          tenantUrl: 'http://127.0.0.1:4100',
+          attackerTotal: 2,
+          attackerRemoved: 1,
+          attackerRemaining: [hostile],
+          addedDuringExercise: [],
+          lookAlikesTotal: 2,
+          lookAlikesRemoved: ['Zoom, a verified app'],
+          attackerRegainedAccess: false,
+          attackerActions: [],
+          answerKey: key,
+          generated: { seed: 48213, size: 'org', summary: 'seed 48213 (org, 200 users, Entra ID P1): entry Aitm' },
+        },
+      }),
+    }, 'wizard-complete')
+    await fireEvent.click(screen.getByTestId('show-debrief'))
+    const attacker = await screen.findByTestId('key-attacker')
+    const attackerRows = within(attacker).getAllByRole('listitem').map((li) => li.textContent ?? '')
+    expect(attackerRows[0], 'the artefact still there comes first').toContain('Still there')
+    expect(attackerRows[0]).toContain(hostile)
+    expect(attackerRows[1]).toContain('Removed')
+    const legitimateRows = within(screen.getByTestId('key-legitimate')).getAllByRole('listitem').map((li) => li.textContent ?? '')
+    expect(legitimateRows[0], 'the look-alike removed by mistake comes first').toContain('Removed by mistake')
+    expect(legitimateRows[0]).toContain('Zoom')
+    expect(legitimateRows[1]).toContain('Kept')
+    expect(screen.getByTestId('key-addresses').textContent).toContain('198.51.100.10')
+    expect(screen.getByTestId('key-lost').textContent).toContain('12 messages')
+    expect(screen.getByTestId('debrief-generated').textContent).toContain('seed 48213')
+    expect(screen.getByTestId('debrief-generated').textContent).toContain('entry Aitm')
+    expect(document.querySelector('img[src=x]'), 'markup from the tenant is never rendered').toBeNull()
+  })
 })
+
+function generatedPractice(seed: number, size: IncidentSize): GeneratedPractice {
+  return { case: caseView(), seed, size, briefing: `15:00. Defender raised an alert ${hostile}` }
+}
