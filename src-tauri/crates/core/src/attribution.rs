@@ -238,6 +238,9 @@ pub struct Evidence<'a> {
     pub activities: &'a [Activity],
     /// Alerts about the account: (first activity, title).
     pub alerts: &'a [(DateTime<Utc>, String)],
+    /// Whether other accounts' sign-ins could not be read at all (no sign-in log in the tenant):
+    /// then no range is widened, for nothing tells whether colleagues use it.
+    pub others_unread: bool,
 }
 
 /// What a member of the infrastructure is.
@@ -436,6 +439,30 @@ impl History<'_> {
         self.usual_days(before, attributed, pred).len() >= USUAL_MIN_DAYS
     }
 
+    /// Another account for which `pred` is its own connection: the account that signed in
+    /// successfully with it, from an address not attributed, on the most different days before
+    /// `before`, when those are at least [`USUAL_MIN_DAYS`] (a colleague's own VPN exit).
+    fn usual_for_another(
+        &self,
+        before: DateTime<Utc>,
+        attributed: &BTreeSet<IpAddr>,
+        pred: &dyn Fn(&Seen) -> bool,
+    ) -> Option<(String, usize)> {
+        let mut days: BTreeMap<&str, BTreeSet<NaiveDate>> = BTreeMap::new();
+        for s in self.others.iter().filter(|s| s.ok && s.at < before) {
+            if s.ip.is_some_and(|ip| attributed.contains(&ip)) || !pred(s) {
+                continue;
+            }
+            days.entry(s.account.as_str())
+                .or_default()
+                .insert(s.at.date_naive());
+        }
+        days.into_iter()
+            .map(|(account, d)| (account.to_owned(), d.len()))
+            .filter(|(_, n)| *n >= USUAL_MIN_DAYS)
+            .max_by_key(|(_, n)| *n)
+    }
+
     /// Other accounts that signed in successfully with `pred` before `before`.
     fn shared_by(&self, before: DateTime<Utc>, pred: &dyn Fn(&Seen) -> bool) -> usize {
         self.others
@@ -581,7 +608,7 @@ pub fn attribute(ev: &Evidence<'_>) -> Infrastructure {
         });
     if let Some(arrived) = arrived {
         for _ in 0..MAX_ROUNDS {
-            if !widen(&history, arrived, &mut b) {
+            if !widen(&history, arrived, !ev.others_unread, &mut b) {
                 break;
             }
         }
@@ -735,7 +762,7 @@ fn signs_of_use(history: &History, s: &Seen, activities: &[Activity]) -> (usize,
 
 /// One widening round: ranges, networks and sessions of the attacker addresses, then the
 /// account's sign-ins they bring in. True when something was added.
-fn widen(history: &History, arrived: DateTime<Utc>, b: &mut Builder) -> bool {
+fn widen(history: &History, arrived: DateTime<Utc>, others_read: bool, b: &mut Builder) -> bool {
     let mut changed = false;
     let attributed = b.addresses();
     let anchors: Vec<(IpAddr, Option<&Seen>)> = attributed
@@ -768,6 +795,19 @@ fn widen(history: &History, arrived: DateTime<Utc>, b: &mut Builder) -> bool {
                         "{}: the user usually signs in from this range, so only {ip} itself is taken as the attacker's.",
                         range.cidr
                     ));
+                } else if let Some((other, days)) =
+                    history.usual_for_another(arrived, &attributed, &in_range)
+                {
+                    b.keep_out(format!(
+                        "{}: {other} signed in from this range on {days} days before {} (their own connection), so only {ip} itself is taken as the attacker's.",
+                        range.cidr,
+                        short_time(arrived)
+                    ));
+                } else if !others_read {
+                    b.cannot_tell.push(format!(
+                        "{}: not taken as the attacker's — the other accounts' sign-ins cannot be read here, so whether colleagues use this range cannot be told; only {ip} itself is.",
+                        range.cidr
+                    ));
                 } else if shared >= SHARED_ACCOUNTS {
                     b.keep_out(format!(
                         "{}: {shared} other accounts signed in from this range before {}, so it is a shared network; only {ip} itself is taken as the attacker's.",
@@ -798,6 +838,14 @@ fn widen(history: &History, arrived: DateTime<Utc>, b: &mut Builder) -> bool {
                     b.keep_out(format!(
                         "{}: the user usually signs in from this network, so only the attacker's own addresses in it count.",
                         describe_network(asn)
+                    ));
+                } else if let Some((other, days)) =
+                    history.usual_for_another(arrived, &attributed, &in_network)
+                {
+                    b.keep_out(format!(
+                        "{}: {other} signed in from it on {days} days before {} (their own connection), so it is not widened.",
+                        describe_network(asn),
+                        short_time(arrived)
                     ));
                 } else if shared >= SHARED_ACCOUNTS {
                     b.keep_out(format!(
@@ -1364,6 +1412,7 @@ mod tests {
             seeds,
             activities: &[],
             alerts: &[],
+            others_unread: false,
         })
     }
 
@@ -1643,6 +1692,7 @@ mod tests {
             seeds: &[],
             activities: &[],
             alerts: &alerts,
+            others_unread: false,
         });
         assert!(!has_address(&infra, "198.51.100.200"), "{infra:#?}");
         assert!(has_address(&infra, "203.0.113.45"), "{infra:#?}");
@@ -1675,6 +1725,7 @@ mod tests {
                 seeds: &[],
                 activities: &[],
                 alerts: &alerts,
+                others_unread: false,
             })
         };
         let home = run_with("GB");
@@ -1707,6 +1758,7 @@ mod tests {
             seeds: &[],
             activities: &activities,
             alerts: &[],
+            others_unread: false,
         });
         assert!(has_address(&infra, "203.0.113.45"), "{infra:#?}");
     }

@@ -161,6 +161,8 @@ pub struct TriageInput {
     pub user_id: String,
     /// Now: patterns and consents are looked for in the hours before it (none: everything).
     pub now: Option<DateTime<Utc>>,
+    /// Whether other accounts' sign-ins could not be read at all (no sign-in log).
+    pub others_unread: bool,
 }
 
 fn failed(s: &SignIn) -> Option<i64> {
@@ -334,6 +336,7 @@ pub fn analyse(input: &TriageInput, signal_hours: i64) -> Findings {
         seeds: &seeds,
         activities: &input.activities,
         alerts: &input.alerts,
+        others_unread: input.others_unread,
     });
 
     // Token theft / AiTM: a success from the attacker's infrastructure, then token refreshes
@@ -882,6 +885,7 @@ async fn read<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Read, Error>
         Err(e) => gap("Non-interactive sign-ins", e, &mut read.gaps),
     }
     if sign_in_log_refused {
+        read.input.others_unread = true;
         read_audit_log_sign_ins(cx, &user, retention, &mut read).await;
     }
     match tenant_sign_ins {

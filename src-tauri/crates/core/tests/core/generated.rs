@@ -157,3 +157,206 @@ async fn soak() {
     );
     assert!(failed.is_empty(), "failed: {failed:?}");
 }
+
+/// Everything of the kinds the answer key covers that the tenant holds, read through the Graph
+/// and Exchange endpoints as Firebreak reads them: `kind|id` strings, ids lower-case.
+async fn holdings(client: &firebreak_graph::Client) -> std::collections::BTreeSet<String> {
+    use firebreak_graph::{collect_items, directory::GrantFilter, UserRef};
+    let mut out = std::collections::BTreeSet::new();
+    let users = collect_items(client.list_users(None)).await.unwrap();
+    // Exchange names a delegate by object id, alias or address: compare by the UPN.
+    let canonical = |name: &str| -> String {
+        let name = name.trim().to_lowercase();
+        users
+            .iter()
+            .find_map(|u| {
+                let upn = u.user_principal_name.clone()?.to_lowercase();
+                let local = upn.split('@').next().unwrap_or_default().to_owned();
+                (u.id.to_lowercase() == name || upn == name || local == name).then_some(upn)
+            })
+            .unwrap_or(name)
+    };
+    for user in &users {
+        let who = UserRef::new(&user.id).unwrap();
+        for m in collect_items(client.list_authentication_methods(&who))
+            .await
+            .unwrap_or_default()
+        {
+            out.insert(format!(
+                "authenticationMethod|{}|{}",
+                user.id,
+                m.id.to_lowercase()
+            ));
+        }
+        let Some(upn) = user.user_principal_name.clone() else {
+            continue;
+        };
+        let mailbox = UserRef::new(&upn).unwrap();
+        let Ok(page) = client.get_mailbox(&mailbox).await else {
+            continue;
+        };
+        let Some(m) = page.items.into_iter().next() else {
+            continue;
+        };
+        for forward in [&m.forwarding_smtp_address, &m.forwarding_address]
+            .into_iter()
+            .flatten()
+            .filter(|f| !f.is_empty())
+        {
+            out.insert(format!(
+                "mailboxForwarding|{}|{}",
+                user.id,
+                forward.to_lowercase()
+            ));
+        }
+        for trustee in &m.grant_send_on_behalf_to {
+            out.insert(format!("sendOnBehalf|{}|{}", user.id, canonical(trustee)));
+        }
+        for rule in client.all_inbox_rules(&mailbox).await.unwrap_or_default() {
+            if let Some(id) = rule.rule_identity.as_ref() {
+                let id = id.as_str().map_or_else(|| id.to_string(), str::to_owned);
+                if !rule
+                    .name
+                    .as_deref()
+                    .is_some_and(firebreak_core::procedure::contain::system_rule_name)
+                {
+                    out.insert(format!("inboxRule|{}|{id}", user.id));
+                }
+            }
+        }
+        for p in collect_items(client.get_mailbox_permissions(&mailbox))
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p.is_inherited != Some(true))
+        {
+            if let Some(holder) = p.user.filter(|h| !h.starts_with("NT AUTHORITY")) {
+                out.insert(format!(
+                    "mailboxPermission|{}|{}",
+                    user.id,
+                    canonical(&holder)
+                ));
+            }
+        }
+        for owned in collect_items(client.list_owned_objects(&who))
+            .await
+            .unwrap_or_default()
+        {
+            if owned.odata_type.as_deref() == Some("#microsoft.graph.application") {
+                let app = client.get_application(&owned.id).await.unwrap();
+                for key in app
+                    .passwords()
+                    .iter()
+                    .filter_map(|p| p.key_id.clone())
+                    .chain(app.keys().iter().filter_map(|k| k.key_id.clone()))
+                {
+                    out.insert(format!(
+                        "applicationCredential||{}/{}",
+                        owned.id.to_lowercase(),
+                        key.to_lowercase()
+                    ));
+                }
+            }
+        }
+    }
+    for grant in collect_items(client.list_permission_grants(&GrantFilter::default()))
+        .await
+        .unwrap()
+    {
+        out.insert(format!(
+            "oauth2PermissionGrant||{}",
+            grant.id.to_lowercase()
+        ));
+    }
+    out
+}
+
+/// Whether `held` (`kind|owner|id`) is an artefact the key lists: same kind, same owner where
+/// the key names one, and the same id (a delegate or forwarding address contained either way).
+fn keyed(held: &str, key: &[serde_json::Value]) -> bool {
+    let [kind, owner, id] = held.splitn(3, '|').collect::<Vec<_>>()[..] else {
+        return false;
+    };
+    key.iter().any(|a| {
+        let key_id = a["id"].as_str().unwrap_or_default().to_lowercase();
+        let key_owner = a["userId"].as_str().unwrap_or_default();
+        a["kind"].as_str() == Some(kind)
+            && (key_owner.is_empty() || owner.is_empty() || key_owner == owner)
+            && (id == key_id
+                || id.contains(&key_id)
+                || key_id.contains(id)
+                || id.split('@').next() == Some(key_id.as_str()))
+    })
+}
+
+/// The owner (user id) of a `kind|owner|id` holding; empty for tenant-wide ones.
+fn owner(held: &str) -> &str {
+    held.split('|').nth(1).unwrap_or_default()
+}
+
+/// Issue 19: the answer key of a generated incident lists every artefact the generated tenant
+/// holds for the attacker. The tenant is read twice through the endpoints — the incident as
+/// drawn, and the same tenant with no persistence, no spread and no look-alikes — and every
+/// artefact only the first holds must be in the key (as the attacker's or as a look-alike); every
+/// artefact the key gives the attacker must be in the tenant.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_answer_key_lists_every_artefact_the_generated_tenant_holds_for_the_attacker() {
+    let mut problems = Vec::new();
+    for seed in [1_u64, 2, 3, 5, 8, 13, 21, 34] {
+        let parts = draw(seed, Size::Small);
+        let mut quiet = parts.clone();
+        quiet.persistence.clear();
+        quiet.spread.clear();
+        quiet.flagged_hop = None;
+        quiet.noise.clear();
+        let full = lab_with(compose(&parts).unwrap()).await;
+        let score = full.control.0.score();
+        let key: Vec<serde_json::Value> = ["attacker", "legitimate"]
+            .iter()
+            .flat_map(|k| {
+                score["answerKey"][*k]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect();
+        let held = holdings(&full.client).await;
+        let base = holdings(&lab_with(compose(&quiet).unwrap()).await.client).await;
+        // The people both tenants hold; someone only the incident brings (a hop, a colleague of a
+        // look-alike) keeps the password and the Authenticator every generated person has.
+        let common: std::collections::BTreeSet<&str> = base.iter().map(|h| owner(h)).collect();
+        for extra in held.difference(&base) {
+            let who = owner(extra);
+            if !who.is_empty()
+                && !common.contains(who)
+                && extra.starts_with("authenticationMethod|")
+                && !keyed(extra, &key)
+            {
+                continue;
+            }
+            if !keyed(extra, &key) {
+                if std::env::var("DEBUG_KEY").is_ok() {
+                    let mine: Vec<_> = held.iter().filter(|h| owner(h) == who).collect();
+                    let theirs: Vec<_> = base.iter().filter(|h| owner(h) == who).collect();
+                    eprintln!("{extra}\n full {mine:?}\n base {theirs:?}");
+                }
+                problems.push(format!(
+                    "seed {seed}: {extra} is in the tenant but not in the key ({})",
+                    parts.summary()
+                ));
+            }
+        }
+        for artefact in score["answerKey"]["attacker"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if artefact["present"] != serde_json::Value::Bool(true) {
+                problems.push(format!(
+                    "seed {seed}: the key's {artefact} is not in the tenant"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

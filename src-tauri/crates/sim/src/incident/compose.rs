@@ -922,7 +922,23 @@ impl<'a> Builder<'a> {
                 let target = self.person(&format!("hop/{i}"));
                 let target_upn = self.people[target].upn.clone();
                 let entry_id = self.people[ENTRY].id.clone();
-                self.exchange_record(at - Duration::minutes(25), "Send", "ExchangeItem", ENTRY, &ip, &entry_id, {
+                // The mail leaves through the entry's own session (its address), before the hop
+                // is signed into; a consent-phishing entry holds no session and sends from the
+                // hop's address through the app.
+                let entry_session = self
+                    .sessions
+                    .iter()
+                    .find(|s| s.person == ENTRY)
+                    .map(|s| (s.since, s.addresses[0]));
+                let (sent_at, sent_from) = match entry_session {
+                    Some((since, address)) => (
+                        (at - Duration::minutes(25)).max(since + Duration::minutes(2)),
+                        self.address(address),
+                    ),
+                    None => (at - Duration::minutes(25), ip.clone()),
+                };
+                let at = at.max(sent_at + Duration::minutes(10));
+                self.exchange_record(sent_at, "Send", "ExchangeItem", ENTRY, &sent_from, &entry_id, {
                     let mut m = Map::new();
                     m.insert("Item".into(), json!({"Subject": "Shared: Q-end statement (action needed)", "ParentFolder": {"Path": "\\Sent Items"}}));
                     m.insert("Recipients".into(), json!([target_upn]));
@@ -1036,8 +1052,8 @@ impl<'a> Builder<'a> {
                 let hours = ((self.now - at).num_minutes() / 60).max(1);
                 self.lost.push(json!({"userId": shared_id, "what": "forwarded", "count": hours * 4, "to": address,
                     "description": "Mail the shared mailbox forwarded out before the exercise (about four an hour)"}));
-                let ref_holder = self.people[ENTRY].id.clone();
-                let _ = ref_holder;
+                self.legitimate_key.push(json!({"kind": "mailboxPermission", "userId": shared_id, "id": holder,
+                    "description": "The entry account's own FullAccess on the finance mailbox: its business access, which the attacker used while holding the account (containing the account closes that path)"}));
             }
         }
     }
