@@ -440,7 +440,7 @@ impl History<'_> {
     }
 
     /// Another account for which `pred` is its own connection: the account that signed in
-    /// successfully with it, from an address not attributed, on the most different days before
+    /// interactively with it, from an address not attributed, on the most different days before
     /// `before`, when those are at least [`USUAL_MIN_DAYS`] (a colleague's own VPN exit).
     fn usual_for_another(
         &self,
@@ -449,8 +449,14 @@ impl History<'_> {
         pred: &dyn Fn(&Seen) -> bool,
     ) -> Option<(String, usize)> {
         let mut days: BTreeMap<&str, BTreeSet<NaiveDate>> = BTreeMap::new();
+        // Interactive sign-ins only: a person signs in from their own connection day after day,
+        // while a stolen session on another account refreshes from the attacker's address
+        // without signing in again.
         for s in self.others.iter().filter(|s| s.ok && s.at < before) {
-            if s.ip.is_some_and(|ip| attributed.contains(&ip)) || !pred(s) {
+            if s.ip.is_some_and(|ip| attributed.contains(&ip))
+                || s.sign_in.is_interactive == Some(false)
+                || !pred(s)
+            {
                 continue;
             }
             days.entry(s.account.as_str())
@@ -1451,6 +1457,98 @@ mod tests {
         assert!(
             !has_address(&infra, "192.0.2.10"),
             "home is not the attacker's"
+        );
+    }
+
+    /// The attacker's sign-in from 203.0.113.45 (seeded by an alert) and a later refresh from
+    /// 203.0.113.46, with a colleague's sign-ins from 203.0.113.200 on five days before.
+    fn with_colleague(interactive: bool) -> Infrastructure {
+        let mut mine = home_history();
+        mine.push(
+            S::new(USER, "2025-03-12T19:12:00Z", "203.0.113.45")
+                .device("Linux", "Chrome 124")
+                .build(),
+        );
+        mine.push(
+            S::new(USER, "2025-03-12T21:00:00Z", "203.0.113.46")
+                .refresh()
+                .build(),
+        );
+        let days: Vec<String> = (5..=9)
+            .map(|d| format!("2025-03-{d:02}T08:10:00Z"))
+            .collect();
+        let tenant: Vec<SignIn> = days
+            .iter()
+            .map(|at| {
+                let s = S::new("colleague", at, "203.0.113.200");
+                if interactive {
+                    s.build()
+                } else {
+                    s.refresh().build()
+                }
+            })
+            .collect();
+        run(&mine, &tenant, &[alert_seed("203.0.113.45")])
+    }
+
+    #[test]
+    fn a_range_a_colleague_signs_in_from_day_after_day_is_not_widened_but_a_stolen_session_there_does_not_stop_it(
+    ) {
+        // Look-alike: the colleague's own VPN exit in the attacker's /24 keeps the range out, and
+        // so the colleague's address is not named.
+        let colleague = with_colleague(true);
+        assert!(has_address(&colleague, "203.0.113.45"), "{colleague:#?}");
+        assert!(
+            colleague.match_address("203.0.113.200").is_none(),
+            "{colleague:#?}"
+        );
+        assert!(
+            colleague
+                .kept_out
+                .iter()
+                .any(|k| k.contains("203.0.113.0/24") && k.contains("their own connection")),
+            "{colleague:#?}"
+        );
+        // Variant: another account only refreshing a token from the range for five days is an
+        // attacker's session there (the entry of a second hop), not anyone's own connection.
+        let stolen = with_colleague(false);
+        assert!(
+            stolen.match_address("203.0.113.200").is_some(),
+            "{stolen:#?}"
+        );
+    }
+
+    #[test]
+    fn without_other_accounts_sign_ins_no_range_is_widened_and_that_is_said() {
+        let mut mine = home_history();
+        mine.push(
+            S::new(USER, "2025-03-12T19:12:00Z", "203.0.113.45")
+                .device("Linux", "Chrome 124")
+                .build(),
+        );
+        let infra = attribute(&Evidence {
+            user_id: USER,
+            user_sign_ins: &mine,
+            tenant_sign_ins: &[],
+            seeds: &[alert_seed("203.0.113.45")],
+            activities: &[],
+            alerts: &[],
+            others_unread: true,
+        });
+        assert!(has_address(&infra, "203.0.113.45"), "{infra:#?}");
+        assert!(infra.match_address("203.0.113.46").is_none(), "{infra:#?}");
+        assert!(
+            infra
+                .cannot_tell
+                .iter()
+                .any(|c| c.contains("203.0.113.0/24") && c.contains("cannot be read")),
+            "{infra:#?}"
+        );
+        // With them readable (and nobody else there), the range is the attacker's.
+        let readable = run(&mine, &[], &[alert_seed("203.0.113.45")]);
+        assert!(
+            readable.match_address("203.0.113.46").is_some(),
+            "{readable:#?}"
         );
     }
 

@@ -808,7 +808,7 @@ mod tests {
                          "asn": null, "country": null, "clients": [], "firstSeen": null}],
             "keptOut": [], "cannotTell": [], "firstSeen": null}))
         .unwrap();
-        let found = accusations(&score, &BTreeSet::new(), &[infra.clone()]);
+        let found = accusations(&score, &BTreeSet::new(), std::slice::from_ref(&infra));
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains("203.0.113.77"), "{found:?}");
         // Containing the service desk's account is an accusation; containing another is not.

@@ -582,6 +582,9 @@ fn removed_method_addresses(case: &CaseView, scope: &str) -> Vec<String> {
     out
 }
 
+/// How often and from when one account did one operation from one address.
+type Seen = (usize, Option<DateTime<Utc>>);
+
 /// Operations of the unified audit log that say a sign-in failed (the account was not reached).
 const FAILED_SIGN_IN_OPERATIONS: [&str; 1] = ["UserLoginFailed"];
 
@@ -639,8 +642,7 @@ async fn audit_activity<T: IncidentTenant>(
         since.format("%Y-%m-%d %H:%M UTC")
     ));
     // One signal per account, address and operation.
-    let mut groups: BTreeMap<(String, String, String), (usize, Option<DateTime<Utc>>)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<(String, String, String), Seen> = BTreeMap::new();
     for r in &search.records.items {
         let upn = r.user_principal_name.as_deref().or(r.user_id.as_deref());
         let Some(who) = upn.filter(|u| !u.is_empty()) else {

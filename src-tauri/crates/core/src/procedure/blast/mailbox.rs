@@ -355,13 +355,6 @@ struct Seen {
 }
 
 impl Seen {
-    /// Whether `holder` was given a right from the attacker's addresses.
-    fn granted_to(&self, holder: &str, who: &crate::procedure::contain::Resolved) -> bool {
-        self.granted.iter().any(|a| {
-            holds(holder, a) || holds(a, holder) || who.address().is_some_and(|x| holds(x, a))
-        })
-    }
-
     /// Why `holder` (resolved as `who`) is the attacker's path, if the search says so.
     fn misuse(
         &self,
@@ -523,7 +516,7 @@ async fn delegates<T: IncidentTenant>(
                     rights: &row.access_rights,
                     remove,
                 };
-                line.add(draft, r, &directory, (&holder, cx.account), seen);
+                line.add(draft, r, &directory, &holder, seen);
             }
         }
         Err(e) => draft.gap(&format!("Mailbox permissions of {}", r.upn), e)?,
@@ -544,7 +537,7 @@ async fn delegates<T: IncidentTenant>(
                     rights: &row.access_rights,
                     remove,
                 };
-                line.add(draft, r, &directory, (&holder, cx.account), seen);
+                line.add(draft, r, &directory, &holder, seen);
             }
         }
         Err(e) => draft.gap(&format!("SendAs permissions of {}", r.upn), e)?,
@@ -564,25 +557,12 @@ impl Delegate<'_> {
     /// Adds the row: recommended for removal only when the holder acted from the attacker's
     /// addresses or was given the right from them; Exchange's own principal is skipped, and a
     /// holder that cannot be resolved is shown as such and never recommended.
-    fn add(
-        self,
-        draft: &mut Draft,
-        r: &Reached,
-        directory: &Directory,
-        (holder, account): (&str, &str),
-        seen: &Seen,
-    ) {
+    fn add(self, draft: &mut Draft, r: &Reached, directory: &Directory, holder: &str, seen: &Seen) {
         let who = directory.get(holder);
         if who.who == Who::System || holds(holder, &r.upn) {
             return;
         }
         let misuse = seen.misuse(holder, &who);
-        // The account's own right is how it reaches the mailbox (the facts list it); containing
-        // the account closes that path. Only a right the attacker gave it is a finding.
-        let own = holds(holder, account) || who.address().is_some_and(|a| holds(a, account));
-        if own && !seen.granted_to(holder, &who) {
-            return;
-        }
         let mut line = item(
             format!("{}:{}:{holder}", self.id, r.upn),
             self.kind,
