@@ -898,6 +898,13 @@ async fn plan_methods<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
             (Vec::new(), false)
         }
     };
+    // Without Entra ID P1 the directory audit keeps seven days, not thirty: a method the audit
+    // has no entry for is dated "before the log's reach" from there.
+    let reach = if matches!(&sign_ins, Err(e) if e.is_premium_required()) {
+        cx.now - Duration::days(methods::FREE_LOG_REACH_DAYS)
+    } else {
+        reach
+    };
     let sign_ins = match sign_ins {
         Ok(s) => Some(s.items),
         // No sign-in log in this tenant: the unified audit log keeps the interactive ones.
@@ -912,7 +919,7 @@ async fn plan_methods<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Plan
                 cx,
                 user_id.as_deref().unwrap_or(cx.account),
                 &upn,
-                reach,
+                cx.now - Duration::days(crate::attribution::RETENTION_DAYS),
             )
             .await
             {

@@ -1953,12 +1953,26 @@ impl<'a> Builder<'a> {
                 "ipAddress": ip, "countryLetterCode": self.provider(address).country}));
         }
         let incident = format!("{}", 80_000 + self.h("incident") % 9_999);
-        self.alerts_and_incident(at, title, category, &incident, evidence, &p.name.clone());
+        // The alert's first activity is the flagged account's own compromise (its session's
+        // start), not the entry's when the alert names a second hop.
+        let first = self
+            .sessions
+            .iter()
+            .find(|s| s.person == flagged)
+            .map_or(self.start, |s| s.since);
+        self.alerts_and_incident(
+            (first, at),
+            title,
+            category,
+            &incident,
+            evidence,
+            &p.name.clone(),
+        );
     }
 
     fn alerts_and_incident(
         &mut self,
-        at: DateTime<Utc>,
+        (first, at): (DateTime<Utc>, DateTime<Utc>),
         title: &str,
         category: &str,
         incident: &str,
@@ -1967,7 +1981,7 @@ impl<'a> Builder<'a> {
     ) {
         self.incident_alerts = Some((
             json!({"id": format!("{:032x}", u128::from(self.h("alert/id"))), "providerAlertId": self.guid("alert/provider"), "incidentId": incident,
-                "createdDateTime": graph_time(at), "firstActivityDateTime": graph_time(self.start), "lastActivityDateTime": graph_time(at),
+                "createdDateTime": graph_time(at), "firstActivityDateTime": graph_time(first), "lastActivityDateTime": graph_time(at),
                 "lastUpdateDateTime": graph_time(at), "title": title, "description": format!("{title} involving {name}."),
                 "category": category, "severity": "medium", "status": "new", "serviceSource": "microsoftDefenderForCloudApps",
                 "detectionSource": "cloudAppSecurity", "productName": "Microsoft Defender for Cloud Apps", "detectorId": "gen0001",

@@ -28,6 +28,9 @@ use super::show_time;
 /// How far back the directory audit reaches with Entra ID P1 (7 days without): a method
 /// registered earlier has no entry, and the log cannot date it.
 pub const LOG_REACH_DAYS: i64 = 30;
+/// How far back the directory audit reaches without Entra ID P1 (spec/graph-behaviour.md,
+/// "Retention").
+pub const FREE_LOG_REACH_DAYS: i64 = 7;
 /// A dated method and a registration entry this close in time are the same event.
 const SAME_EVENT_MINUTES: i64 = 5;
 /// A registration this soon after the attacker signed in follows from that sign-in.
@@ -713,7 +716,7 @@ pub fn judge_method(
             (None, _) => verdict(
                 false,
                 MethodEvidence::BeforeLogReach,
-                vec![format!("This kind of method has no creation time and the directory audit has no registration for it since {reach}: registered before the log's reach ({LOG_REACH_DAYS} days), so the log cannot date it. Cannot tell — not the same as clean: ask the user.")],
+                vec![format!("This kind of method has no creation time and the directory audit has no registration for it since {reach}: registered before the log's reach ({LOG_REACH_DAYS} days; seven without Entra ID P1), so the log cannot date it. Cannot tell — not the same as clean: ask the user.")],
             ),
         };
     };
@@ -1016,7 +1019,7 @@ mod tests {
         assert_eq!(v.evidence, MethodEvidence::BeforeLogReach);
         assert!(v.evidence.undecided());
         assert!(
-            v.reasons[0].contains("before the log's reach (30 days)"),
+            v.reasons[0].contains("before the log's reach (30 days; seven without Entra ID P1)"),
             "{v:?}"
         );
         assert!(v.reasons[0].contains("Cannot tell"), "{v:?}");
