@@ -279,6 +279,10 @@ pub struct Member {
     /// The clients used from it (operating system and browser, or user agent).
     #[serde(default)]
     pub clients: Vec<String>,
+    /// For a range or network: addresses in it that another account uses as its own connection
+    /// (a colleague's VPN exit): never matched, never named.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except: Vec<String>,
 }
 
 /// The attacker's infrastructure as far as the logs show it.
@@ -439,34 +443,32 @@ impl History<'_> {
         self.usual_days(before, attributed, pred).len() >= USUAL_MIN_DAYS
     }
 
-    /// Another account for which `pred` is its own connection: the account that signed in
-    /// interactively with it, from an address not attributed, on the most different days before
-    /// `before`, when those are at least [`USUAL_MIN_DAYS`] (a colleague's own VPN exit).
-    fn usual_for_another(
+    /// The other accounts for which `pred` is their own connection: each that signed in
+    /// interactively with it, from an address not attributed, on at least [`USUAL_MIN_DAYS`]
+    /// different days before `before` (a colleague's own VPN exit), with those days and the
+    /// addresses it used. Interactive sign-ins only: a person signs in from their own connection
+    /// day after day, while a stolen session on another account refreshes from the attacker's
+    /// address without signing in again.
+    fn usual_for_others(
         &self,
         before: DateTime<Utc>,
         attributed: &BTreeSet<IpAddr>,
         pred: &dyn Fn(&Seen) -> bool,
-    ) -> Option<(String, usize)> {
-        let mut days: BTreeMap<&str, BTreeSet<NaiveDate>> = BTreeMap::new();
-        // Interactive sign-ins only: a person signs in from their own connection day after day,
-        // while a stolen session on another account refreshes from the attacker's address
-        // without signing in again.
+    ) -> Vec<(String, usize, BTreeSet<String>)> {
+        let mut by: BTreeMap<&str, (BTreeSet<NaiveDate>, BTreeSet<String>)> = BTreeMap::new();
         for s in self.others.iter().filter(|s| s.ok && s.at < before) {
-            if s.ip.is_some_and(|ip| attributed.contains(&ip))
-                || s.sign_in.is_interactive == Some(false)
-                || !pred(s)
-            {
+            let Some(ip) = s.ip else { continue };
+            if attributed.contains(&ip) || s.sign_in.is_interactive == Some(false) || !pred(s) {
                 continue;
             }
-            days.entry(s.account.as_str())
-                .or_default()
-                .insert(s.at.date_naive());
+            let entry = by.entry(s.account.as_str()).or_default();
+            entry.0.insert(s.at.date_naive());
+            entry.1.insert(ip.to_string());
         }
-        days.into_iter()
-            .map(|(account, d)| (account.to_owned(), d.len()))
-            .filter(|(_, n)| *n >= USUAL_MIN_DAYS)
-            .max_by_key(|(_, n)| *n)
+        by.into_iter()
+            .filter(|(_, (days, _))| days.len() >= USUAL_MIN_DAYS)
+            .map(|(account, (days, ips))| (account.to_owned(), days.len(), ips))
+            .collect()
     }
 
     /// Other accounts that signed in successfully with `pred` before `before`.
@@ -512,9 +514,21 @@ impl Builder {
                 asn: None,
                 country: None,
                 clients: Vec::new(),
+                except: Vec::new(),
             },
         );
         true
+    }
+
+    /// Leaves `addresses` out of the member `(kind, value)`.
+    fn except(&mut self, kind: MemberKind, value: &str, addresses: &BTreeSet<String>) {
+        if let Some(m) = self.members.get_mut(&(kind, value.to_owned())) {
+            for a in addresses {
+                if !m.except.contains(a) {
+                    m.except.push(a.clone());
+                }
+            }
+        }
     }
 
     fn keep_out(&mut self, text: String) {
@@ -801,14 +815,6 @@ fn widen(history: &History, arrived: DateTime<Utc>, others_read: bool, b: &mut B
                         "{}: the user usually signs in from this range, so only {ip} itself is taken as the attacker's.",
                         range.cidr
                     ));
-                } else if let Some((other, days)) =
-                    history.usual_for_another(arrived, &attributed, &in_range)
-                {
-                    b.keep_out(format!(
-                        "{}: {other} signed in from this range on {days} days before {} (their own connection), so only {ip} itself is taken as the attacker's.",
-                        range.cidr,
-                        short_time(arrived)
-                    ));
                 } else if !others_read {
                     b.cannot_tell.push(format!(
                         "{}: not taken as the attacker's — the other accounts' sign-ins cannot be read here, so whether colleagues use this range cannot be told; only {ip} itself is.",
@@ -826,6 +832,17 @@ fn widen(history: &History, arrived: DateTime<Utc>, others_read: bool, b: &mut B
                         range.cidr.clone(),
                         format!("the range of {ip}{when}"),
                     );
+                    for (other, days, ips) in
+                        history.usual_for_others(arrived, &attributed, &in_range)
+                    {
+                        b.except(MemberKind::Range, &range.cidr, &ips);
+                        b.keep_out(format!(
+                            "{} in {}: {other} signed in from it on {days} days before {} (their own connection), so it is not taken as the attacker's.",
+                            ips.iter().cloned().collect::<Vec<_>>().join(", "),
+                            range.cidr,
+                            short_time(arrived)
+                        ));
+                    }
                 }
             }
         }
@@ -845,14 +862,6 @@ fn widen(history: &History, arrived: DateTime<Utc>, others_read: bool, b: &mut B
                         "{}: the user usually signs in from this network, so only the attacker's own addresses in it count.",
                         describe_network(asn)
                     ));
-                } else if let Some((other, days)) =
-                    history.usual_for_another(arrived, &attributed, &in_network)
-                {
-                    b.keep_out(format!(
-                        "{}: {other} signed in from it on {days} days before {} (their own connection), so it is not widened.",
-                        describe_network(asn),
-                        short_time(arrived)
-                    ));
                 } else if shared >= SHARED_ACCOUNTS {
                     b.keep_out(format!(
                         "{}: {shared} other accounts signed in from it before {} (a company VPN or cloud service?), so it is not widened.",
@@ -870,12 +879,23 @@ fn widen(history: &History, arrived: DateTime<Utc>, others_read: bool, b: &mut B
                         );
                     changed |= b.add(
                         MemberKind::Network,
-                        value,
+                        value.clone(),
                         format!(
                             "{}, {first_for_user}; the network of {ip}{when}",
                             describe_network(asn)
                         ),
                     );
+                    for (other, days, ips) in
+                        history.usual_for_others(arrived, &attributed, &in_network)
+                    {
+                        b.except(MemberKind::Network, &value, &ips);
+                        b.keep_out(format!(
+                            "{} in {}: {other} signed in from it on {days} days before {} (their own connection), so it is not taken as the attacker's.",
+                            ips.iter().cloned().collect::<Vec<_>>().join(", "),
+                            describe_network(asn),
+                            short_time(arrived)
+                        ));
+                    }
                 }
             }
         }
@@ -983,6 +1003,7 @@ impl Infrastructure {
                     asn: None,
                     country: None,
                     clients: Vec::new(),
+                    except: Vec::new(),
                 })
                 .collect(),
             ..Self::default()
@@ -1153,6 +1174,11 @@ impl Infrastructure {
                 });
             }
         }
+        // An address another account uses as its own connection matches no range or network.
+        let excepted = parsed.is_some_and(|ip| {
+            let text = ip.to_string();
+            self.members.iter().any(|m| m.except.contains(&text))
+        });
         for (property, id) in sessions {
             if self.has(MemberKind::Session, id) {
                 return Some(Match {
@@ -1168,7 +1194,7 @@ impl Infrastructure {
                 });
             }
         }
-        if let Some(range) = ip.and_then(range_of) {
+        if let Some(range) = ip.and_then(range_of).filter(|_| !excepted) {
             if self.has(MemberKind::Range, &range.cidr) {
                 return Some(Match {
                     kind: MemberKind::Range,
@@ -1186,7 +1212,7 @@ impl Infrastructure {
                 });
             }
         }
-        if let Some(asn) = asn {
+        if let Some(asn) = asn.filter(|_| !excepted) {
             let value = format!("AS{asn}");
             if self.has(MemberKind::Network, &value) {
                 return Some(Match {
@@ -1271,6 +1297,24 @@ pub fn other_accounts(
             .unwrap_or_default();
         if account.is_empty() {
             continue;
+        }
+        if m.kind == MemberKind::Range {
+            // The account's own connection in the attacker's range (a colleague's VPN exit
+            // pool): interactive sign-ins from the range on several days before the attacker.
+            let before = attacker_since.unwrap_or(DateTime::<Utc>::MAX_UTC);
+            let range = s.ip_address.as_deref().and_then(range_of);
+            let days: BTreeSet<NaiveDate> = sorted
+                .iter()
+                .filter(|o| o.user_id == s.user_id && succeeded(o))
+                .filter(|o| o.is_interactive != Some(false))
+                .filter(|o| o.ip_address.as_deref().and_then(range_of) == range)
+                .filter_map(|o| o.created_date_time)
+                .filter(|t| *t < before)
+                .map(|t| t.date_naive())
+                .collect();
+            if days.len() >= USUAL_MIN_DAYS {
+                continue;
+            }
         }
         if m.kind == MemberKind::Network {
             let asn = s.autonomous_system_number;
@@ -1492,12 +1536,16 @@ mod tests {
     }
 
     #[test]
-    fn a_range_a_colleague_signs_in_from_day_after_day_is_not_widened_but_a_stolen_session_there_does_not_stop_it(
+    fn a_colleagues_own_address_in_the_attackers_range_is_left_out_but_a_stolen_session_there_is_not(
     ) {
-        // Look-alike: the colleague's own VPN exit in the attacker's /24 keeps the range out, and
-        // so the colleague's address is not named.
+        // Look-alike: the colleague's own VPN exit in the attacker's /24 is left out of the
+        // range, so the colleague's address is not named; the attacker's next address there is.
         let colleague = with_colleague(true);
         assert!(has_address(&colleague, "203.0.113.45"), "{colleague:#?}");
+        assert!(
+            colleague.match_address("203.0.113.46").is_some(),
+            "{colleague:#?}"
+        );
         assert!(
             colleague.match_address("203.0.113.200").is_none(),
             "{colleague:#?}"
