@@ -1989,6 +1989,7 @@ mod tests {
             asn: None,
             country: None,
             clients: Vec::new(),
+            except: Vec::new(),
         };
         let attacker = attacker_predicate(
             vec!["203.0.113.45".into()],
