@@ -51,7 +51,9 @@ bench: test-deps ui
 SEEDS ?= 32..232
 SIZES ?= small,org,large
 soak: test-deps
-	FIREBREAK_SOAK_SEEDS=$(SEEDS) FIREBREAK_SOAK_SIZES=$(SIZES) cargo test --release --locked -p firebreak-core --test core generated::soak -- --ignored --nocapture
+	rm -f target/soak-summary.txt
+	FIREBREAK_SOAK_SEEDS=$(SEEDS) FIREBREAK_SOAK_SIZES=$(SIZES) cargo test --release --locked -p firebreak-core --test core generated::soak -- --ignored --nocapture; \
+	status=$$?; scripts/soak-to-benchmarks.sh target/soak-summary.txt BENCHMARKS.md; exit $$status
 
 e2e: app
 	cargo test -p firebreak-e2e --locked

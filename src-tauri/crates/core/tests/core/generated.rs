@@ -15,9 +15,30 @@ use firebreak_sim::incident::{compose, draw, Parts, Size};
 
 use crate::practice::{lab_with, options};
 
-/// Runs one generated incident; `Err` holds the problems the run left.
-async fn contain(parts: &Parts) -> Result<(), Vec<String>> {
-    let scenario = compose(parts).map_err(|e| vec![format!("the generator failed: {e}")])?;
+/// What one run of a generated incident cost and left, for the soak's summary.
+#[derive(Default)]
+struct Tally {
+    /// Steps confirmed (each is one confirmation the admin gives).
+    confirmations: usize,
+    /// Requests the tenant answered.
+    requests: usize,
+    /// The run's problems (empty: contained).
+    problems: Vec<String>,
+    /// Whether the attacker still held anything at the end.
+    inside: bool,
+}
+
+/// Runs one generated incident and counts what it cost and left.
+async fn run_one(parts: &Parts) -> Tally {
+    let scenario = match compose(parts) {
+        Ok(s) => s,
+        Err(e) => {
+            return Tally {
+                problems: vec![format!("the generator failed: {e}")],
+                ..Tally::default()
+            }
+        }
+    };
     let lab = lab_with(scenario).await;
     let run = practice::run_headless(
         &lab.client,
@@ -26,12 +47,31 @@ async fn contain(parts: &Parts) -> Result<(), Vec<String>> {
         &format!("generated incident {}", parts.seed),
         &options(),
     )
-    .await
-    .map_err(|e| vec![format!("the practice run stopped: {e}")])?;
-    if run.contained() {
+    .await;
+    let requests = lab.control.0.request_log().len();
+    match run {
+        Ok(run) => Tally {
+            confirmations: run.steps.iter().filter(|s| s.skipped.is_none()).count(),
+            requests,
+            inside: !run.attacker_access.is_empty(),
+            problems: run.problems,
+        },
+        Err(e) => Tally {
+            requests,
+            problems: vec![format!("the practice run stopped: {e}")],
+            inside: true,
+            ..Tally::default()
+        },
+    }
+}
+
+/// Runs one generated incident; `Err` holds the problems the run left.
+async fn contain(parts: &Parts) -> Result<(), Vec<String>> {
+    let tally = run_one(parts).await;
+    if tally.problems.is_empty() {
         Ok(())
     } else {
-        Err(run.problems)
+        Err(tally.problems)
     }
 }
 
@@ -115,7 +155,8 @@ async fn generated_incidents_24_to_31_are_contained() {
 /// `make soak`: many more seeds, every size, beyond what `make test` can afford. Reads
 /// `FIREBREAK_SOAK_SEEDS` (a range such as `0..2000`, default `32..232`) and
 /// `FIREBREAK_SOAK_SIZES` (comma-separated `small,org,large`, default all three: each seed is
-/// drawn at each size); prints one line per failure (shrunk and saved as above) and a summary.
+/// drawn at each size); prints one line per failure (shrunk as above) and a summary line, which
+/// it also writes to `target/soak-summary.txt` for `make soak` to put in BENCHMARKS.md.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "long: run by `make soak`"]
 async fn soak() {
@@ -131,12 +172,23 @@ async fn soak() {
         .collect();
     let started = std::time::Instant::now();
     let (mut ran, mut failed) = (0, Vec::new());
+    let (mut legitimate, mut accused, mut inside) = (0, 0, 0);
+    let (mut confirmations, mut requests) = (Vec::new(), Vec::new());
     for seed in from..to {
         for size in &sizes {
             ran += 1;
             let parts = draw(seed, *size);
-            if let Err(problems) = contain(&parts).await {
-                let (smallest, problems) = shrink(parts.clone(), problems, 12).await;
+            let tally = run_one(&parts).await;
+            confirmations.push(tally.confirmations);
+            requests.push(tally.requests);
+            let said = |what: &str| tally.problems.iter().any(|p| p.contains(what));
+            legitimate += usize::from(said("A legitimate look-alike was removed"));
+            accused += usize::from(
+                said("A legitimate account was treated") || said("A legitimate address was named"),
+            );
+            inside += usize::from(tally.inside);
+            if !tally.problems.is_empty() {
+                let (smallest, problems) = shrink(parts.clone(), tally.problems, 12).await;
                 println!(
                     "FAILED seed {seed} ({size}): {}\n  smallest: {}\n  {}",
                     parts.summary(),
@@ -147,14 +199,23 @@ async fn soak() {
             }
         }
     }
-    println!(
-        "soak: {ran} generated incident(s), seeds {from}..{to}, sizes {}: {} contained, {} failed ({}) in {:.0} s",
+    let median = |v: &mut Vec<usize>| {
+        v.sort_unstable();
+        v.get(v.len() / 2).copied().unwrap_or_default()
+    };
+    let line = format!(
+        "SOAK generated-incidents seeds={from}..{to} sizes={} runs={ran} contained={} legitimate_removed={legitimate} accused={accused} attacker_inside={inside} median_confirmations={} median_requests={} wall_s={:.0} failed={}",
         sizes.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
         ran - failed.len(),
-        failed.len(),
-        failed.join(" "),
-        started.elapsed().as_secs_f64()
+        median(&mut confirmations),
+        median(&mut requests),
+        started.elapsed().as_secs_f64(),
+        if failed.is_empty() { "none".to_owned() } else { failed.join(",") }
     );
+    println!("{line}");
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../target");
+    let _ = std::fs::create_dir_all(&target);
+    let _ = std::fs::write(target.join("soak-summary.txt"), format!("{line}\n"));
     assert!(failed.is_empty(), "failed: {failed:?}");
 }
 
