@@ -586,3 +586,53 @@ impl Delegate<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(
+        operation: &str,
+        parameters: serde_json::Value,
+    ) -> firebreak_graph::logs::AuditLogRecord {
+        serde_json::from_value(json!({
+            "id": "r1", "operation": operation,
+            "auditData": {"Parameters": parameters},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_delegate_given_from_the_attackers_address_is_read_from_the_cmdlet_and_a_forwarding_change_gives_none(
+    ) {
+        // Variant to find: SendOnBehalf given to two accounts in one Set-Mailbox.
+        let given = granted_in(&record(
+            "Set-Mailbox",
+            json!([{"Name": "Identity", "Value": "megan"},
+                   {"Name": "GrantSendOnBehalfTo", "Value": "ines.oneill,Viktor@contoso.example"}]),
+        ));
+        assert_eq!(given, vec!["ines.oneill", "viktor@contoso.example"]);
+        // Look-alike: the same cmdlet setting forwarding names no delegate.
+        let forwarding = granted_in(&record(
+            "Set-Mailbox",
+            json!([{"Name": "ForwardingSmtpAddress", "Value": "smtp:x@example.org"}]),
+        ));
+        assert!(forwarding.is_empty());
+        // FullAccess and SendAs name their holder in User and Trustee.
+        assert_eq!(
+            granted_in(&record(
+                "Add-MailboxPermission",
+                json!([{"Name": "User", "Value": "Eve"}])
+            )),
+            vec!["eve"]
+        );
+        assert_eq!(
+            granted_in(&record(
+                "Add-RecipientPermission",
+                json!([{"Name": "Trustee", "Value": "eve"}])
+            )),
+            vec!["eve"]
+        );
+        assert!(granted_in(&record("MailItemsAccessed", json!([]))).is_empty());
+    }
+}
