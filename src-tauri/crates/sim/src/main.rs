@@ -12,7 +12,8 @@ use firebreak_sim::{Scenario, SimOptions, SimServer};
 const USAGE: &str = "usage:
   firebreak-sim scenarios
   firebreak-sim serve --scenario NAME_OR_PATH [--port N] [--latency-ms N] [--clock-rate R] [--device-code-interval S]
-  firebreak-sim generate --seed N [--size small|org|large] [--out FILE]
+  firebreak-sim generate --seed N [--size small|org|large] [--out FILE] [--parts-out FILE]
+  firebreak-sim generate --parts FILE [--out FILE]
 
 --clock-rate: simulated seconds per real second (default 1; 0 freezes the clock, which then moves
 only through POST /_sim/clock).";
@@ -50,10 +51,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// `generate --seed N [--size S] [--out FILE]`: writes one generated incident as a scenario file
-/// (standard output without `--out`), loadable by `serve` and `firebreak practice`.
+/// `generate --seed N [--size S] [--out FILE] [--parts-out FILE]`, or `generate --parts FILE
+/// [--out FILE]`: writes one generated incident as a scenario file (standard output without
+/// `--out`), loadable by `serve` and `firebreak practice`. `--parts-out` also writes the parts the
+/// seed drew (to edit and compose again with `--parts`: how a shrunk failure is kept).
 fn generate(args: &[String]) -> Result<(), String> {
-    let (mut seed, mut size, mut out) = (None, Size::Small, None);
+    let (mut seed, mut size, mut out, mut parts_in, mut parts_out) =
+        (None, Size::Small, None, None, None);
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
         let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -67,11 +71,25 @@ fn generate(args: &[String]) -> Result<(), String> {
             }
             "--size" => size = value.parse()?,
             "--out" => out = Some(value.clone()),
+            "--parts" => parts_in = Some(value.clone()),
+            "--parts-out" => parts_out = Some(value.clone()),
             other => return Err(format!("unknown option {other}")),
         }
     }
-    let seed = seed.ok_or("--seed is required")?;
-    let scenario = incident::generate(seed, size).map_err(|e| e.to_string())?;
+    let parts = match (seed, parts_in) {
+        (Some(seed), None) => incident::draw(seed, size),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("could not read {path}: {e}"))?;
+            serde_json::from_str(&text).map_err(|e| format!("{path} holds no parts: {e}"))?
+        }
+        _ => return Err("give either --seed or --parts".to_owned()),
+    };
+    if let Some(path) = parts_out {
+        let text = serde_json::to_string_pretty(&parts).map_err(|e| e.to_string())?;
+        std::fs::write(&path, text + "\n").map_err(|e| format!("could not write {path}: {e}"))?;
+    }
+    let scenario = incident::compose(&parts).map_err(|e| e.to_string())?;
     let text = serde_json::to_string_pretty(&scenario).map_err(|e| e.to_string())?;
     match out {
         Some(path) => {
