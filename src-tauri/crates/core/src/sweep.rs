@@ -220,6 +220,20 @@ pub async fn sweep<T: IncidentTenant>(
     // Without the sign-in log (Entra ID Free, or a permission missing), the unified audit log
     // still records interactive sign-ins and mailbox work by address: search it for the
     // attacker's exact addresses.
+    // Without a sign-in log, every account's interactive sign-ins as the unified audit log kept
+    // them stand in for the searches by range and network (the same search triage made).
+    if sign_ins_unread {
+        match crate::procedure::triage::everyone_from_audit_log(tenant, &case.id, now).await {
+            Ok((everyone, audit_captures)) => {
+                captures.extend(audit_captures);
+                let known: BTreeSet<String> = read.iter().map(|s| s.id.clone()).collect();
+                read.extend(everyone.into_iter().filter(|s| !known.contains(&s.id)));
+            }
+            Err(e) => not_available.push(format!(
+                "Every account's sign-ins from the unified audit log: {e}"
+            )),
+        }
+    }
     let mut searched = addresses.clone();
     for ip in removed_method_addresses(case, scope) {
         if !searched.contains(&ip) {

@@ -676,32 +676,8 @@ pub(crate) async fn audit_log_sign_ins<T: IncidentTenant>(
         };
         let operation = r.operation.as_deref().unwrap_or("");
         if AUDIT_SIGN_IN_OPERATIONS.contains(&operation) {
-            let failed = operation == AUDIT_SIGN_IN_OPERATIONS[1];
-            // The record's ExtendedProperties carry the browser's user agent.
-            let user_agent = r
-                .audit_data
-                .as_ref()
-                .and_then(|d| d.get("ExtendedProperties"))
-                .and_then(Value::as_array)
-                .and_then(|ps| {
-                    ps.iter()
-                        .find(|p| p.get("Name").and_then(Value::as_str) == Some("UserAgent"))
-                })
-                .and_then(|p| p.get("Value"))
-                .and_then(Value::as_str)
-                .filter(|ua| !ua.is_empty());
-            let sign_in = serde_json::from_value::<SignIn>(json!({
-                "userAgent": user_agent,
-                "id": format!("audit:{}", r.id),
-                "createdDateTime": at,
-                "userId": user_id,
-                "userPrincipalName": upn,
-                "ipAddress": ip,
-                "isInteractive": true,
-                "appDisplayName": "a sign-in the unified audit log recorded",
-                "status": {"errorCode": if failed { 50126 } else { 0 }},
-            }));
-            out.sign_ins.extend(sign_in.ok());
+            out.sign_ins
+                .extend(sign_in_of_record(r, Some((user_id, upn))));
         } else {
             out.activities.push(Activity {
                 at,
@@ -712,6 +688,92 @@ pub(crate) async fn audit_log_sign_ins<T: IncidentTenant>(
     }
     out.sign_ins.sort_by_key(|s| s.created_date_time);
     Ok(out)
+}
+
+/// An Entra ID sign-in the unified audit log kept (`UserLoggedIn` or `UserLoginFailed`) as a
+/// sign-in: address, time, result and the browser's user agent (from `ExtendedProperties`);
+/// `account` names the user (object id, UPN), else the record's own user is used for both.
+pub(crate) fn sign_in_of_record(
+    r: &firebreak_graph::logs::AuditLogRecord,
+    account: Option<(&str, &str)>,
+) -> Option<SignIn> {
+    let operation = r.operation.as_deref()?;
+    if !AUDIT_SIGN_IN_OPERATIONS.contains(&operation) {
+        return None;
+    }
+    let at = r.created_date_time?;
+    let ip = r.client_ip.as_deref().filter(|ip| !ip.is_empty())?;
+    let record_user = r.user_principal_name.as_deref().or(r.user_id.as_deref())?;
+    let (user_id, upn) = account.unwrap_or((record_user, record_user));
+    let failed = operation == AUDIT_SIGN_IN_OPERATIONS[1];
+    let user_agent = r
+        .audit_data
+        .as_ref()
+        .and_then(|d| d.get("ExtendedProperties"))
+        .and_then(Value::as_array)
+        .and_then(|ps| {
+            ps.iter()
+                .find(|p| p.get("Name").and_then(Value::as_str) == Some("UserAgent"))
+        })
+        .and_then(|p| p.get("Value"))
+        .and_then(Value::as_str)
+        .filter(|ua| !ua.is_empty());
+    serde_json::from_value::<SignIn>(json!({
+        "userAgent": user_agent,
+        "id": format!("audit:{}", r.id),
+        "createdDateTime": at,
+        "userId": user_id,
+        "userPrincipalName": upn,
+        "ipAddress": ip,
+        "isInteractive": true,
+        "appDisplayName": "a sign-in the unified audit log recorded",
+        "status": {"errorCode": if failed { 50126 } else { 0 }},
+    }))
+    .ok()
+}
+
+/// Every account's interactive sign-ins over the retention window, as the unified audit log kept
+/// them: what stands in for the other accounts' sign-ins without a sign-in log (one Purview
+/// search for the case, reused by name by every step and account that asks).
+pub(crate) async fn everyone_from_audit_log<T: IncidentTenant>(
+    tenant: &T,
+    case: &crate::case::CaseId,
+    now: DateTime<Utc>,
+) -> Result<(Vec<SignIn>, Vec<Capture>), String> {
+    let query = firebreak_graph::logs::NewAuditLogQuery {
+        display_name: format!("Firebreak {case} every account's sign-ins from the audit log"),
+        filter_start_date_time: now - Duration::days(RETENTION_DAYS),
+        filter_end_date_time: now,
+        operation_filters: AUDIT_SIGN_IN_OPERATIONS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        ..firebreak_graph::logs::NewAuditLogQuery::default()
+    };
+    let search = match tenant.reusable_audit_search(&query).await {
+        Ok(search) if search.succeeded() => search,
+        Ok(search) => {
+            return Err(format!(
+                "the Purview audit search {} ended {} before Firebreak could read it; run this step again later",
+                search.query_id, search.status
+            ))
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let mut sign_ins: Vec<SignIn> = search
+        .records
+        .items
+        .iter()
+        .filter_map(|r| sign_in_of_record(r, None))
+        .collect();
+    sign_ins.sort_by_key(|s| s.created_date_time);
+    let captures = Capture::pages(
+        "sign-ins-everyone-audit-log",
+        "Every account's sign-ins from the unified audit log (no sign-in log in this tenant)",
+        "POST /security/auditLog/queries",
+        &search.records.pages,
+    );
+    Ok((sign_ins, captures))
 }
 
 /// Triage's use of [`audit_log_sign_ins`]: the sign-ins and activities join the read, and a gap
@@ -885,8 +947,30 @@ async fn read<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Read, Error>
         Err(e) => gap("Non-interactive sign-ins", e, &mut read.gaps),
     }
     if sign_in_log_refused {
-        read.input.others_unread = true;
         read_audit_log_sign_ins(cx, &user, retention, &mut read).await;
+        match everyone_from_audit_log(cx.tenant, &cx.case.id, cx.now).await {
+            Ok((everyone, captures)) => {
+                read.captures.extend(captures);
+                let mine = user
+                    .user_principal_name
+                    .as_deref()
+                    .unwrap_or(cx.account)
+                    .to_lowercase();
+                read.input
+                    .tenant_sign_ins
+                    .extend(everyone.into_iter().filter(|s| {
+                        s.user_principal_name
+                            .as_deref()
+                            .is_none_or(|u| u.to_lowercase() != mine)
+                    }));
+            }
+            Err(e) => {
+                read.input.others_unread = true;
+                read.gaps.push(format!(
+                    "Other accounts' sign-ins from the unified audit log: {e}"
+                ));
+            }
+        }
     }
     match tenant_sign_ins {
         Ok(f) => read.input.tenant_sign_ins = f.items,

@@ -5,7 +5,8 @@
 //!
 //! A failing seed is shrunk (`Parts::smaller`, one piece taken away at a time while it still
 //! fails) and the smallest failing incident is written as a scenario file under
-//! `target/generated-failures/`, loadable by `firebreak practice --scenario FILE`; the panic
+//! `target/generated-failures/` (`seed-N.json`, loadable by `firebreak practice --scenario FILE`,
+//! beside its parts, `seed-N.parts.json`, for `firebreak-sim generate --parts FILE`); the panic
 //! message names the seed, the path and what the run left.
 //!
 //! The seeds are fixed, so a failure reproduces; `make soak` runs thousands more.
@@ -115,6 +116,9 @@ async fn seeds(seeds: std::ops::Range<u64>) {
             .and_then(|s| serde_json::to_string_pretty(&s).ok())
             .and_then(|text| {
                 std::fs::create_dir_all(&folder).ok()?;
+                // The parts too: `firebreak-sim generate --parts FILE` composes them again.
+                let parts = serde_json::to_string_pretty(&smallest).ok()?;
+                std::fs::write(folder.join(format!("seed-{seed}.parts.json")), parts).ok()?;
                 std::fs::write(&path, text).ok()
             })
             .map_or_else(
@@ -381,6 +385,22 @@ async fn the_answer_key_lists_every_artefact_the_generated_tenant_holds_for_the_
                     .unwrap_or_default()
             })
             .collect();
+        // A compromised account's own delegate right on a shared mailbox is its business access
+        // (the path the attacker used, closed by containing the account): in neither list.
+        let compromised: Vec<String> = score["containment"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["userId"].as_str())
+            .filter_map(|id| {
+                score["attackerAccess"]
+                    .as_array()?
+                    .iter()
+                    .find(|a| a["userId"].as_str() == Some(id))?["userPrincipalName"]
+                    .as_str()
+                    .map(str::to_lowercase)
+            })
+            .collect();
         let held = holdings(&full.client).await;
         let base = holdings(&lab_with(compose(&quiet).unwrap()).await.client).await;
         // The people both tenants hold; someone only the incident brings (a hop, a colleague of a
@@ -392,6 +412,13 @@ async fn the_answer_key_lists_every_artefact_the_generated_tenant_holds_for_the_
                 && !common.contains(who)
                 && extra.starts_with("authenticationMethod|")
                 && !keyed(extra, &key)
+            {
+                continue;
+            }
+            if extra.starts_with("mailboxPermission|")
+                && compromised
+                    .iter()
+                    .any(|c| extra.ends_with(&format!("|{c}")))
             {
                 continue;
             }

@@ -1054,8 +1054,9 @@ impl<'a> Builder<'a> {
                 let hours = ((self.now - at).num_minutes() / 60).max(1);
                 self.lost.push(json!({"userId": shared_id, "what": "forwarded", "count": hours * 4, "to": address,
                     "description": "Mail the shared mailbox forwarded out before the exercise (about four an hour)"}));
-                self.attacker_key.push(json!({"kind": "mailboxPermission", "userId": shared_id, "id": holder,
-                    "description": "FullAccess of the entry account on the finance mailbox: the path the attacker used (as in the shipped shared-mailbox-delegate scenario)"}));
+                // The entry's own FullAccess is the path the attacker used but the account's own
+                // business right: containing the account closes it, so the key lists it neither
+                // as the attacker's nor as a look-alike (the response may keep or remove it).
             }
         }
     }
