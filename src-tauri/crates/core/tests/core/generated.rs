@@ -1,7 +1,8 @@
 //! The property test of issue 19: incidents nobody wrote, drawn by the incident generator
 //! (`firebreak_sim::incident`), each contained by the headless practice run accepting the
 //! recommendations. A seed passes only when the attacker holds nothing at the end, no attacker
-//! artefact is left, no look-alike was removed and the attacker never came back.
+//! artefact is left, no look-alike was removed, no legitimate account or address was accused and
+//! the attacker never came back.
 //!
 //! A failing seed is shrunk (`Parts::smaller`, one piece taken away at a time while it still
 //! fails) and the smallest failing incident is written as a scenario file under
@@ -9,7 +10,8 @@
 //! beside its parts, `seed-N.parts.json`, for `firebreak-sim generate --parts FILE`); the panic
 //! message names the seed, the path and what the run left.
 //!
-//! The seeds are fixed, so a failure reproduces; `make soak` runs thousands more.
+//! The seeds are fixed (0 to 199, small tenants, less the known gaps listed with their cause), so
+//! a failure reproduces; `make soak` runs thousands more at every size.
 
 use firebreak_core::practice;
 use firebreak_sim::incident::{compose, draw, Parts, Size};
@@ -100,7 +102,7 @@ async fn shrink(
 }
 
 /// Contains the incidents of `seeds`; a failure is shrunk, saved and reported.
-async fn seeds(seeds: std::ops::Range<u64>) {
+async fn seeds(seeds: Vec<u64>) {
     let mut failures = Vec::new();
     for seed in seeds {
         let parts = draw(seed, Size::Small);
@@ -135,25 +137,53 @@ async fn seeds(seeds: std::ops::Range<u64>) {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-// Four tests so that the runner spreads the seeds over the cores.
+/// Seeds of the 200 the response does not yet contain, each with why: they are left out of the
+/// property below and kept as [`known_gaps_are_still_open`], which fails once one is fixed so that
+/// it moves back into the property. Each is a gap of the product, not of the generator.
+const KNOWN_GAPS: &[(u64, &str)] = &[];
+
+/// The property's seeds from `range`, the known gaps left out.
+fn property_seeds(range: std::ops::Range<u64>) -> Vec<u64> {
+    range
+        .filter(|s| !KNOWN_GAPS.iter().any(|(g, _)| g == s))
+        .collect()
+}
+
+// Four tests so that the runner spreads the 200 seeds over the cores.
 #[tokio::test(flavor = "multi_thread")]
-async fn generated_incidents_0_to_7_are_contained() {
-    seeds(0..8).await;
+async fn generated_incidents_0_to_49_are_contained() {
+    seeds(property_seeds(0..50)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn generated_incidents_8_to_15_are_contained() {
-    seeds(8..16).await;
+async fn generated_incidents_50_to_99_are_contained() {
+    seeds(property_seeds(50..100)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn generated_incidents_16_to_23_are_contained() {
-    seeds(16..24).await;
+async fn generated_incidents_100_to_149_are_contained() {
+    seeds(property_seeds(100..150)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn generated_incidents_24_to_31_are_contained() {
-    seeds(24..32).await;
+async fn generated_incidents_150_to_199_are_contained() {
+    seeds(property_seeds(150..200)).await;
+}
+
+/// The known gaps, run: each must still fail (then it is still a gap, and the list is honest).
+/// `cargo test -p firebreak-core --test core known_gaps -- --ignored`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "the seeds the response does not contain yet; see KNOWN_GAPS"]
+async fn known_gaps_are_still_open() {
+    let mut fixed = Vec::new();
+    for (seed, why) in KNOWN_GAPS {
+        if contain(&draw(*seed, Size::Small)).await.is_ok() {
+            fixed.push(format!(
+                "seed {seed} is contained now ({why}): move it back into the property"
+            ));
+        }
+    }
+    assert!(fixed.is_empty(), "{}", fixed.join("\n"));
 }
 
 /// `make soak`: many more seeds, every size, beyond what `make test` can afford. Reads
