@@ -141,7 +141,7 @@ async fn each_method_is_dated_from_the_registration_log_and_says_which_evidence_
     assert!(!phone.recommended, "{phone:#?}");
     assert_eq!(decided_by(&plan, phone), "beforeLogReach");
     assert!(
-        phone.reasons[0].contains("before the log's reach (30 days)"),
+        phone.reasons[0].contains("before the log's reach (30 days; seven without Entra ID P1)"),
         "{phone:#?}"
     );
 
