@@ -775,6 +775,11 @@ impl Scenario {
     }
 
     /// The tenant id (GUID).
+    /// Whether the tenant has Entra ID P1 (without it, Graph refuses to read sign-in logs).
+    pub fn entra_id_p1(&self) -> bool {
+        self.tenant.licences.entra_id_p1
+    }
+
     pub fn tenant_id(&self) -> &str {
         &self.tenant.id
     }

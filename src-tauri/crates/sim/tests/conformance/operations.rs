@@ -281,9 +281,15 @@ async fn changes(sim: &Sim, users: &[Value], grants: &[Value]) {
             assert_eq!(reply.status, 204, "{}", reply.body);
         }
     }
+    // Any enabled user but the administrator the device-code flow signs in as further on.
     let target = users
         .iter()
-        .find(|u| u["accountEnabled"] == json!(true))
+        .find(|u| {
+            u["accountEnabled"] == json!(true)
+                && !u["userPrincipalName"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("alex.wilber@"))
+        })
         .expect("an enabled user")["id"]
         .as_str()
         .unwrap()
@@ -483,7 +489,11 @@ async fn app_credentials(sim: &Sim) {
 async fn every_operation_answers_in_microsofts_shape_across_all_scenarios() {
     let mut covered = BTreeSet::new();
     for name in firebreak_sim::Scenario::builtin_names() {
-        if name == "large-tenant" || name == "readiness-gaps" {
+        // Not incidents, or tenants without Entra ID P1, whose sign-in log answers 403 by design.
+        if name == "large-tenant"
+            || name == "readiness-gaps"
+            || !firebreak_sim::Scenario::builtin(name).is_ok_and(|s| s.entra_id_p1())
+        {
             continue;
         }
         let sim = Sim::start(name).await;
