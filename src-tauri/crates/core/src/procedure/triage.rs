@@ -647,16 +647,7 @@ pub(crate) async fn audit_log_sign_ins<T: IncidentTenant>(
         user_principal_name_filters: vec![upn.to_owned()],
         ..firebreak_graph::logs::NewAuditLogQuery::default()
     };
-    let search = match cx.tenant.reusable_audit_search(&query).await {
-        Ok(search) if search.succeeded() => search,
-        Ok(search) => {
-            return Err(format!(
-                "the Purview audit search {} ended {} before Firebreak could read it; run this step again later",
-                search.query_id, search.status
-            ))
-        }
-        Err(e) => return Err(e.to_string()),
-    };
+    let search = finished_search(cx.tenant, &query).await?;
     let mut out = AuditLogSignIns {
         sign_ins: Vec::new(),
         activities: Vec::new(),
@@ -688,6 +679,21 @@ pub(crate) async fn audit_log_sign_ins<T: IncidentTenant>(
     }
     out.sign_ins.sort_by_key(|s| s.created_date_time);
     Ok(out)
+}
+
+/// A Purview audit search (reused by name) that finished, or why it cannot be read yet.
+async fn finished_search<T: IncidentTenant>(
+    tenant: &T,
+    query: &firebreak_graph::logs::NewAuditLogQuery,
+) -> Result<super::tenant::AuditSearch, String> {
+    match tenant.reusable_audit_search(query).await {
+        Ok(search) if search.succeeded() => Ok(search),
+        Ok(search) => Err(format!(
+            "the Purview audit search {} ended {} before Firebreak could read it; run this step again later",
+            search.query_id, search.status
+        )),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// An Entra ID sign-in the unified audit log kept (`UserLoggedIn` or `UserLoginFailed`) as a
@@ -750,16 +756,7 @@ pub(crate) async fn everyone_from_audit_log<T: IncidentTenant>(
             .collect(),
         ..firebreak_graph::logs::NewAuditLogQuery::default()
     };
-    let search = match tenant.reusable_audit_search(&query).await {
-        Ok(search) if search.succeeded() => search,
-        Ok(search) => {
-            return Err(format!(
-                "the Purview audit search {} ended {} before Firebreak could read it; run this step again later",
-                search.query_id, search.status
-            ))
-        }
-        Err(e) => return Err(e.to_string()),
-    };
+    let search = finished_search(tenant, &query).await?;
     let mut sign_ins: Vec<SignIn> = search
         .records
         .items
