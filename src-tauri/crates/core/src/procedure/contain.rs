@@ -1548,45 +1548,29 @@ pub(super) async fn plan_grants<T: IncidentTenant>(cx: &StepContext<'_, T>) -> R
         .window_start
         .unwrap_or(cx.now - Duration::days(GRANT_LOOKBACK_DAYS));
     let in_window = |t: Option<DateTime<Utc>>| t.is_some_and(|t| t >= window);
-    let consented_at = |client: &str| {
-        consents
-            .iter()
-            .filter(|a| {
-                a.target_resources
-                    .iter()
-                    .flatten()
-                    .any(|t| t.get("id").and_then(Value::as_str) == Some(client))
-            })
-            .filter_map(|a| a.activity_date_time)
-            .min()
+    // The in-window consent entries to one app (its service principal id).
+    let to_client = |client: &str| {
+        let client = client.to_owned();
+        consents.iter().filter(move |a| {
+            a.target_resources
+                .iter()
+                .flatten()
+                .any(|t| t.get("id").and_then(Value::as_str) == Some(client.as_str()))
+        })
     };
+    let consented_at = |client: &str| to_client(client).filter_map(|a| a.activity_date_time).min();
     let consented_by = |client: &str| {
-        consents
-            .iter()
-            .filter(|a| {
-                a.target_resources
-                    .iter()
-                    .flatten()
-                    .any(|t| t.get("id").and_then(Value::as_str) == Some(client))
-            })
-            .find_map(|a| {
-                a.initiated_by
-                    .as_ref()
-                    .and_then(|i| i.pointer("/user/userPrincipalName"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
+        to_client(client).find_map(|a| {
+            a.initiated_by
+                .as_ref()
+                .and_then(|i| i.pointer("/user/userPrincipalName"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
     };
     // The address each in-window consent was given from, when the audit entry names it.
     let consented_from = |client: &str| {
-        consents
-            .iter()
-            .filter(|a| {
-                a.target_resources
-                    .iter()
-                    .flatten()
-                    .any(|t| t.get("id").and_then(Value::as_str) == Some(client))
-            })
+        to_client(client)
             .filter_map(|a| {
                 a.initiated_by
                     .as_ref()

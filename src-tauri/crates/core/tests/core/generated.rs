@@ -469,11 +469,6 @@ async fn the_answer_key_lists_every_artefact_the_generated_tenant_holds_for_the_
                 continue;
             }
             if !keyed(extra, &key) {
-                if std::env::var("DEBUG_KEY").is_ok() {
-                    let mine: Vec<_> = held.iter().filter(|h| owner(h) == who).collect();
-                    let theirs: Vec<_> = base.iter().filter(|h| owner(h) == who).collect();
-                    eprintln!("{extra}\n full {mine:?}\n base {theirs:?}");
-                }
                 problems.push(format!(
                     "seed {seed}: {extra} is in the tenant but not in the key ({})",
                     parts.summary()

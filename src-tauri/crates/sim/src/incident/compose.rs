@@ -1518,23 +1518,25 @@ impl<'a> Builder<'a> {
         (object, prod, name.to_owned())
     }
 
+    /// Adds a client secret to the application `object`.
+    fn add_secret(&mut self, object: &str, secret: Value) {
+        let list = self
+            .applications
+            .iter_mut()
+            .find(|a| a.get("id").and_then(Value::as_str) == Some(object))
+            .and_then(|app| app.get_mut("passwordCredentials"))
+            .and_then(Value::as_array_mut);
+        if let Some(list) = list {
+            list.push(secret);
+        }
+    }
+
     fn app_credential(&mut self, person: usize, address: usize, at: DateTime<Utc>) {
         let ip = self.address(address);
         let (object, prod, name) = self.owned_app(person, "reports", "Contoso Reports Connector");
         let key = self.guid("secret/reports/attacker");
-        if let Some(app) = self
-            .applications
-            .iter_mut()
-            .find(|a| a.get("id").and_then(Value::as_str) == Some(object.as_str()))
-        {
-            if let Some(list) = app
-                .get_mut("passwordCredentials")
-                .and_then(Value::as_array_mut)
-            {
-                list.push(json!({"customKeyIdentifier": null, "displayName": "reports-prod", "endDateTime": graph_time(at + Duration::days(730)),
-                    "hint": "Zx~", "keyId": key, "secretText": null, "startDateTime": graph_time(at)}));
-            }
-        }
+        self.add_secret(&object, json!({"customKeyIdentifier": null, "displayName": "reports-prod", "endDateTime": graph_time(at + Duration::days(730)),
+            "hint": "Zx~", "keyId": key, "secretText": null, "startDateTime": graph_time(at)}));
         let old = format!("[\"[KeyIdentifier={prod},KeyType=Password,KeyUsage=Verify,DisplayName=reports-prod]\"]");
         let new = format!("[\"[KeyIdentifier={prod},KeyType=Password,KeyUsage=Verify,DisplayName=reports-prod]\", \"[KeyIdentifier={key},KeyType=Password,KeyUsage=Verify,DisplayName=reports-prod]\"]");
         self.directory_audit(at, "Update application – Certificates and secrets management ", "Core Directory", "", person, Some(&ip),
@@ -1872,19 +1874,8 @@ impl<'a> Builder<'a> {
             Noise::SecretRotation => {
                 let (object, prod, name) = self.owned_app(ADMIN, "hrsync", "Contoso HR Sync");
                 let key = self.guid("secret/hrsync/rotated");
-                if let Some(app) = self
-                    .applications
-                    .iter_mut()
-                    .find(|a| a.get("id").and_then(Value::as_str) == Some(object.as_str()))
-                {
-                    if let Some(list) = app
-                        .get_mut("passwordCredentials")
-                        .and_then(Value::as_array_mut)
-                    {
-                        list.push(json!({"customKeyIdentifier": null, "displayName": "hrsync-2026", "endDateTime": graph_time(window_at + Duration::days(365)),
-                            "hint": "Hr2", "keyId": key, "secretText": null, "startDateTime": graph_time(window_at)}));
-                    }
-                }
+                self.add_secret(&object, json!({"customKeyIdentifier": null, "displayName": "hrsync-2026", "endDateTime": graph_time(window_at + Duration::days(365)),
+                    "hint": "Hr2", "keyId": key, "secretText": null, "startDateTime": graph_time(window_at)}));
                 self.directory_audit(window_at, "Update application – Certificates and secrets management ", "Core Directory", "", ADMIN, Some(OFFICE_IP),
                     json!({"id": object, "displayName": name, "type": "Application", "userPrincipalName": null, "modifiedProperties": [
                         {"displayName": "KeyDescription", "oldValue": format!("[\"[KeyIdentifier={prod},KeyType=Password,KeyUsage=Verify,DisplayName=hrsync-prod]\"]"),
