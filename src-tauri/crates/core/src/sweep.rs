@@ -1,5 +1,5 @@
 //! The sideways sweep (spec/design.md §2.5, "also look sideways"): which *other* accounts the attacker
-//! reached. Three looks, each over the incident window found at triage:
+//! reached. Five looks, each over the incident window found at triage:
 //! - sign-ins from the attacker's infrastructure found at triage ([`crate::attribution`]: its
 //!   addresses, ranges, hosting networks and sessions, not exact addresses alone), interactive and
 //!   non-interactive, by other accounts over the sign-in retention window: a success is a hit,
@@ -9,7 +9,10 @@
 //! - consents: one app consented by several accounts in the window (a spree), or a consent from
 //!   the attacker's addresses or ranges;
 //! - accounts this account acted on as an administrator from the attacker's side (password
-//!   resets, methods added, roles granted: [`acted_on`]).
+//!   resets, methods added, roles granted: [`acted_on`]);
+//! - accounts reached through mail: colleagues who received mail this account sent from the
+//!   attacker's side and were then signed into from outside their routine, and — when this
+//!   account is itself a second hop — the colleague whose mail brought the attacker ([`mail`]).
 //!
 //! The sweep is a step of the blast-radius phase ([`Sweep`]): its plan lists the hits (the
 //! recommended ones are those not already in the case), running it records the admin's review,
@@ -29,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 mod acted_on;
+mod mail;
 
 use crate::{
     attribution::{self, Infrastructure, MemberKind, RETENTION_DAYS},
@@ -70,6 +74,9 @@ pub enum HitKind {
     Consent,
     /// Was acted on by this account as an administrator (reset, method, role).
     AdminAction,
+    /// Exchanged mail with this account around the attacker's arrival, and was signed into from
+    /// outside its routine (see [`mail`]).
+    Mail,
 }
 
 /// One fact about another account.
@@ -492,6 +499,29 @@ pub async fn sweep<T: IncidentTenant>(
     captures.extend(admin.captures);
     not_available.extend(admin.not_available);
     for hit in admin.hits {
+        found.add(hit.user_id.as_deref(), hit.upn.as_deref(), hit.signal);
+    }
+
+    // 5. Accounts reached through mail.
+    let everyone = sign_ins_unread.then_some(read.as_slice());
+    let reached = mail::look(
+        tenant,
+        &mail::Scope {
+            own,
+            search_name: format!("Firebreak sweep {} {scope}", case.id),
+            infra: &infra,
+            since,
+            reach_back,
+            now,
+            everyone,
+            case: &case.id,
+        },
+    )
+    .await;
+    captures.extend(reached.captures);
+    not_available.extend(reached.not_available);
+    notes.extend(reached.notes);
+    for hit in reached.hits {
         found.add(hit.user_id.as_deref(), hit.upn.as_deref(), hit.signal);
     }
 

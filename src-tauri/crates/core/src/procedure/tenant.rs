@@ -14,6 +14,7 @@ use firebreak_graph::{
         AcceptedDomain, InboxRule, Mailbox, MailboxPermission, Recipient, RecipientPermission,
     },
     logs::{DirectoryAudit, DirectoryAuditQuery, SignIn, SignInQuery},
+    mail::Message,
     methods::{AuthenticationMethod, MethodKind, TemporaryAccessPass, TemporaryAccessPassPolicy},
     roles::{Caller, TargetStanding},
     security::{Alert, Incident, RiskDetection, RiskyUser},
@@ -226,6 +227,14 @@ pub trait IncidentTenant: Sync {
         &self,
         query: &SignInQuery,
     ) -> impl Future<Output = Result<Fetched<SignIn>, GraphError>> + Send;
+    /// The messages of one of the mailbox's well-known folders (`sentitems`, `inbox`) sent since
+    /// `since`, newest first.
+    fn messages(
+        &self,
+        mailbox: &UserRef,
+        folder: &str,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Fetched<Message>, GraphError>> + Send;
     fn directory_audits(
         &self,
         query: &DirectoryAuditQuery,
@@ -473,6 +482,14 @@ impl IncidentTenant for Client {
     }
     async fn sign_ins(&self, query: &SignInQuery) -> Result<Fetched<SignIn>, GraphError> {
         fetch_all(self.list_sign_ins(query)).await
+    }
+    async fn messages(
+        &self,
+        mailbox: &UserRef,
+        folder: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Fetched<Message>, GraphError> {
+        fetch_all(self.list_messages(mailbox, folder, Some(since))).await
     }
     async fn directory_audits(
         &self,

@@ -719,6 +719,101 @@ impl<'a> Builder<'a> {
         self.people[person].mailbox.get("auditEnabled") != Some(&json!(false))
     }
 
+    /// `person` signs in from a hotel abroad on their own laptop for the last `days` days.
+    fn abroad(&mut self, person: usize, label: &str, days: i64) {
+        let hotel = HOTELS[(self.h(label) % HOTELS.len() as u64) as usize];
+        let host = 40 + self.h(&format!("{label}/host")) % 150;
+        let ip = if self.h(&format!("{label}/v6")) % 2 == 0 {
+            format!("{}{host}", hotel.4)
+        } else {
+            format!("{}{host:x}", hotel.5)
+        };
+        self.people[person].away = Some(Away {
+            ip: ip.clone(),
+            asn: hotel.3,
+            location: json!({"city": hotel.1, "state": hotel.2, "countryOrRegion": hotel.0,
+                "geoCoordinates": {"altitude": null, "latitude": 38.7, "longitude": -9.1}}),
+            days,
+            also_office: false,
+        });
+        self.legit_address(&ip, Some(person), "a colleague's hotel while travelling");
+    }
+
+    /// A mail from `from` to `to` at `at`, sent from `ip`: the sender's Sent Items copy, each
+    /// recipient's Inbox copy, and the `Send` record the sender's mailbox audit keeps (which
+    /// names the message by its Internet Message-ID, not its recipients).
+    fn mail(
+        &mut self,
+        label: &str,
+        from: usize,
+        to: &[usize],
+        at: DateTime<Utc>,
+        ip: &str,
+        subject: &str,
+    ) {
+        let internet_id = format!(
+            "<{:016X}{:08X}@{}.prod.outlook.com>",
+            self.h(&format!("mail/{label}")),
+            self.h(&format!("mail/{label}/2")) as u32,
+            ["AM9PR03MB7110", "DB8PR06MB6331", "PA4PR08MB6112"][(self.h(label) % 3) as usize]
+        );
+        let address = |p: &Person| json!({"emailAddress": {"name": p.name, "address": p.upn}});
+        let sender = address(&self.people[from]);
+        let recipients: Vec<Value> = to.iter().map(|p| address(&self.people[*p])).collect();
+        let copy = |owner: usize, folder: &str, b: &Self| {
+            let id = format!(
+                "AAMkAGI2{:016x}{:016x}AAA=",
+                b.h(&format!("mail/{label}/{owner}/{folder}")),
+                b.h(&format!("mail/{label}/{owner}/{folder}/2"))
+            );
+            json!({
+                "id": id, "subject": subject, "sentDateTime": graph_time(at),
+                "receivedDateTime": graph_time(at), "createdDateTime": graph_time(at),
+                "lastModifiedDateTime": graph_time(at), "bodyPreview": "",
+                "body": {"contentType": "html", "content": "<html><body></body></html>"},
+                "from": sender, "sender": sender, "toRecipients": recipients,
+                "conversationId": format!("AAQkAGI2{:016x}=", b.h(&format!("mail/{label}/conversation"))),
+                "internetMessageId": internet_id,
+                "webLink": format!("https://outlook.office365.com/owa/?ItemID={id}"),
+                "isRead": folder == "sentitems",
+            })
+        };
+        let sent = copy(from, "sentitems", self);
+        let sent_id = sent["id"].clone();
+        self.file(from, "sentitems", sent);
+        for p in to {
+            let received = copy(*p, "inbox", self);
+            self.file(*p, "inbox", received);
+        }
+        if self.audited(from) {
+            let from_id = self.people[from].id.clone();
+            self.exchange_record(at, "Send", "ExchangeItem", from, ip, &from_id, {
+                let mut m = Map::new();
+                m.insert("Item".into(), json!({"Id": sent_id, "Subject": subject,
+                    "ParentFolder": {"Path": "\\Sent Items"}, "InternetMessageId": internet_id, "SizeInBytes": 18_432}));
+                m
+            });
+        }
+    }
+
+    /// Files `message` in `folder` of `person`'s mailbox (when the person has one).
+    fn file(&mut self, person: usize, folder: &str, message: Value) {
+        let mailbox = &mut self.people[person].mailbox;
+        if mailbox.get("none") == Some(&json!(true)) {
+            return;
+        }
+        let folders = mailbox.entry("folders").or_insert_with(|| json!({}));
+        if let Some(folders) = folders.as_object_mut() {
+            if let Some(list) = folders
+                .entry(folder)
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+            {
+                list.push(message);
+            }
+        }
+    }
+
     // ------------------------------------------------------------- the entry
 
     fn entry(&mut self) {
@@ -940,12 +1035,64 @@ impl<'a> Builder<'a> {
                     None => (at - Duration::minutes(25), ip.clone()),
                 };
                 let at = at.max(sent_at + Duration::minutes(10));
-                self.exchange_record(sent_at, "Send", "ExchangeItem", ENTRY, &sent_from, &entry_id, {
-                    let mut m = Map::new();
-                    m.insert("Item".into(), json!({"Subject": "Shared: Q-end statement (action needed)", "ParentFolder": {"Path": "\\Sent Items"}}));
-                    m.insert("Recipients".into(), json!([target_upn]));
-                    m
-                });
+                // The same mail reached colleagues who did not act on it; one of them is
+                // sometimes abroad on their own laptop (a first-seen address that must not be
+                // taken for the attacker's).
+                let decoys: Vec<usize> = (0..1 + self.h(&format!("hop/{i}/decoys")) % 2)
+                    .map(|d| self.person(&format!("hop/{i}/decoy/{d}")))
+                    .collect();
+                for (d, decoy) in decoys.iter().enumerate() {
+                    self.legit_user(
+                        *decoy,
+                        "received the phishing mail from the compromised mailbox and did not act on it",
+                    );
+                    if d == 0 && self.h(&format!("hop/{i}/decoy-away")) % 2 == 0 {
+                        self.abroad(*decoy, &format!("hop/{i}/decoy"), 3);
+                    }
+                }
+                let mut to = vec![target];
+                to.extend(&decoys);
+                self.mail(
+                    &format!("phish/{i}"),
+                    ENTRY,
+                    &to,
+                    sent_at,
+                    &sent_from,
+                    "Shared: Q-end statement (action needed)",
+                );
+                // Ordinary mail around it: the entry's owner writing to a colleague from the
+                // office, and a colleague writing to the hop from the office before the phish.
+                let colleague = self.person(&format!("hop/{i}/colleague"));
+                self.legit_user(
+                    colleague,
+                    "an ordinary correspondent of the compromised mailbox",
+                );
+                if self.h(&format!("hop/{i}/colleague-away")) % 3 == 0 {
+                    self.abroad(colleague, &format!("hop/{i}/colleague"), 3);
+                }
+                let ordinary_at = self.between(
+                    &format!("hop/{i}/ordinary"),
+                    self.start.max(self.now - Duration::days(3)),
+                    self.now - Duration::minutes(40),
+                );
+                self.mail(
+                    &format!("ordinary/{i}"),
+                    ENTRY,
+                    &[colleague],
+                    ordinary_at,
+                    OFFICE_IP,
+                    "Re: rota for next week",
+                );
+                let writer = self.person(&format!("hop/{i}/writer"));
+                self.legit_user(writer, "wrote to a colleague the attacker later reached");
+                self.mail(
+                    &format!("writer/{i}"),
+                    writer,
+                    &[target],
+                    sent_at - Duration::minutes(95),
+                    OFFICE_IP,
+                    "Minutes of Tuesday's meeting",
+                );
                 let session = self.guid(&format!("session/hop/{i}"));
                 self.attacker_sign_in(
                     target,

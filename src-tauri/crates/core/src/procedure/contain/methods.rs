@@ -646,6 +646,9 @@ pub enum MethodEvidence {
     CreatedBeforeWindow,
     /// Undated and not in the log: registered before the log's reach.
     BeforeLogReach,
+    /// Undated and not in the log, and the attacker was in the account before the log's reach:
+    /// pre-selected although nothing tells whose it is.
+    AttackerBeforeLogReach,
     /// Undated and the log could not be read.
     AuditUnreadable,
     /// No incident window and no attacker evidence.
@@ -659,6 +662,7 @@ impl MethodEvidence {
             self,
             MethodEvidence::UnclearInWindow
                 | MethodEvidence::BeforeLogReach
+                | MethodEvidence::AttackerBeforeLogReach
                 | MethodEvidence::AuditUnreadable
                 | MethodEvidence::NoWindow
         )
@@ -712,6 +716,14 @@ pub fn judge_method(
                 false,
                 MethodEvidence::AuditUnreadable,
                 vec!["This kind of method has no creation time and the directory audit could not be read: cannot tell when it was added — ask the user.".into()],
+            ),
+            // The attacker held the account before the log's reach: a method the log cannot
+            // date may be theirs, and on an account known to be compromised a way back in costs
+            // more than a re-registration with the Temporary Access Pass issued at recovery.
+            (None, Some(start)) if start < cx.log_reach => verdict(
+                true,
+                MethodEvidence::AttackerBeforeLogReach,
+                vec![format!("This kind of method has no creation time and the directory audit has no registration for it since {reach}, but the attacker was in this account from {}, before the log's reach: it may be the attacker's, and the log cannot say. Pre-selected: removing it costs the user a new registration with the Temporary Access Pass issued at recovery; leaving it may leave the attacker a way back in. If you can reach the user, confirm it is not theirs first.", show_time(Some(start)))],
             ),
             (None, _) => verdict(
                 false,
@@ -1023,6 +1035,26 @@ mod tests {
             "{v:?}"
         );
         assert!(v.reasons[0].contains("Cannot tell"), "{v:?}");
+    }
+
+    #[test]
+    fn an_undated_method_is_preselected_when_the_attacker_was_in_before_the_logs_reach() {
+        let email = method("email", json!({"emailAddress": "recovery@example.net"}));
+        // The look-alike: the attacker arrived inside the log's reach, so an undated method the
+        // log has no entry for predates the attacker and stays "cannot tell", not selected.
+        let inside = judge(&email, &[]);
+        assert!(!inside.recommended, "{inside:?}");
+        // The variant: the attacker's first sign-in is older than the seven days a Free tenant's
+        // audit keeps, so the same method may be the attacker's and goes (the user re-registers
+        // with the Temporary Access Pass).
+        let mut cx = judgement(&[]);
+        cx.log_reach = t("2025-03-14T00:00:00Z");
+        let v = judge_method(&email, None, &cx);
+        assert!(v.recommended, "{v:?}");
+        assert_eq!(v.evidence, MethodEvidence::AttackerBeforeLogReach);
+        assert!(v.evidence.undecided());
+        assert!(v.reasons[0].contains("before the log's reach"), "{v:?}");
+        assert!(v.reasons[0].contains("Temporary Access Pass"), "{v:?}");
     }
 
     #[test]

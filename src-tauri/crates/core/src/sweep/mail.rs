@@ -1,0 +1,703 @@
+//! The sweep's fifth look: accounts reached through mail. An attacker holding a mailbox phishes
+//! the people who trust it, and a colleague who takes the bait is signed into from wherever the
+//! attacker is next — often an address and network nothing else ties to the first account. Only
+//! the mail itself links them, in both directions:
+//!
+//! - **forward**: the mail this account sent from the attacker's side (the mailbox audit's `Send`
+//!   records from an attacker address, joined to Sent Items by Internet Message-ID for their
+//!   recipients), and each internal recipient's sign-ins in the days after it;
+//! - **back**: when this account is itself a second hop, the mail it received from colleagues in
+//!   the days before the attacker arrived, and where each sender's mailbox sent it from.
+//!
+//! A recipient counts only when, after the mail, it was signed into from somewhere outside its
+//! routine *on a device outside its routine*: an address it had not used on
+//! [`ROUTINE_DAYS`] separate days before the mail, by a client that is neither a registered
+//! device (the sign-in names a device id) nor a browser it had used on as many days. A colleague
+//! abroad on their own laptop keeps their device and browser and is left alone; a replayed token
+//! arrives on the attacker's browser. A sender counts when its mailbox sent the mail from such an
+//! address and client. Without [`ROUTINE_DAYS`] days of sign-ins before the mail, nothing tells
+//! the two apart: the recipient is named as "cannot tell", never as a hit.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+use firebreak_graph::{
+    logs::{NewAuditLogQuery, SignIn, SignInEventType, SignInQuery},
+    mail::Message,
+    UserRef,
+};
+use serde_json::Value;
+
+use super::{HitKind, Signal};
+use crate::{
+    attribution::{Infrastructure, RETENTION_DAYS},
+    procedure::{tenant::IncidentTenant, Capture},
+};
+
+/// The mailbox audit's operations that send a message.
+const SEND_OPERATIONS: [&str; 3] = ["Send", "SendAs", "SendOnBehalf"];
+/// How many distinct days an address or browser must appear in an account's sign-ins before the
+/// mail to be part of its routine.
+pub(super) const ROUTINE_DAYS: usize = 3;
+/// How long after the mail a recipient's first sign-in from outside its routine is tied to it.
+const BAIT_HOURS: i64 = 72;
+/// How far before the attacker reached this account its inbox is read for the mail that brought
+/// the attacker.
+const BEFORE_ARRIVAL_DAYS: i64 = 3;
+/// At most this many correspondents are looked at in each direction (the rest are named).
+const MAX_CORRESPONDENTS: usize = 12;
+
+/// One account reached through mail, with why it counts.
+#[derive(Debug, Clone)]
+pub(super) struct Reached {
+    pub(super) user_id: Option<String>,
+    pub(super) upn: Option<String>,
+    pub(super) signal: Signal,
+}
+
+/// What the look found, and what it could not see.
+#[derive(Debug, Default)]
+pub(super) struct Look {
+    pub(super) hits: Vec<Reached>,
+    pub(super) captures: Vec<Capture>,
+    pub(super) not_available: Vec<String>,
+    pub(super) notes: Vec<String>,
+    /// Every account's sign-ins from the unified audit log, once read.
+    everyone: Option<Vec<SignIn>>,
+}
+
+/// Where the look stands: the case's account and how to read the tenant.
+pub(super) struct Scope<'a> {
+    /// The account's object id and user principal name.
+    pub(super) own: (&'a str, &'a str),
+    /// A name for the Purview searches, unique to the case and account.
+    pub(super) search_name: String,
+    /// The attacker's infrastructure recorded at triage.
+    pub(super) infra: &'a Infrastructure,
+    /// The incident window's start (the attacker's first sign-in to this account).
+    pub(super) since: DateTime<Utc>,
+    /// How far back the sweep reads.
+    pub(super) reach_back: DateTime<Utc>,
+    pub(super) now: DateTime<Utc>,
+    /// Every account's sign-ins, when the sweep had to read them from the unified audit log (no
+    /// sign-in log in the tenant); otherwise each correspondent's are read from the sign-in log.
+    pub(super) everyone: Option<&'a [SignIn]>,
+    /// The case (names the unified audit log search that stands in for the sign-in log).
+    pub(super) case: &'a crate::case::CaseId,
+}
+
+/// An account's routine before a moment: the addresses and browsers of its successful sign-ins
+/// on at least [`ROUTINE_DAYS`] separate days.
+#[derive(Debug, Default)]
+pub(super) struct Routine {
+    addresses: BTreeSet<String>,
+    agents: BTreeSet<String>,
+    /// On how many days the account signed in at all.
+    days: usize,
+}
+
+fn succeeded(s: &SignIn) -> bool {
+    s.status
+        .as_ref()
+        .and_then(|st| st.error_code)
+        .is_none_or(|c| c == 0)
+}
+
+/// The browser of a sign-in: its user agent, else the browser and system the log names.
+fn agent(s: &SignIn) -> Option<String> {
+    if let Some(ua) = s.user_agent.as_deref().filter(|u| !u.is_empty()) {
+        return Some(ua.to_owned());
+    }
+    let detail = s.device_detail.as_ref()?;
+    let text = |k: &str| detail.get(k).and_then(Value::as_str).unwrap_or("");
+    let both = format!("{} / {}", text("operatingSystem"), text("browser"));
+    (both != " / ").then_some(both)
+}
+
+/// Whether the sign-in names a registered device.
+fn registered(s: &SignIn) -> bool {
+    s.device_detail
+        .as_ref()
+        .and_then(|d| d.get("deviceId"))
+        .and_then(Value::as_str)
+        .is_some_and(|id| !id.is_empty())
+}
+
+impl Routine {
+    /// The routine of `sign_ins` (one account's) before `before`.
+    pub(super) fn of(sign_ins: &[SignIn], before: DateTime<Utc>) -> Self {
+        let mut days = BTreeSet::new();
+        let mut by_address: BTreeMap<String, BTreeSet<chrono::NaiveDate>> = BTreeMap::new();
+        let mut by_agent: BTreeMap<String, BTreeSet<chrono::NaiveDate>> = BTreeMap::new();
+        for s in sign_ins.iter().filter(|s| succeeded(s)) {
+            let Some(at) = s.created_date_time.filter(|t| *t < before) else {
+                continue;
+            };
+            let day = at.date_naive();
+            days.insert(day);
+            if let Some(ip) = &s.ip_address {
+                by_address
+                    .entry(ip.to_ascii_lowercase())
+                    .or_default()
+                    .insert(day);
+            }
+            if let Some(a) = agent(s) {
+                by_agent.entry(a).or_default().insert(day);
+            }
+        }
+        let routine = |m: BTreeMap<String, BTreeSet<chrono::NaiveDate>>| {
+            m.into_iter()
+                .filter(|(_, d)| d.len() >= ROUTINE_DAYS)
+                .map(|(k, _)| k)
+                .collect()
+        };
+        Self {
+            addresses: routine(by_address),
+            agents: routine(by_agent),
+            days: days.len(),
+        }
+    }
+
+    /// Whether there is enough history to tell a routine from anything else.
+    pub(super) fn known(&self) -> bool {
+        self.days >= ROUTINE_DAYS
+    }
+
+    /// Whether `s` came from outside this routine on a device outside it.
+    pub(super) fn strange(&self, s: &SignIn) -> bool {
+        let away = s
+            .ip_address
+            .as_deref()
+            .is_some_and(|ip| !self.addresses.contains(&ip.to_ascii_lowercase()));
+        let foreign_client = !registered(s) && agent(s).is_none_or(|a| !self.agents.contains(&a));
+        succeeded(s) && away && foreign_client
+    }
+}
+
+/// The first successful sign-in of `sign_ins` in `from..=until` that is strange to `routine`.
+pub(super) fn first_strange<'a>(
+    sign_ins: &'a [SignIn],
+    routine: &Routine,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Option<&'a SignIn> {
+    sign_ins
+        .iter()
+        .filter(|s| s.created_date_time.is_some_and(|t| t >= from && t <= until))
+        .filter(|s| routine.strange(s))
+        .min_by_key(|s| s.created_date_time)
+}
+
+/// A message's Internet Message-ID as the mailbox audit names it.
+fn audited_message_id(data: Option<&Value>) -> Option<String> {
+    data?
+        .pointer("/Item/InternetMessageId")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_ascii_lowercase)
+}
+
+fn addresses_of(m: &Message) -> Vec<String> {
+    [&m.to_recipients, &m.cc_recipients, &m.bcc_recipients]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|r| r.email_address.as_ref()?.address.clone())
+        .map(|a| a.to_ascii_lowercase())
+        .collect()
+}
+
+fn when(t: DateTime<Utc>) -> String {
+    t.format("%-d %B %H:%M UTC").to_string()
+}
+
+/// One correspondent: the account, and the mail that ties it to this one.
+struct Correspondent {
+    user_id: String,
+    upn: String,
+    at: DateTime<Utc>,
+    subject: String,
+    message_id: Option<String>,
+}
+
+/// Resolves mail addresses to the tenant's accounts (leaving out this one and outside addresses).
+async fn internal<T: IncidentTenant>(
+    tenant: &T,
+    own: (&str, &str),
+    mail: Vec<(String, DateTime<Utc>, String, Option<String>)>,
+    out: &mut Look,
+    direction: &str,
+) -> Vec<Correspondent> {
+    let mut seen: BTreeMap<String, Correspondent> = BTreeMap::new();
+    let mut outside = BTreeSet::new();
+    let mut left_out = 0usize;
+    for (address, at, subject, message_id) in mail {
+        if address.eq_ignore_ascii_case(own.1) || outside.contains(&address) {
+            continue;
+        }
+        if seen.values().any(|c| c.upn.eq_ignore_ascii_case(&address)) {
+            continue;
+        }
+        if seen.len() >= MAX_CORRESPONDENTS {
+            left_out += 1;
+            continue;
+        }
+        let user = match UserRef::new(&address) {
+            Ok(r) => tenant.user(&r).await.ok().flatten(),
+            Err(_) => None,
+        };
+        let Some(user) = user.filter(|u| !u.id.eq_ignore_ascii_case(own.0)) else {
+            outside.insert(address);
+            continue;
+        };
+        let upn = user.user_principal_name.clone().unwrap_or(address);
+        seen.entry(user.id.to_ascii_lowercase())
+            .or_insert(Correspondent {
+                user_id: user.id,
+                upn,
+                at,
+                subject,
+                message_id,
+            });
+    }
+    if left_out > 0 {
+        out.notes.push(format!(
+            "{left_out} more colleague(s) {direction} were not looked at (Firebreak looks at the first {MAX_CORRESPONDENTS}): check their sign-ins after the mail by hand."
+        ));
+    }
+    seen.into_values().collect()
+}
+
+/// One account's interactive sign-ins over the retention window.
+async fn history<T: IncidentTenant>(
+    tenant: &T,
+    scope: &Scope<'_>,
+    who: &Correspondent,
+    index: usize,
+    out: &mut Look,
+) -> Option<Vec<SignIn>> {
+    let of_who = |everyone: &[SignIn]| -> Vec<SignIn> {
+        everyone
+            .iter()
+            .filter(|s| {
+                s.user_id
+                    .as_deref()
+                    .is_some_and(|i| i.eq_ignore_ascii_case(&who.user_id))
+                    || s.user_principal_name
+                        .as_deref()
+                        .is_some_and(|u| u.eq_ignore_ascii_case(&who.upn))
+            })
+            .cloned()
+            .collect()
+    };
+    if let Some(everyone) = scope.everyone {
+        return Some(of_who(everyone));
+    }
+    if let Some(everyone) = &out.everyone {
+        return Some(of_who(everyone));
+    }
+    let query = SignInQuery {
+        user_id: Some(who.user_id.clone()),
+        since: Some(scope.now - Duration::days(RETENTION_DAYS)),
+        event_types: vec![SignInEventType::InteractiveUser],
+        ..SignInQuery::default()
+    };
+    match tenant.sign_ins(&query).await {
+        Ok(read) => {
+            out.captures.extend(Capture::pages(
+                &format!("sweep-mail-correspondent-{index}"),
+                "Interactive sign-ins of a colleague this account exchanged mail with",
+                "GET /beta/auditLogs/signIns",
+                &read.pages,
+            ));
+            Some(read.items)
+        }
+        // No sign-in log in this tenant: the unified audit log keeps the interactive sign-ins
+        // (one search for the case, shared with triage and the rest of the sweep).
+        Err(e) if e.is_premium_required() => {
+            match crate::procedure::triage::everyone_from_audit_log(tenant, scope.case, scope.now)
+                .await
+            {
+                Ok((everyone, captures)) => {
+                    out.captures.extend(captures);
+                    let mine = of_who(&everyone);
+                    out.everyone = Some(everyone);
+                    Some(mine)
+                }
+                Err(why) => {
+                    out.not_available.push(format!(
+                        "The sign-ins of {} (who exchanged mail with this account): the sign-in log needs Entra ID P1 and the unified audit log could not be read ({why}).",
+                        who.upn
+                    ));
+                    None
+                }
+            }
+        }
+        Err(e) => {
+            out.not_available.push(format!(
+                "The sign-ins of {} (who exchanged mail with this account): {e}",
+                who.upn
+            ));
+            None
+        }
+    }
+}
+
+/// The mailbox audit's `Send` records of `upns` in `from..until`, by Internet Message-ID: where
+/// each message was sent from. `Err` says why they could not be read.
+async fn sent_from<T: IncidentTenant>(
+    tenant: &T,
+    name: String,
+    upns: Vec<String>,
+    (from, until): (DateTime<Utc>, DateTime<Utc>),
+    key: &str,
+    out: &mut Look,
+) -> Result<BTreeMap<String, (DateTime<Utc>, String)>, String> {
+    let query = NewAuditLogQuery {
+        display_name: name,
+        filter_start_date_time: from,
+        filter_end_date_time: until,
+        operation_filters: SEND_OPERATIONS.iter().map(|s| (*s).to_owned()).collect(),
+        user_principal_name_filters: upns,
+        ..NewAuditLogQuery::default()
+    };
+    let search = match tenant.reusable_audit_search(&query).await {
+        Ok(search) if search.succeeded() => search,
+        Ok(search) => {
+            return Err(format!(
+                "the Purview audit search {} ended {} before Firebreak could read it; run the sweep again later",
+                search.query_id, search.status
+            ))
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    out.captures.extend(Capture::pages(
+        key,
+        &format!(
+            "Purview audit search {} (mail sent, with the address it was sent from)",
+            search.query_id
+        ),
+        "POST /security/auditLog/queries",
+        &search.records.pages,
+    ));
+    let mut by_id = BTreeMap::new();
+    for r in &search.records.items {
+        let (Some(id), Some(at), Some(ip)) = (
+            audited_message_id(r.audit_data.as_ref()),
+            r.created_date_time,
+            r.client_ip.as_deref().filter(|ip| !ip.is_empty()),
+        ) else {
+            continue;
+        };
+        by_id.insert(id, (at, ip.to_owned()));
+    }
+    Ok(by_id)
+}
+
+/// Whether the mailbox keeps an audit of its owner's sends (`AuditEnabled`); `None` when unknown.
+async fn audited<T: IncidentTenant>(tenant: &T, upn: &str) -> Option<bool> {
+    let r = UserRef::new(upn).ok()?;
+    let mailbox = tenant.mailbox(&r).await.ok()??;
+    mailbox.items.first()?.audit_enabled
+}
+
+fn own_ref(id: &str, upn: &str) -> Option<UserRef> {
+    UserRef::new(upn).ok().or_else(|| UserRef::new(id).ok())
+}
+
+/// The look: forward and back (see the module).
+pub(super) async fn look<T: IncidentTenant>(tenant: &T, scope: &Scope<'_>) -> Look {
+    let mut out = Look::default();
+    forward(tenant, scope, &mut out).await;
+    back(tenant, scope, &mut out).await;
+    out
+}
+
+async fn forward<T: IncidentTenant>(tenant: &T, scope: &Scope<'_>, out: &mut Look) {
+    let (own_id, own_upn) = scope.own;
+    let Some(own_ref) = own_ref(own_id, own_upn) else {
+        return;
+    };
+    // Which sent messages were the attacker's: the audit's Send records from its addresses. An
+    // unaudited mailbox (or an unreadable audit) leaves every message sent in the window.
+    let audit = if audited(tenant, own_upn).await == Some(false) {
+        Err("the mailbox does not audit its owner's actions (AuditEnabled is off)".to_owned())
+    } else {
+        sent_from(
+            tenant,
+            format!("{} mail sent", scope.search_name),
+            vec![own_upn.to_owned()],
+            (scope.reach_back, scope.now),
+            "sweep-mail-sent-audit",
+            out,
+        )
+        .await
+    };
+    let attacker_sent: Option<BTreeMap<String, (DateTime<Utc>, String)>> = match audit {
+        Ok(all) => Some(
+            all.into_iter()
+                .filter(|(_, (_, ip))| scope.infra.match_address(ip).is_some())
+                .collect(),
+        ),
+        Err(why) => {
+            out.notes.push(format!(
+                "Which messages this account sent from the attacker's side cannot be told ({why}): every message it sent since {} is followed to its recipients instead.",
+                when(scope.since)
+            ));
+            None
+        }
+    };
+    if attacker_sent.as_ref().is_some_and(BTreeMap::is_empty) {
+        return;
+    }
+    let from = match &attacker_sent {
+        Some(sent) => {
+            sent.values()
+                .map(|(t, _)| *t)
+                .min()
+                .unwrap_or(scope.since)
+                .min(scope.since)
+                - Duration::hours(1)
+        }
+        None => scope.since,
+    };
+    let sent = match tenant.messages(&own_ref, "sentitems", from).await {
+        Ok(read) => {
+            out.captures.extend(Capture::pages(
+                "sweep-mail-sent-items",
+                "Sent Items of this account since the attacker arrived (recipients of its mail)",
+                "GET /users/{id}/mailFolders/sentitems/messages",
+                &read.pages,
+            ));
+            read.items
+        }
+        Err(e) => {
+            out.not_available.push(format!(
+                "Who received the mail this account sent from the attacker's side (Sent Items): {e}"
+            ));
+            return;
+        }
+    };
+    let mut mail = Vec::new();
+    let mut found_ids = BTreeSet::new();
+    for m in &sent {
+        let id = m
+            .internet_message_id
+            .as_deref()
+            .map(str::to_ascii_lowercase);
+        let at = m.sent_date_time.or(m.received_date_time);
+        let Some(at) = at else { continue };
+        let attackers = match (&attacker_sent, &id) {
+            (Some(sent), Some(id)) => sent.contains_key(id),
+            (Some(_), None) => false,
+            (None, _) => at >= scope.since,
+        };
+        if !attackers {
+            continue;
+        }
+        if let Some(id) = &id {
+            found_ids.insert(id.clone());
+        }
+        let subject = m.subject.clone().unwrap_or_default();
+        for address in addresses_of(m) {
+            mail.push((address, at, subject.clone(), id.clone()));
+        }
+    }
+    if let Some(sent) = &attacker_sent {
+        let missing: Vec<&String> = sent.keys().filter(|k| !found_ids.contains(*k)).collect();
+        if !missing.is_empty() {
+            out.not_available.push(format!(
+                "{} message(s) this account sent from the attacker's addresses are no longer in Sent Items, so their recipients cannot be listed here: trace them by Internet Message-ID ({}) in the Exchange admin center's message trace.",
+                missing.len(),
+                missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    mail.sort_by_key(|m| m.1);
+    let recipients = internal(tenant, scope.own, mail, out, "received this mail").await;
+    for (i, r) in recipients.iter().enumerate() {
+        let Some(sign_ins) = history(tenant, scope, r, i, out).await else {
+            continue;
+        };
+        let routine = Routine::of(&sign_ins, r.at);
+        let how = match (&attacker_sent, &r.message_id) {
+            (Some(sent), Some(id)) => sent
+                .get(id)
+                .map(|(_, ip)| format!(" from {ip}, an address the attacker used,"))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        if !routine.known() {
+            out.notes.push(format!(
+                "{} received mail this account sent{how} at {} (\"{}\"), and fewer than {ROUTINE_DAYS} days of their sign-ins before it are in the log: Firebreak cannot tell whether they acted on it. Ask them, and look at their sign-ins after it.",
+                r.upn,
+                when(r.at),
+                r.subject
+            ));
+            continue;
+        }
+        if let Some(s) = first_strange(
+            &sign_ins,
+            &routine,
+            r.at,
+            r.at + Duration::hours(BAIT_HOURS),
+        ) {
+            out.hits.push(Reached {
+                user_id: Some(r.user_id.clone()),
+                upn: Some(r.upn.clone()),
+                signal: Signal {
+                    kind: HitKind::Mail,
+                    at: s.created_date_time,
+                    text: format!(
+                        "Received mail this account sent{how} at {} (\"{}\"); at {} it was signed into from {}, an address and a browser it had not used on {ROUTINE_DAYS} days before, on no registered device.",
+                        when(r.at),
+                        r.subject,
+                        s.created_date_time.map(when).unwrap_or_default(),
+                        s.ip_address.as_deref().unwrap_or("an unknown address"),
+                    ),
+                },
+            });
+        }
+    }
+}
+
+async fn back<T: IncidentTenant>(tenant: &T, scope: &Scope<'_>, out: &mut Look) {
+    let (own_id, own_upn) = scope.own;
+    let Some(own_ref) = own_ref(own_id, own_upn) else {
+        return;
+    };
+    let from = scope.since - Duration::days(BEFORE_ARRIVAL_DAYS);
+    let until = scope.since + Duration::minutes(10);
+    let inbox = match tenant.messages(&own_ref, "inbox", from).await {
+        Ok(read) => {
+            out.captures.extend(Capture::pages(
+                "sweep-mail-inbox",
+                "Inbox of this account in the days before the attacker arrived (mail that may have brought it)",
+                "GET /users/{id}/mailFolders/inbox/messages",
+                &read.pages,
+            ));
+            read.items
+        }
+        Err(e) => {
+            out.not_available.push(format!(
+                "The mail this account received before the attacker arrived (its Inbox): {e}"
+            ));
+            return;
+        }
+    };
+    let mut mail = Vec::new();
+    for m in &inbox {
+        let at = m.received_date_time.or(m.sent_date_time);
+        let Some(at) = at.filter(|t| *t >= from && *t <= until) else {
+            continue;
+        };
+        let Some(sender) = m
+            .from
+            .as_ref()
+            .or(m.sender.as_ref())
+            .and_then(|r| r.email_address.as_ref()?.address.clone())
+        else {
+            continue;
+        };
+        mail.push((
+            sender.to_ascii_lowercase(),
+            at,
+            m.subject.clone().unwrap_or_default(),
+            m.internet_message_id
+                .as_deref()
+                .map(str::to_ascii_lowercase),
+        ));
+    }
+    // The latest mail from each sender before the attacker arrived is the likeliest lure.
+    mail.sort_by_key(|m| std::cmp::Reverse(m.1));
+    let senders = internal(
+        tenant,
+        scope.own,
+        mail,
+        out,
+        "wrote to this account before the attacker arrived",
+    )
+    .await;
+    if senders.is_empty() {
+        return;
+    }
+    let audit = sent_from(
+        tenant,
+        format!("{} mail received", scope.search_name),
+        senders.iter().map(|s| s.upn.clone()).collect(),
+        (from - Duration::hours(1), until),
+        "sweep-mail-senders-audit",
+        out,
+    )
+    .await;
+    let audit = match audit {
+        Ok(a) => Some(a),
+        Err(why) => {
+            out.notes.push(format!(
+                "Where the colleagues who wrote to this account sent from cannot be read ({why}): their own sign-ins before the mail are looked at instead."
+            ));
+            None
+        }
+    };
+    for (i, s) in senders.iter().enumerate() {
+        let Some(sign_ins) = history(tenant, scope, s, MAX_CORRESPONDENTS + i, out).await else {
+            continue;
+        };
+        let routine = Routine::of(&sign_ins, s.at - Duration::days(BEFORE_ARRIVAL_DAYS));
+        if !routine.known() {
+            continue;
+        }
+        let sent = audit
+            .as_ref()
+            .zip(s.message_id.as_ref())
+            .and_then(|(a, id)| a.get(id));
+        let text = match sent {
+            // The audit says where the mail left from: it counts when that address is outside
+            // the sender's routine and what signed in there was not the sender's own device.
+            Some((_, ip)) => {
+                let there: Vec<SignIn> = sign_ins
+                    .iter()
+                    .filter(|x| {
+                        x.ip_address
+                            .as_deref()
+                            .is_some_and(|a| a.eq_ignore_ascii_case(ip))
+                    })
+                    .cloned()
+                    .collect();
+                if there.iter().any(|x| routine.strange(x)) {
+                    format!(
+                        "Wrote to this account at {} (\"{}\") from {ip}, where it was signed into from a browser it had not used on {ROUTINE_DAYS} days before, on no registered device; the attacker reached this account after that mail.",
+                        when(s.at),
+                        s.subject
+                    )
+                } else {
+                    continue;
+                }
+            }
+            None => match first_strange(
+                &sign_ins,
+                &routine,
+                s.at - Duration::days(BEFORE_ARRIVAL_DAYS),
+                s.at,
+            ) {
+                Some(x) => format!(
+                    "Wrote to this account at {} (\"{}\"), and at {} before that it was signed into from {}, an address and a browser it had not used on {ROUTINE_DAYS} days before, on no registered device; the attacker reached this account after that mail.",
+                    when(s.at),
+                    s.subject,
+                    x.created_date_time.map(when).unwrap_or_default(),
+                    x.ip_address.as_deref().unwrap_or("an unknown address"),
+                ),
+                None => continue,
+            },
+        };
+        out.hits.push(Reached {
+            user_id: Some(s.user_id.clone()),
+            upn: Some(s.upn.clone()),
+            signal: Signal {
+                kind: HitKind::Mail,
+                at: Some(s.at),
+                text,
+            },
+        });
+    }
+}
