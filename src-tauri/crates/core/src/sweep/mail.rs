@@ -394,13 +394,6 @@ async fn sent_from<T: IncidentTenant>(
     Ok(by_id)
 }
 
-/// Whether the mailbox keeps an audit of its owner's sends (`AuditEnabled`); `None` when unknown.
-async fn audited<T: IncidentTenant>(tenant: &T, upn: &str) -> Option<bool> {
-    let r = UserRef::new(upn).ok()?;
-    let mailbox = tenant.mailbox(&r).await.ok()??;
-    mailbox.items.first()?.audit_enabled
-}
-
 fn own_ref(id: &str, upn: &str) -> Option<UserRef> {
     UserRef::new(upn).ok().or_else(|| UserRef::new(id).ok())
 }
@@ -418,49 +411,40 @@ async fn forward<T: IncidentTenant>(tenant: &T, scope: &Scope<'_>, out: &mut Loo
     let Some(own_ref) = own_ref(own_id, own_upn) else {
         return;
     };
-    // Which sent messages were the attacker's: the audit's Send records from its addresses. An
-    // unaudited mailbox (or an unreadable audit) leaves every message sent in the window.
-    let audit = if audited(tenant, own_upn).await == Some(false) {
-        Err("the mailbox does not audit its owner's actions (AuditEnabled is off)".to_owned())
-    } else {
-        sent_from(
-            tenant,
-            format!("{} mail sent", scope.search_name),
-            vec![own_upn.to_owned()],
-            (scope.reach_back, scope.now),
-            "sweep-mail-sent-audit",
-            out,
-        )
-        .await
-    };
-    let attacker_sent: Option<BTreeMap<String, (DateTime<Utc>, String)>> = match audit {
-        Ok(all) => Some(
-            all.into_iter()
-                .filter(|(_, (_, ip))| scope.infra.match_address(ip).is_some())
-                .collect(),
-        ),
+    // Which sent messages were the attacker's: those the audit's Send records place at one of
+    // its addresses. A message the audit has no Send record for (a mailbox whose sends are not
+    // audited, or an audit not caught up) cannot be placed: if it was sent in the incident
+    // window, it is followed too.
+    let audit = sent_from(
+        tenant,
+        format!("{} mail sent", scope.search_name),
+        vec![own_upn.to_owned()],
+        (scope.reach_back, scope.now),
+        "sweep-mail-sent-audit",
+        out,
+    )
+    .await;
+    let audited: BTreeMap<String, (DateTime<Utc>, String)> = match audit {
+        Ok(all) => all,
         Err(why) => {
             out.notes.push(format!(
-                "Which messages this account sent from the attacker's side cannot be told ({why}): every message it sent since {} is followed to its recipients instead.",
+                "Where this account's mail was sent from cannot be read ({why}): every message it sent since {} is followed to its recipients instead.",
                 when(scope.since)
             ));
-            None
+            BTreeMap::new()
         }
     };
-    if attacker_sent.as_ref().is_some_and(BTreeMap::is_empty) {
-        return;
-    }
-    let from = match &attacker_sent {
-        Some(sent) => {
-            sent.values()
-                .map(|(t, _)| *t)
-                .min()
-                .unwrap_or(scope.since)
-                .min(scope.since)
-                - Duration::hours(1)
-        }
-        None => scope.since,
-    };
+    let attacker_sent: BTreeMap<&String, &(DateTime<Utc>, String)> = audited
+        .iter()
+        .filter(|(_, (_, ip))| scope.infra.match_address(ip).is_some())
+        .collect();
+    let from = attacker_sent
+        .values()
+        .map(|(t, _)| *t)
+        .chain([scope.since])
+        .min()
+        .unwrap_or(scope.since)
+        - Duration::hours(1);
     let sent = match tenant.messages(&own_ref, "sentitems", from).await {
         Ok(read) => {
             out.captures.extend(Capture::pages(
@@ -480,19 +464,25 @@ async fn forward<T: IncidentTenant>(tenant: &T, scope: &Scope<'_>, out: &mut Loo
     };
     let mut mail = Vec::new();
     let mut found_ids = BTreeSet::new();
+    let mut unplaced = 0usize;
     for m in &sent {
         let id = m
             .internet_message_id
             .as_deref()
             .map(str::to_ascii_lowercase);
-        let at = m.sent_date_time.or(m.received_date_time);
-        let Some(at) = at else { continue };
-        let attackers = match (&attacker_sent, &id) {
-            (Some(sent), Some(id)) => sent.contains_key(id),
-            (Some(_), None) => false,
-            (None, _) => at >= scope.since,
+        let Some(at) = m.sent_date_time.or(m.received_date_time) else {
+            continue;
         };
-        if !attackers {
+        let follow = match id.as_ref() {
+            Some(id) if attacker_sent.contains_key(id) => true,
+            Some(id) if audited.contains_key(id) => false,
+            _ if at >= scope.since => {
+                unplaced += 1;
+                true
+            }
+            _ => false,
+        };
+        if !follow {
             continue;
         }
         if let Some(id) = &id {
@@ -503,15 +493,23 @@ async fn forward<T: IncidentTenant>(tenant: &T, scope: &Scope<'_>, out: &mut Loo
             mail.push((address, at, subject.clone(), id.clone()));
         }
     }
-    if let Some(sent) = &attacker_sent {
-        let missing: Vec<&String> = sent.keys().filter(|k| !found_ids.contains(*k)).collect();
-        if !missing.is_empty() {
-            out.not_available.push(format!(
-                "{} message(s) this account sent from the attacker's addresses are no longer in Sent Items, so their recipients cannot be listed here: trace them by Internet Message-ID ({}) in the Exchange admin center's message trace.",
-                missing.len(),
-                missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-            ));
-        }
+    if unplaced > 0 {
+        out.notes.push(format!(
+            "{unplaced} message(s) this account sent since {} have no Send record in the audit, so where they were sent from cannot be told: their recipients are looked at as well.",
+            when(scope.since)
+        ));
+    }
+    let missing: Vec<&str> = attacker_sent
+        .keys()
+        .filter(|k| !found_ids.contains(k.as_str()))
+        .map(|k| k.as_str())
+        .collect();
+    if !missing.is_empty() {
+        out.not_available.push(format!(
+            "{} message(s) this account sent from the attacker's addresses are no longer in Sent Items, so their recipients cannot be listed here: trace them by Internet Message-ID ({}) in the Exchange admin center's message trace.",
+            missing.len(),
+            missing.join(", ")
+        ));
     }
     mail.sort_by_key(|m| m.1);
     let recipients = internal(tenant, scope.own, mail, out, "received this mail").await;
@@ -520,13 +518,12 @@ async fn forward<T: IncidentTenant>(tenant: &T, scope: &Scope<'_>, out: &mut Loo
             continue;
         };
         let routine = Routine::of(&sign_ins, r.at);
-        let how = match (&attacker_sent, &r.message_id) {
-            (Some(sent), Some(id)) => sent
-                .get(id)
-                .map(|(_, ip)| format!(" from {ip}, an address the attacker used,"))
-                .unwrap_or_default(),
-            _ => String::new(),
-        };
+        let how = r
+            .message_id
+            .as_ref()
+            .and_then(|id| attacker_sent.get(id))
+            .map(|(_, ip)| format!(" from {ip}, an address the attacker used,"))
+            .unwrap_or_default();
         if !routine.known() {
             out.notes.push(format!(
                 "{} received mail this account sent{how} at {} (\"{}\"), and fewer than {ROUTINE_DAYS} days of their sign-ins before it are in the log: Firebreak cannot tell whether they acted on it. Ask them, and look at their sign-ins after it.",
@@ -699,5 +696,152 @@ async fn back<T: IncidentTenant>(tenant: &T, scope: &Scope<'_>, out: &mut Look) 
                 text,
             },
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const OFFICE: &str = "198.51.100.10";
+    const LAPTOP_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Edg/131.0";
+    const ATTACKER_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0";
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap_or_default()
+    }
+
+    fn sign_in(at: &str, ip: &str, ua: &str, device: &str) -> SignIn {
+        serde_json::from_value(json!({
+            "id": format!("{at}/{ip}"), "createdDateTime": at, "ipAddress": ip,
+            "userAgent": ua, "isInteractive": true, "status": {"errorCode": 0},
+            "deviceDetail": {"deviceId": device, "operatingSystem": "Windows10", "browser": "Edge 131.0.0"},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A week of office mornings on the managed laptop, then the phishing mail on the 10th.
+    fn week(device: &str) -> Vec<SignIn> {
+        (2..=9)
+            .map(|d| {
+                sign_in(
+                    &format!("2026-03-{d:02}T08:00:00Z"),
+                    OFFICE,
+                    LAPTOP_UA,
+                    device,
+                )
+            })
+            .collect()
+    }
+
+    const MAIL: &str = "2026-03-10T14:00:00Z";
+
+    fn strange_after_mail(history: &[SignIn]) -> Option<String> {
+        let routine = Routine::of(history, t(MAIL));
+        assert!(routine.known());
+        first_strange(
+            history,
+            &routine,
+            t(MAIL),
+            t(MAIL) + Duration::hours(BAIT_HOURS),
+        )
+        .and_then(|s| s.ip_address.clone())
+    }
+
+    #[test]
+    fn a_recipient_signed_into_from_a_new_address_on_the_attackers_browser_is_found() {
+        let mut history = week("laptop-1");
+        history.push(sign_in(
+            "2026-03-10T14:25:00Z",
+            "45.141.84.12",
+            ATTACKER_UA,
+            "",
+        ));
+        assert_eq!(
+            strange_after_mail(&history).as_deref(),
+            Some("45.141.84.12")
+        );
+    }
+
+    #[test]
+    fn a_recipient_abroad_on_their_own_laptop_is_left_alone() {
+        // The look-alike: a hotel address never seen before, but the registered laptop and the
+        // usual browser.
+        let mut history = week("laptop-1");
+        history.push(sign_in(
+            "2026-03-10T19:00:00Z",
+            "85.240.12.77",
+            LAPTOP_UA,
+            "laptop-1",
+        ));
+        assert_eq!(strange_after_mail(&history), None);
+        // Without device ids (the unified audit log's sign-ins on a Free tenant) the usual
+        // browser alone clears it.
+        let mut unmanaged = week("");
+        unmanaged.push(sign_in(
+            "2026-03-10T19:00:00Z",
+            "85.240.12.77",
+            LAPTOP_UA,
+            "",
+        ));
+        assert_eq!(strange_after_mail(&unmanaged), None);
+        // And the variant on the same log: the attacker's browser is still found.
+        unmanaged.push(sign_in(
+            "2026-03-11T02:00:00Z",
+            "45.141.84.12",
+            ATTACKER_UA,
+            "",
+        ));
+        assert_eq!(
+            strange_after_mail(&unmanaged).as_deref(),
+            Some("45.141.84.12")
+        );
+    }
+
+    #[test]
+    fn a_new_browser_at_the_usual_address_is_not_strange() {
+        let mut history = week("");
+        history.push(sign_in("2026-03-10T15:00:00Z", OFFICE, ATTACKER_UA, ""));
+        assert_eq!(strange_after_mail(&history), None);
+    }
+
+    #[test]
+    fn a_strange_sign_in_before_the_mail_or_days_after_it_is_not_tied_to_it() {
+        let mut history = week("");
+        history.push(sign_in(
+            "2026-03-10T09:00:00Z",
+            "45.141.84.12",
+            ATTACKER_UA,
+            "",
+        ));
+        history.push(sign_in(
+            "2026-03-20T09:00:00Z",
+            "45.141.84.13",
+            ATTACKER_UA,
+            "",
+        ));
+        assert_eq!(strange_after_mail(&history), None);
+    }
+
+    #[test]
+    fn fewer_than_three_days_of_sign_ins_before_the_mail_cannot_tell() {
+        let history = vec![
+            sign_in("2026-03-09T08:00:00Z", OFFICE, LAPTOP_UA, ""),
+            sign_in("2026-03-10T08:00:00Z", OFFICE, LAPTOP_UA, ""),
+        ];
+        assert!(!Routine::of(&history, t(MAIL)).known());
+    }
+
+    #[test]
+    fn the_audits_send_record_names_the_message_by_its_internet_message_id() {
+        let data =
+            json!({"Item": {"Id": "AAMk", "InternetMessageId": "<ABC@EX.prod.outlook.com>"}});
+        assert_eq!(
+            audited_message_id(Some(&data)).as_deref(),
+            Some("<abc@ex.prod.outlook.com>")
+        );
+        assert_eq!(audited_message_id(Some(&json!({"Item": {}}))), None);
     }
 }
