@@ -740,8 +740,10 @@ impl<'a> Builder<'a> {
     }
 
     /// A mail from `from` to `to` at `at`, sent from `ip`: the sender's Sent Items copy, each
-    /// recipient's Inbox copy, and the `Send` record the sender's mailbox audit keeps (which
-    /// names the message by its Internet Message-ID, not its recipients).
+    /// recipient's Inbox copy, and — with Audit (Premium), the only licence under which the
+    /// mailbox audit records the owner's sends (spec/graph-behaviour.md, "Mail between
+    /// accounts") — the `Send` record, which names the message by its Internet Message-ID, not
+    /// its recipients.
     fn mail(
         &mut self,
         label: &str,
@@ -785,7 +787,7 @@ impl<'a> Builder<'a> {
             let received = copy(*p, "inbox", self);
             self.file(*p, "inbox", received);
         }
-        if self.audited(from) {
+        if self.audited(from) && self.parts.tenant.audit_premium {
             let from_id = self.people[from].id.clone();
             self.exchange_record(at, "Send", "ExchangeItem", from, ip, &from_id, {
                 let mut m = Map::new();
