@@ -210,14 +210,45 @@ async fn soak() {
         .map(|s| s.trim().parse().expect("a size is small, org or large"))
         .collect();
     let started = std::time::Instant::now();
-    let (mut ran, mut failed) = (0, Vec::new());
-    let (mut legitimate, mut accused, mut inside) = (0, 0, 0);
+    // The runs are independent: one worker per core, each taking the next (seed, size).
+    let work: Vec<(u64, Size)> = (from..to)
+        .flat_map(|seed| sizes.iter().map(move |size| (seed, *size)))
+        .collect();
+    let ran = work.len();
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(work.into_iter()));
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..workers {
+        let queue = queue.clone();
+        tasks.spawn(async move {
+            let mut done = Vec::new();
+            loop {
+                let next = queue.lock().ok().and_then(|mut q| q.next());
+                let Some((seed, size)) = next else { break };
+                let parts = draw(seed, size);
+                let tally = run_one(&parts).await;
+                let failure = if tally.problems.is_empty() {
+                    None
+                } else {
+                    let (smallest, problems) =
+                        shrink(parts.clone(), tally.problems.clone(), 12).await;
+                    println!(
+                        "FAILED seed {seed} ({size}): {}\n  smallest: {}\n  {}",
+                        parts.summary(),
+                        smallest.summary(),
+                        problems.join("\n  ")
+                    );
+                    Some(format!("{seed}/{size}"))
+                };
+                done.push((tally, failure));
+            }
+            done
+        });
+    }
+    let (mut failed, mut legitimate, mut accused, mut inside) = (Vec::new(), 0, 0, 0);
     let (mut confirmations, mut requests) = (Vec::new(), Vec::new());
-    for seed in from..to {
-        for size in &sizes {
-            ran += 1;
-            let parts = draw(seed, *size);
-            let tally = run_one(&parts).await;
+    while let Some(done) = tasks.join_next().await {
+        for (tally, failure) in done.expect("a soak worker panicked") {
             confirmations.push(tally.confirmations);
             requests.push(tally.requests);
             let said = |what: &str| tally.problems.iter().any(|p| p.contains(what));
@@ -226,18 +257,10 @@ async fn soak() {
                 said("A legitimate account was treated") || said("A legitimate address was named"),
             );
             inside += usize::from(tally.inside);
-            if !tally.problems.is_empty() {
-                let (smallest, problems) = shrink(parts.clone(), tally.problems, 12).await;
-                println!(
-                    "FAILED seed {seed} ({size}): {}\n  smallest: {}\n  {}",
-                    parts.summary(),
-                    smallest.summary(),
-                    problems.join("\n  ")
-                );
-                failed.push(format!("{seed}/{size}"));
-            }
+            failed.extend(failure);
         }
     }
+    failed.sort();
     let median = |v: &mut Vec<usize>| {
         v.sort_unstable();
         v.get(v.len() / 2).copied().unwrap_or_default()
