@@ -196,9 +196,9 @@ async fn known_gaps_are_still_open() {
 /// `FIREBREAK_SOAK_SIZES` (comma-separated `small,org,large`, default all three: each seed is
 /// drawn at each size); prints one line per failure (shrunk as above) and a summary line, which
 /// it also writes to `target/soak-summary.txt` for `make soak` to put in BENCHMARKS.md.
-#[tokio::test(flavor = "multi_thread")]
+#[test]
 #[ignore = "long: run by `make soak`"]
-async fn soak() {
+fn soak() {
     let range = std::env::var("FIREBREAK_SOAK_SEEDS").unwrap_or_else(|_| "32..232".into());
     let (from, to) = range
         .split_once("..")
@@ -217,38 +217,47 @@ async fn soak() {
     let ran = work.len();
     let queue = std::sync::Arc::new(std::sync::Mutex::new(work.into_iter()));
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..workers {
-        let queue = queue.clone();
-        tasks.spawn(async move {
-            let mut done = Vec::new();
-            loop {
-                let next = queue.lock().ok().and_then(|mut q| q.next());
-                let Some((seed, size)) = next else { break };
-                let parts = draw(seed, size);
-                let tally = run_one(&parts).await;
-                let failure = if tally.problems.is_empty() {
-                    None
-                } else {
-                    let (smallest, problems) =
-                        shrink(parts.clone(), tally.problems.clone(), 12).await;
-                    println!(
-                        "FAILED seed {seed} ({size}): {}\n  smallest: {}\n  {}",
-                        parts.summary(),
-                        smallest.summary(),
-                        problems.join("\n  ")
-                    );
-                    Some(format!("{seed}/{size}"))
-                };
-                done.push((tally, failure));
-            }
-            done
-        });
-    }
+    // One thread and runtime per worker: a run's future is not `Send`, so it is not spawned.
+    let handles: Vec<_> = (0..workers)
+        .map(|_| {
+            let queue = queue.clone();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                    .expect("a runtime for a soak worker");
+                runtime.block_on(async move {
+                    let mut done = Vec::new();
+                    loop {
+                        let next = queue.lock().ok().and_then(|mut q| q.next());
+                        let Some((seed, size)) = next else { break };
+                        let parts = draw(seed, size);
+                        let tally = run_one(&parts).await;
+                        let failure = if tally.problems.is_empty() {
+                            None
+                        } else {
+                            let (smallest, problems) =
+                                shrink(parts.clone(), tally.problems.clone(), 12).await;
+                            println!(
+                                "FAILED seed {seed} ({size}): {}\n  smallest: {}\n  {}",
+                                parts.summary(),
+                                smallest.summary(),
+                                problems.join("\n  ")
+                            );
+                            Some(format!("{seed}/{size}"))
+                        };
+                        done.push((tally, failure));
+                    }
+                    done
+                })
+            })
+        })
+        .collect();
     let (mut failed, mut legitimate, mut accused, mut inside) = (Vec::new(), 0, 0, 0);
     let (mut confirmations, mut requests) = (Vec::new(), Vec::new());
-    while let Some(done) = tasks.join_next().await {
-        for (tally, failure) in done.expect("a soak worker panicked") {
+    for handle in handles {
+        for (tally, failure) in handle.join().expect("a soak worker panicked") {
             confirmations.push(tally.confirmations);
             requests.push(tally.requests);
             let said = |what: &str| tally.problems.iter().any(|p| p.contains(what));
