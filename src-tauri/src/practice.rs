@@ -20,10 +20,9 @@ use std::{
     },
 };
 
-use chrono::{DateTime, Duration, Utc};
 use firebreak_core::{
     case::{CaseId, CaseStore, CaseView},
-    practice::{self, PracticeOptions, TrainingClock, TrainingControl},
+    practice::{self, PracticeOptions, TrainingClock},
     tenant::{self, SignIn, TenantProfile},
 };
 use firebreak_sim::{
@@ -95,32 +94,10 @@ pub struct Practices {
 /// One practice: its simulated tenant and what the wizard acts on it with (a client signed in to
 /// it and the case store it stamps).
 pub struct Session {
-    control: Arc<SimControl>,
+    control: Arc<SimServer>,
     responder: Arc<Responder>,
     settled: AtomicBool,
     generated: Option<Generated>,
-}
-
-/// The simulator's clock and score for core.
-struct SimControl(SimServer);
-
-impl TrainingControl for SimControl {
-    fn now(&self) -> DateTime<Utc> {
-        self.0.now()
-    }
-    fn advance(&self, by: Duration) {
-        self.0.advance(by);
-    }
-    fn score(&self) -> serde_json::Value {
-        self.0.score()
-    }
-    fn on_premises(
-        &self,
-        account: &str,
-        task: firebreak_core::procedure::OnPremisesTask,
-    ) -> Result<(), String> {
-        self.0.on_premises(account, task.name()).map(|_| ())
-    }
 }
 
 fn could_not_start(why: &str) -> IpcError {
@@ -187,7 +164,7 @@ impl Practices {
         let (server, training) = crate::tenants::start_simulated(scenario, options)
             .await
             .map_err(|e| could_not_start(&e))?;
-        let control = Arc::new(SimControl(server));
+        let control = Arc::new(server);
         let clock = TrainingClock(control.clone());
         let client = tenant::connect(
             &TenantProfile::training(),
@@ -247,7 +224,7 @@ impl Session {
 
     /// The simulator's base URL (loopback), shown in the debrief for scenario authors.
     pub fn tenant_url(&self) -> String {
-        self.control.0.base_url()
+        self.control.base_url()
     }
 
     /// The generated incident this practice plays, if it is not a shipped scenario.
@@ -261,7 +238,7 @@ impl Session {
         if !self.settled.swap(true, Ordering::SeqCst) {
             self.control.advance(PracticeOptions::default().settle);
         }
-        (self.control.0.score(), self.control.0.attacker())
+        (self.control.score(), self.control.attacker())
     }
 }
 

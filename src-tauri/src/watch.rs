@@ -178,24 +178,10 @@ mod tests {
     use firebreak_core::{
         case::CaseStore,
         paths::DataRoot,
-        practice::{self, HeadlessClock, PracticeOptions, TrainingControl},
+        practice::{self, HeadlessClock, PracticeOptions},
         tenant::{self, SignIn, TenantProfile},
     };
-    use firebreak_sim::{Scenario, SimOptions, SimServer};
-
-    struct Control(SimServer);
-
-    impl TrainingControl for Control {
-        fn now(&self) -> DateTime<Utc> {
-            self.0.now()
-        }
-        fn advance(&self, by: Span) {
-            self.0.advance(by);
-        }
-        fn score(&self) -> serde_json::Value {
-            self.0.score()
-        }
-    }
+    use firebreak_sim::{Scenario, SimOptions};
 
     #[tokio::test]
     async fn a_re_check_falls_due_by_the_simulated_clock_and_notifies_the_attackers_return() {
@@ -206,7 +192,7 @@ mod tests {
         .await
         .expect("simulator");
         let protected: Vec<String> = training.break_glass_upn.clone().into_iter().collect();
-        let control = Arc::new(Control(server));
+        let control = Arc::new(server);
         let clock = HeadlessClock(control.clone());
         let client = tenant::connect(
             &TenantProfile::training(),
@@ -245,16 +231,15 @@ mod tests {
             .await
             .expect("first check");
         assert!(!watcher.due(&store, &id), "checked just now");
-        control.0.advance(Span::minutes(10));
+        control.advance(Span::minutes(10));
         assert!(!watcher.due(&store, &id), "10 simulated minutes are not 15");
-        control.0.advance(Span::minutes(6));
+        control.advance(Span::minutes(6));
         assert!(
             watcher.due(&store, &id),
             "due once 15 simulated minutes have passed"
         );
 
         control
-            .0
             .attacker_returns(&account, &["signIn"])
             .expect("the attacker comes back");
         let result = watcher

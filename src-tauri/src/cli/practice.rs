@@ -11,15 +11,14 @@
 
 use std::{ffi::OsString, path::PathBuf, process::ExitCode, sync::Arc};
 
-use chrono::{DateTime, Duration, Utc};
 use firebreak_core::{
     bundle::{self, CancelToken},
     case::{CaseStore, ADMIN},
     paths::DataRoot,
-    practice::{self, HeadlessClock, PracticeOptions, TrainingControl},
+    practice::{self, HeadlessClock, PracticeOptions},
     tenant::{self, SignIn, TenantProfile},
 };
-use firebreak_sim::{Scenario, SimOptions, SimServer};
+use firebreak_sim::{Scenario, SimOptions};
 
 const USAGE: &str = "usage: firebreak practice --scenario NAME_OR_PATH --accept-recommended [--bundle FILE.zip] [--report FILE.pdf] [--data-dir FOLDER]";
 
@@ -64,28 +63,6 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
         report,
         data_dir,
     })
-}
-
-/// The simulator's clock and score for core.
-struct Control(SimServer);
-
-impl TrainingControl for Control {
-    fn now(&self) -> DateTime<Utc> {
-        self.0.now()
-    }
-    fn advance(&self, by: Duration) {
-        self.0.advance(by);
-    }
-    fn score(&self) -> serde_json::Value {
-        self.0.score()
-    }
-    fn on_premises(
-        &self,
-        account: &str,
-        task: firebreak_core::procedure::OnPremisesTask,
-    ) -> Result<(), String> {
-        self.0.on_premises(account, task.name()).map(|_| ())
-    }
 }
 
 /// Runs the sub-command.
@@ -143,7 +120,7 @@ async fn practise(request: Request) -> Result<Outcome, String> {
     let (server, training) =
         crate::tenants::start_simulated(scenario, SimOptions::default()).await?;
     let break_glass = training.break_glass_upn.clone();
-    let control = Arc::new(Control(server));
+    let control = Arc::new(server);
     // The simulator's clock stands still; waits (audit searches) let simulated time pass.
     let clock = HeadlessClock(control.clone());
     let client = tenant::connect(

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use firebreak_core::{
-    practice::{self, TrainingControl},
+    practice,
     procedure::{tenant::IncidentTenant, Confirmation, Phase, Procedure},
 };
 use firebreak_graph::{Client, UserRef};

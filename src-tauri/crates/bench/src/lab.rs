@@ -6,11 +6,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use firebreak_core::{
     case::{CaseStore, ADMIN},
     paths::DataRoot,
-    practice::{HeadlessClock, TrainingClock, TrainingControl},
+    practice::{HeadlessClock, TrainingClock},
     procedure::Env,
     tenant::{self, SignIn, TenantProfile, TrainingTenant},
 };
@@ -20,33 +19,11 @@ use firebreak_sim::{LoggedRequest, Scenario, SimOptions, SimServer};
 use crate::critical_path::{self, CriticalPath, Placed};
 use crate::Failure;
 
-/// The simulator's clock and score, for core.
-pub struct Control(pub SimServer);
-
-impl TrainingControl for Control {
-    fn now(&self) -> DateTime<Utc> {
-        self.0.now()
-    }
-    fn advance(&self, by: chrono::Duration) {
-        self.0.advance(by);
-    }
-    fn score(&self) -> serde_json::Value {
-        self.0.score()
-    }
-    fn on_premises(
-        &self,
-        account: &str,
-        task: firebreak_core::procedure::OnPremisesTask,
-    ) -> Result<(), String> {
-        self.0.on_premises(account, task.name()).map(|_| ())
-    }
-}
-
 /// A simulated tenant with a client and a case store.
 pub struct Lab {
     _folder: tempfile::TempDir,
     /// The simulator.
-    pub control: Arc<Control>,
+    pub control: Arc<SimServer>,
     /// Signed in to it with the scenario's app.
     pub client: Client,
     /// Cases, timed by the simulated clock.
@@ -96,7 +73,7 @@ impl Lab {
             client_secret: SecretString::from(secret),
             break_glass_upn: protected.first().cloned(),
         };
-        let control = Arc::new(Control(server));
+        let control = Arc::new(server);
         let clock = TrainingClock(control.clone());
         let client = tenant::connect(
             &TenantProfile::training(),
@@ -127,7 +104,7 @@ impl Lab {
 
     /// The simulator.
     pub fn server(&self) -> &SimServer {
-        &self.control.0
+        &self.control
     }
 }
 

@@ -15,7 +15,6 @@ use firebreak_core::{
         metadata::{AlertSource, CaseMetadata, Severity, Workload},
         ADMIN,
     },
-    practice::TrainingControl,
     procedure::{blast, Procedure},
 };
 use firebreak_graph::{collect_items, CancellationToken, Client};

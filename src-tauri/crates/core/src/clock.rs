@@ -7,6 +7,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
 
+/// How far the tenant's clock and ours may disagree: a change the tenant stamps up to this many
+/// minutes before a step started still counts as the step's, and a password changed within this
+/// many minutes of the reset is the reset itself.
+pub const CLOCK_SKEW_MINUTES: i64 = 10;
+
 /// Something that tells the current time.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current instant, in UTC.

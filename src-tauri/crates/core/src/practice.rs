@@ -47,6 +47,24 @@ pub trait TrainingControl: Send + Sync {
     }
 }
 
+/// The training tenant in this process: its clock, score and on-premises desk as the procedure
+/// sees them.
+#[cfg(feature = "training")]
+impl TrainingControl for firebreak_sim::SimServer {
+    fn now(&self) -> DateTime<Utc> {
+        firebreak_sim::SimServer::now(self)
+    }
+    fn advance(&self, by: Duration) {
+        firebreak_sim::SimServer::advance(self, by);
+    }
+    fn score(&self) -> Value {
+        firebreak_sim::SimServer::score(self)
+    }
+    fn on_premises(&self, account: &str, task: OnPremisesTask) -> Result<(), String> {
+        firebreak_sim::SimServer::on_premises(self, account, task.name()).map(|_| ())
+    }
+}
+
 /// The simulated clock as the case store's clock, so journal times match the tenant's.
 #[derive(Clone)]
 pub struct TrainingClock(pub Arc<dyn TrainingControl>);

@@ -70,8 +70,7 @@ pub const HEADLESS_SKIP: &str = "checked by hand in the app; not available headl
 pub const MAX_IN_FLIGHT: usize = 4;
 /// How far back the checks look when triage recorded no incident window.
 const FALLBACK_DAYS: i64 = 30;
-/// Tolerance between the tenant's clock and ours when reading a change back.
-const CLOCK_SKEW_MINUTES: i64 = 10;
+use crate::clock::CLOCK_SKEW_MINUTES;
 
 /// Where one check stands in a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -43,9 +43,7 @@ pub use rules::{
     Organisation, RuleContext,
 };
 
-/// Tolerance between the tenant's clock and ours when checking that a change happened after the
-/// step started.
-const CLOCK_SKEW_MINUTES: i64 = 10;
+use crate::clock::CLOCK_SKEW_MINUTES;
 /// How far back the preserve step exports sign-ins.
 const EXPORT_DAYS: i64 = 30;
 

@@ -43,8 +43,7 @@ pub const WATCH_KEY: &str = "watch";
 pub const DEFAULT_WATCH_HOURS: i64 = 72;
 /// Containment steps that may be skipped with a reason without holding recovery.
 const OPTIONAL_CONTAINMENT: [&str; 1] = ["confirm-compromised"];
-/// Tolerance between the tenant's clock and ours.
-const CLOCK_SKEW_MINUTES: i64 = 10;
+use crate::clock::CLOCK_SKEW_MINUTES;
 /// The Temporary Access Pass lifetimes offered, in minutes; the first is recommended.
 const TAP_LIFETIMES: [(u32, &str); 2] = [
     (60, "One-time pass, valid for 1 hour"),

@@ -6,7 +6,7 @@
 
 use firebreak_core::{
     case::ADMIN,
-    practice::{self, TrainingControl},
+    practice,
     procedure::{Confirmation, Procedure},
     report::{
         case::{self as from_case, ReportContext},

@@ -53,7 +53,7 @@ impl Tenant {
 
     /// The case an admin declares after the alert (the practice's declaration).
     async fn declare(&self) -> (CaseId, String) {
-        let case = practice::declare_case(&self.client, &self.store, self.control.0.now(), "p1")
+        let case = practice::declare_case(&self.client, &self.store, self.control.now(), "p1")
             .await
             .unwrap();
         (case.id.clone(), case.metadata.accounts[0].clone())
@@ -250,7 +250,7 @@ async fn the_watch_sees_the_attacker_back_on_an_unseen_address_of_its_range_but_
     let (id, account) = t.declare().await;
     let procedure = Procedure::<Client>::compromised_account(1, account.clone());
     t.run_until(&procedure, &id, &account, "none").await;
-    let sim = &t.control.0;
+    let sim = t.control.as_ref();
     sim.advance(Duration::minutes(30));
     sim.user_acts(INES, &["signIn"]).unwrap();
     let quiet = watch::recheck(&t.client, &t.store, &id).await.unwrap();
@@ -286,7 +286,7 @@ async fn the_watch_sees_the_attacker_back_on_another_range_of_its_hosting_networ
     let (id, account) = t.declare().await;
     let procedure = Procedure::<Client>::compromised_account(1, account.clone());
     t.run_until(&procedure, &id, &account, "none").await;
-    let sim = &t.control.0;
+    let sim = t.control.as_ref();
     sim.advance(Duration::minutes(30));
     sim.attacker_returns(INES, &["signIn"]).unwrap();
     let raised = watch::recheck(&t.client, &t.store, &id).await.unwrap();

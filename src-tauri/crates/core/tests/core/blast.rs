@@ -5,7 +5,7 @@
 
 use firebreak_core::{
     case::CaseId,
-    practice::{self, TrainingControl},
+    practice,
     procedure::{
         blast::{self, CheckStatus},
         Plan, Procedure,
@@ -255,7 +255,7 @@ async fn plan_all_reports_progress_for_every_check_and_stops_when_cancelled() {
     let procedure = Procedure::<Client>::compromised_account(1, account.as_str());
     let env = lab.env(&[]);
     let seen = std::sync::Mutex::new(Vec::new());
-    let requests_before = lab.control.0.request_log().len();
+    let requests_before = lab.control.request_log().len();
     let started = std::time::Instant::now();
     let plans = blast::plan_all(
         &procedure,
@@ -277,7 +277,7 @@ async fn plan_all_reports_progress_for_every_check_and_stops_when_cancelled() {
     eprintln!(
         "plan_all on aitm: {total} checks in {:?}, {} requests to the simulated tenant",
         started.elapsed(),
-        lab.control.0.request_log().len() - requests_before
+        lab.control.request_log().len() - requests_before
     );
     assert!(
         plans.iter().all(|(_, p)| p.is_ok()),

@@ -42,7 +42,7 @@ fn undated(default_method: &str, lag_seconds: u32) -> Scenario {
 }
 
 fn declare(lab: &Lab) -> CaseId {
-    let now = lab.control.0.now();
+    let now = lab.control.now();
     lab.store
         .declare(
             ADMIN,
@@ -98,7 +98,7 @@ async fn method_ids(lab: &Lab) -> Vec<String> {
 }
 
 fn changes(lab: &Lab, what: &str) -> usize {
-    lab.control.0.actions()["actions"]
+    lab.control.actions()["actions"]
         .as_array()
         .into_iter()
         .flatten()
@@ -189,9 +189,9 @@ async fn a_finished_but_unverified_step_is_re_verified_without_repeating_its_cha
     let procedure = Procedure::<Client>::compromised_account(1, PRIYA);
     run_until_as(&procedure, &env, &id, PRIYA, "revoke").await;
 
-    let before = lab.control.0.now();
+    let before = lab.control.now();
     let outcome = run_selected(&procedure, &env, &id, "revoke", vec!["account".into()]).await;
-    let waited = lab.control.0.now() - before;
+    let waited = lab.control.now() - before;
     assert!(
         !outcome.verification.verified,
         "the lag outlasts the read-back"
@@ -201,7 +201,7 @@ async fn a_finished_but_unverified_step_is_re_verified_without_repeating_its_cha
         "the read-back waited about two minutes of simulated time, not {waited}"
     );
 
-    lab.control.0.advance(Duration::minutes(10));
+    lab.control.advance(Duration::minutes(10));
     let again = procedure.reverify(&env, &id, "revoke").await.unwrap();
     assert!(again.verification.verified, "{:?}", again.verification);
     assert_eq!(again.state.status, StepStatus::Finished { verified: true });

@@ -50,7 +50,7 @@ fn metadata(now: chrono::DateTime<chrono::Utc>) -> CaseMetadata {
 pub(crate) async fn run_through(lab: &Lab, keys: &[&str]) -> (Procedure<Client>, CaseId) {
     let case = lab
         .store
-        .declare(ADMIN, metadata(lab.control.0.now()))
+        .declare(ADMIN, metadata(lab.control.now()))
         .unwrap();
     let env = lab.env(&[BREAK_GLASS]);
     let procedure = Procedure::<Client>::compromised_account(1, PRIYA);
@@ -226,7 +226,7 @@ async fn a_hidden_rule_is_told_apart_from_the_visible_ones_in_the_mailbox_plan()
             ADMIN,
             CaseMetadata {
                 accounts: vec![megan.into()],
-                ..metadata(lab.control.0.now())
+                ..metadata(lab.control.now())
             },
         )
         .unwrap();
@@ -279,7 +279,7 @@ async fn a_hidden_rule_is_told_apart_from_the_visible_ones_in_the_mailbox_plan()
 #[tokio::test(flavor = "multi_thread")]
 async fn the_returning_attackers_phone_is_preselected_and_the_users_own_registration_is_kept() {
     let lab = lab("undated-methods").await;
-    let sim = &lab.control.0;
+    let sim = lab.control.as_ref();
     let (procedure, case) =
         run_through(&lab, &["triage", "preserve", "revoke", "disable", "reset"]).await;
     // Priya registers again from her office; the attacker adds another phone from its address.

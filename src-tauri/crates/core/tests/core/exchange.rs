@@ -44,7 +44,7 @@ fn scenario() -> Scenario {
 /// A lab on [`scenario`] with a case about Megan whose steps before the mailbox step are done.
 async fn up_to_the_mailbox_step() -> (Lab, CaseId, Procedure<Client>) {
     let lab = lab_with(scenario()).await;
-    let now = lab.control.0.now();
+    let now = lab.control.now();
     let case = lab
         .store
         .declare(
@@ -87,7 +87,7 @@ async fn run_mailbox_step(
 ) -> (StepOutcome, Value) {
     let env = lab.env(&[BREAK_GLASS]);
     let plan = procedure.plan(&env, case, "mailbox").await.unwrap();
-    lab.control.0.set_faults(faults);
+    lab.control.set_faults(faults);
     let outcome = procedure
         .run(
             &env,

@@ -51,7 +51,7 @@ async fn run_one(parts: &Parts) -> Tally {
         &options(),
     )
     .await;
-    let requests = lab.control.0.request_log().len();
+    let requests = lab.control.request_log().len();
     match run {
         Ok(run) => Tally {
             confirmations: run.steps.iter().filter(|s| s.skipped.is_none()).count(),
@@ -442,7 +442,7 @@ async fn the_answer_key_lists_every_artefact_the_generated_tenant_holds_for_the_
         quiet.flagged_hop = None;
         quiet.noise.clear();
         let full = lab_with(compose(&parts).unwrap()).await;
-        let score = full.control.0.score();
+        let score = full.control.score();
         let key: Vec<serde_json::Value> = ["attacker", "legitimate"]
             .iter()
             .flat_map(|k| {

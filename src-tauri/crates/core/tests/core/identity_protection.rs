@@ -26,7 +26,7 @@ const BREAK_GLASS: &str = "breakglass@contoso-training.onmicrosoft.com";
 const JOHANNA: &str = "johanna.lorenz@contoso-training.onmicrosoft.com";
 
 fn declare(lab: &Lab, account: &str) -> CaseId {
-    let now = lab.control.0.now();
+    let now = lab.control.now();
     lab.store
         .declare(
             ADMIN,
@@ -305,7 +305,6 @@ async fn a_synchronised_account_is_disabled_and_reset_in_active_directory_with_t
         .expect_err("an on-premises step needs the admin's note");
     assert!(refused.to_string().contains("note"), "{refused}");
     lab.control
-        .0
         .on_premises(diego, "resetPassword")
         .expect("the admin resets it in Active Directory");
     let outcome = procedure
@@ -351,8 +350,8 @@ async fn the_watch_alerts_when_a_sync_blocks_a_recovered_synchronised_account_ag
         .unwrap();
     assert!(quiet.new_alerts.is_empty(), "{:?}", quiet.new_alerts);
     // Someone disables it in Active Directory again; the next sync blocks it in Entra.
-    lab.control.0.on_premises(diego, "disable").unwrap();
-    lab.control.0.advance(Duration::minutes(31));
+    lab.control.on_premises(diego, "disable").unwrap();
+    lab.control.advance(Duration::minutes(31));
     let raised = firebreak_core::watch::recheck(&lab.client, &lab.store, &run.case_id)
         .await
         .unwrap();

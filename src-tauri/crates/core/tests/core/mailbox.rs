@@ -55,7 +55,7 @@ async fn a_cmdlet_the_admin_cannot_run_leaves_the_rules_and_the_forwarding_in_th
     })
     .await;
     let (procedure, case) = run_through(&lab, &BEFORE_MAILBOX).await;
-    lab.control.0.set_faults(Faults {
+    lab.control.set_faults(Faults {
         missing_cmdlets: vec!["Get-MailboxPermission".into()],
         ..Faults::default()
     });

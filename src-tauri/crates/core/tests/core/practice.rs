@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use firebreak_core::{
     case::{steps::StepStatus, CaseId, CaseStore, ADMIN},
     paths::DataRoot,
-    practice::{self, HeadlessClock, PracticeOptions, TrainingControl},
+    practice::{self, HeadlessClock, PracticeOptions},
     procedure::{recover, Confirmation, Env, Procedure},
     tenant::{self, SignIn, TenantProfile, TrainingTenant},
     Error,
@@ -20,31 +20,10 @@ use serde_json::Value;
 
 const BREAK_GLASS: &str = "breakglass@contoso-training.onmicrosoft.com";
 
-pub(crate) struct Control(pub(crate) SimServer);
-
-impl TrainingControl for Control {
-    fn now(&self) -> DateTime<Utc> {
-        self.0.now()
-    }
-    fn advance(&self, by: Duration) {
-        self.0.advance(by);
-    }
-    fn score(&self) -> Value {
-        self.0.score()
-    }
-    fn on_premises(
-        &self,
-        account: &str,
-        task: firebreak_core::procedure::OnPremisesTask,
-    ) -> Result<(), String> {
-        self.0.on_premises(account, task.name()).map(|_| ())
-    }
-}
-
 pub(crate) struct Lab {
     _tmp: tempfile::TempDir,
     pub(crate) root: DataRoot,
-    pub(crate) control: Arc<Control>,
+    pub(crate) control: Arc<SimServer>,
     pub(crate) client: Client,
     pub(crate) store: CaseStore,
 }
@@ -67,7 +46,7 @@ pub(crate) async fn lab_with(scenario: Scenario) -> Lab {
         client_secret: SecretString::from(secret),
         break_glass_upn: Some(BREAK_GLASS.into()),
     };
-    let control = Arc::new(Control(server));
+    let control = Arc::new(server);
     let clock = HeadlessClock(control.clone());
     let client = tenant::connect(
         &TenantProfile::training(),
@@ -257,7 +236,7 @@ async fn aitm_practice_removes_both_rules_the_grant_and_the_app_and_keeps_her_me
         .unwrap();
     assert!(first_evidence < revoke);
     // The sim's action log: revoke, then disable, then reset.
-    let actions = lab.control.0.actions().to_string();
+    let actions = lab.control.actions().to_string();
     let at = |needle: &str| {
         actions
             .find(needle)
@@ -312,7 +291,7 @@ async fn a_step_cannot_run_before_the_steps_above_it_and_destructive_steps_need_
         .await
         .unwrap_err();
     assert!(err.to_string().contains("Type the account name"), "{err}");
-    let actions = lab.control.0.actions();
+    let actions = lab.control.actions();
     assert!(
         actions["actions"].as_array().is_none_or(Vec::is_empty),
         "nothing changed: {actions}"
@@ -461,7 +440,7 @@ async fn an_interrupted_step_is_reverified_against_the_tenant_not_repeated() {
         outcome.state.status,
         StepStatus::Finished { verified: true }
     );
-    let actions = lab.control.0.actions();
+    let actions = lab.control.actions();
     let revokes = actions["actions"]
         .as_array()
         .into_iter()
@@ -666,7 +645,7 @@ async fn without_privileged_authentication_administrator_the_tenant_refuses_to_t
         matches!(err, Error::Tenant(_)),
         "the tenant's refusal comes back as the error: {err}"
     );
-    let actions = lab.control.0.actions().to_string();
+    let actions = lab.control.actions().to_string();
     // Revoking sessions needs no directory role for an app (spec/graph-behaviour.md, "Roles for
     // writes"); blocking and resetting a User Administrator do, and are refused.
     assert!(
@@ -674,7 +653,7 @@ async fn without_privileged_authentication_administrator_the_tenant_refuses_to_t
         "the User Administrator was neither blocked nor reset: {actions}"
     );
     assert_eq!(
-        lab.control.0.score()["attackerHasAccess"],
+        lab.control.score()["attackerHasAccess"],
         Value::Bool(true),
         "nothing was contained"
     );

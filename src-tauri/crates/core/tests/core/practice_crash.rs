@@ -50,21 +50,6 @@ const CHILD_SIM_NOW: &str = "FIREBREAK_TEST_CHILD_SIM_NOW";
 const CHILD_DATA: &str = "FIREBREAK_TEST_CHILD_DATA";
 const CHILD_CASE: &str = "FIREBREAK_TEST_CHILD_CASE";
 
-/// The live simulator, as the parent (the restarted application) sees it.
-struct Sim(SimServer);
-
-impl TrainingControl for Sim {
-    fn now(&self) -> DateTime<Utc> {
-        self.0.now()
-    }
-    fn advance(&self, by: Duration) {
-        self.0.advance(by);
-    }
-    fn score(&self) -> Value {
-        self.0.score()
-    }
-}
-
 /// The simulated time as the parent read it when it started the child. The simulator's clock is
 /// frozen (`SimOptions::default()`) and nobody moves it while the child runs, so the child's
 /// journal times are the tenant's times, as they are for the application with a live simulator.
@@ -327,8 +312,8 @@ async fn killed_after_the_tenant_took_the_revoke_the_restarted_case_finds_it_don
 /// and checks the interrupted step is re-verified, not repeated, and the procedure continues.
 /// Returns whether the re-verification found the revoke done.
 async fn kill_and_restart(point: KillPoint) -> bool {
-    let sim = Arc::new(Sim(slow_tenant().await));
-    let sim_now = sim.0.now();
+    let sim = Arc::new(slow_tenant().await);
+    let sim_now = sim.now();
     let clock = TrainingClock(sim.clone());
     let tmp = tempfile::tempdir().unwrap();
     let data: PathBuf = tmp.path().join("data");
@@ -343,7 +328,7 @@ async fn kill_and_restart(point: KillPoint) -> bool {
     let log = tmp.path().join("child.log");
 
     let watch = Watch {
-        sim: &sim.0,
+        sim: &sim,
         data: &data,
         case_id: &case_id,
         journal: &journal,
@@ -369,11 +354,11 @@ async fn kill_and_restart(point: KillPoint) -> bool {
     // The request the child sent just before it died may still be in the simulator's hands
     // (its latency is applied before the change); let it land so the read-back sees the end state.
     tokio::time::sleep(LATENCY * 5).await;
-    let revoked_before = changes(&sim.0, is_revoke);
+    let revoked_before = changes(&sim, is_revoke);
     assert!(
         revoked_before <= 1,
         "the child revoked at most once: {}",
-        sim.0.actions()
+        sim.actions()
     );
     eprintln!(
         "killed inside {step}; the tenant {} the revoke before the kill",
@@ -408,7 +393,7 @@ async fn kill_and_restart(point: KillPoint) -> bool {
         "the wizard resumes at the interrupted step"
     );
 
-    let client = connect(&sim.0.base_url(), clock.clone());
+    let client = connect(&sim.base_url(), clock.clone());
     let env = Env {
         tenant: &client,
         store: &restarted,
@@ -428,14 +413,14 @@ async fn kill_and_restart(point: KillPoint) -> bool {
         "nothing below runs before the interrupted step is settled: {err}"
     );
     assert_eq!(
-        changes(&sim.0, is_revoke),
+        changes(&sim, is_revoke),
         revoked_before,
         "refused runs change nothing"
     );
 
     let outcome = procedure.reverify(&env, &case_id, KILLED_IN).await.unwrap();
     assert_eq!(
-        changes(&sim.0, is_revoke),
+        changes(&sim, is_revoke),
         revoked_before,
         "re-verifying only reads the tenant"
     );
@@ -475,10 +460,10 @@ async fn kill_and_restart(point: KillPoint) -> bool {
         );
     }
     assert_eq!(
-        changes(&sim.0, is_revoke),
+        changes(&sim, is_revoke),
         1,
         "sessions were revoked exactly once in all: {}",
-        sim.0.actions()
+        sim.actions()
     );
 
     // The procedure carries on below the interrupted step.
@@ -489,8 +474,8 @@ async fn kill_and_restart(point: KillPoint) -> bool {
         outcome.state.status,
         StepStatus::Finished { verified: true }
     );
-    assert_eq!(changes(&sim.0, is_disable), 1);
-    let actions = sim.0.actions().to_string();
+    assert_eq!(changes(&sim, is_disable), 1);
+    let actions = sim.actions().to_string();
     assert!(
         actions.find("revokeSignInSessions") < actions.find("accountEnabled"),
         "revoke came before disable: {actions}"

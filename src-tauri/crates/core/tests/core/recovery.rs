@@ -28,7 +28,7 @@ const ADELE: &str = "adele.vance@contoso-training.onmicrosoft.com";
 
 /// A case about Johanna alone, as an admin would declare it after the vendor's call.
 fn declare(lab: &Lab) -> CaseId {
-    let now = lab.control.0.now();
+    let now = lab.control.now();
     lab.store
         .declare(
             ADMIN,
@@ -246,9 +246,9 @@ async fn the_watch_alerts_when_the_attacker_comes_back_not_for_the_users_own_act
     let id = declare(&lab);
     let procedure = Procedure::<Client>::compromised_account(1, JOHANNA);
     run_until(&procedure, &env, &id, "none").await;
-    let sim = &lab.control.0;
+    let sim = lab.control.as_ref();
 
-    lab.control.0.advance(Duration::minutes(30));
+    lab.control.advance(Duration::minutes(30));
     sim.user_acts(JOHANNA, &["signIn", "registerMethod"])
         .unwrap();
     let quiet = watch::recheck(&lab.client, &lab.store, &id).await.unwrap();
@@ -429,7 +429,7 @@ async fn on_every_shipped_incident_the_sweep_finds_every_other_account_the_attac
     ] {
         let lab = lab(name).await;
         let env = lab.env(&[BREAK_GLASS]);
-        let now = lab.control.0.now();
+        let now = lab.control.now();
         let case = firebreak_core::practice::declare_case(&lab.client, &lab.store, now, name)
             .await
             .unwrap();
@@ -437,7 +437,7 @@ async fn on_every_shipped_incident_the_sweep_finds_every_other_account_the_attac
         let procedure = Procedure::<Client>::compromised_account(1, account.clone());
         run_until_as(&procedure, &env, &case.id, &account, sweep::KEY).await;
         let plan = procedure.plan(&env, &case.id, sweep::KEY).await.unwrap();
-        let score = lab.control.0.score();
+        let score = lab.control.score();
         let reached: Vec<&str> = score["containment"]
             .as_array()
             .unwrap()

@@ -246,21 +246,6 @@ fn count_pages_with(text: &str, needle: &str) -> usize {
     text.split('\u{c}').filter(|p| p.contains(needle)).count()
 }
 
-/// The simulator's clock and score for core.
-struct Control(firebreak_sim::SimServer);
-
-impl firebreak_core::practice::TrainingControl for Control {
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.0.now()
-    }
-    fn advance(&self, by: Duration) {
-        self.0.advance(by);
-    }
-    fn score(&self) -> serde_json::Value {
-        self.0.score()
-    }
-}
-
 /// Runs built-in scenario `name` headless with the recommended selections (as `firebreak practice`
 /// does) and returns the data folder, the store and the case.
 async fn practised(
@@ -292,7 +277,7 @@ async fn practised(
         client_secret: firebreak_graph::SecretString::from(secret),
         break_glass_upn: Some("breakglass@contoso-training.onmicrosoft.com".into()),
     };
-    let control = Arc::new(Control(server));
+    let control = Arc::new(server);
     let clock = HeadlessClock(control.clone());
     let client = tenant::connect(
         &TenantProfile::training(),

@@ -46,7 +46,7 @@ fn aitm(app_roles: &[&str], tier_zero: bool) -> Scenario {
 }
 
 fn declare(lab: &Lab) -> CaseId {
-    let now = lab.control.0.now();
+    let now = lab.control.now();
     lab.store
         .declare(
             ADMIN,
