@@ -218,7 +218,7 @@ mod tests {
         let account = scenario
             .user_principal_names()
             .into_iter()
-            .find(|u| !u.starts_with("breakglass@"))
+            .find(|u| !scenario.break_glass_accounts().contains(u))
             .expect("a user");
         let case = cases
             .declare_on(ADMIN, details(&account), Some(ProfileId::training()))
@@ -235,7 +235,7 @@ mod tests {
                 .env()
                 .protected
                 .iter()
-                .any(|u| u.starts_with("breakglass@")),
+                .any(|u| scenario.break_glass_accounts().contains(u)),
             "the training tenant's break-glass account is protected"
         );
         let plan = responder

@@ -179,7 +179,8 @@ async fn start_training(scenario: &str) -> Result<Training, IpcError> {
 }
 
 /// Starts the simulator on `scenario` and returns it with the credentials Firebreak signs in to it
-/// with. Shipped scenarios name their emergency-access account `breakglass@<tenant domain>`.
+/// with. The scenario names the organisation's emergency-access accounts (`breakGlass`), as the
+/// organisation settings do for a real tenant.
 pub async fn start_simulated(
     scenario: Scenario,
     options: SimOptions,
@@ -189,10 +190,7 @@ pub async fn start_simulated(
         .client_secret()
         .map(|s| SecretString::from(s.to_owned()))
         .ok_or("the scenario's app has no client secret")?;
-    let break_glass_upn = scenario
-        .user_principal_names()
-        .into_iter()
-        .find(|upn| upn.starts_with("breakglass@"));
+    let break_glass_upn = scenario.break_glass_accounts().first().cloned();
     let server = SimServer::start(scenario, options)
         .await
         .map_err(|e| e.to_string())?;

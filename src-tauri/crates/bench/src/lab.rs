@@ -52,11 +52,7 @@ impl Lab {
             .client_secret()
             .ok_or("the scenario's app has no client secret")?
             .to_owned();
-        let protected: Vec<String> = scenario
-            .user_principal_names()
-            .into_iter()
-            .filter(|upn| upn.starts_with("breakglass@"))
-            .collect();
+        let protected: Vec<String> = scenario.break_glass_accounts().to_vec();
         let server = SimServer::start(
             scenario,
             SimOptions {

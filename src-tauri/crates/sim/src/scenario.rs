@@ -97,6 +97,10 @@ pub struct Scenario {
     pub(crate) app: AppRegistration,
     #[serde(default)]
     pub(crate) users: Vec<UserEntry>,
+    /// The organisation's emergency-access (break-glass) accounts, by user principal name: what
+    /// the organisation settings name for a real tenant. Firebreak never acts on them.
+    #[serde(default)]
+    pub(crate) break_glass: Vec<String>,
     #[serde(default)]
     pub(crate) groups: Vec<Value>,
     /// Organisational contacts (Graph `orgContact`); one with a `mail` address is an Exchange
@@ -804,6 +808,11 @@ impl Scenario {
         self.now
     }
 
+    /// The organisation's emergency-access accounts the scenario names (`breakGlass`).
+    pub fn break_glass_accounts(&self) -> &[String] {
+        &self.break_glass
+    }
+
     /// The user principal names of the scenario's users, in file order.
     pub fn user_principal_names(&self) -> Vec<String> {
         self.users
@@ -848,6 +857,13 @@ impl Scenario {
                         "a method of user {id} lacks \"id\" or \"@odata.type\""
                     ));
                 }
+            }
+        }
+        for account in &self.break_glass {
+            if !upns.contains(&account.to_lowercase()) {
+                return bad(format!(
+                    "breakGlass names {account}, which is not a user of the scenario"
+                ));
             }
         }
         let directory_ids: HashSet<&str> = self

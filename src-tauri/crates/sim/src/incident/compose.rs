@@ -2359,6 +2359,7 @@ impl Builder<'_> {
                                         "SecurityIncident.Read.All", "SecurityAlert.Read.All", "AuditLogsQuery.Read.All", "Policy.Read.AuthenticationMethod", "Exchange.Manage"],
                     "servicePrincipalId": FIREBREAK_SP},
             "users": users,
+            "breakGlass": [self.people[BREAK_GLASS].upn],
             "directoryRoles": [
                 {"id": self.roles.global_admin, "displayName": "Global Administrator", "description": "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities.", "roleTemplateId": "62e90394-69f5-4237-9190-012177145e10"},
                 {"id": self.roles.user_admin, "displayName": "User Administrator", "description": "Can manage all aspects of users and groups, including resetting passwords for limited admins.", "roleTemplateId": "fe930be7-5e62-47db-91af-98c3a49a38b1"},
