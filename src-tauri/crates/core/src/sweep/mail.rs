@@ -44,6 +44,9 @@ const BAIT_HOURS: i64 = 72;
 /// How far before the attacker reached this account its inbox is read for the mail that brought
 /// the attacker.
 const BEFORE_ARRIVAL_DAYS: i64 = 3;
+/// How long before a mail the sender's session from outside its routine may have begun to tie
+/// the mail to it, when the audit does not say where the mail was sent from.
+const SESSION_BEFORE_MAIL_HOURS: i64 = 24;
 /// At most this many correspondents are looked at in each direction (the rest are named).
 const MAX_CORRESPONDENTS: usize = 12;
 
@@ -341,6 +344,35 @@ async fn history<T: IncidentTenant>(
             None
         }
     }
+}
+
+/// `sign_ins` (a sender's interactive ones) with its token refreshes (non-interactive sign-ins)
+/// around the mail `s`, where the tenant keeps them (Entra ID P1); without them, the interactive
+/// ones alone.
+async fn around_the_mail<T: IncidentTenant>(
+    tenant: &T,
+    s: &Correspondent,
+    sign_ins: &[SignIn],
+    out: &mut Look,
+) -> Vec<SignIn> {
+    let mut all = sign_ins.to_vec();
+    let query = SignInQuery {
+        user_id: Some(s.user_id.clone()),
+        since: Some(s.at - Duration::hours(SESSION_BEFORE_MAIL_HOURS)),
+        until: Some(s.at + Duration::hours(1)),
+        event_types: vec![SignInEventType::NonInteractiveUser],
+        ..SignInQuery::default()
+    };
+    if let Ok(read) = tenant.sign_ins(&query).await {
+        out.captures.extend(Capture::pages(
+            "sweep-mail-sender-token-use",
+            "Token refreshes of a colleague's account around the mail it sent to this one",
+            "GET /beta/auditLogs/signIns",
+            &read.pages,
+        ));
+        all.extend(read.items);
+    }
+    all
 }
 
 /// The mailbox audit's `Send` records of `upns` in `from..until`, by Internet Message-ID: where
@@ -671,14 +703,17 @@ async fn back<T: IncidentTenant>(tenant: &T, scope: &Scope<'_>, out: &mut Look) 
                     continue;
                 }
             }
+            // No Send record (Audit Standard does not keep the owner's sends): what signed in
+            // to the sender's account in the day around the mail, token refreshes included —
+            // a stolen session keeps refreshing from the attacker's side while it sends.
             None => match first_strange(
-                &sign_ins,
+                &around_the_mail(tenant, s, &sign_ins, out).await,
                 &routine,
-                s.at - Duration::days(BEFORE_ARRIVAL_DAYS),
-                s.at,
+                s.at - Duration::hours(SESSION_BEFORE_MAIL_HOURS),
+                s.at + Duration::hours(1),
             ) {
                 Some(x) => format!(
-                    "Wrote to this account at {} (\"{}\"), and at {} before that it was signed into from {}, an address and a browser it had not used on {ROUTINE_DAYS} days before, on no registered device; the attacker reached this account after that mail.",
+                    "Wrote to this account at {} (\"{}\"), and at {} around that mail it was signed into from {}, an address and a browser it had not used on {ROUTINE_DAYS} days before, on no registered device; the attacker reached this account after that mail.",
                     when(s.at),
                     s.subject,
                     x.created_date_time.map(when).unwrap_or_default(),

@@ -536,10 +536,12 @@ impl<'a> Builder<'a> {
             json!({"deviceId": guid_of(self.parts.seed, &format!("device/{}", p.id)), "displayName": format!("LAPTOP-{}", &p.id[..6].to_uppercase()),
                    "operatingSystem": "Windows10", "browser": "Edge 131.0.0", "isCompliant": true, "isManaged": true, "trustType": "Azure AD joined"})
         };
+        // Without a session of its own, a sign-in belongs to the person's session of that day —
+        // or, for the attacker's, to the attacker's of that day: the two never share one.
         let session = session.map(str::to_owned).unwrap_or_else(|| {
             guid_of(
                 self.parts.seed,
-                &format!("session/{}/{}", p.id, at.date_naive()),
+                &format!("session/{}/{}/{attacker}", p.id, at.date_naive()),
             )
         });
         let record = json!({
