@@ -426,6 +426,32 @@ async fn sent_from<T: IncidentTenant>(
     Ok(by_id)
 }
 
+/// The messages of `folder` since `from`, saved as evidence (`what`), or `None` with why
+/// (`unread` names what could not be looked at).
+async fn folder<T: IncidentTenant>(
+    tenant: &T,
+    (mailbox, folder, from): (&UserRef, &str, DateTime<Utc>),
+    what: &str,
+    unread: &str,
+    out: &mut Look,
+) -> Option<Vec<Message>> {
+    match tenant.messages(mailbox, folder, from).await {
+        Ok(read) => {
+            out.captures.extend(Capture::pages(
+                &format!("sweep-mail-{folder}"),
+                what,
+                &format!("GET /users/{{id}}/mailFolders/{folder}/messages"),
+                &read.pages,
+            ));
+            Some(read.items)
+        }
+        Err(e) => {
+            out.not_available.push(format!("{unread}: {e}"));
+            None
+        }
+    }
+}
+
 fn own_ref(id: &str, upn: &str) -> Option<UserRef> {
     UserRef::new(upn).ok().or_else(|| UserRef::new(id).ok())
 }
@@ -477,22 +503,16 @@ async fn forward<T: IncidentTenant>(tenant: &T, scope: &Scope<'_>, out: &mut Loo
         .min()
         .unwrap_or(scope.since)
         - Duration::hours(1);
-    let sent = match tenant.messages(&own_ref, "sentitems", from).await {
-        Ok(read) => {
-            out.captures.extend(Capture::pages(
-                "sweep-mail-sent-items",
-                "Sent Items of this account since the attacker arrived (recipients of its mail)",
-                "GET /users/{id}/mailFolders/sentitems/messages",
-                &read.pages,
-            ));
-            read.items
-        }
-        Err(e) => {
-            out.not_available.push(format!(
-                "Who received the mail this account sent from the attacker's side (Sent Items): {e}"
-            ));
-            return;
-        }
+    let Some(sent) = folder(
+        tenant,
+        (&own_ref, "sentitems", from),
+        "Sent Items of this account since the attacker arrived (recipients of its mail)",
+        "Who received the mail this account sent from the attacker's side (Sent Items)",
+        out,
+    )
+    .await
+    else {
+        return;
     };
     let mut mail = Vec::new();
     let mut found_ids = BTreeSet::new();
@@ -597,22 +617,16 @@ async fn back<T: IncidentTenant>(tenant: &T, scope: &Scope<'_>, out: &mut Look) 
     };
     let from = scope.since - Duration::days(BEFORE_ARRIVAL_DAYS);
     let until = scope.since + Duration::minutes(10);
-    let inbox = match tenant.messages(&own_ref, "inbox", from).await {
-        Ok(read) => {
-            out.captures.extend(Capture::pages(
-                "sweep-mail-inbox",
-                "Inbox of this account in the days before the attacker arrived (mail that may have brought it)",
-                "GET /users/{id}/mailFolders/inbox/messages",
-                &read.pages,
-            ));
-            read.items
-        }
-        Err(e) => {
-            out.not_available.push(format!(
-                "The mail this account received before the attacker arrived (its Inbox): {e}"
-            ));
-            return;
-        }
+    let Some(inbox) = folder(
+        tenant,
+        (&own_ref, "inbox", from),
+        "Inbox of this account in the days before the attacker arrived (mail that may have brought it)",
+        "The mail this account received before the attacker arrived (its Inbox)",
+        out,
+    )
+    .await
+    else {
+        return;
     };
     let mut mail = Vec::new();
     for m in &inbox {
