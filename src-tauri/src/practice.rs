@@ -35,9 +35,6 @@ use crate::{
     response::Responder,
 };
 
-/// Shipped scenarios that are not incidents (a tenant for load and readiness tests).
-const NOT_INCIDENTS: &[&str] = &["large-tenant", "readiness-gaps"];
-
 /// A shipped incident scenario, as the Practice section lists it.
 pub struct ScenarioCard {
     /// Its name (what `start` takes).
@@ -50,9 +47,8 @@ pub struct ScenarioCard {
 
 /// The shipped incident scenarios.
 pub fn scenarios() -> Vec<ScenarioCard> {
-    Scenario::builtin_names()
+    Scenario::builtin_incident_names()
         .into_iter()
-        .filter(|n| !NOT_INCIDENTS.contains(n))
         .filter_map(|n| Scenario::builtin(n).ok())
         .map(|s| ScenarioCard {
             name: s.name().to_owned(),
@@ -116,7 +112,9 @@ fn failed(message: String) -> IpcError {
 impl Practices {
     /// Starts scenario `name` in a fresh training tenant and declares its case in `cases`.
     pub async fn start(&self, cases: &CaseStore, name: &str) -> Result<CaseView, IpcError> {
-        if NOT_INCIDENTS.contains(&name) {
+        if Scenario::builtin_names().contains(&name)
+            && !Scenario::builtin_incident_names().contains(&name)
+        {
             return Err(failed(format!("{name} is not a practice incident.")));
         }
         let scenario = Scenario::builtin(name).map_err(|e| could_not_start(&e.to_string()))?;
@@ -258,7 +256,7 @@ mod tests {
         assert!(cards.iter().any(|c| c.name == "aitm"));
         assert!(cards
             .iter()
-            .all(|c| !NOT_INCIDENTS.contains(&c.name.as_str())));
+            .all(|c| !["large-tenant", "readiness-gaps"].contains(&c.name.as_str())));
         assert!(
             cards.iter().all(|c| !c.title.is_empty()),
             "every card has a title"

@@ -271,10 +271,7 @@ mod tests {
 
     #[test]
     fn every_shipped_incident_scenario_is_contained_headless() {
-        for name in Scenario::builtin_names() {
-            if ["large-tenant", "readiness-gaps"].contains(&name) {
-                continue;
-            }
+        for name in Scenario::builtin_incident_names() {
             let dir = tempfile::tempdir().unwrap();
             let request = Request {
                 scenario: name.into(),

@@ -32,6 +32,9 @@ const GENERATED: &[(&str, &str)] = &[
     ),
 ];
 
+/// Shipped scenarios that are not incidents: a tenant for the readiness check and one for load.
+const NOT_INCIDENTS: &[&str] = &["large-tenant", "readiness-gaps"];
+
 const BUILTIN: &[(&str, &str)] = &[
     ("aitm", include_str!("../scenarios/aitm.json")),
     ("mfa-fatigue", include_str!("../scenarios/mfa-fatigue.json")),
@@ -717,6 +720,15 @@ impl Scenario {
                 name: name.to_owned(),
             })?;
         Scenario::from_json(text)
+    }
+
+    /// The names of the shipped scenarios that are incidents to respond to: all but the tenants
+    /// shipped for the readiness check and for load (`readiness-gaps`, `large-tenant`).
+    pub fn builtin_incident_names() -> Vec<&'static str> {
+        Self::builtin_names()
+            .into_iter()
+            .filter(|n| !NOT_INCIDENTS.contains(n))
+            .collect()
     }
 
     /// The names of the shipped scenarios.

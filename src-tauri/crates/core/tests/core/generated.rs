@@ -233,7 +233,20 @@ fn soak() {
                         let next = queue.lock().ok().and_then(|mut q| q.next());
                         let Some((seed, size)) = next else { break };
                         let parts = draw(seed, size);
+                        let began = std::time::Instant::now();
                         let tally = run_one(&parts).await;
+                        // A line per run, so that a long soak shows where it is and what a
+                        // size costs.
+                        println!(
+                            "soak seed {seed} ({size}): {} in {:.1} s, {} requests",
+                            if tally.problems.is_empty() {
+                                "contained"
+                            } else {
+                                "FAILED"
+                            },
+                            began.elapsed().as_secs_f64(),
+                            tally.requests
+                        );
                         let failure = if tally.problems.is_empty() {
                             None
                         } else {
