@@ -91,6 +91,17 @@ pub struct Signal {
     pub text: String,
 }
 
+/// An account a look found, with why it counts, before the hits are resolved and merged.
+#[derive(Debug, Clone)]
+struct Lead {
+    /// Its object id, when the look knows it.
+    user_id: Option<String>,
+    /// Its user principal name, when the look knows it.
+    upn: Option<String>,
+    /// What was seen.
+    signal: Signal,
+}
+
 /// Another account the attacker may have reached.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

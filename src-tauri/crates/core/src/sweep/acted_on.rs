@@ -21,7 +21,7 @@ use firebreak_graph::logs::{
 };
 use serde_json::Value;
 
-use super::{HitKind, Signal};
+use super::{succeeded, HitKind, Lead, Signal};
 use crate::procedure::{tenant::IncidentTenant, Capture};
 
 /// How far back the account's own sign-ins are read to know its usual addresses (the sign-in
@@ -54,22 +54,11 @@ fn action_kind(activity: &str) -> Option<&'static str> {
     }
 }
 
-/// One account acted on, with why it counts.
-#[derive(Debug, Clone)]
-pub(super) struct ActedOn {
-    /// The target's object id.
-    pub(super) user_id: Option<String>,
-    /// The target's user principal name, when the audit names it.
-    pub(super) upn: Option<String>,
-    /// What was seen.
-    pub(super) signal: Signal,
-}
-
 /// What the look found, and what it could not see.
 #[derive(Debug, Default)]
 pub(super) struct Look {
     /// Accounts the compromised account acted on from where the attacker was.
-    pub(super) hits: Vec<ActedOn>,
+    pub(super) hits: Vec<Lead>,
     /// The directory audit and sign-in pages read, to save as evidence.
     pub(super) captures: Vec<Capture>,
     /// Reads that failed, in the admin's words.
@@ -96,13 +85,6 @@ pub(super) fn address_before(
         .iter()
         .filter(|(t, _)| *t <= at && at - *t <= Duration::minutes(SIGN_IN_BEFORE_ACTION_MINUTES))
         .max_by_key(|(t, _)| *t)
-}
-
-fn succeeded(s: &SignIn) -> bool {
-    s.status
-        .as_ref()
-        .and_then(|st| st.error_code)
-        .is_none_or(|c| c == 0)
 }
 
 /// The judgement of one action, a pure function: `Some(reason)` when it counts.
@@ -289,7 +271,7 @@ pub(super) async fn look<T: IncidentTenant>(
                 continue;
             }
             let name = upn.clone().or(id.clone()).unwrap_or_default();
-            out.hits.push(ActedOn {
+            out.hits.push(Lead {
                 user_id: id,
                 upn,
                 signal: Signal {

@@ -28,7 +28,7 @@ use firebreak_graph::{
 };
 use serde_json::Value;
 
-use super::{HitKind, Signal};
+use super::{succeeded, HitKind, Lead, Signal};
 use crate::{
     attribution::{Infrastructure, RETENTION_DAYS},
     procedure::{tenant::IncidentTenant, Capture},
@@ -50,18 +50,10 @@ const SESSION_BEFORE_MAIL_HOURS: i64 = 24;
 /// At most this many correspondents are looked at in each direction (the rest are named).
 const MAX_CORRESPONDENTS: usize = 12;
 
-/// One account reached through mail, with why it counts.
-#[derive(Debug, Clone)]
-pub(super) struct Reached {
-    pub(super) user_id: Option<String>,
-    pub(super) upn: Option<String>,
-    pub(super) signal: Signal,
-}
-
 /// What the look found, and what it could not see.
 #[derive(Debug, Default)]
 pub(super) struct Look {
-    pub(super) hits: Vec<Reached>,
+    pub(super) hits: Vec<Lead>,
     pub(super) captures: Vec<Capture>,
     pub(super) not_available: Vec<String>,
     pub(super) notes: Vec<String>,
@@ -97,13 +89,6 @@ pub(super) struct Routine {
     agents: BTreeSet<String>,
     /// On how many days the account signed in at all.
     days: usize,
-}
-
-fn succeeded(s: &SignIn) -> bool {
-    s.status
-        .as_ref()
-        .and_then(|st| st.error_code)
-        .is_none_or(|c| c == 0)
 }
 
 /// The browser of a sign-in: its user agent, else the browser and system the log names.
@@ -591,7 +576,7 @@ async fn forward<T: IncidentTenant>(tenant: &T, scope: &Scope<'_>, out: &mut Loo
             r.at,
             r.at + Duration::hours(BAIT_HOURS),
         ) {
-            out.hits.push(Reached {
+            out.hits.push(Lead {
                 user_id: Some(r.user_id.clone()),
                 upn: Some(r.upn.clone()),
                 signal: Signal {
@@ -736,7 +721,7 @@ async fn back<T: IncidentTenant>(tenant: &T, scope: &Scope<'_>, out: &mut Look) 
                 None => continue,
             },
         };
-        out.hits.push(Reached {
+        out.hits.push(Lead {
             user_id: Some(s.user_id.clone()),
             upn: Some(s.upn.clone()),
             signal: Signal {

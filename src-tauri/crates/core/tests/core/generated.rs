@@ -147,6 +147,28 @@ async fn seeds(seeds: Vec<u64>) {
 // before the log's reach. A new gap goes here with its reason until it is fixed.
 const KNOWN_GAPS: &[(u64, &str)] = &[];
 
+/// Seeds beyond the property's 200 that the release soak of seeds 0-399 (small) found the
+/// response does not contain, each with what the run left. Kept in [`known_gaps_are_still_open`]
+/// with the known gaps, so that the list stays true: once one is contained, the test fails and the
+/// seed is taken off (and, better, a named scenario is made of it).
+const FOUND_BY_SOAK: &[(u64, &str)] = &[
+    (200, SEND_ON_BEHALF),
+    (301, SEND_ON_BEHALF),
+    (376, SEND_ON_BEHALF),
+    (
+        330,
+        "Entra ID Free, AiTM: an Authenticator the attacker registered is left and the attacker comes back with it",
+    ),
+    (
+        398,
+        "Entra ID Free, stolen app secret, the alert names the hop: the entry account is never found",
+    ),
+];
+
+/// The cause of three of the soak's failures.
+const SEND_ON_BEHALF: &str =
+    "a SendOnBehalf right on another account the attacker holds is left in place";
+
 /// The property's seeds from `range`, the known gaps left out.
 fn property_seeds(range: std::ops::Range<u64>) -> Vec<u64> {
     range
@@ -178,10 +200,10 @@ async fn generated_incidents_150_to_199_are_contained() {
 /// The known gaps, run: each must still fail (then it is still a gap, and the list is honest).
 /// `cargo test -p firebreak-core --test core known_gaps -- --ignored`.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "the seeds the response does not contain yet; see KNOWN_GAPS"]
+#[ignore = "the seeds the response does not contain yet; see KNOWN_GAPS and FOUND_BY_SOAK"]
 async fn known_gaps_are_still_open() {
     let mut fixed = Vec::new();
-    for (seed, why) in KNOWN_GAPS {
+    for (seed, why) in KNOWN_GAPS.iter().chain(FOUND_BY_SOAK) {
         if contain(&draw(*seed, Size::Small)).await.is_ok() {
             fixed.push(format!(
                 "seed {seed} is contained now ({why}): move it back into the property"
