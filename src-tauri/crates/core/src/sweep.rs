@@ -1008,6 +1008,10 @@ pub fn recorded_hits(case: &CaseView, scope: &str) -> Vec<SweepHit> {
         .unwrap_or_default()
 }
 
+/// How much of a hit's text becomes an indicator of the linked case (the case keeps at most
+/// 1,000 characters per indicator; the time goes in front).
+const INDICATOR_TEXT_CHARS: usize = 900;
+
 /// Opens the sweep hit `account` of the account of `scope` in case `from` as a new case, linked
 /// to `from` in both journals. Only an account the recorded sweep listed can be opened, once.
 pub fn open_linked_case(
@@ -1056,7 +1060,19 @@ pub fn open_linked_case(
         detected_at: now,
         aware_at: now,
         alert_source: AlertSource::AuditReview,
-        indicators: hit.signals.iter().map(|s| s.text.clone()).collect(),
+        // Each with its time in the form triage reads back: the new case's incident window
+        // starts no later than the first thing the sweep saw the attacker do to the account.
+        indicators: hit
+            .signals
+            .iter()
+            .map(|s| {
+                let text: String = s.text.chars().take(INDICATOR_TEXT_CHARS).collect();
+                match s.at {
+                    Some(at) => format!("[{}] {text}", at.format("%Y-%m-%d %H:%M UTC")),
+                    None => text,
+                }
+            })
+            .collect(),
         affected_workloads: source.metadata.affected_workloads.clone(),
         severity: source.metadata.severity,
         accounts: vec![hit.account.clone()],

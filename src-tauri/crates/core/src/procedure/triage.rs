@@ -163,6 +163,9 @@ pub struct TriageInput {
     pub now: Option<DateTime<Utc>>,
     /// Whether other accounts' sign-ins could not be read at all (no sign-in log).
     pub others_unread: bool,
+    /// Times the case's indicators name for the attacker's activity on this account (written by
+    /// the admin, or by the sweep that opened the case): the window starts no later.
+    pub named_times: Vec<DateTime<Utc>>,
 }
 
 fn failed(s: &SignIn) -> Option<i64> {
@@ -479,6 +482,7 @@ pub fn analyse(input: &TriageInput, signal_hours: i64) -> Findings {
         .filter(|s| s.kind != CompromiseKind::ServiceAccount)
         .map(|s| s.at)
         .chain(infrastructure.first_seen)
+        .chain(input.named_times.iter().copied())
         .min();
     if window_start.is_none() {
         window_start = input.alerts.iter().map(|(t, _)| *t).min();
@@ -818,6 +822,64 @@ pub fn admin_addresses(indicators: &[String]) -> Vec<String> {
     out
 }
 
+/// The times written in the case's indicators, as `2026-01-23 08:34 UTC` or RFC 3339
+/// (`2026-01-23T08:34:38Z`): when the admin, or the sweep that opened the case, saw the attacker
+/// act on the account.
+pub fn indicator_times(indicators: &[String]) -> Vec<DateTime<Utc>> {
+    let mut out = Vec::new();
+    for text in indicators {
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find(|c: char| c.is_ascii_digit()) {
+            rest = &rest[i..];
+            if let Some((at, used)) = time_at(rest) {
+                out.push(at);
+                rest = &rest[used..];
+            } else {
+                let skip = rest
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(rest.len());
+                rest = &rest[skip..];
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A time at the start of `text` and how many bytes it took.
+fn time_at(text: &str) -> Option<(DateTime<Utc>, usize)> {
+    // `YYYY-MM-DD` then `T` or a space, `HH:MM`, optional `:SS`, then `Z` or ` UTC`.
+    let date = text.get(..10)?;
+    let separator = text.get(10..11)?;
+    if separator != "T" && separator != " " {
+        return None;
+    }
+    let clock = text.get(11..16)?;
+    let mut used = 16;
+    let seconds = match text.get(16..19) {
+        Some(s) if s.starts_with(':') && s[1..].chars().all(|c| c.is_ascii_digit()) => {
+            used = 19;
+            &s[1..]
+        }
+        _ => "00",
+    };
+    let zone = text.get(used..).unwrap_or("");
+    if zone.starts_with('Z') {
+        used += 1;
+    } else if zone.starts_with(" UTC") {
+        used += 4;
+    } else {
+        return None;
+    }
+    let at = chrono::NaiveDateTime::parse_from_str(
+        &format!("{date} {clock}:{seconds}"),
+        "%Y-%m-%d %H:%M:%S",
+    )
+    .ok()?;
+    Some((at.and_utc(), used))
+}
+
 /// The address and time of an audit entry's initiating user.
 fn audit_activity(audit: &DirectoryAudit, what: &str) -> Option<Activity> {
     let ip = audit
@@ -1051,6 +1113,10 @@ async fn read<T: IncidentTenant>(cx: &StepContext<'_, T>) -> Result<Read, Error>
         }
         Err(e) => gap("Defender alerts", e, &mut read.gaps),
     }
+    read.input.named_times = indicator_times(&cx.case.metadata.indicators)
+        .into_iter()
+        .filter(|t| *t <= cx.now && *t >= retention)
+        .collect();
     for ip in admin_addresses(&cx.case.metadata.indicators) {
         read.input.seeds.push(Seed {
             source: SeedSource::Admin,
@@ -1493,6 +1559,10 @@ impl<T: IncidentTenant> Step<T> for Triage {
 mod tests {
     use super::*;
 
+    fn time(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap_or_default()
+    }
+
     fn sign_in(user: &str, at: &str, ip: &str, code: i64, risk: &str) -> SignIn {
         serde_json::from_value(json!({
             "id": format!("{user}-{at}"),
@@ -1834,6 +1904,29 @@ mod tests {
         assert_eq!(
             found,
             vec!["203.0.113.9".to_owned(), "2001:db8::1".to_owned()]
+        );
+    }
+
+    #[test]
+    fn times_in_the_indicators_are_read_in_either_written_form_and_bound_the_window() {
+        let times = indicator_times(&[
+            "Reset password by a held account [2026-01-23 08:34 UTC]".into(),
+            "seen 2026-01-22T07:05:09Z and ticket 2026-0042; version 2026-01-23 is a date only"
+                .into(),
+            "2026-13-40 99:99 UTC is no time".into(),
+        ]);
+        assert_eq!(
+            times,
+            vec![time("2026-01-22T07:05:09Z"), time("2026-01-23T08:34:00Z"),]
+        );
+        // The window starts no later than a named time, even with no other signal.
+        let input = TriageInput {
+            named_times: vec![time("2026-01-23T08:34:00Z")],
+            ..TriageInput::default()
+        };
+        assert_eq!(
+            analyse(&input, 168).window_start,
+            Some(time("2026-01-23T08:34:00Z"))
         );
     }
 

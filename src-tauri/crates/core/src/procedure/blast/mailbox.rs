@@ -332,7 +332,8 @@ pub(super) async fn forwarding<T: IncidentTenant>(
     }
     let user = super::account(cx).await?;
     let attacker = attacker_addresses(cx, &user.id, draft).await;
-    let seen = attacker_actors(cx, draft, &attacker).await?;
+    let mut seen = attacker_actors(cx, draft, &attacker).await?;
+    seen.resolve_granted(cx.tenant).await;
     for r in reached.iter().filter(|r| r.own) {
         send_on_behalf(draft, r, &directory, &seen);
         delegates(cx, draft, r, &seen).await?;
@@ -352,9 +353,22 @@ struct Seen {
     /// Delegates given a right from the attacker's addresses (Set-Mailbox GrantSendOnBehalfTo,
     /// Add-MailboxPermission User, Add-RecipientPermission Trustee), as the cmdlet named them.
     granted: BTreeSet<String>,
+    /// The addresses of those delegates, each name resolved with Get-Recipient: the cmdlet may
+    /// name a person by alias, display name or id while Get-Mailbox names them by another.
+    granted_addresses: BTreeSet<String>,
 }
 
 impl Seen {
+    /// Resolves every delegate the search saw given a right to the address of who it is.
+    async fn resolve_granted<T: IncidentTenant>(&mut self, tenant: &T) {
+        let names: Vec<String> = self.granted.iter().cloned().collect();
+        let directory = resolve(tenant, &names).await;
+        self.granted_addresses = names
+            .iter()
+            .filter_map(|n| directory.get(n).address().map(str::to_lowercase))
+            .collect();
+    }
+
     /// Why `holder` (resolved as `who`) is the attacker's path, if the search says so.
     fn misuse(
         &self,
@@ -366,7 +380,10 @@ impl Seen {
                 holds(holder, a) || holds(a, holder) || who.address().is_some_and(|x| holds(x, a))
             })
         };
-        if matches(&self.granted) {
+        let given_to_them = who
+            .address()
+            .is_some_and(|x| self.granted_addresses.contains(&x.to_lowercase()));
+        if given_to_them || matches(&self.granted) {
             Some("This right was given from the attacker's address: the attacker made it. Remove it.")
         } else if matches(&self.actors) {
             Some("This delegate acted on mailboxes from the attacker's address: the path the attacker used. Remove it and ask its owner whether the access is still needed.")
@@ -471,6 +488,7 @@ async fn attacker_actors<T: IncidentTenant>(
             .map(|u| u.to_lowercase())
             .collect(),
         granted: search.records.items.iter().flat_map(granted_in).collect(),
+        granted_addresses: BTreeSet::new(),
     })
 }
 
