@@ -742,6 +742,76 @@ pub(crate) fn sign_in_of_record(
     .ok()
 }
 
+/// A mailbox audit record (`MailItemsAccessed`, `Send`, a rule or mailbox change) as a
+/// non-interactive sign-in: where the account's session was used from, for tenants without the
+/// sign-in log, where token refreshes cannot be read. The browser comes from the record's
+/// `ClientInfoString` when it carries one (Outlook on the web writes the user agent there).
+pub(crate) fn session_use_of_record(r: &firebreak_graph::logs::AuditLogRecord) -> Option<SignIn> {
+    let operation = r.operation.as_deref()?;
+    if !AUDIT_MAILBOX_OPERATIONS.contains(&operation) {
+        return None;
+    }
+    let at = r.created_date_time?;
+    let ip = r.client_ip.as_deref().filter(|ip| !ip.is_empty())?;
+    let upn = r.user_principal_name.as_deref().or(r.user_id.as_deref())?;
+    let user_agent = r
+        .audit_data
+        .as_ref()
+        .and_then(|d| d.get("ClientInfoString"))
+        .and_then(Value::as_str)
+        .and_then(|c| {
+            c.find("Mozilla/")
+                .map(|i| c[i..].trim_end_matches(';').to_owned())
+        });
+    serde_json::from_value::<SignIn>(json!({
+        "userAgent": user_agent,
+        "id": format!("audit:{}", r.id),
+        "createdDateTime": at,
+        "userId": upn,
+        "userPrincipalName": upn,
+        "ipAddress": ip,
+        "isInteractive": false,
+        "appDisplayName": format!("{operation} (unified audit log)"),
+        "status": {"errorCode": 0},
+    }))
+    .ok()
+}
+
+/// The mailbox work of `upns` in `from..until` from the unified audit log, each record as a
+/// non-interactive sign-in ([`session_use_of_record`]), with the search's pages.
+pub(crate) async fn session_use_from_audit_log<T: IncidentTenant>(
+    tenant: &T,
+    name: String,
+    upns: Vec<String>,
+    (from, until): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<(Vec<SignIn>, Vec<Capture>), String> {
+    let query = firebreak_graph::logs::NewAuditLogQuery {
+        display_name: name,
+        filter_start_date_time: from,
+        filter_end_date_time: until,
+        operation_filters: AUDIT_MAILBOX_OPERATIONS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        user_principal_name_filters: upns,
+        ..firebreak_graph::logs::NewAuditLogQuery::default()
+    };
+    let search = finished_search(tenant, &query).await?;
+    let used = search
+        .records
+        .items
+        .iter()
+        .filter_map(session_use_of_record)
+        .collect();
+    let captures = Capture::pages(
+        "session-use-audit-log",
+        "Mailbox work of an account from the unified audit log (where its session was used, no sign-in log in this tenant)",
+        "POST /security/auditLog/queries",
+        &search.records.pages,
+    );
+    Ok((used, captures))
+}
+
 /// Every account's interactive sign-ins over the retention window, as the unified audit log kept
 /// them: what stands in for the other accounts' sign-ins without a sign-in log (one Purview
 /// search for the case, reused by name by every step and account that asks).

@@ -332,30 +332,61 @@ async fn history<T: IncidentTenant>(
 }
 
 /// `sign_ins` (a sender's interactive ones) with its token refreshes (non-interactive sign-ins)
-/// around the mail `s`, where the tenant keeps them (Entra ID P1); without them, the interactive
-/// ones alone.
+/// around the mail `s`, where the tenant keeps them (Entra ID P1); without the sign-in log, the
+/// sender's mailbox work the unified audit log kept in that time stands in for them (where the
+/// session was used from). If neither can be read, the interactive ones alone.
 async fn around_the_mail<T: IncidentTenant>(
     tenant: &T,
+    scope: &Scope<'_>,
     s: &Correspondent,
     sign_ins: &[SignIn],
     out: &mut Look,
 ) -> Vec<SignIn> {
     let mut all = sign_ins.to_vec();
+    let (from, until) = (
+        s.at - Duration::hours(SESSION_BEFORE_MAIL_HOURS),
+        s.at + Duration::hours(1),
+    );
     let query = SignInQuery {
         user_id: Some(s.user_id.clone()),
-        since: Some(s.at - Duration::hours(SESSION_BEFORE_MAIL_HOURS)),
-        until: Some(s.at + Duration::hours(1)),
+        since: Some(from),
+        until: Some(until),
         event_types: vec![SignInEventType::NonInteractiveUser],
         ..SignInQuery::default()
     };
-    if let Ok(read) = tenant.sign_ins(&query).await {
-        out.captures.extend(Capture::pages(
-            "sweep-mail-sender-token-use",
-            "Token refreshes of a colleague's account around the mail it sent to this one",
-            "GET /beta/auditLogs/signIns",
-            &read.pages,
-        ));
-        all.extend(read.items);
+    match tenant.sign_ins(&query).await {
+        Ok(read) => {
+            out.captures.extend(Capture::pages(
+                "sweep-mail-sender-token-use",
+                "Token refreshes of a colleague's account around the mail it sent to this one",
+                "GET /beta/auditLogs/signIns",
+                &read.pages,
+            ));
+            all.extend(read.items);
+        }
+        Err(e) if e.is_premium_required() => {
+            match crate::procedure::triage::session_use_from_audit_log(
+                tenant,
+                format!("{} mailbox work of {}", scope.search_name, s.upn),
+                vec![s.upn.clone()],
+                (from, until),
+            )
+            .await
+            {
+                Ok((used, captures)) => {
+                    out.captures.extend(captures);
+                    all.extend(used);
+                }
+                Err(why) => out.not_available.push(format!(
+                    "Where the session of {} was used around the mail it sent to this account (no sign-in log in this tenant, and the unified audit log could not be read: {why}).",
+                    s.upn
+                )),
+            }
+        }
+        Err(e) => out.not_available.push(format!(
+            "Token refreshes of {} around the mail it sent to this account: {e}",
+            s.upn
+        )),
     }
     all
 }
@@ -706,7 +737,7 @@ async fn back<T: IncidentTenant>(tenant: &T, scope: &Scope<'_>, out: &mut Look) 
             // to the sender's account in the day around the mail, token refreshes included —
             // a stolen session keeps refreshing from the attacker's side while it sends.
             None => match first_strange(
-                &around_the_mail(tenant, s, &sign_ins, out).await,
+                &around_the_mail(tenant, scope, s, &sign_ins, out).await,
                 &routine,
                 s.at - Duration::hours(SESSION_BEFORE_MAIL_HOURS),
                 s.at + Duration::hours(1),
@@ -877,5 +908,54 @@ mod tests {
             Some("<abc@ex.prod.outlook.com>")
         );
         assert_eq!(audited_message_id(Some(&json!({"Item": {}}))), None);
+    }
+
+    fn mailbox_record(at: &str, ip: &str, client: Option<&str>) -> SignIn {
+        let record: firebreak_graph::logs::AuditLogRecord = serde_json::from_value(json!({
+            "id": format!("mia-{at}"), "operation": "MailItemsAccessed",
+            "createdDateTime": at, "clientIp": ip,
+            "userPrincipalName": "sender@contoso.example",
+            "auditData": {"ClientInfoString": client},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        crate::procedure::triage::session_use_of_record(&record)
+            .unwrap_or_else(|| panic!("a mailbox record with an address is a use of the session"))
+    }
+
+    #[test]
+    fn without_the_sign_in_log_the_senders_mailbox_work_around_the_mail_stands_in_for_token_use() {
+        // The sender's routine is its interactive sign-ins (office and home, laptop browser); the
+        // attacker had the account for days before it mailed, but only the mailbox work says so.
+        let history = week("");
+        let routine = Routine::of(&history, t(MAIL) - Duration::days(BEFORE_ARRIVAL_DAYS));
+        let window = (
+            t(MAIL) - Duration::hours(SESSION_BEFORE_MAIL_HOURS),
+            t(MAIL) + Duration::hours(1),
+        );
+        // Variant to find: mail read from an address outside the routine, by no known browser.
+        let mut around = history.clone();
+        around.push(mailbox_record("2026-03-10T11:30:00Z", "45.141.84.12", None));
+        let found = first_strange(&around, &routine, window.0, window.1);
+        assert_eq!(
+            found.and_then(|s| s.ip_address.as_deref()),
+            Some("45.141.84.12")
+        );
+        // Look-alikes: the mailbox read at the usual address, and read from a new address in
+        // Outlook on the web with the sender's own browser (the user agent is in the record).
+        let mut own = history.clone();
+        own.push(mailbox_record("2026-03-10T11:30:00Z", OFFICE, None));
+        own.push(mailbox_record(
+            "2026-03-10T12:30:00Z",
+            "85.240.12.77",
+            Some(&format!("Client=OWA;Action=ViaProxy;{LAPTOP_UA};")),
+        ));
+        assert!(first_strange(&own, &routine, window.0, window.1).is_none());
+        // A sign-in record is not mailbox work.
+        let logged_in: firebreak_graph::logs::AuditLogRecord = serde_json::from_value(json!({
+            "id": "s", "operation": "UserLoggedIn", "createdDateTime": MAIL, "clientIp": OFFICE,
+            "userPrincipalName": "sender@contoso.example",
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(crate::procedure::triage::session_use_of_record(&logged_in).is_none());
     }
 }

@@ -147,27 +147,36 @@ async fn seeds(seeds: Vec<u64>) {
 // before the log's reach. A new gap goes here with its reason until it is fixed.
 const KNOWN_GAPS: &[(u64, &str)] = &[];
 
-/// Seeds beyond the property's 200 that the release soak of seeds 0-399 (small) found the
-/// response does not contain, each with what the run left. Kept in [`known_gaps_are_still_open`]
-/// with the known gaps, so that the list stays true: once one is contained, the test fails and the
-/// seed is taken off (and, better, a named scenario is made of it).
-const FOUND_BY_SOAK: &[(u64, &str)] = &[
+/// Seeds beyond the property's 200 that a release soak found the response does not contain, each
+/// with what the run left. Kept in [`known_gaps_are_still_open`] with the known gaps, so that the
+/// list stays true: once one is contained, the test fails and the seed moves to [`FROM_THE_SOAK`].
+// None today: the five the soak of seeds 0-399 (small) found are in FROM_THE_SOAK.
+const FOUND_BY_SOAK: &[(u64, &str)] = &[];
+
+/// Seeds a soak found open and the response now contains, each with what it used to leave:
+/// contained on every `make test` so that they stay contained.
+const FROM_THE_SOAK: &[(u64, &str)] = &[
     (200, SEND_ON_BEHALF),
     (301, SEND_ON_BEHALF),
     (376, SEND_ON_BEHALF),
     (
         330,
-        "Entra ID Free, AiTM: an Authenticator the attacker registered is left and the attacker comes back with it",
+        "Entra ID Free, a second hop made by an admin account's password reset: the Authenticator the \
+         attacker registered right after the reset was left (the new case had no incident window), \
+         and the attacker came back with it",
     ),
     (
         398,
-        "Entra ID Free, stolen app secret, the alert names the hop: the entry account is never found",
+        "Entra ID Free, stolen app secret, the alert names the hop: the entry account, which mailed \
+         the hop, was never found (without the sign-in log only its interactive sign-ins were read, \
+         not where its session was used around the mail)",
     ),
 ];
 
 /// The cause of three of the soak's failures.
-const SEND_ON_BEHALF: &str =
-    "a SendOnBehalf right on another account the attacker holds is left in place";
+const SEND_ON_BEHALF: &str = "a SendOnBehalf right given from the attacker's address to another \
+     account the attacker holds was left in place (the cmdlet named the delegate by alias, \
+     Get-Mailbox by object id)";
 
 /// The property's seeds from `range`, the known gaps left out.
 fn property_seeds(range: std::ops::Range<u64>) -> Vec<u64> {
@@ -195,6 +204,11 @@ async fn generated_incidents_100_to_149_are_contained() {
 #[tokio::test(flavor = "multi_thread")]
 async fn generated_incidents_150_to_199_are_contained() {
     seeds(property_seeds(150..200)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn incidents_a_soak_found_open_are_contained() {
+    seeds(FROM_THE_SOAK.iter().map(|(seed, _)| *seed).collect()).await;
 }
 
 /// The known gaps, run: each must still fail (then it is still a gap, and the list is honest).

@@ -653,4 +653,35 @@ mod tests {
         );
         assert!(granted_in(&record("MailItemsAccessed", json!([]))).is_empty());
     }
+
+    #[test]
+    fn a_delegate_given_by_alias_is_the_attackers_when_get_mailbox_names_them_by_object_id() {
+        use crate::procedure::contain::{Resolved, Who};
+        let person = |raw: &str, address: &str| Resolved {
+            raw: raw.into(),
+            who: Who::Person {
+                name: "Someone".into(),
+                address: Some(address.into()),
+            },
+        };
+        // The search saw `Set-Mailbox -GrantSendOnBehalfTo wen.eriksen` from the attacker's
+        // address; Get-Recipient resolved the alias to Wen's address.
+        let seen = Seen {
+            granted: ["wen.eriksen".to_owned()].into(),
+            granted_addresses: ["wen.eriksen@contoso.example".to_owned()].into(),
+            ..Seen::default()
+        };
+        // Variant to find: Get-Mailbox names the same person by object id.
+        let wen = person(
+            "dea96972-8303-462a-a269-fc87566e9e96",
+            "Wen.Eriksen@contoso.example",
+        );
+        assert!(seen.misuse(&wen.raw, &wen).is_some());
+        // Look-alike: another colleague, also named by object id, stays a question for the user.
+        let ada = person(
+            "79f60794-b8e8-4053-887b-438fc12870bc",
+            "ada.rossi@contoso.example",
+        );
+        assert!(seen.misuse(&ada.raw, &ada).is_none());
+    }
 }
