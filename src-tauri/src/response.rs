@@ -132,12 +132,11 @@ pub async fn for_case(
         .map_err(|e| with_next_step(e, root, &profile_id))?;
     let profile = tenant::resolve_profile(root, &profile_id, &sign_in)?;
     let client = tenant::connect(&profile, sign_in, tenants.clock())?;
-    let protected = [&profile.break_glass_upn, &profile.signed_in_admin_upn]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect();
-    Ok(Arc::new(Responder::new(client, cases.clone(), protected)))
+    Ok(Arc::new(Responder::new(
+        client,
+        cases.clone(),
+        profile.protected_accounts(),
+    )))
 }
 
 /// Says where to sign in when the case's delegated profile has no session in this run.

@@ -191,7 +191,7 @@ mod tests {
         )
         .await
         .expect("simulator");
-        let protected: Vec<String> = training.break_glass_upn.clone().into_iter().collect();
+        let protected = training.profile().protected_accounts();
         let control = Arc::new(server);
         let clock = HeadlessClock(control.clone());
         let client = tenant::connect(

@@ -119,7 +119,7 @@ async fn practise(request: Request) -> Result<Outcome, String> {
     };
     let (server, training) =
         crate::tenants::start_simulated(scenario, SimOptions::default()).await?;
-    let break_glass = training.break_glass_upn.clone();
+    let protected = training.profile().protected_accounts();
     let control = Arc::new(server);
     // The simulator's clock stands still; waits (audit searches) let simulated time pass.
     let clock = HeadlessClock(control.clone());
@@ -135,7 +135,7 @@ async fn practise(request: Request) -> Result<Outcome, String> {
     let root = DataRoot::open(&data_dir).map_err(|e| e.to_string())?;
     let store = CaseStore::new(&root, Arc::new(clock)).map_err(|e| e.to_string())?;
     let options = PracticeOptions {
-        protected: break_glass.into_iter().collect(),
+        protected,
         ..PracticeOptions::default()
     };
     let run = practice::run_headless(&client, control.as_ref(), &store, &title, &options)

@@ -45,7 +45,7 @@ pub fn create_profile(
     credential: ipc::CredentialInput,
 ) -> Result<ipc::TenantProfile, ipc::IpcError> {
     let now = chrono::Utc::now();
-    let (draft, credential) = (draft.try_into()?, credential.into());
+    let (draft, credential) = (draft.into(), credential.into());
     let profile =
         tenant::create_profile(state.data_root(), tenants.vault(), draft, credential, now)?;
     Ok(profile.into())
@@ -64,8 +64,7 @@ pub fn update_profile(
     let id = ProfileId::parse(&profile_id)?;
     tenants.forget(&id);
     let (root, vault, now) = (state.data_root(), tenants.vault(), chrono::Utc::now());
-    let profile =
-        tenant::update_profile(root, vault, &id, draft.try_into()?, credential.into(), now)?;
+    let profile = tenant::update_profile(root, vault, &id, draft.into(), credential.into(), now)?;
     Ok(profile.into())
 }
 

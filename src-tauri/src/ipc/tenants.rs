@@ -10,7 +10,6 @@ use firebreak_graph::{Cloud, SecretString};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
-use super::{IpcError, IpcErrorKind};
 
 /// A Microsoft cloud.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
@@ -178,36 +177,13 @@ fn optional(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
-/// Whether `base` is an http(s) URL on this computer.
-fn is_loopback(base: &str) -> bool {
-    let Ok(url) = url::Url::parse(base) else {
-        return false;
-    };
-    let host = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
-    host && matches!(url.scheme(), "http" | "https")
-}
-
-impl TryFrom<ProfileDraft> for tenant::ProfileDraft {
-    type Error = IpcError;
-
-    /// Refuses a base URL off this computer: the webview may point a profile at a local simulated
-    /// tenant, never send a stored secret to another host.
-    fn try_from(d: ProfileDraft) -> Result<Self, IpcError> {
+impl From<ProfileDraft> for tenant::ProfileDraft {
+    /// Trims the form's fields. What the fields may hold (a base URL only on this computer, so
+    /// that a stored secret never goes to another host) is the profile's own validation
+    /// (`firebreak_core::tenant`), whoever asks.
+    fn from(d: ProfileDraft) -> Self {
         let base_url = optional(d.base_url);
-        if base_url.as_deref().is_some_and(|b| !is_loopback(b)) {
-            return Err(IpcError {
-                kind: IpcErrorKind::Invalid,
-                message: "A simulated tenant must run on this computer: use an address such as \
-                          http://127.0.0.1:8080, or leave the field empty for the real cloud."
-                    .into(),
-            });
-        }
-        Ok(Self {
+        Self {
             display_name: d.display_name,
             tenant: d.tenant.trim().to_owned(),
             cloud: d.cloud.into(),
@@ -216,7 +192,7 @@ impl TryFrom<ProfileDraft> for tenant::ProfileDraft {
             break_glass_upn: optional(d.break_glass_upn),
             signed_in_admin_upn: optional(d.signed_in_admin_upn),
             base_url,
-        })
+        }
     }
 }
 
@@ -443,27 +419,8 @@ mod tests {
     }
 
     #[test]
-    fn a_profile_may_point_only_at_a_simulated_tenant_on_this_computer() {
-        for ok in [
-            "http://127.0.0.1:8080",
-            "http://localhost:1",
-            "http://[::1]:9",
-        ] {
-            assert!(
-                tenant::ProfileDraft::try_from(draft(Some(ok))).is_ok(),
-                "{ok}"
-            );
-        }
-        for refused in [
-            "https://attacker.example",
-            "http://10.0.0.1:80",
-            "file:///etc/passwd",
-            "127.0.0.1:80",
-        ] {
-            let err = tenant::ProfileDraft::try_from(draft(Some(refused))).unwrap_err();
-            assert_eq!(err.kind, IpcErrorKind::Invalid, "{refused}");
-        }
-        let cleaned = tenant::ProfileDraft::try_from(draft(Some(" "))).unwrap();
+    fn the_form_is_trimmed_and_blank_fields_are_absent() {
+        let cleaned = tenant::ProfileDraft::from(draft(Some(" ")));
         assert_eq!(
             cleaned.base_url, None,
             "an empty field means the real cloud"

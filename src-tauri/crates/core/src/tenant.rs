@@ -130,6 +130,16 @@ pub struct TenantProfile {
 }
 
 impl TenantProfile {
+    /// The accounts the procedure must never disable or reset on this tenant: the break-glass
+    /// account and the admin who signs in (the way back in if anything goes wrong).
+    pub fn protected_accounts(&self) -> Vec<String> {
+        [&self.break_glass_upn, &self.signed_in_admin_upn]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
     /// The built-in training profile.
     pub fn training() -> Self {
         Self {
@@ -325,6 +335,15 @@ fn validate(draft: &ProfileDraft) -> Result<(), Error> {
     }
     if let Some(base) = &draft.base_url {
         Endpoints::custom(base).map_err(|e| invalid("baseUrl", e.to_string()))?;
+        // A custom base URL is for a simulated tenant on this computer: a profile pointed
+        // elsewhere would send its stored secret to that host.
+        if !Endpoints::is_on_this_computer(base) {
+            return Err(invalid(
+                "baseUrl",
+                "A simulated tenant must run on this computer: use an address such as \
+                 http://127.0.0.1:8080, or leave the field empty for the real cloud.",
+            ));
+        }
     }
     Ok(())
 }
@@ -790,6 +809,43 @@ mod tests {
             })
         ));
         assert!(validate(&draft()).is_ok());
+    }
+
+    #[test]
+    fn a_profile_may_point_only_at_a_simulated_tenant_on_this_computer() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "http://[::1]:9",
+        ] {
+            let d = ProfileDraft {
+                base_url: Some(ok.into()),
+                ..draft()
+            };
+            assert!(validate(&d).is_ok(), "{ok}");
+        }
+        for refused in [
+            "https://attacker.example",
+            "http://10.0.0.1:80",
+            "http://127.0.0.1.attacker.example",
+            "file:///etc/passwd",
+            "127.0.0.1:80",
+        ] {
+            let d = ProfileDraft {
+                base_url: Some(refused.into()),
+                ..draft()
+            };
+            assert!(
+                matches!(
+                    validate(&d),
+                    Err(Error::InvalidProfile {
+                        field: "baseUrl",
+                        ..
+                    })
+                ),
+                "{refused}"
+            );
+        }
     }
 
     #[test]

@@ -121,6 +121,20 @@ impl Endpoints {
         })
     }
 
+    /// Whether `base` is an http(s) URL on this computer (a loopback address or `localhost`).
+    pub fn is_on_this_computer(base: &str) -> bool {
+        let Ok(url) = Url::parse(base) else {
+            return false;
+        };
+        let local = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            None => false,
+        };
+        local && matches!(url.scheme(), "http" | "https")
+    }
+
     /// The cloud whose resources tokens are requested for.
     pub fn cloud(&self) -> Cloud {
         self.cloud
