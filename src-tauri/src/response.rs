@@ -77,6 +77,17 @@ pub fn procedure(
     Ok(Procedure::compromised_account(index, name.clone()))
 }
 
+/// The scope of the `account`-th account (from 1) of a case, as the wizard numbers them.
+pub fn scope(account: u32) -> Result<firebreak_core::scope::Scope, IpcError> {
+    usize::try_from(account)
+        .ok()
+        .and_then(firebreak_core::scope::Scope::numbered)
+        .ok_or_else(|| IpcError {
+            kind: IpcErrorKind::Invalid,
+            message: format!("Accounts of a case are numbered from 1, not {account}."),
+        })
+}
+
 /// Where every step of every account of `case` stands, with the account's number (from 1).
 pub fn view(case: &CaseView) -> Vec<(u32, String, Vec<StepView>)> {
     (1u32..)

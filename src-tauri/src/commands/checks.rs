@@ -23,7 +23,7 @@ pub fn blast_checks(
 ) -> Result<Vec<ipc::BlastCheck>, ipc::IpcError> {
     let id = CaseId::parse(&case_id)?;
     let case = response::case_to_act_on(&practices, state.cases(), &id)?;
-    Ok(blast::check_results(&case, &format!("a{account}"))
+    Ok(blast::check_results(&case, &response::scope(account)?)
         .into_iter()
         .map(Into::into)
         .collect())
@@ -88,7 +88,7 @@ pub async fn run_checks(
     Ok(ipc::ChecksRun {
         runs: runs.into_iter().map(Into::into).collect(),
         cancelled: cancel.is_cancelled(),
-        checks: blast::check_results(&case, &format!("a{account}"))
+        checks: blast::check_results(&case, &response::scope(account)?)
             .into_iter()
             .map(Into::into)
             .collect(),

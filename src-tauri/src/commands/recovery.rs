@@ -67,7 +67,8 @@ pub fn open_linked_case(
 ) -> Result<ipc::CaseView, ipc::IpcError> {
     let id = CaseId::parse(&case_id)?;
     let store = response::journal_for(&practices, state.cases(), &id)?;
-    let opened = sweep::open_linked_case(&store, ADMIN, &id, &format!("a{account}"), &hit_account)?;
+    let opened =
+        sweep::open_linked_case(&store, ADMIN, &id, &response::scope(account)?, &hit_account)?;
     // A practice case's linked case is worked on the same training tenant.
     practices.share(&id, &opened.id);
     Ok(opened.into())

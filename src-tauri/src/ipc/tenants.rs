@@ -10,7 +10,6 @@ use firebreak_graph::{Cloud, SecretString};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
-
 /// A Microsoft cloud.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]

@@ -331,7 +331,7 @@ pub async fn run_headless<T: IncidentTenant>(
         )
         .await?;
         let source = store.case(&pending.case_id)?;
-        let scope = procedure.step_id("").trim_end_matches('.').to_owned();
+        let scope = procedure.scope().clone();
         for hit in sweep::recorded_hits(&source, &scope) {
             let chosen = sweep_selection.iter().any(|id| {
                 id.strip_prefix("account/").is_some_and(|who| {
@@ -405,10 +405,9 @@ pub async fn run_headless<T: IncidentTenant>(
     let mut infrastructure = Vec::new();
     for id in std::iter::once(&case.id).chain(&linked_cases) {
         let view = store.case(id)?;
-        for index in 1..=view.metadata.accounts.len() {
+        for scope in (1..=view.metadata.accounts.len()).filter_map(crate::scope::Scope::numbered) {
             infrastructure.push(crate::procedure::triage::recorded_infrastructure(
-                &view,
-                &format!("a{index}"),
+                &view, &scope,
             ));
         }
     }

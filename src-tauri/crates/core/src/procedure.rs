@@ -31,6 +31,7 @@ mod roles;
 pub mod tenant;
 pub mod triage;
 
+use crate::scope::Scope;
 use chrono::{DateTime, Utc};
 use firebreak_graph::{methods::MethodKind, SecretString, UserRef};
 use futures_util::future::BoxFuture;
@@ -451,7 +452,7 @@ pub struct StepContext<'a, T> {
     /// The case as journaled when the step was asked for (recovery reads its gate from it).
     pub case: &'a CaseView,
     /// The procedure's scope in the case (`a1` for the first account).
-    pub scope: &'a str,
+    pub scope: &'a Scope,
 }
 
 /// A procedure step. Implementations compute plans and read back; the engine does the rest.
@@ -510,7 +511,7 @@ pub enum Position {
 
 /// An ordered list of steps about one account of a case.
 pub struct Procedure<T: IncidentTenant> {
-    scope: String,
+    scope: Scope,
     account: String,
     steps: Vec<Box<dyn Step<T>>>,
 }
@@ -531,9 +532,10 @@ fn is_done(state: Option<&StepState>) -> bool {
 
 impl<T: IncidentTenant> Procedure<T> {
     /// A procedure over `steps` for the `index`-th account (from 1) of a case, named `account`.
+    /// Positions count from 1: 0 is read as the first account.
     pub fn new(index: usize, account: impl Into<String>, steps: Vec<Box<dyn Step<T>>>) -> Self {
         Self {
-            scope: format!("a{index}"),
+            scope: Scope::numbered(index).unwrap_or_else(Scope::first),
             account: account.into(),
             steps,
         }
@@ -556,7 +558,12 @@ impl<T: IncidentTenant> Procedure<T> {
 
     /// The full step id of `key`.
     pub fn step_id(&self, key: &str) -> String {
-        format!("{}.{key}", self.scope)
+        self.scope.step_id(key)
+    }
+
+    /// Which account of the case this procedure is about (`a1` for the first).
+    pub fn scope(&self) -> &Scope {
+        &self.scope
     }
 
     /// The steps' keys in order.

@@ -225,8 +225,8 @@ pub fn windows(case: &CaseView) -> Vec<WatchWindow> {
 }
 
 fn account_of(case: &CaseView, scope: &str) -> Option<String> {
-    let index: usize = scope.strip_prefix('a')?.parse().ok()?;
-    case.metadata.accounts.get(index.checked_sub(1)?).cloned()
+    let index = crate::scope::Scope::parse(scope).ok()?.index();
+    case.metadata.accounts.get(index - 1).cloned()
 }
 
 /// The alerts journaled in `case`, oldest first.

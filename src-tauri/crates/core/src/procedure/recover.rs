@@ -14,6 +14,7 @@
 //! 4. `watch` — record the baseline (methods, rules, forwarding, consents) and the watch window
 //!    ([`crate::watch`] re-checks the account against it while the application runs).
 
+use crate::scope::Scope;
 use chrono::{DateTime, Duration, Utc};
 use firebreak_graph::{
     methods::{MethodKind, TemporaryAccessPassPolicy},
@@ -169,8 +170,9 @@ pub fn blockers<T: IncidentTenant>(case: &CaseView, index: usize, account: &str)
 /// The titles of the blast-radius checks (the sideways sweep included) of the `index`-th
 /// account that are neither finished nor skipped with a reason.
 pub fn open_checks<T: IncidentTenant>(case: &CaseView, index: usize, account: &str) -> Vec<String> {
-    let scope = format!("a{index}");
-    let mut open: Vec<String> = blast::check_results(case, &scope)
+    let mut open: Vec<String> = Scope::numbered(index)
+        .map(|scope| blast::check_results(case, &scope))
+        .unwrap_or_default()
         .into_iter()
         .filter(|c| !c.status.is_done())
         .map(|c| c.title.to_owned())
@@ -214,7 +216,9 @@ pub fn overview(case: &CaseView) -> Vec<AccountRecovery> {
                 account: account.clone(),
                 blockers: blockers::<firebreak_graph::Client>(case, n, account),
                 open_checks: open_checks::<firebreak_graph::Client>(case, n, account),
-                sweep_hits: crate::sweep::recorded_hits(case, &format!("a{index}")),
+                sweep_hits: Scope::numbered(n)
+                    .map(|scope| crate::sweep::recorded_hits(case, &scope))
+                    .unwrap_or_default(),
             }
         })
         .collect()
@@ -250,15 +254,8 @@ pub fn close_case<T: IncidentTenant>(
     })
 }
 
-fn scope_index(scope: &str) -> usize {
-    scope
-        .strip_prefix('a')
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
 fn gate<T: IncidentTenant>(cx: &StepContext<'_, T>, step: &StepInfo) -> Result<(), Error> {
-    let reasons = blockers::<T>(cx.case, scope_index(cx.scope), cx.account);
+    let reasons = blockers::<T>(cx.case, cx.scope.index(), cx.account);
     if reasons.is_empty() {
         return Ok(());
     }
@@ -1033,13 +1030,6 @@ pub fn attacker_addresses(case: &CaseView, scope: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_scope_names_the_account_number() {
-        assert_eq!(scope_index("a1"), 1);
-        assert_eq!(scope_index("a12"), 12);
-        assert_eq!(scope_index("x"), 0);
-    }
 
     #[test]
     fn the_pass_is_not_in_the_debug_output_of_a_handoff() {

@@ -551,7 +551,9 @@ fn blast_results(view: &CaseView, records: &[StepRecord]) -> Vec<CheckResult> {
                 title.to_owned()
             }
         };
-        for c in blast::check_results(view, &format!("a{}", index + 1)) {
+        let scope =
+            crate::scope::Scope::numbered(index + 1).unwrap_or_else(crate::scope::Scope::first);
+        for c in blast::check_results(view, &scope) {
             let mut parts = Vec::new();
             match c.reason.filter(|r| !r.is_empty()) {
                 Some(reason) => parts.push(reason),
