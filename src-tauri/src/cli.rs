@@ -14,7 +14,7 @@
 
 use std::{ffi::OsString, fmt::Write as _, path::PathBuf, process::ExitCode};
 
-use firebreak_core::bundle::{self, CancelToken, VerifyReport};
+use firebreak_core::bundle::{self, CancellationToken, VerifyReport};
 
 mod practice;
 mod runbook;
@@ -37,7 +37,7 @@ fn verify(args: &[OsString]) -> ExitCode {
         return ExitCode::from(2);
     };
     let path = PathBuf::from(path);
-    match bundle::verify(&path, &mut |_| {}, &CancelToken::new()) {
+    match bundle::verify(&path, &mut |_| {}, &CancellationToken::new()) {
         Ok(report) => {
             print!("{}", render(&report));
             if report.intact {

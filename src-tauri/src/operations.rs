@@ -6,14 +6,14 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use firebreak_core::bundle::CancelToken;
+use firebreak_core::bundle::CancellationToken;
 
 use crate::ipc::{IpcError, IpcErrorKind};
 
 /// The operations running now, by id.
 #[derive(Debug, Clone, Default)]
 pub struct Operations {
-    running: Arc<Mutex<HashMap<String, CancelToken>>>,
+    running: Arc<Mutex<HashMap<String, CancellationToken>>>,
 }
 
 /// A registered operation; unregisters itself when dropped.
@@ -21,7 +21,7 @@ pub struct Operations {
 pub struct Running {
     operations: Operations,
     id: String,
-    token: CancelToken,
+    token: CancellationToken,
 }
 
 impl Operations {
@@ -33,7 +33,7 @@ impl Operations {
                 message: "An operation id must be 1 to 64 characters.".into(),
             });
         }
-        let token = CancelToken::new();
+        let token = CancellationToken::new();
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         if running.contains_key(id) {
             return Err(IpcError {
@@ -52,13 +52,13 @@ impl Operations {
     /// Asks operation `id` to stop. False when no such operation is running.
     pub fn cancel(&self, id: &str) -> bool {
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        running.get(id).map(CancelToken::cancel).is_some()
+        running.get(id).map(CancellationToken::cancel).is_some()
     }
 }
 
 impl Running {
     /// The token the operation checks.
-    pub fn token(&self) -> &CancelToken {
+    pub fn token(&self) -> &CancellationToken {
         &self.token
     }
 }

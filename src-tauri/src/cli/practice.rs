@@ -12,7 +12,7 @@
 use std::{ffi::OsString, path::PathBuf, process::ExitCode, sync::Arc};
 
 use firebreak_core::{
-    bundle::{self, CancelToken},
+    bundle::{self, CancellationToken},
     case::{CaseStore, ADMIN},
     paths::DataRoot,
     practice::{self, HeadlessClock, PracticeOptions},
@@ -153,7 +153,7 @@ async fn practise(request: Request) -> Result<Outcome, String> {
             ADMIN,
             path,
             &mut |_| {},
-            &CancelToken::new(),
+            &CancellationToken::new(),
         )
         .map_err(|e| e.to_string())?;
         eprintln!("Evidence bundle written to {}", path.display());

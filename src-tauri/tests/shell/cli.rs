@@ -9,7 +9,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use firebreak_core::{
-    bundle::{self, CancelToken},
+    bundle::{self, CancellationToken},
     case::{
         evidence::{ArtefactFormat, NewArtefact},
         metadata::{AlertSource, CaseMetadata, Severity, Workload},
@@ -72,7 +72,7 @@ fn bundle(tmp: &Path) -> PathBuf {
         ADMIN,
         &dest,
         &mut |_| {},
-        &CancelToken::new(),
+        &CancellationToken::new(),
     )
     .unwrap();
     dest

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use firebreak_core::{
-    bundle::{self, CancelToken},
+    bundle::{self, CancellationToken},
     case::{
         evidence::{ArtefactFormat, NewArtefact},
         metadata::{AlertSource, CaseMetadata, Severity, Workload},
@@ -259,12 +259,12 @@ pub fn bundle_child(root: &Path, id: &str, destination: &Path) -> Result<(), Fai
         ADMIN,
         destination,
         &mut |_| {},
-        &CancelToken::new(),
+        &CancellationToken::new(),
     )?;
     let elapsed = started.elapsed();
     let after = peak_rss_kib()?;
     // Not timed: the bundle must be one Firebreak (and sha256sum) accepts, or the speed is moot.
-    let check = bundle::verify(&summary.path, &mut |_| {}, &CancelToken::new())?;
+    let check = bundle::verify(&summary.path, &mut |_| {}, &CancellationToken::new())?;
     println!(
         "export_us={} before_kib={before} after_kib={after} zip_bytes={} intact={}",
         elapsed.as_micros(),

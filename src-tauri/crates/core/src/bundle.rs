@@ -19,10 +19,6 @@ use std::{
     fs::File,
     io::{BufReader, Read, Write},
     path::{Path, PathBuf},
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc,
-    },
 };
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
@@ -54,26 +50,9 @@ const REPORT_EVERY: u64 = 1024 * 1024;
 /// The largest manifest or checksum list [`verify`] reads into memory.
 const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Asks a long operation to stop. Clones share the request; checked between chunks.
-#[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
-
-impl CancelToken {
-    /// A token nobody has cancelled yet.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Asks the operation to stop as soon as it can.
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    /// Whether [`CancelToken::cancel`] was called.
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+/// Asks a long operation to stop (tokio's token, the one the Graph client's waits use too):
+/// clones share the request; checked between chunks.
+pub use firebreak_graph::CancellationToken;
 
 /// How far a long operation is, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -155,7 +134,7 @@ pub fn export(
     actor: &str,
     destination: &Path,
     progress: &mut dyn FnMut(Progress),
-    cancel: &CancelToken,
+    cancel: &CancellationToken,
 ) -> Result<BundleSummary, Error> {
     let (view, sources) = {
         let _guard = store.guard();
@@ -422,7 +401,7 @@ fn copy_hashed(
     size: u64,
     name: &str,
     meter: &mut Meter<'_>,
-    cancel: &CancelToken,
+    cancel: &CancellationToken,
 ) -> Result<String, Error> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
@@ -580,7 +559,7 @@ pub struct VerifyReport {
 pub fn verify(
     path: &Path,
     progress: &mut dyn FnMut(Progress),
-    cancel: &CancelToken,
+    cancel: &CancellationToken,
 ) -> Result<VerifyReport, Error> {
     let not_a_bundle = |detail: String| Error::NotABundle {
         path: path.to_owned(),
@@ -843,12 +822,12 @@ struct HashingReader<'r, 'm, 'a, R> {
     inner: &'r mut R,
     hasher: Sha256,
     meter: &'m mut Meter<'a>,
-    cancel: &'r CancelToken,
+    cancel: &'r CancellationToken,
     cancelled: bool,
 }
 
 impl<'r, 'm, 'a, R: Read> HashingReader<'r, 'm, 'a, R> {
-    fn new(inner: &'r mut R, meter: &'m mut Meter<'a>, cancel: &'r CancelToken) -> Self {
+    fn new(inner: &'r mut R, meter: &'m mut Meter<'a>, cancel: &'r CancellationToken) -> Self {
         Self {
             inner,
             hasher: Sha256::new(),
@@ -917,7 +896,7 @@ mod tests {
 
     #[test]
     fn a_cancel_token_is_shared_by_its_clones() {
-        let token = CancelToken::new();
+        let token = CancellationToken::new();
         let clone = token.clone();
         assert!(!token.is_cancelled());
         clone.cancel();

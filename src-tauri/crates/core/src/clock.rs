@@ -2,6 +2,8 @@
 //!
 //! Logic never asks the operating system for the time itself. The shell passes a [`SystemClock`];
 //! tests pass a [`ManualClock`] they can set and advance, so every timestamp a test sees is known.
+//! The trait is the Graph client's own (`firebreak_graph::clock`), so one clock serves the case
+//! store, the procedure and the client's waits.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -12,24 +14,10 @@ use chrono::{DateTime, Duration, Utc};
 /// many minutes of the reset is the reset itself.
 pub const CLOCK_SKEW_MINUTES: i64 = 10;
 
-/// Something that tells the current time.
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// The current instant, in UTC.
-    fn now(&self) -> DateTime<Utc>;
-}
+pub use firebreak_graph::clock::{Clock, SystemClock};
 
 /// A clock shared between the parts of the application that need one.
 pub type SharedClock = Arc<dyn Clock>;
-
-/// The operating system's clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
 
 /// A clock that only moves when told to. Clones share the same time.
 #[derive(Debug, Clone)]
@@ -60,6 +48,12 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         *self.now.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A wait on a manual clock is the clock moving on by that much, at once.
+    fn sleep(&self, duration: std::time::Duration) -> futures_util::future::BoxFuture<'static, ()> {
+        self.advance(Duration::from_std(duration).unwrap_or_else(|_| Duration::zero()));
+        Box::pin(std::future::ready(()))
     }
 }
 

@@ -79,12 +79,6 @@ impl Clock for TrainingClock {
     fn now(&self) -> DateTime<Utc> {
         self.0.now()
     }
-}
-
-impl firebreak_graph::Clock for TrainingClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0.now()
-    }
 
     fn sleep(&self, duration: std::time::Duration) -> futures_util::future::BoxFuture<'static, ()> {
         // Waiting (retries, polling) still takes real time; only "now" is simulated.
@@ -106,12 +100,6 @@ impl std::fmt::Debug for HeadlessClock {
 }
 
 impl Clock for HeadlessClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0.now()
-    }
-}
-
-impl firebreak_graph::Clock for HeadlessClock {
     fn now(&self) -> DateTime<Utc> {
         self.0.now()
     }

@@ -9,7 +9,7 @@ use std::{
 };
 
 use firebreak_core::{
-    bundle::{self, CancelToken, Progress, VerifyReport},
+    bundle::{self, CancellationToken, Progress, VerifyReport},
     case::{
         comms::{Channel, NewNotification, Role},
         evidence::{ArtefactFormat, NewArtefact},
@@ -81,14 +81,14 @@ fn exported() -> (Fixture, CaseId, PathBuf) {
         ADMIN,
         &dest,
         &mut |_| {},
-        &CancelToken::new(),
+        &CancellationToken::new(),
     )
     .expect("export");
     (fx, id, dest)
 }
 
 fn verify(path: &Path) -> VerifyReport {
-    bundle::verify(path, &mut |_| {}, &CancelToken::new()).expect("verify runs")
+    bundle::verify(path, &mut |_| {}, &CancellationToken::new()).expect("verify runs")
 }
 
 fn unzip(bundle: &Path, into: &Path) {
@@ -387,7 +387,7 @@ fn progress_reaches_the_total_and_a_cancelled_export_leaves_nothing() {
         ADMIN,
         &dest,
         &mut |p| seen.push(p),
-        &CancelToken::new(),
+        &CancellationToken::new(),
     )
     .expect("export");
     let last = seen.last().expect("progress reported");
@@ -398,7 +398,7 @@ fn progress_reaches_the_total_and_a_cancelled_export_leaves_nothing() {
         "progress never goes back"
     );
 
-    let cancel = CancelToken::new();
+    let cancel = CancellationToken::new();
     let dest = fx.tmp.path().join("exports").join("cancelled.zip");
     let token = cancel.clone();
     let result = bundle::export(
@@ -426,7 +426,7 @@ fn progress_reaches_the_total_and_a_cancelled_export_leaves_nothing() {
         ADMIN,
         &fx.tmp.path().join("done.zip"),
         &mut |_| {},
-        &CancelToken::new(),
+        &CancellationToken::new(),
     )
     .expect_err("an existing bundle is never overwritten");
     assert!(err.to_string().contains("already exists"), "{err}");
@@ -437,7 +437,7 @@ fn a_file_that_is_not_a_bundle_is_refused_clearly() {
     let fx = Fixture::new();
     let path = fx.tmp.path().join("notes.zip");
     std::fs::write(&path, b"not a zip").expect("write");
-    let err = bundle::verify(&path, &mut |_| {}, &CancelToken::new()).expect_err("not a zip");
+    let err = bundle::verify(&path, &mut |_| {}, &CancellationToken::new()).expect_err("not a zip");
     assert!(matches!(err, Error::NotABundle { .. }), "{err}");
 }
 
@@ -534,7 +534,7 @@ fn child_exports_a_large_bundle_and_reports_its_memory() {
         ADMIN,
         &dest,
         &mut |_| {},
-        &CancelToken::new(),
+        &CancellationToken::new(),
     )
     .expect("export");
     let after_export = peak_rss_kib();
