@@ -18,6 +18,7 @@ pub mod practice;
 pub mod procedure;
 pub mod readiness;
 pub mod report;
+pub(crate) mod routine;
 pub mod scope;
 pub mod sweep;
 pub mod tenant;

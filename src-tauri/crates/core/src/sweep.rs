@@ -172,12 +172,7 @@ impl Collected {
     }
 }
 
-fn succeeded(s: &SignIn) -> bool {
-    s.status
-        .as_ref()
-        .and_then(|st| st.error_code)
-        .is_none_or(|c| c == 0)
-}
+use crate::routine::succeeded;
 
 fn audit_user(audit: &DirectoryAudit) -> (Option<String>, Option<String>, Option<String>) {
     let user = audit.initiated_by.as_ref().and_then(|i| i.get("user"));

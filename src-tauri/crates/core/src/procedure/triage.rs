@@ -20,6 +20,7 @@
 //! The admin confirms or changes the kind; the incident window start (the first suspicious event)
 //! is journaled and used by the later steps to pre-select what appeared during the incident.
 
+use crate::routine::{first_strange, Routine, ROUTINE_DAYS};
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
@@ -58,6 +59,12 @@ const BAD_PASSWORD: i64 = 50_126;
 const SPRAY_ACCOUNTS: usize = 5;
 /// Denials before an approval that make MFA fatigue.
 const FATIGUE_DENIALS: usize = 3;
+/// The account's routine is taken from its sign-ins until this many days before the first sign
+/// of the attacker.
+const ROUTINE_BEFORE_DAYS: i64 = 3;
+/// How long before the first sign of the attacker a sign-in strange to the account's routine
+/// starts the incident window instead.
+const STRANGE_BEFORE_HOURS: i64 = 24;
 /// Ranges of the attacker's infrastructure searched tenant-wide over the retention window.
 const MAX_RANGE_READS: usize = 6;
 /// Scopes that let an app read or send mail or files, or keep access.
@@ -487,6 +494,37 @@ pub fn analyse(input: &TriageInput, signal_hours: i64) -> Findings {
     if window_start.is_none() {
         window_start = input.alerts.iter().map(|(t, _)| *t).min();
     }
+    // When none of the account's sign-ins matched the attacker's infrastructure (the window came
+    // from an alert, an activity or a time the indicators name), the attacker's first sign-in may
+    // be one from an address the infrastructure does not hold: the first sign-in strange to the
+    // account's routine in the day before starts the window.
+    let mut notes = Vec::new();
+    if let (Some(start), None) = (window_start, infrastructure.first_seen) {
+        let routine = Routine::of(
+            &input.interactive,
+            start - Duration::days(ROUTINE_BEFORE_DAYS),
+        );
+        let earlier = routine
+            .known()
+            .then(|| {
+                first_strange(
+                    &mine,
+                    &routine,
+                    start - Duration::hours(STRANGE_BEFORE_HOURS),
+                    start,
+                )
+            })
+            .flatten();
+        if let Some((at, s)) = earlier.and_then(|s| Some((s.created_date_time?, s))) {
+            window_start = Some(at);
+            notes.push(format!(
+                "The incident window starts at {}: the account was signed into then from {}, an address and a browser outside its routine (used on {ROUTINE_DAYS} days before), on no registered device — {} before the first sign of the attacker the evidence names.",
+                at.format("%Y-%m-%d %H:%M UTC"),
+                s.ip_address.as_deref().unwrap_or("an unknown address"),
+                hours_text(start - at),
+            ));
+        }
+    }
 
     // Second hop: someone else signed in successfully from the infrastructure first.
     let first = infrastructure
@@ -499,7 +537,6 @@ pub fn analyse(input: &TriageInput, signal_hours: i64) -> Findings {
             .filter(|o| o.first_at.is_some_and(|t| t < first))
             .collect();
 
-    let mut notes = Vec::new();
     if input.identity_protection == IdentityProtection::Hidden {
         notes.push(
             "Identity Protection's risk data is hidden in this tenant (no Entra ID P2): attribution used what Entra ID P1 gives instead — the addresses the alerts and you named, their range and network (hosting or not), country, client and session, and what is new for this account in the sign-ins read."
@@ -890,6 +927,15 @@ pub fn admin_addresses(indicators: &[String]) -> Vec<String> {
         }
     }
     out
+}
+
+/// A duration as the admin reads it: minutes under two hours, else hours.
+fn hours_text(d: Duration) -> String {
+    if d < Duration::hours(2) {
+        format!("{} minutes", d.num_minutes())
+    } else {
+        format!("{} hours", d.num_hours())
+    }
 }
 
 /// The times written in the case's indicators, as `2026-01-23 08:34 UTC` or RFC 3339
@@ -1998,6 +2044,71 @@ mod tests {
             analyse(&input, 168).window_start,
             Some(time("2026-01-23T08:34:00Z"))
         );
+    }
+
+    fn routine_sign_in(at: &str, ip: &str, agent: &str) -> SignIn {
+        serde_json::from_value(json!({
+            "id": format!("{at}/{ip}"), "createdDateTime": at, "userId": "u1",
+            "ipAddress": ip, "userAgent": agent, "isInteractive": true,
+            "status": {"errorCode": 0},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn without_the_attackers_sign_ins_the_window_starts_at_the_first_sign_in_outside_the_routine() {
+        const LAPTOP: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Edg/131.0";
+        const OTHER: &str = "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0";
+        // A week at the office on the laptop (the unified audit log's sign-ins of a Free tenant);
+        // the case was opened from a rule the attacker made at 04:43 on the 17th.
+        let week: Vec<SignIn> = (8..=16)
+            .map(|d| {
+                routine_sign_in(
+                    &format!("2026-06-{d:02}T08:00:00Z"),
+                    "198.51.100.10",
+                    LAPTOP,
+                )
+            })
+            .collect();
+        let named = time("2026-06-17T04:43:00Z");
+        let window = |extra: SignIn| {
+            let mut interactive = week.clone();
+            interactive.push(extra);
+            analyse(
+                &TriageInput {
+                    interactive,
+                    named_times: vec![named],
+                    ..TriageInput::default()
+                },
+                168,
+            )
+        };
+        // Variant to find: four hours before, a new address on another browser.
+        let found = window(routine_sign_in(
+            "2026-06-17T00:56:03Z",
+            "3.80.121.86",
+            OTHER,
+        ));
+        assert_eq!(found.window_start, Some(time("2026-06-17T00:56:03Z")));
+        assert!(
+            found.notes.iter().any(|n| n.contains("3.80.121.86")),
+            "{:?}",
+            found.notes
+        );
+        // Look-alikes: the user at a hotel the evening before on their own laptop, and a strange
+        // sign-in two days before (not tied to this attack).
+        let hotel = window(routine_sign_in(
+            "2026-06-16T21:00:00Z",
+            "85.240.12.77",
+            LAPTOP,
+        ));
+        assert_eq!(hotel.window_start, Some(named));
+        let older = window(routine_sign_in(
+            "2026-06-15T02:00:00Z",
+            "3.80.121.86",
+            OTHER,
+        ));
+        assert_eq!(older.window_start, Some(named));
     }
 
     #[test]

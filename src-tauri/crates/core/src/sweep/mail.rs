@@ -28,17 +28,15 @@ use firebreak_graph::{
 };
 use serde_json::Value;
 
-use super::{succeeded, HitKind, Lead, Signal};
+use super::{HitKind, Lead, Signal};
 use crate::{
     attribution::{Infrastructure, RETENTION_DAYS},
     procedure::{tenant::IncidentTenant, Capture},
+    routine::{first_strange, Routine, ROUTINE_DAYS},
 };
 
 /// The mailbox audit's operations that send a message.
 const SEND_OPERATIONS: [&str; 3] = ["Send", "SendAs", "SendOnBehalf"];
-/// How many distinct days an address or browser must appear in an account's sign-ins before the
-/// mail to be part of its routine.
-pub(super) const ROUTINE_DAYS: usize = 3;
 /// How long after the mail a recipient's first sign-in from outside its routine is tied to it.
 const BAIT_HOURS: i64 = 72;
 /// How far before the attacker reached this account its inbox is read for the mail that brought
@@ -79,101 +77,6 @@ pub(super) struct Scope<'a> {
     pub(super) everyone: Option<&'a [SignIn]>,
     /// The case (names the unified audit log search that stands in for the sign-in log).
     pub(super) case: &'a crate::case::CaseId,
-}
-
-/// An account's routine before a moment: the addresses and browsers of its successful sign-ins
-/// on at least [`ROUTINE_DAYS`] separate days.
-#[derive(Debug, Default)]
-pub(super) struct Routine {
-    addresses: BTreeSet<String>,
-    agents: BTreeSet<String>,
-    /// On how many days the account signed in at all.
-    days: usize,
-}
-
-/// The browser of a sign-in: its user agent, else the browser and system the log names.
-fn agent(s: &SignIn) -> Option<String> {
-    if let Some(ua) = s.user_agent.as_deref().filter(|u| !u.is_empty()) {
-        return Some(ua.to_owned());
-    }
-    let detail = s.device_detail.as_ref()?;
-    let text = |k: &str| detail.get(k).and_then(Value::as_str).unwrap_or("");
-    let both = format!("{} / {}", text("operatingSystem"), text("browser"));
-    (both != " / ").then_some(both)
-}
-
-/// Whether the sign-in names a registered device.
-fn registered(s: &SignIn) -> bool {
-    s.device_detail
-        .as_ref()
-        .and_then(|d| d.get("deviceId"))
-        .and_then(Value::as_str)
-        .is_some_and(|id| !id.is_empty())
-}
-
-impl Routine {
-    /// The routine of `sign_ins` (one account's) before `before`.
-    pub(super) fn of(sign_ins: &[SignIn], before: DateTime<Utc>) -> Self {
-        let mut days = BTreeSet::new();
-        let mut by_address: BTreeMap<String, BTreeSet<chrono::NaiveDate>> = BTreeMap::new();
-        let mut by_agent: BTreeMap<String, BTreeSet<chrono::NaiveDate>> = BTreeMap::new();
-        for s in sign_ins.iter().filter(|s| succeeded(s)) {
-            let Some(at) = s.created_date_time.filter(|t| *t < before) else {
-                continue;
-            };
-            let day = at.date_naive();
-            days.insert(day);
-            if let Some(ip) = &s.ip_address {
-                by_address
-                    .entry(ip.to_ascii_lowercase())
-                    .or_default()
-                    .insert(day);
-            }
-            if let Some(a) = agent(s) {
-                by_agent.entry(a).or_default().insert(day);
-            }
-        }
-        let routine = |m: BTreeMap<String, BTreeSet<chrono::NaiveDate>>| {
-            m.into_iter()
-                .filter(|(_, d)| d.len() >= ROUTINE_DAYS)
-                .map(|(k, _)| k)
-                .collect()
-        };
-        Self {
-            addresses: routine(by_address),
-            agents: routine(by_agent),
-            days: days.len(),
-        }
-    }
-
-    /// Whether there is enough history to tell a routine from anything else.
-    pub(super) fn known(&self) -> bool {
-        self.days >= ROUTINE_DAYS
-    }
-
-    /// Whether `s` came from outside this routine on a device outside it.
-    pub(super) fn strange(&self, s: &SignIn) -> bool {
-        let away = s
-            .ip_address
-            .as_deref()
-            .is_some_and(|ip| !self.addresses.contains(&ip.to_ascii_lowercase()));
-        let foreign_client = !registered(s) && agent(s).is_none_or(|a| !self.agents.contains(&a));
-        succeeded(s) && away && foreign_client
-    }
-}
-
-/// The first successful sign-in of `sign_ins` in `from..=until` that is strange to `routine`.
-pub(super) fn first_strange<'a>(
-    sign_ins: &'a [SignIn],
-    routine: &Routine,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Option<&'a SignIn> {
-    sign_ins
-        .iter()
-        .filter(|s| s.created_date_time.is_some_and(|t| t >= from && t <= until))
-        .filter(|s| routine.strange(s))
-        .min_by_key(|s| s.created_date_time)
 }
 
 /// A message's Internet Message-ID as the mailbox audit names it.
