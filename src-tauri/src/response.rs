@@ -93,8 +93,10 @@ pub fn view(case: &CaseView) -> Vec<(u32, String, Vec<StepView>)> {
     (1u32..)
         .zip(&case.metadata.accounts)
         .map(|(index, account)| {
-            let procedure =
-                Procedure::<Client>::compromised_account(index as usize, account.clone());
+            let procedure = firebreak_core::procedure::catalogue::Catalogue::compromised_account(
+                index as usize,
+                account.clone(),
+            );
             (index, account.clone(), procedure.view(case))
         })
         .collect()

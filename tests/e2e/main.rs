@@ -12,6 +12,7 @@
 #[allow(dead_code)]
 mod harness;
 
+mod access;
 mod blast;
 mod cases;
 mod declared;

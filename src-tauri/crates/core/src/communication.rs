@@ -24,7 +24,7 @@ use crate::{
         CaseView,
     },
     organisation::{ContactRole, Organisation},
-    procedure::{Phase, Position, Procedure, StepView},
+    procedure::{Phase, Position, StepView},
     report::incident::CompromiseKind,
 };
 
@@ -633,7 +633,7 @@ fn progress(case: &CaseView) -> Progress {
     };
     for (index, account) in case.metadata.accounts.iter().enumerate() {
         let procedure =
-            Procedure::<firebreak_graph::Client>::compromised_account(index + 1, account.clone());
+            crate::procedure::catalogue::Catalogue::compromised_account(index + 1, account.clone());
         if let Some(start) = procedure.window_start(case) {
             out.window_start = Some(out.window_start.map_or(start, |s| s.min(start)));
         }

@@ -23,6 +23,7 @@
 
 mod act;
 pub mod blast;
+pub mod catalogue;
 pub mod checks;
 pub mod consents;
 pub mod contain;
@@ -31,6 +32,7 @@ mod roles;
 pub mod tenant;
 pub mod triage;
 
+use self::catalogue::Catalogue;
 use crate::scope::Scope;
 use chrono::{DateTime, Utc};
 use firebreak_graph::{methods::MethodKind, SecretString, UserRef};
@@ -457,8 +459,8 @@ pub struct StepContext<'a, T> {
 
 /// A procedure step. Implementations compute plans and read back; the engine does the rest.
 pub trait Step<T: IncidentTenant>: Send + Sync {
-    /// What the step is.
-    fn info(&self) -> &StepInfo;
+    /// What the step is (a static: the catalogue lists it without a tenant).
+    fn info(&self) -> &'static StepInfo;
     /// Reads the tenant and says what exactly would change.
     fn plan<'a>(&'a self, cx: &'a StepContext<'a, T>) -> BoxFuture<'a, Result<Plan, Error>>;
     /// Reads the tenant back: did the `selected` items of a run started at `started` take effect?
@@ -511,8 +513,7 @@ pub enum Position {
 
 /// An ordered list of steps about one account of a case.
 pub struct Procedure<T: IncidentTenant> {
-    scope: Scope,
-    account: String,
+    catalogue: Catalogue,
     steps: Vec<Box<dyn Step<T>>>,
 }
 
@@ -534,11 +535,16 @@ impl<T: IncidentTenant> Procedure<T> {
     /// A procedure over `steps` for the `index`-th account (from 1) of a case, named `account`.
     /// Positions count from 1: 0 is read as the first account.
     pub fn new(index: usize, account: impl Into<String>, steps: Vec<Box<dyn Step<T>>>) -> Self {
+        let infos = steps.iter().map(|s| s.info()).collect();
         Self {
-            scope: Scope::numbered(index).unwrap_or_else(Scope::first),
-            account: account.into(),
+            catalogue: Catalogue::new(index, account, infos),
             steps,
         }
+    }
+
+    /// The steps as a list (what listing them and the report need).
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
     }
 
     /// The compromised-account procedure: triage, then containment in the order of spec/design.md §2.4.
@@ -553,22 +559,22 @@ impl<T: IncidentTenant> Procedure<T> {
 
     /// The account this procedure is about.
     pub fn account(&self) -> &str {
-        &self.account
+        self.catalogue.account()
     }
 
     /// The full step id of `key`.
     pub fn step_id(&self, key: &str) -> String {
-        self.scope.step_id(key)
+        self.catalogue.step_id(key)
     }
 
     /// Which account of the case this procedure is about (`a1` for the first).
     pub fn scope(&self) -> &Scope {
-        &self.scope
+        self.catalogue.scope()
     }
 
     /// The steps' keys in order.
     pub fn keys(&self) -> Vec<&'static str> {
-        self.steps.iter().map(|s| s.info().key).collect()
+        self.catalogue.keys()
     }
 
     fn find(&self, key: &str) -> Result<(usize, &dyn Step<T>), Error> {
@@ -581,48 +587,16 @@ impl<T: IncidentTenant> Procedure<T> {
     }
 
     fn state<'c>(&self, case: &'c CaseView, key: &str) -> Option<&'c StepState> {
-        let id = self.step_id(key);
-        case.steps.iter().find(|s| s.step == id)
+        self.catalogue.state(case, key)
     }
 
     /// Where every step stands.
     pub fn view(&self, case: &CaseView) -> Vec<StepView> {
-        self.steps
-            .iter()
-            .enumerate()
-            .map(|(index, s)| {
-                let state = self.state(case, s.info().key).cloned();
-                let position = if is_done(state.as_ref()) {
-                    Position::Done
-                } else if self.blocker(case, index).is_none() {
-                    Position::Current
-                } else {
-                    Position::Ahead
-                };
-                StepView {
-                    id: self.step_id(s.info().key),
-                    info: s.info().clone(),
-                    state,
-                    position,
-                }
-            })
-            .collect()
+        self.catalogue.view(case)
     }
 
-    /// The first step that must be done before step `index` and is not: every step of an
-    /// earlier phase, and every earlier step of the same phase when that phase is ordered.
-    fn blocker(&self, case: &CaseView, index: usize) -> Option<&StepInfo> {
-        let phase = self.steps[index].info().phase;
-        self.steps
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != index)
-            .map(|(i, s)| (i, s.info()))
-            .filter(|(i, info)| {
-                info.phase < phase || (info.phase == phase && phase.ordered() && *i < index)
-            })
-            .map(|(_, info)| info)
-            .find(|info| !is_done(self.state(case, info.key)))
+    fn blocker(&self, case: &CaseView, index: usize) -> Option<&'static StepInfo> {
+        self.catalogue.blocker(case, index)
     }
 
     fn check_order(&self, case: &CaseView, index: usize) -> Result<(), Error> {
@@ -648,7 +622,7 @@ impl<T: IncidentTenant> Procedure<T> {
         if !step.info().refuses_protected {
             return Ok(());
         }
-        for name in std::iter::once(&self.account).chain(plan_user) {
+        for name in std::iter::once(self.account()).chain(plan_user.iter().map(String::as_str)) {
             if env.protected.iter().any(|p| p.eq_ignore_ascii_case(name)) {
                 return Err(refused(
                     &self.step_id(step.info().key),
@@ -670,28 +644,22 @@ impl<T: IncidentTenant> Procedure<T> {
     ) -> StepContext<'a, T> {
         StepContext {
             tenant: env.tenant,
-            account: &self.account,
+            account: self.catalogue.account(),
             user,
             window_start: self.window_start(case),
             now: env.store.clock().now(),
             case,
-            scope: &self.scope,
+            scope: self.catalogue.scope(),
         }
     }
 
     /// The incident window start recorded by the triage step of this procedure.
     pub fn window_start(&self, case: &CaseView) -> Option<DateTime<Utc>> {
-        let id = self.step_id(triage::KEY);
-        case.journal
-            .iter()
-            .rev()
-            .find(|e| e.kind == EntryKind::StepFinished && e.step.as_deref() == Some(id.as_str()))
-            .and_then(|e| e.details.pointer("/detail/windowStart").cloned())
-            .and_then(|v| serde_json::from_value(v).ok())
+        self.catalogue.window_start(case)
     }
 
     fn user_ref(&self) -> Result<UserRef, Error> {
-        UserRef::new(&self.account).map_err(Error::from)
+        UserRef::new(self.account()).map_err(Error::from)
     }
 
     /// Computes the plan of step `key` from a fresh read, without changing anything.
@@ -747,12 +715,12 @@ impl<T: IncidentTenant> Procedure<T> {
                 .as_deref()
                 .map(str::trim)
                 .unwrap_or("");
-            if !typed.eq_ignore_ascii_case(self.account.trim()) {
+            if !typed.eq_ignore_ascii_case(self.account().trim()) {
                 return Err(refused(
                     &id,
                     format!(
                         "Type the account name {} exactly to confirm this change.",
-                        self.account
+                        self.account()
                     ),
                 ));
             }
@@ -794,7 +762,7 @@ impl<T: IncidentTenant> Procedure<T> {
             env.actor,
             &id,
             json!({
-                "account": self.account,
+                "account": self.account(),
                 "summary": plan.summary,
                 "items": plan.items,
                 "warnings": plan.warnings,

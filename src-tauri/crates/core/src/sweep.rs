@@ -877,8 +877,13 @@ static INFO: StepInfo = StepInfo {
     refuses_protected: false,
 };
 
+/// What the sweep step is, without a tenant to act on.
+pub fn info() -> &'static StepInfo {
+    &INFO
+}
+
 impl<T: IncidentTenant> Step<T> for Sweep {
-    fn info(&self) -> &StepInfo {
+    fn info(&self) -> &'static StepInfo {
         &INFO
     }
 

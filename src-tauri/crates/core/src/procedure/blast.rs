@@ -261,6 +261,11 @@ pub fn steps<T: IncidentTenant>() -> Vec<Box<dyn Step<T>>> {
         .collect()
 }
 
+/// What the fifteen checks are, in their order, without a tenant to act on.
+pub fn infos() -> Vec<&'static StepInfo> {
+    INFOS.iter().collect()
+}
+
 struct BlastCheck(Kind);
 
 impl BlastCheck {
@@ -271,7 +276,7 @@ impl BlastCheck {
 }
 
 impl<T: IncidentTenant> Step<T> for BlastCheck {
-    fn info(&self) -> &StepInfo {
+    fn info(&self) -> &'static StepInfo {
         BlastCheck::info(self)
     }
 

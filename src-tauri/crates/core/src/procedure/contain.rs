@@ -49,16 +49,40 @@ const EXPORT_DAYS: i64 = 30;
 
 /// The containment steps in their order.
 pub fn steps<T: IncidentTenant>() -> Vec<Box<dyn Step<T>>> {
-    vec![
-        Box::new(Contain(Kind::Preserve)),
-        Box::new(Contain(Kind::Revoke)),
-        Box::new(Contain(Kind::Disable)),
-        Box::new(Contain(Kind::Reset)),
-        Box::new(Contain(Kind::Methods)),
-        Box::new(Contain(Kind::Mailbox)),
-        Box::new(Contain(Kind::Grants)),
-        Box::new(Contain(Kind::ConfirmCompromised)),
-    ]
+    KINDS
+        .iter()
+        .map(|k| Box::new(Contain(*k)) as Box<dyn Step<T>>)
+        .collect()
+}
+
+/// What the containment steps are, in their order, without a tenant to act on.
+pub fn infos() -> Vec<&'static StepInfo> {
+    KINDS.iter().map(|k| info_of(*k)).collect()
+}
+
+/// The containment steps in their order (spec/design.md §2.4).
+const KINDS: [Kind; 8] = [
+    Kind::Preserve,
+    Kind::Revoke,
+    Kind::Disable,
+    Kind::Reset,
+    Kind::Methods,
+    Kind::Mailbox,
+    Kind::Grants,
+    Kind::ConfirmCompromised,
+];
+
+fn info_of(kind: Kind) -> &'static StepInfo {
+    match kind {
+        Kind::Preserve => &PRESERVE,
+        Kind::Revoke => &REVOKE,
+        Kind::Disable => &DISABLE,
+        Kind::Reset => &RESET,
+        Kind::Methods => &METHODS,
+        Kind::Mailbox => &MAILBOX,
+        Kind::Grants => &GRANTS,
+        Kind::ConfirmCompromised => &CONFIRM,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,17 +233,8 @@ fn finish(mut plan: Plan) -> Plan {
 }
 
 impl<T: IncidentTenant> Step<T> for Contain {
-    fn info(&self) -> &StepInfo {
-        match self.0 {
-            Kind::Preserve => &PRESERVE,
-            Kind::Revoke => &REVOKE,
-            Kind::Disable => &DISABLE,
-            Kind::Reset => &RESET,
-            Kind::Methods => &METHODS,
-            Kind::Mailbox => &MAILBOX,
-            Kind::Grants => &GRANTS,
-            Kind::ConfirmCompromised => &CONFIRM,
-        }
+    fn info(&self) -> &'static StepInfo {
+        info_of(self.0)
     }
 
     fn plan<'a>(&'a self, cx: &'a StepContext<'a, T>) -> BoxFuture<'a, Result<Plan, Error>> {

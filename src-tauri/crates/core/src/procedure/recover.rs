@@ -14,6 +14,7 @@
 //! 4. `watch` — record the baseline (methods, rules, forwarding, consents) and the watch window
 //!    ([`crate::watch`] re-checks the account against it while the application runs).
 
+use super::catalogue::Catalogue;
 use crate::scope::Scope;
 use chrono::{DateTime, Duration, Utc};
 use firebreak_graph::{
@@ -28,8 +29,8 @@ use super::{
     blast,
     contain::{on_premises_check, user_snapshot},
     tenant::IncidentTenant,
-    Action, Capture, Check, OnPremisesTask, Phase, Plan, PlanItem, Position, Procedure, Step,
-    StepContext, StepInfo, Verification,
+    Action, Capture, Check, OnPremisesTask, Phase, Plan, PlanItem, Position, Step, StepContext,
+    StepInfo, Verification,
 };
 use crate::{
     case::{journal::EntryKind, steps::StepStatus, CaseId, CaseStore, CaseView},
@@ -58,12 +59,26 @@ const WATCH_WINDOWS: [i64; 3] = [24, DEFAULT_WATCH_HOURS, 168];
 
 /// The recovery steps in their order.
 pub fn steps<T: IncidentTenant>() -> Vec<Box<dyn Step<T>>> {
-    vec![
-        Box::new(Recover(Kind::Enable)),
-        Box::new(Recover(Kind::Tap)),
-        Box::new(Recover(Kind::Password)),
-        Box::new(Recover(Kind::Watch)),
-    ]
+    RECOVERY
+        .iter()
+        .map(|k| Box::new(Recover(*k)) as Box<dyn Step<T>>)
+        .collect()
+}
+
+/// What the recovery steps are, in their order, without a tenant to act on.
+pub fn infos() -> Vec<&'static StepInfo> {
+    RECOVERY.iter().map(|k| info_of(*k)).collect()
+}
+
+const RECOVERY: [Kind; 4] = [Kind::Enable, Kind::Tap, Kind::Password, Kind::Watch];
+
+fn info_of(kind: Kind) -> &'static StepInfo {
+    match kind {
+        Kind::Enable => &ENABLE,
+        Kind::Tap => &TAP,
+        Kind::Password => &PASSWORD,
+        Kind::Watch => &WATCH,
+    }
 }
 
 /// A secret a step produced for the admin to pass on (the Temporary Access Pass). It has no
@@ -136,8 +151,8 @@ static WATCH: StepInfo = StepInfo {
 
 /// Why recovery of account `account` (the `index`-th of the case, from 1) cannot start yet: one
 /// line per step holding it, empty when the gate is open.
-pub fn blockers<T: IncidentTenant>(case: &CaseView, index: usize, account: &str) -> Vec<String> {
-    let procedure = Procedure::<T>::compromised_account(index, account.to_owned());
+pub fn blockers(case: &CaseView, index: usize, account: &str) -> Vec<String> {
+    let procedure = Catalogue::compromised_account(index, account.to_owned());
     let mut reasons = Vec::new();
     for view in procedure.view(case) {
         let status = view.state.as_ref().map(|s| &s.status);
@@ -160,7 +175,7 @@ pub fn blockers<T: IncidentTenant>(case: &CaseView, index: usize, account: &str)
         }
     }
     reasons.extend(
-        open_checks::<T>(case, index, account)
+        open_checks(case, index, account)
             .into_iter()
             .map(|title| format!("Blast-radius check \"{title}\" is still open.")),
     );
@@ -169,7 +184,7 @@ pub fn blockers<T: IncidentTenant>(case: &CaseView, index: usize, account: &str)
 
 /// The titles of the blast-radius checks (the sideways sweep included) of the `index`-th
 /// account that are neither finished nor skipped with a reason.
-pub fn open_checks<T: IncidentTenant>(case: &CaseView, index: usize, account: &str) -> Vec<String> {
+pub fn open_checks(case: &CaseView, index: usize, account: &str) -> Vec<String> {
     let mut open: Vec<String> = Scope::numbered(index)
         .map(|scope| blast::check_results(case, &scope))
         .unwrap_or_default()
@@ -178,7 +193,7 @@ pub fn open_checks<T: IncidentTenant>(case: &CaseView, index: usize, account: &s
         .map(|c| c.title.to_owned())
         .collect();
     // Blast-phase steps that are not one of the fifteen checks (the sideways sweep).
-    let procedure = Procedure::<T>::compromised_account(index, account.to_owned());
+    let procedure = Catalogue::compromised_account(index, account.to_owned());
     open.extend(
         procedure
             .view(case)
@@ -214,8 +229,8 @@ pub fn overview(case: &CaseView) -> Vec<AccountRecovery> {
             AccountRecovery {
                 index,
                 account: account.clone(),
-                blockers: blockers::<firebreak_graph::Client>(case, n, account),
-                open_checks: open_checks::<firebreak_graph::Client>(case, n, account),
+                blockers: blockers(case, n, account),
+                open_checks: open_checks(case, n, account),
                 sweep_hits: Scope::numbered(n)
                     .map(|scope| crate::sweep::recorded_hits(case, &scope))
                     .unwrap_or_default(),
@@ -236,7 +251,7 @@ pub fn close_case<T: IncidentTenant>(
         let open: Vec<String> = (1..)
             .zip(&case.metadata.accounts)
             .flat_map(|(index, account)| {
-                open_checks::<T>(case, index, account)
+                open_checks(case, index, account)
                     .into_iter()
                     .map(move |title| format!("\"{title}\" ({account})"))
             })
@@ -255,7 +270,7 @@ pub fn close_case<T: IncidentTenant>(
 }
 
 fn gate<T: IncidentTenant>(cx: &StepContext<'_, T>, step: &StepInfo) -> Result<(), Error> {
-    let reasons = blockers::<T>(cx.case, cx.scope.index(), cx.account);
+    let reasons = blockers(cx.case, cx.scope.index(), cx.account);
     if reasons.is_empty() {
         return Ok(());
     }
@@ -314,13 +329,8 @@ fn item(id: &str, kind: &str, label: &str, action: Action) -> PlanItem {
 }
 
 impl<T: IncidentTenant> Step<T> for Recover {
-    fn info(&self) -> &StepInfo {
-        match self.0 {
-            Kind::Enable => &ENABLE,
-            Kind::Tap => &TAP,
-            Kind::Password => &PASSWORD,
-            Kind::Watch => &WATCH,
-        }
+    fn info(&self) -> &'static StepInfo {
+        info_of(self.0)
     }
 
     fn plan<'a>(&'a self, cx: &'a StepContext<'a, T>) -> BoxFuture<'a, Result<Plan, Error>> {

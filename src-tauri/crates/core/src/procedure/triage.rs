@@ -1537,8 +1537,13 @@ const KINDS: [CompromiseKind; 7] = [
     CompromiseKind::Undetermined,
 ];
 
+/// What the triage step is, without a tenant to act on.
+pub fn info() -> &'static StepInfo {
+    &INFO
+}
+
 impl<T: IncidentTenant> Step<T> for Triage {
-    fn info(&self) -> &StepInfo {
+    fn info(&self) -> &'static StepInfo {
         &INFO
     }
 

@@ -18,7 +18,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
-use firebreak_graph::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -39,7 +38,7 @@ use crate::{
     },
     organisation,
     paths::DataRoot,
-    procedure::{blast, Phase, Position, Procedure, StepView},
+    procedure::{blast, catalogue::Catalogue, Phase, Position, StepView},
     tenant, Error,
 };
 
@@ -440,7 +439,7 @@ fn last_detail(journal: &[JournalEntry], step: &str, kind: EntryKind) -> Option<
 fn step_records(view: &CaseView) -> Vec<StepRecord> {
     let mut records = Vec::new();
     for (index, account) in view.metadata.accounts.iter().enumerate() {
-        let procedure = Procedure::<Client>::compromised_account(index + 1, account.clone());
+        let procedure = Catalogue::compromised_account(index + 1, account.clone());
         for step in procedure.view(view) {
             records.push(StepRecord {
                 account: account.clone(),

@@ -183,7 +183,7 @@ async fn recovery_waits_for_the_checks_then_issues_a_pass_that_never_reaches_jou
 
     run_until(&procedure, &env, &id, "enable").await;
     let case = lab.store.case(&id).unwrap();
-    assert!(recover::blockers::<Client>(&case, 1, JOHANNA).is_empty());
+    assert!(recover::blockers(&case, 1, JOHANNA).is_empty());
 
     run(&procedure, &env, &id, "enable").await;
     let tap = run(&procedure, &env, &id, "tap").await;
@@ -393,7 +393,7 @@ fn the_gate_names_an_unverified_or_skipped_containment_step_and_allows_skipping_
         )
         .unwrap();
     let case = store.case(&id).unwrap();
-    let blockers = recover::blockers::<Client>(&case, 1, &account);
+    let blockers = recover::blockers(&case, 1, &account);
     let text = blockers.join("\n");
     assert!(
         text.contains("Mailbox rules") && text.contains("did not confirm"),
