@@ -501,11 +501,19 @@ pub async fn sweep<T: IncidentTenant>(
     }
 
     // 4. Accounts this account acted on as an administrator.
-    let admin = acted_on::look(tenant, own, &addresses, since, reach_back).await;
-    captures.extend(admin.captures);
-    not_available.extend(admin.not_available);
-    for hit in admin.hits {
-        found.add(hit.user_id.as_deref(), hit.upn.as_deref(), hit.signal);
+    // Both ways: the accounts it acted on, and the accounts that acted on it from the attacker's
+    // addresses (when it is itself a second hop, taken through the directory).
+    let (admin, by_others) = futures_util::future::join(
+        acted_on::look(tenant, own, &addresses, since, reach_back),
+        acted_on::by_others(tenant, own, &addresses, reach_back),
+    )
+    .await;
+    for look in [admin, by_others] {
+        captures.extend(look.captures);
+        not_available.extend(look.not_available);
+        for hit in look.hits {
+            found.add(hit.user_id.as_deref(), hit.upn.as_deref(), hit.signal);
+        }
     }
 
     // 5. Accounts reached through mail.

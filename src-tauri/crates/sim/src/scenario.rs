@@ -883,6 +883,7 @@ impl Scenario {
             .iter()
             .chain(&self.directory_roles)
             .chain(&self.service_principals)
+            .chain(&self.applications)
             .filter_map(|v| v.get("id").and_then(Value::as_str))
             .collect();
         for entry in &self.users {

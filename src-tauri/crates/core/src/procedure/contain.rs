@@ -35,7 +35,7 @@ mod rules;
 pub use methods::{
     deletion_rank, judge_method, judge_shared, match_registrations, shared_registrations,
     MethodEvidence, MethodJudgement, MethodVerdict, Registration, SecurityInfoAction, UserHistory,
-    LOG_REACH_DAYS,
+    FREE_LOG_REACH_DAYS, LOG_REACH_DAYS,
 };
 pub use recipients::{judge_forwarding, mailbox_references, resolve, Directory, Resolved, Who};
 pub use rules::{

@@ -288,6 +288,12 @@ pub trait IncidentTenant: Sync {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<Option<Fetched<Application>>, GraphError>> + Send;
+    /// The apps, service principals and groups the account owns (`GET /users/{id}/ownedObjects`).
+    fn owned_objects(
+        &self,
+        user: &UserRef,
+    ) -> impl Future<Output = Result<Fetched<firebreak_graph::directory::DirectoryObject>, GraphError>>
+           + Send;
     /// The app registrations with this client id (at most one, in its home tenant).
     fn applications_by_app_id(
         &self,
@@ -543,6 +549,12 @@ impl IncidentTenant for Client {
                 }
             }),
         )
+    }
+    async fn owned_objects(
+        &self,
+        user: &UserRef,
+    ) -> Result<Fetched<firebreak_graph::directory::DirectoryObject>, GraphError> {
+        fetch_all(self.list_owned_objects(user)).await
     }
     async fn applications_by_app_id(
         &self,

@@ -59,9 +59,6 @@ const BAD_PASSWORD: i64 = 50_126;
 const SPRAY_ACCOUNTS: usize = 5;
 /// Denials before an approval that make MFA fatigue.
 const FATIGUE_DENIALS: usize = 3;
-/// The account's routine is taken from its sign-ins until this many days before the first sign
-/// of the attacker.
-const ROUTINE_BEFORE_DAYS: i64 = 3;
 /// How long before the first sign of the attacker a sign-in strange to the account's routine
 /// starts the incident window instead.
 const STRANGE_BEFORE_HOURS: i64 = 24;
@@ -500,10 +497,9 @@ pub fn analyse(input: &TriageInput, signal_hours: i64) -> Findings {
     // account's routine in the day before starts the window.
     let mut notes = Vec::new();
     if let (Some(start), None) = (window_start, infrastructure.first_seen) {
-        let routine = Routine::of(
-            &input.interactive,
-            start - Duration::days(ROUTINE_BEFORE_DAYS),
-        );
+        // The routine is what the account did on at least three separate days before that first
+        // sign: an attacker there for less than three days cannot be part of it.
+        let routine = Routine::of(&input.interactive, start);
         let earlier = routine
             .known()
             .then(|| {

@@ -12,6 +12,12 @@
 //! the address of the account's own sign-in just before the action (within an hour) stands for
 //! it, said so; an action with neither inside the window is listed for review, since nothing
 //! clears it.
+//!
+//! The other way round, [`by_others`]: when this account is itself a second hop, another account
+//! may have taken it through the directory — reset its password, added a method — from one of the
+//! attacker's addresses. That account is the attacker's too. Only the attacker's own addresses
+//! count here: a service desk that reset the password of a user who called in (the way a
+//! helpdesk-assisted compromise begins) acted from its usual place and is not accused.
 
 use std::collections::BTreeSet;
 
@@ -85,6 +91,86 @@ pub(super) fn address_before(
         .iter()
         .filter(|(t, _)| *t <= at && at - *t <= Duration::minutes(SIGN_IN_BEFORE_ACTION_MINUTES))
         .max_by_key(|(t, _)| *t)
+}
+
+/// Reads the directory audit for actions *other* accounts took on the account `own` (object id,
+/// name) since `reach_back`, and keeps those made from one of the attacker's addresses: the
+/// account that made them is the attacker's.
+pub(super) async fn by_others<T: IncidentTenant>(
+    tenant: &T,
+    own: (&str, &str),
+    attacker: &[String],
+    reach_back: DateTime<Utc>,
+) -> Look {
+    let (own_id, own_name) = own;
+    let mut out = Look::default();
+    if attacker.is_empty() {
+        return out;
+    }
+    let query = DirectoryAuditQuery {
+        since: Some(reach_back),
+        target_id: Some(own_id.to_owned()),
+        ..DirectoryAuditQuery::default()
+    };
+    let audits = match tenant.directory_audits(&query).await {
+        Ok(read) => {
+            out.captures.extend(Capture::pages(
+                "sweep-admin-actions-on-account",
+                "Directory audits: actions other accounts took on this account",
+                "GET /auditLogs/directoryAudits",
+                &read.pages,
+            ));
+            read.items
+        }
+        Err(e) => {
+            out.not_available.push(format!(
+                "Accounts that acted on this account as an administrator: {e}"
+            ));
+            return out;
+        }
+    };
+    for audit in audits.iter().filter(|a| {
+        a.result
+            .as_deref()
+            .is_none_or(|r| r.eq_ignore_ascii_case("success"))
+    }) {
+        let Some(kind) = audit.activity_display_name.as_deref().and_then(action_kind) else {
+            continue;
+        };
+        let Some(ip) = initiator_address(audit) else {
+            continue;
+        };
+        if !attacker.iter().any(|a| a.eq_ignore_ascii_case(&ip)) {
+            continue;
+        }
+        let user = audit.initiated_by.as_ref().and_then(|i| i.get("user"));
+        let text = |key: &str| {
+            user.and_then(|u| u.get(key))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let (id, upn) = (text("id"), text("userPrincipalName"));
+        if id
+            .as_deref()
+            .is_some_and(|i| i.eq_ignore_ascii_case(own_id))
+        {
+            continue;
+        }
+        out.hits.push(Lead {
+            user_id: id,
+            upn,
+            signal: Signal {
+                kind: HitKind::AdminAction,
+                at: audit.activity_date_time,
+                text: format!(
+                    "This account {kind} {own_name} (\"{}\") from {ip}, an address the attacker used: the attacker holds it.",
+                    audit.activity_display_name.as_deref().unwrap_or("")
+                ),
+            },
+        });
+    }
+    out
 }
 
 /// The judgement of one action, a pure function: `Some(reason)` when it counts.

@@ -671,6 +671,16 @@ pub(crate) async fn owned_objects(
             sp
         })
         .chain(tenant.groups.iter().cloned())
+        // App registrations are owned apart from their service principals (the application
+        // object and the enterprise app each have owners).
+        .chain(tenant.applications.iter().map(|app| {
+            let mut app = app.clone();
+            if let Value::Object(map) = &mut app {
+                map.entry("@odata.type")
+                    .or_insert(json!("#microsoft.graph.application"));
+            }
+            app
+        }))
         .filter(|o| str_of(o, "id").is_some_and(|id| user.owned_objects.iter().any(|m| m == id)))
         .collect();
     ctx.collection("directoryObjects", items, page_size, false)

@@ -1665,7 +1665,9 @@ impl<'a> Builder<'a> {
             "publisherDomain": self.domain, "passwordCredentials": [{"customKeyIdentifier": null, "displayName": format!("{}-prod", local_of(label)),
             "endDateTime": graph_time(self.now + Duration::days(300)), "hint": "q7R", "keyId": prod, "secretText": null,
             "startDateTime": graph_time(self.now - Duration::days(60))}], "keyCredentials": []}));
+        // Whoever registers an app owns both its application object and its service principal.
         self.people[person].owned.push(sp.clone());
+        self.people[person].owned.push(object.clone());
         (object, prod, name.to_owned())
     }
 

@@ -13,7 +13,11 @@ use serde_json::Value;
 
 use super::{account, item, Draft};
 use crate::{
-    procedure::{contain::plan_grants, tenant::IncidentTenant, Action, StepContext},
+    procedure::{
+        contain::{plan_grants, FREE_LOG_REACH_DAYS, LOG_REACH_DAYS},
+        tenant::IncidentTenant,
+        Action, StepContext,
+    },
     Error,
 };
 
@@ -103,6 +107,17 @@ async fn audits<T: IncidentTenant>(
             }
             Err(e) => draft.gap("The directory audit log", e)?,
         }
+    }
+    // "Clean" only where the log could have seen it: before its reach it cannot.
+    let reach = audit_reach(cx, &user.id).await;
+    if draft.since < reach {
+        draft.gap_text(format!(
+            "The directory audit reaches back only to {} in this tenant ({} days{}), and the incident window began at {}: what the account did in the directory before then cannot be read. Cannot tell — not the same as clean.",
+            show(Some(reach)),
+            (cx.now - reach).num_days(),
+            if (cx.now - reach).num_days() == FREE_LOG_REACH_DAYS { ", no Entra ID P1" } else { "" },
+            show(Some(draft.since)),
+        ));
     }
     Ok(Some((user.id, all)))
 }
@@ -319,7 +334,7 @@ pub(super) async fn app_credentials<T: IncidentTenant>(
     draft.summary(
         "Remove the secrets and certificates the account added to apps; the apps' other credentials stay.",
     );
-    let Some((_, entries)) = audits(cx, draft, "app-credentials", false).await? else {
+    let Some((user_id, entries)) = audits(cx, draft, "app-credentials", false).await? else {
         return Ok(());
     };
     let mut apps: BTreeMap<String, AppChanges> = BTreeMap::new();
@@ -361,7 +376,151 @@ pub(super) async fn app_credentials<T: IncidentTenant>(
     for a in sp_entries {
         sp_credentials(cx, draft, a).await?;
     }
+    let reach = audit_reach(cx, &user_id).await;
+    if draft.since < reach {
+        let seen: Vec<&str> = apps
+            .values()
+            .flat_map(|c| c.added.iter().map(|e| e.key.key_id.as_str()))
+            .collect();
+        beyond_reach(cx, draft, reach, &seen).await?;
+    }
     draft.clean("The account added no credential to any app in the window.");
+    Ok(())
+}
+
+/// How far back the directory audit reaches in this tenant: thirty days, seven without Entra ID
+/// P1 (the tenant where the sign-in log answers "premium required").
+async fn audit_reach<T: IncidentTenant>(
+    cx: &StepContext<'_, T>,
+    user_id: &str,
+) -> chrono::DateTime<chrono::Utc> {
+    let probe = firebreak_graph::logs::SignInQuery {
+        user_id: Some(user_id.to_owned()),
+        since: Some(cx.now - chrono::Duration::hours(1)),
+        ..firebreak_graph::logs::SignInQuery::default()
+    };
+    let days = match cx.tenant.sign_ins(&probe).await {
+        Err(e) if e.is_premium_required() => FREE_LOG_REACH_DAYS,
+        _ => LOG_REACH_DAYS,
+    };
+    cx.now - chrono::Duration::days(days)
+}
+
+/// The part of the window the directory audit no longer reaches (`draft.since` to `reach`): the
+/// audit cannot say who added a credential then, so the credentials of the apps the account owns
+/// are dated by their own start instead. One dated in that part of the window (and not already
+/// among `seen`, the keys the audit names) was added while the attacker held the account: it is
+/// a finding, recommended for removal, with what it costs. Without owned apps to read, the part
+/// is "cannot tell".
+async fn beyond_reach<T: IncidentTenant>(
+    cx: &StepContext<'_, T>,
+    draft: &mut Draft,
+    reach: chrono::DateTime<chrono::Utc>,
+    seen: &[&str],
+) -> Result<(), Error> {
+    let since = draft.since;
+    let user = UserRef::new(cx.account)?;
+    let owned = match cx.tenant.owned_objects(&user).await {
+        Ok(o) => o,
+        Err(e) => {
+            draft.gap_text(format!(
+                "The directory audit reaches back to {} in this tenant and the incident window began at {}; the apps the account owns could not be read to date their credentials instead ({e}): cannot tell whether a credential was added in between.",
+                show(Some(reach)),
+                show(Some(since))
+            ));
+            return Ok(());
+        }
+    };
+    draft.capture(
+        "owned-objects",
+        "The apps and groups the account owns (to date credentials the audit no longer reaches)",
+        "GET /users/{id}/ownedObjects",
+        &owned.pages,
+    );
+    let apps = owned
+        .items
+        .iter()
+        .filter(|o| o.odata_type.as_deref() == Some("#microsoft.graph.application"));
+    for (index, owned_app) in apps.enumerate() {
+        let app = match cx.tenant.application(&owned_app.id).await {
+            Ok(Some(f)) => {
+                draft.capture(
+                    &format!("owned-app-{}", index + 1),
+                    "An app the account owns and its credentials",
+                    "GET /applications/{id}",
+                    &f.pages,
+                );
+                f.items.into_iter().next()
+            }
+            Ok(None) => None,
+            Err(e) => {
+                draft.gap("An app registration the account owns", e)?;
+                None
+            }
+        };
+        let Some(app) = app else { continue };
+        let name = app
+            .display_name
+            .clone()
+            .or(owned_app.display_name.clone())
+            .unwrap_or_else(|| app.id.clone());
+        let dated = app
+            .passwords()
+            .iter()
+            .map(|p| {
+                (
+                    p.key_id.clone(),
+                    true,
+                    p.display_name.clone(),
+                    p.start_date_time,
+                )
+            })
+            .chain(app.keys().iter().map(|k| {
+                (
+                    k.key_id.clone(),
+                    false,
+                    k.display_name.clone(),
+                    k.start_date_time,
+                )
+            }));
+        for (key_id, secret, label, start) in dated {
+            let (Some(key_id), Some(start)) = (key_id.map(|k| k.to_lowercase()), start) else {
+                continue;
+            };
+            if start < since || start >= reach || seen.contains(&key_id.as_str()) {
+                continue;
+            }
+            let mut row = item(
+                format!("appcred:{}:{key_id}", app.id),
+                if secret {
+                    "Client secret dated in the incident window"
+                } else {
+                    "Certificate dated in the incident window"
+                },
+                format!("{name}: {}", label.unwrap_or_else(|| "unnamed".into())),
+                vec![
+                    format!("Key id: {key_id}"),
+                    format!("Valid from {}", show(Some(start))),
+                    format!(
+                        "App (client) id: {}",
+                        app.app_id.clone().unwrap_or_default()
+                    ),
+                ],
+                removal(&app.id, &key_id, secret),
+            );
+            row.created = Some(start);
+            row.recommended = true;
+            row.reasons = vec![
+                format!(
+                    "Dated {}, while the attacker held the account that owns this app; the directory audit reaches back only to {} in this tenant, so it cannot say who added it.",
+                    show(Some(start)),
+                    show(Some(reach))
+                ),
+                "Removing it stops whatever signs in with it; if it was the owner's own rotation, they create a new one after recovery. The app's other credentials stay.".into(),
+            ];
+            draft.finding(row);
+        }
+    }
     Ok(())
 }
 
