@@ -1668,6 +1668,8 @@ impl<'a> Builder<'a> {
         // Whoever registers an app owns both its application object and its service principal.
         self.people[person].owned.push(sp.clone());
         self.people[person].owned.push(object.clone());
+        self.legitimate_key.push(json!({"kind": "applicationCredential", "id": format!("{object}/{prod}"),
+            "description": format!("The production secret of '{name}', which its integration signs in with")}));
         (object, prod, name.to_owned())
     }
 
