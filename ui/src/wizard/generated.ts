@@ -47,6 +47,7 @@ export function kindLabel(kind: string): string {
     servicePrincipal: 'Enterprise app',
     user: 'Account',
     applicationCredential: 'App credential',
+    directoryRoleMembership: 'Directory role',
   }
   return known[kind] ?? kind
 }

@@ -180,6 +180,13 @@ pub enum Action {
         /// The certificate's key id.
         key_id: String,
     },
+    /// Take an account out of a directory role.
+    RemoveDirectoryRoleMember {
+        /// The role's object id (as `memberOf` lists it).
+        role: String,
+        /// The member's object id.
+        member: String,
+    },
     /// Mark the user confirmed compromised in Identity Protection.
     ConfirmCompromised,
     /// `action` on another account or mailbox than the procedure's (a user the account created,
@@ -1120,6 +1127,19 @@ async fn perform<T: IncidentTenant>(
             application,
             key_id,
         } => remove_certificate(tenant, application, key_id).await,
+        Action::RemoveDirectoryRoleMember { role, member } => {
+            match tenant.remove_directory_role_member(role, member).await {
+                Ok(()) => Ok(()),
+                // Gone already (a retry after a lost answer, or someone removed it meanwhile):
+                // the read-back decides.
+                Err(e) if e.is_not_found() => {
+                    return Ok(Performed::nothing(
+                        "Already gone: the account no longer held the role.".into(),
+                    ))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
         Action::On { .. } => Err(Error::InvalidInput {
             field: "action",
             problem: "An action on another account cannot itself point to a third one.".into(),

@@ -360,6 +360,26 @@ impl Client {
         .await
     }
 
+    /// `DELETE /directoryRoles/{role}/members/{member}/$ref`: takes `member` out of the directory
+    /// role `role` (the role's object id, as `memberOf` lists it). Always the `$ref` form: Graph
+    /// deletes the member *object itself* when the path stops at the member and the caller may
+    /// delete it (spec/graph-behaviour.md, "Removing a directory role member"). 204 No Content.
+    pub async fn remove_directory_role_member(
+        &self,
+        role: &str,
+        member: &str,
+    ) -> Result<(), Error> {
+        let role = object_id("directory role id", role)?;
+        let member = object_id("member id", member)?;
+        let url = self.v1(&["directoryRoles", role, "members", member, "$ref"], &[])?;
+        self.execute(&Call::new(
+            Operation::RemoveDirectoryRoleMember,
+            Method::DELETE,
+            url,
+        ))
+        .await
+    }
+
     /// `GET /servicePrincipals/{id}` (object id, not app id).
     pub async fn get_service_principal(&self, id: &str) -> Result<ServicePrincipal, Error> {
         let id = object_id("service principal id", id)?;

@@ -150,6 +150,8 @@ pub enum Operation {
     RemoveApplicationKey,
     /// `PATCH /applications/{id}` with `keyCredentials`.
     UpdateApplicationKeyCredentials,
+    /// `DELETE /directoryRoles/{id}/members/{id}/$ref`: takes a member out of a directory role.
+    RemoveDirectoryRoleMember,
     /// `GET /auditLogs/signIns` (v1.0 and beta).
     ListSignIns,
     /// `GET /auditLogs/directoryAudits`.
@@ -603,6 +605,17 @@ pub const REQUIREMENTS: &[Requirement] = &[
         application: APP_WRITE,
         delegated: APP_WRITE,
         roles: APP_WRITE_ROLES,
+        steps: &[BlastRadius],
+    },
+    Requirement {
+        operation: Operation::RemoveDirectoryRoleMember,
+        purpose: "take an account out of a directory role the attacker gave it",
+        resource: Resource::Graph,
+        // RoleManagement.ReadWrite.Directory is the only permission Microsoft lists, for both
+        // kinds of caller (spec/graph-behaviour.md, "Removing a directory role member").
+        application: &[&["RoleManagement.ReadWrite.Directory"]],
+        delegated: &[&["RoleManagement.ReadWrite.Directory"]],
+        roles: &["Privileged Role Administrator"],
         steps: &[BlastRadius],
     },
     Requirement {

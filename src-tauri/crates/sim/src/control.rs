@@ -399,6 +399,9 @@ fn present(tenant: &Tenant, artefact: &Artefact) -> bool {
         ArtefactKind::User => tenant
             .user(&artefact.id)
             .is_some_and(|u| u.account_enabled()),
+        ArtefactKind::DirectoryRoleMembership => {
+            user.is_some_and(|u| u.member_of.iter().any(|m| m == &artefact.id))
+        }
         ArtefactKind::ApplicationCredential => {
             artefact.application_credential().is_some_and(|(app, key)| {
                 tenant.application(app).is_some_and(|app| {

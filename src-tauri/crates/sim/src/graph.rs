@@ -65,6 +65,10 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
             post(users::revoke_sessions),
         )
         .route("/users/{user}/memberOf", get(users::member_of))
+        .route(
+            "/directoryRoles/{role}/members/{member}/$ref",
+            delete(users::remove_role_member),
+        )
         .route("/users/{user}/ownedObjects", get(users::owned_objects))
         .route(
             "/users/{user}/appRoleAssignments",

@@ -105,6 +105,8 @@ pub struct TenantPart {
 pub enum Role {
     UserAdministrator,
     ExchangeAdministrator,
+    /// May give any account any directory role.
+    PrivilegedRoleAdministrator,
 }
 
 /// How the attacker got into the first account.
@@ -165,6 +167,9 @@ pub enum PersistKind {
     AppCredential,
     /// SendOnBehalf of the account's mailbox granted to another account the attacker holds.
     SendOnBehalf,
+    /// The attacker, as the entry account (a Privileged Role Administrator), makes this account
+    /// a Global Administrator.
+    RoleMembership,
 }
 
 /// What an attacker's inbox rule does.
@@ -235,6 +240,9 @@ pub enum Noise {
     SecretRotation,
     /// An assistant holds SendOnBehalf on a manager's mailbox.
     Assistant,
+    /// The entry account (a Privileged Role Administrator) makes a colleague an Exchange
+    /// Administrator from the office, in the window.
+    RoleAssignment,
 }
 
 /// When things happen.
@@ -344,7 +352,7 @@ pub fn draw(seed: u64, size: Size) -> Parts {
         2 => Some(Role::ExchangeAdministrator),
         _ => None,
     };
-    let tenant = TenantPart {
+    let mut tenant = TenantPart {
         users,
         entra_id_p1,
         entra_id_p2,
@@ -511,6 +519,15 @@ pub fn draw(seed: u64, size: Size) -> Parts {
         if has_delegate { 0.7 } else { 0.15 },
     );
 
+    directory_roles(
+        seed,
+        entry,
+        &mut tenant,
+        &session_hops,
+        addresses.len(),
+        &mut persistence,
+        &mut noise,
+    );
     let dwell_minutes = match rng.gen_range(0..10) {
         0..=2 => rng.gen_range(20..6 * 60),
         3..=6 => rng.gen_range(6 * 60..3 * 24 * 60),
@@ -536,6 +553,42 @@ pub fn draw(seed: u64, size: Size) -> Parts {
     }
 }
 
+/// Where the directory-role part's draws come from: a stream of its own, so that adding it left
+/// every other part of every seed as it was.
+const ROLE_STREAM: u64 = 0x726f_6c65;
+
+/// The directory-role part. Some entry accounts that hold no role are Privileged Role
+/// Administrators; the attacker then mostly makes an account it holds (the entry or a hop) a
+/// Global Administrator, and the account's owner may have given a colleague a role in the window.
+fn directory_roles(
+    seed: u64,
+    entry: Entry,
+    tenant: &mut TenantPart,
+    session_hops: &[usize],
+    addresses: usize,
+    persistence: &mut Vec<Persistence>,
+    noise: &mut Vec<Noise>,
+) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ ROLE_STREAM);
+    if tenant.entry_role.is_some() || entry == Entry::ConsentPhishing || !rng.gen_bool(0.15) {
+        return;
+    }
+    tenant.entry_role = Some(Role::PrivilegedRoleAdministrator);
+    let granted = rng.gen_bool(0.75);
+    if granted {
+        let mut holders = vec![Who::Entry];
+        holders.extend(session_hops.iter().map(|&i| Who::Hop(i)));
+        persistence.push(Persistence {
+            on: holders[rng.gen_range(0..holders.len())],
+            address: rng.gen_range(0..addresses),
+            kind: PersistKind::RoleMembership,
+        });
+    }
+    if rng.gen_bool(if granted { 0.6 } else { 0.3 }) {
+        noise.push(Noise::RoleAssignment);
+    }
+}
+
 /// Two persistence items that cannot both be on one account (one forwarding field, one phone of
 /// each type, one consent to the attacker's app, one owned app).
 fn same_slot(a: &PersistKind, b: &PersistKind) -> bool {
@@ -544,7 +597,8 @@ fn same_slot(a: &PersistKind, b: &PersistKind) -> bool {
         (Forwarding { .. }, Forwarding { .. })
         | (Consent, Consent)
         | (AppCredential, AppCredential)
-        | (SendOnBehalf, SendOnBehalf) => true,
+        | (SendOnBehalf, SendOnBehalf)
+        | (RoleMembership, RoleMembership) => true,
         (Method { kind: x, .. }, Method { kind: y, .. }) => x == y,
         _ => false,
     }
@@ -654,8 +708,13 @@ impl Parts {
             p.flagged_hop = None;
             out.push(p);
         }
-        if self.tenant.entry_role.is_some() && !self.spread.iter().any(|h| h.via == Via::AdminReset)
-        {
+        let needs_role = self.spread.iter().any(|h| h.via == Via::AdminReset)
+            || self
+                .persistence
+                .iter()
+                .any(|p| p.kind == PersistKind::RoleMembership)
+            || self.noise.contains(&Noise::RoleAssignment);
+        if self.tenant.entry_role.is_some() && !needs_role {
             let mut p = self.clone();
             p.tenant.entry_role = None;
             out.push(p);

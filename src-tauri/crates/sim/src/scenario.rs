@@ -676,6 +676,8 @@ pub(crate) enum ArtefactKind {
     User,
     /// A secret or certificate on an app registration (`id` = `<application object id>/<keyId>`).
     ApplicationCredential,
+    /// The user's membership of a directory role (`id` = the role's object id).
+    DirectoryRoleMembership,
 }
 
 /// Settings of the large-tenant generator (see generator.rs).
@@ -934,6 +936,18 @@ impl Scenario {
             if let Some(user) = &artefact.user_id {
                 if !ids.contains(user) {
                     return bad(format!("answer key names unknown user {user}"));
+                }
+            }
+            if artefact.kind == ArtefactKind::DirectoryRoleMembership {
+                let role_known = self
+                    .directory_roles
+                    .iter()
+                    .any(|r| r.get("id").and_then(Value::as_str) == Some(artefact.id.as_str()));
+                if !role_known || artefact.user_id.is_none() {
+                    return bad(format!(
+                        "the directory role membership {} needs a userId and the id of a role of \"directoryRoles\"",
+                        artefact.id
+                    ));
                 }
             }
             if artefact.kind == ArtefactKind::ApplicationCredential {

@@ -309,6 +309,12 @@ pub trait IncidentTenant: Sync {
         application: &str,
         key_id: &str,
     ) -> impl Future<Output = Result<(), GraphError>> + Send;
+    /// Takes `member` out of the directory role `role` (both object ids).
+    fn remove_directory_role_member(
+        &self,
+        role: &str,
+        member: &str,
+    ) -> impl Future<Output = Result<(), GraphError>> + Send;
     /// Replaces the app registration's certificates with `keys`.
     fn set_application_key_credentials(
         &self,
@@ -574,6 +580,13 @@ impl IncidentTenant for Client {
         key_id: &str,
     ) -> Result<(), GraphError> {
         Client::remove_application_password(self, application, key_id).await
+    }
+    async fn remove_directory_role_member(
+        &self,
+        role: &str,
+        member: &str,
+    ) -> Result<(), GraphError> {
+        Client::remove_directory_role_member(self, role, member).await
     }
     async fn set_application_key_credentials(
         &self,

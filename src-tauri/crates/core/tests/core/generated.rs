@@ -398,6 +398,18 @@ async fn holdings(client: &firebreak_graph::Client) -> std::collections::BTreeSe
                 m.id.to_lowercase()
             ));
         }
+        for role in collect_items(client.list_member_of(&who))
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|o| o.odata_type.as_deref() == Some("#microsoft.graph.directoryRole"))
+        {
+            out.insert(format!(
+                "directoryRoleMembership|{}|{}",
+                user.id,
+                role.id.to_lowercase()
+            ));
+        }
         let Some(upn) = user.user_principal_name.clone() else {
             continue;
         };

@@ -105,6 +105,13 @@ const USER_APP_ROLES: Perm = Perm {
     delegated: &["Directory.Read.All", "AppRoleAssignment.ReadWrite.All"],
     roles: &[],
 };
+/// RoleManagement.ReadWrite.Directory is the only permission Microsoft lists for removing a role
+/// member; a delegated admin needs Privileged Role Administrator (or Global Administrator).
+const MANAGE_ROLE_MEMBERS: Perm = Perm {
+    app: &["RoleManagement.ReadWrite.Directory"],
+    delegated: &["RoleManagement.ReadWrite.Directory"],
+    roles: &["Privileged Role Administrator"],
+};
 pub(super) const READ_GRANTS: Perm = Perm {
     app: &[
         "Directory.Read.All",
@@ -646,6 +653,60 @@ pub(crate) async fn member_of(ctx: Ctx, Path(key): Path<String>) -> Result<Respo
         .cloned()
         .collect();
     ctx.collection("directoryObjects", items, page_size, ctx.query.count)
+}
+
+/// DELETE /directoryRoles/{role}/members/{member}/$ref: takes a member out of a directory role
+/// (spec/graph-behaviour.md, "Removing a directory role member"). The role is addressed by its
+/// object id; a member that does not hold the role is a 404, as for any missing reference.
+pub(crate) async fn remove_role_member(
+    ctx: Ctx,
+    Path((role, member)): Path<(String, String)>,
+) -> Result<Response, GraphError> {
+    ctx.require(&MANAGE_ROLE_MEMBERS)?;
+    let mut tenant = ctx.sim.lock_tenant();
+    let role_object = tenant
+        .directory_roles
+        .iter()
+        .find(|r| str_of(r, "id") == Some(role.as_str()))
+        .cloned()
+        .ok_or_else(|| directory_not_found(&role))?;
+    let user = tenant
+        .user_mut(&member)
+        .ok_or_else(|| directory_not_found(&member))?;
+    let held = user.member_of.len();
+    user.member_of.retain(|m| m != &role);
+    if user.member_of.len() == held {
+        return Err(directory_not_found(&member));
+    }
+    let (user_id, upn) = (user.id().to_owned(), user.upn().to_owned());
+    let now = ctx.now;
+    ctx.record(
+        &mut tenant,
+        StatusCode::NO_CONTENT,
+        json!({"change": "removed directory role member", "roleId": role, "member": upn}),
+    );
+    let initiator = if ctx.claims.is_app_only() {
+        json!({"app": {"appId": ctx.claims.appid, "displayName": tenant.app.display_name, "servicePrincipalId": ctx.claims.oid, "servicePrincipalName": null}})
+    } else {
+        json!({"user": {"id": ctx.claims.oid, "displayName": null, "userPrincipalName": ctx.claims.upn, "ipAddress": "127.0.0.1"}})
+    };
+    let quoted = |key: &str| {
+        json!(format!(
+            "\"{}\"",
+            str_of(&role_object, key).unwrap_or_default()
+        ))
+    };
+    let audit_id = tenant.new_guid("audit");
+    tenant.push_directory_audit(json!({
+        "id": audit_id, "activityDateTime": graph_time(now), "activityDisplayName": "Remove member from role",
+        "category": "RoleManagement", "operationType": "Unassign", "initiatedBy": initiator,
+        "targetResources": [{"id": user_id, "displayName": null, "type": "User", "userPrincipalName": upn, "modifiedProperties": [
+            {"displayName": "Role.ObjectID", "oldValue": quoted("id"), "newValue": null},
+            {"displayName": "Role.DisplayName", "oldValue": quoted("displayName"), "newValue": null},
+            {"displayName": "Role.TemplateId", "oldValue": quoted("roleTemplateId"), "newValue": null},
+        ]}],
+    }));
+    Ok(no_content())
 }
 
 /// GET /users/{id}/ownedObjects

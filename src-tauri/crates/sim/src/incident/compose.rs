@@ -23,6 +23,9 @@ const GRAPH_APP: &str = "00000003-0000-0000-c000-000000000000";
 const MICROSOFT_TENANT: &str = "f8cdef31-a31e-4b4a-93e4-5f571e91255a";
 const FIREBREAK_APP: &str = "b7e3f4a2-51c8-4d2e-9a60-3f1e2d4c5b6a";
 const FIREBREAK_SP: &str = "c2a1d7e0-6b3f-4f8e-8a9d-1e2f3a4b5c6d";
+/// The role template ids the generator's audit records name (Microsoft's built-in roles).
+const GLOBAL_ADMIN_TEMPLATE: &str = "62e90394-69f5-4237-9190-012177145e10";
+const EXCHANGE_ADMIN_TEMPLATE: &str = "29232cdf-9323-42fd-ade2-1d097af3e4de";
 const ATTACKER_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const USER_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0";
 
@@ -171,6 +174,7 @@ struct Roles {
     user_admin: String,
     exchange_admin: String,
     privileged_auth_admin: String,
+    privileged_role_admin: String,
 }
 
 /// Indices of the people every incident has.
@@ -252,6 +256,7 @@ impl<'a> Builder<'a> {
                 user_admin: role("role/user"),
                 exchange_admin: role("role/exchange"),
                 privileged_auth_admin: role("role/privauth"),
+                privileged_role_admin: role("role/privrole"),
             },
             notes: Vec::new(),
             sessions: Vec::new(),
@@ -380,6 +385,11 @@ impl<'a> Builder<'a> {
                 let role = self.roles.exchange_admin.clone();
                 self.people[entry].member_of.push(role);
                 self.people[entry].job = ("Messaging Administrator", "IT");
+            }
+            Some(Role::PrivilegedRoleAdministrator) => {
+                let role = self.roles.privileged_role_admin.clone();
+                self.people[entry].member_of.push(role);
+                self.people[entry].job = ("Identity Administrator", "IT");
             }
             None => {}
         }
@@ -649,6 +659,8 @@ impl<'a> Builder<'a> {
         };
         let category = if activity.contains("application") || activity.contains("Consent") {
             "ApplicationManagement"
+        } else if activity.ends_with("to role") {
+            "RoleManagement"
         } else {
             "UserManagement"
         };
@@ -658,7 +670,7 @@ impl<'a> Builder<'a> {
             "activityDisplayName": activity,
             "category": category,
             "loggedByService": service,
-            "operationType": if activity.contains("deleted") { "Delete" } else if activity.contains("registered") || activity.contains("Consent") { "Add" } else { "Update" },
+            "operationType": if activity.ends_with("to role") { "Assign" } else if activity.contains("deleted") { "Delete" } else if activity.contains("registered") || activity.contains("Consent") { "Add" } else { "Update" },
             "result": "success",
             "resultReason": reason,
             "correlationId": guid_of(self.parts.seed, &format!("{label}/correlation")),
@@ -1259,7 +1271,13 @@ impl<'a> Builder<'a> {
             session_start + Duration::minutes(5),
             self.now - Duration::minutes(15),
         );
-        if let Some(s) = self.sessions.iter_mut().find(|s| s.person == person) {
+        // A role is given by the entry account, whichever account receives it.
+        let actor = if item.kind == PersistKind::RoleMembership {
+            ENTRY
+        } else {
+            person
+        };
+        if let Some(s) = self.sessions.iter_mut().find(|s| s.person == actor) {
             if !s.addresses.contains(&item.address) {
                 s.addresses.push(item.address);
             }
@@ -1279,6 +1297,7 @@ impl<'a> Builder<'a> {
             PersistKind::Consent => self.consent(person, item.address, at),
             PersistKind::AppCredential => self.app_credential(person, item.address, at),
             PersistKind::SendOnBehalf => self.send_on_behalf(person, item.address, at),
+            PersistKind::RoleMembership => self.role_membership(person, item.address, at),
         }
     }
 
@@ -1733,6 +1752,43 @@ impl<'a> Builder<'a> {
             "description": format!("SendOnBehalf of this mailbox given to {}, another account the attacker holds", self.people[other].name)}));
     }
 
+    /// The entry account, from the attacker's address, makes `person` a Global Administrator.
+    fn role_membership(&mut self, person: usize, address: usize, at: DateTime<Utc>) {
+        let ip = self.address(address);
+        let role = self.roles.global_admin.clone();
+        if self.people[person].member_of.contains(&role) {
+            return;
+        }
+        self.people[person].member_of.push(role.clone());
+        let target = self.role_target(person, &role, "Global Administrator", GLOBAL_ADMIN_TEMPLATE);
+        self.directory_audit(
+            at,
+            "Add member to role",
+            "Core Directory",
+            "",
+            ENTRY,
+            Some(&ip),
+            target,
+            Some(ATTACKER_UA),
+        );
+        let name = self.people[person].name.clone();
+        self.attacker_key.push(json!({"kind": "directoryRoleMembership", "userId": self.people[person].id, "id": role,
+            "description": format!("{name} made a Global Administrator by the attacker, from {ip}")}));
+    }
+
+    /// The audit record's target for a role change: the user, with the role in its modified
+    /// properties as Entra writes them (JSON strings inside strings).
+    fn role_target(&self, person: usize, role: &str, name: &str, template: &str) -> Value {
+        let mut target = self.user_target(person);
+        let quoted = |v: &str| json!(format!("\"{v}\""));
+        target["modifiedProperties"] = json!([
+            {"displayName": "Role.ObjectID", "oldValue": null, "newValue": quoted(role)},
+            {"displayName": "Role.DisplayName", "oldValue": null, "newValue": quoted(name)},
+            {"displayName": "Role.TemplateId", "oldValue": null, "newValue": quoted(template)},
+        ]);
+        target
+    }
+
     // ------------------------------------------------------------- the attacker's hours
 
     /// Token refreshes (and, on audited mailboxes, mail read) from each session's addresses in
@@ -2037,6 +2093,35 @@ impl<'a> Builder<'a> {
                          "newValue": format!("[\"[KeyIdentifier={prod},KeyType=Password,KeyUsage=Verify,DisplayName=hrsync-prod]\", \"[KeyIdentifier={key},KeyType=Password,KeyUsage=Verify,DisplayName=hrsync-2026]\"]")}]}), Some(USER_UA));
                 self.legitimate_key.push(json!({"kind": "applicationCredential", "id": format!("{object}/{key}"),
                     "description": format!("The IT manager's planned secret rotation on '{name}', from the office")}));
+            }
+            Noise::RoleAssignment => {
+                let colleague = self.person(&label);
+                self.people[colleague].job = ("Messaging Administrator", "IT");
+                let role = self.roles.exchange_admin.clone();
+                self.people[colleague].member_of.push(role.clone());
+                let target = self.role_target(
+                    colleague,
+                    &role,
+                    "Exchange Administrator",
+                    EXCHANGE_ADMIN_TEMPLATE,
+                );
+                self.directory_audit(
+                    window_at,
+                    "Add member to role",
+                    "Core Directory",
+                    "",
+                    ENTRY,
+                    Some(OFFICE_IP),
+                    target,
+                    Some(USER_UA),
+                );
+                let (name, owner) = (
+                    self.people[colleague].name.clone(),
+                    self.people[ENTRY].name.clone(),
+                );
+                self.legitimate_key.push(json!({"kind": "directoryRoleMembership", "userId": self.people[colleague].id, "id": role,
+                    "description": format!("{name} made an Exchange Administrator by {owner}, from the office, as planned")}));
+                self.legit_address(OFFICE_IP, None, "the office");
             }
             Noise::Assistant => {
                 let manager = self.person(&label);
@@ -2355,7 +2440,7 @@ impl Builder<'_> {
                     "clientSecret": "training-only~generated.not-a-real-secret",
                     "roles": ["User.Read.All", "User.RevokeSessions.All", "User.EnableDisableAccount.All", "User-PasswordProfile.ReadWrite.All",
                               "UserAuthenticationMethod.ReadWrite.All", "MailboxSettings.ReadWrite", "Mail.ReadBasic.All", "Directory.Read.All",
-                              "DelegatedPermissionGrant.ReadWrite.All", "Application.ReadWrite.All", "AuditLog.Read.All", "IdentityRiskyUser.ReadWrite.All",
+                              "DelegatedPermissionGrant.ReadWrite.All", "Application.ReadWrite.All", "RoleManagement.ReadWrite.Directory", "AuditLog.Read.All", "IdentityRiskyUser.ReadWrite.All",
                               "IdentityRiskEvent.Read.All", "SecurityIncident.Read.All", "SecurityAlert.Read.All", "AuditLogsQuery.Read.All",
                               "Policy.Read.AuthenticationMethod", "Exchange.ManageAsApp"],
                     "entraRoles": ["Exchange Administrator", "Privileged Authentication Administrator", "Security Administrator"],
@@ -2371,6 +2456,7 @@ impl Builder<'_> {
                 {"id": self.roles.user_admin, "displayName": "User Administrator", "description": "Can manage all aspects of users and groups, including resetting passwords for limited admins.", "roleTemplateId": "fe930be7-5e62-47db-91af-98c3a49a38b1"},
                 {"id": self.roles.exchange_admin, "displayName": "Exchange Administrator", "description": "Can manage all aspects of the Exchange product.", "roleTemplateId": "29232cdf-9323-42fd-ade2-1d097af3e4de"},
                 {"id": self.roles.privileged_auth_admin, "displayName": "Privileged Authentication Administrator", "description": "Can access to view, set and reset authentication method information for any user (admin or non-admin).", "roleTemplateId": "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"},
+                {"id": self.roles.privileged_role_admin, "displayName": "Privileged Role Administrator", "description": "Can manage role assignments in Microsoft Entra ID, and all aspects of Privileged Identity Management.", "roleTemplateId": "e8611ab8-c189-46e8-94e1-60213ab1f814"},
             ],
             "contacts": self.contacts,
             "servicePrincipals": service_principals,

@@ -391,6 +391,7 @@ async fn changes(sim: &Sim, users: &[Value], grants: &[Value]) {
         assert_eq!(deleted.status, 204, "{}", deleted.body);
     }
     app_credentials(sim).await;
+    role_member(sim, users).await;
     // /me needs a delegated token: device-code sign-in of an administrator.
     let admin = users.iter().find(|u| {
         u["userPrincipalName"]
@@ -483,6 +484,39 @@ async fn app_credentials(sim: &Sim) {
         )
         .await;
     assert_eq!(removed.status, 204, "{}", removed.body);
+}
+
+/// Takes one account other than the signed-in administrator out of one of its directory roles:
+/// 204, the role gone from `memberOf`, and a second removal a 404.
+async fn role_member(sim: &Sim, users: &[Value]) {
+    for user in users {
+        let upn = user["userPrincipalName"].as_str().unwrap_or_default();
+        if upn.starts_with("alex.wilber@") || upn.starts_with("admin@") {
+            continue;
+        }
+        let id = user["id"].as_str().unwrap();
+        let member_of = sim.get(&format!("/v1.0/users/{id}/memberOf")).await;
+        let role = member_of
+            .value()
+            .into_iter()
+            .find(|o| o["@odata.type"].as_str() == Some("#microsoft.graph.directoryRole"));
+        let Some(role) = role else { continue };
+        let role = role["id"].as_str().unwrap().to_owned();
+        let path = format!("/v1.0/directoryRoles/{role}/members/{id}/$ref");
+        let removed = sim.graph(Method::DELETE, &path, None).await;
+        assert_eq!(removed.status, 204, "{}", removed.body);
+        let after = sim.get(&format!("/v1.0/users/{id}/memberOf")).await;
+        assert!(
+            !after
+                .value()
+                .iter()
+                .any(|o| o["id"].as_str() == Some(&role)),
+            "{upn} still holds the role"
+        );
+        let again = sim.graph(Method::DELETE, &path, None).await;
+        assert_eq!(again.status, 404, "{}", again.body);
+        return;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

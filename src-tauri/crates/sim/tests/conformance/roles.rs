@@ -161,3 +161,56 @@ async fn helpdesk_administrator_resets_a_password_but_cannot_block_sign_in() {
     );
     sim.server.shutdown().await;
 }
+
+/// Taking a member out of a directory role needs RoleManagement.ReadWrite.Directory, and a
+/// delegated admin also Privileged Role Administrator (spec/graph-behaviour.md, "Directory roles
+/// given in the window"); the removal is audited as "Remove member from role" with the role in
+/// `oldValue`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_role_member_needs_role_management_and_a_role_administrator() {
+    const GLOBAL_ADMIN_ROLE: &str = "051b5f58-9346-568a-8c26-916645791c3d";
+    const BREAK_GLASS: &str = "9e27f8ea-adf4-5f6f-a70b-5c7d71ffd2d8";
+    let path = format!("/v1.0/directoryRoles/{GLOBAL_ADMIN_ROLE}/members/{BREAK_GLASS}/$ref");
+
+    let mut without: Value =
+        serde_json::from_str(include_str!("../../scenarios/aitm.json")).unwrap();
+    without["app"]["roles"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| r != "RoleManagement.ReadWrite.Directory");
+    let without = firebreak_sim::Scenario::from_json(&without.to_string()).unwrap();
+    let sim = Sim::start_with(without, firebreak_sim::SimOptions::default()).await;
+    let refused = sim.graph(Method::DELETE, &path, None).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    sim.server.shutdown().await;
+
+    let sim = Sim::start("aitm").await;
+    let lee = delegated_token(&sim, &sim.upn("lee.gu"), GRAPH).await;
+    let lee = lee["access_token"].as_str().unwrap();
+    let refused = sim.graph_as(lee, Method::DELETE, &path, None, &[]).await;
+    assert_eq!(refused.status, 403, "no role: {}", refused.body);
+
+    let removed = sim.graph(Method::DELETE, &path, None).await;
+    assert_eq!(removed.status, 204, "{}", removed.body);
+    let audits = sim
+        .get(&format!(
+            "/v1.0/auditLogs/directoryAudits?$filter=targetResources/any(t:t/id%20eq%20'{BREAK_GLASS}')"
+        ))
+        .await;
+    let entry = audits
+        .value()
+        .into_iter()
+        .find(|a| a["activityDisplayName"] == "Remove member from role")
+        .expect("the removal is audited");
+    let properties = entry["targetResources"][0]["modifiedProperties"].clone();
+    assert!(
+        properties
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["displayName"] == "Role.ObjectID"
+                && p["oldValue"] == json!(format!("\"{GLOBAL_ADMIN_ROLE}\""))),
+        "{properties}"
+    );
+    sim.server.shutdown().await;
+}

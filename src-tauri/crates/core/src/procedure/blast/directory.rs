@@ -2,7 +2,7 @@
 //! account did in the directory during the window according to the directory audit log —
 //! membership changes, credentials added to apps, users created, Conditional Access edits.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use firebreak_graph::{
     logs::{DirectoryAudit, DirectoryAuditQuery},
@@ -177,29 +177,281 @@ fn audit_row(a: &DirectoryAudit, kind: &str, guidance: &str) -> crate::procedure
     row
 }
 
-/// Group and role membership changes made by the account, or to it, in the window.
+/// Group and role membership changes made by the account, or to it, in the window. A directory
+/// role given from one of the attacker's addresses, and still held, is taken away
+/// (`DELETE /directoryRoles/{role}/members/{member}/$ref`); a role given from anywhere else is
+/// listed unselected (the account's owner may be an administrator doing their job), and group
+/// changes are listed to revert by hand.
 pub(super) async fn memberships<T: IncidentTenant>(
     cx: &StepContext<'_, T>,
     draft: &mut Draft,
 ) -> Result<(), Error> {
-    draft.summary("Record group and role membership changes made by or to the account.");
-    let Some((_, entries)) = audits(cx, draft, "memberships", true).await? else {
+    draft.summary(
+        "Take away the directory roles given from the attacker's addresses; record the other group and role membership changes made by or to the account.",
+    );
+    let Some((user_id, entries)) = audits(cx, draft, "memberships", true).await? else {
         return Ok(());
     };
+    let attacker = super::attacker_addresses(cx, &user_id, draft).await;
+    // Triage's infrastructure also matches an address by its range (a neighbour of the
+    // attacker's sign-ins on the same provider).
+    let infrastructure = crate::procedure::triage::recorded_infrastructure(cx.case, cx.scope);
+    let from_attacker =
+        |ip: &str| attacker.contains(ip) || infrastructure.match_address(ip).is_some();
+    // Read only when the account itself gave a role in the window.
+    let mut own: Option<Option<BTreeSet<String>>> = None;
+    let mut held: BTreeMap<String, Option<Vec<String>>> = BTreeMap::new();
     for a in entries.iter().filter(|a| {
         let act = activity(a);
         ["member to", "member from", "owner to", "owner from"]
             .iter()
             .any(|p| act.contains(p))
     }) {
-        draft.finding(audit_row(
-            a,
-            "Membership change",
-            "Revert it by hand: Entra admin center > Groups (or Roles and administrators) > the group or role > Members; there is no Graph operation for it in Firebreak's permissions.",
-        ));
+        let Some(grant) = RoleGrant::of(a) else {
+            draft.finding(audit_row(
+                a,
+                "Membership change",
+                "Revert it by hand: Entra admin center > Groups (or Roles and administrators) > the group or role > Members.",
+            ));
+            continue;
+        };
+        if !held.contains_key(&grant.member) {
+            let roles = match cx.tenant.member_of(&UserRef::new(&grant.member)?).await {
+                Ok(f) => Some(
+                    f.items
+                        .iter()
+                        .filter(|o| {
+                            o.odata_type.as_deref() == Some("#microsoft.graph.directoryRole")
+                        })
+                        .map(|o| o.id.to_lowercase())
+                        .collect(),
+                ),
+                Err(e) if e.is_not_found() => Some(Vec::new()),
+                Err(e) => {
+                    draft.gap("The directory roles of an account given a role", e)?;
+                    None
+                }
+            };
+            held.insert(grant.member.clone(), roles);
+        }
+        let still = match held.get(&grant.member) {
+            Some(Some(roles)) => roles.contains(&grant.role.to_lowercase()),
+            _ => {
+                draft.finding(audit_row(
+                    a,
+                    "Directory role given",
+                    "Whether the account still holds this role could not be read: check Roles and administrators in the Entra admin center.",
+                ));
+                continue;
+            }
+        };
+        if !still {
+            draft.row(audit_row(
+                a,
+                "Directory role given (no longer held)",
+                "The account no longer holds this role: nothing to take away.",
+            ));
+            continue;
+        }
+        let by_account = a
+            .initiated_by
+            .as_ref()
+            .and_then(|i| i.pointer("/user/id"))
+            .and_then(Value::as_str)
+            .is_some_and(|id| id.eq_ignore_ascii_case(&user_id));
+        if by_account && own.is_none() {
+            own = Some(own_addresses(cx, draft, &user_id, &from_attacker).await?);
+        }
+        let verdict = judge_grant(
+            grant.address.as_deref(),
+            &from_attacker,
+            by_account
+                .then(|| own.as_ref().and_then(Option::as_ref))
+                .flatten(),
+        );
+        let mut row = item(
+            format!("role:{}:{}", grant.role, grant.member),
+            "Directory role given",
+            format!("{} — {}", grant.member_name, grant.role_name),
+            vec![
+                format!("Role: {}", grant.role_name),
+                format!("Given to: {}", grant.member_name),
+                format!(
+                    "Given by: {} from {}",
+                    initiator(a),
+                    grant
+                        .address
+                        .as_deref()
+                        .unwrap_or("an address the log does not give")
+                ),
+            ],
+            Action::RemoveDirectoryRoleMember {
+                role: grant.role.clone(),
+                member: grant.member.clone(),
+            },
+        );
+        row.created = a.activity_date_time;
+        row.recommended = verdict.recommended();
+        row.reasons = vec![verdict.reason().into()];
+        draft.finding(row);
     }
     draft.clean("No group or role membership changed by or to the account in the window.");
     Ok(())
+}
+
+/// Why a role given in the window is (or is not) taken away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GrantVerdict {
+    /// Given from one of the attacker's addresses.
+    FromAttacker,
+    /// Given by the compromised account from an address it had not used before the window.
+    NewAddress,
+    /// Given by the account from an address it used before the window.
+    OwnAddress,
+    /// Given by someone else, or from an address the log does not give, or the account's
+    /// history could not be read.
+    CannotTell,
+}
+
+impl GrantVerdict {
+    fn recommended(self) -> bool {
+        matches!(self, Self::FromAttacker | Self::NewAddress)
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            Self::FromAttacker => "Given from one of the attacker's addresses: the attacker's way back in with an administrator's rights. Taking the role away leaves the account otherwise as it is.",
+            Self::NewAddress => "Given by the compromised account, in the incident window, from an address it had not signed in from before: taken as the attacker's. Taking the role away leaves the account otherwise as it is.",
+            Self::OwnAddress => "Given from an address the account used before the incident (its owner may be an administrator doing their job): ask them before taking it away.",
+            Self::CannotTell => "Not given from an address attributed to the attacker: ask whoever gave it before taking it away.",
+        }
+    }
+}
+
+/// Judges a role given in the window from `address`; `own` is the addresses the account signed
+/// in from before the window, when the account itself gave the role and its history was read.
+fn judge_grant(
+    address: Option<&str>,
+    from_attacker: &(dyn Fn(&str) -> bool + Sync),
+    own: Option<&BTreeSet<String>>,
+) -> GrantVerdict {
+    let Some(ip) = address else {
+        return GrantVerdict::CannotTell;
+    };
+    if from_attacker(ip) {
+        return GrantVerdict::FromAttacker;
+    }
+    match own {
+        Some(own) if own.iter().any(|a| crate::attribution::same_address(a, ip)) => {
+            GrantVerdict::OwnAddress
+        }
+        Some(_) => GrantVerdict::NewAddress,
+        None => GrantVerdict::CannotTell,
+    }
+}
+
+/// The addresses the account signed in from successfully before the incident window (the
+/// attacker's left out): the sign-in log over its reach, or on a tenant without Entra ID P1 the
+/// sign-ins the unified audit log keeps. `None`, with a warning, when neither can be read.
+async fn own_addresses<T: IncidentTenant>(
+    cx: &StepContext<'_, T>,
+    draft: &mut Draft,
+    user_id: &str,
+    from_attacker: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<Option<BTreeSet<String>>, Error> {
+    let since = cx.now - chrono::Duration::days(crate::attribution::RETENTION_DAYS);
+    let query = firebreak_graph::logs::SignInQuery {
+        user_id: Some(user_id.to_owned()),
+        since: Some(since),
+        ..Default::default()
+    };
+    let sign_ins = match cx.tenant.sign_ins(&query).await {
+        Ok(s) => s.items,
+        Err(e) if e.is_premium_required() => {
+            let upn = account(cx).await?.user_principal_name;
+            let upn = upn.unwrap_or_else(|| cx.account.to_owned());
+            match crate::procedure::triage::audit_log_sign_ins(cx, user_id, &upn, since).await {
+                Ok(found) => found.sign_ins,
+                Err(why) => {
+                    draft.warn(format!(
+                        "The account's earlier sign-ins could not be read ({why}), so a role it gave from an address not attributed to the attacker is not pre-selected: judge it yourself."
+                    ));
+                    return Ok(None);
+                }
+            }
+        }
+        Err(e) => {
+            draft.warn(format!(
+                "The account's earlier sign-ins could not be read ({e}), so a role it gave from an address not attributed to the attacker is not pre-selected: judge it yourself."
+            ));
+            return Ok(None);
+        }
+    };
+    Ok(Some(
+        sign_ins
+            .iter()
+            .filter(|s| crate::routine::succeeded(s))
+            .filter(|s| s.created_date_time.is_some_and(|t| t < draft.since))
+            .filter_map(|s| s.ip_address.clone())
+            .filter(|ip| !ip.is_empty() && !from_attacker(ip))
+            .collect(),
+    ))
+}
+
+/// A directory role given to a user, as an "Add member to role" audit entry records it: the
+/// user is the target, the role is in its modified properties (values are JSON strings inside
+/// strings, e.g. `"\"62e9…\""`).
+struct RoleGrant {
+    member: String,
+    member_name: String,
+    role: String,
+    role_name: String,
+    address: Option<String>,
+}
+
+impl RoleGrant {
+    fn of(a: &DirectoryAudit) -> Option<Self> {
+        if activity(a) != "add member to role" {
+            return None;
+        }
+        let target = targets(a)
+            .into_iter()
+            .find(|t| t.get("type").and_then(Value::as_str) == Some("User"))?;
+        let unquote = |v: &str| v.trim().trim_matches('"').to_owned();
+        let role = modified(target, "Role.ObjectID").map(|(_, new)| unquote(new))?;
+        let member = target.get("id").and_then(Value::as_str)?.to_owned();
+        if firebreak_graph::odata::object_id("role", &role).is_err()
+            || firebreak_graph::odata::object_id("member", &member).is_err()
+        {
+            return None;
+        }
+        let role_name = modified(target, "Role.DisplayName")
+            .map(|(_, new)| unquote(new))
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| role.clone());
+        Some(Self {
+            member_name: ["userPrincipalName", "displayName"]
+                .iter()
+                .find_map(|k| {
+                    target
+                        .get(*k)
+                        .and_then(Value::as_str)
+                        .filter(|s| !s.is_empty())
+                })
+                .unwrap_or(&member)
+                .to_owned(),
+            member,
+            role,
+            role_name,
+            address: a
+                .initiated_by
+                .as_ref()
+                .and_then(|i| i.pointer("/user/ipAddress"))
+                .and_then(Value::as_str)
+                .filter(|ip| !ip.is_empty())
+                .map(str::to_owned),
+        })
+    }
 }
 
 /// One credential as a `KeyDescription` audit value lists it.
@@ -942,6 +1194,40 @@ fn removal(application: &str, key_id: &str, secret: bool) -> Action {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn role_audit(activity: &str, target_type: &str, role: &str) -> DirectoryAudit {
+        serde_json::from_value(serde_json::json!({
+            "id": "Directory_1", "activityDisplayName": activity,
+            "initiatedBy": {"user": {"id": "u", "userPrincipalName": "pat@contoso.example", "ipAddress": "203.0.113.7"}},
+            "targetResources": [{"id": "2177bbf9-9219-5531-8545-a817ab0c1afe", "type": target_type,
+                "userPrincipalName": "megan@contoso.example", "modifiedProperties": [
+                {"displayName": "Role.ObjectID", "oldValue": null, "newValue": role},
+                {"displayName": "Role.DisplayName", "oldValue": null, "newValue": "\"Global Administrator\""},
+            ]}],
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_role_grant_is_read_from_the_quoted_modified_properties_of_a_user_target() {
+        let role = "051b5f58-9346-568a-8c26-916645791c3d";
+        let grant = RoleGrant::of(&role_audit(
+            "Add member to role",
+            "User",
+            &format!("\"{role}\""),
+        ))
+        .unwrap();
+        assert_eq!(grant.role, role);
+        assert_eq!(grant.member, "2177bbf9-9219-5531-8545-a817ab0c1afe");
+        assert_eq!(grant.member_name, "megan@contoso.example");
+        assert_eq!(grant.role_name, "Global Administrator");
+        assert_eq!(grant.address.as_deref(), Some("203.0.113.7"));
+        // A grant to a group, a removal, or a role id that is not an object id: listed by hand.
+        let quoted = format!("\"{role}\"");
+        assert!(RoleGrant::of(&role_audit("Add member to role", "Group", &quoted)).is_none());
+        assert!(RoleGrant::of(&role_audit("Remove member from role", "User", &quoted)).is_none());
+        assert!(RoleGrant::of(&role_audit("Add member to role", "User", "\"../users\"")).is_none());
+    }
 
     const PROD: &str = "12c74f3d-88fd-5050-99e4-072d53a95174";
     const ADDED: &str = "fbaff44e-99c8-53e3-b467-006f89695d0e";
