@@ -1133,6 +1133,23 @@ mod tests {
     }
 
     #[test]
+    fn taking_a_directory_role_away_needs_role_management_and_a_privileged_role_administrator() {
+        let req = Operation::RemoveDirectoryRoleMember.requirement();
+        assert_eq!(
+            req.least_application(),
+            ["RoleManagement.ReadWrite.Directory"]
+        );
+        assert!(!req.satisfied_by_roles(&["Directory.ReadWrite.All".into()]));
+        assert_eq!(req.roles, ["Privileged Role Administrator"]);
+        let text = explain_denial(Operation::RemoveDirectoryRoleMember, false);
+        assert!(
+            text.contains("RoleManagement.ReadWrite.Directory"),
+            "{text}"
+        );
+        assert!(text.contains("Map the blast radius"), "{text}");
+    }
+
+    #[test]
     fn a_denial_names_the_permission_the_step_and_the_fix() {
         let text = explain_denial(Operation::DeleteAuthenticationMethod, false);
         assert!(

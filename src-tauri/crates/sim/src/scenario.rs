@@ -30,6 +30,34 @@ const GENERATED: &[(&str, &str)] = &[
         "send-on-behalf-second-account",
         include_str!("../scenarios/generated/send-on-behalf-second-account.json"),
     ),
+    (
+        "attacker-makes-global-admin",
+        include_str!("../scenarios/generated/attacker-makes-global-admin.json"),
+    ),
+    (
+        "free-tenant-admin-reset-hop",
+        include_str!("../scenarios/generated/free-tenant-admin-reset-hop.json"),
+    ),
+    (
+        "flagged-hop-method-before-rule",
+        include_str!("../scenarios/generated/flagged-hop-method-before-rule.json"),
+    ),
+    (
+        "entry-reset-the-flagged-hop",
+        include_str!("../scenarios/generated/entry-reset-the-flagged-hop.json"),
+    ),
+    (
+        "short-history-hop",
+        include_str!("../scenarios/generated/short-history-hop.json"),
+    ),
+    (
+        "app-secret-beyond-audit-reach",
+        include_str!("../scenarios/generated/app-secret-beyond-audit-reach.json"),
+    ),
+    (
+        "free-tenant-entry-found-by-mail",
+        include_str!("../scenarios/generated/free-tenant-entry-found-by-mail.json"),
+    ),
 ];
 
 /// Shipped scenarios that are not incidents: a tenant for the readiness check and one for load.

@@ -157,6 +157,11 @@ const EXPECTATIONS: &[Expectation] = &[
     ("aitm", "blast-flows", "manual", &[], &[]),
     ("aitm", "blast-power-apps", "manual", &[], &[]),
     ("service-account", "blast-memberships", "finding", &[], &[]),
+    // Before triage (no window, no attribution) neither role grant is pre-selected: the Exchange
+    // Administrator the owner gave a colleague from the office must not be. With triage's window
+    // the attacker's Global Administrator is taken away (the practice test of every shipped
+    // scenario, and `a_role_given_in_the_window_from_a_new_address_is_taken_away`).
+    ("attacker-makes-global-admin", "blast-memberships", "finding", &[], &["role:32c67ed6-a983-4a5d-a83a-a83c349c55d0:8b1680db-7630-42ae-a7db-a2a941120e43"]),
     ("service-account", "blast-conditional-access", "finding", &[], &[]),
     ("service-account", "blast-app-credentials", "finding", &[":29ebc055-665e-55a1-9e06-9a3ecffb7644"], &[":ad460085-9992-55f2-a3b9-4bf16f94f3c2", "sp:ddc69cdd-d59b-5fda-bb1f-991875653ae9", "sp:c2a1d7e0-6b3f-4f8e-8a9d-1e2f3a4b5c6d"]),
     // The key in the audit entry's new list and not in its old one, in the middle of the list and

@@ -150,55 +150,26 @@ const KNOWN_GAPS: &[(u64, &str)] = &[];
 /// Seeds beyond the property's 200 that a release soak found the response does not contain, each
 /// with what the run left. Kept in [`known_gaps_are_still_open`] with the known gaps, so that the
 /// list stays true: once one is contained, the test fails and the seed moves to [`FROM_THE_SOAK`].
-// None today: the ten the soaks of seeds 0-1999 (small) found are in FROM_THE_SOAK.
+// None today: the ten the soaks of seeds 0-1999 (small) found are in FROM_THE_SOAK or shipped
+// as named scenarios.
 const FOUND_BY_SOAK: &[(u64, &str)] = &[];
 
 /// Seeds a soak found open and the response now contains, each with what it used to leave:
-/// contained on every `make test` so that they stay contained.
+/// contained on every `make test` so that they stay contained. The soak's other finds are
+/// shipped as named scenarios, their parts kept as drawn (`scenarios/generated/`, run by the
+/// practice test of every shipped scenario): 330 `free-tenant-admin-reset-hop`, 681
+/// `flagged-hop-method-before-rule`, 932 `entry-reset-the-flagged-hop`, 1182
+/// `short-history-hop`, 1791 `app-secret-beyond-audit-reach`, 398
+/// `free-tenant-entry-found-by-mail`.
 const FROM_THE_SOAK: &[(u64, &str)] = &[
     (200, SEND_ON_BEHALF),
     (301, SEND_ON_BEHALF),
     (376, SEND_ON_BEHALF),
     (
-        330,
-        "Entra ID Free, a second hop made by an admin account's password reset: the Authenticator the \
-         attacker registered right after the reset was left (the new case had no incident window), \
-         and the attacker came back with it",
-    ),
-    (
-        681,
-        "Entra ID Free, the hop found by a rule from the attacker's range: the software token the \
-         attacker registered two hours before that rule, from an address only a sibling case knew, \
-         was kept (the window began at the rule; the attacker's first sign-in, from a new address \
-         on another browser, was four hours earlier)",
-    ),
-    (
-        932,
-        "Entra ID P1, the alert names a hop the entry account (a User Administrator) took by \
-         resetting its password from the attacker's address: the entry was never found (the \
-         sweep looked only at accounts the hop acted on, not at accounts that acted on it)",
-    ),
-    (
-        1182,
-        "Entra ID Free, a hop whose history before the attack is three days: the method the \
-         attacker registered five minutes before the first thing the sweep saw was kept (the \
-         routine was taken three days before, leaving too little history to judge)",
-    ),
-    (
-        1791,
-        "Entra ID Free, found 17 days after entry: a secret added to the entry's own app outside \
-         the directory audit's seven days was left, and the check said clean (the audit could \
-         not have seen it; the app's credentials are now dated by their own start)",
-    ),
-    (
         1913,
-        "the same as 1791: a stolen app secret found 19 days after entry on a Free tenant",
-    ),
-    (
-        398,
-        "Entra ID Free, stolen app secret, the alert names the hop: the entry account, which mailed \
-         the hop, was never found (without the sign-in log only its interactive sign-ins were read, \
-         not where its session was used around the mail)",
+        "Entra ID Free, a stolen app secret found 19 days after entry: the attacker's secret on the \
+         entry's own app, outside the directory audit's seven days, was left (the cause of \
+         app-secret-beyond-audit-reach, on another tenant)",
     ),
 ];
 
@@ -524,7 +495,8 @@ fn owner(held: &str) -> &str {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_answer_key_lists_every_artefact_the_generated_tenant_holds_for_the_attacker() {
     let mut problems = Vec::new();
-    for seed in [1_u64, 2, 3, 5, 8, 13, 21, 34] {
+    // 26 and 136: a role given by the attacker and one given by the owner (the look-alike).
+    for seed in [1_u64, 2, 3, 5, 8, 13, 21, 26, 34, 136] {
         let parts = draw(seed, Size::Small);
         let mut quiet = parts.clone();
         quiet.persistence.clear();

@@ -168,3 +168,43 @@ async fn hostile_ids_are_refused_before_anything_is_sent() {
         .is_err());
     assert_eq!(t.actions_text().await, before, "nothing reached the tenant");
 }
+
+/// Taking an account out of a directory role: the role is gone from `memberOf`, and a second
+/// removal is a "not found" the caller can tell apart. An id that is not an object id never
+/// reaches the tenant (the path must end in `/$ref`, or Graph would delete the member itself).
+#[tokio::test]
+async fn a_member_is_taken_out_of_a_directory_role_by_reference() {
+    const GLOBAL_ADMIN_ROLE: &str = "051b5f58-9346-568a-8c26-916645791c3d";
+    const BREAK_GLASS_ID: &str = "9e27f8ea-adf4-5f6f-a70b-5c7d71ffd2d8";
+    let t = start("aitm").await;
+    let roles = |items: Vec<firebreak_graph::directory::DirectoryObject>| -> Vec<String> {
+        items.into_iter().map(|o| o.id).collect()
+    };
+    let before = collect_items(t.client.list_member_of(&user(BREAK_GLASS)))
+        .await
+        .unwrap();
+    assert!(roles(before).contains(&GLOBAL_ADMIN_ROLE.to_owned()));
+    t.client
+        .remove_directory_role_member(GLOBAL_ADMIN_ROLE, BREAK_GLASS_ID)
+        .await
+        .unwrap();
+    let after = collect_items(t.client.list_member_of(&user(BREAK_GLASS)))
+        .await
+        .unwrap();
+    assert!(!roles(after).contains(&GLOBAL_ADMIN_ROLE.to_owned()));
+    let again = t
+        .client
+        .remove_directory_role_member(GLOBAL_ADMIN_ROLE, BREAK_GLASS_ID)
+        .await
+        .unwrap_err();
+    assert!(again.is_not_found(), "{again}");
+    let refused = t
+        .client
+        .remove_directory_role_member(GLOBAL_ADMIN_ROLE, "../users/x")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, firebreak_graph::Error::InvalidInput { .. }),
+        "{refused}"
+    );
+}

@@ -345,8 +345,9 @@ fn judge_grant(
         Some(own) if own.iter().any(|a| crate::attribution::same_address(a, ip)) => {
             GrantVerdict::OwnAddress
         }
-        Some(_) => GrantVerdict::NewAddress,
-        None => GrantVerdict::CannotTell,
+        // Without any earlier sign-in to compare with, a new address proves nothing.
+        Some(own) if !own.is_empty() => GrantVerdict::NewAddress,
+        _ => GrantVerdict::CannotTell,
     }
 }
 
@@ -1227,6 +1228,37 @@ mod tests {
         assert!(RoleGrant::of(&role_audit("Add member to role", "Group", &quoted)).is_none());
         assert!(RoleGrant::of(&role_audit("Remove member from role", "User", &quoted)).is_none());
         assert!(RoleGrant::of(&role_audit("Add member to role", "User", "\"../users\"")).is_none());
+    }
+
+    #[test]
+    fn a_role_given_in_the_window_from_a_new_address_is_taken_away() {
+        let attacker = |ip: &str| ip == "203.0.113.7";
+        let own: BTreeSet<String> = ["198.51.100.10".to_owned(), "192.0.2.23".to_owned()].into();
+        let none = BTreeSet::new();
+        let judge =
+            |ip: Option<&str>, own: Option<&BTreeSet<String>>| judge_grant(ip, &attacker, own);
+        // The variant that must be found: from the attacker, or from an address the account had
+        // never used, when the account gave it.
+        assert_eq!(judge(Some("203.0.113.7"), None), GrantVerdict::FromAttacker);
+        assert_eq!(
+            judge(Some("198.18.7.77"), Some(&own)),
+            GrantVerdict::NewAddress
+        );
+        assert!(GrantVerdict::NewAddress.recommended());
+        // The look-alike that must survive: the owner, from the office they always use.
+        assert_eq!(
+            judge(Some("198.51.100.10"), Some(&own)),
+            GrantVerdict::OwnAddress
+        );
+        assert!(!GrantVerdict::OwnAddress.recommended());
+        // Nothing to compare with, someone else's grant, or no address: not pre-selected.
+        assert_eq!(
+            judge(Some("198.18.7.77"), Some(&none)),
+            GrantVerdict::CannotTell
+        );
+        assert_eq!(judge(Some("198.18.7.77"), None), GrantVerdict::CannotTell);
+        assert_eq!(judge(None, Some(&own)), GrantVerdict::CannotTell);
+        assert!(!GrantVerdict::CannotTell.recommended());
     }
 
     const PROD: &str = "12c74f3d-88fd-5050-99e4-072d53a95174";
