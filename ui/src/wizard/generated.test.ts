@@ -33,6 +33,7 @@ describe('the answer key', () => {
 
   it('names known kinds in words and shows unknown ones as they are', () => {
     expect(kindLabel('oauth2PermissionGrant')).toBe('App consent')
+    expect(kindLabel('directoryRoleMembership')).toBe('Directory role')
     expect(kindLabel('somethingNew')).toBe('somethingNew')
   })
 })
