@@ -96,6 +96,11 @@ impl Routine {
         self.days >= ROUTINE_DAYS
     }
 
+    /// Whether `ip` is one of the routine's addresses.
+    pub(crate) fn has_address(&self, ip: &str) -> bool {
+        self.addresses.contains(&ip.to_ascii_lowercase())
+    }
+
     /// Whether `s` came from outside this routine on a device outside it.
     pub(crate) fn strange(&self, s: &SignIn) -> bool {
         let away = s

@@ -58,6 +58,10 @@ const GENERATED: &[(&str, &str)] = &[
         "free-tenant-entry-found-by-mail",
         include_str!("../scenarios/generated/free-tenant-entry-found-by-mail.json"),
     ),
+    (
+        "office-range-typos",
+        include_str!("../scenarios/generated/office-range-typos.json"),
+    ),
 ];
 
 /// Shipped scenarios that are not incidents: a tenant for the readiness check and one for load.

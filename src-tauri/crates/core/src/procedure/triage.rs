@@ -296,6 +296,12 @@ pub fn analyse(input: &TriageInput, signal_hours: i64) -> Findings {
         .filter(|s| failed(s).is_none() && recent(s.created_date_time))
     {
         let Some(ip) = &s.ip_address else { continue };
+        // A success from an address the account itself signed in from on ROUTINE_DAYS days
+        // before is its owner at their desk: an office's shared range, where colleagues mistype
+        // their passwords every day, is no spray.
+        if Routine::of(&input.interactive, at(s)).has_address(ip) {
+            continue;
+        }
         if let Some(users) = failing
             .get(&range_text(ip))
             .filter(|u| u.len() >= SPRAY_ACCOUNTS)
@@ -1783,6 +1789,66 @@ mod tests {
             "diego",
             "2025-05-20T08:59:00Z",
             "203.0.113.14",
+            0,
+            "none",
+        ));
+        let findings = analyse(&input, 24);
+        assert_eq!(
+            findings.proposed,
+            CompromiseKind::PasswordSpray,
+            "{:?}",
+            findings.signals
+        );
+    }
+
+    #[test]
+    fn colleagues_mistyping_in_the_office_range_are_no_spray_when_the_account_signs_in_from_its_desk(
+    ) {
+        let mut input = TriageInput {
+            user_id: "kofi".into(),
+            now: "2025-05-20T10:00:00Z".parse().ok(),
+            ..TriageInput::default()
+        };
+        // Eight colleagues mistype their passwords in the office's /24 on the alert's day.
+        for n in 0..8 {
+            input.tenant_sign_ins.push(sign_in(
+                &format!("user{n}"),
+                &format!("2025-05-20T0{}:10:00Z", n % 9),
+                &format!("198.51.100.{}", 20 + n),
+                50_126,
+                "none",
+            ));
+        }
+        // The account signs in from its desk, as it did on the days before.
+        for day in 16..=20 {
+            input.interactive.push(sign_in(
+                "kofi",
+                &format!("2025-05-{day}T08:30:00Z"),
+                "198.51.100.10",
+                0,
+                "none",
+            ));
+        }
+        let findings = analyse(&input, 24);
+        assert_ne!(
+            findings.proposed,
+            CompromiseKind::PasswordSpray,
+            "{:?}",
+            findings.signals
+        );
+        assert!(
+            !findings
+                .attacker_addresses
+                .contains(&"198.51.100.10".to_owned()),
+            "{:?}",
+            findings.attacker_addresses
+        );
+        // The variant still found: the same failures, then a success from a host the account
+        // never used.
+        input.interactive.push(sign_in(
+            "kofi",
+            "2025-05-20T09:59:00Z",
+            "198.51.100.77",
             0,
             "none",
         ));
