@@ -531,11 +531,7 @@ pub(crate) async fn patch_user(
     if summary.get("accountEnabled") == Some(&json!(true)) {
         crate::attacker::on_enabled(&mut tenant, &target_id, now);
     }
-    let initiator = if ctx.claims.is_app_only() {
-        json!({"app": {"appId": ctx.claims.appid, "displayName": tenant.app.display_name, "servicePrincipalId": ctx.claims.oid, "servicePrincipalName": null}})
-    } else {
-        json!({"user": {"id": ctx.claims.oid, "displayName": null, "userPrincipalName": ctx.claims.upn, "ipAddress": "127.0.0.1"}})
-    };
+    let initiator = audit_initiator(&ctx, &tenant);
     let activity = if summary.contains_key("passwordReset") {
         "Reset user password"
     } else if summary.contains_key("accountEnabled") {
@@ -550,6 +546,16 @@ pub(crate) async fn patch_user(
         "targetResources": [{"id": target_id, "displayName": null, "type": "User", "userPrincipalName": target_upn, "modifiedProperties": []}],
     }));
     Ok(no_content())
+}
+
+/// The `initiatedBy` of a directory audit entry for a change the caller made: the app, or the
+/// signed-in admin (from loopback, where the training tenant is served).
+fn audit_initiator(ctx: &Ctx, tenant: &Tenant) -> Value {
+    if ctx.claims.is_app_only() {
+        json!({"app": {"appId": ctx.claims.appid, "displayName": tenant.app.display_name, "servicePrincipalId": ctx.claims.oid, "servicePrincipalName": null}})
+    } else {
+        json!({"user": {"id": ctx.claims.oid, "displayName": null, "userPrincipalName": ctx.claims.upn, "ipAddress": "127.0.0.1"}})
+    }
 }
 
 const SESSIONS_VALID_FROM: &str = "signInSessionsValidFromDateTime";
@@ -685,11 +691,7 @@ pub(crate) async fn remove_role_member(
         StatusCode::NO_CONTENT,
         json!({"change": "removed directory role member", "roleId": role, "member": upn}),
     );
-    let initiator = if ctx.claims.is_app_only() {
-        json!({"app": {"appId": ctx.claims.appid, "displayName": tenant.app.display_name, "servicePrincipalId": ctx.claims.oid, "servicePrincipalName": null}})
-    } else {
-        json!({"user": {"id": ctx.claims.oid, "displayName": null, "userPrincipalName": ctx.claims.upn, "ipAddress": "127.0.0.1"}})
-    };
+    let initiator = audit_initiator(&ctx, &tenant);
     let quoted = |key: &str| {
         json!(format!(
             "\"{}\"",
