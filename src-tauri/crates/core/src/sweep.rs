@@ -34,6 +34,7 @@ use serde_json::{json, Value};
 mod acted_on;
 mod mail;
 
+use crate::routine::succeeded;
 use crate::{
     attribution::{self, Infrastructure, MemberKind, RETENTION_DAYS},
     case::{
@@ -172,8 +173,7 @@ impl Collected {
     }
 }
 
-use crate::routine::succeeded;
-
+/// The initiating user of a directory audit entry: id, user principal name, address.
 fn audit_user(audit: &DirectoryAudit) -> (Option<String>, Option<String>, Option<String>) {
     let user = audit.initiated_by.as_ref().and_then(|i| i.get("user"));
     let text = |key: &str| {

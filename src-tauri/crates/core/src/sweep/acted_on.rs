@@ -27,7 +27,7 @@ use firebreak_graph::logs::{
 };
 use serde_json::Value;
 
-use super::{succeeded, HitKind, Lead, Signal};
+use super::{audit_user, succeeded, HitKind, Lead, Signal};
 use crate::procedure::{tenant::IncidentTenant, Capture};
 
 /// How far back the account's own sign-ins are read to know its usual addresses (the sign-in
@@ -72,13 +72,7 @@ pub(super) struct Look {
 }
 
 fn initiator_address(audit: &DirectoryAudit) -> Option<String> {
-    audit
-        .initiated_by
-        .as_ref()
-        .and_then(|i| i.pointer("/user/ipAddress"))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+    audit_user(audit).2
 }
 
 /// The latest of `sign_ins` (time, address) at or before `at` and at most
@@ -143,14 +137,7 @@ pub(super) async fn by_others<T: IncidentTenant>(
         if !attacker.iter().any(|a| a.eq_ignore_ascii_case(&ip)) {
             continue;
         }
-        let user = audit.initiated_by.as_ref().and_then(|i| i.get("user"));
-        let text = |key: &str| {
-            user.and_then(|u| u.get(key))
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        };
-        let (id, upn) = (text("id"), text("userPrincipalName"));
+        let (id, upn, _) = audit_user(audit);
         if id
             .as_deref()
             .is_some_and(|i| i.eq_ignore_ascii_case(own_id))
