@@ -230,6 +230,19 @@ pub(crate) struct Hints {
     pub(crate) not_after: Option<DateTime<Utc>>,
     /// Sign-ins only: restrict to interactive (Some(true)) or non-interactive (Some(false)).
     pub(crate) interactive: Option<bool>,
+    /// The records' address must begin with one of these (any address when empty).
+    pub(crate) ip_prefixes: Vec<String>,
+}
+
+impl Hints {
+    fn address_fits(&self, address: &str) -> bool {
+        self.ip_prefixes.is_empty()
+            || self.ip_prefixes.iter().any(|p| {
+                address
+                    .get(..p.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(p))
+            })
+    }
 }
 
 /// A log whose records are computed on demand, newest first.
@@ -266,7 +279,9 @@ impl LogSeq for SignIns<'_> {
     fn plausible(&self, index: u64, hints: &Hints) -> bool {
         let h = self.0.sign_in_hash(index);
         let interactive = h % 10 < 3;
-        user_matches(self.0.user_of(h >> 8), &hints.user)
+        let user = self.0.user_of(h >> 8);
+        user_matches(user, &hints.user)
+            && hints.address_fits(&user.ip)
             && hints.interactive.is_none_or(|i| i == interactive)
     }
 
@@ -331,7 +346,8 @@ impl LogSeq for AuditRecords<'_> {
     }
 
     fn plausible(&self, index: u64, hints: &Hints) -> bool {
-        user_matches(self.0.user_of(self.0.audit_hash(index) >> 8), &hints.user)
+        let user = self.0.user_of(self.0.audit_hash(index) >> 8);
+        user_matches(user, &hints.user) && hints.address_fits(&user.ip)
     }
 
     fn start(&self, hints: &Hints) -> u64 {
@@ -413,6 +429,45 @@ mod tests {
             ..Hints::default()
         });
         assert!(seq.time(start) <= probe && (start == 0 || seq.time(start - 1) > probe));
+    }
+
+    #[test]
+    fn an_address_hint_skips_only_records_that_cannot_match() {
+        let g = generated();
+        let seq = SignIns(&g);
+        let wanted = g.users[3].ip.clone();
+        let prefix = wanted[..wanted.rfind(['.', ':']).unwrap() + 1].to_owned();
+        let filter =
+            crate::odata::parse_filter(&format!("startswith(ipAddress, '{prefix}')")).unwrap();
+        let accept = |item: &Value| crate::odata::matches(&filter, item);
+        let window = Hints {
+            not_before: Some(seq.time(20_000)),
+            ..Hints::default()
+        };
+        let hinted = Hints {
+            ip_prefixes: vec![prefix.to_uppercase()],
+            ..window.clone()
+        };
+        let scan = |hints: &Hints| {
+            crate::graph::logs::merged_page(
+                &[],
+                "createdDateTime",
+                Some(&seq),
+                (0, 0),
+                100_000,
+                hints,
+                &accept,
+            )
+            .0
+        };
+        let all = scan(&window);
+        assert!(!all.is_empty(), "the probe address signs in");
+        assert_eq!(scan(&hinted), all);
+        let elsewhere = Hints {
+            ip_prefixes: vec!["192.0.2.".into()],
+            ..window
+        };
+        assert!(scan(&elsewhere).is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 mod applications;
 mod apps;
 mod audit;
-mod logs;
+pub(crate) mod logs;
 mod mail;
 mod methods;
 mod policies;

@@ -861,6 +861,21 @@ pub(crate) fn equality_on(expr: &Expr, property: &str) -> Option<String> {
     }
 }
 
+/// The text every matching item's `property` must begin with, from a top-level `startswith(prop,
+/// 'text')` or `prop eq 'text'` of an `and` chain (used to narrow generated scans; an equality is
+/// the narrowest prefix there is).
+pub(crate) fn prefix_on(expr: &Expr, property: &str) -> Option<String> {
+    match expr {
+        Expr::And(a, b) => prefix_on(a, property).or_else(|| prefix_on(b, property)),
+        Expr::StartsWith { path, value }
+            if path.len() == 1 && path[0].eq_ignore_ascii_case(property) =>
+        {
+            Some(value.clone())
+        }
+        _ => equality_on(expr, property),
+    }
+}
+
 /// The query options of one request.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Query {
@@ -1012,6 +1027,26 @@ mod tests {
         )],
         advanced: false,
     };
+
+    #[test]
+    fn a_prefix_is_read_only_where_every_match_must_have_it() {
+        let prefix = |f: &str| prefix_on(&parse_filter(f).unwrap(), "ipAddress");
+        assert_eq!(
+            prefix(
+                "startswith(ipAddress, '45.141.84.') and createdDateTime ge 2026-01-01T00:00:00Z"
+            )
+            .as_deref(),
+            Some("45.141.84.")
+        );
+        assert_eq!(
+            prefix("userId eq 'u' and ipAddress eq '1.2.3.4'").as_deref(),
+            Some("1.2.3.4")
+        );
+        // Under an `or` or a `not`, a record without the prefix can still match.
+        assert_eq!(prefix("startswith(ipAddress, '1.') or userId eq 'u'"), None);
+        assert_eq!(prefix("not startswith(ipAddress, '1.')"), None);
+        assert_eq!(prefix("startswith(userPrincipalName, '1.')"), None);
+    }
 
     #[test]
     fn parses_and_evaluates_a_lambda_with_a_date_range() {

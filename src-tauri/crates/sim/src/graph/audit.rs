@@ -303,6 +303,17 @@ pub(crate) async fn records(ctx: Ctx, Path(id): Path<String>) -> Result<Response
         not_before: Some(oldest),
         not_after: Some(newest),
         interactive: None,
+        ip_prefixes: query
+            .body
+            .get("ipAddressFilters")
+            .and_then(Value::as_array)
+            .map(|l| {
+                l.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     let accept = |record: &Value| {
         let t = str_of(record, "createdDateTime").and_then(parse_time);

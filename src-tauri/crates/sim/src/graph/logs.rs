@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::{ApiVersion, Ctx, Perm};
 use crate::clock::parse_time;
 use crate::generator::{Hints, LogSeq, SignIns};
-use crate::odata::{equality_on, lower_time_bound, FilterSpec, EQ, RANGE, STARTS};
+use crate::odata::{equality_on, lower_time_bound, prefix_on, FilterSpec, EQ, RANGE, STARTS};
 use crate::server::GraphError;
 
 const AUDIT_LOG: Perm = Perm {
@@ -244,6 +244,11 @@ pub(crate) async fn sign_ins(ctx: Ctx) -> Result<Response, GraphError> {
         } else {
             Some(true)
         },
+        ip_prefixes: filter
+            .as_ref()
+            .and_then(|f| prefix_on(f, "ipAddress"))
+            .into_iter()
+            .collect(),
     };
     let now = ctx.now;
     let accept = |item: &Value| {
