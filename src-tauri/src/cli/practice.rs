@@ -167,7 +167,10 @@ async fn practise(request: Request) -> Result<Outcome, String> {
             path.display()
         );
     }
-    println!("{}", run.score);
+    println!(
+        "{}",
+        serde_json::to_string(&run.score).map_err(|e| e.to_string())?
+    );
     Ok(Outcome {
         code: if run.contained() {
             ExitCode::SUCCESS
@@ -220,12 +223,7 @@ fn report_lines(run: &practice::PracticeRun) -> Vec<String> {
         }
     }
     for left in &run.left_for_blast_radius {
-        lines.push(format!(
-            "MISSED BY EVERY CHECK  {}",
-            left.get("description")
-                .and_then(|d| d.as_str())
-                .unwrap_or("?")
-        ));
+        lines.push(format!("MISSED BY EVERY CHECK  {}", left.description));
     }
     lines.push(if run.contained() {
         "CONTAINED  every attacker artefact is gone, no look-alike was touched, the attacker holds nothing and did not come back.".to_owned()

@@ -5,6 +5,9 @@
 use chrono::{DateTime, Utc};
 use firebreak_core::procedure;
 use firebreak_sim::incident::Size;
+use firebreak_sim::score::{
+    Artefact as ScoredArtefact, ArtefactKind, KeyArtefact as KeyArtefactScore, Score,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use specta::Type;
@@ -416,95 +419,86 @@ pub struct AttackerAction {
     pub detail: String,
 }
 
-fn count(v: &Value, pointer: &str) -> u32 {
-    let n = v.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
+fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-fn descriptions(v: &Value, pointer: &str) -> Vec<String> {
-    let list = v.pointer(pointer).and_then(Value::as_array);
-    list.into_iter()
-        .flatten()
-        .map(|a| text(a, "description"))
-        .collect()
 }
 
 fn text(v: &Value, key: &str) -> String {
     v.get(key).and_then(Value::as_str).unwrap_or("").to_owned()
 }
 
-fn optional_text(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_owned)
+/// The answer key's name for a kind (`inboxRule`, `authenticationMethod`, ...).
+fn kind_name(kind: ArtefactKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
-fn list<'a>(v: &'a Value, pointer: &str) -> impl Iterator<Item = &'a Value> {
-    v.pointer(pointer)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-}
-
-fn artefacts(score: &Value, pointer: &str) -> Vec<KeyArtefact> {
-    list(score, pointer)
-        .map(|a| KeyArtefact {
-            kind: text(a, "kind"),
-            user_id: optional_text(a, "userId"),
-            id: text(a, "id"),
-            description: text(a, "description"),
-            // A missing flag is read as "still there": the debrief then points at it.
-            present: a.get("present").and_then(Value::as_bool).unwrap_or(true),
-        })
-        .collect()
+impl From<&KeyArtefactScore> for KeyArtefact {
+    fn from(k: &KeyArtefactScore) -> Self {
+        Self {
+            kind: kind_name(k.artefact.kind),
+            user_id: k.artefact.user_id.clone(),
+            id: k.artefact.id.clone(),
+            description: k.artefact.description.clone(),
+            present: k.present,
+        }
+    }
 }
 
 impl AnswerKey {
-    /// From the score's `answerKey` and `notes`; what is missing is read as empty.
-    fn from_score(score: &Value) -> Self {
+    fn from_score(score: &Score) -> Self {
+        let key = &score.answer_key;
         Self {
-            attacker: artefacts(score, "/answerKey/attacker"),
-            legitimate: artefacts(score, "/answerKey/legitimate"),
-            legitimate_addresses: list(score, "/answerKey/legitimateAddresses")
+            attacker: key.attacker.iter().map(KeyArtefact::from).collect(),
+            legitimate: key.legitimate.iter().map(KeyArtefact::from).collect(),
+            legitimate_addresses: key
+                .legitimate_addresses
+                .iter()
                 .map(|a| KeyAddress {
-                    address: text(a, "address"),
-                    user_id: optional_text(a, "userId"),
-                    description: text(a, "description"),
+                    address: a.address.clone(),
+                    user_id: a.user_id.clone(),
+                    description: a.description.clone(),
                 })
                 .collect(),
-            lost: list(score, "/answerKey/lost")
+            lost: key
+                .lost
+                .iter()
                 .map(|l| KeyLoss {
-                    user_id: optional_text(l, "userId"),
-                    what: text(l, "what"),
-                    count: count(l, "/count"),
-                    to: optional_text(l, "to"),
-                    description: text(l, "description"),
+                    user_id: l.user_id.clone(),
+                    what: l.what.clone(),
+                    count: l.count,
+                    to: l.to.clone(),
+                    description: l.description.clone(),
                 })
                 .collect(),
-            notes: text(score, "notes"),
+            notes: score.notes.clone(),
         }
     }
 }
 
 impl PracticeDebrief {
-    /// From the simulator's `/_sim/score` and `/_sim/attacker` answers, and the generated
-    /// incident the practice played, if any.
+    /// From the simulator's score and `/_sim/attacker` answer, and the generated incident the
+    /// practice played, if any.
     pub fn new(
         tenant_url: String,
-        score: &Value,
+        score: &Score,
         attacker: &Value,
         generated: Option<GeneratedIncident>,
     ) -> Self {
+        let described = |list: &[ScoredArtefact]| -> Vec<String> {
+            list.iter().map(|a| a.description.clone()).collect()
+        };
         Self {
             tenant_url,
-            attacker_total: count(score, "/attackerArtefacts/total"),
-            attacker_removed: count(score, "/attackerArtefacts/removed"),
-            attacker_remaining: descriptions(score, "/attackerArtefacts/remaining"),
-            added_during_exercise: descriptions(score, "/attackerArtefacts/addedDuringExercise"),
-            look_alikes_total: count(score, "/legitimateArtefacts/total"),
-            look_alikes_removed: descriptions(score, "/legitimateArtefacts/removed"),
-            attacker_regained_access: score
-                .get("attackerRegainedAccess")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            attacker_total: count(score.attacker_artefacts.total),
+            attacker_removed: count(score.attacker_artefacts.removed),
+            attacker_remaining: described(&score.attacker_artefacts.remaining),
+            added_during_exercise: described(&score.attacker_artefacts.added_during_exercise),
+            look_alikes_total: count(score.legitimate_artefacts.total),
+            look_alikes_removed: described(&score.legitimate_artefacts.removed),
+            attacker_regained_access: score.attacker_regained_access,
             attacker_actions: attacker
                 .get("log")
                 .and_then(Value::as_array)
@@ -527,21 +521,26 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn typed(score: &Value) -> Score {
+        serde_json::from_value(score.clone()).expect("a score")
+    }
+
     #[test]
     fn the_debrief_reads_the_simulators_score_and_attacker_log() {
         let score = json!({
             "attackerArtefacts": {
                 "total": 5, "removed": 4,
-                "remaining": [{"description": "Inbox rule \"..\""}],
-                "addedDuringExercise": [{"description": "Authenticator added after the reset"}]
+                "remaining": [{"kind": "inboxRule", "id": "r1", "description": "Inbox rule \"..\""}],
+                "addedDuringExercise": [{"kind": "authenticationMethod", "id": "m9", "description": "Authenticator added after the reset"}]
             },
-            "legitimateArtefacts": {"total": 3, "removed": [{"description": "Her own phone"}]},
+            "legitimateArtefacts": {"total": 3, "removed": [{"kind": "authenticationMethod", "id": "m2", "description": "Her own phone"}]},
             "attackerRegainedAccess": true
         });
         let attacker = json!({"log": [
             {"at": "2025-03-12T23:58:00Z", "userId": "u1", "action": "registeredMethod", "detail": "<b>x</b>"}
         ]});
-        let debrief = PracticeDebrief::new("http://127.0.0.1:1".into(), &score, &attacker, None);
+        let debrief =
+            PracticeDebrief::new("http://127.0.0.1:1".into(), &typed(&score), &attacker, None);
         assert_eq!((debrief.attacker_total, debrief.attacker_removed), (5, 4));
         assert_eq!(debrief.attacker_remaining, ["Inbox rule \"..\""]);
         assert_eq!(debrief.added_during_exercise.len(), 1);
@@ -557,7 +556,7 @@ mod tests {
 
     #[test]
     fn an_empty_score_is_read_as_nothing_rather_than_refused() {
-        let debrief = PracticeDebrief::new(String::new(), &json!({}), &json!({}), None);
+        let debrief = PracticeDebrief::new(String::new(), &Score::default(), &json!({}), None);
         assert_eq!(debrief.attacker_total, 0);
         assert!(debrief.answer_key.attacker.is_empty());
         assert!(debrief.answer_key.notes.is_empty());
@@ -588,7 +587,8 @@ mod tests {
             size: IncidentSize::Small,
             summary: "seed 7 (small)".into(),
         };
-        let debrief = PracticeDebrief::new(String::new(), &score, &json!({}), Some(generated));
+        let debrief =
+            PracticeDebrief::new(String::new(), &typed(&score), &json!({}), Some(generated));
         let key = &debrief.answer_key;
         let attacker: Vec<(&str, bool)> = key
             .attacker

@@ -5,8 +5,9 @@
 //! the sideways sweep: each account it recommends becomes a linked case contained the same way.
 //!
 //! The simulated tenant is reached like any tenant, through [`IncidentTenant`]; what only a
-//! simulator has (its clock, its score) comes through [`TrainingControl`], implemented by the
-//! shell (and the tests) over `firebreak-sim`, which core does not depend on.
+//! simulator has (its clock, its score) comes through [`TrainingControl`], implemented here for
+//! the training tenant in this process (`firebreak_sim::SimServer`). The score is read typed
+//! ([`Score`]), as the simulator writes it.
 
 use std::{
     collections::{BTreeSet, VecDeque},
@@ -16,6 +17,8 @@ use std::{
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::Value;
+
+pub use firebreak_sim::score::{ArtefactKind, Score};
 
 use crate::{
     case::{
@@ -36,7 +39,7 @@ pub trait TrainingControl: Send + Sync {
     /// Lets simulated time pass; the attacker acts over it.
     fn advance(&self, by: Duration);
     /// The simulator's score (`GET /_sim/score`).
-    fn score(&self) -> Value;
+    fn score(&self) -> Score;
     /// Plays the admin's part in on-premises Active Directory for a synchronised account
     /// (`POST /_sim/onPremises`). A training tenant without Active Directory refuses.
     fn on_premises(&self, account: &str, task: OnPremisesTask) -> Result<(), String> {
@@ -49,7 +52,6 @@ pub trait TrainingControl: Send + Sync {
 
 /// The training tenant in this process: its clock, score and on-premises desk as the procedure
 /// sees them.
-#[cfg(feature = "training")]
 impl TrainingControl for firebreak_sim::SimServer {
     fn now(&self) -> DateTime<Utc> {
         firebreak_sim::SimServer::now(self)
@@ -57,7 +59,7 @@ impl TrainingControl for firebreak_sim::SimServer {
     fn advance(&self, by: Duration) {
         firebreak_sim::SimServer::advance(self, by);
     }
-    fn score(&self) -> Value {
+    fn score(&self) -> Score {
         firebreak_sim::SimServer::score(self)
     }
     fn on_premises(&self, account: &str, task: OnPremisesTask) -> Result<(), String> {
@@ -175,7 +177,7 @@ pub struct Judgement {
     /// Why the run does not count as contained (empty when it does).
     pub problems: Vec<String>,
     /// Attacker artefacts left that no plan listed.
-    pub left_for_blast_radius: Vec<Value>,
+    pub left_for_blast_radius: Vec<firebreak_sim::score::Artefact>,
     /// What the attacker still holds, per account.
     pub attacker_access: Vec<AttackerFoothold>,
 }
@@ -193,12 +195,12 @@ pub struct PracticeRun {
     /// The steps in the order run.
     pub steps: Vec<PracticeStep>,
     /// The simulator's score at the end.
-    pub score: Value,
+    pub score: Score,
     /// Why the run does not count as a full score (empty when it does).
     pub problems: Vec<String>,
     /// Attacker artefacts left that no step or check of the procedure even listed (each is also
     /// a problem): what the checks missed.
-    pub left_for_blast_radius: Vec<Value>,
+    pub left_for_blast_radius: Vec<firebreak_sim::score::Artefact>,
     /// What the attacker still holds at the end, per account (each is also a problem).
     pub attacker_access: Vec<AttackerFoothold>,
     /// Sweep hits not followed, and why (a protected account, one already contained).
@@ -378,11 +380,7 @@ pub async fn run_headless<T: IncidentTenant>(
     let mut score = control.score();
     // An access token that outlives its revoked session works until it expires: let that pass
     // too, so the score shows what the attacker holds for good.
-    if let Some(until) = score
-        .get("attackerTokenUntil")
-        .and_then(Value::as_str)
-        .and_then(|t| t.parse::<DateTime<Utc>>().ok())
-    {
+    if let Some(until) = score.attacker_token_until {
         let now = control.now();
         if until >= now {
             control.advance(until - now + Duration::minutes(1));
@@ -657,79 +655,45 @@ pub async fn declare_case<T: IncidentTenant>(
 /// returned per account. Artefacts left that no plan even listed (not on a contained account,
 /// not a row of any step or check) are returned apart: what the checks missed.
 pub fn judge(
-    score: &Value,
+    score: &Score,
     user_ids: &BTreeSet<String>,
     reached_ids: &BTreeSet<String>,
 ) -> Judgement {
     let mut out = Judgement::default();
-    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or("?").to_owned();
-    if score.get("attackerRegainedAccess").and_then(Value::as_bool) == Some(true) {
+    if score.attacker_regained_access {
         out.problems.push("The attacker regained access.".into());
     }
-    for removed in score
-        .pointer("/legitimateArtefacts/removed")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for removed in &score.legitimate_artefacts.removed {
         out.problems.push(format!(
             "A legitimate look-alike was removed: {}",
-            text(removed, "description")
+            removed.description
         ));
     }
-    for remaining in score
-        .pointer("/attackerArtefacts/remaining")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let user = remaining.get("userId").and_then(Value::as_str);
-        let id = remaining.get("id").and_then(Value::as_str).unwrap_or("");
-        let in_reach = user.is_some_and(|u| user_ids.contains(u)) || reached_ids.contains(id);
+    for remaining in &score.attacker_artefacts.remaining {
+        let in_reach = remaining
+            .user_id
+            .as_ref()
+            .is_some_and(|u| user_ids.contains(u))
+            || reached_ids.contains(&remaining.id);
         out.problems.push(format!(
             "An attacker artefact was left: {}",
-            text(remaining, "description")
+            remaining.description
         ));
         if !in_reach {
             out.left_for_blast_radius.push(remaining.clone());
         }
     }
-    for account in score
-        .get("attackerAccess")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let holds: Vec<String> = account
-            .get("holds")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|h| text(h, "detail"))
-            .collect();
-        if holds.is_empty() {
-            continue;
-        }
-        let name = account
-            .get("userPrincipalName")
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty())
-            .map_or_else(|| text(account, "userId"), str::to_owned);
+    for account in score.attacker_access.iter().filter(|a| !a.holds.is_empty()) {
+        let name = if account.user_principal_name.is_empty() {
+            account.user_id.clone()
+        } else {
+            account.user_principal_name.clone()
+        };
+        let holds: Vec<String> = account.holds.iter().map(|h| h.detail.clone()).collect();
         let reaches = account
-            .get("reaches")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|r| {
-                let rights: Vec<&str> = r
-                    .get("rights")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
-                format!("{} ({})", text(r, "mailbox"), rights.join(", "))
-            })
+            .reaches
+            .iter()
+            .map(|r| format!("{} ({})", r.mailbox, r.rights.join(", ")))
             .collect();
         for hold in &holds {
             out.problems.push(format!(
@@ -742,9 +706,7 @@ pub fn judge(
             reaches,
         });
     }
-    if score.get("attackerHasAccess").and_then(Value::as_bool) == Some(true)
-        && out.attacker_access.is_empty()
-    {
+    if score.attacker_has_access && out.attacker_access.is_empty() {
         out.problems.push(
             "The attacker still has access to the tenant (the score names no account).".into(),
         );
@@ -757,38 +719,33 @@ pub fn judge(
 /// (a traveller's hotel, the office, a colleague's VPN exit) that some account's recorded
 /// infrastructure names, by address or range.
 pub fn accusations(
-    score: &Value,
+    score: &Score,
     contained: &BTreeSet<String>,
     infrastructure: &[crate::attribution::Infrastructure],
 ) -> Vec<String> {
     let mut out = Vec::new();
-    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
     for user in score
-        .pointer("/answerKey/legitimate")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|a| a.get("kind").and_then(Value::as_str) == Some("user"))
+        .answer_key
+        .legitimate
+        .iter()
+        .map(|k| &k.artefact)
+        .filter(|a| a.kind == ArtefactKind::User)
     {
-        if contained.contains(&text(user, "id").to_lowercase()) {
+        if contained.contains(&user.id.to_lowercase()) {
             out.push(format!(
                 "A legitimate account was treated as compromised: {}",
-                text(user, "description")
+                user.description
             ));
         }
     }
-    for address in score
-        .pointer("/answerKey/legitimateAddresses")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let ip = text(address, "address");
-        if let Some(m) = infrastructure.iter().find_map(|i| i.match_address(&ip)) {
+    for address in &score.answer_key.legitimate_addresses {
+        if let Some(m) = infrastructure
+            .iter()
+            .find_map(|i| i.match_address(&address.address))
+        {
             out.push(format!(
-                "A legitimate address was named attacker infrastructure: {ip} ({}), matched as {}",
-                text(address, "description"),
-                m.why
+                "A legitimate address was named attacker infrastructure: {} ({}), matched as {}",
+                address.address, address.description, m.why
             ));
         }
     }
@@ -799,6 +756,11 @@ pub fn accusations(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A score as the simulator writes it on the wire, read typed.
+    fn typed(score: &Value) -> Score {
+        serde_json::from_value(score.clone()).expect("a score")
+    }
 
     #[test]
     fn a_legitimate_address_inside_an_attacker_range_is_an_accusation_and_one_outside_is_not() {
@@ -813,14 +775,18 @@ mod tests {
                          "asn": null, "country": null, "clients": [], "firstSeen": null}],
             "keptOut": [], "cannotTell": [], "firstSeen": null}))
         .unwrap();
-        let found = accusations(&score, &BTreeSet::new(), std::slice::from_ref(&infra));
+        let found = accusations(
+            &typed(&score),
+            &BTreeSet::new(),
+            std::slice::from_ref(&infra),
+        );
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains("203.0.113.77"), "{found:?}");
         // Containing the service desk's account is an accusation; containing another is not.
         let contained: BTreeSet<String> = ["u-helpdesk".to_owned()].into();
-        assert_eq!(accusations(&score, &contained, &[]).len(), 1);
+        assert_eq!(accusations(&typed(&score), &contained, &[]).len(), 1);
         let other: BTreeSet<String> = ["u-megan".to_owned()].into();
-        assert!(accusations(&score, &other, &[infra]).len() == 1);
+        assert!(accusations(&typed(&score), &other, &[infra]).len() == 1);
     }
 
     /// A score in which the attacker is fully contained.
@@ -837,7 +803,7 @@ mod tests {
     }
 
     fn judged(score: &Value) -> Judgement {
-        judge(score, &BTreeSet::new(), &BTreeSet::new())
+        judge(&typed(score), &BTreeSet::new(), &BTreeSet::new())
     }
 
     #[test]
@@ -855,16 +821,16 @@ mod tests {
             {"kind": "mailboxForwarding", "userId": "u2", "id": "x@y", "description": "shared mailbox"}
         ]);
         let users = BTreeSet::from(["u1".to_owned()]);
-        let j = judge(&score, &users, &BTreeSet::new());
+        let j = judge(&typed(&score), &users, &BTreeSet::new());
         assert_eq!(j.problems.len(), 2, "{:?}", j.problems);
         assert_eq!(j.left_for_blast_radius.len(), 1);
-        assert_eq!(j.left_for_blast_radius[0]["id"], "x@y");
+        assert_eq!(j.left_for_blast_radius[0].id, "x@y");
     }
 
     #[test]
     fn a_removed_look_alike_is_a_problem() {
         let mut score = clean();
-        score["legitimateArtefacts"]["removed"] = json!([{"description": "her own phone"}]);
+        score["legitimateArtefacts"]["removed"] = json!([{"kind": "authenticationMethod", "userId": "u1", "id": "m1", "description": "her own phone"}]);
         let j = judged(&score);
         assert_eq!(
             j.problems,

@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 
 use crate::clock::graph_time;
 use crate::scenario::{Artefact, ArtefactKind, AttackerPlan};
+use crate::score::{Foothold, Hold, HoldKind, Reach};
 use crate::tenant::{normalise_method, str_of, Tenant};
 
 /// Longest stretch of simulated time the attacker simulates in one go (older hours are skipped).
@@ -271,9 +272,7 @@ fn grant_exists(tenant: &Tenant, app: &AppAccess) -> bool {
 /// in its tail, an app reading or consented, a password it knows or a method of its own on an
 /// enabled account.
 pub(crate) fn has_access(tenant: &Tenant, now: DateTime<Utc>) -> bool {
-    footholds(tenant, now)
-        .iter()
-        .any(|f| f["holds"].as_array().is_some_and(|h| !h.is_empty()))
+    footholds(tenant, now).iter().any(|f| !f.holds.is_empty())
 }
 
 /// The latest moment an access token of the attacker's keeps working after its session is gone.
@@ -291,9 +290,9 @@ pub(crate) fn token_until(tenant: &Tenant, now: DateTime<Utc>) -> Option<DateTim
 /// `kind` (`session`, `accessToken`, `appToken`, `appConsent`, `password`,
 /// `authenticationMethod`) and a `detail` in plain words; `reaches` lists the mailboxes the
 /// account's delegate rights open to whoever holds its session or token.
-pub(crate) fn footholds(tenant: &Tenant, now: DateTime<Utc>) -> Vec<Value> {
-    let mut by_user: Vec<(String, Vec<Value>)> = Vec::new();
-    let mut add = |user: &str, hold: Option<Value>| {
+pub(crate) fn footholds(tenant: &Tenant, now: DateTime<Utc>) -> Vec<Foothold> {
+    let mut by_user: Vec<(String, Vec<Hold>)> = Vec::new();
+    let mut add = |user: &str, hold: Option<Hold>| {
         let index = match by_user.iter().position(|(u, _)| u == user) {
             Some(i) => i,
             None => {
@@ -308,32 +307,34 @@ pub(crate) fn footholds(tenant: &Tenant, now: DateTime<Utc>) -> Vec<Value> {
         if session_alive(tenant, &account.user_id, account.session_since) {
             add(
                 &account.user_id,
-                Some(json!({
-                    "kind": "session",
-                    "detail": format!("the attacker's session from {} is alive: its refresh token still works (sessions not revoked, account enabled)", graph_time(account.session_since)),
-                })),
+                Some(Hold::new(
+                    HoldKind::Session,
+                    format!("the attacker's session from {} is alive: its refresh token still works (sessions not revoked, account enabled)", graph_time(account.session_since)),
+                )),
             );
         } else if let Some(until) = token_tail(tenant, account, now) {
             add(
                 &account.user_id,
-                Some(json!({
-                    "kind": "accessToken",
-                    "until": graph_time(until),
-                    "detail": format!("the access token refreshed at {} keeps working until {}: revoking sessions or resetting the password does not end a token already issued", graph_time(account.token_issued), graph_time(until)),
-                })),
+                Some(Hold {
+                    until: Some(until),
+                    ..Hold::new(
+                        HoldKind::AccessToken,
+                        format!("the access token refreshed at {} keeps working until {}: revoking sessions or resetting the password does not end a token already issued", graph_time(account.token_issued), graph_time(until)),
+                    )
+                }),
             );
         }
         if password_known(tenant, account) {
             add(
                 &account.user_id,
-                Some(json!({
-                    "kind": "password",
-                    "detail": if crate::hybrid::password_checked_on_premises(tenant, &account.user_id) {
+                Some(Hold::new(
+                    HoldKind::Password,
+                    if crate::hybrid::password_checked_on_premises(tenant, &account.user_id) {
                         "the password the attacker knows still works: sign-in checks it in Active Directory, where it was never reset, and the account is enabled"
                     } else {
                         "the password the attacker knows was never reset and the account is enabled"
                     },
-                })),
+                )),
             );
         }
     }
@@ -352,17 +353,21 @@ pub(crate) fn footholds(tenant: &Tenant, now: DateTime<Utc>) -> Vec<Value> {
             .user(&app.user_id)
             .is_some_and(|u| u.account_enabled());
         let hold = if app_alive(tenant, app) {
-            Some(json!({
-                "kind": "appToken",
-                "servicePrincipalId": app.sp_id,
-                "detail": format!("the app {name} still reads with the user's refresh token"),
-            }))
+            Some(Hold {
+                service_principal_id: Some(app.sp_id.clone()),
+                ..Hold::new(
+                    HoldKind::AppToken,
+                    format!("the app {name} still reads with the user's refresh token"),
+                )
+            })
         } else if sp_enabled && user_enabled && grant_exists(tenant, app) {
-            Some(json!({
-                "kind": "appConsent",
-                "servicePrincipalId": app.sp_id,
-                "detail": format!("the consent to the app {name} remains: it gets a new token without a prompt"),
-            }))
+            Some(Hold {
+                service_principal_id: Some(app.sp_id.clone()),
+                ..Hold::new(
+                    HoldKind::AppConsent,
+                    format!("the consent to the app {name} remains: it gets a new token without a prompt"),
+                )
+            })
         } else {
             None
         };
@@ -391,11 +396,13 @@ pub(crate) fn footholds(tenant: &Tenant, now: DateTime<Utc>) -> Vec<Value> {
         {
             add(
                 user_id,
-                Some(json!({
-                    "kind": "authenticationMethod",
-                    "id": artefact.id,
-                    "detail": format!("a sign-in method of the attacker's is still registered on the enabled account ({})", artefact.description),
-                })),
+                Some(Hold {
+                    id: Some(artefact.id.clone()),
+                    ..Hold::new(
+                        HoldKind::AuthenticationMethod,
+                        format!("a sign-in method of the attacker's is still registered on the enabled account ({})", artefact.description),
+                    )
+                }),
             );
         }
     }
@@ -408,19 +415,24 @@ pub(crate) fn footholds(tenant: &Tenant, now: DateTime<Utc>) -> Vec<Value> {
                 .unwrap_or_default();
             let live = holds
                 .iter()
-                .any(|h| matches!(h["kind"].as_str(), Some("session" | "accessToken")));
+                .any(|h| matches!(h.kind, HoldKind::Session | HoldKind::AccessToken));
             let reaches = if live {
                 delegated_mailboxes(tenant, &user_id)
             } else {
                 Vec::new()
             };
-            json!({"userId": user_id, "userPrincipalName": upn, "holds": holds, "reaches": reaches})
+            Foothold {
+                user_id,
+                user_principal_name: upn,
+                holds,
+                reaches,
+            }
         })
         .collect()
 }
 
 /// The mailboxes `user_id` holds FullAccess or SendAs on: what its session opens besides its own.
-fn delegated_mailboxes(tenant: &Tenant, user_id: &str) -> Vec<Value> {
+fn delegated_mailboxes(tenant: &Tenant, user_id: &str) -> Vec<Reach> {
     let Some(user) = tenant.user(user_id) else {
         return Vec::new();
     };
@@ -454,7 +466,10 @@ fn delegated_mailboxes(tenant: &Tenant, user_id: &str) -> Vec<Value> {
                     .filter(|p| is_user(&p.trustee))
                     .flat_map(|p| p.access_rights.iter().cloned()),
             );
-            (!rights.is_empty()).then(|| json!({"mailbox": owner.upn(), "rights": rights}))
+            (!rights.is_empty()).then(|| Reach {
+                mailbox: owner.upn().to_owned(),
+                rights,
+            })
         })
         .collect()
 }

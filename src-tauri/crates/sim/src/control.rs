@@ -14,9 +14,10 @@ use chrono::Duration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::clock::graph_time;
+use crate::clock::{graph_time, parse_time};
 use crate::faults::Faults;
 use crate::scenario::{Artefact, ArtefactKind};
+use crate::score;
 use crate::server::Sim;
 use crate::tenant::{str_of, Tenant};
 use crate::token::RegisteredCert;
@@ -422,12 +423,17 @@ fn present(tenant: &Tenant, artefact: &Artefact) -> bool {
     }
 }
 
-fn describe(artefact: &Artefact) -> Value {
-    json!({"kind": artefact.kind, "userId": artefact.user_id, "id": artefact.id, "description": artefact.description})
+fn describe(artefact: &Artefact) -> score::Artefact {
+    score::Artefact {
+        kind: artefact.kind,
+        user_id: artefact.user_id.clone(),
+        id: artefact.id.clone(),
+        description: artefact.description.clone(),
+    }
 }
 
 /// The containment steps taken on one account, read from the action log.
-fn containment(tenant: &Tenant, user_id: &str) -> Value {
+fn containment(tenant: &Tenant, user_id: &str) -> score::Containment {
     let mut revoked = None;
     let mut disabled = None;
     let mut reset = None;
@@ -440,39 +446,39 @@ fn containment(tenant: &Tenant, user_id: &str) -> Value {
         {
             continue;
         }
-        let at = action.get("at").cloned();
+        let at = action
+            .get("at")
+            .and_then(Value::as_str)
+            .and_then(parse_time);
         let change = action.get("change");
         if change == Some(&json!("revokeSignInSessions")) && revoked.is_none() {
-            revoked = at.clone();
+            revoked = at;
         }
         if change.and_then(|c| c.get("accountEnabled")) == Some(&json!(false)) && disabled.is_none()
         {
-            disabled = at.clone();
+            disabled = at;
         }
         if change.and_then(|c| c.get("passwordReset")).is_some() && reset.is_none() {
             reset = at;
         }
     }
-    let before = |a: &Option<Value>, b: &Option<Value>| match (a, b) {
-        (Some(a), Some(b)) => a.as_str() < b.as_str(),
-        (Some(_), None) => true,
-        _ => false,
-    };
-    json!({
-        "userId": user_id,
-        "sessionsRevokedAt": revoked,
-        "disabledAt": disabled,
-        "passwordResetAt": reset,
-        "resetBeforeRevoke": reset.is_some() && !before(&revoked, &reset) && revoked != reset,
-        "attackerHasSession": crate::attacker::account_alive(tenant, user_id),
-    })
+    score::Containment {
+        user_id: user_id.to_owned(),
+        sessions_revoked_at: revoked,
+        disabled_at: disabled,
+        password_reset_at: reset,
+        // Reset first (or never revoked): the attacker's session outlived the new password.
+        reset_before_revoke: match (reset, revoked) {
+            (Some(reset), Some(revoked)) => reset < revoked,
+            (Some(_), None) => true,
+            (None, _) => false,
+        },
+        attacker_has_session: crate::attacker::account_alive(tenant, user_id),
+    }
 }
 
-/// The score against the answer key (GET /_sim/score). `attackerAccess` says per account what
-/// the attacker still holds and why (see [`crate::attacker::footholds`]); `attackerHasAccess` is
-/// true while any account holds anything, and `attackerTokenUntil` is when the last access token
-/// outliving its revoked session stops working.
-pub(crate) fn score(sim: &Sim) -> Value {
+/// The score against the answer key (GET /_sim/score; see [`score::Score`]).
+pub(crate) fn score(sim: &Sim) -> score::Score {
     let now = sim.clock.now();
     let tenant = sim.lock_tenant();
     let attacker_artefacts: Vec<&Artefact> = tenant
@@ -481,12 +487,12 @@ pub(crate) fn score(sim: &Sim) -> Value {
         .iter()
         .chain(&tenant.attacker.added)
         .collect();
-    let remaining: Vec<Value> = attacker_artefacts
+    let remaining: Vec<score::Artefact> = attacker_artefacts
         .iter()
         .filter(|a| present(&tenant, a))
         .map(|a| describe(a))
         .collect();
-    let legitimate_removed: Vec<Value> = tenant
+    let legitimate_removed: Vec<score::Artefact> = tenant
         .answer_key
         .legitimate
         .iter()
@@ -499,44 +505,43 @@ pub(crate) fn score(sim: &Sim) -> Value {
             compromised.push(user);
         }
     }
-    json!({
-        "scenario": tenant.scenario_name,
-        "kind": tenant.answer_key.kind,
-        "now": graph_time(now),
-        "attackerArtefacts": {
-            "total": attacker_artefacts.len(),
-            "removed": attacker_artefacts.len() - remaining.len(),
-            "remaining": remaining,
-            "addedDuringExercise": tenant.attacker.added.iter().map(describe).collect::<Vec<_>>(),
+    let keyed = |a: &Artefact| score::KeyArtefact {
+        artefact: describe(a),
+        present: present(&tenant, a),
+    };
+    score::Score {
+        scenario: tenant.scenario_name.clone(),
+        kind: tenant.answer_key.kind.clone(),
+        now: Some(now),
+        attacker_artefacts: score::AttackerArtefacts {
+            total: attacker_artefacts.len(),
+            removed: attacker_artefacts.len() - remaining.len(),
+            remaining,
+            added_during_exercise: tenant.attacker.added.iter().map(describe).collect(),
         },
-        "legitimateArtefacts": {
-            "total": tenant.answer_key.legitimate.len(),
-            "removed": legitimate_removed,
+        legitimate_artefacts: score::LegitimateArtefacts {
+            total: tenant.answer_key.legitimate.len(),
+            removed: legitimate_removed,
         },
-        "attackerRegainedAccess": tenant.attacker.regained_access,
-        "attackerHasAccess": crate::attacker::has_access(&tenant, now),
-        "attackerAccess": crate::attacker::footholds(&tenant, now),
-        "attackerTokenUntil": crate::attacker::token_until(&tenant, now).map(graph_time),
-        "containment": compromised.iter().map(|u| containment(&tenant, u)).collect::<Vec<_>>(),
-        "mailForwardedOut": tenant.attacker.mail_forwarded,
-        "mailItemsReadByAttacker": tenant.attacker.items_read,
-        "attackerLog": tenant.attacker.log,
-        "notes": tenant.answer_key.notes,
+        attacker_regained_access: tenant.attacker.regained_access,
+        attacker_has_access: crate::attacker::has_access(&tenant, now),
+        attacker_access: crate::attacker::footholds(&tenant, now),
+        attacker_token_until: crate::attacker::token_until(&tenant, now),
+        containment: compromised
+            .iter()
+            .map(|u| containment(&tenant, u))
+            .collect(),
+        mail_forwarded_out: tenant.attacker.mail_forwarded,
+        mail_items_read_by_attacker: tenant.attacker.items_read,
+        attacker_log: tenant.attacker.log.clone(),
+        notes: tenant.answer_key.notes.clone(),
         // The whole answer key for the debrief: every artefact with whether it is still there,
         // the addresses and accounts that are not the attacker's, and what was lost before.
-        "answerKey": {
-            "attacker": attacker_artefacts.iter().map(|a| {
-                let mut v = describe(a);
-                v["present"] = json!(present(&tenant, a));
-                v
-            }).collect::<Vec<_>>(),
-            "legitimate": tenant.answer_key.legitimate.iter().map(|a| {
-                let mut v = describe(a);
-                v["present"] = json!(present(&tenant, a));
-                v
-            }).collect::<Vec<_>>(),
-            "legitimateAddresses": tenant.answer_key.legitimate_addresses,
-            "lost": tenant.answer_key.lost,
+        answer_key: score::KeyView {
+            attacker: attacker_artefacts.iter().map(|a| keyed(a)).collect(),
+            legitimate: tenant.answer_key.legitimate.iter().map(keyed).collect(),
+            legitimate_addresses: tenant.answer_key.legitimate_addresses.clone(),
+            lost: tenant.answer_key.lost.clone(),
         },
-    })
+    }
 }

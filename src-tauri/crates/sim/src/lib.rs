@@ -32,6 +32,7 @@ mod odata;
 mod replication;
 mod request_log;
 mod scenario;
+pub mod score;
 mod server;
 mod tenant;
 mod token;

@@ -646,27 +646,34 @@ pub(crate) struct AnswerKey {
 /// An address a legitimate user signs in from.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct LegitimateAddress {
-    pub(crate) address: String,
+pub struct LegitimateAddress {
+    /// The IP address.
+    pub address: String,
+    /// Whose it is, where it is one user's.
     #[serde(default)]
-    pub(crate) user_id: Option<String>,
+    pub user_id: Option<String>,
+    /// Why it is legitimate.
     #[serde(default)]
-    pub(crate) description: String,
+    pub description: String,
 }
 
 /// Mail the attacker forwarded, sent or read before the exercise.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct Loss {
+pub struct Loss {
+    /// Whose mail.
     #[serde(default)]
-    pub(crate) user_id: Option<String>,
+    pub user_id: Option<String>,
     /// `forwarded`, `sent` or `read`.
-    pub(crate) what: String,
-    pub(crate) count: u32,
+    pub what: String,
+    /// How many messages.
+    pub count: u32,
+    /// Where it went, if anywhere.
     #[serde(default)]
-    pub(crate) to: Option<String>,
+    pub to: Option<String>,
+    /// In words.
     #[serde(default)]
-    pub(crate) description: String,
+    pub description: String,
 }
 
 /// One artefact of the answer key.
@@ -696,15 +703,25 @@ impl Artefact {
 /// The kinds of artefact the score knows how to check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) enum ArtefactKind {
+pub enum ArtefactKind {
+    /// A sign-in method on the user (`id` = the method's id).
     AuthenticationMethod,
+    /// An inbox rule (`id` = the rule's identity).
     InboxRule,
+    /// The mailbox's forwarding (`id` = the address it forwards to).
     MailboxForwarding,
+    /// FullAccess on the mailbox (`id` = the trustee).
     MailboxPermission,
+    /// SendAs on the mailbox (`id` = the trustee).
     RecipientPermission,
+    /// Send on behalf of the mailbox (`id` = the delegate).
     SendOnBehalf,
+    /// A delegated permission grant (`id` = the grant's id).
     Oauth2PermissionGrant,
+    /// An app in the tenant (`id` = the service principal's id).
     ServicePrincipal,
+    /// An account (`id` = its object id): the attacker's own, or a legitimate one that must not
+    /// be treated as compromised.
     User,
     /// A secret or certificate on an app registration (`id` = `<application object id>/<keyId>`).
     ApplicationCredential,

@@ -185,7 +185,7 @@ impl SimServer {
     }
 
     /// The score against the answer key, as `GET /_sim/score` returns it.
-    pub fn score(&self) -> serde_json::Value {
+    pub fn score(&self) -> crate::score::Score {
         crate::control::score(&self.sim)
     }
 

@@ -312,16 +312,10 @@ async fn practice_on_undated_methods_removes_the_attackers_methods_and_rule_and_
     .unwrap();
     assert_eq!(run.accounts, vec![PRIYA.to_owned()]);
     let score = &run.score;
-    let count = |pointer: &str| {
-        score
-            .pointer(pointer)
-            .and_then(Value::as_array)
-            .map(Vec::len)
-    };
-    assert_eq!(count("/attackerArtefacts/remaining"), Some(0), "{score}");
-    assert_eq!(score["attackerArtefacts"]["removed"], 3, "{score}");
-    assert_eq!(count("/legitimateArtefacts/removed"), Some(0), "{score}");
-    assert_eq!(score["attackerRegainedAccess"], Value::Bool(false));
-    assert_eq!(score["attackerHasAccess"], Value::Bool(false));
+    assert!(score.attacker_artefacts.remaining.is_empty(), "{score:?}");
+    assert_eq!(score.attacker_artefacts.removed, 3, "{score:?}");
+    assert!(score.legitimate_artefacts.removed.is_empty(), "{score:?}");
+    assert!(!score.attacker_regained_access);
+    assert!(!score.attacker_has_access);
     assert!(run.contained(), "{:?}", run.problems);
 }

@@ -15,7 +15,7 @@ use firebreak_core::{
     Error,
 };
 use firebreak_graph::{Client, SecretString};
-use firebreak_sim::{Scenario, SimOptions, SimServer};
+use firebreak_sim::{score::ArtefactKind, Scenario, SimOptions, SimServer};
 use serde_json::Value;
 
 const BREAK_GLASS: &str = "breakglass@contoso-training.onmicrosoft.com";
@@ -162,27 +162,10 @@ async fn aitm_practice_removes_both_rules_the_grant_and_the_app_and_keeps_her_me
         vec!["megan.bowen@contoso-training.onmicrosoft.com".to_owned()]
     );
     let score = &run.score;
-    assert_eq!(
-        score
-            .pointer("/attackerArtefacts/remaining")
-            .and_then(Value::as_array)
-            .map(Vec::len),
-        Some(0),
-        "{score}"
-    );
-    assert_eq!(
-        score
-            .pointer("/legitimateArtefacts/removed")
-            .and_then(Value::as_array)
-            .map(Vec::len),
-        Some(0),
-        "{score}"
-    );
-    assert_eq!(score["attackerRegainedAccess"], Value::Bool(false));
-    assert_eq!(
-        score.pointer("/containment/0/resetBeforeRevoke"),
-        Some(&Value::Bool(false))
-    );
+    assert!(score.attacker_artefacts.remaining.is_empty(), "{score:?}");
+    assert!(score.legitimate_artefacts.removed.is_empty(), "{score:?}");
+    assert!(!score.attacker_regained_access);
+    assert!(!score.containment[0].reset_before_revoke);
     // The journal holds the recommended and the final selection of every step.
     let case = lab.store.case(&run.case_id).unwrap();
     let started: Vec<_> = case
@@ -362,24 +345,16 @@ async fn resetting_the_password_before_revoking_sessions_lets_the_attacker_regis
         .unwrap();
     lab.control.advance(Duration::hours(2));
     let score = lab.control.score();
-    let added = score
-        .pointer("/attackerArtefacts/addedDuringExercise")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
     assert!(
-        added.iter().any(|a| a["kind"] == "authenticationMethod"),
-        "the attacker registered a method: {score}"
+        score
+            .attacker_artefacts
+            .added_during_exercise
+            .iter()
+            .any(|a| a.kind == ArtefactKind::AuthenticationMethod),
+        "the attacker registered a method: {score:?}"
     );
-    assert_eq!(
-        score["attackerRegainedAccess"],
-        Value::Bool(true),
-        "{score}"
-    );
-    assert_eq!(
-        score.pointer("/containment/0/resetBeforeRevoke"),
-        Some(&Value::Bool(true))
-    );
+    assert!(score.attacker_regained_access, "{score:?}");
+    assert!(score.containment[0].reset_before_revoke);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -499,7 +474,7 @@ async fn the_entry_account_the_sweep_finds_is_contained_in_a_linked_case_and_the
             "{id} ran and was verified"
         );
     }
-    assert_eq!(run.score["attackerHasAccess"], Value::Bool(false));
+    assert!(!run.score.attacker_has_access);
     assert!(run.attacker_access.is_empty(), "{:?}", run.attacker_access);
     assert!(
         run.notes
@@ -548,10 +523,9 @@ async fn a_linked_case_cleans_the_shared_mailbox_only_its_entry_account_can_reac
             .contains("finance@contoso-training.onmicrosoft.com"),
         "the linked case's inbox-rule check read the shared mailbox"
     );
-    let remaining = run.score["attackerArtefacts"]["remaining"].clone();
     assert_eq!(
-        remaining,
-        serde_json::json!([]),
+        run.score.attacker_artefacts.remaining,
+        [],
         "forwarding and hidden rule gone"
     );
 }
@@ -646,9 +620,8 @@ async fn without_privileged_authentication_administrator_the_tenant_refuses_to_t
         !actions.contains("passwordReset") && actions.contains("refused"),
         "the User Administrator was neither blocked nor reset: {actions}"
     );
-    assert_eq!(
-        lab.control.score()["attackerHasAccess"],
-        Value::Bool(true),
+    assert!(
+        lab.control.score().attacker_has_access,
         "nothing was contained"
     );
 }

@@ -62,7 +62,7 @@ impl TrainingControl for FrozenSimTime {
     fn advance(&self, _by: Duration) {
         panic!("the child never moves the simulated clock");
     }
-    fn score(&self) -> Value {
+    fn score(&self) -> firebreak_core::practice::Score {
         panic!("the child never asks for the score");
     }
 }

@@ -438,11 +438,10 @@ async fn on_every_shipped_incident_the_sweep_finds_every_other_account_the_attac
         run_until_as(&procedure, &env, &case.id, &account, sweep::KEY).await;
         let plan = procedure.plan(&env, &case.id, sweep::KEY).await.unwrap();
         let score = lab.control.score();
-        let reached: Vec<&str> = score["containment"]
-            .as_array()
-            .unwrap()
+        let reached: Vec<&str> = score
+            .containment
             .iter()
-            .filter_map(|c| c["userId"].as_str())
+            .map(|c| c.user_id.as_str())
             .collect();
         eprintln!(
             "{name}: sweep of {account} lists {:?}",

@@ -80,11 +80,12 @@ async fn latest_credential_audit(sim: &Sim) -> Value {
 }
 
 fn remaining(sim: &Sim) -> Vec<String> {
-    sim.server.score()["attackerArtefacts"]["remaining"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap().to_owned())
+    sim.server
+        .score()
+        .attacker_artefacts
+        .remaining
+        .into_iter()
+        .map(|a| a.id)
         .collect()
 }
 
@@ -158,10 +159,7 @@ async fn remove_password_removes_only_that_secret_audits_it_and_scores_the_artef
     assert_eq!(removed.status, 204, "{}", removed.body);
     assert!(remaining(&sim).is_empty(), "the artefact counts as removed");
     assert!(
-        sim.server.score()["legitimateArtefacts"]["removed"]
-            .as_array()
-            .unwrap()
-            .is_empty(),
+        sim.server.score().legitimate_artefacts.removed.is_empty(),
         "the production secret and the certificate are still there"
     );
     let app = sim.get(&format!("/v1.0/applications/{INVOICE_APP}")).await;
@@ -320,7 +318,7 @@ async fn remove_key_needs_a_proof_signed_by_a_current_certificate_of_the_app() {
         .await;
     assert!(!key_ids(&after.body, "keyCredentials").contains(&CERTIFICATE.to_owned()));
     assert_eq!(
-        sim.server.score()["legitimateArtefacts"]["removed"][0]["id"],
+        sim.server.score().legitimate_artefacts.removed[0].id,
         format!("{INVOICE_APP}/{CERTIFICATE}"),
         "removing the legitimate certificate is scored as a look-alike removed"
     );
