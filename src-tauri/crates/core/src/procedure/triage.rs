@@ -279,18 +279,35 @@ pub fn analyse(input: &TriageInput, signal_hours: i64) -> Findings {
         }
     }
 
-    // Password spray: failures across many accounts from one range, then a success here.
+    // Password spray: failures across many accounts from one range, then a success here. A
+    // range more accounts sign in from than fail from is the organisation's own network (an
+    // office where colleagues mistype their passwords every day), not a sprayer's: a spray's
+    // guesses mostly fail.
     let mut failing: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut succeeding: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for s in &input.tenant_sign_ins {
-        if failed(s) == Some(BAD_PASSWORD) && recent(s.created_date_time) {
-            if let (Some(ip), Some(user)) = (&s.ip_address, &s.user_id) {
-                failing
-                    .entry(range_text(ip))
-                    .or_default()
-                    .insert(user.clone());
-            }
+        if !recent(s.created_date_time) {
+            continue;
         }
+        let (Some(ip), Some(user)) = (&s.ip_address, &s.user_id) else {
+            continue;
+        };
+        let by_range = match failed(s) {
+            Some(BAD_PASSWORD) => &mut failing,
+            None => &mut succeeding,
+            Some(_) => continue,
+        };
+        by_range
+            .entry(range_text(ip))
+            .or_default()
+            .insert(user.clone());
     }
+    let sprayed_from = |range: &str| {
+        failing.get(range).filter(|failed| {
+            failed.len() >= SPRAY_ACCOUNTS
+                && succeeding.get(range).map_or(0, BTreeSet::len) < failed.len()
+        })
+    };
     for s in interactive
         .iter()
         .filter(|s| failed(s).is_none() && recent(s.created_date_time))
@@ -302,10 +319,7 @@ pub fn analyse(input: &TriageInput, signal_hours: i64) -> Findings {
         if Routine::of(&input.interactive, at(s)).has_address(ip) {
             continue;
         }
-        if let Some(users) = failing
-            .get(&range_text(ip))
-            .filter(|u| u.len() >= SPRAY_ACCOUNTS)
-        {
+        if let Some(users) = sprayed_from(&range_text(ip)) {
             signals.push(Signal {
                 kind: CompromiseKind::PasswordSpray,
                 at: at(s),
@@ -1849,6 +1863,95 @@ mod tests {
             "kofi",
             "2025-05-20T09:59:00Z",
             "198.51.100.77",
+            0,
+            "none",
+        ));
+        let findings = analyse(&input, 24);
+        assert_eq!(
+            findings.proposed,
+            CompromiseKind::PasswordSpray,
+            "{:?}",
+            findings.signals
+        );
+    }
+
+    #[test]
+    fn a_range_more_accounts_sign_in_from_than_fail_from_is_the_office_not_a_sprayer() {
+        // A new starter with no routine yet signs in at the office, where eight colleagues
+        // mistyped their passwords today and thirty signed in.
+        let mut input = TriageInput {
+            user_id: "nadia".into(),
+            now: "2025-05-20T10:00:00Z".parse().ok(),
+            ..TriageInput::default()
+        };
+        for n in 0..8 {
+            input.tenant_sign_ins.push(sign_in(
+                &format!("typo{n}"),
+                &format!("2025-05-20T0{}:10:00Z", n % 9),
+                &format!("198.51.100.{}", 20 + n),
+                50_126,
+                "none",
+            ));
+        }
+        for n in 0..30 {
+            input.tenant_sign_ins.push(sign_in(
+                &format!("desk{n}"),
+                &format!("2025-05-20T08:{:02}:00Z", n),
+                "198.51.100.10",
+                0,
+                "none",
+            ));
+        }
+        input.interactive.push(sign_in(
+            "nadia",
+            "2025-05-20T09:30:00Z",
+            "198.51.100.10",
+            0,
+            "none",
+        ));
+        let findings = analyse(&input, 24);
+        assert_ne!(
+            findings.proposed,
+            CompromiseKind::PasswordSpray,
+            "{:?}",
+            findings.signals
+        );
+        assert!(
+            !findings
+                .attacker_addresses
+                .contains(&"198.51.100.10".to_owned()),
+            "{:?}",
+            findings.attacker_addresses
+        );
+        // The variant still found: a sprayer's range, where most guesses failed and two
+        // accounts (this one among them) were let in.
+        let mut input = TriageInput {
+            user_id: "nadia".into(),
+            now: "2025-05-20T10:00:00Z".parse().ok(),
+            ..TriageInput::default()
+        };
+        for n in 0..8 {
+            input.tenant_sign_ins.push(sign_in(
+                &format!("user{n}"),
+                "2025-05-20T08:10:00Z",
+                &format!("203.0.113.{}", 10 + n),
+                50_126,
+                "none",
+            ));
+        }
+        for who in ["user3", "nadia"] {
+            input.tenant_sign_ins.push(sign_in(
+                who,
+                "2025-05-20T08:40:00Z",
+                "203.0.113.14",
+                0,
+                "none",
+            ));
+        }
+        input.interactive.push(sign_in(
+            "nadia",
+            "2025-05-20T08:40:00Z",
+            "203.0.113.14",
             0,
             "none",
         ));
