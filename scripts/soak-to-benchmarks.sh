@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Puts the summary line `make soak` wrote (first argument) into BENCHMARKS.md (second argument),
-# under its own heading, replacing the previous one; says so when the soak wrote no summary.
+# Adds the summary line `make soak` wrote (first argument) to BENCHMARKS.md (second argument), at
+# the end of its section "Generated incidents (make soak)" (created when missing), with the date and
+# commit. What the section already says (earlier runs, their analysis) is kept. Says so when the
+# soak wrote no summary.
 set -euo pipefail
 summary="$1"
 out="$2"
@@ -11,18 +13,17 @@ fi
 line="$(head -n 1 "$summary")"
 heading="## Generated incidents (make soak)"
 stamp="$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+entry="$(printf 'Run %s by `make soak` (release build):\n\n```text\n%s\n```\n' "$stamp" "$line")"
 tmp="$(mktemp)"
-# Drop the old section (from its heading to the next heading or the end), then append the new one.
-awk -v h="$heading" '
-  $0 == h { skip = 1; next }
-  skip && /^## / { skip = 0 }
-  !skip { print }
+awk -v h="$heading" -v entry="$entry" '
+  function add() { print ""; print entry; print ""; added = 1 }
+  $0 == h { inside = 1; print; next }
+  inside && /^## / { add(); inside = 0 }
+  { print }
+  END {
+    if (inside) add()
+    else if (!added) { print ""; print h; add() }
+  }
 ' "$out" > "$tmp"
-{
-  cat "$tmp"
-  printf '\n%s\n\n' "$heading"
-  printf 'Run %s by `make soak` (the headless practice run on every generated incident, release build).\n\n' "$stamp"
-  printf '```text\n%s\n```\n' "$line"
-} > "$out"
-rm -f "$tmp"
+mv "$tmp" "$out"
 echo "make soak: $line"
